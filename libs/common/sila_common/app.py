@@ -1,0 +1,165 @@
+"""The FastAPI application every service is made of: same middleware, errors, health, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from typing import Annotated
+
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sila_common.correlation import new_correlation_id, set_correlation_id
+from sila_common.kafka import make_consumer
+from sila_common.logging import configure_logging
+from sila_common.metrics import HTTP_LATENCY
+from sila_common.problems import install_problem_handlers
+from sila_common.relay import refresh_outbox_gauges
+from sila_common.runtime import open_runtime, run_workers
+from sila_common.service import Runtime, ServiceDefinition
+from sila_common.settings import PlatformSettings, ServiceSettings
+
+CORRELATION_HEADER = "X-Request-ID"
+BROKER_CHECK_CACHE_SECONDS = 2.0
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
+    return get_runtime(request).session_factory
+
+
+SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
+
+
+def create_app(
+    definition: ServiceDefinition,
+    *,
+    with_workers: bool = False,
+    platform: PlatformSettings | None = None,
+    settings: ServiceSettings | None = None,
+) -> FastAPI:
+    """The service's HTTP app; ``with_workers`` also runs its relay and consumers in-process."""
+    platform = platform or PlatformSettings()
+    settings = settings or definition.settings_factory()
+    configure_logging(
+        service=definition.name, level=platform.log_level, json_output=platform.log_json
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(definition, platform=platform, settings=settings) as runtime:
+            app.state.runtime = runtime
+            app.state.token_verifier = runtime.verifier
+            stop = asyncio.Event()
+            workers = asyncio.create_task(run_workers(runtime, stop)) if with_workers else None
+            try:
+                yield
+            finally:
+                stop.set()
+                if workers is not None:
+                    with suppress(asyncio.CancelledError):
+                        await asyncio.wait_for(workers, timeout=15)
+
+    app = FastAPI(
+        title=definition.title or f"Sila {definition.name}",
+        description=definition.description,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.middleware("http")(_correlation_and_metrics(definition.name))
+    app.include_router(_operations_router(definition))
+    for router in definition.routers:
+        app.include_router(router)
+    return app
+
+
+def _correlation_and_metrics(
+    service: str,
+) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    async def middleware(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        correlation = (
+            request.headers.get(CORRELATION_HEADER)
+            or request.headers.get("X-Correlation-ID")
+            or new_correlation_id()
+        )[:128]
+        set_correlation_id(correlation)
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        HTTP_LATENCY.labels(service, request.method, template, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        response.headers[CORRELATION_HEADER] = correlation
+        return response
+
+    return middleware
+
+
+def _operations_router(definition: ServiceDefinition) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+    broker_state: dict[str, float | bool] = {"checked_at": -1e9, "ok": False}
+
+    async def broker_reachable(runtime: Runtime) -> bool:
+        now = time.monotonic()
+        if now - float(broker_state["checked_at"]) < BROKER_CHECK_CACHE_SECONDS:
+            return bool(broker_state["ok"])
+        consumer = make_consumer(runtime.platform, group_id=None, client_id="readiness")
+        ok = True
+        try:
+            await asyncio.wait_for(consumer.start(), timeout=3)
+        except (KafkaError, OSError, TimeoutError):
+            ok = False
+        finally:
+            with suppress(Exception):
+                await consumer.stop()
+        broker_state.update(checked_at=now, ok=ok)
+        return ok
+
+    @router.get("/health/live", summary="The process is up")
+    async def live() -> dict[str, str]:
+        return {"status": "ok", "service": definition.name}
+
+    @router.get("/health/ready", summary="The database and the broker are reachable")
+    async def ready(runtime: RuntimeDep) -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            async with runtime.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        checks["broker"] = "ok" if await broker_reachable(runtime) else "unavailable"
+        healthy = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {
+                "status": "ok" if healthy else "unavailable",
+                "service": definition.name,
+                "checks": checks,
+            },
+            status_code=200 if healthy else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics(runtime: RuntimeDep) -> Response:
+        with suppress(Exception):
+            await refresh_outbox_gauges(runtime.engine, definition.tables, definition.name)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,210 @@
+"""The idempotent consumer: one way to react to another service's events.
+
+For every record: the handler's writes and an inbox row (consumer, event id) commit in
+one transaction, so an event delivered twice is applied once; offsets are committed to
+Kafka only after the database. A failing record is retried with backoff, then sent to
+``<topic>.dlq`` with the error and the original record, and the partition moves on; a
+malformed record goes to the DLQ at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sila_common.aio import wait_or_timeout
+from sila_common.correlation import set_correlation_id
+from sila_common.events import CloudEvent, dlq_topic
+from sila_common.kafka import make_consumer, make_producer
+from sila_common.metrics import CONSUMER_LAG, CONSUMER_PROCESSED, DLQ_COUNT
+from sila_common.outbox import MessagingTables
+from sila_common.settings import PlatformSettings, ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+"""Applies one event inside the caller's transaction; raising means 'retry'."""
+
+ANY_TYPE = "*"
+
+
+class EventConsumer:
+    """A consumer group reading some topics and dispatching events by type to handlers."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        topics: list[str],
+        handlers: Mapping[str, Handler],
+        session_factory: async_sessionmaker[AsyncSession],
+        tables: MessagingTables,
+        platform: PlatformSettings,
+        settings: ServiceSettings,
+    ) -> None:
+        self.name = name
+        self.topics = topics
+        self.handlers = dict(handlers)
+        self.session_factory = session_factory
+        self.tables = tables
+        self.platform = platform
+        self.settings = settings
+        self._consumer: AIOKafkaConsumer | None = None
+        self._dlq: AIOKafkaProducer | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._run_once(stop)
+            except (KafkaError, OSError, ConnectionError) as exc:
+                log.warning("consumer.broker_unavailable", consumer=self.name, error=str(exc))
+                await self._close()
+                await wait_or_timeout(stop, 1.0)
+        await self._close()
+
+    async def _run_once(self, stop: asyncio.Event) -> None:
+        consumer = make_consumer(
+            self.platform,
+            *self.topics,
+            group_id=self.name,
+            client_id=self.name,
+            session_timeout_ms=self.settings.consumer_session_timeout_ms,
+        )
+        self._consumer = consumer
+        self._dlq = make_producer(self.platform, client_id=f"{self.name}-dlq")
+        await consumer.start()
+        await self._dlq.start()
+        log.info("consumer.started", consumer=self.name, topics=self.topics)
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=500)
+            for tp, records in batches.items():
+                for record in records:
+                    await self.process(record)
+                # The database is the source of truth; the offset only saves re-reading.
+                await consumer.commit({tp: records[-1].offset + 1})
+                self._report_lag(consumer, tp, records[-1].offset)
+
+    async def _close(self) -> None:
+        for client in (self._consumer, self._dlq):
+            if client is not None:
+                try:
+                    await client.stop()
+                except Exception:  # noqa: S110 - closing after a failure is best effort
+                    pass
+        self._consumer = None
+        self._dlq = None
+
+    def _report_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition, last: int) -> None:
+        highwater = consumer.highwater(tp)
+        if highwater is not None:
+            CONSUMER_LAG.labels(self.name, tp.topic, tp.partition).set(max(highwater - last - 1, 0))
+
+    async def process(self, record: ConsumerRecord[bytes, bytes]) -> str:
+        """Handle one record; returns the outcome: applied, duplicate, ignored or dead-lettered."""
+        try:
+            event = CloudEvent.from_bytes(record.value or b"")
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(record, f"malformed: {exc}", attempts=0)
+            return "dead_lettered"
+        handler = self.handlers.get(event.type) or self.handlers.get(ANY_TYPE)
+        if handler is None:
+            CONSUMER_PROCESSED.labels(self.name, "ignored").inc()
+            return "ignored"
+        set_correlation_id(event.correlationid)
+        bound = log.bind(consumer=self.name, event_id=event.id, event_type=event.type)
+        delay = self.settings.consumer_backoff_seconds
+        last_error = ""
+        for attempt in range(1, self.settings.consumer_max_attempts + 1):
+            try:
+                outcome = await self.apply(event, handler)
+            except Exception as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
+                bound.warning("consumer.handler_failed", attempt=attempt, error=last_error)
+                if attempt < self.settings.consumer_max_attempts:
+                    await asyncio.sleep(delay)
+                    delay *= 4
+                continue
+            CONSUMER_PROCESSED.labels(self.name, outcome).inc()
+            bound.debug("consumer.event", outcome=outcome)
+            return outcome
+        await self._dead_letter(record, last_error, attempts=self.settings.consumer_max_attempts)
+        return "dead_lettered"
+
+    async def apply(self, event: CloudEvent, handler: Handler) -> str:
+        """Handler and inbox row in one transaction; a second delivery changes nothing."""
+        inbox = self.tables.inbox
+        try:
+            async with self.session_factory() as session, session.begin():
+                seen = await session.scalar(
+                    select(inbox.c.event_id).where(
+                        inbox.c.consumer == self.name, inbox.c.event_id == event.id
+                    )
+                )
+                if seen is not None:
+                    return "duplicate"
+                await handler(session, event)
+                await session.execute(
+                    insert(inbox).values(
+                        consumer=self.name,
+                        event_id=event.id,
+                        event_type=event.type,
+                        processed_at=datetime.now(UTC),
+                    )
+                )
+        except IntegrityError:
+            # Another instance of this consumer group applied it first (after a rebalance).
+            async with self.session_factory() as session:
+                seen = await session.scalar(
+                    select(inbox.c.event_id).where(
+                        inbox.c.consumer == self.name, inbox.c.event_id == event.id
+                    )
+                )
+            if seen is not None:
+                return "duplicate"
+            raise
+        return "applied"
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], error: str, *, attempts: int
+    ) -> None:
+        producer = self._dlq
+        if producer is None:
+            raise RuntimeError("consumer not started")
+        headers: list[tuple[str, bytes]] = [
+            ("sila-error", error[:2000].encode()),
+            ("sila-consumer", self.name.encode()),
+            ("sila-attempts", str(attempts).encode()),
+            ("sila-original-topic", record.topic.encode()),
+            ("sila-original-partition", str(record.partition).encode()),
+            ("sila-original-offset", str(record.offset).encode()),
+        ]
+        headers.extend((k, v) for k, v in (record.headers or ()) if not k.startswith("sila-"))
+        await producer.send_and_wait(
+            dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
+        )
+        DLQ_COUNT.labels(self.name, record.topic).inc()
+        log.error(
+            "consumer.dead_lettered",
+            consumer=self.name,
+            topic=record.topic,
+            offset=record.offset,
+            error=error[:500],
+        )
+
+
+def describe_dlq_record(headers: list[tuple[str, bytes]]) -> dict[str, Any]:
+    """Readable view of a DLQ record's headers (for tools and tests)."""
+    return {k: v.decode(errors="replace") for k, v in headers}
+
+
+__all__ = ["ANY_TYPE", "EventConsumer", "Handler", "describe_dlq_record"]

@@ -1,0 +1,45 @@
+"""aiokafka producers and consumers configured the same way everywhere.
+
+Nothing here is specific to the embedded broker: point ``SILA_KAFKA_BOOTSTRAP`` at an
+Apache Kafka cluster and set ``SILA_KAFKA_IDEMPOTENCE=true``.
+"""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from sila_common.settings import PlatformSettings
+
+
+def make_producer(platform: PlatformSettings, *, client_id: str) -> AIOKafkaProducer:
+    # acks=all: a record counts as published only once every in-sync replica has it.
+    # aiokafka keeps one batch in flight per partition, so per-key order survives retries.
+    return AIOKafkaProducer(
+        bootstrap_servers=platform.kafka_bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=platform.kafka_idempotence,
+        linger_ms=5,
+        request_timeout_ms=15_000,
+    )
+
+
+def make_consumer(
+    platform: PlatformSettings,
+    *topics: str,
+    group_id: str | None,
+    client_id: str,
+    session_timeout_ms: int = 10_000,
+) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=platform.kafka_bootstrap,
+        group_id=group_id,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=max(session_timeout_ms // 4, 500),
+        max_poll_records=500,
+        metadata_max_age_ms=5_000,
+    )

@@ -1,0 +1,106 @@
+"""Structured JSON logs with the correlation id, and personal data masked.
+
+Masking works on keys (``phone``, ``email``, ``password``...) and on values that look
+like Algerian phone numbers, e-mail addresses or national identification numbers, so a
+careless ``log.info(..., body=text)`` still leaks nothing (law 18-07).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+from sila_common.correlation import current_correlation_id
+
+SECRET_KEYS = {
+    "password",
+    "secret",
+    "token",
+    "access_token",
+    "refresh_token",
+    "otp",
+    "code",
+    "client_secret",
+    "authorization",
+}
+PII_KEYS = {
+    "phone",
+    "email",
+    "national_id",
+    "nin",
+    "first_name",
+    "last_name",
+    "address",
+    "first_name_ar",
+    "last_name_ar",
+    "name",
+}
+
+_PHONE = re.compile(r"(?<!\d)(?:\+?213|0)\s?[2-7](?:[\s.-]?\d){7,8}(?!\d)")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_NIN = re.compile(r"(?<!\d)\d{18}(?!\d)")
+
+
+def mask_text(text: str) -> str:
+    text = _EMAIL.sub(lambda m: m.group()[0] + "***@***", text)
+    text = _NIN.sub(lambda m: m.group()[:2] + "*" * 12 + m.group()[-4:], text)
+    return _PHONE.sub(lambda m: m.group()[:4] + "*****" + m.group()[-3:], text)
+
+
+def mask_value(key: str, value: Any) -> Any:
+    lowered = key.lower()
+    if lowered in SECRET_KEYS:
+        return "[redacted]"
+    if lowered in PII_KEYS and isinstance(value, str):
+        return value[:1] + "***" if value else value
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: mask_value(str(k), v) for k, v in value.items()}
+    return value
+
+
+def _mask_pii(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in list(event_dict.items()):
+        if key in {"timestamp", "level", "logger"}:
+            continue
+        event_dict[key] = mask_value(key, value)
+    return event_dict
+
+
+def _add_correlation(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    correlation = current_correlation_id()
+    if correlation and "correlation_id" not in event_dict:
+        event_dict["correlation_id"] = correlation
+    return event_dict
+
+
+def configure_logging(*, service: str, level: str = "INFO", json_output: bool = True) -> None:
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _add_correlation,
+            _mask_pii,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")

@@ -1,0 +1,132 @@
+"""The transactional outbox: events are rows written in the same transaction as the change.
+
+The relay (``relay.py``) publishes them; published rows stay for a retention window as
+the service's event history, from which a lost broker or a new read model is replayed.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    UniqueConstraint,
+    insert,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.correlation import current_correlation_id
+from sila_common.db import BigId, JsonDoc
+from sila_common.events import CloudEvent, EventSpec
+
+# Rows are spread over shards by customer id; one relay owns a shard at a time, which
+# keeps each customer's events in order while several relays share the work.
+SHARD_COUNT = 16
+
+
+def shard_of(key: str) -> int:
+    return zlib.crc32(key.encode()) % SHARD_COUNT
+
+
+@dataclass(frozen=True)
+class MessagingTables:
+    outbox: Table
+    inbox: Table
+    partition_offsets: Table
+
+
+def messaging_tables(metadata: MetaData) -> MessagingTables:
+    """The outbox, the consumers' inbox and the relay's offset memory, in a service's schema."""
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("event_id", String(64), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("message_key", String(200), nullable=False),
+        Column("event_type", String(200), nullable=False),
+        Column("shard", SmallInteger, nullable=False),
+        Column("envelope", JsonDoc, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        Index(
+            "ix_outbox_pending",
+            "shard",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
+        Index("ix_outbox_published_at", "published_at"),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("event_id", String(64), primary_key=True),
+        Column("event_type", String(200), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+    )
+    partition_offsets = Table(
+        "outbox_partition_offsets",
+        metadata,
+        Column("topic", String(200), primary_key=True),
+        Column("partition", Integer, primary_key=True),
+        Column("last_offset", BigId, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("topic", "partition", name="uq_outbox_partition_offsets_tp"),
+    )
+    return MessagingTables(outbox=outbox, inbox=inbox, partition_offsets=partition_offsets)
+
+
+class Outbox:
+    """Records events into a service's outbox table inside the caller's transaction."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    async def record(
+        self,
+        session: AsyncSession,
+        spec: EventSpec,
+        *,
+        subject: str,
+        customer_id: str,
+        data: BaseModel,
+        event_id: str | None = None,
+    ) -> CloudEvent:
+        event = spec.envelope(
+            subject=subject,
+            customer_id=customer_id,
+            data=data,
+            correlation_id=current_correlation_id(),
+            event_id=event_id,
+        )
+        await session.execute(insert(self.table).values(**row_for(event, spec.topic)))
+        return event
+
+
+def row_for(event: CloudEvent, topic: str) -> dict[str, object]:
+    return {
+        "event_id": event.id,
+        "topic": topic,
+        "message_key": event.customerid,
+        "event_type": event.type,
+        "shard": shard_of(event.customerid),
+        "envelope": event.model_dump(mode="json"),
+        "created_at": datetime.now(UTC),
+        "published_at": None,
+    }
+
+
+__all__ = ["SHARD_COUNT", "MessagingTables", "Outbox", "messaging_tables", "shard_of"]

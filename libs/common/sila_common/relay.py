@@ -1,0 +1,313 @@
+"""The outbox relay: publishes committed outbox rows to Kafka, in order, at least once.
+
+- Polls rows whose ``published_at`` is NULL, so a transaction that commits after a
+  later id was published is still picked up on the next poll (no id-gap loss).
+- Rows are sharded by customer id; on PostgreSQL each relay instance holds an advisory
+  lock per shard it serves, so one customer's events are published by one relay, in id
+  order, while several relays share the shards (and take over a dead one's at once).
+  Claimed rows are also locked ``FOR UPDATE SKIP LOCKED``.
+- Publishes with acks=all, then marks the rows; a crash in between republishes them and
+  the idempotent consumers absorb the duplicates.
+- Remembers the last offset per partition: when the broker answers with an offset
+  lower than that (it lost its data, e.g. a restarted memory-only broker) the relay
+  republishes its retention window of history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from sila_common.aio import wait_or_timeout
+from sila_common.db import is_postgres
+from sila_common.kafka import make_consumer, make_producer
+from sila_common.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_REPLAYS
+from sila_common.outbox import SHARD_COUNT, MessagingTables
+from sila_common.settings import PlatformSettings, ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+ADVISORY_NAMESPACE = 0x5117A  # "sila": keeps our advisory locks apart from anyone else's
+BROKER_CHECK_SECONDS = 5.0
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        tables: MessagingTables,
+        platform: PlatformSettings,
+        settings: ServiceSettings,
+    ) -> None:
+        self.engine = engine
+        self.tables = tables
+        self.platform = platform
+        self.settings = settings
+        self.service = settings.service_name
+        self.producer: AIOKafkaProducer | None = None
+        self._lock_conn: AsyncConnection | None = None
+        self.owned_shards: set[int] = set()
+        self._last_broker_check = 0.0
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        producer = make_producer(self.platform, client_id=f"{self.service}-relay")
+        await producer.start()
+        self.producer = producer
+
+    async def stop(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
+            self.producer = None
+        await self._release_shards()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until ``stop`` is set; survives broker and database outages."""
+        while not stop.is_set():
+            try:
+                if self.producer is None:
+                    await self.start()
+                await self.hold_shards()
+                published = await self.publish_batch()
+                await self._maybe_check_broker()
+            except (KafkaError, OSError, ConnectionError) as exc:
+                log.warning("relay.broker_unavailable", error=str(exc))
+                await self._reset_producer()
+                published = 0
+                await wait_or_timeout(stop, 1.0)
+            except Exception as exc:  # database outage or anything unexpected: keep going
+                log.exception("relay.cycle_failed", error=str(exc))
+                published = 0
+                await wait_or_timeout(stop, 1.0)
+            if published == 0:
+                await wait_or_timeout(stop, self.settings.relay_poll_interval_seconds)
+        await self.stop()
+
+    async def _reset_producer(self) -> None:
+        if self.producer is not None:
+            try:
+                await self.producer.stop()
+            except Exception:  # noqa: S110 - a broken producer is discarded either way
+                pass
+        self.producer = None
+
+    # -- shard ownership ---------------------------------------------------------------
+    async def hold_shards(self) -> None:
+        """Hold advisory locks on up to ``relay_max_shards`` shards (PostgreSQL only)."""
+        if not is_postgres(self.engine):
+            self.owned_shards = set(range(SHARD_COUNT))
+            return
+        try:
+            if self._lock_conn is None:
+                self._lock_conn = await self.engine.connect()
+                await self._lock_conn.execution_options(isolation_level="AUTOCOMMIT")
+                self.owned_shards = set()
+            conn = self._lock_conn
+            await conn.execute(select(1))
+            for shard in range(SHARD_COUNT):
+                if len(self.owned_shards) >= self.settings.relay_max_shards:
+                    break
+                if shard in self.owned_shards:
+                    continue
+                got = await conn.scalar(
+                    select(func.pg_try_advisory_lock(ADVISORY_NAMESPACE, shard))
+                )
+                if got:
+                    self.owned_shards.add(shard)
+        except Exception:
+            # Lost the lock connection: its locks are gone, so we own nothing any more.
+            await self._release_shards()
+            raise
+
+    async def _release_shards(self) -> None:
+        self.owned_shards = set()
+        if self._lock_conn is not None:
+            conn, self._lock_conn = self._lock_conn, None
+            try:
+                await conn.close()
+            except Exception:  # noqa: S110 - closing a dead connection may fail; locks die with it
+                pass
+
+    # -- publishing ----------------------------------------------------------------------
+    async def publish_batch(self) -> int:
+        """Publish one batch of pending rows; returns how many were published."""
+        if not self.owned_shards:
+            return 0
+        producer = self.producer
+        if producer is None:
+            raise RuntimeError("relay not started")
+        outbox = self.tables.outbox
+        query = (
+            select(outbox.c.id, outbox.c.topic, outbox.c.message_key, outbox.c.envelope)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(self.settings.relay_batch_size)
+        )
+        if is_postgres(self.engine):
+            query = query.where(outbox.c.shard.in_(sorted(self.owned_shards))).with_for_update(
+                skip_locked=True
+            )
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(query)).all()
+            if not rows:
+                return 0
+            # Read before sending: any offset the broker hands out afterwards must be higher.
+            known = await self._known_offsets(conn)
+            pending = []
+            for row in rows:
+                envelope = (
+                    row.envelope if isinstance(row.envelope, dict) else json.loads(row.envelope)
+                )
+                headers = [("content-type", b"application/cloudevents+json")]
+                correlation = envelope.get("correlationid")
+                if correlation:
+                    headers.append(("correlationid", str(correlation).encode()))
+                pending.append(
+                    await producer.send(
+                        row.topic,
+                        value=json.dumps(envelope, separators=(",", ":")).encode(),
+                        key=row.message_key.encode(),
+                        headers=headers,
+                    )
+                )
+            metadata = await asyncio.gather(*pending)
+            lost = await self._remember_offsets(conn, metadata, known)
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([row.id for row in rows]))
+                .values(published_at=datetime.now(UTC))
+            )
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        if lost:
+            await self.replay(reason="offsets_went_backwards")
+        return len(rows)
+
+    async def _known_offsets(self, conn: AsyncConnection) -> dict[tuple[str, int], int]:
+        offsets = self.tables.partition_offsets
+        return {
+            (row.topic, row.partition): row.last_offset
+            for row in (await conn.execute(select(offsets))).all()
+        }
+
+    async def _remember_offsets(
+        self, conn: AsyncConnection, metadata: Sequence[Any], known: dict[tuple[str, int], int]
+    ) -> bool:
+        """Store the highest offset per partition; True when the broker went backwards."""
+        highest: dict[tuple[str, int], int] = {}
+        lowest: dict[tuple[str, int], int] = {}
+        for record in metadata:
+            tp = (record.topic, record.partition)
+            highest[tp] = max(highest.get(tp, -1), record.offset)
+            lowest[tp] = min(lowest.get(tp, record.offset), record.offset)
+        offsets = self.tables.partition_offsets
+        lost = any(lowest[tp] <= known[tp] for tp in lowest if tp in known)
+        now = datetime.now(UTC)
+        values = [
+            {"topic": t, "partition": p, "last_offset": o, "updated_at": now}
+            for (t, p), o in highest.items()
+        ]
+        dialect_insert = postgresql.insert if is_postgres(self.engine) else sqlite.insert
+        stmt = dialect_insert(offsets).values(values)
+        # Several relays may write the same partition: keep the highest offset seen.
+        greatest = func.greatest if is_postgres(self.engine) else func.max
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["topic", "partition"],
+                set_={
+                    "last_offset": greatest(offsets.c.last_offset, stmt.excluded.last_offset),
+                    "updated_at": now,
+                },
+            )
+        )
+        return lost
+
+    # -- broker data loss ----------------------------------------------------------------
+    async def _maybe_check_broker(self) -> None:
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time - self._last_broker_check < BROKER_CHECK_SECONDS:
+            return
+        self._last_broker_check = loop_time
+        if await self.broker_lost_data():
+            await self.replay(reason="broker_lost_data")
+
+    async def broker_lost_data(self) -> bool:
+        """True when a partition's end offset is below what we know we published to it."""
+        offsets = self.tables.partition_offsets
+        async with self.engine.connect() as conn:
+            known = {
+                TopicPartition(row.topic, row.partition): row.last_offset
+                for row in (await conn.execute(select(offsets))).all()
+            }
+        if not known:
+            return False
+        consumer = make_consumer(self.platform, group_id=None, client_id=f"{self.service}-check")
+        await consumer.start()
+        try:
+            ends = await asyncio.wait_for(consumer.end_offsets(list(known)), timeout=10)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("relay.broker_check_failed", error=str(exc))
+            return False
+        finally:
+            await consumer.stop()
+        return any(ends.get(tp, 0) <= last for tp, last in known.items())
+
+    async def replay(self, *, reason: str, since: datetime | None = None) -> int:
+        """Mark the retained history unpublished so it goes out again, in id order."""
+        window_start = since or datetime.now(UTC) - timedelta(
+            hours=self.settings.outbox_retention_hours
+        )
+        outbox = self.tables.outbox
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(outbox)
+                .where(outbox.c.published_at.is_not(None), outbox.c.created_at >= window_start)
+                .values(published_at=None)
+            )
+            await conn.execute(delete(self.tables.partition_offsets))
+        count = int(result.rowcount or 0)
+        OUTBOX_REPLAYS.labels(self.service, reason).inc()
+        log.warning("relay.replay", reason=reason, events=count)
+        return count
+
+    async def purge_history(self) -> int:
+        """Forget published events older than the retention window."""
+        cutoff = datetime.now(UTC) - timedelta(hours=self.settings.outbox_retention_hours)
+        outbox = self.tables.outbox
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                delete(outbox).where(
+                    outbox.c.published_at.is_not(None), outbox.c.published_at < cutoff
+                )
+            )
+        return int(result.rowcount or 0)
+
+
+async def refresh_outbox_gauges(engine: AsyncEngine, tables: MessagingTables, service: str) -> None:
+    """Backlog and oldest pending age, read from the database at scrape time."""
+    outbox = tables.outbox
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(func.count(), func.min(outbox.c.created_at)).where(
+                    outbox.c.published_at.is_(None)
+                )
+            )
+        ).one()
+    OUTBOX_BACKLOG.labels(service).set(row[0])
+    oldest = row[1]
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    OUTBOX_OLDEST_AGE.labels(service).set(
+        (datetime.now(UTC) - oldest).total_seconds() if oldest else 0
+    )

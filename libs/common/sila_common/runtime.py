@@ -1,0 +1,93 @@
+"""Building a service's runtime and running its relay and consumers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+
+from sila_common.auth import JwksKeySource, TokenVerifier
+from sila_common.consumer import EventConsumer
+from sila_common.db import make_engine, make_session_factory
+from sila_common.outbox import Outbox
+from sila_common.relay import OutboxRelay
+from sila_common.service import Runtime, ServiceDefinition
+from sila_common.settings import PlatformSettings, ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+@asynccontextmanager
+async def open_runtime(
+    definition: ServiceDefinition,
+    *,
+    platform: PlatformSettings | None = None,
+    settings: ServiceSettings | None = None,
+) -> AsyncIterator[Runtime]:
+    platform = platform or PlatformSettings()
+    settings = settings or definition.settings_factory()
+    engine = make_engine(settings.resolved_database_url())
+    runtime = Runtime(
+        definition=definition,
+        platform=platform,
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        outbox=Outbox(definition.tables.outbox),
+    )
+    key_source = (
+        definition.key_source_factory(runtime)
+        if definition.key_source_factory
+        else JwksKeySource(platform.jwks_url)
+    )
+    runtime.verifier = TokenVerifier(
+        key_source, issuer=platform.jwt_issuer, audience=platform.jwt_audience
+    )
+    try:
+        if definition.on_startup is not None:
+            await definition.on_startup(runtime)
+        yield runtime
+    finally:
+        await engine.dispose()
+
+
+def make_relay(runtime: Runtime) -> OutboxRelay:
+    return OutboxRelay(
+        engine=runtime.engine,
+        tables=runtime.definition.tables,
+        platform=runtime.platform,
+        settings=runtime.settings,
+    )
+
+
+def make_consumers(runtime: Runtime) -> list[EventConsumer]:
+    return [
+        EventConsumer(
+            name=spec.name,
+            topics=list(spec.topics),
+            handlers=spec.handlers,
+            session_factory=runtime.session_factory,
+            tables=runtime.definition.tables,
+            platform=runtime.platform,
+            settings=runtime.settings,
+        )
+        for spec in runtime.definition.consumers
+    ]
+
+
+async def run_workers(
+    runtime: Runtime, stop: asyncio.Event, *, relay: bool = True, consumers: bool = True
+) -> None:
+    """Run the relay and/or the consumers until ``stop`` is set."""
+    tasks: list[asyncio.Task[None]] = []
+    if relay:
+        tasks.append(asyncio.create_task(make_relay(runtime).run(stop), name="relay"))
+    if consumers:
+        for consumer in make_consumers(runtime):
+            tasks.append(asyncio.create_task(consumer.run(stop), name=f"consumer:{consumer.name}"))
+    if not tasks:
+        return
+    log.info("workers.started", tasks=[t.get_name() for t in tasks])
+    await asyncio.gather(*tasks)
