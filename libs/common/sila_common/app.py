@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sila_common.auth import KeySource
 from sila_common.correlation import new_correlation_id, set_correlation_id
 from sila_common.kafka import make_consumer
 from sila_common.logging import configure_logging
@@ -50,6 +51,7 @@ def create_app(
     with_workers: bool = False,
     platform: PlatformSettings | None = None,
     settings: ServiceSettings | None = None,
+    key_source: KeySource | None = None,
 ) -> FastAPI:
     """The service's HTTP app; ``with_workers`` also runs its relay and consumers in-process."""
     platform = platform or PlatformSettings()
@@ -60,7 +62,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(definition, platform=platform, settings=settings) as runtime:
+        async with open_runtime(
+            definition, platform=platform, settings=settings, key_source=key_source
+        ) as runtime:
             app.state.runtime = runtime
             app.state.token_verifier = runtime.verifier
             stop = asyncio.Event()

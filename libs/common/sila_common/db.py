@@ -76,3 +76,15 @@ async def transaction(
     """One unit of work: commit on success, roll back on any error."""
     async with factory() as session, session.begin():
         yield session
+
+
+def insert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT, which knows ``ON CONFLICT`` on both PostgreSQL and SQLite."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    bind = session.bind
+    return (
+        postgresql.insert
+        if bind is not None and bind.dialect.name == "postgresql"
+        else sqlite.insert
+    )

@@ -44,10 +44,11 @@ class MessagingTables:
     outbox: Table
     inbox: Table
     partition_offsets: Table
+    idempotency_keys: Table
 
 
 def messaging_tables(metadata: MetaData) -> MessagingTables:
-    """The outbox, the consumers' inbox and the relay's offset memory, in a service's schema."""
+    """The outbox, the consumers' inbox, the relay's offset memory and idempotency keys."""
     outbox = Table(
         "outbox",
         metadata,
@@ -86,7 +87,22 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("updated_at", DateTime(timezone=True), nullable=False),
         UniqueConstraint("topic", "partition", name="uq_outbox_partition_offsets_tp"),
     )
-    return MessagingTables(outbox=outbox, inbox=inbox, partition_offsets=partition_offsets)
+    idempotency_keys = Table(
+        "idempotency_keys",
+        metadata,
+        Column("principal", String(100), primary_key=True),
+        Column("key", String(200), primary_key=True),
+        Column("request_hash", String(64), nullable=False),
+        Column("status_code", Integer, nullable=False),
+        Column("response", JsonDoc, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+    return MessagingTables(
+        outbox=outbox,
+        inbox=inbox,
+        partition_offsets=partition_offsets,
+        idempotency_keys=idempotency_keys,
+    )
 
 
 class Outbox:

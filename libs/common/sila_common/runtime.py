@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 
-from sila_common.auth import JwksKeySource, TokenVerifier
+from sila_common.auth import JwksKeySource, KeySource, TokenVerifier
 from sila_common.consumer import EventConsumer
 from sila_common.db import make_engine, make_session_factory
 from sila_common.outbox import Outbox
@@ -25,6 +25,7 @@ async def open_runtime(
     *,
     platform: PlatformSettings | None = None,
     settings: ServiceSettings | None = None,
+    key_source: KeySource | None = None,
 ) -> AsyncIterator[Runtime]:
     platform = platform or PlatformSettings()
     settings = settings or definition.settings_factory()
@@ -37,11 +38,12 @@ async def open_runtime(
         session_factory=make_session_factory(engine),
         outbox=Outbox(definition.tables.outbox),
     )
-    key_source = (
-        definition.key_source_factory(runtime)
-        if definition.key_source_factory
-        else JwksKeySource(platform.jwks_url)
-    )
+    if key_source is None:
+        key_source = (
+            definition.key_source_factory(runtime)
+            if definition.key_source_factory
+            else JwksKeySource(platform.jwks_url)
+        )
     runtime.verifier = TokenVerifier(
         key_source, issuer=platform.jwt_issuer, audience=platform.jwt_audience
     )

@@ -1,0 +1,50 @@
+# Sila: the two commands a new user needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SITE = $(shell $(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+PACKAGE_DIRS := libs/common services/identity services/tickets services/billing \
+                services/loyalty services/notify services/gateway deploy/local .
+
+.PHONY: install run test test-fast check lint format bench docs compose-check clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sila needs Python 3.11 or newer")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@for d in $(PACKAGE_DIRS); do realpath $$d; done > "$(SITE)/sila.pth"
+	@touch $(STAMP)
+
+run: install
+	@$(PY) -m sila_local
+
+test: install
+	@$(PY) -m pytest
+
+test-fast: install
+	@$(PY) -m pytest tests/unit -q
+
+check: install
+	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check .
+	@$(PY) -m mypy libs services deploy/local tests
+
+format: install
+	@$(PY) -m ruff format .
+	@$(PY) -m ruff check --fix .
+
+bench: install
+	@$(PY) -m benchmarks
+
+docs: install
+	@$(PY) -m sila_local.catalogue
+
+compose-check:
+	@docker-compose config -q && echo "docker-compose.yml is valid"
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Running Sila on one machine: the supervisor behind ``make run`` and developer tools."""

@@ -1,0 +1,90 @@
+"""``Idempotency-Key`` for writes a retry could double.
+
+The stored answer is written in the same transaction as the write it answers, so a
+retry after a crash either finds it (and gets the same answer) or finds nothing done.
+The same key with another body is a 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sila_common.problems import Conflict, Unprocessable
+
+Work = Callable[[AsyncSession], Awaitable[tuple[int, dict[str, Any]]]]
+MAX_KEY_LENGTH = 200
+
+
+def request_hash(body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def run_idempotent(
+    factory: async_sessionmaker[AsyncSession],
+    table: Any,
+    *,
+    key: str | None,
+    principal: str,
+    body: Any,
+    work: Work,
+) -> tuple[int, dict[str, Any], bool]:
+    """Run ``work`` once per (principal, key); returns (status, body, replayed)."""
+    if key is None:
+        async with factory() as session, session.begin():
+            status, response = await work(session)
+        return status, response, False
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise Unprocessable(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
+    digest = request_hash(body)
+    stored = await _stored(factory, table, principal, key)
+    if stored is not None:
+        return _replay(stored, digest)
+    try:
+        async with factory() as session, session.begin():
+            status, response = await work(session)
+            await session.execute(
+                insert(table).values(
+                    principal=principal,
+                    key=key,
+                    request_hash=digest,
+                    status_code=status,
+                    response=response,
+                    created_at=datetime.now(UTC),
+                )
+            )
+    except IntegrityError:
+        # A concurrent request with the same key won the race; answer as it did.
+        stored = await _stored(factory, table, principal, key)
+        if stored is None:
+            raise
+        return _replay(stored, digest)
+    return status, response, False
+
+
+async def _stored(
+    factory: async_sessionmaker[AsyncSession], table: Any, principal: str, key: str
+) -> Any:
+    async with factory() as session:
+        return (
+            await session.execute(
+                select(table).where(table.c.principal == principal, table.c.key == key)
+            )
+        ).one_or_none()
+
+
+def _replay(stored: Any, digest: str) -> tuple[int, dict[str, Any], bool]:
+    if stored.request_hash != digest:
+        raise Conflict(
+            "This Idempotency-Key was already used with a different request body.",
+            slug="idempotency-key-reused",
+        )
+    return int(stored.status_code), dict(stored.response), True

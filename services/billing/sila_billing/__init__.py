@@ -1,0 +1,1 @@
+"""Sila billing: Offers, subscriptions, bills, recharges and e-payment."""

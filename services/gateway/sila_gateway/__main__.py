@@ -1,0 +1,37 @@
+"""``python -m sila_gateway``: the edge on port 8000."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import uvicorn
+
+from sila_gateway.app import create_gateway
+from sila_gateway.routes import ROUTES
+
+DEFAULT_PORTS = {
+    "identity": 8001,
+    "tickets": 8002,
+    "billing": 8003,
+    "loyalty": 8004,
+    "notify": 8005,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m sila_gateway")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args()
+    upstreams = {
+        name: os.environ.get(
+            f"SILA_GATEWAY_{name.upper()}_URL", f"http://127.0.0.1:{DEFAULT_PORTS[name]}"
+        )
+        for name in ROUTES
+    }
+    uvicorn.run(create_gateway(upstreams), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

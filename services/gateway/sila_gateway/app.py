@@ -1,0 +1,113 @@
+"""The edge as an ASGI app: forwards by prefix, aggregates readiness, speaks problem details."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
+
+from sila_common.correlation import new_correlation_id
+from sila_common.problems import MEDIA_TYPE, PROBLEM_BASE
+from sila_gateway.routes import ROUTES, route
+
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+}
+
+
+def create_gateway(upstreams: dict[str, str]) -> FastAPI:
+    """``upstreams`` maps a service name to its base URL (http://127.0.0.1:8001)."""
+    client_holder: dict[str, httpx.AsyncClient] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=3.0)) as client:
+            client_holder["client"] = client
+            yield
+
+    app = FastAPI(
+        title="Sila gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+
+    def problem(status: int, slug: str, title: str, detail: str) -> JSONResponse:
+        return JSONResponse(
+            {"type": f"{PROBLEM_BASE}/{slug}", "title": title, "status": status, "detail": detail},
+            status_code=status,
+            media_type=MEDIA_TYPE,
+        )
+
+    @app.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok", "service": "gateway"}
+
+    @app.get("/health/ready")
+    async def ready() -> JSONResponse:
+        client = client_holder["client"]
+
+        async def check(name: str) -> tuple[str, str]:
+            try:
+                answer = await client.get(f"{upstreams[name]}/health/ready", timeout=5)
+            except httpx.HTTPError as exc:
+                return name, f"unreachable: {type(exc).__name__}"
+            return name, "ok" if answer.status_code == 200 else f"not ready ({answer.status_code})"
+
+        results = dict(await asyncio.gather(*(check(name) for name in ROUTES)))
+        healthy = all(v == "ok" for v in results.values())
+        return JSONResponse(
+            {"status": "ok" if healthy else "unavailable", "services": results},
+            status_code=200 if healthy else 503,
+        )
+
+    @app.api_route(
+        "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+    )
+    async def forward(request: Request, path: str) -> Response:
+        target = route("/" + path)
+        if target is None:
+            return problem(404, "not-found", "Not found", f"No service answers /{path}.")
+        service, upstream_path = target
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers.setdefault("x-request-id", new_correlation_id())
+        client_ip = request.client.host if request.client else ""
+        headers["x-forwarded-for"] = ", ".join(
+            p for p in (request.headers.get("x-forwarded-for"), client_ip) if p
+        )
+        client = client_holder["client"]
+        upstream = client.build_request(
+            request.method,
+            f"{upstreams[service]}{upstream_path}",
+            params=request.query_params.multi_items(),
+            headers=headers,
+            content=await request.body(),
+        )
+        try:
+            answer = await client.send(upstream, stream=True)
+        except httpx.HTTPError:
+            return problem(
+                502,
+                "bad-gateway",
+                "Service unavailable",
+                f"The {service} service cannot be reached.",
+            )
+        return StreamingResponse(
+            answer.aiter_raw(),
+            status_code=answer.status_code,
+            headers={k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP},
+            background=BackgroundTask(answer.aclose),
+        )
+
+    return app

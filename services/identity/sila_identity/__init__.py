@@ -1,0 +1,1 @@
+"""Sila identity service: customers, contracts, agents, authentication and the customer timeline."""

@@ -1,0 +1,108 @@
+"""The customer timeline (the 360° view): newest first, filtered, keyset-paged."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query
+from pydantic import BaseModel
+from sqlalchemy import and_, or_, select
+
+from sila_common.app import RuntimeDep
+from sila_common.auth import CurrentPrincipal
+from sila_common.pagination import decode_cursor, encode_cursor
+from sila_identity.api.customers import ensure_may_read, load_customer
+from sila_identity.tables import timeline_entries
+from sila_identity.timeline.summaries import summarise
+
+router = APIRouter(prefix="/v1/customers", tags=["timeline"])
+
+
+class TimelineEntry(BaseModel):
+    event_id: str
+    occurred_at: datetime
+    type: str
+    service: str
+    channel: str | None
+    summary: str
+    resource: str | None
+    data: dict[str, Any]
+
+
+class TimelinePage(BaseModel):
+    items: list[TimelineEntry]
+    next_cursor: str | None
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@router.get("/{customer_id}/timeline", response_model=TimelinePage, summary="The timeline")
+async def timeline(
+    customer_id: str,
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+    type: Annotated[list[str] | None, Query(description="event types")] = None,
+    service: Annotated[list[str] | None, Query()] = None,
+    channel: Annotated[list[str] | None, Query()] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    lang: Literal["fr", "ar", "en"] | None = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> TimelinePage:
+    customer = await load_customer(runtime, customer_id)
+    ensure_may_read(principal, customer)
+    language = lang or _language(accept_language) or customer.language
+    t = timeline_entries.c
+    query = select(timeline_entries).where(t.customer_id == customer_id)
+    if type:
+        query = query.where(t.event_type.in_(type))
+    if service:
+        query = query.where(t.source_service.in_(service))
+    if channel:
+        query = query.where(t.channel.in_(channel))
+    if since:
+        query = query.where(t.occurred_at >= _aware(since).astimezone(UTC))
+    if until:
+        query = query.where(t.occurred_at < _aware(until).astimezone(UTC))
+    if cursor:
+        occurred, event_id = decode_cursor(cursor, size=2)
+        boundary = datetime.fromisoformat(occurred)
+        query = query.where(
+            or_(t.occurred_at < boundary, and_(t.occurred_at == boundary, t.event_id < event_id))
+        )
+    query = query.order_by(t.occurred_at.desc(), t.event_id.desc()).limit(limit + 1)
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(query)).all()
+    items = [
+        TimelineEntry(
+            event_id=row.event_id,
+            occurred_at=_aware(row.occurred_at),
+            type=row.event_type,
+            service=row.source_service,
+            channel=row.channel,
+            summary=summarise(row.event_type, row.data, language),
+            resource=row.resource,
+            data=row.data,
+        )
+        for row in rows[:limit]
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([last.occurred_at.isoformat(), last.event_id])
+    return TimelinePage(items=items, next_cursor=next_cursor)
+
+
+def _language(header: str | None) -> str | None:
+    if not header:
+        return None
+    for part in header.split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in ("fr", "ar", "en"):
+            return code
+    return None

@@ -1,0 +1,78 @@
+"""The dev profile's demo data (``make run``): an ``admin`` agent and a few customers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select
+
+from sila_common.service import Runtime
+from sila_common.settings import Profile
+from sila_identity.auth.passwords import hash_password
+from sila_identity.events import CUSTOMER_REGISTERED, CustomerRegistered
+from sila_identity.tables import agents, customers
+
+ALL_ROLES = ["agent", "supervisor", "technician", "billing", "marketing", "admin"]
+
+DEMO_CUSTOMERS = [
+    # (first, last, first_ar, last_ar, phone E.164, wilaya, language)
+    ("Karim", "Aït Saïd", "كريم", "آيت سعيد", "+213550123456", "15", "fr"),
+    ("Yasmina", "Benali", "ياسمينة", "بن علي", "+213661234567", "16", "ar"),
+    ("Mohamed", "Kaci", "محمد", "قاسي", "+213770112233", "15", "fr"),
+]
+
+
+async def load_demo_data(runtime: Runtime) -> None:
+    if runtime.platform.profile != Profile.DEV:
+        raise RuntimeError("demo data is for the dev profile only")
+    now = datetime.now(UTC)
+    async with runtime.session_factory() as session, session.begin():
+        if await session.scalar(select(agents.c.id).where(agents.c.username == "admin")):
+            return
+        await session.execute(
+            insert(agents).values(
+                id=str(uuid.uuid4()),
+                username="admin",
+                display_name="Administrateur (démo)",
+                password_hash=hash_password("admin"),
+                roles=ALL_ROLES,
+                wilayas=["*"],
+                agency=None,
+                disabled=False,
+                created_at=now,
+            )
+        )
+        for first, last, first_ar, last_ar, phone, wilaya, language in DEMO_CUSTOMERS:
+            customer_id = str(uuid.uuid4())
+            await session.execute(
+                insert(customers).values(
+                    id=customer_id,
+                    kind="residential",
+                    status="active",
+                    first_name=first,
+                    last_name=last,
+                    first_name_ar=first_ar,
+                    last_name_ar=last_ar,
+                    phone=phone,
+                    wilaya_code=wilaya,
+                    language=language,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await runtime.outbox.record(
+                session,
+                CUSTOMER_REGISTERED,
+                subject=customer_id,
+                customer_id=customer_id,
+                data=CustomerRegistered(
+                    customer_id=customer_id,
+                    kind="residential",
+                    status="active",
+                    wilaya_code=wilaya,
+                    language=language,
+                    channel="agency",
+                    display_name=f"{first} {last}",
+                ),
+            )

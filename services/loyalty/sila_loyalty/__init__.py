@@ -1,0 +1,1 @@
+"""Sila loyalty: Bonuses, gifts, referral, tiers and campaigns."""

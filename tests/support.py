@@ -1,0 +1,90 @@
+"""Helpers every test layer shares: waiting on conditions, test identities, in-process services."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from fastapi import FastAPI
+
+from sila_common.app import create_app
+from sila_common.auth import KeySource
+from sila_common.service import Runtime, ServiceDefinition
+from sila_common.settings import PlatformSettings, ServiceSettings
+
+T = TypeVar("T")
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]],
+    *,
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> T:
+    """Poll ``probe`` until it returns something truthy, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
+
+
+def random_mobile() -> str:
+    """A valid Algerian mobile number nobody else in the run has (06 + 8 digits)."""
+    return f"+2136{random.randrange(10**7, 10**8)}"  # noqa: S311 - test data
+
+
+@dataclass
+class LiveService:
+    """A service running in this process with its real database and broker."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
+
+
+@asynccontextmanager
+async def live_service(
+    definition: ServiceDefinition,
+    *,
+    platform: PlatformSettings,
+    settings: ServiceSettings,
+    with_workers: bool = True,
+    key_source: KeySource | None = None,
+) -> AsyncIterator[LiveService]:
+    app = create_app(
+        definition, with_workers=with_workers, platform=platform, settings=settings,
+        key_source=key_source,
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=f"http://{definition.name}"
+        ) as client:
+            yield LiveService(app=app, client=client)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def problem_of(response: httpx.Response) -> dict[str, Any]:
+    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    body: dict[str, Any] = response.json()
+    assert body["status"] == response.status_code
+    assert {"type", "title", "detail"} <= body.keys()
+    return body
