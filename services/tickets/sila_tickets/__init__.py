@@ -1,0 +1,1 @@
+"""Sila tickets service: complaints, requests, commitments (SLA) and incidents."""

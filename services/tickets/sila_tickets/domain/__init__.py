@@ -1,0 +1,1 @@
+"""Pure business logic of tickets: no database, no HTTP."""
