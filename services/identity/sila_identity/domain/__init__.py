@@ -1,0 +1,1 @@
+"""Pure business logic of identity: no database, no HTTP."""

@@ -1,0 +1,1 @@
+"""Pure notification rules: SMS length, webhook signatures, quiet hours, templates."""

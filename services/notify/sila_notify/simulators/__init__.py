@@ -1,0 +1,1 @@
+"""Local stand-ins for the SMS centre (Kannel) and Firebase Cloud Messaging."""
