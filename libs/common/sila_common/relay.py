@@ -22,15 +22,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sila_common.aio import wait_or_timeout
 from sila_common.db import is_postgres
-from sila_common.kafka import make_consumer, make_producer
+from sila_common.kafka import make_producer
 from sila_common.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_REPLAYS
 from sila_common.outbox import SHARD_COUNT, MessagingTables
 from sila_common.settings import PlatformSettings, ServiceSettings
@@ -38,7 +38,8 @@ from sila_common.settings import PlatformSettings, ServiceSettings
 log = structlog.get_logger(__name__)
 
 ADVISORY_NAMESPACE = 0x5117A  # "sila": keeps our advisory locks apart from anyone else's
-BROKER_CHECK_SECONDS = 5.0
+BROKER_CHECK_SECONDS = 10.0
+BROKER_PROBE_SECONDS = 3.0
 
 
 class OutboxRelay:
@@ -135,7 +136,8 @@ class OutboxRelay:
         if self._lock_conn is not None:
             conn, self._lock_conn = self._lock_conn, None
             try:
-                await conn.close()
+                # Invalidate, not close: a pooled connection would keep the locks alive.
+                await conn.invalidate()
             except Exception:  # noqa: S110 - closing a dead connection may fail; locks die with it
                 pass
 
@@ -242,25 +244,45 @@ class OutboxRelay:
             await self.replay(reason="broker_lost_data")
 
     async def broker_lost_data(self) -> bool:
-        """True when a partition's end offset is below what we know we published to it."""
-        offsets = self.tables.partition_offsets
+        """True when the last record we published to some partition is no longer there.
+
+        Reading the record back is exact on any broker; comparing end offsets is not
+        (the embedded broker reports a partition's end as its last batch's base + 1).
+        """
         async with self.engine.connect() as conn:
             known = {
-                TopicPartition(row.topic, row.partition): row.last_offset
-                for row in (await conn.execute(select(offsets))).all()
+                TopicPartition(topic, partition): last
+                for (topic, partition), last in (await self._known_offsets(conn)).items()
             }
         if not known:
             return False
-        consumer = make_consumer(self.platform, group_id=None, client_id=f"{self.service}-check")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.platform.kafka_bootstrap,
+            client_id=f"{self.service}-check",
+            enable_auto_commit=False,
+            auto_offset_reset="none",
+        )
         await consumer.start()
         try:
-            ends = await asyncio.wait_for(consumer.end_offsets(list(known)), timeout=10)
-        except (KafkaError, TimeoutError) as exc:
+            consumer.assign(list(known))
+            for tp, last in known.items():
+                consumer.seek(tp, last)
+            found: set[TopicPartition] = set()
+            deadline = asyncio.get_running_loop().time() + BROKER_PROBE_SECONDS
+            while len(found) < len(known) and asyncio.get_running_loop().time() < deadline:
+                batch = await consumer.getmany(timeout_ms=200)
+                for tp, records in batch.items():
+                    if any(record.offset == known[tp] for record in records):
+                        found.add(tp)
+                        consumer.pause(tp)
+        except OffsetOutOfRangeError:
+            return True
+        except KafkaError as exc:
             log.warning("relay.broker_check_failed", error=str(exc))
             return False
         finally:
             await consumer.stop()
-        return any(ends.get(tp, 0) <= last for tp, last in known.items())
+        return len(found) < len(known)
 
     async def replay(self, *, reason: str, since: datetime | None = None) -> int:
         """Mark the retained history unpublished so it goes out again, in id order."""

@@ -1,0 +1,182 @@
+"""The outbox relay against real PostgreSQL and the real broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sila_common.db import make_engine
+from sila_common.events import EventSpec
+from sila_common.outbox import row_for
+from sila_common.relay import OutboxRelay
+from sila_common.settings import PlatformSettings, ServiceSettings
+from sila_local.broker import start_broker
+from sila_local.processes import free_port
+from sila_tickets.settings import TicketsSettings
+from sila_tickets.tables import messaging
+from tests.integration.platform.kafka_tools import events_of, read_topic
+
+
+class Probe(BaseModel):
+    sequence: int
+
+
+PROBE = EventSpec(type="tickets.probe.emitted", payload=Probe, description="test event")
+
+
+def probe_row(topic: str, customer: str, sequence: int) -> dict[str, Any]:
+    event = PROBE.envelope(subject=customer, customer_id=customer, data=Probe(sequence=sequence))
+    return row_for(event, topic)
+
+
+def relay_for(
+    engine: AsyncEngine, platform: PlatformSettings, **settings: Any
+) -> OutboxRelay:
+    service_settings: ServiceSettings = TicketsSettings(**settings)
+    return OutboxRelay(engine=engine, tables=messaging, platform=platform, settings=service_settings)
+
+
+@pytest.fixture
+async def outbox_engine(scratch_database: Callable[[str], Any]) -> Any:
+    url = await scratch_database("tickets")
+    engine = make_engine(url)
+    yield engine
+    await engine.dispose()
+
+
+async def pending(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        count = await conn.scalar(
+            select(func.count()).where(messaging.outbox.c.published_at.is_(None))
+        )
+    return int(count or 0)
+
+
+async def test_an_event_whose_transaction_commits_after_a_later_one_is_still_published(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    topic = f"test.idgap.{uuid.uuid4().hex[:8]}"
+    relay = relay_for(outbox_engine, platform)
+    await relay.start()
+    try:
+        async with outbox_engine.connect() as slow, outbox_engine.connect() as fast:
+            slow_tx = await slow.begin()
+            # The slow transaction takes the lower id first...
+            await slow.execute(insert(messaging.outbox).values(probe_row(topic, "c-slow", 1)))
+            async with fast.begin():
+                await fast.execute(insert(messaging.outbox).values(probe_row(topic, "c-fast", 2)))
+            # ...the later id commits and is published while the lower one is in flight.
+            await relay.hold_shards()
+            assert await relay.publish_batch() == 1
+            await slow_tx.commit()
+        # A relay that remembered "published up to id N" would now skip the slow event.
+        assert await relay.publish_batch() == 1
+        assert await pending(outbox_engine) == 0
+    finally:
+        await relay.stop()
+    events = events_of(await read_topic(platform, topic, expect=2))
+    assert sorted(e.data["sequence"] for e in events) == [1, 2]
+
+
+async def test_two_relays_share_the_shards_and_keep_each_customers_order(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    topic = f"test.shards.{uuid.uuid4().hex[:8]}"
+    customers = [f"customer-{i}" for i in range(20)]
+    async with outbox_engine.begin() as conn:
+        for sequence in range(300):
+            customer = customers[sequence % len(customers)]
+            await conn.execute(insert(messaging.outbox).values(probe_row(topic, customer, sequence)))
+    first = relay_for(outbox_engine, platform, relay_max_shards=8, relay_batch_size=37)
+    second = relay_for(outbox_engine, platform, relay_max_shards=8, relay_batch_size=37)
+    await first.start()
+    await second.start()
+    try:
+        await first.hold_shards()
+        await second.hold_shards()
+        assert first.owned_shards.isdisjoint(second.owned_shards)
+        assert len(first.owned_shards | second.owned_shards) == 16
+        while await pending(outbox_engine):
+            published = await first.publish_batch() + await second.publish_batch()
+            assert published > 0
+    finally:
+        await first.stop()
+        await second.stop()
+    events = events_of(await read_topic(platform, topic, expect=300))
+    assert len(events) == 300, "each event exactly once when nothing crashed"
+    by_customer: dict[str, list[int]] = {}
+    for event in events:  # records of one key share a partition, read in offset order
+        by_customer.setdefault(event.customerid, []).append(int(event.data["sequence"]))
+    for customer, sequences in by_customer.items():
+        assert sequences == sorted(sequences), f"{customer}'s events out of order"
+
+
+async def test_a_standby_relay_takes_over_the_shards_of_a_relay_that_died(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    owner = relay_for(outbox_engine, platform)
+    standby = relay_for(outbox_engine, platform)
+    await owner.hold_shards()
+    await standby.hold_shards()
+    assert len(owner.owned_shards) == 16
+    assert standby.owned_shards == set()
+    await owner.stop()  # its database session ends, as when the process dies
+    await standby.hold_shards()
+    assert len(standby.owned_shards) == 16
+    await standby.stop()
+
+
+async def test_history_is_republished_when_the_broker_lost_its_data(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    port = free_port()
+    broker = await start_broker(port)
+    own_platform = platform.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{port}"})
+    topic = f"test.loss.{uuid.uuid4().hex[:8]}"
+    async with outbox_engine.begin() as conn:
+        for sequence in range(10):
+            await conn.execute(insert(messaging.outbox).values(probe_row(topic, "c-1", sequence)))
+    relay = relay_for(outbox_engine, own_platform)
+    try:
+        await relay.start()
+        await relay.hold_shards()
+        assert await relay.publish_batch() == 10
+        assert not await relay.broker_lost_data()
+        await relay.stop()
+
+        await broker.stop()  # memory only: everything it held is gone
+        broker = await start_broker(port)
+
+        await relay.start()
+        assert await relay.broker_lost_data()
+        assert await relay.replay(reason="test") == 10
+        await relay.hold_shards()
+        assert await relay.publish_batch() == 10
+    finally:
+        await relay.stop()
+    events = events_of(await read_topic(own_platform, topic, expect=10))
+    assert [e.data["sequence"] for e in events] == list(range(10))
+    await broker.stop()
+
+
+async def test_history_older_than_the_retention_window_is_purged(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    old = probe_row("test.purge", "c-1", 1) | {
+        "created_at": datetime(2020, 1, 1, tzinfo=UTC),
+        "published_at": datetime(2020, 1, 1, tzinfo=UTC),
+    }
+    fresh = probe_row("test.purge", "c-1", 2) | {"published_at": datetime.now(UTC)}
+    async with outbox_engine.begin() as conn:
+        await conn.execute(insert(messaging.outbox).values([old, fresh]))
+    relay = relay_for(outbox_engine, platform)
+    assert await relay.purge_history() == 1
+    async with outbox_engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(messaging.outbox)) == 1
