@@ -1,0 +1,139 @@
+"""The idempotent consumer against real PostgreSQL and the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.consumer import EventConsumer, describe_dlq_record
+from sila_common.db import make_engine, make_session_factory
+from sila_common.events import CloudEvent, EventSpec
+from sila_common.settings import PlatformSettings
+from sila_identity.settings import IdentitySettings
+from sila_identity.tables import messaging, timeline_entries
+from sila_identity.timeline.projection import project
+from tests.integration.platform.kafka_tools import produce, read_topic
+from tests.support import eventually
+
+
+class Note(BaseModel):
+    text: str
+
+
+NOTE = EventSpec(type="tickets.note.added", payload=Note, description="test event")
+POISON = EventSpec(type="tickets.note.poisoned", payload=Note, description="always fails")
+
+
+async def always_fails(_session: AsyncSession, _event: CloudEvent) -> None:
+    raise RuntimeError("this handler cannot cope")
+
+
+def encoded(event: CloudEvent) -> tuple[bytes, bytes]:
+    return event.customerid.encode(), event.to_bytes()
+
+
+@pytest.fixture
+async def timeline_db(scratch_database: Callable[[str], Any]) -> Any:
+    engine = make_engine(await scratch_database("identity"))
+    yield engine
+    await engine.dispose()
+
+
+async def test_duplicates_are_applied_once_and_bad_records_go_to_the_dlq_without_stopping(
+    timeline_db: Any, platform: PlatformSettings
+) -> None:
+    topic = f"test.consumer.{uuid.uuid4().hex[:8]}"
+    customer = f"customer-{uuid.uuid4().hex[:6]}"
+    first = NOTE.envelope(subject="n1", customer_id=customer, data=Note(text="first"))
+    poison = POISON.envelope(subject="n2", customer_id=customer, data=Note(text="poison"))
+    after = NOTE.envelope(subject="n3", customer_id=customer, data=Note(text="after"))
+    await produce(
+        platform,
+        topic,
+        [
+            encoded(first),
+            encoded(first),  # redelivered
+            (customer.encode(), b"{not json"),  # malformed
+            encoded(poison),
+            encoded(after),
+        ],
+    )
+    consumer = EventConsumer(
+        name=f"test-{uuid.uuid4().hex[:6]}",
+        topics=[topic],
+        handlers={NOTE.type: project, POISON.type: always_fails},
+        session_factory=make_session_factory(timeline_db),
+        tables=messaging,
+        platform=platform,
+        settings=IdentitySettings(consumer_max_attempts=3, consumer_backoff_seconds=0.01),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+
+    async def entries() -> list[str]:
+        async with make_session_factory(timeline_db)() as session:
+            rows = await session.execute(
+                select(timeline_entries.c.event_id).where(timeline_entries.c.customer_id == customer)
+            )
+            return [r.event_id for r in rows]
+
+    try:
+        applied = await eventually(
+            lambda: _when(entries, lambda ids: after.id in ids), what="the record after the poison"
+        )
+    finally:
+        stop.set()
+        await task
+    assert sorted(applied) == sorted([first.id, after.id])
+
+    dead = await read_topic(platform, f"{topic}.dlq", expect=2)
+    assert len(dead) == 2
+    by_error = {describe_dlq_record(list(r.headers))["sila-error"]: r for r in dead}
+    malformed = next(r for e, r in by_error.items() if e.startswith("malformed"))
+    assert malformed.value == b"{not json"
+    failing = next(r for e, r in by_error.items() if "cannot cope" in e)
+    headers = describe_dlq_record(list(failing.headers))
+    assert headers["sila-attempts"] == "3"
+    assert headers["sila-original-topic"] == topic
+    assert CloudEvent.from_bytes(failing.value or b"").id == poison.id
+
+    async with make_session_factory(timeline_db)() as session:
+        inbox_count = await session.scalar(
+            select(func.count()).where(messaging.inbox.c.consumer == consumer.name)
+        )
+    assert inbox_count == 2
+
+
+async def _when(probe: Callable[[], Any], condition: Callable[[Any], bool]) -> Any:
+    value = await probe()
+    return value if condition(value) else None
+
+
+async def test_an_event_applied_by_one_instance_is_a_duplicate_for_another(
+    timeline_db: Any, platform: PlatformSettings
+) -> None:
+    customer = f"customer-{uuid.uuid4().hex[:6]}"
+    event = NOTE.envelope(subject="n1", customer_id=customer, data=Note(text="once"))
+    factory = make_session_factory(timeline_db)
+    settings = IdentitySettings()
+
+    def instance() -> EventConsumer:
+        return EventConsumer(
+            name="test-shared-group", topics=["unused"], handlers={NOTE.type: project},
+            session_factory=factory, tables=messaging, platform=platform, settings=settings,
+        )
+
+    outcomes = await asyncio.gather(instance().apply(event, project), instance().apply(event, project))
+    assert sorted(outcomes) == ["applied", "duplicate"]
+    async with factory() as session:
+        count = await session.scalar(
+            select(func.count()).where(timeline_entries.c.customer_id == customer)
+        )
+    assert count == 1
