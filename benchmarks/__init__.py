@@ -1,0 +1,1 @@
+"""``make bench``: performance figures, never part of the tests."""
