@@ -41,7 +41,7 @@ PII_KEYS = {
     "name",
 }
 
-_PHONE = re.compile(r"(?<!\d)(?:\+?213|0)\s?[2-7](?:[\s.-]?\d){7,8}(?!\d)")
+_PHONE = re.compile(r"(?<!\d)(?:(?:\+|00)\s?213|213|0)[\s.-]?\(?[2-9](?:[\s.)-]?\d){7,8}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _NIN = re.compile(r"(?<!\d)\d{18}(?!\d)")
 
@@ -94,8 +94,9 @@ def configure_logging(*, service: str, level: str = "INFO", json_output: bool = 
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _add_correlation,
-            _mask_pii,
+            # Tracebacks are rendered first so the masking sees (and cleans) them too.
             structlog.processors.format_exc_info,
+            _mask_pii,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
