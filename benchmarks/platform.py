@@ -1,0 +1,225 @@
+"""Platform figures: publish-to-timeline latency, relay throughput against a bare producer,
+timeline read latency for a small and a very large customer history."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, insert, select
+
+from benchmarks.harness import BenchEnv, Row, median, percentile
+from sila_common.db import make_engine, make_session_factory
+from sila_common.outbox import Outbox
+from sila_common.runtime import make_consumers, make_relay, open_runtime
+from sila_identity.service import definition as identity_definition
+from sila_identity.settings import IdentitySettings
+from sila_identity.tables import timeline_entries
+from sila_tickets.events import TICKET_OPENED, TicketOpened
+from sila_tickets.settings import TicketsSettings
+from sila_tickets.tables import messaging as tickets_messaging
+
+
+def _opened(customer: str, n: int) -> TicketOpened:
+    return TicketOpened(
+        ticket_id=str(uuid.uuid4()), number=f"TT-2026-{n:06d}", customer_id=customer,
+        category="technical", subcategory="slow_line", priority="normal", channel="app",
+        subject="Débit faible", queue="technical", status="acknowledged",
+        due_at=datetime.now(UTC), first_response_due_at=None,
+    )
+
+
+async def publish_to_timeline(env: BenchEnv) -> list[Row]:
+    """Events written at a steady rate; time from the outbox commit to the timeline row."""
+    rate, seconds = (100, 5) if env.quick else (200, 15)
+    tickets_url, identity_url = await env.database("tickets"), await env.database("identity")
+    tickets_engine = make_engine(tickets_url)
+    stop = asyncio.Event()
+    async with open_runtime(
+        identity_definition, platform=env.platform,
+        settings=IdentitySettings(database_url=identity_url),
+    ) as identity:
+        relay = make_relay_for_tickets(env, tickets_url)
+        tasks = [asyncio.create_task(relay.run(stop))]
+        tasks += [asyncio.create_task(c.run(stop)) for c in make_consumers(identity)]
+        factory = make_session_factory(tickets_engine)
+        outbox = Outbox(tickets_messaging.outbox)
+        customers = [f"bench-{uuid.uuid4().hex[:8]}" for _ in range(100)]
+        committed: dict[str, datetime] = {}
+        interval = 1 / rate
+        started = time.perf_counter()
+        for n in range(rate * seconds):
+            customer = customers[n % len(customers)]
+            async with factory() as session, session.begin():
+                event = await outbox.record(session, TICKET_OPENED, subject=f"t{n}",
+                                            customer_id=customer, data=_opened(customer, n))
+            committed[event.id] = datetime.now(UTC)
+            delay = started + (n + 1) * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        deadline = time.monotonic() + 60
+        rows: list[tuple[str, datetime]] = []
+        while time.monotonic() < deadline:
+            async with identity.engine.connect() as conn:
+                rows = [
+                    (r.event_id, r.recorded_at)
+                    for r in await conn.execute(
+                        select(timeline_entries.c.event_id, timeline_entries.c.recorded_at).where(
+                            timeline_entries.c.customer_id.in_(customers)
+                        )
+                    )
+                ]
+            if len(rows) >= len(committed):
+                break
+            await asyncio.sleep(0.2)
+        stop.set()
+        await asyncio.gather(*tasks)
+    await tickets_engine.dispose()
+    latencies = [(recorded - committed[eid]).total_seconds() * 1000 for eid, recorded in rows]
+    note = f"{rate} events/s for {seconds} s, relay + consumer in one process"
+    return [
+        Row("publish→timeline p50", median(latencies), "ms", note),
+        Row("publish→timeline p99", percentile(latencies, 99), "ms", note),
+        Row("publish→timeline delivered", len(rows) / len(committed) * 100, "%", note),
+    ]
+
+
+def make_relay_for_tickets(env: BenchEnv, url: str):  # type: ignore[no-untyped-def]
+    from sila_common.relay import OutboxRelay
+
+    return OutboxRelay(
+        engine=make_engine(url), tables=tickets_messaging, platform=env.platform,
+        settings=TicketsSettings(database_url=url, relay_batch_size=500),
+    )
+
+
+async def relay_throughput(env: BenchEnv) -> list[Row]:
+    """Drain N pre-written outbox rows, against a bare aiokafka producer sending N records."""
+    count = 5_000 if env.quick else 20_000
+    url = await env.database("tickets")
+    engine = make_engine(url)
+    outbox = Outbox(tickets_messaging.outbox)
+    factory = make_session_factory(engine)
+    sample = b""
+    for start in range(0, count, 1000):
+        async with factory() as session, session.begin():
+            for n in range(start, start + 1000):
+                customer = f"c{n % 500}"
+                event = await outbox.record(session, TICKET_OPENED, subject=f"t{n}",
+                                            customer_id=customer, data=_opened(customer, n))
+                sample = event.to_bytes()
+    relay = make_relay_for_tickets(env, url)
+    await relay.start()
+    await relay.hold_shards()
+    started = time.perf_counter()
+    while await relay.publish_batch():
+        pass
+    relay_seconds = time.perf_counter() - started
+    await relay.stop()
+    async with engine.connect() as conn:
+        left = await conn.scalar(
+            select(func.count()).where(tickets_messaging.outbox.c.published_at.is_(None))
+        )
+    await engine.dispose()
+    assert left == 0
+
+    producer = AIOKafkaProducer(bootstrap_servers=env.platform.kafka_bootstrap, acks="all",
+                                linger_ms=5)
+    await producer.start()
+    topic = f"bench.bare.{uuid.uuid4().hex[:6]}"
+    started = time.perf_counter()
+    for start in range(0, count, 500):
+        futures = [await producer.send(topic, sample, key=f"c{n % 500}".encode())
+                   for n in range(start, start + 500)]
+        await asyncio.gather(*futures)
+    bare_seconds = time.perf_counter() - started
+    await producer.stop()
+    relay_rate, bare_rate = count / relay_seconds, count / bare_seconds
+    note = f"{count} events of {len(sample)} bytes, batches of 500, acks=all"
+    return [
+        Row("relay throughput", relay_rate, "events/s", note),
+        Row("bare aiokafka producer", bare_rate, "records/s", "same records, same batching"),
+        Row("relay / bare producer", relay_rate / bare_rate, "ratio", "includes PostgreSQL work"),
+    ]
+
+
+async def timeline_reads(env: BenchEnv) -> list[Row]:
+    """First pages and deep pages for a 5-entry and a 50,000-entry customer, through the API."""
+    big_size = 10_000 if env.quick else 50_000
+    url = await env.database("identity")
+    from sila_common.app import create_app
+    from sila_identity.auth.tokens import issue_access_token
+
+    settings = IdentitySettings(database_url=url)
+    app = create_app(identity_definition, platform=env.platform, settings=settings)
+    rows: list[Row] = []
+    async with app.router.lifespan_context(app):
+        runtime = app.state.runtime
+        small, big = str(uuid.uuid4()), str(uuid.uuid4())
+        now = datetime.now(UTC)
+        from sila_identity.tables import customers
+
+        async with runtime.engine.begin() as conn:
+            for cid, phone in ((small, "+213661000001"), (big, "+213661000002")):
+                await conn.execute(insert(customers).values(
+                    id=cid, kind="residential", status="active", first_name="B",
+                    last_name="Bench", phone=phone, wilaya_code="16", language="fr",
+                    created_at=now, updated_at=now,
+                ))
+            for cid, size in ((small, 5), (big, big_size)):
+                for start in range(0, size, 5000):
+                    await conn.execute(insert(timeline_entries), [
+                        {"customer_id": cid, "event_id": str(uuid.uuid4()),
+                         "occurred_at": now - timedelta(seconds=n), "event_type":
+                         "tickets.ticket.opened", "source_service": "tickets", "channel": "app",
+                         "subject": f"t{n}", "resource": None,
+                         "data": {"number": f"TT-2026-{n:06d}", "subject": "Débit faible"},
+                         "recorded_at": now}
+                        for n in range(start, min(size, start + 5000))
+                    ])
+            await conn.exec_driver_sql("ANALYZE timeline_entries")
+        token = await issue_access_token(
+            runtime.extras["keys"], env.platform, subject="bench", kind="agent",
+            ttl_seconds=600, roles=["agent"], extra={"wilayas": ["*"]},
+        )
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://identity") as client:
+            for label, cid in (("5 entries", small), (f"{big_size:,} entries", big)):
+                first, deep = [], []
+                cursor = None
+                for _ in range(200):
+                    t0 = time.perf_counter()
+                    answer = await client.get(f"/v1/customers/{cid}/timeline",
+                                              params={"limit": 50}, headers=headers)
+                    first.append((time.perf_counter() - t0) * 1000)
+                    assert answer.status_code == 200
+                for _ in range(200):
+                    params: dict[str, object] = {"limit": 50}
+                    if cursor:
+                        params["cursor"] = cursor
+                    t0 = time.perf_counter()
+                    answer = await client.get(f"/v1/customers/{cid}/timeline", params=params,
+                                              headers=headers)
+                    deep.append((time.perf_counter() - t0) * 1000)
+                    cursor = answer.json()["next_cursor"]
+                rows += [
+                    Row(f"timeline first page p50 ({label})", median(first), "ms"),
+                    Row(f"timeline first page p99 ({label})", percentile(first, 99), "ms"),
+                    Row(f"timeline walking pages p50 ({label})", median(deep), "ms",
+                        "200 successive pages by cursor"),
+                    Row(f"timeline walking pages p99 ({label})", percentile(deep, 99), "ms"),
+                ]
+    return rows
+
+
+async def run(env: BenchEnv) -> list[Row]:
+    return [
+        *await publish_to_timeline(env),
+        *await relay_throughput(env),
+        *await timeline_reads(env),
+    ]
