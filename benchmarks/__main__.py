@@ -1,8 +1,8 @@
 """``make bench``: start a broker, run every benchmark module, print one table.
 
-    python -m benchmarks                 # everything
-    python -m benchmarks platform        # one module
-    SILA_BENCH_QUICK=1 python -m benchmarks   # small sizes, for a smoke run
+python -m benchmarks                 # everything
+python -m benchmarks platform        # one module
+SILA_BENCH_QUICK=1 python -m benchmarks   # small sizes, for a smoke run
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ async def main(selected: list[str]) -> None:
     port = free_port()
     broker = await start_broker(port)
     env = BenchEnv(platform=bench_platform(f"127.0.0.1:{port}"))
-    table = Table(title=f"Sila benchmarks — {host.node()}, {host.processor() or host.machine()}, "
-                  f"Python {host.python_version()}{' (quick)' if env.quick else ''}")
+    table = Table(
+        title=f"Sila benchmarks — {host.node()}, {host.processor() or host.machine()}, "
+        f"Python {host.python_version()}{' (quick)' if env.quick else ''}"
+    )
     for column in ("module", "figure", "value", "unit", "conditions"):
         table.add_column(column)
     try:

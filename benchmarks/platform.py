@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select
 from benchmarks.harness import BenchEnv, Row, median, percentile
 from sila_common.db import make_engine, make_session_factory
 from sila_common.outbox import Outbox
-from sila_common.runtime import make_consumers, make_relay, open_runtime
+from sila_common.runtime import make_consumers, open_runtime
 from sila_identity.service import definition as identity_definition
 from sila_identity.settings import IdentitySettings
 from sila_identity.tables import timeline_entries
@@ -26,10 +26,18 @@ from sila_tickets.tables import messaging as tickets_messaging
 
 def _opened(customer: str, n: int) -> TicketOpened:
     return TicketOpened(
-        ticket_id=str(uuid.uuid4()), number=f"TT-2026-{n:06d}", customer_id=customer,
-        category="technical", subcategory="slow_line", priority="normal", channel="app",
-        subject="Débit faible", queue="technical", status="acknowledged",
-        due_at=datetime.now(UTC), first_response_due_at=None,
+        ticket_id=str(uuid.uuid4()),
+        number=f"TT-2026-{n:06d}",
+        customer_id=customer,
+        category="technical",
+        subcategory="slow_line",
+        priority="normal",
+        channel="app",
+        subject="Débit faible",
+        queue="technical",
+        status="acknowledged",
+        due_at=datetime.now(UTC),
+        first_response_due_at=None,
     )
 
 
@@ -40,7 +48,8 @@ async def publish_to_timeline(env: BenchEnv) -> list[Row]:
     tickets_engine = make_engine(tickets_url)
     stop = asyncio.Event()
     async with open_runtime(
-        identity_definition, platform=env.platform,
+        identity_definition,
+        platform=env.platform,
         settings=IdentitySettings(database_url=identity_url),
     ) as identity:
         relay = make_relay_for_tickets(env, tickets_url)
@@ -55,8 +64,13 @@ async def publish_to_timeline(env: BenchEnv) -> list[Row]:
         for n in range(rate * seconds):
             customer = customers[n % len(customers)]
             async with factory() as session, session.begin():
-                event = await outbox.record(session, TICKET_OPENED, subject=f"t{n}",
-                                            customer_id=customer, data=_opened(customer, n))
+                event = await outbox.record(
+                    session,
+                    TICKET_OPENED,
+                    subject=f"t{n}",
+                    customer_id=customer,
+                    data=_opened(customer, n),
+                )
             committed[event.id] = datetime.now(UTC)
             delay = started + (n + 1) * interval - time.perf_counter()
             if delay > 0:
@@ -92,7 +106,9 @@ def make_relay_for_tickets(env: BenchEnv, url: str):  # type: ignore[no-untyped-
     from sila_common.relay import OutboxRelay
 
     return OutboxRelay(
-        engine=make_engine(url), tables=tickets_messaging, platform=env.platform,
+        engine=make_engine(url),
+        tables=tickets_messaging,
+        platform=env.platform,
         settings=TicketsSettings(database_url=url, relay_batch_size=500),
     )
 
@@ -109,8 +125,13 @@ async def relay_throughput(env: BenchEnv) -> list[Row]:
         async with factory() as session, session.begin():
             for n in range(start, start + 1000):
                 customer = f"c{n % 500}"
-                event = await outbox.record(session, TICKET_OPENED, subject=f"t{n}",
-                                            customer_id=customer, data=_opened(customer, n))
+                event = await outbox.record(
+                    session,
+                    TICKET_OPENED,
+                    subject=f"t{n}",
+                    customer_id=customer,
+                    data=_opened(customer, n),
+                )
                 sample = event.to_bytes()
     relay = make_relay_for_tickets(env, url)
     await relay.start()
@@ -127,14 +148,17 @@ async def relay_throughput(env: BenchEnv) -> list[Row]:
     await engine.dispose()
     assert left == 0
 
-    producer = AIOKafkaProducer(bootstrap_servers=env.platform.kafka_bootstrap, acks="all",
-                                linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=env.platform.kafka_bootstrap, acks="all", linger_ms=5
+    )
     await producer.start()
     topic = f"bench.bare.{uuid.uuid4().hex[:6]}"
     started = time.perf_counter()
     for start in range(0, count, 500):
-        futures = [await producer.send(topic, sample, key=f"c{n % 500}".encode())
-                   for n in range(start, start + 500)]
+        futures = [
+            await producer.send(topic, sample, key=f"c{n % 500}".encode())
+            for n in range(start, start + 500)
+        ]
         await asyncio.gather(*futures)
     bare_seconds = time.perf_counter() - started
     await producer.stop()
@@ -165,53 +189,83 @@ async def timeline_reads(env: BenchEnv) -> list[Row]:
 
         async with runtime.engine.begin() as conn:
             for cid, phone in ((small, "+213661000001"), (big, "+213661000002")):
-                await conn.execute(insert(customers).values(
-                    id=cid, kind="residential", status="active", first_name="B",
-                    last_name="Bench", phone=phone, wilaya_code="16", language="fr",
-                    created_at=now, updated_at=now,
-                ))
+                await conn.execute(
+                    insert(customers).values(
+                        id=cid,
+                        kind="residential",
+                        status="active",
+                        first_name="B",
+                        last_name="Bench",
+                        phone=phone,
+                        wilaya_code="16",
+                        language="fr",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
             for cid, size in ((small, 5), (big, big_size)):
                 for start in range(0, size, 5000):
-                    await conn.execute(insert(timeline_entries), [
-                        {"customer_id": cid, "event_id": str(uuid.uuid4()),
-                         "occurred_at": now - timedelta(seconds=n), "event_type":
-                         "tickets.ticket.opened", "source_service": "tickets", "channel": "app",
-                         "subject": f"t{n}", "resource": None,
-                         "data": {"number": f"TT-2026-{n:06d}", "subject": "Débit faible"},
-                         "recorded_at": now}
-                        for n in range(start, min(size, start + 5000))
-                    ])
+                    await conn.execute(
+                        insert(timeline_entries),
+                        [
+                            {
+                                "customer_id": cid,
+                                "event_id": str(uuid.uuid4()),
+                                "occurred_at": now - timedelta(seconds=n),
+                                "event_type": "tickets.ticket.opened",
+                                "source_service": "tickets",
+                                "channel": "app",
+                                "subject": f"t{n}",
+                                "resource": None,
+                                "data": {"number": f"TT-2026-{n:06d}", "subject": "Débit faible"},
+                                "recorded_at": now,
+                            }
+                            for n in range(start, min(size, start + 5000))
+                        ],
+                    )
             await conn.exec_driver_sql("ANALYZE timeline_entries")
         token = await issue_access_token(
-            runtime.extras["keys"], env.platform, subject="bench", kind="agent",
-            ttl_seconds=600, roles=["agent"], extra={"wilayas": ["*"]},
+            runtime.extras["keys"],
+            env.platform,
+            subject="bench",
+            kind="agent",
+            ttl_seconds=600,
+            roles=["agent"],
+            extra={"wilayas": ["*"]},
         )
         headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://identity") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://identity"
+        ) as client:
             for label, cid in (("5 entries", small), (f"{big_size:,} entries", big)):
                 first, deep = [], []
                 cursor = None
                 for _ in range(200):
                     t0 = time.perf_counter()
-                    answer = await client.get(f"/v1/customers/{cid}/timeline",
-                                              params={"limit": 50}, headers=headers)
+                    answer = await client.get(
+                        f"/v1/customers/{cid}/timeline", params={"limit": 50}, headers=headers
+                    )
                     first.append((time.perf_counter() - t0) * 1000)
                     assert answer.status_code == 200
                 for _ in range(200):
-                    params: dict[str, object] = {"limit": 50}
+                    params: dict[str, str | int] = {"limit": 50}
                     if cursor:
                         params["cursor"] = cursor
                     t0 = time.perf_counter()
-                    answer = await client.get(f"/v1/customers/{cid}/timeline", params=params,
-                                              headers=headers)
+                    answer = await client.get(
+                        f"/v1/customers/{cid}/timeline", params=params, headers=headers
+                    )
                     deep.append((time.perf_counter() - t0) * 1000)
                     cursor = answer.json()["next_cursor"]
                 rows += [
                     Row(f"timeline first page p50 ({label})", median(first), "ms"),
                     Row(f"timeline first page p99 ({label})", percentile(first, 99), "ms"),
-                    Row(f"timeline walking pages p50 ({label})", median(deep), "ms",
-                        "200 successive pages by cursor"),
+                    Row(
+                        f"timeline walking pages p50 ({label})",
+                        median(deep),
+                        "ms",
+                        "200 successive pages by cursor",
+                    ),
                     Row(f"timeline walking pages p99 ({label})", percentile(deep, 99), "ms"),
                 ]
     return rows

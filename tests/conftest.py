@@ -33,7 +33,7 @@ from tests.support import LiveService, live_service
 PG_HOST = os.environ.get("SILA_TEST_PG_HOST", "127.0.0.1")
 PG_ADMIN_DSN = f"postgresql://postgres@{PG_HOST}:5432/postgres"
 RUN_ID = uuid.uuid4().hex[:8]
-ADMIN_PASSWORD = "correct horse battery staple"  # noqa: S105 - test account
+ADMIN_PASSWORD = "correct horse battery staple"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -120,8 +120,12 @@ def settings_for(databases: dict[str, str]) -> Callable[..., ServiceSettings]:
         definition = next(s for s in SERVICES if s.name == service).definition()
         base = definition.settings_factory()
         return base.model_copy(
-            update={"database_url": databases[service], "consumer_backoff_seconds": 0.05,
-                    "consumer_session_timeout_ms": 6000, **overrides}
+            update={
+                "database_url": databases[service],
+                "consumer_backoff_seconds": 0.05,
+                "consumer_session_timeout_ms": 6000,
+                **overrides,
+            }
         )
 
     return make
@@ -169,9 +173,15 @@ async def create_agent(
     async with identity.runtime.session_factory() as session, session.begin():
         await session.execute(
             insert(agents).values(
-                id=agent_id, username=username, display_name=username,
-                password_hash=hash_password(password), roles=roles, wilayas=wilayas,
-                agency=None, disabled=disabled, created_at=datetime.now(UTC),
+                id=agent_id,
+                username=username,
+                display_name=username,
+                password_hash=hash_password(password),
+                roles=roles,
+                wilayas=wilayas,
+                agency=None,
+                disabled=disabled,
+                created_at=datetime.now(UTC),
             )
         )
     return agent_id
@@ -190,6 +200,5 @@ async def token_for(identity: LiveService, username: str, password: str) -> str:
 @pytest.fixture(scope="session")
 async def admin_token(identity: LiveService) -> str:
     username = f"admin-{RUN_ID}"
-    await create_agent(identity, username, ADMIN_PASSWORD,
-                       ["agent", "supervisor", "admin"], ["*"])
+    await create_agent(identity, username, ADMIN_PASSWORD, ["agent", "supervisor", "admin"], ["*"])
     return await token_for(identity, username, ADMIN_PASSWORD)

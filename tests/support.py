@@ -41,7 +41,7 @@ async def eventually(
 
 def random_mobile() -> str:
     """A valid Algerian mobile number nobody else in the run has (06 + 8 digits)."""
-    return f"+2136{random.randrange(10**7, 10**8)}"  # noqa: S311 - test data
+    return f"+2136{random.randrange(10**7, 10**8)}"
 
 
 @dataclass
@@ -67,7 +67,10 @@ async def live_service(
     key_source: KeySource | None = None,
 ) -> AsyncIterator[LiveService]:
     app = create_app(
-        definition, with_workers=with_workers, platform=platform, settings=settings,
+        definition,
+        with_workers=with_workers,
+        platform=platform,
+        settings=settings,
         key_source=key_source,
     )
     async with app.router.lifespan_context(app):

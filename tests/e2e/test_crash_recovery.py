@@ -30,10 +30,18 @@ CUSTOMERS = 50
 
 def opened(number: int, customer: str) -> TicketOpened:
     return TicketOpened(
-        ticket_id=str(uuid.uuid4()), number=f"TT-2026-{number:06d}", customer_id=customer,
-        category="technical", subcategory="no_connection", priority="normal",
-        channel="app", subject="Pas de connexion", queue="technical", status="acknowledged",
-        due_at=datetime.now(UTC), first_response_due_at=None,
+        ticket_id=str(uuid.uuid4()),
+        number=f"TT-2026-{number:06d}",
+        customer_id=customer,
+        category="technical",
+        subcategory="no_connection",
+        priority="normal",
+        channel="app",
+        subject="Pas de connexion",
+        queue="technical",
+        status="acknowledged",
+        due_at=datetime.now(UTC),
+        first_response_due_at=None,
     )
 
 
@@ -56,12 +64,17 @@ async def test_every_event_reaches_the_timeline_exactly_once_across_crashes(
     }
 
     def relay() -> Child:
-        return Child("relay", python_command("-m", "sila_tickets", "relay"), env,
-                     tmp_path / "relay.log")
+        return Child(
+            "relay", python_command("-m", "sila_tickets", "relay"), env, tmp_path / "relay.log"
+        )
 
     def consumer() -> Child:
-        return Child("consumer", python_command("-m", "sila_identity", "consume"), env,
-                     tmp_path / "consumer.log")
+        return Child(
+            "consumer",
+            python_command("-m", "sila_identity", "consume"),
+            env,
+            tmp_path / "consumer.log",
+        )
 
     tickets_engine = make_engine(tickets_url)
     identity_engine = make_engine(identity_url)
@@ -80,7 +93,10 @@ async def test_every_event_reaches_the_timeline_exactly_once_across_crashes(
                 for number in range(batch_start, batch_start + 10):
                     customer = customers[number % CUSTOMERS]
                     event = await outbox.record(
-                        session, TICKET_OPENED, subject=f"t{number}", customer_id=customer,
+                        session,
+                        TICKET_OPENED,
+                        subject=f"t{number}",
+                        customer_id=customer,
                         data=opened(number, customer),
                     )
                     written.append(event.id)
@@ -152,5 +168,3 @@ def env_platform(bootstrap: str) -> Any:
     from sila_common.settings import PlatformSettings
 
     return PlatformSettings(kafka_bootstrap=bootstrap)
-
-

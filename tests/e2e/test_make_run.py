@@ -26,8 +26,13 @@ async def test_make_run_serves_the_demo_and_stops_without_leaving_a_process(
     assert not busy, f"ports {busy} are taken; stop whatever runs there (a `make run`?)"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SILA_")}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sila_local", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "sila_local",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
     )
     try:
@@ -48,8 +53,9 @@ async def test_make_run_serves_the_demo_and_stops_without_leaving_a_process(
             )
             assert login.status_code == 200, login.text
             auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
-            found = await client.get("/v1/customers", params={"phone": "0550 12 34 56"},
-                                     headers=auth)
+            found = await client.get(
+                "/v1/customers", params={"phone": "0550 12 34 56"}, headers=auth
+            )
             assert found.status_code == 200, found.text
             assert [c["first_name"] for c in found.json()] == ["Karim"]
             document = await client.get("/tickets/openapi.json")

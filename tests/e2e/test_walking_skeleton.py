@@ -15,8 +15,12 @@ async def test_registered_customer_and_opened_ticket_reach_the_timeline(
         "/v1/customers",
         headers=auth,
         json={
-            "first_name": "Karim", "last_name": "Aït Saïd", "phone": random_mobile(),
-            "wilaya_code": "15", "language": "fr", "channel": "call_centre",
+            "first_name": "Karim",
+            "last_name": "Aït Saïd",
+            "phone": random_mobile(),
+            "wilaya_code": "15",
+            "language": "fr",
+            "channel": "call_centre",
         },
     )
     assert created.status_code == 201, created.text
@@ -37,8 +41,11 @@ async def test_registered_customer_and_opened_ticket_reach_the_timeline(
             "/v1/tickets",
             headers=auth,
             json={
-                "customer_id": customer_id, "category": "technical", "subcategory": "no_connection",
-                "channel": "call_centre", "subject": "Pas de connexion ADSL depuis hier",
+                "customer_id": customer_id,
+                "category": "technical",
+                "subcategory": "no_connection",
+                "channel": "call_centre",
+                "subject": "Pas de connexion ADSL depuis hier",
             },
         )
         if answer.status_code == 422 and "unknown-customer" in answer.json()["type"]:
@@ -59,7 +66,9 @@ async def test_registered_customer_and_opened_ticket_reach_the_timeline(
         items: list[dict[str, object]] = page.json()["items"]
         return items if items and items[0]["type"] == "tickets.ticket.opened" else None
 
-    items = await eventually(ticket_on_timeline, timeout=5, interval=0.02, what="ticket on timeline")
+    items = await eventually(
+        ticket_on_timeline, timeout=5, interval=0.02, what="ticket on timeline"
+    )
     latency = time.monotonic() - opened_at
     assert latency < 1.0, f"the ticket reached the timeline after {latency:.3f}s"
     newest = items[0]

@@ -146,14 +146,14 @@ def main() -> None:
     if args.check:
         problems = stale()
         for path in problems:
-            print(f"out of date: {path}")  # noqa: T201
+            print(f"out of date: {path}")
         sys.exit(1 if problems else 0)
     (DOCS / "events").mkdir(parents=True, exist_ok=True)
     for path in (DOCS / "events").glob("*.schema.json"):
         path.unlink()
     for path, text in render().items():
         path.write_text(text)
-    print(f"wrote the catalogue of {len(load_registry())} event types to {DOCS}")  # noqa: T201
+    print(f"wrote the catalogue of {len(load_registry())} event types to {DOCS}")
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
         upstream = client.build_request(
             request.method,
             f"{upstreams[service]}{upstream_path}",
-            params=request.query_params.multi_items(),
+            params=httpx.QueryParams(request.url.query),
             headers=headers,
             content=await request.body(),
         )

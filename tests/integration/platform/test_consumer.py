@@ -80,7 +80,9 @@ async def test_duplicates_are_applied_once_and_bad_records_go_to_the_dlq_without
     async def entries() -> list[str]:
         async with make_session_factory(timeline_db)() as session:
             rows = await session.execute(
-                select(timeline_entries.c.event_id).where(timeline_entries.c.customer_id == customer)
+                select(timeline_entries.c.event_id).where(
+                    timeline_entries.c.customer_id == customer
+                )
             )
             return [r.event_id for r in rows]
 
@@ -126,11 +128,18 @@ async def test_an_event_applied_by_one_instance_is_a_duplicate_for_another(
 
     def instance() -> EventConsumer:
         return EventConsumer(
-            name="test-shared-group", topics=["unused"], handlers={NOTE.type: project},
-            session_factory=factory, tables=messaging, platform=platform, settings=settings,
+            name="test-shared-group",
+            topics=["unused"],
+            handlers={NOTE.type: project},
+            session_factory=factory,
+            tables=messaging,
+            platform=platform,
+            settings=settings,
         )
 
-    outcomes = await asyncio.gather(instance().apply(event, project), instance().apply(event, project))
+    outcomes = await asyncio.gather(
+        instance().apply(event, project), instance().apply(event, project)
+    )
     assert sorted(outcomes) == ["applied", "duplicate"]
     async with factory() as session:
         count = await session.scalar(

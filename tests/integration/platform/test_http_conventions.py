@@ -65,15 +65,20 @@ async def test_a_token_signed_by_anyone_else_or_expired_is_refused(
 ) -> None:
     header = jwt.get_unverified_header(admin_token)
     claims = jwt.decode(admin_token, options={"verify_signature": False})
-    forged = jwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256",
-                        headers={"kid": header["kid"]})
+    forged = jwt.encode(
+        claims,
+        ec.generate_private_key(ec.SECP256R1()),
+        algorithm="ES256",
+        headers={"kid": header["kid"]},
+    )
     assert (await tickets.client.get("/v1/tickets/x", headers=bearer(forged))).status_code == 401
 
     keys = identity.runtime.extras["keys"]
     signing = await keys.signing_key()  # type: ignore[attr-defined]
     expired_claims = claims | {"exp": datetime.now(UTC) - timedelta(minutes=5)}
-    expired = jwt.encode(expired_claims, signing.private_key, algorithm="ES256",
-                         headers={"kid": signing.kid})
+    expired = jwt.encode(
+        expired_claims, signing.private_key, algorithm="ES256", headers={"kid": signing.kid}
+    )
     answer = await tickets.client.get("/v1/tickets/x", headers=bearer(expired))
     assert answer.status_code == 401
     assert "expired" in problem_of(answer)["detail"]
@@ -88,8 +93,12 @@ async def test_the_correlation_id_flows_from_the_request_into_the_event(
     answer = await identity.client.post(
         "/v1/customers",
         headers=bearer(admin_token) | {"X-Request-ID": "req-correlation-1"},
-        json={"first_name": "Nadia", "last_name": "Hamdi", "phone": random_mobile(),
-              "wilaya_code": "16"},
+        json={
+            "first_name": "Nadia",
+            "last_name": "Hamdi",
+            "phone": random_mobile(),
+            "wilaya_code": "16",
+        },
     )
     assert answer.status_code == 201, answer.text
     assert answer.headers["x-request-id"] == "req-correlation-1"
@@ -99,6 +108,7 @@ async def test_the_correlation_id_flows_from_the_request_into_the_event(
                 messaging.outbox.c.message_key == answer.json()["id"]
             )
         )
+    assert envelope is not None
     envelope = envelope if isinstance(envelope, dict) else json.loads(envelope)
     assert envelope["correlationid"] == "req-correlation-1"
 

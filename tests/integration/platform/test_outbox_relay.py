@@ -36,11 +36,11 @@ def probe_row(topic: str, customer: str, sequence: int) -> dict[str, Any]:
     return row_for(event, topic)
 
 
-def relay_for(
-    engine: AsyncEngine, platform: PlatformSettings, **settings: Any
-) -> OutboxRelay:
+def relay_for(engine: AsyncEngine, platform: PlatformSettings, **settings: Any) -> OutboxRelay:
     service_settings: ServiceSettings = TicketsSettings(**settings)
-    return OutboxRelay(engine=engine, tables=messaging, platform=platform, settings=service_settings)
+    return OutboxRelay(
+        engine=engine, tables=messaging, platform=platform, settings=service_settings
+    )
 
 
 @pytest.fixture
@@ -93,7 +93,9 @@ async def test_two_relays_share_the_shards_and_keep_each_customers_order(
     async with outbox_engine.begin() as conn:
         for sequence in range(300):
             customer = customers[sequence % len(customers)]
-            await conn.execute(insert(messaging.outbox).values(probe_row(topic, customer, sequence)))
+            await conn.execute(
+                insert(messaging.outbox).values(probe_row(topic, customer, sequence))
+            )
     first = relay_for(outbox_engine, platform, relay_max_shards=8, relay_batch_size=37)
     second = relay_for(outbox_engine, platform, relay_max_shards=8, relay_batch_size=37)
     await first.start()
