@@ -82,10 +82,13 @@ def make_consumers(runtime: Runtime) -> list[EventConsumer]:
 async def run_workers(
     runtime: Runtime, stop: asyncio.Event, *, relay: bool = True, consumers: bool = True
 ) -> None:
-    """Run the relay and/or the consumers until ``stop`` is set."""
+    """Run the relay (with the background jobs) and/or the consumers until ``stop`` is set."""
     tasks: list[asyncio.Task[None]] = []
     if relay:
         tasks.append(asyncio.create_task(make_relay(runtime).run(stop), name="relay"))
+        for job in runtime.definition.background_jobs:
+            name = getattr(job, "__name__", "job")
+            tasks.append(asyncio.create_task(job(runtime, stop), name=f"job:{name}"))
     if consumers:
         for consumer in make_consumers(runtime):
             tasks.append(asyncio.create_task(consumer.run(stop), name=f"consumer:{consumer.name}"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,11 @@ class ConsumerSpec:
     name: str
     topics: Sequence[str]
     handlers: Mapping[str, Handler]
+
+
+BackgroundJob = Callable[["Runtime", asyncio.Event], Awaitable[None]]
+"""A periodic loop (scheduler, dispatcher) that runs until the event is set; it must be
+safe with several instances running (claim work with ``FOR UPDATE SKIP LOCKED``)."""
 
 
 @dataclass
@@ -56,5 +63,7 @@ class ServiceDefinition:
     key_source_factory: Callable[[Runtime], KeySource] | None = None
     # Runs once per process after the database is reachable (e.g. seed signing keys).
     on_startup: Callable[[Runtime], Awaitable[None]] | None = None
+    # Periodic jobs, run next to the relay (roles ``relay`` and ``serve``).
+    background_jobs: Sequence[BackgroundJob] = ()
     # Loads the dev profile's demo data (make run); must be idempotent.
     load_demo_data: Callable[[Runtime], Awaitable[None]] | None = None
