@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import MetaData
@@ -27,7 +27,7 @@ class ConsumerSpec:
     handlers: Mapping[str, Handler]
 
 
-BackgroundJob = Callable[["Runtime", asyncio.Event], Awaitable[None]]
+BackgroundJob = Callable[["Runtime", asyncio.Event], Coroutine[Any, Any, None]]
 """A periodic loop (scheduler, dispatcher) that runs until the event is set; it must be
 safe with several instances running (claim work with ``FOR UPDATE SKIP LOCKED``)."""
 
