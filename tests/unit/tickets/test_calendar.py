@@ -3,6 +3,7 @@
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+
 from sila_tickets.domain.calendar import (
     ALGIERS,
     BusinessHours,

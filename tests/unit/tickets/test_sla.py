@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from sila_tickets.domain.calendar import (
     ALGIERS,
     CalendarCoverageError,
