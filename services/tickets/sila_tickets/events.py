@@ -1,8 +1,9 @@
-"""The events tickets publishes on ``sila.tickets``."""
+"""The events tickets publishes on ``sila.tickets`` (all keyed by customer id)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -22,10 +23,130 @@ class TicketOpened(BaseModel):
     status: str
     due_at: datetime | None
     first_response_due_at: datetime | None
+    incident_id: str | None = None
+    estimated_end_at: datetime | None = None
+    wilaya_code: str | None = None
+
+
+class TicketStatusChanged(BaseModel):
+    ticket_id: str
+    number: str
+    customer_id: str
+    from_status: str
+    status: str
+    reason: str | None
+    due_at: datetime | None
+    survey_url: str | None = None
+    # What the customer hears (opened, in_progress, pending_customer, resolved, closed...).
+    public_status: str
+    actor_kind: str
+
+
+class TicketAssigned(BaseModel):
+    ticket_id: str
+    number: str
+    customer_id: str
+    queue: str
+    assignee_id: str
+    automatic: bool
+
+
+class TicketEscalated(BaseModel):
+    ticket_id: str
+    number: str
+    customer_id: str
+    level: Literal["warning", "breached"]
+    due_at: datetime | None
+    queue: str
+    wilaya_code: str | None
+    assignee_id: str | None
+
+
+class NoteAdded(BaseModel):
+    ticket_id: str
+    number: str
+    customer_id: str
+    note_id: str
+    public: bool
+    # Only public notes carry their text; internal notes never leave the service.
+    text: str | None
+
+
+class IncidentCustomerAffected(BaseModel):
+    incident_id: str
+    customer_id: str
+    service: str
+    area_label: str
+    estimated_end_at: datetime
+
+
+class IncidentCustomerRestored(BaseModel):
+    incident_id: str
+    customer_id: str
+    service: str
+    area_label: str
+
+
+class SurveyAnswered(BaseModel):
+    ticket_id: str
+    customer_id: str
+    csat: int | None
+    nps: int | None
+    recommend: str | None = None
+
+
+class HubSubscriptionChanged(BaseModel):
+    """A partner's TMF621 hub subscription, for notify to deliver the matching events."""
+
+    subscription_id: str
+    partner_id: str
+    callback: str
+    query: str | None
+    active: bool
 
 
 TICKET_OPENED = declare_event(
     "tickets.ticket.opened",
     TicketOpened,
     "A complaint or request was opened; carries its number and the committed due date.",
+)
+TICKET_STATUS_CHANGED = declare_event(
+    "tickets.ticket.status_changed",
+    TicketStatusChanged,
+    "A ticket moved in its lifecycle (waiting on you, resolved, closed...); who and why.",
+)
+TICKET_ASSIGNED = declare_event(
+    "tickets.ticket.assigned",
+    TicketAssigned,
+    "A ticket was given to an agent of its queue (by a supervisor or automatically).",
+)
+TICKET_ESCALATED = declare_event(
+    "tickets.ticket.escalated",
+    TicketEscalated,
+    "A ticket reached 75 % of its allowed time (warning) or its due date (breached).",
+)
+NOTE_ADDED = declare_event(
+    "tickets.note.added",
+    NoteAdded,
+    "A note was added to a ticket; public notes carry their text, internal ones do not.",
+)
+INCIDENT_CUSTOMER_AFFECTED = declare_event(
+    "tickets.incident.customer_affected",
+    IncidentCustomerAffected,
+    "A declared network incident affects this customer's area and service.",
+)
+INCIDENT_CUSTOMER_RESTORED = declare_event(
+    "tickets.incident.customer_restored",
+    IncidentCustomerRestored,
+    "The network incident that affected this customer is resolved.",
+)
+SURVEY_ANSWERED = declare_event(
+    "tickets.survey.answered",
+    SurveyAnswered,
+    "The customer answered the satisfaction survey of a resolved ticket.",
+)
+HUB_SUBSCRIPTION_CHANGED = declare_event(
+    "tickets.hub_subscription.changed",
+    HubSubscriptionChanged,
+    "A partner registered or removed a TMF621 event subscription (keyed by partner id).",
 )

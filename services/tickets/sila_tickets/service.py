@@ -6,7 +6,8 @@ from pathlib import Path
 
 from sila_common.service import ServiceDefinition
 from sila_tickets import handlers
-from sila_tickets.api import tickets
+from sila_tickets.api import admin, incidents, reports, surveys, tickets
+from sila_tickets.scheduler import run_scheduler
 from sila_tickets.settings import get_settings
 from sila_tickets.tables import messaging, metadata
 
@@ -18,6 +19,15 @@ definition = ServiceDefinition(
     metadata=metadata,
     tables=messaging,
     migrations_dir=Path(__file__).parent / "migrations",
-    routers=[tickets.router],
+    # Fixed paths (/v1/tickets/queues...) before the /v1/tickets/{id} routes.
+    routers=[
+        admin.router,
+        surveys.router,
+        tickets.router,
+        incidents.router,
+        reports.router,
+    ],
     consumers=[handlers.CUSTOMER_DIRECTORY],
+    # Escalation at 75 % and at breach, auto-close: runs next to the relay.
+    background_jobs=[run_scheduler],
 )

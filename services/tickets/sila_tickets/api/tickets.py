@@ -1,42 +1,49 @@
-"""Tickets over HTTP: open a complaint or request, read it, list a customer's."""
+"""Tickets over HTTP: open, read, list; move through the lifecycle; notes; assignment; scripts."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal
-from sila_common.db import insert_for
 from sila_common.idempotency import run_idempotent
-from sila_common.problems import Forbidden, NotFound, Unprocessable
-from sila_tickets.domain.calendar import WorkingCalendar
-from sila_tickets.domain.sla import (
-    TicketCategory,
-    TicketPriority,
-    compute_due,
-    default_policies,
-    select_policy,
+from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.problems import Forbidden, Unprocessable
+from sila_tickets import flows
+from sila_tickets.api.views import (
+    AGENT_ROLES,
+    TICKETS_WRITE,
+    NoteRead,
+    TicketDetail,
+    TicketPage,
+    TicketSummary,
+    detail,
+    ensure_may_work,
+    ensure_visible,
+    summary,
 )
-from sila_tickets.events import TICKET_OPENED, TicketOpened
-from sila_tickets.tables import known_customers, ticket_counters, tickets
+from sila_tickets.domain.lifecycle import OPEN, Status
+from sila_tickets.domain.sla import TicketCategory, TicketPriority
+from sila_tickets.flows import Caller, NewTicket
+from sila_tickets.reference import reference_of
+from sila_tickets.tables import tickets
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
-Channel = Literal["agency", "call_centre", "web", "app", "social", "email"]
+Queue = Literal["technical", "billing", "commercial"]
+Channel = Literal["agency", "call_centre", "web", "app", "social", "email", "partner"]
+# Kept for callers of the skeleton's name.
 QUEUE_BY_CATEGORY = {
     "technical": "technical",
     "administrative": "billing",
     "commercial": "commercial",
 }
-AGENT_ROLES = ("agent", "supervisor", "technician", "billing")
 
 
 class TicketCreate(BaseModel):
@@ -48,56 +55,10 @@ class TicketCreate(BaseModel):
     channel: Channel
     subject: str = Field(min_length=3, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
-
-
-class TicketRead(BaseModel):
-    id: str
-    number: str
-    customer_id: str
-    contract_id: str | None
-    category: str
-    subcategory: str | None
-    priority: str
-    channel: str
-    subject: str
-    description: str | None
-    status: str
-    queue: str
-    opened_at: datetime
-    first_response_due_at: datetime | None
-    due_at: datetime | None
-
-
-@lru_cache(maxsize=4)
-def calendar_for(year: int) -> WorkingCalendar:
-    return WorkingCalendar.algeria(years=range(year - 1, year + 3))
-
-
-async def next_number(session: AsyncSession, year: int) -> str:
-    insert = insert_for(session)
-    stmt = insert(ticket_counters).values(year=year, last_value=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["year"], set_={"last_value": ticket_counters.c.last_value + 1}
-    ).returning(ticket_counters.c.last_value)
-    value = (await session.execute(stmt)).scalar_one()
-    return f"TT-{year}-{value:06d}"
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def to_read(row: Any) -> TicketRead:
-    ticket = TicketRead.model_validate(row, from_attributes=True)
-    return ticket.model_copy(
-        update={
-            "opened_at": _aware(ticket.opened_at),
-            "due_at": _aware(ticket.due_at),
-            "first_response_due_at": _aware(ticket.first_response_due_at),
-        }
-    )
+    service: str | None = Field(default=None, max_length=30, pattern=r"^[a-z0-9_]+$")
+    exchange: str | None = Field(default=None, max_length=50)
+    olt: str | None = Field(default=None, max_length=50)
+    script_answers: dict[str, Any] | None = None
 
 
 def ensure_may_open(principal: Principal, customer_id: str) -> None:
@@ -105,14 +66,41 @@ def ensure_may_open(principal: Principal, customer_id: str) -> None:
         return
     if principal.kind == "agent" and principal.has_role(*AGENT_ROLES):
         return
+    if principal.kind == "partner" and TICKETS_WRITE in principal.scopes:
+        return
     raise Forbidden("You may not open a ticket for this customer.")
+
+
+def scope_check(principal: Principal) -> Any:
+    def authorise(customer: Any) -> None:
+        if principal.kind == "agent" and not principal.serves_wilaya(customer.wilaya_code):
+            raise Forbidden(f"Your scope does not cover wilaya {customer.wilaya_code}.")
+
+    return authorise
+
+
+def new_ticket(body: TicketCreate) -> NewTicket:
+    return NewTicket(
+        customer_id=body.customer_id,
+        category=body.category,
+        channel=body.channel,
+        subject=body.subject,
+        subcategory=body.subcategory,
+        priority=body.priority,
+        contract_id=body.contract_id,
+        description=body.description,
+        service=body.service,
+        exchange=body.exchange,
+        olt=body.olt,
+        script_answers=body.script_answers,
+    )
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=TicketRead,
-    summary="Open a complaint or request",
+    response_model=TicketSummary,
+    summary="Open a complaint or request (idempotent with Idempotency-Key)",
 )
 async def open_ticket(
     body: TicketCreate,
@@ -124,72 +112,14 @@ async def open_ticket(
     ensure_may_open(principal, body.customer_id)
 
     async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        customer = (
-            await session.execute(
-                select(known_customers).where(known_customers.c.customer_id == body.customer_id)
-            )
-        ).one_or_none()
-        if customer is None:
-            raise Unprocessable(
-                f"No customer {body.customer_id} is known.",
-                slug="unknown-customer",
-                title="Unknown customer",
-            )
-        if principal.kind == "agent" and not principal.serves_wilaya(customer.wilaya_code):
-            raise Forbidden(f"Your scope does not cover wilaya {customer.wilaya_code}.")
-        now = datetime.now(UTC)
-        policy = select_policy(
-            default_policies(),
-            category=body.category,
-            subcategory=body.subcategory,
-            priority=body.priority,
-        )
-        calendar = calendar_for(now.year)
-        ticket_id = str(uuid.uuid4())
-        row = {
-            "id": ticket_id,
-            "number": await next_number(session, now.year),
-            "customer_id": body.customer_id,
-            "contract_id": body.contract_id,
-            "category": body.category.value,
-            "subcategory": body.subcategory,
-            "priority": body.priority.value,
-            "channel": body.channel,
-            "subject": body.subject,
-            "description": body.description,
-            "status": "acknowledged",
-            "queue": QUEUE_BY_CATEGORY[body.category.value],
-            "wilaya_code": customer.wilaya_code,
-            "assignee_id": None,
-            "opened_by": f"{principal.kind}:{principal.subject}",
-            "opened_at": now,
-            "first_response_due_at": compute_due(policy.first_response, now, calendar),
-            "due_at": compute_due(policy.resolution, now, calendar),
-            "updated_at": now,
-        }
-        await session.execute(insert_for(session)(tickets).values(**row))
-        ticket = to_read(row)
-        await runtime.outbox.record(
+        row = await flows.open_ticket(
             session,
-            TICKET_OPENED,
-            subject=ticket_id,
-            customer_id=body.customer_id,
-            data=TicketOpened(
-                ticket_id=ticket_id,
-                number=ticket.number,
-                customer_id=body.customer_id,
-                category=ticket.category,
-                subcategory=ticket.subcategory,
-                priority=ticket.priority,
-                channel=ticket.channel,
-                subject=ticket.subject,
-                queue=ticket.queue,
-                status=ticket.status,
-                due_at=ticket.due_at,
-                first_response_due_at=ticket.first_response_due_at,
-            ),
+            runtime,
+            new_ticket(body),
+            Caller.of(principal),
+            authorise=scope_check(principal),
         )
-        return status.HTTP_201_CREATED, ticket.model_dump(mode="json")
+        return status.HTTP_201_CREATED, summary(row).model_dump(mode="json")
 
     code, payload, replayed = await run_idempotent(
         runtime.session_factory,
@@ -206,50 +136,218 @@ async def open_ticket(
     return payload
 
 
-def ensure_may_read(principal: Principal, ticket: Any) -> None:
-    if principal.kind == "customer" and principal.customer_id == ticket.customer_id:
-        return
-    if principal.kind == "agent" and principal.serves_wilaya(ticket.wilaya_code):
-        return
-    raise NotFound(f"No ticket {ticket.id}.")
-
-
-@router.get("/{ticket_id}", response_model=TicketRead, summary="One ticket")
+@router.get(
+    "/{ticket_id}", response_model=TicketDetail, summary="One ticket, its history and notes"
+)
 async def get_ticket(ticket_id: str, runtime: RuntimeDep, principal: CurrentPrincipal) -> Any:
     async with runtime.session_factory() as session:
-        row = (
-            await session.execute(select(tickets).where(tickets.c.id == ticket_id))
-        ).one_or_none()
-    if row is None:
-        raise NotFound(f"No ticket {ticket_id}.")
-    ensure_may_read(principal, row)
-    return to_read(row)
+        row = await flows.load_ticket(session, ticket_id)
+        ensure_visible(principal, row)
+        return await detail(session, principal, row)
 
 
-@router.get("", response_model=list[TicketRead], summary="A customer's tickets, newest first")
+@router.get("", response_model=TicketPage, summary="Tickets, newest first, filtered and paged")
 async def list_tickets(
     runtime: RuntimeDep,
     principal: CurrentPrincipal,
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    queue: Annotated[Queue | None, Query()] = None,
+    wilaya: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+    assignee: Annotated[str | None, Query(max_length=36)] = None,
+    overdue: bool | None = None,
+    incident_id: Annotated[str | None, Query(max_length=36)] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> list[TicketRead]:
+) -> TicketPage:
+    query = select(tickets)
     if principal.kind == "customer":
+        if customer_id not in (None, principal.customer_id):
+            return TicketPage(items=[], next_cursor=None)
         customer_id = principal.customer_id
-    if customer_id is None:
-        raise Unprocessable("customer_id is required.")
-    query = (
-        select(tickets)
-        .where(tickets.c.customer_id == customer_id)
-        .order_by(tickets.c.opened_at.desc())
-        .limit(limit)
-    )
+    elif principal.kind == "agent":
+        if not principal.has_role(*AGENT_ROLES):
+            raise Forbidden("This needs an agent role.")
+        if wilaya is not None and not principal.serves_wilaya(wilaya):
+            raise Forbidden(f"Your scope does not cover wilaya {wilaya}.")
+        if "*" not in principal.wilayas:
+            query = query.where(tickets.c.wilaya_code.in_(sorted(principal.wilayas)))
+    elif principal.kind == "partner":
+        query = query.where(tickets.c.opened_by == f"partner:{principal.subject}")
+    if customer_id is not None:
+        query = query.where(tickets.c.customer_id == customer_id)
+    if status_ is not None:
+        query = query.where(tickets.c.status == status_.value)
+    if queue is not None:
+        query = query.where(tickets.c.queue == queue)
+    if wilaya is not None:
+        query = query.where(tickets.c.wilaya_code == wilaya)
+    if assignee is not None:
+        query = query.where(tickets.c.assignee_id == assignee)
+    if incident_id is not None:
+        query = query.where(tickets.c.incident_id == incident_id)
+    now = datetime.now(UTC)
+    open_statuses = [s.value for s in OPEN]
+    if overdue is True:
+        query = query.where(tickets.c.status.in_(open_statuses), tickets.c.due_at < now)
+    elif overdue is False:
+        query = query.where(
+            or_(
+                ~tickets.c.status.in_(open_statuses),
+                tickets.c.due_at.is_(None),
+                tickets.c.due_at >= now,
+            )
+        )
+    if cursor is not None:
+        opened_raw, last_id = decode_cursor(cursor, size=2)
+        try:
+            opened = datetime.fromisoformat(str(opened_raw))
+        except ValueError as exc:
+            raise Unprocessable("The cursor is not one this API gave out.") from exc
+        query = query.where(
+            or_(
+                tickets.c.opened_at < opened,
+                and_(tickets.c.opened_at == opened, tickets.c.id < str(last_id)),
+            )
+        )
+    query = query.order_by(tickets.c.opened_at.desc(), tickets.c.id.desc()).limit(limit + 1)
     async with runtime.session_factory() as session:
         rows = (await session.execute(query)).all()
-    visible = []
-    for row in rows:
-        try:
-            ensure_may_read(principal, row)
-        except NotFound:
-            continue
-        visible.append(to_read(row))
-    return visible
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        opened_at = flows.aware(last.opened_at) or now
+        next_cursor = encode_cursor([opened_at.isoformat(), last.id])
+    return TicketPage(items=[summary(row) for row in page], next_cursor=next_cursor)
+
+
+class TransitionRequest(BaseModel):
+    to: Status
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+@router.post(
+    "/{ticket_id}/transitions",
+    response_model=TicketDetail,
+    summary="Move a ticket in its lifecycle (409 lists the allowed transitions)",
+)
+async def move_ticket(
+    ticket_id: str, body: TransitionRequest, runtime: RuntimeDep, principal: CurrentPrincipal
+) -> Any:
+    ensure_may_work(principal)
+    async with runtime.session_factory() as session, session.begin():
+        row = await flows.load_ticket(session, ticket_id, lock=True)
+        ensure_visible(principal, row)
+        await flows.transition(
+            session, runtime, row, body.to, reason=body.reason, caller=Caller.of(principal)
+        )
+        return await detail(session, principal, await flows.load_ticket(session, ticket_id))
+
+
+class NoteCreate(BaseModel):
+    text: str = Field(min_length=1, max_length=5000)
+    public: bool = True
+
+
+@router.post(
+    "/{ticket_id}/notes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=NoteRead,
+    summary="Add a public note (the customer sees it) or an internal one",
+)
+async def add_note(
+    ticket_id: str, body: NoteCreate, runtime: RuntimeDep, principal: CurrentPrincipal
+) -> Any:
+    ensure_may_work(principal)
+    if principal.kind == "customer" and not body.public:
+        raise Forbidden("Customers' notes are always public.")
+    async with runtime.session_factory() as session, session.begin():
+        row = await flows.load_ticket(session, ticket_id, lock=True)
+        ensure_visible(principal, row)
+        note = await flows.add_note(
+            session, runtime, row, text=body.text, public=body.public, caller=Caller.of(principal)
+        )
+    return NoteRead(
+        id=note["id"],
+        public=note["public"],
+        text=note["text"],
+        author=note["author"],
+        created_at=note["created_at"],
+    )
+
+
+class AssignmentRequest(BaseModel):
+    # None: let the queue's strategy choose.
+    assignee_id: str | None = Field(default=None, max_length=36)
+
+
+@router.post(
+    "/{ticket_id}/assignment",
+    response_model=TicketSummary,
+    summary="Assign a ticket to an agent of its queue, or automatically",
+)
+async def assign_ticket(
+    ticket_id: str, body: AssignmentRequest, runtime: RuntimeDep, principal: CurrentPrincipal
+) -> Any:
+    if principal.kind != "agent" or not principal.has_role(*AGENT_ROLES):
+        raise Forbidden("This needs an agent role.")
+    taking_it = body.assignee_id == principal.subject
+    if not taking_it and not principal.has_role("supervisor"):
+        raise Forbidden("Only a supervisor assigns tickets to others; agents may take one.")
+    async with runtime.session_factory() as session, session.begin():
+        row = await flows.load_ticket(session, ticket_id, lock=True)
+        ensure_visible(principal, row)
+        if row.status not in {s.value for s in OPEN}:
+            raise Unprocessable(f"A {row.status} ticket is not assigned.", slug="ticket-not-open")
+        assigned = await flows.assign(
+            session, runtime, dict(row._mapping), body.assignee_id, Caller.of(principal)
+        )
+        if assigned is None:
+            raise Unprocessable(
+                f"No agent of the {row.queue} queue serves wilaya {row.wilaya_code}.",
+                slug="no-agent-available",
+            )
+    return summary(assigned)
+
+
+class ScriptAnswers(BaseModel):
+    answers: dict[str, Any]
+
+
+class ScriptState(BaseModel):
+    subcategory: str
+    answers: dict[str, Any]
+    missing: list[str]
+    complete: bool
+
+
+@router.put(
+    "/{ticket_id}/script-answers",
+    response_model=ScriptState,
+    summary="Record the answers to the subcategory's agent script (merged with earlier ones)",
+)
+async def record_script_answers(
+    ticket_id: str, body: ScriptAnswers, runtime: RuntimeDep, principal: CurrentPrincipal
+) -> ScriptState:
+    if principal.kind != "agent" or not principal.has_role(*AGENT_ROLES):
+        raise Forbidden("Scripts are the agents' tools.")
+    async with runtime.session_factory() as session, session.begin():
+        row = await flows.load_ticket(session, ticket_id, lock=True)
+        ensure_visible(principal, row)
+        if row.subcategory is None:
+            raise Unprocessable(
+                "This ticket has no subcategory, hence no script.", slug="no-script"
+            )
+        sub = (await reference_of(runtime).subcategories(session)).get(row.subcategory)
+        script = sub.script if sub is not None else []
+        merged = {**(row.script_answers or {}), **body.answers}
+        clean, missing = flows.checked_script(script, merged)
+        await session.execute(
+            tickets.update()
+            .where(tickets.c.id == ticket_id)
+            .values(script_answers=clean, updated_at=datetime.now(UTC))
+        )
+    return ScriptState(
+        subcategory=row.subcategory, answers=clean, missing=missing, complete=not missing
+    )

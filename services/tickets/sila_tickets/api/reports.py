@@ -1,0 +1,207 @@
+"""Reports for supervisors: SLA compliance, response and resolution times, first-contact
+resolution, backlog, CSAT, NPS and the answers per question, for any period, JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import and_, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.app import RuntimeDep
+from sila_common.auth import Principal, require_roles
+from sila_common.problems import Unprocessable
+from sila_tickets.domain.lifecycle import OPEN
+from sila_tickets.domain.metrics import csat_score, median, nps, percentile, share
+from sila_tickets.domain.questionnaire import distribution, parse_questionnaire
+from sila_tickets.tables import questionnaire_responses, questionnaires, surveys, tickets
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+Supervisor = Annotated[Principal, Depends(require_roles("supervisor"))]
+
+
+def instant(value: datetime) -> datetime:
+    """A stored timestamp as an aware datetime (SQLite hands them back naive, in UTC)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def hours(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((instant(end) - instant(start)).total_seconds() / 3600, 2)
+
+
+def spread(values: list[float]) -> dict[str, float | int | None]:
+    p90 = percentile(values, 90)
+    middle = median(values)
+    return {
+        "count": len(values),
+        "median_hours": round(middle, 2) if middle is not None else None,
+        "p90_hours": round(p90, 2) if p90 is not None else None,
+    }
+
+
+async def ticket_section(
+    session: AsyncSession, start: datetime, end: datetime, wilayas: list[str] | None
+) -> dict[str, Any]:
+    scope = tickets.c.wilaya_code.in_(wilayas) if wilayas is not None else true()
+    in_period = or_(
+        and_(tickets.c.opened_at >= start, tickets.c.opened_at < end),
+        and_(tickets.c.resolved_at >= start, tickets.c.resolved_at < end),
+    )
+    rows = (await session.execute(select(tickets).where(scope, in_period))).all()
+    opened = [r for r in rows if start <= instant(r.opened_at) < end]
+    resolved = [
+        r for r in rows if r.resolved_at is not None and start <= instant(r.resolved_at) < end
+    ]
+    on_time = [
+        r for r in resolved if r.due_at is None or instant(r.resolved_at) <= instant(r.due_at)
+    ]
+    responded = [r for r in opened if r.first_responded_at is not None]
+    responded_on_time = [
+        r
+        for r in responded
+        if r.first_response_due_at is None
+        or instant(r.first_responded_at) <= instant(r.first_response_due_at)
+    ]
+    first_contact = [r for r in resolved if r.first_contact_resolution]
+    backlog_rows = (
+        await session.execute(
+            select(tickets.c.queue, tickets.c.wilaya_code, tickets.c.agency).where(
+                scope, tickets.c.status.in_([s.value for s in OPEN]), tickets.c.opened_at < end
+            )
+        )
+    ).all()
+    return {
+        "opened": len(opened),
+        "resolved": len(resolved),
+        "sla": {
+            "resolved": len(resolved),
+            "resolved_on_time": len(on_time),
+            "compliance": share(len(on_time), len(resolved)),
+            "first_response_given": len(responded),
+            "first_response_on_time": len(responded_on_time),
+            "first_response_compliance": share(len(responded_on_time), len(responded)),
+            "breached": sum(1 for r in opened if r.breached_at is not None),
+        },
+        "first_response_time": spread(
+            [h for r in responded if (h := hours(r.opened_at, r.first_responded_at)) is not None]
+        ),
+        "resolution_time": spread(
+            [h for r in resolved if (h := hours(r.opened_at, r.resolved_at)) is not None]
+        ),
+        "first_contact_resolution": {
+            "resolved": len(resolved),
+            "at_first_contact": len(first_contact),
+            "share": share(len(first_contact), len(resolved)),
+        },
+        "backlog": {
+            "total": len(backlog_rows),
+            "by_queue": dict(Counter(r.queue for r in backlog_rows)),
+            "by_wilaya": dict(Counter(r.wilaya_code or "unknown" for r in backlog_rows)),
+            "by_agency": dict(Counter(r.agency or "none" for r in backlog_rows)),
+        },
+    }
+
+
+async def satisfaction_section(
+    session: AsyncSession, start: datetime, end: datetime, wilayas: list[str] | None
+) -> dict[str, Any]:
+    query = select(surveys).where(surveys.c.answered_at >= start, surveys.c.answered_at < end)
+    if wilayas is not None:
+        query = query.where(
+            surveys.c.ticket_id.in_(select(tickets.c.id).where(tickets.c.wilaya_code.in_(wilayas)))
+        )
+    rows = (await session.execute(query)).all()
+    csat = [r.csat for r in rows if r.csat is not None]
+    scores = [r.nps for r in rows if r.nps is not None]
+    recommend = Counter(r.recommend for r in rows if r.recommend is not None)
+    return {
+        "responses": len(rows),
+        "csat_average": round(sum(csat) / len(csat), 2) if csat else None,
+        "csat_score": csat_score(csat),
+        "nps": nps(scores),
+        "nps_responses": len(scores),
+        "recommend": {option: recommend.get(option, 0) for option in ("yes", "no", "maybe")},
+    }
+
+
+async def questionnaire_section(
+    session: AsyncSession, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    report = []
+    for form_row in await session.execute(select(questionnaires).order_by(questionnaires.c.code)):
+        sheets = [
+            answers
+            for (answers,) in await session.execute(
+                select(questionnaire_responses.c.answers).where(
+                    questionnaire_responses.c.questionnaire_code == form_row.code,
+                    questionnaire_responses.c.submitted_at >= start,
+                    questionnaire_responses.c.submitted_at < end,
+                )
+            )
+        ]
+        form = parse_questionnaire(form_row.code, form_row.document)
+        report.append(
+            {
+                "code": form.code,
+                "title": form.title,
+                "responses": len(sheets),
+                "questions": distribution(form, sheets),
+            }
+        )
+    return report
+
+
+def flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        return [row for key, item in value.items() for row in flatten(f"{prefix}.{key}", item)]
+    if isinstance(value, list):
+        rows = []
+        for item in value:
+            label = item.get("key") or item.get("code") if isinstance(item, dict) else None
+            rows += flatten(f"{prefix}.{label}", item) if label else [(prefix, str(item))]
+        return rows
+    return [(prefix, "" if value is None else str(value))]
+
+
+@router.get("/tickets", summary="The tickets report for a period (format=json or csv)")
+async def tickets_report(
+    runtime: RuntimeDep,
+    principal: Supervisor,
+    from_: Annotated[datetime, Query(alias="from")],
+    to: datetime,
+    format: Literal["json", "csv"] = "json",
+) -> Response:
+    if from_.tzinfo is None or to.tzinfo is None:
+        raise Unprocessable("from and to need a UTC offset (RFC 3339).", slug="naive-datetime")
+    if to <= from_:
+        raise Unprocessable("The period must end after it starts.", slug="empty-period")
+    wilayas = None if "*" in principal.wilayas else sorted(principal.wilayas)
+    async with runtime.session_factory() as session:
+        report: dict[str, Any] = {
+            "period": {"from": from_.isoformat(), "to": to.isoformat()},
+            "generated_at": datetime.now(UTC).isoformat(),
+            "scope": wilayas or "*",
+            "tickets": await ticket_section(session, from_, to, wilayas),
+            "satisfaction": await satisfaction_section(session, from_, to, wilayas),
+            "questionnaires": await questionnaire_section(session, from_, to),
+        }
+    if format == "json":
+        return JSONResponse(report)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["metric", "value"])
+    for section in ("tickets", "satisfaction", "questionnaires"):
+        writer.writerows(flatten(section, report[section]))
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="tickets-report.csv"'},
+    )

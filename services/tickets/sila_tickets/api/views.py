@@ -1,0 +1,150 @@
+"""What a ticket looks like over HTTP, and who may see which ticket."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.auth import Principal
+from sila_common.problems import Forbidden, NotFound
+from sila_tickets.domain.lifecycle import PUBLIC_STATUS, Status
+from sila_tickets.flows import aware, history_of
+from sila_tickets.tables import ticket_notes
+
+AGENT_ROLES = ("agent", "supervisor", "technician", "billing")
+TICKETS_READ = "tickets:read"
+TICKETS_WRITE = "tickets:write"
+
+
+class TicketSummary(BaseModel):
+    id: str
+    number: str
+    customer_id: str
+    contract_id: str | None
+    category: str
+    subcategory: str | None
+    priority: str
+    channel: str
+    subject: str
+    description: str | None
+    status: str
+    public_status: str
+    queue: str
+    wilaya_code: str | None
+    assignee_id: str | None
+    opened_at: datetime
+    first_response_due_at: datetime | None
+    due_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    escalation_level: str | None
+    incident_id: str | None
+    reopen_count: int
+    service: str | None
+
+
+class HistoryEntry(BaseModel):
+    from_status: str | None
+    status: str
+    reason: str | None
+    at: datetime
+    by: str
+
+
+class NoteRead(BaseModel):
+    id: str
+    public: bool
+    text: str | None
+    author: str
+    created_at: datetime
+
+
+class TicketDetail(TicketSummary):
+    history: list[HistoryEntry]
+    notes: list[NoteRead]
+    script_answers: dict[str, Any] | None
+
+
+class TicketPage(BaseModel):
+    items: list[TicketSummary]
+    next_cursor: str | None
+
+
+def summary(row: Any) -> TicketSummary:
+    data = dict(row) if isinstance(row, dict) else dict(row._mapping)
+    for name in ("opened_at", "first_response_due_at", "due_at", "resolved_at", "closed_at"):
+        data[name] = aware(data.get(name))
+    data["public_status"] = PUBLIC_STATUS[Status(data["status"])]
+    data.setdefault("reopen_count", 0)
+    return TicketSummary.model_validate(data)
+
+
+def may_see(principal: Principal, ticket: Any) -> bool:
+    if principal.kind == "customer":
+        return bool(principal.customer_id == ticket.customer_id)
+    if principal.kind == "agent":
+        return principal.serves_wilaya(ticket.wilaya_code)
+    if principal.kind == "partner":
+        return (
+            TICKETS_READ in principal.scopes and ticket.opened_by == f"partner:{principal.subject}"
+        )
+    return principal.kind == "service"
+
+
+def ensure_visible(principal: Principal, ticket: Any) -> None:
+    """A ticket outside the caller's reach does not exist for them (404, not 403)."""
+    if not may_see(principal, ticket):
+        raise NotFound(f"No ticket {ticket.id}.")
+
+
+def ensure_may_work(principal: Principal) -> None:
+    """Moving and annotating tickets: the customer themself, agents, writing partners."""
+    if principal.kind == "agent" and not principal.has_role(*AGENT_ROLES):
+        raise Forbidden("This needs an agent role.")
+    if principal.kind == "partner" and TICKETS_WRITE not in principal.scopes:
+        raise Forbidden(f"This needs the scope {TICKETS_WRITE}.")
+
+
+def shown_actor(principal: Principal, actor: str) -> str:
+    """Customers see who acted by kind only; staff see the account."""
+    if principal.kind == "customer":
+        kind = actor.split(":", 1)[0]
+        return "you" if actor == f"customer:{principal.subject}" else kind
+    return actor
+
+
+async def detail(session: AsyncSession, principal: Principal, row: Any) -> TicketDetail:
+    history = await history_of(session, row.id)
+    query = select(ticket_notes).where(ticket_notes.c.ticket_id == row.id)
+    if principal.kind == "customer":
+        query = query.where(ticket_notes.c.public.is_(True))
+    notes = (await session.execute(query.order_by(ticket_notes.c.created_at))).all()
+    base = summary(row).model_dump()
+    return TicketDetail(
+        **base,
+        history=[
+            HistoryEntry(
+                from_status=h.from_status,
+                status=h.to_status,
+                reason=h.reason,
+                at=aware(h.at) or h.at,
+                by=shown_actor(principal, h.actor),
+            )
+            for h in history
+        ],
+        notes=[
+            NoteRead(
+                id=n.id,
+                public=n.public,
+                text=n.text,
+                author=shown_actor(principal, n.author),
+                created_at=aware(n.created_at) or n.created_at,
+            )
+            for n in notes
+        ],
+        script_answers=None if principal.kind == "customer" else row.script_answers,
+    )

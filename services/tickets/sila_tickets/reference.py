@@ -1,0 +1,156 @@
+"""Reference data as the service reads it: SLA policies, the working calendar, subcategories.
+
+Read from the tables and cached per process for a short while (writes through the admin
+API drop this process's cache at once; other processes see them within CACHE_SECONDS).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.db import insert_for
+from sila_common.service import Runtime
+from sila_tickets.domain.calendar import (
+    Holiday,
+    HolidayOverride,
+    OverrideAction,
+    WorkingCalendar,
+    algerian_holidays,
+    apply_overrides,
+)
+from sila_tickets.domain.sla import (
+    ClockKind,
+    Duration,
+    SlaPolicy,
+    TicketCategory,
+    TicketPriority,
+)
+from sila_tickets.tables import (
+    calendar_holidays,
+    calendar_years,
+    holiday_overrides,
+    sla_policies,
+    subcategories,
+)
+
+CACHE_SECONDS = 30.0
+# Years around "now" a calendar covers: a due date can fall into next year, a pause further.
+YEARS_BEFORE, YEARS_AFTER = 1, 2
+
+
+def covering_years(*instants: datetime) -> frozenset[int]:
+    years = {instant.year for instant in instants}
+    return frozenset(range(min(years) - YEARS_BEFORE, max(years) + YEARS_AFTER + 1))
+
+
+def policy_from_row(row: Any) -> SlaPolicy:
+    return SlaPolicy(
+        category=TicketCategory(row.category),
+        subcategory=row.subcategory,
+        priority=TicketPriority(row.priority) if row.priority else None,
+        first_response=Duration(row.first_response_amount, ClockKind(row.first_response_kind)),
+        resolution=Duration(row.resolution_amount, ClockKind(row.resolution_kind)),
+    )
+
+
+async def seed_years(session: AsyncSession, years: Iterable[int]) -> None:
+    """Copy the library's holidays of these years into the table, once per year."""
+    wanted = set(years)
+    present = set(
+        (
+            await session.execute(
+                select(calendar_years.c.year).where(calendar_years.c.year.in_(wanted))
+            )
+        ).scalars()
+    )
+    missing = sorted(wanted - present)
+    if not missing:
+        return
+    insert = insert_for(session)
+    rows = [
+        {"day": h.day, "name": h.name, "estimated": h.estimated} for h in algerian_holidays(missing)
+    ]
+    if rows:
+        await session.execute(insert(calendar_holidays).values(rows).on_conflict_do_nothing())
+    now = datetime.now(UTC)
+    await session.execute(
+        insert(calendar_years)
+        .values([{"year": year, "seeded_at": now} for year in missing])
+        .on_conflict_do_nothing()
+    )
+
+
+async def load_holidays(session: AsyncSession, years: frozenset[int]) -> list[Holiday]:
+    """The holidays of these years: the seeded ones with the overrides applied in order."""
+    await seed_years(session, years)
+    seeded = [
+        Holiday(row.day, row.name, row.estimated)
+        for row in await session.execute(
+            select(calendar_holidays).where(
+                calendar_holidays.c.day >= date(min(years), 1, 1),
+                calendar_holidays.c.day < date(max(years) + 1, 1, 1),
+            )
+        )
+    ]
+    overrides = [
+        HolidayOverride(row.day, OverrideAction(row.action), row.name)
+        for row in await session.execute(select(holiday_overrides).order_by(holiday_overrides.c.id))
+    ]
+    return [h for h in apply_overrides(seeded, overrides) if h.day.year in years]
+
+
+class Reference:
+    """One process's cached view of the reference tables."""
+
+    def __init__(self) -> None:
+        self._policies: tuple[float, tuple[SlaPolicy, ...]] | None = None
+        self._calendars: dict[frozenset[int], tuple[float, WorkingCalendar]] = {}
+        self._subcategories: tuple[float, dict[str, Any]] | None = None
+
+    def invalidate(self) -> None:
+        self._policies = None
+        self._calendars.clear()
+        self._subcategories = None
+
+    async def policies(self, session: AsyncSession) -> tuple[SlaPolicy, ...]:
+        if self._policies is not None and _fresh(self._policies[0]):
+            return self._policies[1]
+        rows = (await session.execute(select(sla_policies))).all()
+        policies = tuple(policy_from_row(row) for row in rows)
+        self._policies = (time.monotonic(), policies)
+        return policies
+
+    async def calendar(self, session: AsyncSession, *instants: datetime) -> WorkingCalendar:
+        years = covering_years(*instants)
+        cached = self._calendars.get(years)
+        if cached is not None and _fresh(cached[0]):
+            return cached[1]
+        calendar = WorkingCalendar(await load_holidays(session, years), years=years)
+        self._calendars[years] = (time.monotonic(), calendar)
+        return calendar
+
+    async def subcategories(self, session: AsyncSession) -> dict[str, Any]:
+        if self._subcategories is not None and _fresh(self._subcategories[0]):
+            return self._subcategories[1]
+        rows = (await session.execute(select(subcategories))).all()
+        by_code = {row.code: row for row in rows}
+        self._subcategories = (time.monotonic(), by_code)
+        return by_code
+
+
+def _fresh(loaded_at: float) -> bool:
+    return time.monotonic() - loaded_at < CACHE_SECONDS
+
+
+def reference_of(runtime: Runtime) -> Reference:
+    reference = runtime.extras.get("reference")
+    if not isinstance(reference, Reference):
+        reference = Reference()
+        runtime.extras["reference"] = reference
+    return reference
