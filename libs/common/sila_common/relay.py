@@ -40,6 +40,7 @@ log = structlog.get_logger(__name__)
 ADVISORY_NAMESPACE = 0x5117A  # "sila": keeps our advisory locks apart from anyone else's
 BROKER_CHECK_SECONDS = 10.0
 BROKER_PROBE_SECONDS = 3.0
+PURGE_EVERY_SECONDS = 600.0
 
 
 class OutboxRelay:
@@ -60,6 +61,7 @@ class OutboxRelay:
         self._lock_conn: AsyncConnection | None = None
         self.owned_shards: set[int] = set()
         self._last_broker_check = 0.0
+        self._last_purge = 0.0
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -237,6 +239,11 @@ class OutboxRelay:
     # -- broker data loss ----------------------------------------------------------------
     async def _maybe_check_broker(self) -> None:
         loop_time = asyncio.get_running_loop().time()
+        if loop_time - self._last_purge >= PURGE_EVERY_SECONDS:
+            self._last_purge = loop_time
+            purged = await self.purge_history()
+            if purged:
+                log.info("relay.history_purged", events=purged)
         if loop_time - self._last_broker_check < BROKER_CHECK_SECONDS:
             return
         self._last_broker_check = loop_time
