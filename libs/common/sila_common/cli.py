@@ -13,6 +13,7 @@ import signal
 from datetime import UTC, datetime, timedelta
 
 import uvicorn
+from prometheus_client import start_http_server
 
 from sila_common.logging import configure_logging
 from sila_common.migrations import upgrade
@@ -71,6 +72,8 @@ async def _run_role(
             count = await make_relay(runtime).replay(reason="operator", since=since)
             print(f"{count} events marked for republication")
             return
+        if runtime.settings.metrics_port:
+            start_http_server(runtime.settings.metrics_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -47,6 +47,8 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = ""
+    # Relay and consumer processes have no HTTP API; they expose /metrics on this port.
+    metrics_port: int | None = None
     # Relay tuning.
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_seconds: float = Field(default=0.05, gt=0)
