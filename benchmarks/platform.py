@@ -62,8 +62,9 @@ async def publish_to_timeline(env: BenchEnv) -> list[Row]:
         # Warm up: the steady state starts once the consumer holds its partitions.
         warm = "bench-warmup"
         async with factory() as session, session.begin():
-            await outbox.record(session, TICKET_OPENED, subject="warm", customer_id=warm,
-                                data=_opened(warm, 0))
+            await outbox.record(
+                session, TICKET_OPENED, subject="warm", customer_id=warm, data=_opened(warm, 0)
+            )
         warm_deadline = time.monotonic() + 60
         while time.monotonic() < warm_deadline:
             async with identity.engine.connect() as conn:
