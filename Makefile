@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-SITE = $(shell $(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 PACKAGE_DIRS := libs/common services/identity services/tickets services/billing \
                 services/loyalty services/notify services/gateway deploy/local .
 
@@ -16,7 +15,8 @@ $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sila needs Python 3.11 or newer")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	@for d in $(PACKAGE_DIRS); do realpath $$d; done > "$(SITE)/sila.pth"
+	@site=$$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])") && \
+	  for d in $(PACKAGE_DIRS); do realpath $$d; done > "$$site/sila.pth"
 	@touch $(STAMP)
 
 run: install

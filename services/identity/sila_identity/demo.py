@@ -10,7 +10,9 @@ from sqlalchemy import insert, select
 from sila_common.service import Runtime
 from sila_common.settings import Profile
 from sila_identity.auth.passwords import hash_password
-from sila_identity.events import CUSTOMER_REGISTERED, CustomerRegistered
+from sila_identity.directory import registered_payload
+from sila_identity.domain.search import customer_search_text
+from sila_identity.events import CUSTOMER_REGISTERED
 from sila_identity.tables import agents, customers
 
 ALL_ROLES = ["agent", "supervisor", "technician", "billing", "marketing", "admin"]
@@ -57,22 +59,24 @@ async def load_demo_data(runtime: Runtime) -> None:
                     phone=phone,
                     wilaya_code=wilaya,
                     language=language,
+                    search_text=customer_search_text(
+                        first_name=first,
+                        last_name=last,
+                        first_name_ar=first_ar,
+                        last_name_ar=last_ar,
+                    ),
+                    version=1,
                     created_at=now,
                     updated_at=now,
                 )
             )
+            row = (
+                await session.execute(select(customers).where(customers.c.id == customer_id))
+            ).one()
             await runtime.outbox.record(
                 session,
                 CUSTOMER_REGISTERED,
                 subject=customer_id,
                 customer_id=customer_id,
-                data=CustomerRegistered(
-                    customer_id=customer_id,
-                    kind="residential",
-                    status="active",
-                    wilaya_code=wilaya,
-                    language=language,
-                    channel="agency",
-                    display_name=f"{first} {last}",
-                ),
+                data=registered_payload(row, "agency"),
             )

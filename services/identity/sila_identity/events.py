@@ -1,10 +1,16 @@
-"""The events identity publishes on ``sila.identity``."""
+"""The events identity publishes on ``sila.identity`` (all keyed by customer id)."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 
 from sila_common.events import declare_event
+
+ConsentPurpose = Literal["service", "marketing"]
+ConsentChannel = Literal["sms", "email", "push", "in_app", "any"]
 
 
 class CustomerRegistered(BaseModel):
@@ -15,6 +21,52 @@ class CustomerRegistered(BaseModel):
     language: str
     channel: str | None = None
     display_name: str
+    phone: str
+    email: str | None = None
+    commune: str | None = None
+
+
+class CustomerUpdated(CustomerRegistered):
+    """The customer's state after the change; ``changed`` names the fields that moved."""
+
+    changed: list[str] = []
+    version: int = 1
+
+
+class CustomerErased(BaseModel):
+    customer_id: str
+    erased_at: datetime
+
+
+class ConsentChanged(BaseModel):
+    customer_id: str
+    purpose: ConsentPurpose
+    channel: ConsentChannel
+    granted: bool
+    captured_via: str
+
+
+class OtpRequested(BaseModel):
+    """A log-in code to send by SMS; notify delivers it. The code lives 5 minutes."""
+
+    customer_id: str
+    phone: str
+    code: str
+    expires_at: datetime
+    language: str
+
+
+class InteractionLogged(BaseModel):
+    interaction_id: str
+    customer_id: str
+    channel: str
+    direction: str
+    reason: str
+    outcome: str
+    duration_seconds: int | None = None
+    agent_id: str
+    ticket_id: str | None = None
+    social_network: str | None = None
 
 
 class ContractSigned(BaseModel):
@@ -23,12 +75,38 @@ class ContractSigned(BaseModel):
     number: str
     offer_code: str
     line_number: str | None = None
+    status: str = "active"
 
 
 CUSTOMER_REGISTERED = declare_event(
     "identity.customer.registered",
     CustomerRegistered,
     "A customer was registered (by an agent, the portal or the app).",
+)
+CUSTOMER_UPDATED = declare_event(
+    "identity.customer.updated",
+    CustomerUpdated,
+    "A customer's details or status changed; carries the whole new state.",
+)
+CUSTOMER_ERASED = declare_event(
+    "identity.customer.erased",
+    CustomerErased,
+    "A customer's personal data was erased (law 18-07); every service scrubs its copies.",
+)
+CONSENT_CHANGED = declare_event(
+    "identity.consent.changed",
+    ConsentChanged,
+    "A customer granted or withdrew consent for a purpose on a channel.",
+)
+OTP_REQUESTED = declare_event(
+    "identity.otp.requested",
+    OtpRequested,
+    "A customer asked for a one-time log-in code; notify sends it by SMS.",
+)
+INTERACTION_LOGGED = declare_event(
+    "identity.interaction.logged",
+    InteractionLogged,
+    "An agent logged a contact with a customer (call, visit, social network, e-mail, call-back).",
 )
 CONTRACT_SIGNED = declare_event(
     "identity.contract.signed",

@@ -8,13 +8,16 @@ from sila_common.auth import KeySource, LocalKeySource
 from sila_common.service import Runtime, ServiceDefinition
 from sila_common.settings import Profile
 from sila_identity import handlers
-from sila_identity.api import auth, customers, timeline
+from sila_identity.api import admin, auth, contracts, customers, interactions, privacy, timeline
 from sila_identity.auth.keys import KeyStore
 from sila_identity.demo import load_demo_data
 from sila_identity.settings import IdentitySettings, get_settings
 from sila_identity.tables import messaging, metadata
 
-DEV_PASSPHRASE = IdentitySettings.model_fields["signing_key_passphrase"].default
+DEV_SECRETS = {
+    name: IdentitySettings.model_fields[name].default
+    for name in ("signing_key_passphrase", "otp_secret")
+}
 
 
 def _key_store(runtime: Runtime) -> KeyStore:
@@ -39,10 +42,10 @@ def _local_keys(runtime: Runtime) -> KeySource:
 async def _on_startup(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, IdentitySettings)
-    if runtime.platform.profile == Profile.PROD and (
-        settings.signing_key_passphrase.get_secret_value() == DEV_PASSPHRASE.get_secret_value()
-    ):
-        raise RuntimeError("SILA_IDENTITY_SIGNING_KEY_PASSPHRASE must be set in production")
+    if runtime.platform.profile == Profile.PROD:
+        for name, default in DEV_SECRETS.items():
+            if getattr(settings, name).get_secret_value() == default.get_secret_value():
+                raise RuntimeError(f"SILA_IDENTITY_{name.upper()} must be set in production")
     await _key_store(runtime).ensure_key()
 
 
@@ -54,7 +57,16 @@ definition = ServiceDefinition(
     metadata=metadata,
     tables=messaging,
     migrations_dir=Path(__file__).parent / "migrations",
-    routers=[auth.router, customers.router, timeline.router],
+    routers=[
+        auth.router,
+        customers.router,
+        contracts.router,
+        interactions.router,
+        privacy.router,
+        timeline.router,
+        admin.router,
+        admin.reference,
+    ],
     consumers=[handlers.TIMELINE],
     key_source_factory=_local_keys,
     on_startup=_on_startup,

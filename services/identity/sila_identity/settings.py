@@ -7,6 +7,9 @@ from pydantic_settings import SettingsConfigDict
 
 from sila_common.settings import ServiceSettings
 
+# Verifiers allow this much clock skew past ``exp`` (sila_common.auth.TokenVerifier).
+VERIFIER_LEEWAY_SECONDS = 5
+
 
 class IdentitySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SILA_IDENTITY_", extra="ignore")
@@ -15,8 +18,29 @@ class IdentitySettings(ServiceSettings):
     port: int = 8001
     # Encrypts the private signing keys at rest; the dev default is refused in prod.
     signing_key_passphrase: SecretStr = SecretStr("dev-only-signing-key-passphrase")
+    # Keys the HMAC of one-time codes; the dev default is refused in prod.
+    otp_secret: SecretStr = SecretStr("dev-only-otp-secret")
+    # Customers' and partners' access tokens.
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    # Agents' access tokens: with the verifiers' 5 s leeway, 55 s means a disabled agent's
+    # token is refused everywhere within a minute. Unset in the test profile, where the
+    # shared fixtures hold one agent token for the whole run, it falls back to the above.
+    agent_access_token_ttl_seconds: int | None = Field(default=None, ge=10, le=3600)
+    agent_refresh_token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    customer_refresh_token_ttl_seconds: int = Field(default=30 * 86400, ge=60)
     key_cache_seconds: float = Field(default=30.0, gt=0)
+    # Rate limits of one-time codes (requests) and of code guesses. The per-address limits
+    # are loose because Algerian mobile operators put many customers behind one address
+    # (carrier-grade NAT); the per-phone limit and the 5 guesses per code do the real work.
+    otp_requests_per_phone_per_hour: int = Field(default=5, ge=1)
+    otp_requests_per_ip_per_hour: int = Field(default=100, ge=1)
+    otp_guesses_per_ip_per_hour: int = Field(default=300, ge=1)
+    # Behind the gateway, the client address is the last X-Forwarded-For entry (the one the
+    # gateway appended); leave off when identity is reached directly.
+    trust_forwarded_for: bool = False
+
+
+DEFAULT_AGENT_ACCESS_TOKEN_TTL_SECONDS = 60 - VERIFIER_LEEWAY_SECONDS
 
 
 def get_settings() -> IdentitySettings:

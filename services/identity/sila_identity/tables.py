@@ -1,4 +1,7 @@
-"""Identity's tables: customers, contracts, agents, signing keys and the timeline read model."""
+"""Identity's tables: reference data, customers, contracts, interactions, consent, accounts
+(agents, partners, refresh tokens, one-time codes), signing keys, the audit log and the
+timeline read model.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -18,6 +23,16 @@ from sila_common.outbox import messaging_tables
 
 metadata = new_metadata()
 messaging = messaging_tables(metadata)
+
+# Reference data, loaded by migration: the list grows by law (58 today, 69 voted).
+wilayas = Table(
+    "wilayas",
+    metadata,
+    Column("code", String(2), primary_key=True),
+    Column("name_fr", String(100), nullable=False),
+    Column("name_ar", String(100), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
 
 customers = Table(
     "customers",
@@ -32,15 +47,29 @@ customers = Table(
     Column("company_name", String(200), nullable=True),
     Column("legal_form", String(50), nullable=True),
     Column("trade_register_number", String(50), nullable=True),
+    Column("tax_id", String(20), nullable=True),
     Column("national_id", String(18), nullable=True, unique=True),
-    Column("phone", String(20), nullable=False, unique=True),
+    # Nullable only so that erasure can remove it; the API requires it.
+    Column("phone", String(20), nullable=True, unique=True),
     Column("email", String(254), nullable=True),
-    Column("wilaya_code", String(2), nullable=False),
+    Column("wilaya_code", String(2), ForeignKey("wilayas.code"), nullable=False),
     Column("commune", String(100), nullable=True),
     Column("address", Text, nullable=True),
     Column("language", String(5), nullable=False),
+    # Normalised names and phonetic keys in both scripts (domain.names.search_terms);
+    # trigram-indexed on PostgreSQL.
+    Column("search_text", Text, nullable=True),
+    Column("version", Integer, nullable=False, default=1),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=True),
+    Index(
+        "ix_customers_search_text_trgm",
+        "search_text",
+        postgresql_using="gin",
+        postgresql_ops={"search_text": "gin_trgm_ops"},
+    ),
+    Index("ix_customers_wilaya_code", "wilaya_code"),
 )
 
 contracts = Table(
@@ -51,11 +80,57 @@ contracts = Table(
     Column("number", String(40), nullable=False, unique=True),
     Column("offer_code", String(50), nullable=False),
     Column("line_number", String(20), nullable=True, index=True),
+    Column("access_number", String(50), nullable=True),
     Column("installation_address", Text, nullable=True),
+    Column("installation_wilaya_code", String(2), nullable=True),
+    Column("installation_commune", String(100), nullable=True),
     Column("status", String(20), nullable=False),
     Column("starts_on", DateTime(timezone=True), nullable=True),
     Column("ends_on", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# The sequence inside each contract number, one counter per wilaya and year.
+contract_counters = Table(
+    "contract_counters",
+    metadata,
+    Column("wilaya_code", String(2), primary_key=True),
+    Column("year", SmallInteger, primary_key=True),
+    Column("last_value", Integer, nullable=False),
+)
+
+interactions = Table(
+    "interactions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("customer_id", String(36), ForeignKey("customers.id"), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("direction", String(10), nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("outcome", String(40), nullable=False),
+    Column("duration_seconds", Integer, nullable=True),
+    Column("social_network", String(20), nullable=True),
+    Column("ticket_id", String(36), nullable=True),
+    Column("notes", Text, nullable=True),
+    Column("agent_id", String(36), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_interactions_customer_order", "customer_id", "occurred_at", "id"),
+)
+
+# Append-only: the current consent for a purpose and channel is the newest record.
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("customer_id", String(36), ForeignKey("customers.id"), nullable=False),
+    Column("purpose", String(20), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("granted", Boolean, nullable=False),
+    Column("captured_via", String(20), nullable=False),
+    Column("captured_by", String(100), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_consents_customer", "customer_id", "purpose", "channel", "id"),
 )
 
 agents = Table(
@@ -70,6 +145,77 @@ agents = Table(
     Column("agency", String(100), nullable=True),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+)
+
+partners = Table(
+    "partners",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("client_id", String(64), nullable=False, unique=True),
+    Column("secret_hash", String(200), nullable=False),
+    Column("scopes", JsonDoc, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Opaque refresh tokens, stored as SHA-256 digests; one family per log-in, rotated on use.
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("family_id", String(36), nullable=False, index=True),
+    Column("principal_kind", String(20), nullable=False),
+    Column("subject", String(36), nullable=False, index=True),
+    Column("scope", String(500), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# One-time log-in codes for customers, HMAC-hashed; 5 minutes, 5 attempts.
+otp_challenges = Table(
+    "otp_challenges",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("phone", String(20), nullable=False),
+    Column("customer_id", String(36), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("consumed_at", DateTime(timezone=True), nullable=True),
+    Index("ix_otp_challenges_phone", "phone", "created_at"),
+)
+
+# Fixed-window counters shared by every instance of identity (rate limits).
+rate_limit_counters = Table(
+    "rate_limit_counters",
+    metadata,
+    Column("bucket", String(120), primary_key=True),
+    Column("window_start", DateTime(timezone=True), primary_key=True),
+    Column("hits", Integer, nullable=False),
+)
+
+# Who read or changed which customer (law 18-07): never the values, only the act.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor_kind", String(20), nullable=False),
+    Column("actor_id", String(100), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("customer_id", String(36), nullable=True),
+    Column("target", String(100), nullable=True),
+    Column("detail", JsonDoc, nullable=False),
+    Column("correlation_id", String(128), nullable=True),
+    Index("ix_audit_log_customer", "customer_id", "id"),
+    Index("ix_audit_log_actor", "actor_id", "id"),
 )
 
 signing_keys = Table(

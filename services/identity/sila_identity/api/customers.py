@@ -1,128 +1,232 @@
-"""Customers and their contracts: registration, identification by phone or contract."""
+"""Customers: registration, reading, updates and status, identification by phone, contract
+number or name.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, EmailStr, Field, field_validator, model_validator
-from sqlalchemy import insert, select
+from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from sqlalchemy import ColumnElement, and_, case, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import RuntimeDep
-from sila_common.auth import CurrentPrincipal, Principal, require_roles
-from sila_common.problems import Conflict, Forbidden, NotFound, Unprocessable
-from sila_identity.domain.errors import InvalidValue
-from sila_identity.domain.phone import normalize_phone
-from sila_identity.events import (
-    CONTRACT_SIGNED,
-    CUSTOMER_REGISTERED,
-    ContractSigned,
-    CustomerRegistered,
+from sila_common.auth import Principal
+from sila_common.idempotency import run_idempotent
+from sila_common.problems import Conflict, Forbidden, NotFound, Problem, Unprocessable
+from sila_identity import audit
+from sila_identity.api.deps import Caller, FrontOffice, LookupAgent
+from sila_identity.directory import (
+    CustomerRead,
+    duplicate_conflict,
+    ensure_may_read,
+    ensure_wilaya,
+    load_row,
+    may_read,
+    registered_payload,
+    to_read,
+    updated_payload,
 )
+from sila_identity.domain.customers import (
+    CustomerStatus,
+    InvalidStatusTransition,
+    Language,
+    allowed_transitions,
+    clean_name,
+    ensure_transition,
+    parse_contract_number,
+)
+from sila_identity.domain.errors import InvalidValue
+from sila_identity.domain.national_id import (
+    normalize_nif,
+    normalize_nin,
+    parse_trade_register_number,
+)
+from sila_identity.domain.phone import normalize_phone
+from sila_identity.domain.search import customer_search_text, query_words
+from sila_identity.domain.wilayas import format_wilaya_code
+from sila_identity.events import CUSTOMER_REGISTERED, CUSTOMER_UPDATED
 from sila_identity.tables import contracts, customers
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
-FRONT_OFFICE = ("agent", "supervisor")
 CustomerKind = Literal["residential", "professional"]
-Language = Literal["ar", "fr", "en"]
+Channel = Literal["agency", "call_centre", "web", "app", "social", "email"]
+SEARCH_LIMIT = 50
+# Fields a customer may change themselves (My Idoom); the rest goes through an agent.
+SELF_SERVICE_FIELDS = frozenset({"email", "language"})
+# Changing one of these re-checks the kind's naming rules and re-indexes the name.
+IDENTITY_FIELDS = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "first_name_ar",
+        "last_name_ar",
+        "company_name",
+        "legal_form",
+        "trade_register_number",
+        "tax_id",
+    }
+)
 
 
-class CustomerCreate(BaseModel):
-    kind: CustomerKind = "residential"
+def _domain(check: Any, value: Any) -> Any:
+    try:
+        return check(value)
+    except InvalidValue as exc:
+        raise ValueError(exc.reason) from exc
+
+
+class CustomerFields(BaseModel):
+    """Validation shared by registration and updates (every field in its stored form)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     first_name: str | None = Field(default=None, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
     first_name_ar: str | None = Field(default=None, max_length=100)
     last_name_ar: str | None = Field(default=None, max_length=100)
-    company_name: str | None = Field(default=None, max_length=200)
-    legal_form: str | None = Field(default=None, max_length=50)
+    company_name: str | None = Field(default=None, min_length=2, max_length=200)
+    legal_form: str | None = Field(default=None, min_length=2, max_length=50)
     trade_register_number: str | None = Field(default=None, max_length=50)
-    national_id: str | None = Field(default=None, pattern=r"^\d{18}$")
-    phone: str = Field(min_length=6, max_length=30)
-    email: EmailStr | None = None
-    wilaya_code: str = Field(pattern=r"^\d{2}$")
-    commune: str | None = Field(default=None, max_length=100)
-    address: str | None = Field(default=None, max_length=500)
-    language: Language = "fr"
-    channel: Literal["agency", "call_centre", "web", "app", "social", "email"] = "agency"
+    tax_id: str | None = Field(default=None, max_length=30)
+    national_id: str | None = Field(default=None, max_length=40)
+    email: EmailStr | None = Field(default=None, max_length=254)
+    commune: str | None = Field(default=None, min_length=2, max_length=100)
+    address: str | None = Field(default=None, min_length=3, max_length=500)
+
+    @field_validator("first_name", "last_name")
+    @classmethod
+    def _latin(cls, value: str | None) -> str | None:
+        return None if value is None else _domain(lambda v: clean_name(v, script="latin"), value)
+
+    @field_validator("first_name_ar", "last_name_ar")
+    @classmethod
+    def _arabic(cls, value: str | None) -> str | None:
+        return None if value is None else _domain(lambda v: clean_name(v, script="arabic"), value)
+
+    @field_validator("national_id")
+    @classmethod
+    def _nin(cls, value: str | None) -> str | None:
+        return None if value is None else _domain(normalize_nin, value)
+
+    @field_validator("trade_register_number")
+    @classmethod
+    def _rc(cls, value: str | None) -> str | None:
+        return None if value is None else str(_domain(parse_trade_register_number, value))
+
+    @field_validator("tax_id")
+    @classmethod
+    def _nif(cls, value: str | None) -> str | None:
+        return None if value is None else _domain(normalize_nif, value)
+
+    @field_validator("commune", "address", "company_name", "legal_form")
+    @classmethod
+    def _single_spaced(cls, value: str | None) -> str | None:
+        return None if value is None else " ".join(value.split())
+
+
+def _phone(value: str) -> str:
+    return str(_domain(lambda v: normalize_phone(v).e164, value))
+
+
+def _wilaya(value: str) -> str:
+    return str(_domain(format_wilaya_code, value))
+
+
+def _language(value: Any) -> Any:
+    return _domain(Language.from_tag, value) if isinstance(value, str) else value
+
+
+def check_identity(kind: str, values: dict[str, Any]) -> None:
+    """The names and company details a customer of this kind must (and must not) have."""
+    if kind == "professional":
+        if not values.get("company_name"):
+            raise ValueError("a professional customer needs company_name")
+        return
+    if not (
+        (values.get("first_name") and values.get("last_name"))
+        or (values.get("first_name_ar") and values.get("last_name_ar"))
+    ):
+        raise ValueError("a residential customer needs a first and last name (Latin or Arabic)")
+    for field in ("company_name", "legal_form", "trade_register_number", "tax_id"):
+        if values.get(field):
+            raise ValueError(f"{field} is for professional customers")
+
+
+class CustomerCreate(CustomerFields):
+    kind: CustomerKind = "residential"
+    phone: str = Field(min_length=6, max_length=40)
+    wilaya_code: str = Field(min_length=1, max_length=2)
+    language: Language = Language.FRENCH
+    channel: Channel = "agency"
+    status: Literal["prospect", "active"] = "active"
 
     @field_validator("phone")
     @classmethod
     def _e164(cls, value: str) -> str:
-        try:
-            return normalize_phone(value).e164
-        except InvalidValue as exc:
-            raise ValueError(exc.reason) from exc
+        return _phone(value)
+
+    @field_validator("wilaya_code")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        return _wilaya(value)
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _lang(cls, value: Any) -> Any:
+        return _language(value)
 
     @model_validator(mode="after")
     def _named(self) -> CustomerCreate:
-        if self.kind == "professional" and not self.company_name:
-            raise ValueError("a professional customer needs company_name")
-        if self.kind == "residential" and not (
-            (self.first_name and self.last_name) or (self.first_name_ar and self.last_name_ar)
-        ):
-            raise ValueError("a residential customer needs a first and last name (Latin or Arabic)")
+        check_identity(self.kind, self.model_dump())
         return self
 
 
-class CustomerRead(BaseModel):
-    id: str
-    kind: str
-    status: str
-    first_name: str | None
-    last_name: str | None
-    first_name_ar: str | None
-    last_name_ar: str | None
-    company_name: str | None
-    phone: str
-    email: str | None
-    wilaya_code: str
-    commune: str | None
-    language: str
-    created_at: datetime
+class CustomerPatch(CustomerFields):
+    """Only the fields sent change; ``null`` clears an optional one."""
+
+    phone: str | None = Field(default=None, min_length=6, max_length=40)
+    wilaya_code: str | None = Field(default=None, min_length=1, max_length=2)
+    language: Language | None = None
+    status: CustomerStatus | None = None
+    channel: Channel = "agency"
+
+    @field_validator("phone")
+    @classmethod
+    def _e164(cls, value: str | None) -> str | None:
+        return None if value is None else _phone(value)
+
+    @field_validator("wilaya_code")
+    @classmethod
+    def _code(cls, value: str | None) -> str | None:
+        return None if value is None else _wilaya(value)
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _lang(cls, value: Any) -> Any:
+        return _language(value)
+
+    @model_validator(mode="after")
+    def _required_stay(self) -> CustomerPatch:
+        for field in ("phone", "wilaya_code", "language", "status"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be removed")
+        return self
 
 
-class ContractCreate(BaseModel):
-    offer_code: str = Field(min_length=2, max_length=50)
-    line_number: str | None = Field(default=None, max_length=30)
-    installation_address: str | None = Field(default=None, max_length=500)
-    number: str | None = Field(default=None, min_length=4, max_length=40)
-
-
-class ContractRead(BaseModel):
-    id: str
-    customer_id: str
-    number: str
-    offer_code: str
-    line_number: str | None
-    status: str
-    created_at: datetime
-
-
-def display_name(data: CustomerCreate) -> str:
-    if data.company_name:
-        return data.company_name
-    latin = " ".join(p for p in (data.first_name, data.last_name) if p)
-    return latin or " ".join(p for p in (data.first_name_ar, data.last_name_ar) if p)
-
-
-async def load_customer(runtime: RuntimeDep, customer_id: str) -> CustomerRead:
-    async with runtime.session_factory() as session:
-        row = (
-            await session.execute(select(customers).where(customers.c.id == customer_id))
-        ).one_or_none()
-    if row is None:
-        raise NotFound(f"No customer {customer_id}.")
-    return CustomerRead.model_validate(row, from_attributes=True)
-
-
-def ensure_may_read(principal: Principal, customer: CustomerRead) -> None:
-    if not principal.may_read_customer(customer.id, customer.wilaya_code):
-        # A customer asking for someone else learns nothing about whether they exist.
-        raise NotFound(f"No customer {customer.id}.")
+def _search_text(values: dict[str, Any]) -> str | None:
+    return customer_search_text(
+        first_name=values.get("first_name"),
+        last_name=values.get("last_name"),
+        first_name_ar=values.get("first_name_ar"),
+        last_name_ar=values.get("last_name_ar"),
+        company_name=values.get("company_name"),
+    )
 
 
 @router.post(
@@ -130,148 +234,304 @@ def ensure_may_read(principal: Principal, customer: CustomerRead) -> None:
     status_code=status.HTTP_201_CREATED,
     response_model=CustomerRead,
     summary="Register a customer",
+    responses={409: {"description": "Phone number or NIN already registered"}},
 )
 async def register_customer(
     body: CustomerCreate,
+    response: Response,
     runtime: RuntimeDep,
-    principal: Annotated[Principal, Depends(require_roles(*FRONT_OFFICE))],
-) -> CustomerRead:
+    principal: FrontOffice,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> dict[str, Any]:
     if not principal.serves_wilaya(body.wilaya_code):
         raise Forbidden(f"Your scope does not cover wilaya {body.wilaya_code}.")
-    now = datetime.now(UTC)
     customer_id = str(uuid.uuid4())
-    row = body.model_dump(exclude={"channel"}) | {
-        "id": customer_id,
-        "status": "active",
-        "email": str(body.email) if body.email else None,
-        "created_at": now,
-        "updated_at": now,
-    }
-    try:
-        async with runtime.session_factory() as session, session.begin():
-            await session.execute(insert(customers).values(**row))
-            await runtime.outbox.record(
-                session,
-                CUSTOMER_REGISTERED,
-                subject=customer_id,
-                customer_id=customer_id,
-                data=CustomerRegistered(
-                    customer_id=customer_id,
-                    kind=body.kind,
-                    status="active",
-                    wilaya_code=body.wilaya_code,
-                    language=body.language,
-                    channel=body.channel,
-                    display_name=display_name(body),
-                ),
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        await ensure_wilaya(session, body.wilaya_code, "body.wilaya_code")
+        conflict = await duplicate_conflict(session, phone=body.phone, national_id=body.national_id)
+        if conflict is not None:
+            raise conflict
+        now = datetime.now(UTC)
+        values = body.model_dump(exclude={"channel"}, mode="json")
+        await session.execute(
+            insert(customers).values(
+                **values,
+                id=customer_id,
+                search_text=_search_text(values),
+                version=1,
+                created_at=now,
+                updated_at=now,
             )
+        )
+        row = await load_row(session, customer_id)
+        await runtime.outbox.record(
+            session,
+            CUSTOMER_REGISTERED,
+            subject=customer_id,
+            customer_id=customer_id,
+            data=registered_payload(row, body.channel),
+        )
+        await audit.record(session, principal, "customer.create", customer_id=customer_id)
+        return 201, to_read(row).model_dump(mode="json")
+
+    try:
+        code, payload, replayed = await run_idempotent(
+            runtime.session_factory,
+            runtime.definition.tables.idempotency_keys,
+            key=idempotency_key,
+            principal=f"{principal.kind}:{principal.subject}",
+            body=body.model_dump(mode="json"),
+            work=work,
+        )
     except IntegrityError as exc:
-        raise await _duplicate(runtime, body) from exc
-    return await load_customer(runtime, customer_id)
-
-
-async def _duplicate(runtime: RuntimeDep, body: CustomerCreate) -> Conflict:
-    async with runtime.session_factory() as session:
-        for column, value, label in (
-            (customers.c.phone, body.phone, "phone number"),
-            (customers.c.national_id, body.national_id, "national identification number"),
-        ):
-            if value is None:
-                continue
-            existing = await session.scalar(select(customers.c.id).where(column == value))
-            if existing is not None:
-                return Conflict(
-                    f"A customer with this {label} already exists.", existing_customer_id=existing
-                )
-    return Conflict("The customer conflicts with an existing one.")
+        # A concurrent registration took the phone or NIN between the check and the insert.
+        async with runtime.session_factory() as session:
+            conflict = await duplicate_conflict(
+                session, phone=body.phone, national_id=body.national_id
+            )
+        raise (conflict or Conflict("The customer conflicts with an existing one.")) from exc
+    response.status_code = code
+    response.headers["Location"] = f"/v1/customers/{payload['id']}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return payload
 
 
 @router.get("/{customer_id}", response_model=CustomerRead, summary="One customer")
-async def get_customer(
-    customer_id: str, runtime: RuntimeDep, principal: CurrentPrincipal
-) -> CustomerRead:
-    customer = await load_customer(runtime, customer_id)
-    ensure_may_read(principal, customer)
-    return customer
-
-
-@router.get("", response_model=list[CustomerRead], summary="Identify a customer")
-async def find_customers(
-    runtime: RuntimeDep,
-    principal: Annotated[Principal, Depends(require_roles(*FRONT_OFFICE, "technician", "billing"))],
-    phone: Annotated[str | None, Query(max_length=30)] = None,
-    contract: Annotated[str | None, Query(max_length=40)] = None,
-) -> list[CustomerRead]:
-    if bool(phone) == bool(contract):
-        raise Unprocessable("Give exactly one of phone or contract.")
-    query = select(customers)
-    if phone:
-        try:
-            e164 = normalize_phone(phone).e164
-        except InvalidValue as exc:
-            raise Unprocessable(
-                exc.reason,
-                errors=[{"field": "query.phone", "message": exc.reason, "type": "phone"}],
-            ) from exc
-        query = query.where(customers.c.phone == e164)
-    else:
-        query = query.join(contracts, contracts.c.customer_id == customers.c.id).where(
-            contracts.c.number == contract
-        )
+async def get_customer(customer_id: str, runtime: RuntimeDep, principal: Caller) -> CustomerRead:
     async with runtime.session_factory() as session:
-        rows = (await session.execute(query)).all()
-    found = [CustomerRead.model_validate(r, from_attributes=True) for r in rows]
-    return [c for c in found if principal.may_read_customer(c.id, c.wilaya_code)]
+        row = await load_row(session, customer_id)
+    ensure_may_read(principal, row)
+    await audit.record_reads(runtime.session_factory, principal, "customer.read", [row.id])
+    return to_read(row)
 
 
-@router.post(
-    "/{customer_id}/contracts",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ContractRead,
-    summary="Add a contract to a customer",
+@router.patch(
+    "/{customer_id}",
+    response_model=CustomerRead,
+    summary="Change a customer's details or status",
+    responses={409: {"description": "Duplicate phone/NIN, refused status move, erased"}},
 )
-async def add_contract(
+async def update_customer(
     customer_id: str,
-    body: ContractCreate,
+    body: CustomerPatch,
     runtime: RuntimeDep,
-    principal: Annotated[Principal, Depends(require_roles(*FRONT_OFFICE))],
-) -> ContractRead:
-    customer = await load_customer(runtime, customer_id)
-    ensure_may_read(principal, customer)
-    contract_id = str(uuid.uuid4())
-    number = body.number or f"AT-{customer.wilaya_code}-{contract_id[:8].upper()}"
-    line_number = None
-    if body.line_number:
-        try:
-            line_number = normalize_phone(body.line_number).e164
-        except InvalidValue as exc:
-            raise Unprocessable(exc.reason) from exc
-    row = {
-        "id": contract_id,
-        "customer_id": customer_id,
-        "number": number,
-        "offer_code": body.offer_code,
-        "line_number": line_number,
-        "installation_address": body.installation_address,
-        "status": "active",
-        "created_at": datetime.now(UTC),
-    }
+    principal: Caller,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> CustomerRead:
+    sent = body.model_fields_set - {"channel"}
+    if principal.kind == "customer":
+        if principal.customer_id != customer_id:
+            raise NotFound(f"No customer {customer_id}.")
+        if not sent <= SELF_SERVICE_FIELDS:
+            raise Forbidden(
+                "Customers change their e-mail and language themselves; "
+                "the rest goes through an agent."
+            )
+    elif principal.kind != "agent" or not principal.has_role("agent", "supervisor"):
+        raise Forbidden("This needs one of the roles: agent, supervisor.")
+    channel = "app" if principal.kind == "customer" else body.channel
     try:
         async with runtime.session_factory() as session, session.begin():
-            await session.execute(insert(contracts).values(**row))
+            row = await load_row(session, customer_id, for_update=True)
+            ensure_may_read(principal, row)
+            if row.erased_at is not None:
+                raise Conflict("This customer was erased; nothing about them can change.")
+            if if_match is not None and if_match.strip().strip('"') != str(row.version):
+                raise Problem(
+                    f"The customer is at version {row.version}, not {if_match}.",
+                    status=412,
+                    slug="version-mismatch",
+                    title="Precondition failed",
+                    current_version=row.version,
+                )
+            changes = await _changes(session, principal, row, body, sent)
+            if not changes:
+                return to_read(row)
+            await session.execute(
+                update(customers)
+                .where(customers.c.id == customer_id)
+                .values(**changes, version=row.version + 1, updated_at=datetime.now(UTC))
+            )
+            row = await load_row(session, customer_id)
+            changed = sorted(set(changes) - {"search_text"})
             await runtime.outbox.record(
                 session,
-                CONTRACT_SIGNED,
-                subject=contract_id,
+                CUSTOMER_UPDATED,
+                subject=customer_id,
                 customer_id=customer_id,
-                data=ContractSigned(
-                    customer_id=customer_id,
-                    contract_id=contract_id,
-                    number=number,
-                    offer_code=body.offer_code,
-                    line_number=line_number,
-                ),
+                data=updated_payload(row, channel, changed),
+            )
+            await audit.record(
+                session,
+                principal,
+                "customer.update",
+                customer_id=customer_id,
+                detail={"fields": changed},
             )
     except IntegrityError as exc:
-        raise Conflict(f"The contract number {number} is already taken.") from exc
-    return ContractRead.model_validate(row)
+        async with runtime.session_factory() as session:
+            conflict = await duplicate_conflict(
+                session, phone=body.phone, national_id=body.national_id, exclude_id=customer_id
+            )
+        raise (conflict or Conflict("The change conflicts with another customer.")) from exc
+    return to_read(row)
+
+
+async def _changes(
+    session: AsyncSession, principal: Principal, row: Any, body: CustomerPatch, sent: set[str]
+) -> dict[str, Any]:
+    """The columns to write, after every rule that spans fields or needs the database."""
+    wanted = body.model_dump(include=sent, mode="json")
+    changes = {k: v for k, v in wanted.items() if getattr(row, k) != v}
+    if "wilaya_code" in changes:
+        if not principal.serves_wilaya(changes["wilaya_code"]):
+            raise Forbidden(f"Your scope does not cover wilaya {changes['wilaya_code']}.")
+        await ensure_wilaya(session, changes["wilaya_code"], "body.wilaya_code")
+    if "status" in changes:
+        try:
+            ensure_transition(CustomerStatus(row.status), CustomerStatus(changes["status"]))
+        except InvalidStatusTransition as exc:
+            raise Conflict(
+                f"A {row.status} customer cannot become {changes['status']}.",
+                slug="status-transition-refused",
+                allowed_transitions=sorted(allowed_transitions(CustomerStatus(row.status))),
+            ) from exc
+    if {"phone", "national_id"} & changes.keys():
+        conflict = await duplicate_conflict(
+            session,
+            phone=changes.get("phone"),
+            national_id=changes.get("national_id"),
+            exclude_id=row.id,
+        )
+        if conflict is not None:
+            raise conflict
+    if IDENTITY_FIELDS & changes.keys():
+        merged = {field: getattr(row, field) for field in CustomerFields.model_fields} | changes
+        try:
+            check_identity(row.kind, merged)
+        except ValueError as exc:
+            raise Unprocessable(str(exc)) from exc
+        changes["search_text"] = _search_text(merged)
+    return changes
+
+
+@router.get(
+    "",
+    response_model=list[CustomerRead],
+    summary="Identify a customer by phone or contract number, or search by name",
+    description=(
+        "Exactly one of `phone` (any Algerian spelling; matches the customer's phone and "
+        "their contracts' line numbers), `contract` (as typed: spaces, no dashes, lower "
+        "case are fine; the check digit is verified) or `q` (a name in Latin or Arabic "
+        "script, ranked best first). Only customers in the caller's wilayas are returned."
+    ),
+)
+async def find_customers(
+    runtime: RuntimeDep,
+    principal: LookupAgent,
+    phone: Annotated[str | None, Query(max_length=40)] = None,
+    contract: Annotated[str | None, Query(max_length=40)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    wilaya: Annotated[str | None, Query(pattern=r"^\d{1,2}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=SEARCH_LIMIT)] = 20,
+) -> list[CustomerRead]:
+    given = [name for name, value in (("phone", phone), ("contract", contract), ("q", q)) if value]
+    if len(given) != 1:
+        raise Unprocessable(
+            "Give exactly one of phone, contract or q.",
+            errors=[
+                {"field": f"query.{f}", "message": "give exactly one", "type": "exclusive"}
+                for f in ("phone", "contract", "q")
+            ],
+        )
+    async with runtime.session_factory() as session:
+        if phone:
+            rows = await _by_phone(session, _query_value(normalize_phone, phone, "phone").e164)
+        elif contract:
+            number = str(_query_value(parse_contract_number, contract, "contract"))
+            rows = await _by_contract(session, number)
+        else:
+            rows = await _by_name(session, principal, q or "", wilaya, limit)
+    found = [row for row in rows if may_read(principal, row)]
+    action = "customer.search" if q else "customer.lookup"
+    await audit.record_reads(
+        runtime.session_factory,
+        principal,
+        action,
+        [row.id for row in found],
+        detail={"by": given[0]},
+    )
+    return [to_read(row) for row in found]
+
+
+def _query_value(parse: Any, value: str, field: str) -> Any:
+    try:
+        return parse(value)
+    except InvalidValue as exc:
+        raise Unprocessable(
+            exc.reason, errors=[{"field": f"query.{field}", "message": exc.reason, "type": field}]
+        ) from exc
+
+
+async def _by_phone(session: AsyncSession, e164: str) -> list[Any]:
+    own = select(customers).where(customers.c.phone == e164)
+    by_line = select(customers).where(
+        customers.c.id.in_(select(contracts.c.customer_id).where(contracts.c.line_number == e164))
+    )
+    rows = list((await session.execute(own)).all())
+    seen = {row.id for row in rows}
+    rows.extend(row for row in (await session.execute(by_line)).all() if row.id not in seen)
+    return rows
+
+
+async def _by_contract(session: AsyncSession, number: str) -> list[Any]:
+    query = select(customers).where(
+        customers.c.id
+        == select(contracts.c.customer_id).where(contracts.c.number == number).scalar_subquery()
+    )
+    return list((await session.execute(query)).all())
+
+
+async def _by_name(
+    session: AsyncSession, principal: Principal, q: str, wilaya: str | None, limit: int
+) -> list[Any]:
+    words = query_words(q)
+    if not words:
+        reason = "the query has no name in it (at least one word of two letters)"
+        raise Unprocessable(
+            reason, errors=[{"field": "query.q", "message": reason, "type": "name"}]
+        )
+    text = customers.c.search_text
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    filters: list[ColumnElement[bool]] = []
+    scores: list[ColumnElement[Any]] = []
+    for word in words:
+        if postgres:
+            # <% is word similarity, served by the trigram GIN index.
+            options: list[ColumnElement[bool]] = [
+                literal(word.text).op("<%", is_comparison=True)(text)
+            ]
+            score: ColumnElement[Any] = func.word_similarity(word.text, text)
+            if len(word.key) >= 2:
+                options.append(literal(word.key).op("<%", is_comparison=True)(text))
+                score = func.greatest(score, func.word_similarity(word.key, text) * 0.9)
+            filters.append(or_(*options))
+            scores.append(score)
+        else:
+            options = [text.contains(word.text)]  # SQLite: a plain substring match
+            if len(word.key) >= 2:
+                options.append(text.contains(word.key))
+            filters.append(or_(*options))
+            scores.append(case((text.contains(word.text), 2), else_=1))
+    query = select(customers).where(and_(*filters), customers.c.erased_at.is_(None))
+    if wilaya:
+        query = query.where(customers.c.wilaya_code == f"{int(wilaya):02d}")
+    if "*" not in principal.wilayas:
+        query = query.where(customers.c.wilaya_code.in_(sorted(principal.wilayas)))
+    rank = scores[0]
+    for score in scores[1:]:
+        rank = rank + score
+    query = query.order_by(rank.desc(), customers.c.id).limit(limit)
+    return list((await session.execute(query)).all())

@@ -7,12 +7,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, tuple_
 
 from sila_common.app import RuntimeDep
-from sila_common.auth import CurrentPrincipal
+from sila_common.auth import Principal
 from sila_common.pagination import decode_cursor, encode_cursor
-from sila_identity.api.customers import ensure_may_read, load_customer
+from sila_common.problems import Forbidden, Unprocessable
+from sila_identity import audit
+from sila_identity.api.deps import Caller
+from sila_identity.directory import ensure_may_read, load_row
 from sila_identity.tables import timeline_entries
 from sila_identity.timeline.summaries import summarise
 
@@ -43,7 +46,7 @@ def _aware(value: datetime) -> datetime:
 async def timeline(
     customer_id: str,
     runtime: RuntimeDep,
-    principal: CurrentPrincipal,
+    principal: Caller,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
     type: Annotated[list[str] | None, Query(description="event types")] = None,
@@ -54,8 +57,11 @@ async def timeline(
     lang: Literal["fr", "ar", "en"] | None = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> TimelinePage:
-    customer = await load_customer(runtime, customer_id)
-    ensure_may_read(principal, customer)
+    ensure_may_read_timeline_kind(principal)
+    async with runtime.session_factory() as session:
+        customer = await load_row(session, customer_id)
+    if principal.kind != "partner":
+        ensure_may_read(principal, customer)
     language = lang or _language(accept_language) or customer.language
     t = timeline_entries.c
     query = select(timeline_entries).where(t.customer_id == customer_id)
@@ -71,10 +77,13 @@ async def timeline(
         query = query.where(t.occurred_at < _aware(until).astimezone(UTC))
     if cursor:
         occurred, event_id = decode_cursor(cursor, size=2)
-        boundary = datetime.fromisoformat(occurred)
-        query = query.where(
-            or_(t.occurred_at < boundary, and_(t.occurred_at == boundary, t.event_id < event_id))
-        )
+        try:
+            boundary = datetime.fromisoformat(str(occurred))
+        except ValueError as exc:
+            raise Unprocessable("The cursor is not one this API gave out.") from exc
+        boundary, event_id = _aware(boundary).astimezone(UTC), str(event_id)
+        # A row comparison, so the index range starts at the cursor instead of filtering.
+        query = query.where(tuple_(t.occurred_at, t.event_id) < tuple_(boundary, event_id))
     query = query.order_by(t.occurred_at.desc(), t.event_id.desc()).limit(limit + 1)
     async with runtime.session_factory() as session:
         rows = (await session.execute(query)).all()
@@ -91,11 +100,18 @@ async def timeline(
         )
         for row in rows[:limit]
     ]
+    await audit.record_reads(runtime.session_factory, principal, "timeline.read", [customer_id])
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
         next_cursor = encode_cursor([last.occurred_at.isoformat(), last.event_id])
     return TimelinePage(items=items, next_cursor=next_cursor)
+
+
+def ensure_may_read_timeline_kind(principal: Principal) -> None:
+    """Partners read timelines only with the timeline:read scope (then any customer's)."""
+    if principal.kind == "partner" and "timeline:read" not in principal.scopes:
+        raise Forbidden("This needs the scope timeline:read.")
 
 
 def _language(header: str | None) -> str | None:

@@ -198,3 +198,49 @@ def damm_check_digit(digits: str) -> int:
 def is_damm_valid(digits_with_check: str) -> bool:
     """True when the last digit is the Damm check digit of the others."""
     return damm_check_digit(digits_with_check) == 0
+
+
+def display_name(
+    *,
+    first_name: str | None,
+    last_name: str | None,
+    first_name_ar: str | None = None,
+    last_name_ar: str | None = None,
+    company_name: str | None = None,
+) -> str:
+    """How agents and messages name the customer: the company, else the Latin name, else
+    the Arabic one."""
+    if company_name:
+        return company_name
+    latin = " ".join(part for part in (first_name, last_name) if part)
+    return latin or " ".join(part for part in (first_name_ar, last_name_ar) if part)
+
+
+_ARABIC_LETTER = re.compile(r"[\u0620-\u064a\u066e-\u06d3\u06fa-\u06ff]")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_NAME_PUNCTUATION = frozenset(" -'’.")
+
+
+class InvalidName(InvalidValue):
+    """A name is empty, in the wrong script, or holds characters names do not have."""
+
+
+def clean_name(value: str, *, script: str) -> str:
+    """A name as stored: trimmed, single-spaced, in the expected script ("latin"/"arabic").
+
+    Latin fields hold the French spelling agents type; Arabic fields the Arabic spelling.
+    Digits and symbols are refused in both.
+    """
+    text = " ".join(value.split())
+    if not text:
+        raise InvalidName("the name is empty")
+    letters = _ARABIC_LETTER if script == "arabic" else _LATIN_LETTER
+    other = _LATIN_LETTER if script == "arabic" else _ARABIC_LETTER
+    if other.search(text):
+        raise InvalidName(f"this field takes a name in {script} script")
+    if not letters.search(text):
+        raise InvalidName(f"the name has no {script} letter")
+    for char in text:
+        if not (char.isalpha() or char in _NAME_PUNCTUATION or "\u064b" <= char <= "\u0652"):
+            raise InvalidName(f"unexpected character {char!r} in the name")
+    return text

@@ -1,56 +1,224 @@
 """The one-line human summary of a timeline entry, in the reader's language (fr, ar, en).
 
 Entries store the event's data; the sentence is rendered when read, so a template fix
-or a new language applies to the whole history at once.
+or a new language applies to the whole history at once. Coded values (statuses,
+channels, queues...) are shown in the reader's language; a value with no label is
+shown as it is, and a missing member as "…".
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 Language = str
+Templates = dict[Language, str]
+LANGUAGES: Final = ("fr", "ar", "en")
+ALGIERS: Final = ZoneInfo("Africa/Algiers")
 
-# type -> language -> template; placeholders name fields of the event's data.
-SUMMARIES: dict[str, dict[Language, str]] = {
-    "identity.customer.registered": {
-        "fr": "Client enregistré : {display_name}",
-        "ar": "تم تسجيل الزبون: {display_name}",
-        "en": "Customer registered: {display_name}",
+
+def _t(fr: str, ar: str, en: str) -> Templates:
+    return {"fr": fr, "ar": ar, "en": en}
+
+
+# Coded values, by the data member that carries them.
+LABELS: Final[dict[str, dict[str, Templates]]] = {
+    "channel": {
+        "agency": _t("en agence", "في الوكالة", "at an agency"),
+        "call_centre": _t("centre d'appels 12", "مركز النداء 12", "call centre 12"),
+        "callback": _t("rappel client", "معاودة الاتصال بالزبون", "customer call-back"),
+        "social": _t("réseaux sociaux", "شبكات التواصل الاجتماعي", "social networks"),
+        "email": _t("e-mail", "البريد الإلكتروني", "e-mail"),
+        "web": _t("Espace Client", "الفضاء الزبون", "customer portal"),
+        "app": _t("My Idoom", "تطبيق My Idoom", "My Idoom app"),
+        "sms": _t("SMS", "رسالة قصيرة", "SMS"),
+        "push": _t("notification", "إشعار", "push notification"),
+        "in_app": _t("dans l'application", "داخل التطبيق", "in the app"),
+        "any": _t("tous canaux", "كل القنوات", "every channel"),
     },
-    "identity.contract.signed": {
-        "fr": "Contrat {number} souscrit ({offer_code})",
-        "ar": "تم إبرام العقد {number} ({offer_code})",
-        "en": "Contract {number} signed ({offer_code})",
+    "direction": {
+        "inbound": _t("entrant", "وارد", "inbound"),
+        "outbound": _t("sortant", "صادر", "outbound"),
     },
-    "identity.interaction.logged": {
-        "fr": "Contact {channel} : {reason}",
-        "ar": "اتصال عبر {channel}: {reason}",
-        "en": "{channel} contact: {reason}",
+    "reason": {
+        "commercial": _t("demande commerciale", "طلب تجاري", "commercial request"),
+        "technical": _t("problème technique", "مشكل تقني", "technical issue"),
+        "administrative": _t("démarche administrative", "إجراء إداري", "administrative matter"),
+        "information": _t("renseignement", "استعلام", "information"),
+        "complaint_follow_up": _t("suivi de réclamation", "متابعة شكوى", "complaint follow-up"),
+        "satisfaction_check": _t("suivi de satisfaction", "قياس الرضا", "satisfaction check"),
     },
-    "tickets.ticket.opened": {
-        "fr": "Réclamation {number} ouverte : {subject} (échéance {due_at_local})",
-        "ar": "تم فتح الشكوى {number}: {subject} (الأجل {due_at_local})",
-        "en": "Ticket {number} opened: {subject} (due {due_at_local})",
+    "outcome": {
+        "resolved": _t("résolu", "تم الحل", "resolved"),
+        "information_given": _t("information donnée", "تم تقديم المعلومة", "information given"),
+        "ticket_opened": _t("réclamation ouverte", "تم فتح شكوى", "ticket opened"),
+        "follow_up_needed": _t("suite à donner", "يتطلب متابعة", "follow-up needed"),
+        "transferred": _t("transféré", "تم التحويل", "transferred"),
+        "no_answer": _t("sans réponse", "بدون رد", "no answer"),
     },
-    "tickets.ticket.status_changed": {
-        "fr": "Réclamation {number} : {status}",
-        "ar": "الشكوى {number}: {status}",
-        "en": "Ticket {number}: {status}",
+    "status": {
+        "opened": _t("ouverte", "مفتوحة", "opened"),
+        "assigned": _t("prise en charge", "قيد المعالجة", "assigned"),
+        "in_progress": _t("en cours de traitement", "قيد المعالجة", "in progress"),
+        "pending_customer": _t("en attente de votre réponse", "في انتظار ردكم", "waiting on you"),
+        "resolved": _t("résolue", "تم حلها", "resolved"),
+        "closed": _t("clôturée", "مغلقة", "closed"),
+        "reopened": _t("rouverte", "أعيد فتحها", "reopened"),
+        "cancelled": _t("annulée", "ملغاة", "cancelled"),
+        "prospect": _t("prospect", "زبون محتمل", "prospect"),
+        "active": _t("actif", "نشط", "active"),
+        "suspended": _t("suspendu", "معلق", "suspended"),
     },
-    "notify.message.sent": {
-        "fr": "Message {channel} envoyé",
-        "ar": "تم إرسال رسالة {channel}",
-        "en": "{channel} message sent",
+    "queue": {
+        "technical": _t("technique", "التقني", "technical"),
+        "billing": _t("facturation", "الفوترة", "billing"),
+        "commercial": _t("commercial", "التجاري", "commercial"),
     },
-    "notify.message.failed": {
-        "fr": "Échec d'envoi du message {channel}",
-        "ar": "فشل إرسال رسالة {channel}",
-        "en": "{channel} message failed",
+    "purpose": {
+        "service": _t("messages de service", "رسائل الخدمة", "service messages"),
+        "marketing": _t("offres commerciales", "العروض التجارية", "marketing"),
     },
 }
 
-FALLBACK = {"fr": "Événement {type}", "ar": "حدث {type}", "en": "Event {type}"}
+SUMMARIES: Final[dict[str, Templates]] = {
+    "identity.customer.registered": _t(
+        "Client enregistré : {display_name} ({channel})",
+        "تم تسجيل الزبون: {display_name} ({channel})",
+        "Customer registered: {display_name} ({channel})",
+    ),
+    "identity.customer.updated": _t(
+        "Fiche client mise à jour ({changed})",
+        "تم تحديث ملف الزبون ({changed})",
+        "Customer details updated ({changed})",
+    ),
+    "identity.customer.erased": _t(
+        "Données personnelles effacées (loi 18-07)",
+        "تم محو المعطيات الشخصية (القانون 18-07)",
+        "Personal data erased (law 18-07)",
+    ),
+    "identity.consent.changed:granted": _t(
+        "Consentement donné : {purpose}, {channel}",
+        "تمت الموافقة: {purpose}، {channel}",
+        "Consent given: {purpose}, {channel}",
+    ),
+    "identity.consent.changed:withdrawn": _t(
+        "Consentement retiré : {purpose}, {channel}",
+        "تم سحب الموافقة: {purpose}، {channel}",
+        "Consent withdrawn: {purpose}, {channel}",
+    ),
+    "identity.otp.requested": _t(
+        "Code de connexion envoyé par SMS",
+        "تم إرسال رمز الدخول برسالة قصيرة",
+        "Log-in code sent by SMS",
+    ),
+    "identity.interaction.logged": _t(
+        "Contact {channel} ({direction}) : {reason}, {outcome}",
+        "اتصال {channel} ({direction}): {reason}، {outcome}",
+        "Contact {channel} ({direction}): {reason}, {outcome}",
+    ),
+    "identity.contract.signed": _t(
+        "Contrat {number} souscrit ({offer_code})",
+        "تم إبرام العقد {number} ({offer_code})",
+        "Contract {number} signed ({offer_code})",
+    ),
+    "tickets.ticket.opened": _t(
+        "Réclamation {number} ouverte : {subject} (échéance {due_at_local})",
+        "تم فتح الشكوى {number}: {subject} (الأجل {due_at_local})",
+        "Ticket {number} opened: {subject} (due {due_at_local})",
+    ),
+    "tickets.ticket.status_changed": _t(
+        "Réclamation {number} : {status}",
+        "الشكوى {number}: {status}",
+        "Ticket {number}: {status}",
+    ),
+    "tickets.ticket.assigned": _t(
+        "Réclamation {number} confiée au service {queue}",
+        "أسندت الشكوى {number} إلى المصلحة {queue}",
+        "Ticket {number} assigned to the {queue} team",
+    ),
+    "tickets.ticket.escalated:warning": _t(
+        "Réclamation {number} : échéance proche ({due_at_local})",
+        "الشكوى {number}: اقتراب الأجل ({due_at_local})",
+        "Ticket {number}: due soon ({due_at_local})",
+    ),
+    "tickets.ticket.escalated:breached": _t(
+        "Réclamation {number} : délai dépassé ({due_at_local})",
+        "الشكوى {number}: تم تجاوز الأجل ({due_at_local})",
+        "Ticket {number}: overdue ({due_at_local})",
+    ),
+    "tickets.note.added:public": _t(
+        "Nouveau message sur la réclamation {number}",
+        "رسالة جديدة بخصوص الشكوى {number}",
+        "New message on ticket {number}",
+    ),
+    "tickets.note.added:internal": _t(
+        "Note interne sur la réclamation {number}",
+        "ملاحظة داخلية بخصوص الشكوى {number}",
+        "Internal note on ticket {number}",
+    ),
+    "tickets.incident.customer_affected": _t(
+        "Incident réseau ({service}, {area_label}) : rétablissement prévu {estimated_end_at_local}",
+        "عطل في الشبكة ({service}، {area_label}): العودة المتوقعة {estimated_end_at_local}",
+        "Network incident ({service}, {area_label}): expected back {estimated_end_at_local}",
+    ),
+    "tickets.incident.customer_restored": _t(
+        "Service rétabli ({service}, {area_label})",
+        "تمت استعادة الخدمة ({service}، {area_label})",
+        "Service restored ({service}, {area_label})",
+    ),
+    "tickets.survey.answered": _t(
+        "Enquête de satisfaction répondue (satisfaction {csat}/5, recommandation {nps}/10)",
+        "تمت الإجابة على استبيان الرضا (الرضا {csat}/5، التوصية {nps}/10)",
+        "Satisfaction survey answered (satisfaction {csat}/5, recommendation {nps}/10)",
+    ),
+    "notify.message.sent": _t(
+        "Message envoyé ({channel})",
+        "تم إرسال رسالة ({channel})",
+        "Message sent ({channel})",
+    ),
+    "notify.message.delivered": _t(
+        "Message reçu ({channel})",
+        "تم استلام الرسالة ({channel})",
+        "Message delivered ({channel})",
+    ),
+    "notify.message.failed": _t(
+        "Échec d'envoi du message ({channel})",
+        "فشل إرسال الرسالة ({channel})",
+        "Message failed ({channel})",
+    ),
+}
+
+SERVICE_NAMES: Final[dict[str, Templates]] = {
+    "identity": _t("compte client", "حساب الزبون", "customer account"),
+    "tickets": _t("réclamations", "الشكاوى", "tickets"),
+    "billing": _t("facturation", "الفوترة", "billing"),
+    "loyalty": _t("fidélité", "الوفاء", "loyalty"),
+    "notify": _t("messages", "الرسائل", "messages"),
+}
+FALLBACK: Final = _t(
+    "Événement {service_name} : {type}",
+    "حدث {service_name}: {type}",
+    "{service_name} event: {type}",
+)
+
+# Event types whose sentence depends on a member of the data.
+VARIANTS: Final[dict[str, Callable[[Mapping[str, Any]], str]]] = {
+    "identity.consent.changed": lambda d: "granted" if d.get("granted") else "withdrawn",
+    "tickets.ticket.escalated": lambda d: "breached" if d.get("level") == "breached" else "warning",
+    "tickets.note.added": lambda d: "public" if d.get("public") else "internal",
+}
+
+FIELD_NAMES: Final[dict[str, Templates]] = {
+    "phone": _t("téléphone", "الهاتف", "phone"),
+    "email": _t("e-mail", "البريد الإلكتروني", "e-mail"),
+    "address": _t("adresse", "العنوان", "address"),
+    "commune": _t("commune", "البلدية", "commune"),
+    "wilaya_code": _t("wilaya", "الولاية", "wilaya"),
+    "language": _t("langue", "اللغة", "language"),
+    "status": _t("statut", "الحالة", "status"),
+}
 
 
 class _Blank(dict[str, Any]):
@@ -58,22 +226,38 @@ class _Blank(dict[str, Any]):
         return "…"
 
 
+def template_for(event_type: str, data: Mapping[str, Any], language: Language) -> str:
+    variant = VARIANTS.get(event_type)
+    key = f"{event_type}:{variant(data)}" if variant else event_type
+    templates = SUMMARIES.get(key, FALLBACK)
+    return templates.get(language) or templates["fr"]
+
+
 def summarise(event_type: str, data: Mapping[str, Any], language: Language) -> str:
-    templates = SUMMARIES.get(event_type, FALLBACK)
-    template = templates.get(language) or templates["fr"]
+    """The entry's sentence in ``language`` (French when the language is not served)."""
+    language = language if language in LANGUAGES else "fr"
     values = _Blank({k: v for k, v in data.items() if v is not None})
+    for member, labels in LABELS.items():
+        value = values.get(member)
+        if isinstance(value, str) and value in labels:
+            values[member] = labels[value][language]
+    if isinstance(data.get("changed"), list):
+        values["changed"] = ", ".join(
+            FIELD_NAMES.get(str(f), {}).get(language, str(f)) for f in data["changed"]
+        )
+    for member in ("due_at", "estimated_end_at"):
+        if data.get(member):
+            values[f"{member}_local"] = local_time(str(data[member]))
+    service = event_type.split(".", 1)[0]
     values.setdefault("type", event_type)
-    if "due_at" in data and "due_at_local" not in data:
-        values["due_at_local"] = _local(str(data["due_at"]))
-    return template.format_map(values)
+    values["service_name"] = SERVICE_NAMES.get(service, {}).get(language, service)
+    return template_for(event_type, data, language).format_map(values)
 
 
-def _local(iso: str) -> str:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
+def local_time(iso: str) -> str:
+    """An RFC 3339 time as read in Algeria: 26/11/2026 14:30."""
     try:
-        moment = datetime.fromisoformat(iso).astimezone(ZoneInfo("Africa/Algiers"))
+        moment = datetime.fromisoformat(iso).astimezone(ALGIERS)
     except ValueError:
         return iso
     return moment.strftime("%d/%m/%Y %H:%M")

@@ -1,0 +1,506 @@
+"""Administration: agents, partners, signing keys, wilayas, and the audit log."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.app import RuntimeDep
+from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.problems import Conflict, NotFound, Unprocessable
+from sila_identity import audit
+from sila_identity.api.deps import Admin, Caller, KeyStoreDep
+from sila_identity.auth import sessions
+from sila_identity.auth.passwords import hash_password
+from sila_identity.directory import aware
+from sila_identity.domain.errors import InvalidValue
+from sila_identity.domain.wilayas import format_wilaya_code
+from sila_identity.tables import agents, audit_log, partners, signing_keys, wilayas
+
+router = APIRouter(prefix="/v1/admin/identity", tags=["administration"])
+reference = APIRouter(tags=["reference data"])
+
+ROLES = ("agent", "supervisor", "technician", "billing", "marketing", "admin")
+ALL_WILAYAS = "*"
+SCOPE_PATTERN = r"^[a-z_]+:[a-z_]+$"
+
+
+# --- Agents -----------------------------------------------------------------------------
+
+
+def _wilaya_codes(values: list[str]) -> list[str]:
+    if values == [ALL_WILAYAS]:
+        return values
+    try:
+        return sorted({format_wilaya_code(v) for v in values})
+    except InvalidValue as exc:
+        raise ValueError(exc.reason) from exc
+
+
+class AgentFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, min_length=2, max_length=200)
+    password: str | None = Field(default=None, min_length=12, max_length=200)
+    roles: list[str] | None = Field(default=None, min_length=1, max_length=len(ROLES))
+    # Wilaya codes served, or ["*"] for all.
+    wilayas: list[str] | None = Field(default=None, min_length=1, max_length=70)
+    agency: str | None = Field(default=None, min_length=2, max_length=100)
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        unknown = set(value) - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown roles {sorted(unknown)}; roles are {', '.join(ROLES)}")
+        return sorted(set(value))
+
+    @field_validator("wilayas")
+    @classmethod
+    def _wilayas(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _wilaya_codes(value)
+
+
+class AgentCreate(AgentFields):
+    username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,99}$")
+    display_name: str = Field(min_length=2, max_length=200)
+    password: str = Field(min_length=12, max_length=200)
+    roles: list[str] = Field(min_length=1, max_length=len(ROLES))
+    wilayas: list[str] = Field(min_length=1, max_length=70)
+
+
+class AgentPatch(AgentFields):
+    disabled: bool | None = None
+
+
+class AgentRead(BaseModel):
+    id: str
+    username: str
+    display_name: str
+    roles: list[str]
+    wilayas: list[str]
+    agency: str | None
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime | None
+
+
+def agent_read(row: Any) -> AgentRead:
+    read = AgentRead.model_validate(row, from_attributes=True)
+    return read.model_copy(
+        update={"created_at": aware(read.created_at), "updated_at": aware(read.updated_at)}
+    )
+
+
+async def _ensure_wilayas(session: AsyncSession, codes: list[str]) -> None:
+    if codes == [ALL_WILAYAS]:
+        return
+    known = set(
+        (await session.scalars(select(wilayas.c.code).where(wilayas.c.code.in_(codes)))).all()
+    )
+    missing = sorted(set(codes) - known)
+    if missing:
+        reason = f"no wilaya has the codes {', '.join(missing)}"
+        raise Unprocessable(
+            reason, errors=[{"field": "body.wilayas", "message": reason, "type": "unknown_wilaya"}]
+        )
+
+
+async def _agent_row(session: AsyncSession, agent_id: str) -> Any:
+    row = (await session.execute(select(agents).where(agents.c.id == agent_id))).one_or_none()
+    if row is None:
+        raise NotFound(f"No agent {agent_id}.")
+    return row
+
+
+@router.post(
+    "/agents", status_code=status.HTTP_201_CREATED, response_model=AgentRead, summary="Add an agent"
+)
+async def create_agent(body: AgentCreate, runtime: RuntimeDep, principal: Admin) -> AgentRead:
+    now = datetime.now(UTC)
+    agent_id = str(uuid.uuid4())
+    try:
+        async with runtime.session_factory() as session, session.begin():
+            await _ensure_wilayas(session, body.wilayas)
+            await session.execute(
+                insert(agents).values(
+                    id=agent_id,
+                    username=body.username,
+                    display_name=body.display_name,
+                    password_hash=hash_password(body.password),
+                    roles=body.roles,
+                    wilayas=body.wilayas,
+                    agency=body.agency,
+                    disabled=False,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await audit.record(session, principal, "agent.create", target=agent_id)
+            row = await _agent_row(session, agent_id)
+    except IntegrityError as exc:
+        raise Conflict(f"The username {body.username} is taken.") from exc
+    return agent_read(row)
+
+
+@router.get("/agents", response_model=list[AgentRead], summary="Agents, by username")
+async def list_agents(
+    runtime: RuntimeDep,
+    principal: Admin,
+    after: Annotated[str | None, Query(max_length=100, description="last username seen")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+) -> list[AgentRead]:
+    query = select(agents).order_by(agents.c.username).limit(limit)
+    if after:
+        query = query.where(agents.c.username > after)
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(query)).all()
+    return [agent_read(row) for row in rows]
+
+
+@router.get("/agents/{agent_id}", response_model=AgentRead, summary="One agent")
+async def get_agent(agent_id: str, runtime: RuntimeDep, principal: Admin) -> AgentRead:
+    async with runtime.session_factory() as session:
+        return agent_read(await _agent_row(session, agent_id))
+
+
+@router.patch(
+    "/agents/{agent_id}",
+    response_model=AgentRead,
+    summary="Change an agent: roles, scope, password, or disable",
+    description=(
+        "Disabling refuses the agent at identity at once, ends their refresh tokens, and "
+        "lets their last access token expire within 60 seconds everywhere else."
+    ),
+)
+async def update_agent(
+    agent_id: str, body: AgentPatch, runtime: RuntimeDep, principal: Admin
+) -> AgentRead:
+    values: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"password"})
+    if None in values.values():
+        raise Unprocessable("Fields of an agent cannot be set to null.")
+    if body.password is not None:
+        values["password_hash"] = hash_password(body.password)
+    async with runtime.session_factory() as session, session.begin():
+        await _agent_row(session, agent_id)
+        if "wilayas" in values:
+            await _ensure_wilayas(session, values["wilayas"])
+        if values:
+            await session.execute(
+                update(agents)
+                .where(agents.c.id == agent_id)
+                .values(**values, updated_at=datetime.now(UTC))
+            )
+        if body.disabled or "roles" in values or "wilayas" in values or body.password:
+            # New rights or no rights: the agent logs in again to get a matching token.
+            await sessions.revoke_subject(session, agent_id)
+        await audit.record(
+            session,
+            principal,
+            "agent.update",
+            target=agent_id,
+            detail={"fields": sorted(body.model_fields_set)},
+        )
+        row = await _agent_row(session, agent_id)
+    return agent_read(row)
+
+
+# --- Partners ---------------------------------------------------------------------------
+
+
+class PartnerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=2, max_length=200)
+    scopes: list[Annotated[str, Field(pattern=SCOPE_PATTERN, max_length=60)]] = Field(
+        default_factory=list, max_length=30
+    )
+
+
+class PartnerPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=2, max_length=200)
+    scopes: list[Annotated[str, Field(pattern=SCOPE_PATTERN, max_length=60)]] | None = Field(
+        default=None, max_length=30
+    )
+    disabled: bool | None = None
+
+
+class PartnerRead(BaseModel):
+    id: str
+    name: str
+    client_id: str
+    scopes: list[str]
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class PartnerWithSecret(PartnerRead):
+    """Only in the answer that creates the secret: it is stored hashed and never shown again."""
+
+    client_secret: str
+
+
+def partner_read(row: Any) -> PartnerRead:
+    read = PartnerRead.model_validate(row, from_attributes=True)
+    return read.model_copy(
+        update={"created_at": aware(read.created_at), "updated_at": aware(read.updated_at)}
+    )
+
+
+async def _partner_row(session: AsyncSession, partner_id: str) -> Any:
+    row = (await session.execute(select(partners).where(partners.c.id == partner_id))).one_or_none()
+    if row is None:
+        raise NotFound(f"No partner {partner_id}.")
+    return row
+
+
+@router.post(
+    "/partners",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PartnerWithSecret,
+    summary="Register a partner (client credentials)",
+)
+async def create_partner(
+    body: PartnerCreate, runtime: RuntimeDep, principal: Admin
+) -> PartnerWithSecret:
+    now = datetime.now(UTC)
+    partner_id = str(uuid.uuid4())
+    secret = secrets.token_urlsafe(32)
+    async with runtime.session_factory() as session, session.begin():
+        await session.execute(
+            insert(partners).values(
+                id=partner_id,
+                name=body.name,
+                client_id=f"ptn_{secrets.token_hex(12)}",
+                secret_hash=hash_password(secret),
+                scopes=sorted(set(body.scopes)),
+                disabled=False,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await audit.record(session, principal, "partner.create", target=partner_id)
+        row = await _partner_row(session, partner_id)
+    return PartnerWithSecret(**partner_read(row).model_dump(), client_secret=secret)
+
+
+@router.get("/partners", response_model=list[PartnerRead], summary="Partners")
+async def list_partners(runtime: RuntimeDep, principal: Admin) -> list[PartnerRead]:
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(select(partners).order_by(partners.c.name))).all()
+    return [partner_read(row) for row in rows]
+
+
+@router.patch("/partners/{partner_id}", response_model=PartnerRead, summary="Change a partner")
+async def update_partner(
+    partner_id: str, body: PartnerPatch, runtime: RuntimeDep, principal: Admin
+) -> PartnerRead:
+    values: dict[str, Any] = body.model_dump(exclude_unset=True)
+    if None in values.values():
+        raise Unprocessable("Fields of a partner cannot be set to null.")
+    if "scopes" in values:
+        values["scopes"] = sorted(set(values["scopes"]))
+    async with runtime.session_factory() as session, session.begin():
+        await _partner_row(session, partner_id)
+        if values:
+            await session.execute(
+                update(partners)
+                .where(partners.c.id == partner_id)
+                .values(**values, updated_at=datetime.now(UTC))
+            )
+        await audit.record(
+            session,
+            principal,
+            "partner.update",
+            target=partner_id,
+            detail={"fields": sorted(values)},
+        )
+        row = await _partner_row(session, partner_id)
+    return partner_read(row)
+
+
+@router.post(
+    "/partners/{partner_id}/secret",
+    response_model=PartnerWithSecret,
+    summary="Issue a new client secret (the old one stops working)",
+)
+async def rotate_partner_secret(
+    partner_id: str, runtime: RuntimeDep, principal: Admin
+) -> PartnerWithSecret:
+    secret = secrets.token_urlsafe(32)
+    async with runtime.session_factory() as session, session.begin():
+        await _partner_row(session, partner_id)
+        await session.execute(
+            update(partners)
+            .where(partners.c.id == partner_id)
+            .values(secret_hash=hash_password(secret), updated_at=datetime.now(UTC))
+        )
+        await audit.record(session, principal, "partner.secret", target=partner_id)
+        row = await _partner_row(session, partner_id)
+    return PartnerWithSecret(**partner_read(row).model_dump(), client_secret=secret)
+
+
+# --- Signing keys -----------------------------------------------------------------------
+
+
+class SigningKeyRead(BaseModel):
+    kid: str
+    created_at: datetime
+    retired_at: datetime | None
+
+
+class Rotation(BaseModel):
+    kid: str
+
+
+@router.get("/keys", response_model=list[SigningKeyRead], summary="Signing keys, newest first")
+async def list_keys(runtime: RuntimeDep, principal: Admin) -> list[SigningKeyRead]:
+    async with runtime.session_factory() as session:
+        rows = (
+            await session.execute(
+                select(
+                    signing_keys.c.kid, signing_keys.c.created_at, signing_keys.c.retired_at
+                ).order_by(signing_keys.c.created_at.desc())
+            )
+        ).all()
+    return [
+        SigningKeyRead(
+            kid=r.kid,
+            created_at=aware(r.created_at) or r.created_at,
+            retired_at=aware(r.retired_at),
+        )
+        for r in rows
+    ]
+
+
+@router.post(
+    "/keys/rotate",
+    response_model=Rotation,
+    summary="Sign with a new key from now on",
+    description=(
+        "The previous key retires but stays in the JWKS for two hours, so tokens it signed "
+        "keep verifying until they expire. Other instances of identity pick the new key up "
+        "within key_cache_seconds; other services fetch it on first sight of its kid."
+    ),
+)
+async def rotate_keys(runtime: RuntimeDep, keys: KeyStoreDep, principal: Admin) -> Rotation:
+    kid = await keys.rotate()
+    async with runtime.session_factory() as session, session.begin():
+        await audit.record(session, principal, "keys.rotate", target=kid)
+    return Rotation(kid=kid)
+
+
+# --- Audit log --------------------------------------------------------------------------
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    actor_kind: str
+    actor_id: str
+    action: str
+    customer_id: str | None
+    target: str | None
+    detail: dict[str, Any]
+    correlation_id: str | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    next_cursor: str | None
+
+
+@router.get("/audit", response_model=AuditPage, summary="Who read or changed what, newest first")
+async def read_audit(
+    runtime: RuntimeDep,
+    principal: Admin,
+    customer_id: Annotated[str | None, Query(max_length=36)] = None,
+    actor_id: Annotated[str | None, Query(max_length=100)] = None,
+    action: Annotated[str | None, Query(max_length=50)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: str | None = None,
+) -> AuditPage:
+    query = select(audit_log)
+    if customer_id:
+        query = query.where(audit_log.c.customer_id == customer_id)
+    if actor_id:
+        query = query.where(audit_log.c.actor_id == actor_id)
+    if action:
+        query = query.where(audit_log.c.action == action)
+    if cursor:
+        (last_id,) = decode_cursor(cursor, size=1)
+        if not isinstance(last_id, int):
+            raise Unprocessable("The cursor is not one this API gave out.")
+        query = query.where(audit_log.c.id < last_id)
+    query = query.order_by(audit_log.c.id.desc()).limit(limit + 1)
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(query)).all()
+    items = [
+        AuditEntry.model_validate(r, from_attributes=True).model_copy(update={"at": aware(r.at)})
+        for r in rows[:limit]
+    ]
+    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    return AuditPage(items=items, next_cursor=next_cursor)
+
+
+# --- Wilayas ----------------------------------------------------------------------------
+
+
+class WilayaRead(BaseModel):
+    code: str
+    name_fr: str
+    name_ar: str
+    active: bool
+
+
+class WilayaCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(max_length=2)
+    name_fr: str = Field(min_length=2, max_length=100)
+    name_ar: str = Field(min_length=2, max_length=100)
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        try:
+            return format_wilaya_code(value)
+        except InvalidValue as exc:
+            raise ValueError(exc.reason) from exc
+
+
+@router.post(
+    "/wilayas",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WilayaRead,
+    summary="Add a wilaya created by law (the list is data, not code)",
+)
+async def create_wilaya(body: WilayaCreate, runtime: RuntimeDep, principal: Admin) -> WilayaRead:
+    row = body.model_dump() | {"active": True}
+    try:
+        async with runtime.session_factory() as session, session.begin():
+            await session.execute(insert(wilayas).values(**row))
+            await audit.record(session, principal, "wilaya.create", target=body.code)
+    except IntegrityError as exc:
+        raise Conflict(f"The wilaya {body.code} exists already.") from exc
+    return WilayaRead(**row)
+
+
+@reference.get("/v1/wilayas", response_model=list[WilayaRead], summary="The wilayas, by code")
+async def list_wilayas(runtime: RuntimeDep, principal: Caller) -> list[WilayaRead]:
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(select(wilayas).order_by(wilayas.c.code))).all()
+    return [WilayaRead.model_validate(r, from_attributes=True) for r in rows]

@@ -1,0 +1,241 @@
+"""Interactions: every contact an agent has with a customer, ticket or not."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import insert, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.app import RuntimeDep
+from sila_common.idempotency import run_idempotent
+from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.problems import Conflict, NotFound, Unprocessable
+from sila_identity import audit
+from sila_identity.api.deps import LookupAgent
+from sila_identity.directory import aware, ensure_may_read, load_row
+from sila_identity.domain.interactions import (
+    Direction,
+    Interaction,
+    InteractionChannel,
+    InteractionOutcome,
+    InteractionReason,
+    InvalidInteraction,
+    SocialNetwork,
+    validate_interaction,
+)
+from sila_identity.events import INTERACTION_LOGGED, InteractionLogged
+from sila_identity.tables import interactions
+
+router = APIRouter(prefix="/v1/customers", tags=["interactions"])
+# Agents log contacts as they happen or shortly after, not in the future.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class InteractionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: InteractionChannel
+    direction: Direction
+    reason: InteractionReason
+    outcome: InteractionOutcome
+    duration_seconds: int | None = Field(default=None, ge=0)
+    social_network: SocialNetwork | None = None
+    ticket_id: str | None = Field(default=None, min_length=1, max_length=36)
+    notes: str | None = Field(default=None, max_length=2000)
+    occurred_at: datetime | None = None
+
+
+class InteractionRead(BaseModel):
+    id: str
+    customer_id: str
+    channel: str
+    direction: str
+    reason: str
+    outcome: str
+    duration_seconds: int | None
+    social_network: str | None
+    ticket_id: str | None
+    notes: str | None
+    agent_id: str
+    occurred_at: datetime
+    created_at: datetime
+
+
+class InteractionPage(BaseModel):
+    items: list[InteractionRead]
+    next_cursor: str | None
+
+
+def interaction_read(row: Any) -> InteractionRead:
+    read = InteractionRead.model_validate(row, from_attributes=True)
+    return read.model_copy(
+        update={"occurred_at": aware(read.occurred_at), "created_at": aware(read.created_at)}
+    )
+
+
+@router.post(
+    "/{customer_id}/interactions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InteractionRead,
+    summary="Log a contact with the customer",
+    description=(
+        "channel: call_centre (the 12), agency (a visit), social (with social_network), "
+        "email, callback (a 'rappel client', outbound). Calls carry duration_seconds."
+    ),
+)
+async def log_interaction(
+    customer_id: str,
+    body: InteractionCreate,
+    response: Response,
+    runtime: RuntimeDep,
+    principal: LookupAgent,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    occurred = body.occurred_at or now
+    if occurred.tzinfo is None:
+        raise _invalid("occurred_at", "give the time with its offset (RFC 3339)")
+    if occurred > now + CLOCK_SKEW:
+        raise _invalid("occurred_at", "a contact cannot be logged before it happens")
+    try:
+        validate_interaction(
+            Interaction(
+                channel=body.channel,
+                direction=body.direction,
+                reason=body.reason,
+                outcome=body.outcome,
+                duration_seconds=body.duration_seconds,
+                social_network=body.social_network,
+                ticket_id=body.ticket_id,
+            )
+        )
+    except InvalidInteraction as exc:
+        raise _invalid(exc.field, exc.reason) from exc
+    async with runtime.session_factory() as session:
+        customer = await load_row(session, customer_id)
+    ensure_may_read(principal, customer)
+    if customer.erased_at is not None:
+        raise Conflict("This customer was erased; no contact can be logged.")
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        interaction_id = str(uuid.uuid4())
+        row = body.model_dump(mode="json") | {
+            "id": interaction_id,
+            "customer_id": customer_id,
+            "agent_id": principal.subject,
+            "occurred_at": occurred.astimezone(UTC),
+            "created_at": now,
+        }
+        await session.execute(insert(interactions).values(**row))
+        await runtime.outbox.record(
+            session,
+            INTERACTION_LOGGED,
+            subject=interaction_id,
+            customer_id=customer_id,
+            data=InteractionLogged(
+                interaction_id=interaction_id,
+                customer_id=customer_id,
+                channel=body.channel,
+                direction=body.direction,
+                reason=body.reason,
+                outcome=body.outcome,
+                duration_seconds=body.duration_seconds,
+                agent_id=principal.subject,
+                ticket_id=body.ticket_id,
+                social_network=body.social_network,
+            ),
+        )
+        await audit.record(
+            session, principal, "interaction.log", customer_id=customer_id, target=interaction_id
+        )
+        return 201, InteractionRead.model_validate(row).model_dump(mode="json")
+
+    code, payload, replayed = await run_idempotent(
+        runtime.session_factory,
+        runtime.definition.tables.idempotency_keys,
+        key=idempotency_key,
+        principal=f"{principal.kind}:{principal.subject}",
+        body={"customer_id": customer_id, **body.model_dump(mode="json")},
+        work=work,
+    )
+    response.status_code = code
+    response.headers["Location"] = f"/v1/customers/{customer_id}/interactions/{payload['id']}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return payload
+
+
+def _invalid(field: str, reason: str) -> Unprocessable:
+    return Unprocessable(
+        reason, errors=[{"field": f"body.{field}", "message": reason, "type": "interaction"}]
+    )
+
+
+@router.get(
+    "/{customer_id}/interactions",
+    response_model=InteractionPage,
+    summary="The contacts logged with a customer, newest first",
+    description="For agents: the notes are internal. Customers see contacts on their timeline.",
+)
+async def list_interactions(
+    customer_id: str,
+    runtime: RuntimeDep,
+    principal: LookupAgent,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> InteractionPage:
+    t = interactions.c
+    query = select(interactions).where(t.customer_id == customer_id)
+    if cursor:
+        occurred, last_id = decode_cursor(cursor, size=2)
+        try:
+            boundary = datetime.fromisoformat(str(occurred))
+        except ValueError as exc:
+            raise Unprocessable("The cursor is not one this API gave out.") from exc
+        boundary = (aware(boundary) or boundary).astimezone(UTC)
+        query = query.where(tuple_(t.occurred_at, t.id) < tuple_(boundary, str(last_id)))
+    query = query.order_by(t.occurred_at.desc(), t.id.desc()).limit(limit + 1)
+    async with runtime.session_factory() as session:
+        customer = await load_row(session, customer_id)
+        ensure_may_read(principal, customer)
+        rows = (await session.execute(query)).all()
+    await audit.record_reads(runtime.session_factory, principal, "interaction.read", [customer_id])
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(
+            [(aware(last.occurred_at) or last.occurred_at).isoformat(), last.id]
+        )
+    return InteractionPage(
+        items=[interaction_read(r) for r in rows[:limit]], next_cursor=next_cursor
+    )
+
+
+@router.get(
+    "/{customer_id}/interactions/{interaction_id}",
+    response_model=InteractionRead,
+    summary="One logged contact",
+)
+async def get_interaction(
+    customer_id: str, interaction_id: str, runtime: RuntimeDep, principal: LookupAgent
+) -> InteractionRead:
+    async with runtime.session_factory() as session:
+        customer = await load_row(session, customer_id)
+        ensure_may_read(principal, customer)
+        row = (
+            await session.execute(
+                select(interactions).where(
+                    interactions.c.id == interaction_id,
+                    interactions.c.customer_id == customer_id,
+                )
+            )
+        ).one_or_none()
+    if row is None:
+        raise NotFound(f"No interaction {interaction_id}.")
+    await audit.record_reads(runtime.session_factory, principal, "interaction.read", [customer_id])
+    return interaction_read(row)

@@ -1,0 +1,307 @@
+"""Personal data (law 18-07): consent records, the export of everything held about a
+customer, and erasure.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import delete, insert, select, update
+
+from sila_common.app import RuntimeDep
+from sila_common.auth import Principal
+from sila_common.problems import Conflict, Forbidden
+from sila_identity import audit
+from sila_identity.api.deps import Caller, Supervisor
+from sila_identity.auth import sessions
+from sila_identity.directory import aware, ensure_may_read, load_row, name_of
+from sila_identity.domain.consent import (
+    CaptureChannel,
+    ConsentChannel,
+    ConsentRecord,
+    Purpose,
+    current_consent,
+)
+from sila_identity.events import (
+    CONSENT_CHANGED,
+    CUSTOMER_ERASED,
+    ConsentChanged,
+    CustomerErased,
+)
+from sila_identity.tables import (
+    audit_log,
+    consents,
+    contracts,
+    customers,
+    interactions,
+    otp_challenges,
+    timeline_entries,
+)
+from sila_identity.timeline.projection import scrub_customer_entries
+
+router = APIRouter(prefix="/v1/customers", tags=["personal data"])
+# Where a customer acting for themselves can have expressed a choice.
+SELF_CAPTURE = frozenset({CaptureChannel.WEB, CaptureChannel.APP, CaptureChannel.SMS})
+
+
+class ConsentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: Purpose
+    channel: ConsentChannel
+    granted: bool
+    captured_via: CaptureChannel
+
+
+class ConsentRead(BaseModel):
+    purpose: str
+    channel: str
+    granted: bool
+    captured_via: str
+    captured_by: str
+    recorded_at: datetime
+
+
+class ConsentState(BaseModel):
+    purpose: str
+    channel: str
+    granted: bool
+    # False while no record exists and the purpose's default applies.
+    recorded: bool
+
+
+class ConsentSummary(BaseModel):
+    current: list[ConsentState]
+    history: list[ConsentRead]
+
+
+class Erasure(BaseModel):
+    customer_id: str
+    erased_at: datetime
+
+
+def _ensure_person(principal: Principal, customer: Any) -> None:
+    """The customer themselves or an agent serving them; partners never."""
+    if principal.kind not in ("customer", "agent"):
+        raise Forbidden("Consent is managed by the customer or an agent.")
+    ensure_may_read(principal, customer)
+
+
+@router.post(
+    "/{customer_id}/consents",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ConsentRead,
+    summary="Record a consent given or withdrawn",
+)
+async def record_consent(
+    customer_id: str, body: ConsentCreate, runtime: RuntimeDep, principal: Caller
+) -> ConsentRead:
+    if principal.kind == "customer" and body.captured_via not in SELF_CAPTURE:
+        raise Forbidden("A customer records consent from the portal, the app or by SMS.")
+    if principal.kind == "agent" and not principal.has_role("agent", "supervisor"):
+        raise Forbidden("This needs one of the roles: agent, supervisor.")
+    now = datetime.now(UTC)
+    async with runtime.session_factory() as session, session.begin():
+        customer = await load_row(session, customer_id)
+        _ensure_person(principal, customer)
+        if customer.erased_at is not None:
+            raise Conflict("This customer was erased.")
+        row = {
+            "customer_id": customer_id,
+            "purpose": body.purpose.value,
+            "channel": body.channel.value,
+            "granted": body.granted,
+            "captured_via": body.captured_via.value,
+            "captured_by": f"{principal.kind}:{principal.subject}",
+            "recorded_at": now,
+        }
+        await session.execute(insert(consents).values(**row))
+        await runtime.outbox.record(
+            session,
+            CONSENT_CHANGED,
+            subject=customer_id,
+            customer_id=customer_id,
+            data=ConsentChanged(
+                customer_id=customer_id,
+                purpose=body.purpose.value,
+                channel=body.channel.value,
+                granted=body.granted,
+                captured_via=body.captured_via.value,
+            ),
+        )
+        await audit.record(
+            session,
+            principal,
+            "consent.change",
+            customer_id=customer_id,
+            detail={"purpose": body.purpose.value, "channel": body.channel.value},
+        )
+    return ConsentRead.model_validate(row)
+
+
+@router.get(
+    "/{customer_id}/consents",
+    response_model=ConsentSummary,
+    summary="A customer's consent: the state per purpose and channel, and the history",
+)
+async def list_consents(customer_id: str, runtime: RuntimeDep, principal: Caller) -> ConsentSummary:
+    async with runtime.session_factory() as session:
+        customer = await load_row(session, customer_id)
+        _ensure_person(principal, customer)
+        rows = (
+            await session.execute(
+                select(consents)
+                .where(consents.c.customer_id == customer_id)
+                .order_by(consents.c.id.desc())
+            )
+        ).all()
+    await audit.record_reads(runtime.session_factory, principal, "consent.read", [customer_id])
+    history = [
+        ConsentRead.model_validate(r, from_attributes=True).model_copy(
+            update={"recorded_at": aware(r.recorded_at)}
+        )
+        for r in rows
+    ]
+    records = [
+        ConsentRecord(
+            purpose=Purpose(h.purpose),
+            channel=ConsentChannel(h.channel),
+            granted=h.granted,
+            recorded_at=h.recorded_at,
+        )
+        for h in history
+    ]
+    current = [
+        ConsentState(
+            purpose=purpose.value,
+            channel=channel.value,
+            granted=current_consent(records, purpose, channel),
+            recorded=any(
+                r.purpose is purpose and r.channel in (channel, ConsentChannel.ANY) for r in records
+            ),
+        )
+        for purpose in Purpose
+        for channel in ConsentChannel
+        if channel is not ConsentChannel.ANY
+    ]
+    return ConsentSummary(current=current, history=history)
+
+
+@router.get(
+    "/{customer_id}/export",
+    summary="Everything identity holds about a customer (JSON)",
+    description=(
+        "The customer (unmasked), contracts, logged contacts, consent history, timeline and "
+        "the log of who read or changed their data. For the customer, or a supervisor."
+    ),
+)
+async def export_customer(
+    customer_id: str, runtime: RuntimeDep, principal: Caller
+) -> dict[str, Any]:
+    if principal.kind == "agent" and not principal.has_role("supervisor"):
+        raise Forbidden("This needs one of the roles: supervisor.")
+    async with runtime.session_factory() as session:
+        customer = await load_row(session, customer_id)
+        _ensure_person(principal, customer)
+        sections: dict[str, Any] = {}
+        for name, table, order in (
+            ("contracts", contracts, contracts.c.created_at),
+            ("interactions", interactions, interactions.c.occurred_at),
+            ("consents", consents, consents.c.id),
+            ("timeline", timeline_entries, timeline_entries.c.occurred_at),
+            ("access_log", audit_log, audit_log.c.id),
+        ):
+            rows = (
+                await session.execute(
+                    select(table).where(table.c.customer_id == customer_id).order_by(order)
+                )
+            ).all()
+            sections[name] = [_plain(row._mapping) for row in rows]
+    await audit.record_reads(runtime.session_factory, principal, "customer.export", [customer_id])
+    profile = _plain(customer._mapping)
+    profile.pop("search_text", None)
+    profile["display_name"] = name_of(customer)
+    return {"exported_at": datetime.now(UTC).isoformat(), "customer": profile, **sections}
+
+
+def _plain(mapping: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in dict(mapping).items():
+        if isinstance(value, datetime):
+            value = (aware(value) or value).isoformat()
+        out[key] = value
+    return out
+
+
+@router.post(
+    "/{customer_id}/erasure",
+    response_model=Erasure,
+    summary="Erase a customer's personal data",
+    description=(
+        "Anonymises the customer (names, identifiers, phone, e-mail, address), their "
+        "contracts' lines and addresses, agents' notes and their timeline entries; closes "
+        "the customer, ends their sessions, and emits identity.customer.erased so every "
+        "service scrubs its copies. Erasing again changes nothing."
+    ),
+)
+async def erase_customer(customer_id: str, runtime: RuntimeDep, principal: Supervisor) -> Erasure:
+    now = datetime.now(UTC)
+    async with runtime.session_factory() as session, session.begin():
+        customer = await load_row(session, customer_id, for_update=True)
+        ensure_may_read(principal, customer)
+        if customer.erased_at is not None:
+            return Erasure(customer_id=customer_id, erased_at=aware(customer.erased_at) or now)
+        await session.execute(
+            update(customers)
+            .where(customers.c.id == customer_id)
+            .values(
+                first_name=None,
+                last_name=None,
+                first_name_ar=None,
+                last_name_ar=None,
+                company_name=None,
+                legal_form=None,
+                trade_register_number=None,
+                tax_id=None,
+                national_id=None,
+                phone=None,
+                email=None,
+                commune=None,
+                address=None,
+                search_text=None,
+                status="closed",
+                erased_at=now,
+                version=customer.version + 1,
+                updated_at=now,
+            )
+        )
+        await session.execute(
+            update(contracts)
+            .where(contracts.c.customer_id == customer_id)
+            .values(
+                line_number=None,
+                access_number=None,
+                installation_address=None,
+                installation_commune=None,
+            )
+        )
+        await session.execute(
+            update(interactions).where(interactions.c.customer_id == customer_id).values(notes=None)
+        )
+        await session.execute(
+            delete(otp_challenges).where(otp_challenges.c.customer_id == customer_id)
+        )
+        await sessions.revoke_subject(session, customer_id)
+        await scrub_customer_entries(session, customer_id)
+        await runtime.outbox.record(
+            session,
+            CUSTOMER_ERASED,
+            subject=customer_id,
+            customer_id=customer_id,
+            data=CustomerErased(customer_id=customer_id, erased_at=now),
+        )
+        await audit.record(session, principal, "customer.erase", customer_id=customer_id)
+    return Erasure(customer_id=customer_id, erased_at=now)

@@ -1,0 +1,64 @@
+"""The audit log (law 18-07): who read or changed which customer, never the values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sila_common.auth import Principal
+from sila_common.correlation import current_correlation_id
+from sila_identity.tables import audit_log
+
+
+def _row(
+    principal: Principal,
+    action: str,
+    customer_id: str | None,
+    target: str | None,
+    detail: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "at": datetime.now(UTC),
+        "actor_kind": principal.kind,
+        "actor_id": principal.subject,
+        "action": action,
+        "customer_id": customer_id,
+        "target": target,
+        "detail": dict(detail or {}),
+        "correlation_id": current_correlation_id(),
+    }
+
+
+async def record(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    *,
+    customer_id: str | None = None,
+    target: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Audit a change inside the transaction that makes it."""
+    await session.execute(
+        insert(audit_log).values(**_row(principal, action, customer_id, target, detail))
+    )
+
+
+async def record_reads(
+    factory: async_sessionmaker[AsyncSession],
+    principal: Principal,
+    action: str,
+    customer_ids: Iterable[str],
+    *,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Audit a read of customers' data (its own transaction: a read has none)."""
+    rows = [_row(principal, action, cid, None, detail) for cid in dict.fromkeys(customer_ids)]
+    if not rows:
+        return
+    async with factory() as session, session.begin():
+        await session.execute(insert(audit_log), rows)

@@ -1,0 +1,168 @@
+"""The customer directory shared by identity's routers: reading, scoping and describing
+customers, and the checks every write makes (wilaya exists, phone and NIN are unique).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.auth import Principal
+from sila_common.problems import Conflict, NotFound, Unprocessable
+from sila_identity.domain.customers import display_name
+from sila_identity.domain.national_id import mask_nin
+from sila_identity.events import CustomerRegistered, CustomerUpdated
+from sila_identity.tables import customers, wilayas
+
+
+class CustomerRead(BaseModel):
+    id: str
+    kind: str
+    status: str
+    display_name: str
+    first_name: str | None
+    last_name: str | None
+    first_name_ar: str | None
+    last_name_ar: str | None
+    company_name: str | None
+    legal_form: str | None
+    trade_register_number: str | None
+    tax_id: str | None
+    # Masked (last four digits): screens do not need the whole number.
+    national_id: str | None
+    phone: str | None
+    email: str | None
+    wilaya_code: str
+    commune: str | None
+    address: str | None
+    language: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    erased_at: datetime | None
+
+
+def aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def name_of(row: Any) -> str:
+    return display_name(
+        first_name=row.first_name,
+        last_name=row.last_name,
+        first_name_ar=row.first_name_ar,
+        last_name_ar=row.last_name_ar,
+        company_name=row.company_name,
+    )
+
+
+def to_read(row: Any) -> CustomerRead:
+    return CustomerRead(
+        id=row.id,
+        kind=row.kind,
+        status=row.status,
+        display_name=name_of(row),
+        first_name=row.first_name,
+        last_name=row.last_name,
+        first_name_ar=row.first_name_ar,
+        last_name_ar=row.last_name_ar,
+        company_name=row.company_name,
+        legal_form=row.legal_form,
+        trade_register_number=row.trade_register_number,
+        tax_id=row.tax_id,
+        national_id=mask_nin(row.national_id) if row.national_id else None,
+        phone=row.phone,
+        email=row.email,
+        wilaya_code=row.wilaya_code,
+        commune=row.commune,
+        address=row.address,
+        language=row.language,
+        version=row.version,
+        created_at=aware(row.created_at) or row.created_at,
+        updated_at=aware(row.updated_at) or row.updated_at,
+        erased_at=aware(row.erased_at),
+    )
+
+
+async def load_row(session: AsyncSession, customer_id: str, *, for_update: bool = False) -> Any:
+    """The customer's row, or 404."""
+    query = select(customers).where(customers.c.id == customer_id)
+    if for_update and session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
+        raise NotFound(f"No customer {customer_id}.")
+    return row
+
+
+def may_read(principal: Principal, row: Any) -> bool:
+    return principal.may_read_customer(row.id, row.wilaya_code)
+
+
+def ensure_may_read(principal: Principal, row: Any) -> None:
+    if not may_read(principal, row):
+        # A caller outside their scope learns nothing about whether the customer exists.
+        raise NotFound(f"No customer {row.id}.")
+
+
+def registered_payload(row: Any, channel: str | None) -> CustomerRegistered:
+    return CustomerRegistered(
+        customer_id=row.id,
+        kind=row.kind,
+        status=row.status,
+        wilaya_code=row.wilaya_code,
+        language=row.language,
+        channel=channel,
+        display_name=name_of(row),
+        phone=row.phone or "",
+        email=row.email,
+        commune=row.commune,
+    )
+
+
+def updated_payload(row: Any, channel: str | None, changed: list[str]) -> CustomerUpdated:
+    base = registered_payload(row, channel).model_dump()
+    return CustomerUpdated(**base, changed=changed, version=row.version)
+
+
+async def ensure_wilaya(session: AsyncSession, code: str, field: str) -> None:
+    active = await session.scalar(select(wilayas.c.active).where(wilayas.c.code == code))
+    if not active:
+        reason = f"no wilaya has the code {code}"
+        raise Unprocessable(
+            reason, errors=[{"field": field, "message": reason, "type": "unknown_wilaya"}]
+        )
+
+
+async def duplicate_conflict(
+    session: AsyncSession,
+    *,
+    phone: str | None,
+    national_id: str | None,
+    exclude_id: str | None = None,
+) -> Conflict | None:
+    """A 409 naming the customer who already has this phone number or NIN, if any."""
+    for column, value, label in (
+        (customers.c.phone, phone, "phone number"),
+        (customers.c.national_id, national_id, "national identification number"),
+    ):
+        if value is None:
+            continue
+        query = select(customers.c.id).where(column == value)
+        if exclude_id is not None:
+            query = query.where(customers.c.id != exclude_id)
+        existing = await session.scalar(query)
+        if existing is not None:
+            return Conflict(
+                f"A customer with this {label} already exists: {existing}.",
+                slug="duplicate-customer",
+                existing_customer_id=existing,
+                field=column.name,
+            )
+    return None

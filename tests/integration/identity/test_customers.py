@@ -1,0 +1,335 @@
+"""Customers against PostgreSQL: registration rules, updates and status, identification."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+from tests.integration.identity.conftest import Cast, events_of, register
+from tests.support import LiveService, bearer, problem_of, random_mobile
+
+
+def random_nin() -> str:
+    return "1" + "".join(random.choice("0123456789") for _ in range(17))
+
+
+async def test_a_professional_customer_is_registered_with_company_details_and_normalised_ids(
+    identity: LiveService, cast: Cast
+) -> None:
+    mobile = random_mobile()
+    created = await register(
+        identity,
+        cast.agent_15,
+        kind="professional",
+        first_name=None,
+        last_name=None,
+        company_name="SARL Djurdjura Informatique",
+        legal_form="SARL",
+        trade_register_number="15/00 - 1234567 b 18",
+        tax_id="0001 1500 1234 567",
+        phone="0" + mobile[4:],
+        email="contact@djurdjura.dz",
+        commune="Azazga",
+        address="Rue Larbi Ben M'hidi",
+        language="ar-DZ",
+    )
+    assert created["kind"] == "professional"
+    assert created["display_name"] == "SARL Djurdjura Informatique"
+    assert created["trade_register_number"] == "15/00-1234567 B 18"
+    assert created["tax_id"] == "000115001234567"
+    assert created["phone"] == mobile
+    assert created["language"] == "ar"
+    assert created["status"] == "active"
+
+    [event] = await events_of(identity, created["id"], "identity.customer.registered")
+    data = event["data"]
+    assert data["phone"] == mobile
+    assert data["email"] == "contact@djurdjura.dz"
+    assert data["commune"] == "Azazga"
+    assert data["display_name"] == "SARL Djurdjura Informatique"
+
+
+async def test_a_customer_named_only_in_arabic_is_accepted_and_the_nin_is_masked_on_reads(
+    identity: LiveService, cast: Cast
+) -> None:
+    nin = random_nin()
+    spaced = " ".join(nin[i : i + 6] for i in range(0, 18, 6))
+    created = await register(
+        identity,
+        cast.agent_15,
+        first_name=None,
+        last_name=None,
+        first_name_ar="ياسمينة",
+        last_name_ar="بن علي",
+        national_id=spaced,
+    )
+    assert created["display_name"] == "ياسمينة بن علي"
+    assert created["national_id"] == "*" * 14 + nin[-4:]
+
+
+async def test_invalid_fields_are_refused_with_the_field_named(
+    identity: LiveService, cast: Cast
+) -> None:
+    cases = {
+        "phone": {"phone": "0412 34 56 78"},
+        "national_id": {"national_id": "12345"},
+        "wilaya_code": {"wilaya_code": "99"},
+        "first_name": {"first_name": "كريم"},
+        "email": {"email": "not-an-email"},
+        "company_name": {"company_name": "SARL X"},
+    }
+    for field, override in cases.items():
+        body = {
+            "first_name": "Karim",
+            "last_name": "Kaci",
+            "phone": random_mobile(),
+            "wilaya_code": "15",
+        } | override
+        answer = await identity.client.post(
+            "/v1/customers", headers=bearer(cast.agent_15), json=body
+        )
+        assert answer.status_code == 422, (field, answer.text)
+        problem = problem_of(answer)
+        named = " ".join(f"{error['field']} {error['message']}" for error in problem["errors"])
+        assert field in named, (field, problem)
+
+
+async def test_a_wilaya_code_of_the_reform_not_yet_in_the_reference_table_is_refused(
+    identity: LiveService, cast: Cast
+) -> None:
+    answer = await identity.client.post(
+        "/v1/customers",
+        headers=bearer(cast.admin),
+        json={"first_name": "A", "last_name": "B", "phone": random_mobile(), "wilaya_code": "63"},
+    )
+    assert answer.status_code == 422
+    assert problem_of(answer)["errors"][0]["field"] == "body.wilaya_code"
+
+
+async def test_a_duplicate_phone_or_nin_is_a_409_naming_the_existing_customer(
+    identity: LiveService, cast: Cast
+) -> None:
+    nin = random_nin()
+    first = await register(identity, cast.agent_15, national_id=nin)
+    by_phone = await identity.client.post(
+        "/v1/customers",
+        headers=bearer(cast.agent_15),
+        json={
+            "first_name": "Other",
+            "last_name": "Person",
+            "phone": "00" + first["phone"][1:],
+            "wilaya_code": "15",
+        },
+    )
+    assert by_phone.status_code == 409
+    assert problem_of(by_phone)["existing_customer_id"] == first["id"]
+    by_nin = await identity.client.post(
+        "/v1/customers",
+        headers=bearer(cast.agent_15),
+        json={
+            "first_name": "Other",
+            "last_name": "Person",
+            "phone": random_mobile(),
+            "wilaya_code": "15",
+            "national_id": nin,
+        },
+    )
+    assert by_nin.status_code == 409
+    assert problem_of(by_nin)["existing_customer_id"] == first["id"]
+
+
+async def test_an_agent_cannot_register_a_customer_outside_their_wilayas(
+    identity: LiveService, cast: Cast
+) -> None:
+    answer = await identity.client.post(
+        "/v1/customers",
+        headers=bearer(cast.agent_16),
+        json={"first_name": "A", "last_name": "B", "phone": random_mobile(), "wilaya_code": "15"},
+    )
+    assert answer.status_code == 403
+
+
+async def test_the_same_idempotency_key_registers_once(identity: LiveService, cast: Cast) -> None:
+    key = uuid.uuid4().hex
+    body = {
+        "first_name": "Sami",
+        "last_name": "Haddad",
+        "phone": random_mobile(),
+        "wilaya_code": "15",
+    }
+    headers = bearer(cast.agent_15) | {"Idempotency-Key": key}
+    first = await identity.client.post("/v1/customers", headers=headers, json=body)
+    again = await identity.client.post("/v1/customers", headers=headers, json=body)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+
+
+async def test_an_update_changes_the_fields_bumps_the_version_and_emits_the_whole_state(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer = await register(identity, cast.agent_15)
+    new_phone = random_mobile()
+    answer = await identity.client.patch(
+        f"/v1/customers/{customer['id']}",
+        headers=bearer(cast.agent_15) | {"If-Match": '"1"'},
+        json={"phone": new_phone, "email": "karim@example.dz", "commune": "Draâ Ben Khedda"},
+    )
+    assert answer.status_code == 200, answer.text
+    updated = answer.json()
+    assert (updated["phone"], updated["email"], updated["version"]) == (
+        new_phone,
+        "karim@example.dz",
+        2,
+    )
+    [event] = await events_of(identity, customer["id"], "identity.customer.updated")
+    assert event["data"]["changed"] == ["commune", "email", "phone"]
+    assert event["data"]["phone"] == new_phone
+    assert event["data"]["wilaya_code"] == "15"
+    assert event["data"]["display_name"] == "Karim Aït Saïd"
+
+    stale = await identity.client.patch(
+        f"/v1/customers/{customer['id']}",
+        headers=bearer(cast.agent_15) | {"If-Match": '"1"'},
+        json={"email": "other@example.dz"},
+    )
+    assert stale.status_code == 412
+    assert problem_of(stale)["current_version"] == 2
+
+
+async def test_status_moves_follow_the_lifecycle_and_a_refused_move_lists_the_allowed_ones(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer = await register(identity, cast.agent_15, status="prospect")
+    url = f"/v1/customers/{customer['id']}"
+    refused = await identity.client.patch(
+        url, headers=bearer(cast.agent_15), json={"status": "suspended"}
+    )
+    assert refused.status_code == 409
+    assert problem_of(refused)["allowed_transitions"] == ["active", "closed"]
+    for target in ("active", "suspended", "active", "closed"):
+        moved = await identity.client.patch(
+            url, headers=bearer(cast.agent_15), json={"status": target}
+        )
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["status"] == target
+
+
+async def test_a_customer_changes_their_own_email_and_language_but_not_their_name(
+    identity: LiveService, cast: Cast
+) -> None:
+    from tests.integration.identity.conftest import customer_token
+
+    customer = await register(identity, cast.agent_15)
+    token = await customer_token(identity, customer["id"])
+    url = f"/v1/customers/{customer['id']}"
+    ok = await identity.client.patch(
+        url, headers=bearer(token), json={"language": "en", "email": "me@example.dz"}
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["language"] == "en"
+    refused = await identity.client.patch(url, headers=bearer(token), json={"last_name": "X"})
+    assert refused.status_code == 403
+
+
+async def test_a_customer_is_identified_by_any_spelling_of_their_phone_or_line_number(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer = await register(identity, cast.agent_15)
+    national = "0" + customer["phone"][4:]
+    spaced = f"{national[:4]} {national[4:6]} {national[6:8]} {national[8:]}"
+    found = await identity.client.get(
+        "/v1/customers", headers=bearer(cast.agent_15), params={"phone": spaced}
+    )
+    assert [c["id"] for c in found.json()] == [customer["id"]]
+
+    line = f"+21326{random.randrange(100000, 999999)}"  # a Tizi-Ouzou fixed line
+    contract = await identity.client.post(
+        f"/v1/customers/{customer['id']}/contracts",
+        headers=bearer(cast.agent_15),
+        json={"offer_code": "IDOOM_FIXE", "line_number": "0" + line[4:]},
+    )
+    assert contract.status_code == 201, contract.text
+    by_line = await identity.client.get(
+        "/v1/customers", headers=bearer(cast.agent_15), params={"phone": line}
+    )
+    assert [c["id"] for c in by_line.json()] == [customer["id"]]
+
+
+async def test_a_customer_is_identified_by_a_contract_number_typed_loosely(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer = await register(identity, cast.agent_15)
+    contract = await identity.client.post(
+        f"/v1/customers/{customer['id']}/contracts",
+        headers=bearer(cast.agent_15),
+        json={"offer_code": "IDOOM_FIBRE"},
+    )
+    number = contract.json()["number"]
+    loose = number.replace("-", " ").lower()
+    found = await identity.client.get(
+        "/v1/customers", headers=bearer(cast.agent_15), params={"contract": loose}
+    )
+    assert [c["id"] for c in found.json()] == [customer["id"]]
+
+    digits = list(number)
+    digits[-1] = str((int(digits[-1]) + 1) % 10)
+    mistyped = await identity.client.get(
+        "/v1/customers", headers=bearer(cast.agent_15), params={"contract": "".join(digits)}
+    )
+    assert mistyped.status_code == 422
+    assert "check digit" in problem_of(mistyped)["detail"]
+
+
+async def test_lookups_need_exactly_one_criterion_and_stay_within_the_agents_wilayas(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer = await register(identity, cast.agent_15)
+    none = await identity.client.get("/v1/customers", headers=bearer(cast.agent_15))
+    assert none.status_code == 422
+    elsewhere = await identity.client.get(
+        "/v1/customers", headers=bearer(cast.agent_16), params={"phone": customer["phone"]}
+    )
+    assert elsewhere.status_code == 200
+    assert elsewhere.json() == []
+
+
+async def test_name_search_crosses_scripts_and_spellings_and_ranks_the_closest_first(
+    identity: LiveService, cast: Cast
+) -> None:
+    tag = uuid.uuid4().hex[:4]
+    wilaya = "06"
+    mohamed = await register(
+        identity,
+        cast.admin,
+        first_name="Mohamed",
+        last_name="Bouzid",
+        first_name_ar="محمد",
+        last_name_ar="بوزيد",
+        wilaya_code=wilaya,
+        address=tag,
+    )
+    mouhamed = await register(
+        identity, cast.admin, first_name="Mouhamed", last_name="Bouzide", wilaya_code=wilaya
+    )
+    other = await register(
+        identity, cast.admin, first_name="Mohamed", last_name="Khelifi", wilaya_code=wilaya
+    )
+
+    async def search(q: str) -> list[str]:
+        answer = await identity.client.get(
+            "/v1/customers", headers=bearer(cast.admin), params={"q": q, "wilaya": wilaya}
+        )
+        assert answer.status_code == 200, answer.text
+        return [c["id"] for c in answer.json()]
+
+    latin = await search("mohamed bouzid")
+    assert latin[0] == mohamed["id"]
+    assert mouhamed["id"] in latin
+    assert other["id"] not in latin
+    arabic = await search("محمد بوزيد")
+    assert arabic[0] == mohamed["id"]
+    assert mouhamed["id"] in arabic
+    assert other["id"] not in arabic
+    accents = await search("BOUZÎD")
+    assert {mohamed["id"], mouhamed["id"]} <= set(accents)

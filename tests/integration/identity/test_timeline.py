@@ -1,0 +1,270 @@
+"""Interactions and the timeline against PostgreSQL and the broker."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sila_common.events import REGISTRY
+from sila_identity.timeline.projection import project
+from tests.integration.identity.conftest import Cast, customer_token, events_of, register
+from tests.support import LiveService, bearer, eventually, problem_of
+
+
+async def timeline(
+    identity: LiveService, token: str, customer_id: str, **params: Any
+) -> dict[str, Any]:
+    answer = await identity.client.get(
+        f"/v1/customers/{customer_id}/timeline", headers=bearer(token), params=params
+    )
+    assert answer.status_code == 200, answer.text
+    page: dict[str, Any] = answer.json()
+    return page
+
+
+async def test_a_logged_call_is_an_event_and_a_timeline_entry_in_the_readers_language(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer = await register(identity, cast.agent_15)
+    logged = await identity.client.post(
+        f"/v1/customers/{customer['id']}/interactions",
+        headers=bearer(cast.agent_15),
+        json={
+            "channel": "call_centre",
+            "direction": "inbound",
+            "reason": "technical",
+            "outcome": "information_given",
+            "duration_seconds": 185,
+            "notes": "Client signale des coupures le soir",
+        },
+    )
+    assert logged.status_code == 201, logged.text
+    interaction = logged.json()
+    [event] = await events_of(identity, customer["id"], "identity.interaction.logged")
+    assert event["data"]["duration_seconds"] == 185
+    assert event["data"]["agent_id"] == cast.agent_15_id
+    assert "notes" not in event["data"], "agents' notes stay internal"
+
+    async def entry() -> dict[str, Any] | None:
+        items = (await timeline(identity, cast.agent_15, customer["id"], lang="en"))["items"]
+        return items[0] if items and items[0]["type"] == "identity.interaction.logged" else None
+
+    newest = await eventually(entry, what="the call on the timeline")
+    assert newest["summary"] == (
+        "Contact call centre 12 (inbound): technical issue, information given"
+    )
+    assert newest["resource"] == (
+        f"/v1/customers/{customer['id']}/interactions/{interaction['id']}"
+    )
+    arabic = (await timeline(identity, cast.agent_15, customer["id"], lang="ar"))["items"][0]
+    assert "مركز النداء 12" in arabic["summary"]
+    french = await identity.client.get(
+        f"/v1/customers/{customer['id']}/timeline",
+        headers=bearer(cast.agent_15) | {"Accept-Language": "fr-DZ,fr;q=0.9"},
+    )
+    assert french.json()["items"][0]["summary"].startswith("Contact centre d'appels 12")
+
+
+async def test_an_impossible_contact_is_refused_with_the_field_at_fault(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer = await register(identity, cast.agent_15)
+    url = f"/v1/customers/{customer['id']}/interactions"
+    inbound_callback = await identity.client.post(
+        url,
+        headers=bearer(cast.agent_15),
+        json={
+            "channel": "callback",
+            "direction": "inbound",
+            "reason": "satisfaction_check",
+            "outcome": "resolved",
+            "duration_seconds": 60,
+        },
+    )
+    assert problem_of(inbound_callback)["errors"][0]["field"] == "body.direction"
+    call_without_duration = await identity.client.post(
+        url,
+        headers=bearer(cast.agent_15),
+        json={
+            "channel": "call_centre",
+            "direction": "inbound",
+            "reason": "information",
+            "outcome": "resolved",
+        },
+    )
+    assert problem_of(call_without_duration)["errors"][0]["field"] == "body.duration_seconds"
+
+
+async def test_interactions_page_newest_first(identity: LiveService, cast: Cast) -> None:
+    customer = await register(identity, cast.agent_15)
+    start = datetime.now(UTC) - timedelta(hours=3)
+    for minutes in (10, 30, 20):
+        answer = await identity.client.post(
+            f"/v1/customers/{customer['id']}/interactions",
+            headers=bearer(cast.agent_15),
+            json={
+                "channel": "agency",
+                "direction": "inbound",
+                "reason": "commercial",
+                "outcome": "resolved",
+                "occurred_at": (start + timedelta(minutes=minutes)).isoformat(),
+            },
+        )
+        assert answer.status_code == 201, answer.text
+    url = f"/v1/customers/{customer['id']}/interactions"
+    first = (
+        await identity.client.get(url, headers=bearer(cast.agent_15), params={"limit": 2})
+    ).json()
+    second = (
+        await identity.client.get(
+            url, headers=bearer(cast.agent_15), params={"limit": 2, "cursor": first["next_cursor"]}
+        )
+    ).json()
+    times = [i["occurred_at"] for i in first["items"] + second["items"]]
+    assert times == sorted(times, reverse=True)
+    assert len(times) == 3
+    assert second["next_cursor"] is None
+
+
+def fake_event(owner: str, type_: str, at: datetime, **data: Any) -> Any:
+    spec = REGISTRY[type_]
+    payload = spec.payload.model_validate(data)
+    return spec.envelope(subject=str(uuid.uuid4()), customer_id=owner, data=payload, time=at)
+
+
+async def test_events_arriving_twice_and_out_of_order_make_one_entry_each_in_time_order(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer_id = (await register(identity, cast.agent_15))["id"]
+    await eventually(lambda: _count(identity, cast, customer_id, 1), what="registration projected")
+    base = datetime.now(UTC) - timedelta(days=2)
+    events = [
+        fake_event(
+            customer_id,
+            "identity.contract.signed",
+            base + timedelta(minutes=i),
+            customer_id=customer_id,
+            contract_id=str(uuid.uuid4()),
+            number=f"AT-15-2026-{i:07d}-0",
+            offer_code="IDOOM_ADSL",
+        )
+        for i in range(12)
+    ]
+    # Two events at the same instant: the event id breaks the tie, stably.
+    events.append(
+        fake_event(
+            customer_id,
+            "identity.contract.signed",
+            base + timedelta(minutes=5),
+            customer_id=customer_id,
+            contract_id=str(uuid.uuid4()),
+            number="AT-15-2026-0000099-0",
+            offer_code="IDOOM_FIBRE",
+        )
+    )
+    deliveries = events + random.sample(events, 6)
+    random.shuffle(deliveries)
+    for event in deliveries:
+        async with identity.runtime.session_factory() as session, session.begin():
+            await project(session, event)
+
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 4, "type": "identity.contract.signed"}
+        if cursor:
+            params["cursor"] = cursor
+        page = await timeline(identity, cast.agent_15, customer_id, **params)
+        seen.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(events)
+    assert len({item["event_id"] for item in seen}) == len(events)
+    newest_first = sorted(events, key=lambda e: (e.time, e.id), reverse=True)
+    assert [item["event_id"] for item in seen] == [e.id for e in newest_first]
+
+
+async def _count(identity: LiveService, cast: Cast, customer_id: str, n: int) -> bool:
+    return len((await timeline(identity, cast.agent_15, customer_id))["items"]) >= n
+
+
+async def test_the_timeline_filters_by_type_service_channel_and_time(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer_id = (await register(identity, cast.agent_15, channel="call_centre"))["id"]
+    base = datetime.now(UTC) - timedelta(days=10)
+    for offset, type_, data in (
+        (1, "tickets.ticket.opened", {"channel": "web", "number": "TT-1"}),
+        (2, "notify.message.sent", {"channel": "sms", "template": "t"}),
+        (3, "tickets.ticket.status_changed", {"number": "TT-1", "status": "resolved"}),
+    ):
+        event = fake_raw(customer_id, type_, base + timedelta(hours=offset), data)
+        async with identity.runtime.session_factory() as session, session.begin():
+            await project(session, event)
+    by_service = await timeline(identity, cast.agent_15, customer_id, service="tickets")
+    assert [i["type"] for i in by_service["items"]] == [
+        "tickets.ticket.status_changed",
+        "tickets.ticket.opened",
+    ]
+    by_channel = await timeline(identity, cast.agent_15, customer_id, channel="sms")
+    assert [i["type"] for i in by_channel["items"]] == ["notify.message.sent"]
+    window = await timeline(
+        identity,
+        cast.agent_15,
+        customer_id,
+        since=(base + timedelta(hours=1, minutes=30)).isoformat(),
+        until=(base + timedelta(hours=2, minutes=30)).isoformat(),
+    )
+    assert [i["type"] for i in window["items"]] == ["notify.message.sent"]
+    resolved = by_service["items"][0]
+    assert resolved["summary"] in ("Réclamation TT-1 : résolue",)
+
+
+def fake_raw(customer_id: str, type_: str, at: datetime, data: dict[str, Any]) -> Any:
+    from sila_common.events import CloudEvent
+
+    service = type_.split(".")[0]
+    return CloudEvent(
+        id=str(uuid.uuid4()),
+        source=f"/sila/{service}",
+        type=type_,
+        time=at,
+        subject=str(uuid.uuid4()),
+        dataschema=f"https://schemas.example/{type_}",
+        customerid=customer_id,
+        data=data,
+    )
+
+
+async def test_a_customer_reads_their_own_timeline_and_nobody_elses(
+    identity: LiveService, cast: Cast
+) -> None:
+    mine = await register(identity, cast.agent_15)
+    theirs = await register(identity, cast.agent_15)
+    token = await customer_token(identity, mine["id"])
+    own = await identity.client.get(f"/v1/customers/{mine['id']}/timeline", headers=bearer(token))
+    assert own.status_code == 200
+    other = await identity.client.get(
+        f"/v1/customers/{theirs['id']}/timeline", headers=bearer(token)
+    )
+    assert other.status_code == 404
+
+
+async def test_an_otp_request_shows_on_the_timeline_without_its_code(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer = await register(identity, cast.agent_15)
+    assert (
+        await identity.client.post("/v1/auth/otp", json={"phone": customer["phone"]})
+    ).status_code == 202
+
+    async def entry() -> dict[str, Any] | None:
+        items = (await timeline(identity, cast.agent_15, customer["id"]))["items"]
+        return next((i for i in items if i["type"] == "identity.otp.requested"), None)
+
+    found = await eventually(entry, what="the code request on the timeline")
+    assert "code" not in found["data"]
+    assert found["summary"] == "Code de connexion envoyé par SMS"
