@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import time
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from sila_common.settings import ServiceSettings
+from sila_notify.domain.quiet_hours import QuietHoursWindow
 
 
 class NotifySettings(ServiceSettings):
@@ -12,6 +16,60 @@ class NotifySettings(ServiceSettings):
 
     service_name: str = "notify"
     port: int = 8005
+
+    # Channels.
+    sms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"
+    sms_username: str = "sila"
+    sms_password: SecretStr = SecretStr("sila")
+    sms_sender: str = "Idoom"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_sender: str = "Algérie Télécom <no-reply@algerietelecom.dz>"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    fcm_url: str = "http://127.0.0.1:13014"
+    fcm_project: str = "my-idoom"
+    fcm_access_token: SecretStr = SecretStr("sila-dev-fcm-token")
+    # Where the SMS centre calls back with delivery reports (this service, as seen from it).
+    public_base_url: str = "http://127.0.0.1:8005"
+    provider_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # The dispatcher (sends due messages), the webhook deliverer and the campaign planner run
+    # next to the relay (one or several processes: they share the work); false turns them off.
+    dispatcher: bool = True
+    dispatcher_poll_seconds: float = Field(default=0.2, gt=0)
+    dispatcher_batch: int = Field(default=50, ge=1, le=1000)
+    dispatcher_concurrency: int = Field(default=8, ge=1, le=500)
+    # The marketing lane sends with fewer at once, so it never takes the database connections
+    # an OTP needs (the pool is shared).
+    marketing_concurrency: int = Field(default=3, ge=1, le=500)
+    # A message left "sending" longer than this (a crashed sender) is reconciled.
+    sending_lease_seconds: float = Field(default=60.0, gt=0)
+    # Temporary failures: retried after base * 4**(attempt-1) seconds, up to max attempts.
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    # Non-urgent messages wait out these hours (Africa/Algiers); start == end: none.
+    quiet_hours_start: time = time(21, 0)
+    quiet_hours_end: time = time(8, 0)
+    # Frequency caps for non-urgent messages, per customer, on the channels that interrupt.
+    service_cap_messages: int = Field(default=10, ge=1)
+    marketing_cap_messages: int = Field(default=2, ge=1)
+    cap_period_hours: float = Field(default=24.0, gt=0)
+
+    # Campaigns: how many marketing messages per second at most, planned in chunks.
+    campaign_rate_per_second: float = Field(default=50.0, gt=0)
+    campaign_chunk_size: int = Field(default=1000, ge=1, le=50_000)
+
+    # Partner webhooks.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Seconds between attempts; ~3 days in all. Tests shorten it.
+    webhook_retry_schedule: list[float] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, *[36000.0] * 7]
+    )
+    webhook_jitter_ratio: float = Field(default=0.1, ge=0, le=1)
+    webhook_secret_overlap_hours: float = Field(default=24.0, ge=0)
+
+    def quiet_window(self) -> QuietHoursWindow:
+        return QuietHoursWindow(start=self.quiet_hours_start, end=self.quiet_hours_end)
 
 
 def get_settings() -> NotifySettings:

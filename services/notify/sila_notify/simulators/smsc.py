@@ -6,6 +6,10 @@ Destinations steer the outcome: by default a number ending in 0000 fails permane
 ending in 9999 is refused with a temporary failure its first attempts. `GET /_sim/messages`
 lists what was accepted (with the delivery reports sent), `DELETE /_sim/messages` forgets it.
 
+Beyond Kannel: a request carrying `msg-id` (an aggregator's client reference) is accepted once
+per receiver; a repeat answers "Accepted" again and sends nothing, as a deduplicating SMS
+aggregator does, so a sender that crashed between sending and recording can safely resend.
+
 Run it with `python -m sila_notify.simulators.smsc --port 13013`.
 """
 
@@ -141,6 +145,9 @@ class _SmscState:
     throttle: SlidingWindowLimit
     temporary_failures: TemporaryFailures
     messages: list[ReceivedSms] = field(default_factory=list)
+    # (client reference, receiver) pairs already accepted.
+    client_references: set[tuple[str, str]] = field(default_factory=set)
+    duplicates: int = 0
     deliveries: set[asyncio.Task[None]] = field(default_factory=set)
     client: httpx.AsyncClient | None = None
 
@@ -318,6 +325,15 @@ async def _send_sms(request: Request) -> Response:
     if not state.throttle.try_acquire():
         return _answer(503, TEMPORARY_FAILURE)
 
+    reference = params.get("msg-id") or ""
+    if reference:
+        fresh = [n for n in allowed if (reference, n) not in state.client_references]
+        state.duplicates += len(allowed) - len(fresh)
+        if not fresh:
+            return _answer(202, ACCEPTED)
+        allowed = fresh
+        state.client_references.update((reference, n) for n in fresh)
+
     text = params.get("text", "")
     coding = _int_param(params, "coding")
     dlr_mask = _int_param(params, "dlr-mask", "dlrmask")
@@ -340,7 +356,7 @@ async def _send_sms(request: Request) -> Response:
         )
         state.messages.append(message)
         _schedule_reports(state, message)
-    denied = [number for number in receivers if number not in allowed]
+    denied = [number for number in receivers if _denied(number)]
     suffix = (" Denied receivers are: " + " ".join(denied)) if denied else ""
     return _answer(202, ACCEPTED + suffix)
 
@@ -353,6 +369,8 @@ async def _list_messages(request: Request) -> Response:
 async def _reset(request: Request) -> Response:
     state: _SmscState = request.app.state.smsc
     state.messages.clear()
+    state.client_references.clear()
+    state.duplicates = 0
     state.temporary_failures.reset()
     state.throttle.reset()
     return Response(status_code=204)

@@ -1,0 +1,167 @@
+"""Campaign sends: a marketing message to a segment, with its progress."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, status
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select, update
+
+from sila_common.app import RuntimeDep
+from sila_common.auth import Principal, require_roles
+from sila_common.problems import Conflict, NotFound, Unprocessable
+from sila_notify.api.deps import NotifySettingsDep, aware
+from sila_notify.domain.templates import TemplateRenderError
+from sila_notify.tables import campaign_sends, messages
+from sila_notify.template_store import latest_template, render_row
+
+router = APIRouter(prefix="/v1/campaign-sends", tags=["campaigns"])
+
+Marketers = Annotated[Principal, Depends(require_roles("marketing"))]
+
+
+class Segment(BaseModel):
+    wilaya_codes: list[Annotated[str, Field(pattern=r"^[0-9]{2}$")]] | None = Field(
+        default=None, max_length=69
+    )
+    languages: list[Literal["fr", "ar", "en"]] | None = None
+
+
+class CampaignWrite(BaseModel):
+    name: str = Field(min_length=3, max_length=200)
+    template: str = Field(default="campaign.offer", max_length=200)
+    channel: Literal["sms", "email", "push", "in_app"] = "sms"
+    segment: Segment = Field(default_factory=Segment)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    rate_per_second: float | None = Field(default=None, gt=0, le=10_000)
+
+
+class CampaignRead(BaseModel):
+    id: str
+    name: str
+    template: str
+    channel: str
+    segment: dict[str, Any]
+    state: str
+    rate_per_second: float
+    targeted: int
+    skipped: int
+    messages: dict[str, int]
+    created_at: datetime
+    planned_at: datetime | None
+
+
+async def _read(session: Any, campaign_id: str) -> CampaignRead:
+    row = (
+        await session.execute(select(campaign_sends).where(campaign_sends.c.id == campaign_id))
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"No campaign send {campaign_id}.")
+    counts = (
+        await session.execute(
+            select(messages.c.state, func.count())
+            .where(messages.c.campaign_id == campaign_id)
+            .group_by(messages.c.state)
+        )
+    ).all()
+    states = {"queued": 0, "sending": 0, "sent": 0, "delivered": 0, "failed": 0}
+    states.update({str(state): int(count) for state, count in counts})
+    return CampaignRead(
+        id=row.id,
+        name=row.name,
+        template=row.event_type,
+        channel=row.channel,
+        segment=dict(row.segment),
+        state=row.state,
+        rate_per_second=row.rate_per_second,
+        targeted=row.targeted,
+        skipped=row.skipped,
+        messages=states,
+        created_at=aware(row.created_at) or datetime.now(UTC),
+        planned_at=aware(row.planned_at),
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CampaignRead,
+    summary="Send a marketing message to a segment (consenting customers only)",
+)
+async def create_campaign(
+    body: CampaignWrite, runtime: RuntimeDep, settings: NotifySettingsDep, principal: Marketers
+) -> CampaignRead:
+    now = datetime.now(UTC)
+    campaign_id = str(uuid.uuid4())
+    async with runtime.session_factory() as session, session.begin():
+        template = await latest_template(
+            session, event_type=body.template, variant="", language="fr", channel=body.channel
+        )
+        if template is None:
+            raise Unprocessable(
+                f"No template {body.template} on {body.channel}.",
+                errors=[{"field": "body.template", "message": "unknown", "type": "template"}],
+            )
+        try:
+            render_row(template, body.variables, "fr", body.channel)
+        except TemplateRenderError as error:
+            raise Unprocessable(
+                "The variables do not fit the template.",
+                errors=[
+                    {"field": f"body.variables.{p.name}", "message": p.detail, "type": p.code}
+                    for p in error.problems
+                ],
+            ) from error
+        await session.execute(
+            campaign_sends.insert().values(
+                id=campaign_id,
+                name=body.name,
+                event_type=body.template,
+                channel=body.channel,
+                segment=body.segment.model_dump(exclude_none=True),
+                variables=body.variables,
+                state="planning",
+                rate_per_second=body.rate_per_second or settings.campaign_rate_per_second,
+                cursor=None,
+                targeted=0,
+                skipped=0,
+                next_slot=now,
+                created_by=f"{principal.kind}:{principal.subject}"[:100],
+                created_at=now,
+                planned_at=None,
+            )
+        )
+        return await _read(session, campaign_id)
+
+
+@router.get("/{campaign_id}", response_model=CampaignRead, summary="A campaign's progress")
+async def get_campaign(campaign_id: str, runtime: RuntimeDep, principal: Marketers) -> CampaignRead:
+    async with runtime.session_factory() as session:
+        return await _read(session, campaign_id)
+
+
+@router.post(
+    "/{campaign_id}/cancel", response_model=CampaignRead, summary="Stop what is not sent yet"
+)
+async def cancel_campaign(
+    campaign_id: str, runtime: RuntimeDep, principal: Marketers
+) -> CampaignRead:
+    now = datetime.now(UTC)
+    async with runtime.session_factory() as session, session.begin():
+        current = await _read(session, campaign_id)
+        if current.state == "cancelled":
+            raise Conflict("The campaign is already cancelled.")
+        await session.execute(
+            update(campaign_sends)
+            .where(campaign_sends.c.id == campaign_id)
+            .values(state="cancelled")
+        )
+        await session.execute(
+            update(messages)
+            .where(messages.c.campaign_id == campaign_id, messages.c.state == "queued")
+            .values(state="failed", provider_reason="campaign cancelled", failed_at=now)
+        )
+        return await _read(session, campaign_id)

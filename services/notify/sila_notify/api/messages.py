@@ -1,0 +1,273 @@
+"""What was sent to a customer and how it went; the My Idoom inbox; SMS delivery reports."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+from sqlalchemy import and_, func, or_, select, update
+
+from sila_common.app import RuntimeDep
+from sila_common.auth import CurrentPrincipal
+from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.problems import NotFound, Unprocessable
+from sila_notify.api.deps import NotifySettingsDep, aware, customer_in_scope
+from sila_notify.delivery import records
+from sila_notify.tables import inbox_items, messages
+
+notifications = APIRouter(prefix="/v1/notifications", tags=["notifications"])
+inbox = APIRouter(prefix="/v1/inbox", tags=["inbox"])
+callbacks = APIRouter(prefix="/v1/callbacks", tags=["provider callbacks"])
+
+# Kannel report types (the dlr-mask bits).
+DLR_DELIVERED, DLR_FAILED, DLR_SUBMITTED, DLR_REJECTED = 1, 2, 8, 16
+
+
+class MessageRead(BaseModel):
+    id: str
+    customer_id: str
+    event_id: str
+    event_type: str
+    template: str
+    template_version: int | None
+    channel: str
+    lane: str
+    urgent: bool
+    language: str
+    subject: str | None
+    body: str
+    state: str
+    provider_reason: str | None
+    attempts: int
+    scheduled_for: datetime
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+    campaign_id: str | None
+
+
+class MessagePage(BaseModel):
+    items: list[MessageRead]
+    next_cursor: str | None
+
+
+def to_message(row: Any) -> MessageRead:
+    return MessageRead(
+        id=row.id,
+        customer_id=row.customer_id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        template=row.template,
+        template_version=row.template_version,
+        channel=row.channel,
+        lane=row.lane,
+        urgent=row.urgent,
+        language=row.language,
+        subject=row.subject,
+        body=row.body,
+        state=row.state,
+        provider_reason=row.provider_reason,
+        attempts=row.attempts,
+        scheduled_for=aware(row.scheduled_for) or datetime.now(UTC),
+        created_at=aware(row.created_at) or datetime.now(UTC),
+        sent_at=aware(row.sent_at),
+        delivered_at=aware(row.delivered_at),
+        failed_at=aware(row.failed_at),
+        campaign_id=row.campaign_id,
+    )
+
+
+@notifications.get("", response_model=MessagePage, summary="A customer's messages, newest first")
+async def list_notifications(
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
+    customer_id: Annotated[str, Query(min_length=1, max_length=36)],
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> MessagePage:
+    async with runtime.session_factory() as session:
+        await customer_in_scope(session, principal, customer_id)
+        query = select(messages).where(messages.c.customer_id == customer_id)
+        if cursor:
+            created, last_id = decode_cursor(cursor, size=2)
+            boundary = datetime.fromisoformat(str(created))
+            query = query.where(
+                or_(
+                    messages.c.created_at < boundary,
+                    and_(messages.c.created_at == boundary, messages.c.id < str(last_id)),
+                )
+            )
+        rows = (
+            await session.execute(
+                query.order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(limit + 1)
+            )
+        ).all()
+    items = [to_message(r) for r in rows[:limit]]
+    next_cursor = (
+        encode_cursor([items[-1].created_at.isoformat(), items[-1].id])
+        if len(rows) > limit
+        else None
+    )
+    return MessagePage(items=items, next_cursor=next_cursor)
+
+
+@notifications.get("/{message_id}", response_model=MessageRead, summary="One message")
+async def get_notification(
+    message_id: str, runtime: RuntimeDep, principal: CurrentPrincipal
+) -> MessageRead:
+    async with runtime.session_factory() as session:
+        row = await records.load(session, message_id)
+        if row is None:
+            raise NotFound(f"No message {message_id}.")
+        try:
+            await customer_in_scope(session, principal, row.customer_id)
+        except NotFound as hidden:
+            raise NotFound(f"No message {message_id}.") from hidden
+    return to_message(row)
+
+
+class InboxItem(BaseModel):
+    id: str
+    message_id: str
+    event_type: str
+    title: str | None
+    body: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+class InboxPage(BaseModel):
+    items: list[InboxItem]
+    unread_count: int
+    next_cursor: str | None
+
+
+def _inbox_owner(principal: Any, customer_id: str | None) -> str:
+    if principal.kind == "customer" and principal.customer_id:
+        return str(principal.customer_id)
+    if customer_id is None:
+        raise Unprocessable(
+            "Say whose inbox: customer_id.",
+            errors=[{"field": "query.customer_id", "message": "required", "type": "missing"}],
+        )
+    return customer_id
+
+
+@inbox.get("", response_model=InboxPage, summary="The My Idoom inbox, newest first")
+async def list_inbox(
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
+    customer_id: Annotated[str | None, Query(max_length=36)] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> InboxPage:
+    owner = _inbox_owner(principal, customer_id)
+    async with runtime.session_factory() as session:
+        await customer_in_scope(session, principal, owner)
+        query = select(inbox_items).where(inbox_items.c.customer_id == owner)
+        if cursor:
+            created, last_id = decode_cursor(cursor, size=2)
+            boundary = datetime.fromisoformat(str(created))
+            query = query.where(
+                or_(
+                    inbox_items.c.created_at < boundary,
+                    and_(inbox_items.c.created_at == boundary, inbox_items.c.id < str(last_id)),
+                )
+            )
+        rows = (
+            await session.execute(
+                query.order_by(inbox_items.c.created_at.desc(), inbox_items.c.id.desc()).limit(
+                    limit + 1
+                )
+            )
+        ).all()
+        unread = await session.scalar(
+            select(func.count()).where(
+                inbox_items.c.customer_id == owner, inbox_items.c.read_at.is_(None)
+            )
+        )
+    items = [
+        InboxItem(
+            id=r.id,
+            message_id=r.message_id,
+            event_type=r.event_type,
+            title=r.title,
+            body=r.body,
+            created_at=aware(r.created_at) or datetime.now(UTC),
+            read_at=aware(r.read_at),
+        )
+        for r in rows[:limit]
+    ]
+    next_cursor = (
+        encode_cursor([items[-1].created_at.isoformat(), items[-1].id])
+        if len(rows) > limit
+        else None
+    )
+    return InboxPage(items=items, unread_count=int(unread or 0), next_cursor=next_cursor)
+
+
+@inbox.post("/{item_id}/read", response_model=InboxItem, summary="Mark an inbox item read")
+async def mark_read(item_id: str, runtime: RuntimeDep, principal: CurrentPrincipal) -> InboxItem:
+    async with runtime.session_factory() as session, session.begin():
+        row = (
+            await session.execute(select(inbox_items).where(inbox_items.c.id == item_id))
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"No inbox item {item_id}.")
+        try:
+            await customer_in_scope(session, principal, row.customer_id)
+        except NotFound as hidden:
+            raise NotFound(f"No inbox item {item_id}.") from hidden
+        read_at = aware(row.read_at) or datetime.now(UTC)
+        if row.read_at is None:
+            await session.execute(
+                update(inbox_items).where(inbox_items.c.id == item_id).values(read_at=read_at)
+            )
+    return InboxItem(
+        id=row.id,
+        message_id=row.message_id,
+        event_type=row.event_type,
+        title=row.title,
+        body=row.body,
+        created_at=aware(row.created_at) or datetime.now(UTC),
+        read_at=read_at,
+    )
+
+
+@callbacks.get(
+    "/sms-dlr",
+    response_class=PlainTextResponse,
+    summary="Delivery reports from the SMS centre (Kannel dlr-url)",
+    description="Unauthenticated: the per-message token in the dlr-url proves the report.",
+)
+async def sms_delivery_report(
+    runtime: RuntimeDep,
+    settings: NotifySettingsDep,
+    message_id: Annotated[str, Query(max_length=36)],
+    token: Annotated[str, Query(max_length=100)],
+    type: Annotated[int, Query(ge=0, le=63)],
+    answer: Annotated[str, Query(max_length=500)] = "",
+) -> Response:
+    async with runtime.session_factory() as session, session.begin():
+        row = await records.load(session, message_id, lock=True)
+        expected = (row.callback_token or "") if row is not None else ""
+        if row is None or not expected or not hmac.compare_digest(expected, token):
+            # The same answer whether the message exists or not.
+            raise NotFound("No such delivery report target.")
+        if type == DLR_DELIVERED:
+            await records.mark_delivered(session, runtime.outbox, row)
+        elif type in (DLR_FAILED, DLR_REJECTED):
+            await records.fail(
+                session,
+                runtime.outbox,
+                settings,
+                row,
+                reason=f"sms centre report {type}: {answer}"[:500],
+                from_states=("sending", "sent"),
+            )
+    return PlainTextResponse("OK")

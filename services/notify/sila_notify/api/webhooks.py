@@ -1,0 +1,399 @@
+"""Partners' webhook subscriptions: CRUD, secret rotation, delivery log and replay.
+
+Partners hold the ``webhooks:manage`` scope and see only their own subscriptions (another
+partner's is a 404); administrators see and manage all of them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel, Field, HttpUrl, field_validator
+from sqlalchemy import and_, delete, or_, select, update
+
+from sila_common.app import RuntimeDep
+from sila_common.auth import CurrentPrincipal, Principal
+from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.problems import Forbidden, NotFound, Unprocessable
+from sila_notify.api.deps import NotifySettingsDep, aware
+from sila_notify.domain.webhook_policy import NEVER_DELIVERED, DestinationRefused
+from sila_notify.domain.webhook_signature import generate_secret
+from sila_notify.sql import rows_affected
+from sila_notify.tables import webhook_attempts, webhook_deliveries, webhook_subscriptions
+from sila_notify.webhooks.destinations import check_destination
+
+router = APIRouter(prefix="/v1/webhook-subscriptions", tags=["webhooks"])
+
+MANAGE_SCOPE = "webhooks:manage"
+PATTERN = r"^(\*|[a-z_]+\.\*|[a-z_]+\.[a-z_]+\.[a-z_]+)$"
+
+
+async def webhook_manager(principal: CurrentPrincipal) -> Principal:
+    if principal.kind == "agent" and "admin" in principal.roles:
+        return principal
+    if principal.kind == "partner" and MANAGE_SCOPE in principal.scopes:
+        return principal
+    raise Forbidden(f"This needs the scope {MANAGE_SCOPE} (partners) or the admin role.")
+
+
+Manager = Annotated[Principal, Depends(webhook_manager)]
+
+
+def owner_of(principal: Principal) -> str:
+    return f"{principal.kind}:{principal.subject}"[:150]
+
+
+def is_admin(principal: Principal) -> bool:
+    return principal.kind == "agent" and "admin" in principal.roles
+
+
+def _types(value: list[str]) -> list[str]:
+    refused = [t for t in value if t in NEVER_DELIVERED]
+    if refused:
+        raise ValueError(f"{', '.join(refused)} is never delivered to partners")
+    return list(dict.fromkeys(value))
+
+
+class SubscriptionWrite(BaseModel):
+    url: HttpUrl
+    event_types: list[Annotated[str, Field(pattern=PATTERN, max_length=200)]] = Field(
+        min_length=1, max_length=50
+    )
+    description: str | None = Field(default=None, max_length=200)
+
+    _check_types = field_validator("event_types")(_types)
+
+
+class SubscriptionUpdate(BaseModel):
+    url: HttpUrl | None = None
+    event_types: list[Annotated[str, Field(pattern=PATTERN, max_length=200)]] | None = Field(
+        default=None, min_length=1, max_length=50
+    )
+    description: str | None = Field(default=None, max_length=200)
+    state: Literal["active", "disabled"] | None = None
+
+    @field_validator("event_types")
+    @classmethod
+    def _check(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _types(value)
+
+
+class SubscriptionRead(BaseModel):
+    id: str
+    owner: str
+    url: str
+    event_types: list[str]
+    description: str | None
+    state: str
+    disabled_reason: str | None
+    previous_secret_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubscriptionCreated(SubscriptionRead):
+    secret: str = Field(description="Shown once: keep it to verify the signatures.")
+
+
+class SecretRotated(BaseModel):
+    secret: str
+    previous_secret_expires_at: datetime
+
+
+class DeliveryRead(BaseModel):
+    id: str
+    event_id: str
+    event_type: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    attempt_log: list[dict[str, Any]]
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryRead]
+    next_cursor: str | None
+
+
+def to_read(row: Any) -> SubscriptionRead:
+    return SubscriptionRead(
+        id=row.id,
+        owner=row.owner,
+        url=row.url,
+        event_types=list(row.event_types),
+        description=row.description,
+        state=row.state,
+        disabled_reason=row.disabled_reason,
+        previous_secret_expires_at=aware(row.previous_secret_expires_at),
+        created_at=aware(row.created_at) or datetime.now(UTC),
+        updated_at=aware(row.updated_at) or datetime.now(UTC),
+    )
+
+
+async def _check_url(url: str, runtime: Any) -> None:
+    try:
+        await check_destination(url, runtime.platform.profile)
+    except DestinationRefused as refused:
+        raise Unprocessable(
+            f"Webhooks cannot be sent to {url}: {refused}.",
+            slug="webhook-destination-refused",
+            title="Destination refused",
+            errors=[{"field": "body.url", "message": str(refused), "type": "destination"}],
+        ) from refused
+
+
+async def _visible(session: Any, principal: Principal, subscription_id: str) -> Any:
+    row = (
+        await session.execute(
+            select(webhook_subscriptions).where(webhook_subscriptions.c.id == subscription_id)
+        )
+    ).one_or_none()
+    if row is None or not (is_admin(principal) or row.owner == owner_of(principal)):
+        raise NotFound(f"No webhook subscription {subscription_id}.")
+    return row
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SubscriptionCreated,
+    summary="Subscribe an endpoint to events (the secret is shown once)",
+)
+async def create_subscription(
+    body: SubscriptionWrite, runtime: RuntimeDep, principal: Manager
+) -> SubscriptionCreated:
+    url = str(body.url)
+    await _check_url(url, runtime)
+    now = datetime.now(UTC)
+    row = {
+        "id": str(uuid.uuid4()),
+        "owner": owner_of(principal),
+        "url": url,
+        "event_types": body.event_types,
+        "description": body.description,
+        "secret": generate_secret(),
+        "previous_secret": None,
+        "previous_secret_expires_at": None,
+        "state": "active",
+        "disabled_reason": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    async with runtime.session_factory() as session, session.begin():
+        await session.execute(webhook_subscriptions.insert().values(**row))
+    return SubscriptionCreated(**{k: v for k, v in row.items() if k != "previous_secret"})
+
+
+@router.get("", response_model=list[SubscriptionRead], summary="Your webhook subscriptions")
+async def list_subscriptions(runtime: RuntimeDep, principal: Manager) -> list[SubscriptionRead]:
+    query = select(webhook_subscriptions).order_by(webhook_subscriptions.c.created_at)
+    if not is_admin(principal):
+        query = query.where(webhook_subscriptions.c.owner == owner_of(principal))
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(query.limit(500))).all()
+    return [to_read(r) for r in rows]
+
+
+@router.get("/{subscription_id}", response_model=SubscriptionRead, summary="One subscription")
+async def get_subscription(
+    subscription_id: str, runtime: RuntimeDep, principal: Manager
+) -> SubscriptionRead:
+    async with runtime.session_factory() as session:
+        return to_read(await _visible(session, principal, subscription_id))
+
+
+@router.patch(
+    "/{subscription_id}",
+    response_model=SubscriptionRead,
+    summary="Change the URL or event types, or enable a disabled endpoint again",
+)
+async def update_subscription(
+    subscription_id: str, body: SubscriptionUpdate, runtime: RuntimeDep, principal: Manager
+) -> SubscriptionRead:
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "url" in changes:
+        changes["url"] = str(body.url)
+        await _check_url(changes["url"], runtime)
+    if changes.get("state") == "active":
+        changes["disabled_reason"] = None
+    async with runtime.session_factory() as session, session.begin():
+        await _visible(session, principal, subscription_id)
+        if changes:
+            await session.execute(
+                update(webhook_subscriptions)
+                .where(webhook_subscriptions.c.id == subscription_id)
+                .values(**changes, updated_at=datetime.now(UTC))
+            )
+        row = await _visible(session, principal, subscription_id)
+    return to_read(row)
+
+
+@router.delete("/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Unsubscribe")
+async def delete_subscription(
+    subscription_id: str, runtime: RuntimeDep, principal: Manager
+) -> Response:
+    async with runtime.session_factory() as session, session.begin():
+        await _visible(session, principal, subscription_id)
+        ids = select(webhook_deliveries.c.id).where(
+            webhook_deliveries.c.subscription_id == subscription_id
+        )
+        await session.execute(
+            delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(ids))
+        )
+        await session.execute(
+            delete(webhook_deliveries).where(
+                webhook_deliveries.c.subscription_id == subscription_id
+            )
+        )
+        await session.execute(
+            delete(webhook_subscriptions).where(webhook_subscriptions.c.id == subscription_id)
+        )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{subscription_id}/rotate-secret",
+    response_model=SecretRotated,
+    summary="A new secret; the old one keeps signing alongside it for a while",
+)
+async def rotate_secret(
+    subscription_id: str, runtime: RuntimeDep, settings: NotifySettingsDep, principal: Manager
+) -> SecretRotated:
+    now = datetime.now(UTC)
+    expires = now + timedelta(hours=settings.webhook_secret_overlap_hours)
+    secret = generate_secret()
+    async with runtime.session_factory() as session, session.begin():
+        row = await _visible(session, principal, subscription_id)
+        await session.execute(
+            update(webhook_subscriptions)
+            .where(webhook_subscriptions.c.id == subscription_id)
+            .values(
+                secret=secret,
+                previous_secret=row.secret,
+                previous_secret_expires_at=expires,
+                updated_at=now,
+            )
+        )
+    return SecretRotated(secret=secret, previous_secret_expires_at=expires)
+
+
+@router.get(
+    "/{subscription_id}/deliveries",
+    response_model=DeliveryPage,
+    summary="The delivery log, newest first",
+)
+async def list_deliveries(
+    subscription_id: str,
+    runtime: RuntimeDep,
+    principal: Manager,
+    state: Literal["pending", "succeeded", "failed"] | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> DeliveryPage:
+    async with runtime.session_factory() as session:
+        await _visible(session, principal, subscription_id)
+        query = select(webhook_deliveries).where(
+            webhook_deliveries.c.subscription_id == subscription_id
+        )
+        if state:
+            query = query.where(webhook_deliveries.c.state == state)
+        if cursor:
+            created, last_id = decode_cursor(cursor, size=2)
+            boundary = datetime.fromisoformat(str(created))
+            query = query.where(
+                or_(
+                    webhook_deliveries.c.created_at < boundary,
+                    and_(
+                        webhook_deliveries.c.created_at == boundary,
+                        webhook_deliveries.c.id < str(last_id),
+                    ),
+                )
+            )
+        rows = (
+            await session.execute(
+                query.order_by(
+                    webhook_deliveries.c.created_at.desc(), webhook_deliveries.c.id.desc()
+                ).limit(limit + 1)
+            )
+        ).all()
+        page = rows[:limit]
+        attempts = (
+            await session.execute(
+                select(webhook_attempts)
+                .where(webhook_attempts.c.delivery_id.in_([r.id for r in page]))
+                .order_by(webhook_attempts.c.id)
+            )
+        ).all()
+    log: dict[str, list[dict[str, Any]]] = {}
+    for attempt in attempts:
+        log.setdefault(attempt.delivery_id, []).append(
+            {
+                "attempted_at": (aware(attempt.attempted_at) or datetime.now(UTC)).isoformat(),
+                "status_code": attempt.status_code,
+                "error": attempt.error,
+                "duration_ms": attempt.duration_ms,
+            }
+        )
+    items = [
+        DeliveryRead(
+            id=r.id,
+            event_id=r.event_id,
+            event_type=r.event_type,
+            state="pending" if r.state == "pending" else r.state,
+            attempts=r.attempts,
+            next_attempt_at=aware(r.next_attempt_at) if r.state == "pending" else None,
+            last_status_code=r.last_status_code,
+            last_error=r.last_error,
+            created_at=aware(r.created_at) or datetime.now(UTC),
+            completed_at=aware(r.completed_at),
+            attempt_log=log.get(r.id, []),
+        )
+        for r in page
+    ]
+    next_cursor = (
+        encode_cursor([items[-1].created_at.isoformat(), items[-1].id])
+        if len(rows) > limit
+        else None
+    )
+    return DeliveryPage(items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "/{subscription_id}/deliveries/{delivery_id}/replay",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Send a delivery again (same webhook-id: the partner can tell it is a repeat)",
+)
+async def replay_delivery(
+    subscription_id: str, delivery_id: str, runtime: RuntimeDep, principal: Manager
+) -> dict[str, str]:
+    async with runtime.session_factory() as session, session.begin():
+        subscription = await _visible(session, principal, subscription_id)
+        if subscription.state != "active":
+            raise Unprocessable(
+                "Enable the subscription again before replaying its deliveries.",
+                slug="webhook-disabled",
+                title="Subscription disabled",
+            )
+        result = await session.execute(
+            update(webhook_deliveries)
+            .where(
+                webhook_deliveries.c.id == delivery_id,
+                webhook_deliveries.c.subscription_id == subscription_id,
+            )
+            .values(
+                state="pending",
+                attempts=0,
+                next_attempt_at=datetime.now(UTC),
+                completed_at=None,
+            )
+        )
+        if not rows_affected(result):
+            raise NotFound(f"No delivery {delivery_id} for this subscription.")
+    return {"id": delivery_id, "state": "pending"}

@@ -1,0 +1,245 @@
+"""Campaign sends: a marketing message to a segment, queued in chunks, paced at a set rate.
+
+The planner walks the directory in customer-id order, a chunk at a time, keeping only those
+who granted marketing consent on the campaign's channel and can be reached on it, and not
+already at their marketing cap. Each message gets a slot (``scheduled_for``) 1/rate after the
+previous one, moved past quiet hours; the dispatcher's marketing lane sends them when due,
+apart from the OTP and service lanes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sila_common.aio import wait_or_timeout
+from sila_common.db import insert_for
+from sila_notify.domain.quiet_hours import next_allowed_send
+from sila_notify.domain.routing import LANE_RANK
+from sila_notify.planning import INBOX_DESTINATION, PUSH_DESTINATION
+from sila_notify.settings import NotifySettings
+from sila_notify.sql import rows_affected
+from sila_notify.tables import campaign_sends, consents, messages, push_tokens, recipients
+from sila_notify.template_store import Rendered, latest_template, render_row
+
+log = structlog.get_logger(__name__)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def audience_filter(segment: dict[str, Any], channel: str) -> Any:
+    """Who a campaign may reach: in the segment, marketing consent, reachable on ``channel``."""
+    specific = consents.alias("c_specific")
+    general = consents.alias("c_any")
+
+    def consent(alias: Any, on_channel: str) -> Any:
+        return (
+            select(alias.c.granted)
+            .where(
+                alias.c.customer_id == recipients.c.customer_id,
+                alias.c.purpose == "marketing",
+                alias.c.channel == on_channel,
+            )
+            .scalar_subquery()
+        )
+
+    granted_specific = consent(specific, channel)
+    granted_any = consent(general, "any")
+    clauses = [
+        recipients.c.erased.is_(False),
+        recipients.c.status != "erased",
+        or_(
+            granted_specific.is_(True),
+            and_(granted_specific.is_(None), granted_any.is_(True)),
+        ),
+    ]
+    wilayas = segment.get("wilaya_codes")
+    if wilayas:
+        clauses.append(recipients.c.wilaya_code.in_(list(wilayas)))
+    languages = segment.get("languages")
+    if languages:
+        clauses.append(recipients.c.language.in_(list(languages)))
+    if channel == "sms":
+        clauses.append(recipients.c.phone.is_not(None))
+    elif channel == "email":
+        clauses.append(recipients.c.email.is_not(None))
+    elif channel == "push":
+        clauses.append(exists().where(push_tokens.c.customer_id == recipients.c.customer_id))
+    return and_(*clauses)
+
+
+class CampaignPlanner:
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        settings: NotifySettings,
+        skip_locked: bool,
+    ) -> None:
+        self.session_factory = session_factory
+        self.settings = settings
+        self.skip_locked = skip_locked
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                planned = await self.run_once()
+            except Exception as error:
+                log.exception("campaigns.cycle_failed", error=type(error).__name__)
+                await wait_or_timeout(stop, 1.0)
+                continue
+            if planned == 0:
+                await wait_or_timeout(stop, self.settings.dispatcher_poll_seconds * 5)
+
+    async def run_once(self) -> int:
+        """Plan one chunk of one campaign still planning; returns how many were queued."""
+        query = (
+            select(campaign_sends)
+            .where(campaign_sends.c.state == "planning")
+            .order_by(campaign_sends.c.created_at)
+            .limit(1)
+        )
+        if self.skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        async with self.session_factory() as session, session.begin():
+            campaign = (await session.execute(query)).one_or_none()
+            if campaign is None:
+                return 0
+            return await self.plan_chunk(session, campaign)
+
+    async def plan_chunk(self, session: AsyncSession, campaign: Any) -> int:
+        now = datetime.now(UTC)
+        filters = [audience_filter(dict(campaign.segment), campaign.channel)]
+        if campaign.cursor:
+            filters.append(recipients.c.customer_id > campaign.cursor)
+        chunk = (
+            await session.execute(
+                select(
+                    recipients.c.customer_id,
+                    recipients.c.language,
+                    recipients.c.phone,
+                    recipients.c.email,
+                )
+                .where(*filters)
+                .order_by(recipients.c.customer_id)
+                .limit(self.settings.campaign_chunk_size)
+            )
+        ).all()
+        capped = await self._at_cap(session, [r.customer_id for r in chunk], now)
+        texts: dict[str, Rendered] = {}
+        window = self.settings.quiet_window()
+        slot = max(_aware(campaign.next_slot), now)
+        step = timedelta(seconds=1 / campaign.rate_per_second)
+        rows = []
+        for recipient in chunk:
+            if recipient.customer_id in capped:
+                continue
+            language = str(recipient.language)
+            if language not in texts:
+                template = await latest_template(
+                    session,
+                    event_type=campaign.event_type,
+                    variant="",
+                    language=language,
+                    channel=campaign.channel,
+                )
+                if template is None:
+                    continue
+                texts[language] = render_row(
+                    template, dict(campaign.variables), str(template.language), campaign.channel
+                )
+            text = texts[language]
+            slot = next_allowed_send(slot, window)
+            rows.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "event_id": f"campaign:{campaign.id}:{recipient.customer_id}",
+                    "event_type": campaign.event_type,
+                    "channel": campaign.channel,
+                    "customer_id": recipient.customer_id,
+                    "lane": "marketing",
+                    "lane_rank": LANE_RANK["marketing"],
+                    "urgent": False,
+                    "language": text.language,
+                    "template": text.template,
+                    "variant": "",
+                    "render_data": {},
+                    "template_version": text.version,
+                    "destination": _destination(campaign.channel, recipient),
+                    "subject": text.subject,
+                    "body": text.body,
+                    "state": "queued",
+                    "scheduled_for": slot,
+                    "attempts": 0,
+                    "attempt_id": None,
+                    "sending_since": None,
+                    "provider_message_id": None,
+                    "provider_reason": None,
+                    "callback_token": uuid.uuid4().hex if campaign.channel == "sms" else None,
+                    "failover": [],
+                    "campaign_id": campaign.id,
+                    "created_at": now,
+                    "sent_at": None,
+                    "delivered_at": None,
+                    "failed_at": None,
+                }
+            )
+            slot += step
+        queued = 0
+        # PostgreSQL takes at most 32767 parameters per statement: 500 rows fit.
+        for start in range(0, len(rows), 500):
+            result = await session.execute(
+                insert_for(session)(messages)
+                .values(rows[start : start + 500])
+                .on_conflict_do_nothing(index_elements=["event_id", "channel"])
+            )
+            queued += rows_affected(result)
+        done = len(chunk) < self.settings.campaign_chunk_size
+        await session.execute(
+            update(campaign_sends)
+            .where(campaign_sends.c.id == campaign.id)
+            .values(
+                cursor=chunk[-1].customer_id if chunk else campaign.cursor,
+                targeted=campaign_sends.c.targeted + queued,
+                skipped=campaign_sends.c.skipped + (len(chunk) - queued),
+                next_slot=slot,
+                state="planned" if done else "planning",
+                planned_at=now if done else None,
+            )
+        )
+        return max(queued, 1) if chunk else 0
+
+    async def _at_cap(
+        self, session: AsyncSession, customer_ids: list[str], now: datetime
+    ) -> set[str]:
+        if not customer_ids:
+            return set()
+        moment = func.coalesce(messages.c.sent_at, messages.c.scheduled_for)
+        rows = await session.execute(
+            select(messages.c.customer_id)
+            .where(
+                messages.c.customer_id.in_(customer_ids),
+                messages.c.lane == "marketing",
+                messages.c.state.in_(("queued", "sending", "sent", "delivered")),
+                moment > now - timedelta(hours=self.settings.cap_period_hours),
+            )
+            .group_by(messages.c.customer_id)
+            .having(func.count() >= self.settings.marketing_cap_messages)
+        )
+        return {str(c) for c in rows.scalars()}
+
+
+def _destination(channel: str, recipient: Any) -> str:
+    if channel == "sms":
+        return str(recipient.phone)
+    if channel == "email":
+        return str(recipient.email)
+    return PUSH_DESTINATION if channel == "push" else INBOX_DESTINATION

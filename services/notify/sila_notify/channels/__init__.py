@@ -1,0 +1,1 @@
+"""The channels a message can take, each a real protocol adapter behind one interface."""

@@ -1,0 +1,1 @@
+"""Sending what is queued: the dispatcher, its records, failover and reconciliation."""

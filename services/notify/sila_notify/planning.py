@@ -1,0 +1,286 @@
+"""From an event to the messages it causes: route, recipient, consent, channel, time, text.
+
+Planning only queues; the dispatcher sends. A message is identified by (event id, channel),
+so planning the same event twice (a redelivery) queues nothing new.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.db import insert_for
+from sila_common.events import CloudEvent
+from sila_notify.directory import consents_of, device_tokens, recipient_row
+from sila_notify.domain.quiet_hours import FrequencyCap, earliest_send_time
+from sila_notify.domain.routing import (
+    CHANNELS,
+    DEFAULT_CHANNEL_ORDER,
+    LANE_RANK,
+    choose_channels,
+    consent_allows,
+    matches,
+    split_primary,
+)
+from sila_notify.domain.templates import TemplateRenderError
+from sila_notify.settings import NotifySettings
+from sila_notify.tables import event_routes, messages
+from sila_notify.template_store import NoTemplate, render_for, template_name
+
+PUSH_DESTINATION = "devices"
+INBOX_DESTINATION = "inbox"
+
+
+class RecipientUnknown(LookupError):
+    """The event names a customer identity has not told us about (yet): retried, then DLQ."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    message_ids: list[str]
+    skipped_reason: str | None = None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def plan_event(session: AsyncSession, settings: NotifySettings, event: CloudEvent) -> Planned:
+    """The messages an incoming event causes, queued in the caller's transaction."""
+    route = (
+        await session.execute(
+            select(event_routes).where(
+                event_routes.c.event_type == event.type, event_routes.c.enabled.is_(True)
+            )
+        )
+    ).one_or_none()
+    if route is None:
+        return Planned([], "no route")
+    if not matches(route.condition or {}, event.data):
+        return Planned([], "condition not met")
+    variant = str(event.data.get(route.variant_field) or "") if route.variant_field else ""
+    return await plan_messages(
+        session,
+        settings,
+        event_id=event.id,
+        event_type=event.type,
+        variant=variant,
+        customer_id=event.customerid,
+        data=event.data,
+        lane=route.lane,
+        urgent=bool(route.urgent),
+        route_channels=list(route.channels),
+        now=datetime.now(UTC),
+    )
+
+
+async def plan_messages(
+    session: AsyncSession,
+    settings: NotifySettings,
+    *,
+    event_id: str,
+    event_type: str,
+    variant: str,
+    customer_id: str,
+    data: Mapping[str, Any],
+    lane: str,
+    urgent: bool,
+    route_channels: Sequence[str],
+    now: datetime,
+    not_before: datetime | None = None,
+    campaign_id: str | None = None,
+) -> Planned:
+    recipient = await recipient_row(session, customer_id)
+    if lane == "otp":
+        # The code goes to the number it was asked for, even before the directory knows it.
+        phone = data.get("phone") or (recipient.phone if recipient is not None else None)
+        language = str(data.get("language") or (recipient.language if recipient else "fr"))
+        if recipient is not None and recipient.erased:
+            return Planned([], "customer erased")
+        reachable = {"sms"} if phone else set()
+        order: Sequence[str] = ("sms",)
+        consents: dict[tuple[str, str], bool] = {}
+        email = None
+    else:
+        if recipient is None:
+            raise RecipientUnknown(f"customer {customer_id} is not in the directory yet")
+        if recipient.erased:
+            return Planned([], "customer erased")
+        phone, email, language = recipient.phone, recipient.email, str(recipient.language)
+        order = list(recipient.channel_order or DEFAULT_CHANNEL_ORDER)
+        consents = await consents_of(session, customer_id)
+        reachable = {"in_app"}
+        if phone:
+            reachable.add("sms")
+        if email:
+            reachable.add("email")
+        if "push" in route_channels and await device_tokens(session, customer_id):
+            reachable.add("push")
+    allowed = {c for c in CHANNELS if consent_allows(lane, c, consents)}
+    channels = choose_channels(route_channels, order, reachable, allowed)
+    primary, inbox = split_primary(channels)
+    if not primary and not inbox:
+        return Planned([], "no channel allowed and reachable")
+    destinations = {
+        "sms": phone or "",
+        "email": email or "",
+        "push": PUSH_DESTINATION,
+        "in_app": INBOX_DESTINATION,
+    }
+    plans: list[tuple[str, list[str], datetime]] = []
+    if primary:
+        when = await send_time(
+            session,
+            settings,
+            customer_id=customer_id,
+            lane=lane,
+            urgent=urgent,
+            now=now,
+            not_before=not_before,
+        )
+        plans.append((primary[0], primary[1:], when))
+    if inbox:
+        # The inbox interrupts nobody: neither quiet hours nor caps hold it.
+        plans.append(("in_app", [], max(now, not_before or now)))
+    rows = []
+    for channel, failover, when in plans:
+        row = await message_row(
+            session,
+            event_id=event_id,
+            event_type=event_type,
+            variant=variant,
+            customer_id=customer_id,
+            channel=channel,
+            destination=destinations[channel],
+            language=language,
+            lane=lane,
+            urgent=urgent,
+            data=data,
+            failover=failover,
+            scheduled_for=when,
+            now=now,
+            campaign_id=campaign_id,
+        )
+        rows.append(row)
+    result = await session.execute(
+        insert_for(session)(messages)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["event_id", "channel"])
+        .returning(messages.c.id)
+    )
+    return Planned([str(i) for i in result.scalars()])
+
+
+async def message_row(
+    session: AsyncSession,
+    *,
+    event_id: str,
+    event_type: str,
+    variant: str,
+    customer_id: str,
+    channel: str,
+    destination: str,
+    language: str,
+    lane: str,
+    urgent: bool,
+    data: Mapping[str, Any],
+    failover: list[str],
+    scheduled_for: datetime,
+    now: datetime,
+    campaign_id: str | None = None,
+) -> dict[str, Any]:
+    """A queued message with its text; a template that cannot render makes it failed at once."""
+    state, reason, subject, body, version = "queued", None, None, "", None
+    name, used_language = template_name(event_type, variant), language
+    try:
+        rendered = await render_for(
+            session,
+            event_type=event_type,
+            variant=variant,
+            language=language,
+            channel=channel,
+            data=data,
+        )
+        subject, body, version = rendered.subject, rendered.body, rendered.version
+        name, used_language = rendered.template, rendered.language
+    except (NoTemplate, TemplateRenderError) as error:
+        state, reason = "failed", f"template: {error}"[:1000]
+    return {
+        "id": str(uuid.uuid4()),
+        "event_id": event_id,
+        "event_type": event_type,
+        "channel": channel,
+        "customer_id": customer_id,
+        "lane": lane,
+        "lane_rank": LANE_RANK[lane],
+        "urgent": urgent,
+        "language": used_language,
+        "template": name,
+        "variant": variant,
+        # One-time codes are never kept for a re-render: they have no other channel.
+        "render_data": {} if lane == "otp" else dict(data),
+        "template_version": version,
+        "destination": destination,
+        "subject": subject,
+        "body": body,
+        "state": state,
+        "scheduled_for": scheduled_for,
+        "attempts": 0,
+        "attempt_id": None,
+        "sending_since": None,
+        "provider_message_id": None,
+        "provider_reason": reason,
+        "callback_token": secrets.token_urlsafe(24) if channel == "sms" else None,
+        "failover": failover,
+        "campaign_id": campaign_id,
+        "created_at": now,
+        "sent_at": None,
+        "delivered_at": None,
+        "failed_at": now if state == "failed" else None,
+    }
+
+
+async def send_time(
+    session: AsyncSession,
+    settings: NotifySettings,
+    *,
+    customer_id: str,
+    lane: str,
+    urgent: bool,
+    now: datetime,
+    not_before: datetime | None = None,
+) -> datetime:
+    """Now for urgent messages; otherwise after quiet hours and within the lane's cap."""
+    start = max(now, not_before or now)
+    if urgent or lane == "otp":
+        return start
+    period = timedelta(hours=settings.cap_period_hours)
+    cap_size = (
+        settings.marketing_cap_messages if lane == "marketing" else settings.service_cap_messages
+    )
+    moment = func.coalesce(messages.c.sent_at, messages.c.scheduled_for)
+    rows = await session.execute(
+        select(moment).where(
+            messages.c.customer_id == customer_id,
+            messages.c.lane == lane,
+            messages.c.urgent.is_(False),
+            messages.c.channel != "in_app",
+            messages.c.state.in_(("queued", "sending", "sent", "delivered")),
+            moment > start - period,
+        )
+    )
+    sent_times = [_aware(t) for t in rows.scalars() if t is not None]
+    return earliest_send_time(
+        start,
+        urgent=False,
+        window=settings.quiet_window(),
+        cap=FrequencyCap(cap_size, period),
+        sent_times=sent_times,
+    )

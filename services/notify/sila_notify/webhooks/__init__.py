@@ -1,0 +1,1 @@
+"""Partners' webhooks: subscriptions, fan-out of events, signed delivery with retries."""
