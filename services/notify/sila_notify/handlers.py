@@ -7,14 +7,19 @@ Both only write rows; the dispatcher and the webhook deliverer do the sending.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.consumer import ANY_TYPE
+from sila_common.db import insert_for
 from sila_common.events import SERVICES, CloudEvent, topic_for
 from sila_common.service import ConsumerSpec
 from sila_notify import directory
 from sila_notify.context import current_settings
-from sila_notify.planning import plan_event
+from sila_notify.planning import RecipientUnknown, plan_event
+from sila_notify.tables import parked_events
 from sila_notify.webhooks.fanout import fan_out
 
 DIRECTORY_HANDLERS = {
@@ -29,8 +34,49 @@ async def on_event(session: AsyncSession, event: CloudEvent) -> None:
     directory_handler = DIRECTORY_HANDLERS.get(event.type)
     if directory_handler is not None:
         await directory_handler(session, event)
-    await plan_event(session, current_settings(), event)
+    try:
+        await plan_event(session, current_settings(), event)
+    except RecipientUnknown:
+        await park(session, event)
+        return
+    if event.type in CUSTOMER_KNOWN:
+        await release_parked(session, event.customerid)
 
+
+async def park(session: AsyncSession, event: CloudEvent) -> None:
+    await session.execute(
+        insert_for(session)(parked_events)
+        .values(
+            event_id=event.id,
+            customer_id=event.customerid,
+            envelope=event.model_dump(mode="json"),
+            parked_at=datetime.now(UTC),
+        )
+        .on_conflict_do_nothing(index_elements=["event_id"])
+    )
+
+
+async def release_parked(session: AsyncSession, customer_id: str) -> None:
+    """Plan what waited for this customer, in the order it happened."""
+    rows = (
+        await session.execute(
+            select(parked_events.c.envelope).where(parked_events.c.customer_id == customer_id)
+        )
+    ).all()
+    waiting = sorted((CloudEvent.model_validate(row.envelope) for row in rows), key=_when)
+    for parked in waiting:
+        await plan_event(session, current_settings(), parked)
+    if waiting:
+        await session.execute(
+            delete(parked_events).where(parked_events.c.customer_id == customer_id)
+        )
+
+
+def _when(event: CloudEvent) -> datetime:
+    return event.time
+
+
+CUSTOMER_KNOWN = ("identity.customer.registered", "identity.customer.updated")
 
 MESSAGES = ConsumerSpec(
     name="notify.messages",

@@ -39,7 +39,7 @@ INBOX_DESTINATION = "inbox"
 
 
 class RecipientUnknown(LookupError):
-    """The event names a customer identity has not told us about (yet): retried, then DLQ."""
+    """The event names a customer identity has not told us about yet: the event is parked."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,18 @@ from sila_common.outbox import messaging_tables
 metadata = new_metadata()
 messaging = messaging_tables(metadata)
 
+# -- events that named a customer before identity's event about them arrived -------------------
+# Topics are not ordered against each other: a ticket can be heard of before its customer.
+# Such an event waits here and is planned as soon as the customer is known.
+parked_events = Table(
+    "parked_events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("envelope", JsonDoc, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False),
+)
+
 # -- the directory: identity's customers as notify needs them ---------------------------------
 recipients = Table(
     "recipients",
