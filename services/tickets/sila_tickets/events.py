@@ -26,6 +26,9 @@ class TicketOpened(BaseModel):
     incident_id: str | None = None
     estimated_end_at: datetime | None = None
     wilaya_code: str | None = None
+    # Set when a partner opened the ticket (TMF621 hub listeners hear only their own).
+    partner_id: str | None = None
+    external_id: str | None = None
 
 
 class TicketStatusChanged(BaseModel):
@@ -40,6 +43,8 @@ class TicketStatusChanged(BaseModel):
     # What the customer hears (opened, in_progress, pending_customer, resolved, closed...).
     public_status: str
     actor_kind: str
+    partner_id: str | None = None
+    external_id: str | None = None
 
 
 class TicketAssigned(BaseModel):
@@ -103,6 +108,10 @@ class HubSubscriptionChanged(BaseModel):
     callback: str
     query: str | None
     active: bool
+    # The TMF621 events the listener wants (from the query's eventType terms).
+    event_types: list[str] = []
+    # "own": the tickets this partner opened; "all": every ticket (an administrator's).
+    reach: Literal["own", "all"] = "own"
 
 
 TICKET_OPENED = declare_event(

@@ -112,12 +112,20 @@ class NewTicket:
     exchange: str | None = None
     olt: str | None = None
     script_answers: Mapping[str, Any] | None = None
+    # The partner's own reference for the ticket (TMF621 externalId).
+    external_id: str | None = None
 
 
 def aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def partner_of(opened_by: str) -> str | None:
+    """The partner that opened a ticket (``partner:<id>`` in its history), if one did."""
+    kind, _, subject = opened_by.partition(":")
+    return subject if kind == "partner" else None
 
 
 async def next_number(session: AsyncSession, year: int) -> str:
@@ -302,8 +310,10 @@ async def open_ticket(
         "reopen_count": 0,
         "first_contact_resolution": None,
         "script_answers": answers,
+        "external_id": new.external_id,
     }
-    await session.execute(insert(tickets).values(**row))
+    # Parameters rather than .values(): the compiled statement is cached (a hot path).
+    await session.execute(insert(tickets), row)
     await record_transition(session, ticket_id, None, INITIAL, "opened", caller, now)
     await runtime.outbox.record(
         session,
@@ -326,6 +336,8 @@ async def open_ticket(
             incident_id=row["incident_id"],
             estimated_end_at=aware(incident.estimated_end_at) if incident is not None else None,
             wilaya_code=row["wilaya_code"],
+            partner_id=partner_of(row["opened_by"]),
+            external_id=row["external_id"],
         ),
     )
     # Tickets of a known incident are the incident's work: nobody is dispatched to each.
@@ -346,14 +358,15 @@ async def record_transition(
     at: datetime,
 ) -> None:
     await session.execute(
-        insert(ticket_transitions).values(
-            ticket_id=ticket_id,
-            from_status=from_status.value if from_status else None,
-            to_status=to_status.value,
-            reason=reason,
-            actor=caller.label,
-            at=at,
-        )
+        insert(ticket_transitions),
+        {
+            "ticket_id": ticket_id,
+            "from_status": from_status.value if from_status else None,
+            "to_status": to_status.value,
+            "reason": reason,
+            "actor": caller.label,
+            "at": at,
+        },
     )
 
 
@@ -473,6 +486,8 @@ async def transition(
             survey_url=url,
             public_status=PUBLIC_STATUS[target],
             actor_kind=caller.kind,
+            partner_id=partner_of(row["opened_by"]),
+            external_id=row.get("external_id"),
         ),
     )
     return row

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sila_common.service import ServiceDefinition
 from sila_tickets import handlers
-from sila_tickets.api import admin, incidents, reports, surveys, tickets
+from sila_tickets.api import admin, incidents, reports, surveys, tickets, tmf621
 from sila_tickets.scheduler import run_scheduler
 from sila_tickets.settings import get_settings
 from sila_tickets.tables import messaging, metadata
@@ -26,6 +26,7 @@ definition = ServiceDefinition(
         tickets.router,
         incidents.router,
         reports.router,
+        tmf621.router,
     ],
     consumers=[handlers.CUSTOMER_DIRECTORY],
     # Escalation at 75 % and at breach, auto-close: runs next to the relay.

@@ -67,6 +67,8 @@ tickets = Table(
     Column("reopen_count", Integer, nullable=False, server_default=text("0")),
     Column("first_contact_resolution", Boolean, nullable=True),
     Column("script_answers", JsonDoc, nullable=True),
+    # The partner's own reference (TMF621 externalId).
+    Column("external_id", String(100), nullable=True),
     Index("ix_tickets_customer_opened", "customer_id", "opened_at"),
     Index("ix_tickets_queue_status", "queue", "status"),
     Index("ix_tickets_opened_id", "opened_at", "id"),
@@ -74,6 +76,7 @@ tickets = Table(
     Index("ix_tickets_assignee_status", "assignee_id", "status"),
     Index("ix_tickets_incident", "incident_id"),
     Index("ix_tickets_resolved_at", "resolved_at"),
+    Index("ix_tickets_external_id", "external_id"),
     Index(
         "ix_tickets_warn_pending",
         "warn_at",
@@ -296,4 +299,5 @@ tmf_hub_subscriptions = Table(
     Column("callback", String(2000), nullable=False),
     Column("query", String(1000), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_tmf_hub_subscriptions_partner", "partner"),
 )
