@@ -38,6 +38,7 @@ from sila_tickets.settings import TicketsSettings
 from sila_tickets.tables import known_customers, queue_agents
 
 STORM_WILAYA = "15"
+ISSUE_STORM_PER_HOUR = 20_000
 OTHER_WILAYAS = ["16", "31", "06", "09", "19", "25"]
 SUBJECTS = {
     "technical": ("no_connection", "Pas de connexion ADSL"),
@@ -242,6 +243,15 @@ async def incident_storm(env: BenchEnv) -> list[Row]:
         if declared.status_code != 201 or declared.json()["affected_count"] != affected:
             raise RuntimeError(f"incident declaration failed: {declared.text[:200]}")
 
+        # The issue's storm: 20,000 tickets an hour (5.6/s) on the incident, open loop,
+        # beside the ordinary flow.
+        deadline = time.monotonic() + baseline_seconds
+        hourly_storm, at_rate = await asyncio.gather(
+            steady(ISSUE_STORM_PER_HOUR / 3600, lambda: time.monotonic() > deadline, storm),
+            steady(ordinary_rate, lambda: time.monotonic() > deadline, ordinary),
+        )
+
+        # Then a saturating storm: as many tickets from the area as the service takes.
         done = asyncio.Event()
         storm_task = asyncio.create_task(closed_loop(storm_clients, storm_tickets, storm))
         storm_task.add_done_callback(lambda _: done.set())
@@ -259,18 +269,26 @@ async def incident_storm(env: BenchEnv) -> list[Row]:
             "ms",
             f"{affected:,} affected customers, {affected:,} events in one transaction",
         ),
-        Row("storm throughput", storm_tickets / storm_seconds, "tickets/s", storm_note),
-        Row("storm ticket p50", median(storm_latencies), "ms", storm_note),
-        Row("storm ticket p99", percentile(storm_latencies, 99), "ms", storm_note),
+        Row(
+            "ordinary ticket p50, storm of 20,000/hour",
+            median(at_rate),
+            "ms",
+            f"{note}, {len(at_rate)} tickets, {len(hourly_storm)} storm tickets at 5.6/s",
+        ),
+        Row("ordinary ticket p99, storm of 20,000/hour", percentile(at_rate, 99), "ms", note),
+        Row("storm ticket p50 at 20,000/hour", median(hourly_storm), "ms", "open loop"),
+        Row("saturating storm throughput", storm_tickets / storm_seconds, "tickets/s", storm_note),
+        Row("saturating storm ticket p50", median(storm_latencies), "ms", storm_note),
+        Row("saturating storm ticket p99", percentile(storm_latencies, 99), "ms", storm_note),
         Row("ordinary ticket p50, no storm", median(quiet), "ms", f"{note}, {len(quiet)} tickets"),
         Row("ordinary ticket p99, no storm", percentile(quiet, 99), "ms", note),
         Row(
-            "ordinary ticket p50, during the storm",
+            "ordinary ticket p50, during the saturating storm",
             median(during),
             "ms",
             f"{note}, {len(during)} tickets",
         ),
-        Row("ordinary ticket p99, during the storm", percentile(during, 99), "ms", note),
+        Row("ordinary ticket p99, during the saturating storm", percentile(during, 99), "ms", note),
     ]
 
 
