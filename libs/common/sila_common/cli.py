@@ -2,7 +2,8 @@
 
 Roles: ``api`` (HTTP), ``relay`` (outbox to Kafka), ``consume`` (event handlers),
 ``serve`` (all three in one process, for development), ``migrate`` (Alembic to head),
-``demo-data`` (the dev profile's demo accounts), ``replay`` (republish the history).
+``demo-data`` (the dev profile's demo accounts), ``replay`` (republish the history),
+``reset-consumer <name>`` (empty a read model before a replay rebuilds it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from prometheus_client import start_http_server
 
 from sila_common.logging import configure_logging
 from sila_common.migrations import upgrade
+from sila_common.rebuild import reset_consumer
 from sila_common.runtime import make_relay, open_runtime, run_workers
 from sila_common.service import ServiceDefinition
 from sila_common.settings import PlatformSettings
@@ -25,8 +27,19 @@ from sila_common.settings import PlatformSettings
 def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m sila_{definition.name}")
     parser.add_argument(
-        "role", choices=["api", "serve", "relay", "consume", "migrate", "demo-data", "replay"]
+        "role",
+        choices=[
+            "api",
+            "serve",
+            "relay",
+            "consume",
+            "migrate",
+            "demo-data",
+            "replay",
+            "reset-consumer",
+        ],
     )
+    parser.add_argument("consumer", nargs="?", help="reset-consumer: the consumer group")
     parser.add_argument("--host", default=None)
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--since-hours", type=float, default=None, help="replay: how far back")
@@ -56,16 +69,26 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
             timeout_graceful_shutdown=10,
         )
         return
-    asyncio.run(_run_role(definition, platform, args.role, args.since_hours))
+    asyncio.run(_run_role(definition, platform, args.role, args.since_hours, args.consumer))
 
 
 async def _run_role(
-    definition: ServiceDefinition, platform: PlatformSettings, role: str, since_hours: float | None
+    definition: ServiceDefinition,
+    platform: PlatformSettings,
+    role: str,
+    since_hours: float | None,
+    consumer: str | None = None,
 ) -> None:
     async with open_runtime(definition, platform=platform) as runtime:
         if role == "demo-data":
             if definition.load_demo_data is not None:
                 await definition.load_demo_data(runtime)
+            return
+        if role == "reset-consumer":
+            if not consumer:
+                raise SystemExit("reset-consumer needs the consumer's name")
+            await reset_consumer(runtime, consumer)
+            print(f"{consumer}: read model emptied; now replay the services that feed it")
             return
         if role == "replay":
             since = datetime.now(UTC) - timedelta(hours=since_hours) if since_hours else None

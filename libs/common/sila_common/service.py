@@ -25,6 +25,8 @@ class ConsumerSpec:
     name: str
     topics: Sequence[str]
     handlers: Mapping[str, Handler]
+    # Empties the read model this consumer builds, so a replay can rebuild it from scratch.
+    reset: Callable[[AsyncSession], Awaitable[None]] | None = None
 
 
 BackgroundJob = Callable[["Runtime", asyncio.Event], Coroutine[Any, Any, None]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for
@@ -94,3 +94,8 @@ async def scrub_customer_entries(session: AsyncSession, customer_id: str) -> int
             )
             changed += 1
     return changed
+
+
+async def reset(session: AsyncSession) -> None:
+    """Empty the timeline, so that a replay of every service's history rebuilds it."""
+    await session.execute(delete(timeline_entries))
