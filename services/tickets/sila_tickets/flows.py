@@ -19,6 +19,7 @@ from sila_common.auth import Principal
 from sila_common.db import insert_for
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_common.service import Runtime
+from sila_tickets.domain.agencies import agency_named
 from sila_tickets.domain.calendar import WorkingCalendar
 from sila_tickets.domain.catalogue import ScriptAnswerError, check_script_answers
 from sila_tickets.domain.escalation import WARNING_FRACTION
@@ -114,6 +115,8 @@ class NewTicket:
     script_answers: Mapping[str, Any] | None = None
     # The partner's own reference for the ticket (TMF621 externalId).
     external_id: str | None = None
+    # The agency handling it; None: the agency the caller's token names, if it names one.
+    agency_code: str | None = None
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -187,6 +190,31 @@ def checked_script(
         ) from exc
 
 
+async def handling_agency(
+    session: AsyncSession, runtime: Runtime, new: NewTicket, caller: Caller
+) -> str | None:
+    """The code of the agency handling a new ticket, whose hours its working clocks follow.
+
+    The agency named in the request must be known and active. Without one, the agency of an
+    agent's token is taken when it names an active agency (by code or name); else none.
+    """
+    known = await reference_of(runtime).agencies(session)
+    if new.agency_code is not None:
+        agency = known.get(new.agency_code)
+        if agency is None or not agency.active:
+            raise Unprocessable(
+                f"No active agency {new.agency_code}.",
+                slug="unknown-agency",
+                title="Unknown agency",
+                errors=[{"field": "body.agency_code", "message": "no such active agency"}],
+            )
+        return agency.code
+    if caller.kind != "agent":
+        return None
+    agency = agency_named(known.values(), caller.agency)
+    return agency.code if agency is not None else None
+
+
 async def active_incident_for(
     session: AsyncSession,
     *,
@@ -254,7 +282,8 @@ async def open_ticket(
         subcategory=new.subcategory,
         priority=new.priority,
     )
-    calendar = await reference.calendar(session, now)
+    agency_code = await handling_agency(session, runtime, new, caller)
+    calendar = await reference.calendar(session, now, agency=agency_code)
     resolution = SlaClock(policy.resolution, now, calendar)
     exchange = new.exchange or customer.exchange
     olt = new.olt or customer.olt
@@ -293,7 +322,7 @@ async def open_ticket(
         "exchange": exchange,
         "olt": olt,
         "service": new.service,
-        "agency": caller.agency,
+        "agency": agency_code,
         "incident_id": incident.id if incident is not None else None,
         "first_response_kind": policy.first_response.kind.value,
         "first_response_amount": policy.first_response.amount,
@@ -459,7 +488,7 @@ async def transition(
     # resolution keeps the due date it was resolved against.
     if (target is Status.PENDING_CUSTOMER) or (current in PAUSING and target not in PAUSING):
         calendar = await reference_of(runtime).calendar(
-            session, aware(row["opened_at"]) or now, now
+            session, aware(row["opened_at"]) or now, now, agency=row["agency"]
         )
         changes["due_at"], changes["warn_at"] = sla_dates(row, history, calendar)
     await session.execute(update(tickets).where(tickets.c.id == row["id"]).values(**changes))

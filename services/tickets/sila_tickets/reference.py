@@ -1,4 +1,5 @@
-"""Reference data as the service reads it: SLA policies, the working calendar, subcategories.
+"""Reference data as the service reads it: SLA policies, the working calendar, subcategories,
+agencies and their hours.
 
 Read from the tables and cached per process for a short while (writes through the admin
 API drop this process's cache at once; other processes see them within CACHE_SECONDS).
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for
 from sila_common.service import Runtime
+from sila_tickets.domain.agencies import Agency, hours_from_document, periods_from_document
 from sila_tickets.domain.calendar import (
     Holiday,
     HolidayOverride,
@@ -32,6 +34,7 @@ from sila_tickets.domain.sla import (
     TicketPriority,
 )
 from sila_tickets.tables import (
+    agencies,
     calendar_holidays,
     calendar_years,
     holiday_overrides,
@@ -56,6 +59,17 @@ def policy_from_row(row: Any) -> SlaPolicy:
         priority=TicketPriority(row.priority) if row.priority else None,
         first_response=Duration(row.first_response_amount, ClockKind(row.first_response_kind)),
         resolution=Duration(row.resolution_amount, ClockKind(row.resolution_kind)),
+    )
+
+
+def agency_from_row(row: Any) -> Agency:
+    return Agency(
+        code=row.code,
+        name=row.name,
+        wilaya_code=row.wilaya_code,
+        active=row.active,
+        hours=hours_from_document(row.hours),
+        periods=periods_from_document(row.hour_overrides or []),
     )
 
 
@@ -110,13 +124,16 @@ class Reference:
 
     def __init__(self) -> None:
         self._policies: tuple[float, tuple[SlaPolicy, ...]] | None = None
-        self._calendars: dict[frozenset[int], tuple[float, WorkingCalendar]] = {}
+        self._calendars: dict[tuple[frozenset[int], str | None], tuple[float, WorkingCalendar]]
+        self._calendars = {}
         self._subcategories: tuple[float, dict[str, Any]] | None = None
+        self._agencies: tuple[float, dict[str, Agency]] | None = None
 
     def invalidate(self) -> None:
         self._policies = None
         self._calendars.clear()
         self._subcategories = None
+        self._agencies = None
 
     async def policies(self, session: AsyncSession) -> tuple[SlaPolicy, ...]:
         if self._policies is not None and _fresh(self._policies[0]):
@@ -126,14 +143,35 @@ class Reference:
         self._policies = (time.monotonic(), policies)
         return policies
 
-    async def calendar(self, session: AsyncSession, *instants: datetime) -> WorkingCalendar:
+    async def calendar(
+        self, session: AsyncSession, *instants: datetime, agency: str | None = None
+    ) -> WorkingCalendar:
+        """The working calendar around these instants, on the agency's hours if it has any.
+
+        A ticket without an agency, or whose agency is no longer in the table, runs on the
+        standard hours.
+        """
         years = covering_years(*instants)
-        cached = self._calendars.get(years)
+        cached = self._calendars.get((years, agency))
         if cached is not None and _fresh(cached[0]):
             return cached[1]
-        calendar = WorkingCalendar(await load_holidays(session, years), years=years)
-        self._calendars[years] = (time.monotonic(), calendar)
+        if agency is None:
+            calendar = WorkingCalendar(await load_holidays(session, years), years=years)
+        else:
+            standard = await self.calendar(session, *instants)
+            known = (await self.agencies(session)).get(agency)
+            calendar = known.calendar(standard) if known is not None else standard
+        self._calendars[(years, agency)] = (time.monotonic(), calendar)
         return calendar
+
+    async def agencies(self, session: AsyncSession) -> dict[str, Agency]:
+        """Every agency by code, inactive ones included (their open tickets keep the hours)."""
+        if self._agencies is not None and _fresh(self._agencies[0]):
+            return self._agencies[1]
+        rows = (await session.execute(select(agencies))).all()
+        by_code = {row.code: agency_from_row(row) for row in rows}
+        self._agencies = (time.monotonic(), by_code)
+        return by_code
 
     async def subcategories(self, session: AsyncSession) -> dict[str, Any]:
         if self._subcategories is not None and _fresh(self._subcategories[0]):

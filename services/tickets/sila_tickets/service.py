@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sila_common.service import ServiceDefinition
 from sila_tickets import handlers
-from sila_tickets.api import admin, incidents, reports, surveys, tickets, tmf621
+from sila_tickets.api import admin, agencies, incidents, reports, surveys, tickets, tmf621
 from sila_tickets.scheduler import run_scheduler
 from sila_tickets.settings import get_settings
 from sila_tickets.tables import messaging, metadata
@@ -22,6 +22,7 @@ definition = ServiceDefinition(
     # Fixed paths (/v1/tickets/queues...) before the /v1/tickets/{id} routes.
     routers=[
         admin.router,
+        agencies.router,
         surveys.router,
         tickets.router,
         incidents.router,

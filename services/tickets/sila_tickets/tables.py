@@ -203,6 +203,24 @@ holiday_overrides = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# Commercial agencies (ACTEL): a ticket handled by one runs its working clock on its hours.
+agencies = Table(
+    "agencies",
+    metadata,
+    Column("code", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("wilaya_code", String(2), nullable=False),
+    Column("commune", String(100), nullable=True),
+    # {"sunday": {"opens": "08:00", "closes": "16:30"}, ...}: open weekdays, local times.
+    Column("hours", JsonDoc, nullable=False),
+    # [{"label", "first_day", "last_day", "hours"}]: other hours on date ranges (Ramadan).
+    Column("hour_overrides", JsonDoc, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("updated_by", String(100), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_agencies_wilaya", "wilaya_code"),
+)
+
 queues = Table(
     "queues",
     metadata,

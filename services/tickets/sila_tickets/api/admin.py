@@ -17,6 +17,7 @@ from sila_common.auth import CurrentPrincipal, Principal, require_roles
 from sila_common.db import insert_for
 from sila_common.problems import Forbidden, NotFound, Unprocessable
 from sila_tickets.api.views import AGENT_ROLES
+from sila_tickets.domain.agencies import AGENCY_CODE_PATTERN
 from sila_tickets.domain.routing import AssignmentStrategy
 from sila_tickets.domain.sla import (
     ClockKind,
@@ -183,6 +184,7 @@ async def delete_policy(key: str, runtime: RuntimeDep) -> Response:
 class PolicyPreview(BaseModel):
     policy: PolicyRead
     opened_at: datetime
+    agency_code: str | None = None
     first_response_due_at: datetime | None
     due_at: datetime | None
 
@@ -190,7 +192,8 @@ class PolicyPreview(BaseModel):
 @router.get(
     "/admin/sla-policies/preview",
     response_model=PolicyPreview,
-    summary="Which policy a ticket would get, and its due dates if opened at `opened_at`",
+    summary="Which policy a ticket would get, and its due dates if opened at `opened_at` "
+    "(on an agency's hours with `agency_code`)",
     dependencies=[Agent],
 )
 async def preview_policy(
@@ -199,6 +202,7 @@ async def preview_policy(
     subcategory: Annotated[str | None, Query(max_length=50)] = None,
     priority: TicketPriority | None = None,
     opened_at: datetime | None = None,
+    agency_code: Annotated[str | None, Query(pattern=AGENCY_CODE_PATTERN)] = None,
 ) -> PolicyPreview:
     opened = opened_at or datetime.now(UTC)
     if opened.tzinfo is None:
@@ -214,10 +218,17 @@ async def preview_policy(
             )
         except NoPolicyError as exc:
             raise Unprocessable(str(exc), slug="no-policy") from exc
-        calendar = await reference.calendar(session, opened)
+        if agency_code is not None and agency_code not in await reference.agencies(session):
+            raise Unprocessable(
+                f"No agency {agency_code}.",
+                slug="unknown-agency",
+                errors=[{"field": "query.agency_code", "message": "no such agency"}],
+            )
+        calendar = await reference.calendar(session, opened, agency=agency_code)
     return PolicyPreview(
         policy=policy_read(policy),
         opened_at=opened,
+        agency_code=agency_code,
         first_response_due_at=compute_due(policy.first_response, opened, calendar),
         due_at=compute_due(policy.resolution, opened, calendar),
     )

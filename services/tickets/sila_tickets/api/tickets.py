@@ -28,6 +28,7 @@ from sila_tickets.api.views import (
     ensure_visible,
     summary,
 )
+from sila_tickets.domain.agencies import AGENCY_CODE_PATTERN
 from sila_tickets.domain.lifecycle import OPEN, Status
 from sila_tickets.domain.sla import TicketCategory, TicketPriority
 from sila_tickets.flows import Caller, NewTicket
@@ -59,9 +60,17 @@ class TicketCreate(BaseModel):
     exchange: str | None = Field(default=None, max_length=50)
     olt: str | None = Field(default=None, max_length=50)
     script_answers: dict[str, Any] | None = None
+    agency_code: str | None = Field(
+        default=None,
+        pattern=AGENCY_CODE_PATTERN,
+        description="The agency handling the ticket (agents only); its hours set the working "
+        "clocks. Default: the agency of the agent's token, if it names one.",
+    )
 
 
-def ensure_may_open(principal: Principal, customer_id: str) -> None:
+def ensure_may_open(principal: Principal, customer_id: str, agency_code: str | None) -> None:
+    if agency_code is not None and principal.kind != "agent":
+        raise Forbidden("Only an agent names the agency handling a ticket.")
     if principal.kind == "customer" and principal.customer_id == customer_id:
         return
     if principal.kind == "agent" and principal.has_role(*AGENT_ROLES):
@@ -93,6 +102,7 @@ def new_ticket(body: TicketCreate) -> NewTicket:
         exchange=body.exchange,
         olt=body.olt,
         script_answers=body.script_answers,
+        agency_code=body.agency_code,
     )
 
 
@@ -109,7 +119,7 @@ async def open_ticket(
     response: Response,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Any:
-    ensure_may_open(principal, body.customer_id)
+    ensure_may_open(principal, body.customer_id, body.agency_code)
 
     async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
         row = await flows.open_ticket(

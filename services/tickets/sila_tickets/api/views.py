@@ -45,6 +45,7 @@ class TicketSummary(BaseModel):
     incident_id: str | None
     reopen_count: int
     service: str | None
+    agency_code: str | None = None
 
 
 class HistoryEntry(BaseModel):
@@ -80,6 +81,7 @@ def summary(row: Any) -> TicketSummary:
         data[name] = aware(data.get(name))
     data["public_status"] = PUBLIC_STATUS[Status(data["status"])]
     data.setdefault("reopen_count", 0)
+    data["agency_code"] = data.get("agency")
     return TicketSummary.model_validate(data)
 
 

@@ -9,6 +9,7 @@ import enum
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from holidays.countries.algeria import Algeria as AlgerianHolidays
@@ -103,6 +104,34 @@ class BusinessHours:
 
 
 @dataclass(frozen=True)
+class HoursPeriod:
+    """Other business hours on a run of days, both ends included (Ramadan: 09:00 to 15:00)."""
+
+    first_day: date
+    last_day: date
+    hours: BusinessHours
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.last_day < self.first_day:
+            raise ValueError(f"a period cannot end before it starts: {self}")
+
+    def covers(self, day: date) -> bool:
+        return self.first_day <= day <= self.last_day
+
+
+def check_no_overlap(periods: Iterable[HoursPeriod]) -> None:
+    """Raise ValueError when two periods share a day: which hours apply would be ambiguous."""
+    ordered = sorted(periods, key=lambda period: period.first_day)
+    for earlier, later in pairwise(ordered):
+        if later.first_day <= earlier.last_day:
+            raise ValueError(
+                f"periods {earlier.label or earlier.first_day} and "
+                f"{later.label or later.first_day} overlap"
+            )
+
+
+@dataclass(frozen=True)
 class Holiday:
     """One public holiday on one day; `estimated` marks an Islamic date not yet confirmed."""
 
@@ -188,11 +217,17 @@ class WorkingCalendar:
         holidays: Iterable[Holiday],
         *,
         hours: BusinessHours | None = None,
+        periods: Iterable[HoursPeriod] = (),
         years: Iterable[int] | None = None,
         tz: ZoneInfo = ALGIERS,
     ) -> None:
-        """`years` are the years whose holidays are complete; None trusts the list for all."""
+        """`years` are the years whose holidays are complete; None trusts the list for all.
+
+        `periods` replace the weekly `hours` on the days they cover; they must not overlap.
+        """
         self.hours = hours or BusinessHours.standard()
+        self.periods = tuple(sorted(periods, key=lambda period: period.first_day))
+        check_no_overlap(self.periods)
         self.tz = tz
         self.years = frozenset(years) if years is not None else None
         by_day: dict[date, list[Holiday]] = {}
@@ -214,10 +249,22 @@ class WorkingCalendar:
         holidays = apply_overrides(algerian_holidays(years, language=language), overrides)
         return cls(holidays, hours=hours, years=years)
 
-    def with_hours(self, hours: BusinessHours) -> WorkingCalendar:
-        """The same holidays with other business hours (an agency with its own opening)."""
+    def with_hours(
+        self, hours: BusinessHours, periods: Iterable[HoursPeriod] = ()
+    ) -> WorkingCalendar:
+        """The same holidays with other business hours (an agency with its own opening).
+
+        `periods` are date ranges with their own hours (an agency's Ramadan hours).
+        """
         holidays = [holiday for entries in self._holidays.values() for holiday in entries]
-        return WorkingCalendar(holidays, hours=hours, years=self.years, tz=self.tz)
+        return WorkingCalendar(holidays, hours=hours, periods=periods, years=self.years, tz=self.tz)
+
+    def hours_on(self, day: date) -> BusinessHours:
+        """The business hours in force on this day: a period's, else the weekly ones."""
+        for period in self.periods:
+            if period.covers(day):
+                return period.hours
+        return self.hours
 
     @property
     def holidays(self) -> list[Holiday]:
@@ -231,11 +278,11 @@ class WorkingCalendar:
         return bool(self.holidays_on(day))
 
     def is_working_day(self, day: date) -> bool:
-        return self.hours.window_on(day.weekday()) is not None and not self.is_holiday(day)
+        return self.hours_on(day).window_on(day.weekday()) is not None and not self.is_holiday(day)
 
     def business_window(self, day: date) -> Interval | None:
         """The opening and closing instants of this local day, or None if it is not worked."""
-        window = self.hours.window_on(day.weekday())
+        window = self.hours_on(day).window_on(day.weekday())
         if window is None or self.is_holiday(day):
             return None
         return (
