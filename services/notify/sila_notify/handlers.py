@@ -1,7 +1,8 @@
 """What notify consumes: identity's directory events, and every event that may speak.
 
 Two consumer groups: ``notify.messages`` (directory and customer messages) and
-``notify.webhooks`` (partner fan-out), so a slow partner table never delays an OTP.
+``notify.webhooks`` (partner fan-out and TMF621 hub listeners), so a slow partner table
+never delays an OTP.
 Both only write rows; the dispatcher and the webhook deliverer do the sending.
 """
 
@@ -20,6 +21,7 @@ from sila_notify import directory
 from sila_notify.context import current_settings
 from sila_notify.planning import RecipientUnknown, plan_event
 from sila_notify.tables import parked_events
+from sila_notify.webhooks import tmf_hub
 from sila_notify.webhooks.fanout import fan_out
 
 DIRECTORY_HANDLERS = {
@@ -84,8 +86,15 @@ MESSAGES = ConsumerSpec(
     handlers={ANY_TYPE: on_event},
 )
 
+
+async def to_partners(session: AsyncSession, event: CloudEvent) -> None:
+    """Partner webhooks (CloudEvents as they are) and TMF621 hub listeners (TMF events)."""
+    await fan_out(session, event)
+    await tmf_hub.on_event(session, event)
+
+
 WEBHOOKS = ConsumerSpec(
     name="notify.webhooks",
     topics=[topic_for(s) for s in SERVICES],
-    handlers={ANY_TYPE: fan_out},
+    handlers={ANY_TYPE: to_partners},
 )

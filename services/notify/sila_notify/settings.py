@@ -67,6 +67,9 @@ class NotifySettings(ServiceSettings):
     )
     webhook_jitter_ratio: float = Field(default=0.1, ge=0, le=1)
     webhook_secret_overlap_hours: float = Field(default=24.0, ge=0)
+    # TMF621 hub events: the trouble ticket's ``href`` is built on this (the gateway, as
+    # partners see it; tickets' SILA_TICKETS_PUBLIC_BASE_URL).
+    tmf_public_base_url: str = "http://127.0.0.1:8000"
 
     def quiet_window(self) -> QuietHoursWindow:
         return QuietHoursWindow(start=self.quiet_hours_start, end=self.quiet_hours_end)

@@ -217,11 +217,18 @@ webhook_subscriptions = Table(
     "webhook_subscriptions",
     metadata,
     Column("id", String(36), primary_key=True),
+    # webhook: a partner's CloudEvents subscription (this API); tmf621: a TMF621 hub listener
+    # registered through tickets' /hub, which receives TMF events (webhooks/tmf_hub.py).
+    Column("kind", String(10), nullable=False, server_default="webhook"),
     Column("owner", String(150), nullable=False, index=True),
+    # TMF621 listeners only: whose tickets they hear (the partner's own, or all).
+    Column("partner_id", String(150), nullable=True),
+    Column("reach", String(4), nullable=True),
     Column("url", Text, nullable=False),
     Column("event_types", JsonDoc, nullable=False),
     Column("description", String(200), nullable=True),
-    Column("secret", String(100), nullable=False),
+    # None for a TMF621 hub listener, which is not signed (see "kind").
+    Column("secret", String(100), nullable=True),
     Column("previous_secret", String(100), nullable=True),
     Column("previous_secret_expires_at", DateTime(timezone=True), nullable=True),
     # active | disabled

@@ -1,7 +1,9 @@
 """Partners' webhook subscriptions: CRUD, secret rotation, delivery log and replay.
 
 Partners hold the ``webhooks:manage`` scope and see only their own subscriptions (another
-partner's is a 404); administrators see and manage all of them.
+partner's is a 404); administrators see and manage all of them. TMF621 hub listeners (kind
+``tmf621``) are listed too, with their delivery log; tickets' ``/hub`` owns their URL and
+event types, so here they can only be enabled again, replayed, or given a signing secret.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal
 from sila_common.pagination import decode_cursor, encode_cursor
-from sila_common.problems import Forbidden, NotFound, Unprocessable
+from sila_common.problems import Conflict, Forbidden, NotFound, Unprocessable
 from sila_notify.api.deps import NotifySettingsDep, aware
 from sila_notify.domain.webhook_policy import NEVER_DELIVERED, DestinationRefused
 from sila_notify.domain.webhook_signature import generate_secret
@@ -83,7 +85,11 @@ class SubscriptionUpdate(BaseModel):
 
 class SubscriptionRead(BaseModel):
     id: str
+    kind: Literal["webhook", "tmf621"] = "webhook"
     owner: str
+    reach: Literal["own", "all"] | None = Field(
+        default=None, description="TMF621 listeners: the partner's own tickets, or all."
+    )
     url: str
     event_types: list[str]
     description: str | None
@@ -125,7 +131,9 @@ class DeliveryPage(BaseModel):
 def to_read(row: Any) -> SubscriptionRead:
     return SubscriptionRead(
         id=row.id,
+        kind=row.kind,
         owner=row.owner,
+        reach=row.reach,
         url=row.url,
         event_types=list(row.event_types),
         description=row.description,
@@ -158,6 +166,16 @@ async def _visible(session: Any, principal: Principal, subscription_id: str) -> 
     if row is None or not (is_admin(principal) or row.owner == owner_of(principal)):
         raise NotFound(f"No webhook subscription {subscription_id}.")
     return row
+
+
+def _refuse_for_hub_listener(row: Any, changes: set[str]) -> None:
+    if row.kind == "tmf621" and changes:
+        raise Conflict(
+            "This is a TMF621 hub listener: change or remove it through "
+            "/tmf-api/troubleTicket/v4/hub (only its state can be changed here).",
+            slug="tmf-hub-listener",
+            title="Managed by the TMF621 hub",
+        )
 
 
 @router.post(
@@ -224,7 +242,8 @@ async def update_subscription(
     if changes.get("state") == "active":
         changes["disabled_reason"] = None
     async with runtime.session_factory() as session, session.begin():
-        await _visible(session, principal, subscription_id)
+        current = await _visible(session, principal, subscription_id)
+        _refuse_for_hub_listener(current, set(changes) - {"state", "disabled_reason"})
         if changes:
             await session.execute(
                 update(webhook_subscriptions)
@@ -240,7 +259,7 @@ async def delete_subscription(
     subscription_id: str, runtime: RuntimeDep, principal: Manager
 ) -> Response:
     async with runtime.session_factory() as session, session.begin():
-        await _visible(session, principal, subscription_id)
+        _refuse_for_hub_listener(await _visible(session, principal, subscription_id), {"delete"})
         ids = select(webhook_deliveries.c.id).where(
             webhook_deliveries.c.subscription_id == subscription_id
         )

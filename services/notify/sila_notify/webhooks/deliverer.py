@@ -1,8 +1,10 @@
 """Delivers pending webhooks, signed the Standard Webhooks way, retried for about three days.
 
 The ``webhook-id`` is the delivery's id: the same on every retry and on a replay, so a
-partner can drop what it already processed. After the last scheduled retry fails the
-delivery is failed, the endpoint disabled and the partner told (an event).
+partner can drop what it already processed. A subscription without a secret (a TMF621 hub
+listener) gets a plain JSON POST; its body carries its own idempotent ``eventId``. After the
+last scheduled retry fails the delivery is failed, the endpoint disabled and the partner told
+(an event).
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 def signing_secrets(subscription: Any, now: datetime) -> list[str]:
-    """The current secret, and the previous one while its overlap lasts."""
+    """The current secret, and the previous one while its overlap lasts (none: unsigned)."""
+    if not subscription.secret:
+        return []
     current = [str(subscription.secret)]
     expires = _aware(subscription.previous_secret_expires_at)
     if subscription.previous_secret and expires is not None and expires > now:
@@ -120,13 +124,14 @@ class WebhookDeliverer:
                     )
                 )
             ).one_or_none()
-        if subscription is None or subscription.state != "active":
+        if subscription is None:
+            return  # removed with its deliveries (unsubscribed, or a hub listener dropped)
+        if subscription.state != "active":
             await self._finish(row, state="failed", status=None, error="endpoint disabled", took=0)
             return
         body = json.dumps(row.payload, separators=(",", ":")).encode()
-        headers = webhook_headers(
-            signing_secrets(subscription, now), row.id, int(now.timestamp()), body
-        )
+        secrets = signing_secrets(subscription, now)
+        headers = webhook_headers(secrets, row.id, int(now.timestamp()), body) if secrets else {}
         headers["content-type"] = "application/json"
         started = time.perf_counter()
         status: int | None = None
@@ -155,8 +160,7 @@ class WebhookDeliverer:
             await self._disable(subscription, reason=f"deliveries kept failing: {error}")
             return
         async with self.session_factory() as session, session.begin():
-            await self._log_attempt(session, row.id, status, error, took)
-            await session.execute(
+            result = await session.execute(
                 update(webhook_deliveries)
                 .where(webhook_deliveries.c.id == row.id)
                 .values(
@@ -165,13 +169,14 @@ class WebhookDeliverer:
                     last_error=error,
                 )
             )
+            if rows_affected(result):
+                await self._log_attempt(session, row.id, status, error, took)
 
     async def _finish(
         self, row: Any, *, state: str, status: int | None, error: str | None, took: int
     ) -> None:
         async with self.session_factory() as session, session.begin():
-            await self._log_attempt(session, row.id, status, error, took)
-            await session.execute(
+            result = await session.execute(
                 update(webhook_deliveries)
                 .where(webhook_deliveries.c.id == row.id)
                 .values(
@@ -181,6 +186,9 @@ class WebhookDeliverer:
                     last_error=error,
                 )
             )
+            # The delivery may have been removed meanwhile (its subscription dropped).
+            if rows_affected(result):
+                await self._log_attempt(session, row.id, status, error, took)
 
     async def _log_attempt(
         self,

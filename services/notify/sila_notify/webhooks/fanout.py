@@ -20,7 +20,9 @@ async def fan_out(session: AsyncSession, event: CloudEvent) -> None:
     subscriptions = (
         await session.execute(
             select(webhook_subscriptions.c.id, webhook_subscriptions.c.event_types).where(
-                webhook_subscriptions.c.state == "active"
+                webhook_subscriptions.c.state == "active",
+                # TMF621 hub listeners get TMF events instead (webhooks/tmf_hub.py).
+                webhook_subscriptions.c.kind == "webhook",
             )
         )
     ).all()
