@@ -20,7 +20,6 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
-    UniqueConstraint,
     insert,
     text,
 )
@@ -85,7 +84,6 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("partition", Integer, primary_key=True),
         Column("last_offset", BigId, nullable=False),
         Column("updated_at", DateTime(timezone=True), nullable=False),
-        UniqueConstraint("topic", "partition", name="uq_outbox_partition_offsets_tp"),
     )
     idempotency_keys = Table(
         "idempotency_keys",
