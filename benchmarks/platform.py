@@ -189,8 +189,8 @@ async def timeline_reads(env: BenchEnv) -> list[Row]:
     """First pages and deep pages for a 5-entry and a 50,000-entry customer, through the API."""
     big_size = 10_000 if env.quick else 50_000
     url = await env.database("identity")
+    from benchmarks.identity import _agent_token
     from sila_common.app import create_app
-    from sila_identity.auth.tokens import issue_access_token
 
     settings = IdentitySettings(database_url=url)
     app = create_app(identity_definition, platform=env.platform, settings=settings)
@@ -238,19 +238,10 @@ async def timeline_reads(env: BenchEnv) -> list[Row]:
                         ],
                     )
             await conn.exec_driver_sql("ANALYZE timeline_entries")
-        token = await issue_access_token(
-            runtime.extras["keys"],
-            env.platform,
-            subject="bench",
-            kind="agent",
-            ttl_seconds=600,
-            roles=["agent"],
-            extra={"wilayas": ["*"]},
-        )
-        headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://identity"
         ) as client:
+            headers = {"Authorization": f"Bearer {await _agent_token(app, client)}"}
             for label, cid in (("5 entries", small), (f"{big_size:,} entries", big)):
                 first, deep = [], []
                 cursor = None
