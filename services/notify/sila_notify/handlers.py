@@ -19,8 +19,14 @@ from sila_common.events import SERVICES, CloudEvent, topic_for
 from sila_common.service import ConsumerSpec
 from sila_notify import directory
 from sila_notify.context import current_settings
-from sila_notify.planning import RecipientUnknown, plan_event
+from sila_notify.planning import (
+    RecipientUnknown,
+    defer_otp_inserts,
+    flush_deferred,
+    plan_event,
+)
 from sila_notify.tables import parked_events
+from sila_notify.template_store import cache_for_batch
 from sila_notify.webhooks import tmf_hub
 from sila_notify.webhooks.fanout import fan_out
 
@@ -33,8 +39,12 @@ DIRECTORY_HANDLERS = {
 
 
 async def on_event(session: AsyncSession, event: CloudEvent) -> None:
+    cache_for_batch(session)
+    defer_otp_inserts(session)
     directory_handler = DIRECTORY_HANDLERS.get(event.type)
     if directory_handler is not None:
+        # An erasure fails what is queued: the codes kept for this batch are queued first.
+        await flush_deferred(session)
         await directory_handler(session, event)
     try:
         await plan_event(session, current_settings(), event)
@@ -89,6 +99,7 @@ MESSAGES = ConsumerSpec(
 
 async def to_partners(session: AsyncSession, event: CloudEvent) -> None:
     """Partner webhooks (CloudEvents as they are) and TMF621 hub listeners (TMF events)."""
+    cache_for_batch(session)
     await fan_out(session, event)
     await tmf_hub.on_event(session, event)
 

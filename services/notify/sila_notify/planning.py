@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for
 from sila_common.events import CloudEvent
+from sila_notify.delivery.wakeup import wake_after_commit
 from sila_notify.directory import consents_of, device_tokens, recipient_row
 from sila_notify.domain.quiet_hours import FrequencyCap, earliest_send_time
 from sila_notify.domain.routing import (
@@ -31,8 +33,18 @@ from sila_notify.domain.routing import (
 )
 from sila_notify.domain.templates import TemplateRenderError
 from sila_notify.settings import NotifySettings
-from sila_notify.tables import event_routes, messages
-from sila_notify.template_store import NoTemplate, render_for, template_name
+from sila_notify.tables import event_routes, messages, recipients
+from sila_notify.template_store import (
+    FALLBACK_LANGUAGE,
+    PLANNING_CACHE,
+    NoTemplate,
+    Rendered,
+    latest_template_query,
+    render_for,
+    render_row,
+    session_cache,
+    template_name,
+)
 
 PUSH_DESTINATION = "devices"
 INBOX_DESTINATION = "inbox"
@@ -54,13 +66,7 @@ def _aware(moment: datetime) -> datetime:
 
 async def plan_event(session: AsyncSession, settings: NotifySettings, event: CloudEvent) -> Planned:
     """The messages an incoming event causes, queued in the caller's transaction."""
-    route = (
-        await session.execute(
-            select(event_routes).where(
-                event_routes.c.event_type == event.type, event_routes.c.enabled.is_(True)
-            )
-        )
-    ).one_or_none()
+    route = await _route(session, event.type)
     if route is None:
         return Planned([], "no route")
     if not matches(route.condition or {}, event.data):
@@ -81,6 +87,23 @@ async def plan_event(session: AsyncSession, settings: NotifySettings, event: Clo
     )
 
 
+async def _route(session: AsyncSession, event_type: str) -> Any:
+    cache = session_cache(session)
+    key = ("route", event_type)
+    if cache is not None and key in cache:
+        return cache[key]
+    route = (
+        await session.execute(
+            select(event_routes).where(
+                event_routes.c.event_type == event_type, event_routes.c.enabled.is_(True)
+            )
+        )
+    ).one_or_none()
+    if cache is not None:
+        cache[key] = route
+    return route
+
+
 async def plan_messages(
     session: AsyncSession,
     settings: NotifySettings,
@@ -97,6 +120,24 @@ async def plan_messages(
     not_before: datetime | None = None,
     campaign_id: str | None = None,
 ) -> Planned:
+    if lane == "otp" and session.info.get(DEFER_OTP_INSERTS):
+        # A consumer batch: its codes are planned together just before it commits.
+        _defer(
+            session,
+            {
+                "event_id": event_id,
+                "event_type": event_type,
+                "variant": variant,
+                "customer_id": customer_id,
+                "data": data,
+                "urgent": urgent,
+                "route_channels": list(route_channels),
+                "now": now,
+                "not_before": not_before,
+                "campaign_id": campaign_id,
+            },
+        )
+        return Planned([])
     recipient = await recipient_row(session, customer_id)
     if lane == "otp":
         # The code goes to the number it was asked for, even before the directory knows it.
@@ -175,7 +216,10 @@ async def plan_messages(
         .on_conflict_do_nothing(index_elements=["event_id", "channel"])
         .returning(messages.c.id)
     )
-    return Planned([str(i) for i in result.scalars()])
+    planned = [str(i) for i in result.scalars()]
+    if planned:
+        wake_after_commit(session, lane)
+    return Planned(planned)
 
 
 async def message_row(
@@ -197,8 +241,7 @@ async def message_row(
     campaign_id: str | None = None,
 ) -> dict[str, Any]:
     """A queued message with its text; a template that cannot render makes it failed at once."""
-    state, reason, subject, body, version = "queued", None, None, "", None
-    name, used_language = template_name(event_type, variant), language
+    rendered: Rendered | str
     try:
         rendered = await render_for(
             session,
@@ -208,10 +251,53 @@ async def message_row(
             channel=channel,
             data=data,
         )
+    except (NoTemplate, TemplateRenderError) as error:
+        rendered = f"template: {error}"
+    return row_values(
+        rendered,
+        event_id=event_id,
+        event_type=event_type,
+        variant=variant,
+        customer_id=customer_id,
+        channel=channel,
+        destination=destination,
+        language=language,
+        lane=lane,
+        urgent=urgent,
+        data=data,
+        failover=failover,
+        scheduled_for=scheduled_for,
+        now=now,
+        campaign_id=campaign_id,
+    )
+
+
+def row_values(
+    rendered: Rendered | str,
+    *,
+    event_id: str,
+    event_type: str,
+    variant: str,
+    customer_id: str,
+    channel: str,
+    destination: str,
+    language: str,
+    lane: str,
+    urgent: bool,
+    data: Mapping[str, Any],
+    failover: list[str],
+    scheduled_for: datetime,
+    now: datetime,
+    campaign_id: str | None = None,
+) -> dict[str, Any]:
+    """The message row for a rendered text, or failed with the reason it could not render."""
+    state, reason, subject, body, version = "queued", None, None, "", None
+    name, used_language = template_name(event_type, variant), language
+    if isinstance(rendered, Rendered):
         subject, body, version = rendered.subject, rendered.body, rendered.version
         name, used_language = rendered.template, rendered.language
-    except (NoTemplate, TemplateRenderError) as error:
-        state, reason = "failed", f"template: {error}"[:1000]
+    else:
+        state, reason = "failed", rendered[:1000]
     return {
         "id": str(uuid.uuid4()),
         "event_id": event_id,
@@ -284,3 +370,120 @@ async def send_time(
         cap=FrequencyCap(cap_size, period),
         sent_times=sent_times,
     )
+
+
+# -- one-time codes planned a consumer batch at a time ---------------------------------------------
+# A burst of codes is where a query per event costs most. A code needs nothing from the other
+# messages (no caps, no quiet hours, no consent), so a consumer batch keeps its codes and plans
+# them together right before it commits, in the same transaction: one query for their
+# recipients, one insert. Anything that must see them first (an erasure) plans them earlier.
+DEFER_OTP_INSERTS = "notify.defer_otp_inserts"
+_DEFERRED = "notify.deferred_otps"
+
+
+def defer_otp_inserts(session: AsyncSession) -> None:
+    """One-time codes planned in this session are planned at commit (see ``flush_deferred``)."""
+    if not session.info.get(DEFER_OTP_INSERTS):
+        session.info[DEFER_OTP_INSERTS] = True
+        sa_event.listen(session.sync_session, "before_commit", _plan_deferred_otps)
+
+
+def _defer(session: AsyncSession, otp: dict[str, Any]) -> None:
+    session.info.setdefault(_DEFERRED, []).append(otp)
+    wake_after_commit(session, "otp")
+
+
+async def flush_deferred(session: AsyncSession) -> None:
+    """Plan the codes kept so far now (before anything that must see them, e.g. an erasure)."""
+    if session.info.get(_DEFERRED):
+        await session.run_sync(_plan_deferred_otps)
+
+
+def _plan_deferred_otps(sync_session: Any) -> None:
+    """The codes kept by the batch, planned as ``plan_messages`` plans one (synchronous: it
+    runs in the session's greenlet, at commit)."""
+    pending: list[dict[str, Any]] = sync_session.info.pop(_DEFERRED, [])
+    if not pending:
+        return
+    ids = sorted({str(p["customer_id"]) for p in pending})
+    found = {
+        str(r.customer_id): r
+        for r in sync_session.execute(
+            select(recipients).where(recipients.c.customer_id.in_(ids))
+        ).all()
+    }
+    rows: list[dict[str, Any]] = []
+    for otp in pending:
+        data: Mapping[str, Any] = otp["data"]
+        recipient = found.get(str(otp["customer_id"]))
+        # The code goes to the number it was asked for, even before the directory knows it.
+        phone = data.get("phone") or (recipient.phone if recipient is not None else None)
+        language = str(data.get("language") or (recipient.language if recipient else "fr"))
+        if recipient is not None and recipient.erased:
+            continue
+        reachable = {"sms"} if phone else set()
+        allowed = {c for c in CHANNELS if consent_allows("otp", c, {})}
+        primary, inbox = split_primary(
+            choose_channels(otp["route_channels"], ("sms",), reachable, allowed)
+        )
+        plans: list[tuple[str, list[str]]] = []
+        if primary:
+            plans.append((primary[0], list(primary[1:])))
+        if inbox:
+            plans.append(("in_app", []))
+        now: datetime = otp["now"]
+        when = max(now, otp["not_before"] or now)
+        for channel, failover in plans:
+            rows.append(
+                row_values(
+                    _render_sync(sync_session, otp, language, channel),
+                    event_id=otp["event_id"],
+                    event_type=otp["event_type"],
+                    variant=otp["variant"],
+                    customer_id=otp["customer_id"],
+                    channel=channel,
+                    destination=(phone or "") if channel == "sms" else INBOX_DESTINATION,
+                    language=language,
+                    lane="otp",
+                    urgent=bool(otp["urgent"]),
+                    data=data,
+                    failover=failover,
+                    scheduled_for=when,
+                    now=now,
+                    campaign_id=otp["campaign_id"],
+                )
+            )
+    if rows:
+        sync_session.execute(
+            insert_for(sync_session)(messages).on_conflict_do_nothing(
+                index_elements=["event_id", "channel"]
+            ),
+            rows,
+        )
+
+
+def _render_sync(
+    sync_session: Any, otp: Mapping[str, Any], language: str, channel: str
+) -> Rendered | str:
+    """``render_for`` in the synchronous planner, sharing the batch's template cache."""
+    event_type, variant = str(otp["event_type"]), str(otp["variant"])
+    cache: dict[Any, Any] = sync_session.info.setdefault(PLANNING_CACHE, {})
+    key = ("template", event_type, variant, language, channel)
+    if key not in cache:
+        row = None
+        for lang in dict.fromkeys((language, FALLBACK_LANGUAGE)):
+            row = sync_session.execute(
+                latest_template_query(
+                    event_type=event_type, variant=variant, language=lang, channel=channel
+                )
+            ).one_or_none()
+            if row is not None:
+                break
+        cache[key] = row
+    template = cache[key]
+    if template is None:
+        return f"template: no template for {template_name(event_type, variant)} on {channel}"
+    try:
+        return render_row(template, otp["data"], str(template.language), channel)
+    except TemplateRenderError as error:
+        return f"template: {error}"

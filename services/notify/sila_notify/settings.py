@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import time
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from sila_common.settings import ServiceSettings
 from sila_notify.domain.quiet_hours import QuietHoursWindow
+from sila_notify.domain.routing import LANES
 
 
 class NotifySettings(ServiceSettings):
@@ -36,9 +37,14 @@ class NotifySettings(ServiceSettings):
     # The dispatcher (sends due messages), the webhook deliverer and the campaign planner run
     # next to the relay (one or several processes: they share the work); false turns them off.
     dispatcher: bool = True
+    # The lanes this process's dispatcher sends, comma-separated (``otp,service`` here and
+    # ``marketing`` in another process keeps a campaign off the OTP process's CPU). The
+    # campaign planner runs where the marketing lane is served.
+    lanes: str = ",".join(LANES)
     dispatcher_poll_seconds: float = Field(default=0.2, gt=0)
     dispatcher_batch: int = Field(default=50, ge=1, le=1000)
-    dispatcher_concurrency: int = Field(default=8, ge=1, le=500)
+    # Provider calls at once per lane; sends are recorded by group commit outside these slots.
+    dispatcher_concurrency: int = Field(default=32, ge=1, le=500)
     # The marketing lane sends with fewer at once, so it never takes the database connections
     # an OTP needs (the pool is shared).
     marketing_concurrency: int = Field(default=3, ge=1, le=500)
@@ -70,6 +76,20 @@ class NotifySettings(ServiceSettings):
     # TMF621 hub events: the trouble ticket's ``href`` is built on this (the gateway, as
     # partners see it; tickets' SILA_TICKETS_PUBLIC_BASE_URL).
     tmf_public_base_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("lanes")
+    @classmethod
+    def _known_lanes(cls, value: str) -> str:
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        unknown = sorted(set(names) - set(LANES))
+        if unknown:
+            raise ValueError(f"unknown lanes {unknown}; lanes are {', '.join(LANES)}")
+        return ",".join(dict.fromkeys(names))
+
+    def served_lanes(self) -> tuple[str, ...]:
+        """The lanes this process sends, in priority order."""
+        chosen = set(self.lanes.split(",")) if self.lanes else set()
+        return tuple(lane for lane in LANES if lane in chosen)
 
     def quiet_window(self) -> QuietHoursWindow:
         return QuietHoursWindow(start=self.quiet_hours_start, end=self.quiet_hours_end)

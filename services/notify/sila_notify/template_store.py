@@ -95,27 +95,67 @@ def render_row(row: Any, data: Mapping[str, Any], language: str, channel: str) -
     )
 
 
+PLANNING_CACHE = "notify.planning_cache"
+
+
+def cache_for_batch(session: AsyncSession) -> None:
+    """Routes and templates read once per transaction (a consumer batch) instead of per event.
+
+    The batch reads them as they were when it first needed them, as if its events had been
+    planned a moment earlier; the next batch sees any change.
+    """
+    session.info.setdefault(PLANNING_CACHE, {})
+
+
+def session_cache(session: AsyncSession) -> dict[Any, Any] | None:
+    cache: dict[Any, Any] | None = session.info.get(PLANNING_CACHE)
+    return cache
+
+
 async def latest_template(
     session: AsyncSession, *, event_type: str, variant: str, language: str, channel: str
 ) -> Any:
     """The newest version in ``language``, else in French; None when there is none."""
+    cache = session_cache(session)
+    key = ("template", event_type, variant, language, channel)
+    if cache is not None and key in cache:
+        return cache[key]
+    row = await _latest_template(
+        session, event_type=event_type, variant=variant, language=language, channel=channel
+    )
+    if cache is not None:
+        cache[key] = row
+    return row
+
+
+async def _latest_template(
+    session: AsyncSession, *, event_type: str, variant: str, language: str, channel: str
+) -> Any:
     for lang in dict.fromkeys((language, FALLBACK_LANGUAGE)):
         row = (
             await session.execute(
-                select(templates)
-                .where(
-                    templates.c.event_type == event_type,
-                    templates.c.variant == variant,
-                    templates.c.language == lang,
-                    templates.c.channel == channel,
+                latest_template_query(
+                    event_type=event_type, variant=variant, language=lang, channel=channel
                 )
-                .order_by(templates.c.version.desc())
-                .limit(1)
             )
         ).one_or_none()
         if row is not None:
             return row
     return None
+
+
+def latest_template_query(*, event_type: str, variant: str, language: str, channel: str) -> Any:
+    return (
+        select(templates)
+        .where(
+            templates.c.event_type == event_type,
+            templates.c.variant == variant,
+            templates.c.language == language,
+            templates.c.channel == channel,
+        )
+        .order_by(templates.c.version.desc())
+        .limit(1)
+    )
 
 
 async def render_for(

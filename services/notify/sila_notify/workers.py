@@ -2,7 +2,8 @@
 
 They run as the service's background job, next to the relay (roles ``relay`` and ``serve``);
 any number of processes may run them: they share the work through row locks.
-``SILA_NOTIFY_DISPATCHER=0`` switches them off in a process.
+``SILA_NOTIFY_DISPATCHER=0`` switches them off in a process; ``SILA_NOTIFY_LANES`` chooses
+the lanes a process sends (the campaign planner runs where ``marketing`` is one of them).
 """
 
 from __future__ import annotations
@@ -36,8 +37,13 @@ class Workers:
         self.tasks = [
             asyncio.create_task(self.dispatcher.run(self.stop), name="notify.dispatcher"),
             asyncio.create_task(self.webhooks.run(self.stop), name="notify.webhooks"),
-            asyncio.create_task(self.campaigns.run(self.stop), name="notify.campaigns"),
         ]
+        # The planner goes with the marketing lane: a process kept for OTP and service
+        # messages (SILA_NOTIFY_LANES=otp,service) never spends its loop on a campaign.
+        if "marketing" in self.dispatcher.settings.served_lanes():
+            self.tasks.append(
+                asyncio.create_task(self.campaigns.run(self.stop), name="notify.campaigns")
+            )
 
     async def shutdown(self) -> None:
         self.stop.set()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -17,14 +16,12 @@ from sila_common.pagination import decode_cursor, encode_cursor
 from sila_common.problems import NotFound, Unprocessable
 from sila_notify.api.deps import NotifySettingsDep, aware, customer_in_scope
 from sila_notify.delivery import records
+from sila_notify.delivery.reports import DeliveryReport, delivery_reports
 from sila_notify.tables import inbox_items, messages
 
 notifications = APIRouter(prefix="/v1/notifications", tags=["notifications"])
 inbox = APIRouter(prefix="/v1/inbox", tags=["inbox"])
 callbacks = APIRouter(prefix="/v1/callbacks", tags=["provider callbacks"])
-
-# Kannel report types (the dlr-mask bits).
-DLR_DELIVERED, DLR_FAILED, DLR_SUBMITTED, DLR_REJECTED = 1, 2, 8, 16
 
 
 class MessageRead(BaseModel):
@@ -253,21 +250,10 @@ async def sms_delivery_report(
     type: Annotated[int, Query(ge=0, le=63)],
     answer: Annotated[str, Query(max_length=500)] = "",
 ) -> Response:
-    async with runtime.session_factory() as session, session.begin():
-        row = await records.load(session, message_id, lock=True)
-        expected = (row.callback_token or "") if row is not None else ""
-        if row is None or not expected or not hmac.compare_digest(expected, token):
-            # The same answer whether the message exists or not.
-            raise NotFound("No such delivery report target.")
-        if type == DLR_DELIVERED:
-            await records.mark_delivered(session, runtime.outbox, row)
-        elif type in (DLR_FAILED, DLR_REJECTED):
-            await records.fail(
-                session,
-                runtime.outbox,
-                settings,
-                row,
-                reason=f"sms centre report {type}: {answer}"[:500],
-                from_states=("sending", "sent"),
-            )
+    # Reports arriving together are recorded in one transaction (delivery/reports.py); each is
+    # answered once its own is committed.
+    report = DeliveryReport(message_id=message_id, token=token, type=type, answer=answer)
+    if not await delivery_reports(runtime, settings).record(report):
+        # The same answer whether the message exists or not.
+        raise NotFound("No such delivery report target.")
     return PlainTextResponse("OK")

@@ -6,14 +6,21 @@ a late answer to an attempt that was since reconciled changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from pydantic import BaseModel
+from sqlalchemy import Boolean, String, and_, bindparam, case, func, insert, null, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_common.correlation import current_correlation_id
 from sila_common.db import insert_for
-from sila_common.outbox import Outbox
+from sila_common.events import EventSpec
+from sila_common.outbox import Outbox, row_for
+from sila_notify.delivery.wakeup import wake_after_commit
 from sila_notify.directory import device_tokens, recipient_row
 from sila_notify.events import (
     MESSAGE_DELIVERED,
@@ -85,6 +92,141 @@ async def mark_sent(
         ),
     )
     return True
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A provider's acceptance of one claimed message, to record."""
+
+    row: Any
+    attempt_id: str
+    provider_message_id: str | None
+    delivered: bool
+
+
+def _sent_update() -> Any:
+    """One UPDATE for a batch of sends: arrays of ids, attempts and outcomes, unnested.
+
+    Built once: its shape never changes, so SQLAlchemy compiles it once and asyncpg prepares it
+    once, whatever the batch size.
+    """
+    sent = (
+        func.unnest(
+            bindparam("ids", type_=ARRAY(String)),
+            bindparam("attempt_ids", type_=ARRAY(String)),
+            bindparam("provider_ids", type_=ARRAY(String)),
+            bindparam("delivered", type_=ARRAY(Boolean)),
+        )
+        .table_valued("id", "attempt_id", "provider_message_id", "delivered")
+        .render_derived(name="sent")
+    )
+    now = bindparam("now", type_=messages.c.sent_at.type)
+    return (
+        update(messages)
+        .where(
+            messages.c.id == sent.c.id,
+            messages.c.attempt_id == sent.c.attempt_id,
+            messages.c.state == "sending",
+        )
+        .values(
+            state=case((sent.c.delivered, "delivered"), else_="sent"),
+            sent_at=now,
+            delivered_at=case((sent.c.delivered, now), else_=null()),
+            provider_message_id=sent.c.provider_message_id,
+            provider_reason=None,
+            sending_since=None,
+            body=case((messages.c.lane == "otp", REDACTED), else_=messages.c.body),
+        )
+        .returning(messages.c.id)
+    )
+
+
+SENT_UPDATE = _sent_update()
+
+
+async def mark_sent_many(session: AsyncSession, outbox: Outbox, sends: Sequence[Sent]) -> set[str]:
+    """Record a batch of sends in one statement, with one event each; returns the recorded ids.
+
+    A send is recorded only if its message is still in the attempt it was sent under.
+    """
+    if not sends:
+        return set()
+    if session.get_bind().dialect.name != "postgresql":
+        recorded = set()
+        for item in sends:
+            if await mark_sent(
+                session,
+                outbox,
+                item.row,
+                attempt_id=item.attempt_id,
+                provider_message_id=item.provider_message_id,
+                delivered=item.delivered,
+            ):
+                recorded.add(str(item.row.id))
+        return recorded
+    ids = [str(s.row.id) for s in sends]
+    # Lock in id order first, as delivery reports do, so the two never deadlock (an UPDATE
+    # joined to a list locks in whatever order its plan visits the rows).
+    await session.execute(
+        select(messages.c.id)
+        .where(messages.c.id.in_(ids))
+        .order_by(messages.c.id)
+        .with_for_update()
+    )
+    result = await session.execute(
+        SENT_UPDATE,
+        {
+            "ids": ids,
+            "attempt_ids": [s.attempt_id for s in sends],
+            "provider_ids": [s.provider_message_id for s in sends],
+            "delivered": [s.delivered for s in sends],
+            "now": datetime.now(UTC),
+        },
+    )
+    recorded = {str(i) for i in result.scalars()}
+    await record_events(
+        session,
+        outbox,
+        [
+            (
+                MESSAGE_SENT,
+                s.row,
+                MessageSent(
+                    message_id=s.row.id,
+                    customer_id=s.row.customer_id,
+                    channel=s.row.channel,
+                    template=s.row.template,
+                    event_id=s.row.event_id,
+                    attempts=int(s.row.attempts),
+                ),
+            )
+            for s in sends
+            if str(s.row.id) in recorded
+        ],
+    )
+    return recorded
+
+
+async def record_events(
+    session: AsyncSession, outbox: Outbox, events: Sequence[tuple[EventSpec, Any, BaseModel]]
+) -> None:
+    """Several outbox events (spec, message row, payload) in one executemany insert."""
+    if not events:
+        return
+    correlation_id = current_correlation_id()
+    rows = [
+        row_for(
+            spec.envelope(
+                subject=row.id,
+                customer_id=row.customer_id,
+                data=data,
+                correlation_id=correlation_id,
+            ),
+            spec.topic,
+        )
+        for spec, row, data in events
+    ]
+    await session.execute(insert(outbox.table), rows)
 
 
 async def retry_later(
@@ -190,6 +332,7 @@ async def fail_over(
             .returning(messages.c.id)
         )
         if inserted.scalar_one_or_none() is not None:
+            wake_after_commit(session, str(row.lane))
             return channel
     return None
 
@@ -206,6 +349,69 @@ async def _contact(session: AsyncSession, customer_id: str) -> dict[str, str]:
     if await device_tokens(session, customer_id):
         contact["push"] = PUSH_DESTINATION
     return contact
+
+
+async def mark_delivered_many(session: AsyncSession, outbox: Outbox, rows: Sequence[Any]) -> None:
+    """Delivery reports for locked rows, one UPDATE for all; each can overtake the sender's record.
+
+    The rows must be locked by the caller (their ``state`` is the one the update sees).
+    """
+    if not rows:
+        return
+    if len(rows) == 1 or session.get_bind().dialect.name != "postgresql":
+        for row in rows:
+            await mark_delivered(session, outbox, row)
+        return
+    now = datetime.now(UTC)
+    was_sending = messages.c.state == "sending"
+    result = await session.execute(
+        update(messages)
+        .where(messages.c.id.in_([r.id for r in rows]), messages.c.state.in_(("sending", "sent")))
+        .values(
+            state="delivered",
+            delivered_at=now,
+            sending_since=None,
+            sent_at=case((was_sending, now), else_=messages.c.sent_at),
+            body=case(
+                (and_(was_sending, messages.c.lane == "otp"), REDACTED), else_=messages.c.body
+            ),
+        )
+        .returning(messages.c.id)
+    )
+    recorded = {str(i) for i in result.scalars()}
+    events: list[tuple[EventSpec, Any, BaseModel]] = []
+    for row in rows:
+        if str(row.id) not in recorded:
+            continue
+        if row.state == "sending":
+            events.append(
+                (
+                    MESSAGE_SENT,
+                    row,
+                    MessageSent(
+                        message_id=row.id,
+                        customer_id=row.customer_id,
+                        channel=row.channel,
+                        template=row.template,
+                        event_id=row.event_id,
+                        attempts=int(row.attempts),
+                    ),
+                )
+            )
+        events.append(
+            (
+                MESSAGE_DELIVERED,
+                row,
+                MessageDelivered(
+                    message_id=row.id,
+                    customer_id=row.customer_id,
+                    channel=row.channel,
+                    template=row.template,
+                    event_id=row.event_id,
+                ),
+            )
+        )
+    await record_events(session, outbox, events)
 
 
 async def mark_delivered(session: AsyncSession, outbox: Outbox, row: Any) -> bool:

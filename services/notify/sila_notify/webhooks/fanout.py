@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,20 +13,17 @@ from sila_common.db import insert_for
 from sila_common.events import CloudEvent
 from sila_notify.domain.webhook_policy import NEVER_DELIVERED, type_matches
 from sila_notify.tables import webhook_deliveries, webhook_subscriptions
+from sila_notify.template_store import session_cache
 
 
 async def fan_out(session: AsyncSession, event: CloudEvent) -> None:
     if event.type in NEVER_DELIVERED:
         return
-    subscriptions = (
-        await session.execute(
-            select(webhook_subscriptions.c.id, webhook_subscriptions.c.event_types).where(
-                webhook_subscriptions.c.state == "active",
-                # TMF621 hub listeners get TMF events instead (webhooks/tmf_hub.py).
-                webhook_subscriptions.c.kind == "webhook",
-            )
-        )
-    ).all()
+    subscriptions = [
+        sub for sub in await _active(session) if type_matches(sub.event_types, event.type)
+    ]
+    if not subscriptions:
+        return
     now = datetime.now(UTC)
     rows = [
         {
@@ -43,7 +41,6 @@ async def fan_out(session: AsyncSession, event: CloudEvent) -> None:
             "completed_at": None,
         }
         for sub in subscriptions
-        if type_matches(sub.event_types, event.type)
     ]
     if rows:
         await session.execute(
@@ -51,3 +48,25 @@ async def fan_out(session: AsyncSession, event: CloudEvent) -> None:
             .values(rows)
             .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
         )
+
+
+async def _active(session: AsyncSession) -> list[Any]:
+    """Active partner subscriptions, read once per consumer batch (see cache_for_batch)."""
+    cache = session_cache(session)
+    if cache is not None and "subscriptions" in cache:
+        found: list[Any] = cache["subscriptions"]
+        return found
+    subscriptions = list(
+        (
+            await session.execute(
+                select(webhook_subscriptions.c.id, webhook_subscriptions.c.event_types).where(
+                    webhook_subscriptions.c.state == "active",
+                    # TMF621 hub listeners get TMF events instead (webhooks/tmf_hub.py).
+                    webhook_subscriptions.c.kind == "webhook",
+                )
+            )
+        ).all()
+    )
+    if cache is not None:
+        cache["subscriptions"] = subscriptions
+    return subscriptions
