@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
@@ -28,6 +29,16 @@ async def upgrade_async(migrations_dir: Path, url: str) -> None:
     await asyncio.to_thread(upgrade, migrations_dir, url)
 
 
+def _include(obj: Any, _name: str | None, type_: str, reflected: bool, _compare_to: Any) -> bool:
+    """Skip a reflected unique constraint that only repeats the primary key (SQLite keeps
+    one from the first migrations): redundant either way, not worth a migration."""
+    if type_ == "unique_constraint" and reflected:
+        table = obj.table
+        primary = {c.name for c in table.primary_key.columns}
+        return {c.name for c in obj.columns} != primary
+    return True
+
+
 def run_env(metadata: MetaData) -> None:
     """The body of every service's ``env.py``."""
     url = context.config.get_main_option("sqlalchemy.url")
@@ -44,6 +55,7 @@ def run_env(metadata: MetaData) -> None:
             connection=connection,
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            include_object=_include,
         )
         with context.begin_transaction():
             context.run_migrations()
