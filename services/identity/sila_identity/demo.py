@@ -11,7 +11,7 @@ from sila_common.service import Runtime
 from sila_common.settings import Profile
 from sila_identity.auth.passwords import hash_password
 from sila_identity.directory import registered_payload
-from sila_identity.domain.search import customer_search_text
+from sila_identity.domain.search import customer_name_keys, customer_search_text
 from sila_identity.events import CUSTOMER_REGISTERED
 from sila_identity.tables import agents, customers
 
@@ -60,6 +60,13 @@ async def load_demo_data(runtime: Runtime) -> None:
                     wilaya_code=wilaya,
                     language=language,
                     search_text=customer_search_text(
+                        first_name=first,
+                        last_name=last,
+                        first_name_ar=first_ar,
+                        last_name_ar=last_ar,
+                    ),
+                    name_keys=customer_name_keys(
+                        wilaya_code=wilaya,
                         first_name=first,
                         last_name=last,
                         first_name_ar=first_ar,

@@ -38,6 +38,15 @@ class IdentitySettings(ServiceSettings):
     # Behind the gateway, the client address is the last X-Forwarded-For entry (the one the
     # gateway appended); leave off when identity is reached directly.
     trust_forwarded_for: bool = False
+    # Name search (PostgreSQL): every statement of a search is cut off after the first
+    # (a 503, never a runaway query); the fuzzy trigram pass after the second, keeping what
+    # the exact keys found. The fuzzy pass runs when the keys found nobody; with
+    # search_fuzzy_fill also when they found fewer than asked (better recall of misspelt
+    # names, but the trigram pass then runs on most searches within a wilaya and costs
+    # up to the timeout each time on a large base).
+    search_timeout_ms: int = Field(default=2000, ge=10)
+    search_fuzzy_timeout_ms: int = Field(default=150, ge=10)
+    search_fuzzy_fill: bool = False
 
 
 DEFAULT_AGENT_ACCESS_TOKEN_TTL_SECONDS = 60 - VERIFIER_LEEWAY_SECONDS

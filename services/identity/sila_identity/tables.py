@@ -6,6 +6,7 @@ timeline read model.
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     DateTime,
@@ -17,9 +18,12 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from sila_common.db import BigId, JsonDoc, new_metadata
 from sila_common.outbox import messaging_tables
+
+NameKeys = ARRAY(Text).with_variant(JSON(), "sqlite")
 
 metadata = new_metadata()
 messaging = messaging_tables(metadata)
@@ -59,6 +63,10 @@ customers = Table(
     # Normalised names and phonetic keys in both scripts (domain.names.search_terms);
     # trigram-indexed on PostgreSQL.
     Column("search_text", Text, nullable=True),
+    # The same words and keys as exact keys, whole country and prefixed by the wilaya
+    # ("=mohamed", "#mhmd", "16=mohamed", "16#mhmd"; domain.search.customer_name_keys):
+    # what name search filters on, GIN-indexed on PostgreSQL (a JSON list on SQLite).
+    Column("name_keys", NameKeys, nullable=True),
     Column("version", Integer, nullable=False, default=1),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -69,6 +77,7 @@ customers = Table(
         postgresql_using="gin",
         postgresql_ops={"search_text": "gin_trgm_ops"},
     ),
+    Index("ix_customers_name_keys", "name_keys", postgresql_using="gin"),
     Index("ix_customers_wilaya_code", "wilaya_code"),
 )
 

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from sila_identity.domain.names import phonetic_key
-from sila_identity.domain.search import customer_search_text, query_words
+from sila_identity.domain.search import (
+    COUNTRY,
+    customer_name_keys,
+    customer_search_text,
+    query_words,
+    search_scopes,
+)
 
 
 def test_the_index_holds_both_scripts_and_the_phonetic_keys() -> None:
@@ -37,3 +43,63 @@ def test_an_arabic_query_meets_the_french_spelling_through_the_key() -> None:
 
 def test_a_query_of_particles_or_single_letters_has_no_word() -> None:
     assert query_words("el ben a") == []
+
+
+def test_the_name_keys_hold_each_word_and_phonetic_key_for_the_country_and_the_wilaya() -> None:
+    keys = customer_name_keys(
+        wilaya_code="15",
+        first_name="Karim",
+        last_name="Aït-Saïd",
+        first_name_ar="كريم",
+        last_name_ar="آيت سعيد",
+    )
+    assert keys is not None
+    for form in ("=karim", "=said", "=كريم", "=سعيد", "#" + phonetic_key("Karim"), "#sd"):
+        assert form in keys and "15" + form in keys
+    assert len(keys) == len(set(keys))
+
+
+def test_a_nameless_customer_has_no_name_keys_and_a_company_has_its_name() -> None:
+    assert customer_name_keys(wilaya_code="16", first_name=None, last_name=None) is None
+    company = customer_name_keys(
+        wilaya_code="16", first_name=None, last_name=None, company_name="Sonatrach"
+    )
+    assert company is not None and "16=sonatrach" in company
+
+
+def test_a_query_word_looks_for_its_spelling_then_also_its_phonetic_keys() -> None:
+    [word] = query_words("Mohammed")
+    assert word.keys(["16"], exact=True) == ["16=mohammed"]
+    assert word.keys([COUNTRY, "31"]) == ["=mohammed", "#mhmd", "31=mohammed", "31#mhmd"]
+
+
+def test_a_word_after_a_particle_also_looks_for_the_key_of_the_compound() -> None:
+    [word] = query_words("بن حديد")
+    assert word.joined_key == phonetic_key("Benhadid")
+    assert "#" + phonetic_key("Benhadid") in word.keys([COUNTRY])
+    [alone] = query_words("Hadid")
+    assert alone.joined_key == ""
+
+
+def test_the_same_name_in_any_spelling_shares_a_key_with_the_customer() -> None:
+    customer = customer_name_keys(
+        wilaya_code="16", first_name="Mohamed", last_name="Benali", first_name_ar="محمد"
+    )
+    assert customer is not None
+    for typed in ("Mohammed", "Mouhamed", "محمد", "MOHAMED", "Ben Ali", "بن علي"):
+        [word] = query_words(typed)
+        assert set(word.keys(["16"])) & set(customer), typed
+
+
+def test_the_scope_is_the_wilaya_asked_for_else_the_callers_else_the_country() -> None:
+    assert search_scopes("16", ["*"]) == ["16"]
+    assert search_scopes("16", ["15", "16"]) == ["16"]
+    assert search_scopes("16", ["15"]) == []
+    assert search_scopes(None, ["31", "15"]) == ["15", "31"]
+    assert search_scopes(None, ["*"]) == [COUNTRY]
+
+
+def test_a_query_word_has_the_key_of_the_name_as_typed_so_a_final_ta_marbuta_stays_silent() -> None:
+    [amina] = query_words("أمينة")
+    assert amina.text == "امينه"
+    assert amina.key == phonetic_key("Amina") == phonetic_key("أمينة")

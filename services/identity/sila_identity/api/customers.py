@@ -10,16 +10,38 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
-from sqlalchemy import ColumnElement, and_, case, func, insert, literal, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal
 from sila_common.idempotency import run_idempotent
-from sila_common.problems import Conflict, Forbidden, NotFound, Problem, Unprocessable
+from sila_common.problems import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Problem,
+    ServiceUnavailable,
+    Unprocessable,
+)
 from sila_identity import audit
-from sila_identity.api.deps import Caller, FrontOffice, LookupAgent
+from sila_identity.api.deps import Caller, FrontOffice, IdentitySettingsDep, LookupAgent
 from sila_identity.directory import (
     CustomerRead,
     duplicate_conflict,
@@ -47,9 +69,16 @@ from sila_identity.domain.national_id import (
     parse_trade_register_number,
 )
 from sila_identity.domain.phone import normalize_phone
-from sila_identity.domain.search import customer_search_text, query_words
+from sila_identity.domain.search import (
+    QueryWord,
+    customer_name_keys,
+    customer_search_text,
+    query_words,
+    search_scopes,
+)
 from sila_identity.domain.wilayas import format_wilaya_code
 from sila_identity.events import CUSTOMER_REGISTERED, CUSTOMER_UPDATED
+from sila_identity.settings import IdentitySettings
 from sila_identity.tables import contracts, customers
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -57,6 +86,12 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
 CustomerKind = Literal["residential", "professional"]
 Channel = Literal["agency", "call_centre", "web", "app", "social", "email"]
 SEARCH_LIMIT = 50
+# Name search ranks at most this many customers matched by the exact keys per pass: when a
+# very common name matches more, the answer is the best of a sample of them (all equally
+# good matches on the keys), not the best of the whole country.
+CANDIDATES = 200
+# Derived from the name (and the wilaya, for name_keys): never reported as changed fields.
+INDEX_COLUMNS = frozenset({"search_text", "name_keys"})
 # Fields a customer may change themselves (My Idoom); the rest goes through an agent.
 SELF_SERVICE_FIELDS = frozenset({"email", "language"})
 # Changing one of these re-checks the kind's naming rules and re-indexes the name.
@@ -229,6 +264,17 @@ def _search_text(values: dict[str, Any]) -> str | None:
     )
 
 
+def _name_keys(values: dict[str, Any]) -> list[str] | None:
+    return customer_name_keys(
+        wilaya_code=values["wilaya_code"],
+        first_name=values.get("first_name"),
+        last_name=values.get("last_name"),
+        first_name_ar=values.get("first_name_ar"),
+        last_name_ar=values.get("last_name_ar"),
+        company_name=values.get("company_name"),
+    )
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -259,6 +305,7 @@ async def register_customer(
                 **values,
                 id=customer_id,
                 search_text=_search_text(values),
+                name_keys=_name_keys(values),
                 version=1,
                 created_at=now,
                 updated_at=now,
@@ -355,7 +402,7 @@ async def update_customer(
                 .values(**changes, version=row.version + 1, updated_at=datetime.now(UTC))
             )
             row = await load_row(session, customer_id)
-            changed = sorted(set(changes) - {"search_text"})
+            changed = sorted(set(changes) - INDEX_COLUMNS)
             await runtime.outbox.record(
                 session,
                 CUSTOMER_UPDATED,
@@ -407,13 +454,19 @@ async def _changes(
         )
         if conflict is not None:
             raise conflict
+    merged = (
+        {field: getattr(row, field) for field in CustomerFields.model_fields}
+        | {"wilaya_code": row.wilaya_code}
+        | changes
+    )
     if IDENTITY_FIELDS & changes.keys():
-        merged = {field: getattr(row, field) for field in CustomerFields.model_fields} | changes
         try:
             check_identity(row.kind, merged)
         except ValueError as exc:
             raise Unprocessable(str(exc)) from exc
         changes["search_text"] = _search_text(merged)
+    if (IDENTITY_FIELDS | {"wilaya_code"}) & changes.keys():
+        changes["name_keys"] = _name_keys(merged)
     return changes
 
 
@@ -430,6 +483,7 @@ async def _changes(
 )
 async def find_customers(
     runtime: RuntimeDep,
+    settings: IdentitySettingsDep,
     principal: LookupAgent,
     phone: Annotated[str | None, Query(max_length=40)] = None,
     contract: Annotated[str | None, Query(max_length=40)] = None,
@@ -453,7 +507,7 @@ async def find_customers(
             number = str(_query_value(parse_contract_number, contract, "contract"))
             rows = await _by_contract(session, number)
         else:
-            rows = await _by_name(session, principal, q or "", wilaya, limit)
+            rows = await _by_name(session, settings, principal, q or "", wilaya, limit)
     found = [row for row in rows if may_read(principal, row)]
     action = "customer.search" if q else "customer.lookup"
     await audit.record_reads(
@@ -495,43 +549,167 @@ async def _by_contract(session: AsyncSession, number: str) -> list[Any]:
 
 
 async def _by_name(
-    session: AsyncSession, principal: Principal, q: str, wilaya: str | None, limit: int
+    session: AsyncSession,
+    settings: IdentitySettings,
+    principal: Principal,
+    q: str,
+    wilaya: str | None,
+    limit: int,
 ) -> list[Any]:
+    """Customers whose name matches every word of the query, best first.
+
+    On PostgreSQL, in up to three passes that each stop the search once `limit` customers
+    are found: customers having every word as typed (normalised), then every word as typed
+    or by its phonetic key (both through the GIN index on name_keys, each pass ranking at
+    most CANDIDATES of them), then, when the keys found nobody (or fewer than `limit` with
+    search_fuzzy_fill), the fuzzy trigram search under a short statement timeout to catch
+    misspellings the keys miss. SQLite: substring matches on the index text.
+    """
     words = query_words(q)
     if not words:
         reason = "the query has no name in it (at least one word of two letters)"
         raise Unprocessable(
             reason, errors=[{"field": "query.q", "message": reason, "type": "name"}]
         )
-    text = customers.c.search_text
-    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
-    filters: list[ColumnElement[bool]] = []
+    code = f"{int(wilaya):02d}" if wilaya else None
+    scopes = search_scopes(code, principal.wilayas)
+    if not scopes:
+        return []
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return await _by_name_substring(session, principal, words, code, limit)
+    await session.execute(text(f"SET LOCAL statement_timeout = {int(settings.search_timeout_ms)}"))
+    found: dict[str, Any] = {}
+    try:
+        for exact in (True, False):
+            keys = [word.keys(scopes, exact=exact) for word in words]
+            for row in await session.execute(_keyed_query(words, keys, limit)):
+                found.setdefault(row.id, row)
+            if len(found) >= limit:
+                return _best(found, limit)
+        if found and not settings.search_fuzzy_fill:
+            return _best(found, limit)
+        await _add_fuzzy(session, settings, principal, words, code, limit, found)
+    except DBAPIError as exc:
+        if _cancelled(exc):
+            raise ServiceUnavailable(
+                "The name search took too long; add a word or a wilaya."
+            ) from exc
+        raise
+    return _best(found, limit)
+
+
+def _rank(words: list[QueryWord], text_column: Any) -> ColumnElement[Any]:
     scores: list[ColumnElement[Any]] = []
     for word in words:
-        if postgres:
-            # <% is word similarity, served by the trigram GIN index.
-            options: list[ColumnElement[bool]] = [
-                literal(word.text).op("<%", is_comparison=True)(text)
-            ]
-            score: ColumnElement[Any] = func.word_similarity(word.text, text)
-            if len(word.key) >= 2:
-                options.append(literal(word.key).op("<%", is_comparison=True)(text))
-                score = func.greatest(score, func.word_similarity(word.key, text) * 0.9)
-            filters.append(or_(*options))
-            scores.append(score)
-        else:
-            options = [text.contains(word.text)]  # SQLite: a plain substring match
-            if len(word.key) >= 2:
-                options.append(text.contains(word.key))
-            filters.append(or_(*options))
-            scores.append(case((text.contains(word.text), 2), else_=1))
-    query = select(customers).where(and_(*filters), customers.c.erased_at.is_(None))
-    if wilaya:
-        query = query.where(customers.c.wilaya_code == f"{int(wilaya):02d}")
-    if "*" not in principal.wilayas:
-        query = query.where(customers.c.wilaya_code.in_(sorted(principal.wilayas)))
+        score: ColumnElement[Any] = func.word_similarity(word.text, text_column)
+        for sound in word.sounds():
+            score = func.greatest(score, func.word_similarity(sound, text_column) * 0.9)
+        scores.append(score)
     rank = scores[0]
     for score in scores[1:]:
         rank = rank + score
-    query = query.order_by(rank.desc(), customers.c.id).limit(limit)
+    return rank
+
+
+def _keyed_query(words: list[QueryWord], keys: list[list[str]], limit: int) -> Any:
+    """At most CANDIDATES customers having, for every word, one of its keys; the best `limit`."""
+    name_keys = customers.c.name_keys
+    candidates = (
+        select(customers)
+        .where(
+            *[
+                name_keys.op("&&")(bindparam(None, word_keys, type_=ARRAY(Text)))
+                for word_keys in keys
+            ],
+            customers.c.erased_at.is_(None),
+        )
+        .limit(CANDIDATES)
+        .subquery()
+    )
+    rank = _rank(words, candidates.c.search_text).label("rank")
+    return select(candidates, rank).order_by(rank.desc(), candidates.c.id).limit(limit)
+
+
+async def _add_fuzzy(
+    session: AsyncSession,
+    settings: IdentitySettings,
+    principal: Principal,
+    words: list[QueryWord],
+    wilaya: str | None,
+    limit: int,
+    found: dict[str, Any],
+) -> None:
+    """Completes `found` with trigram (word similarity) matches, if it can in time."""
+    search_text = customers.c.search_text
+    filters: list[ColumnElement[bool]] = []
+    for word in words:
+        # <% is word similarity, served by the trigram GIN index.
+        options: list[ColumnElement[bool]] = [
+            literal(word.text).op("<%", is_comparison=True)(search_text)
+        ]
+        options.extend(
+            literal(sound).op("<%", is_comparison=True)(search_text) for sound in word.sounds()
+        )
+        filters.append(or_(*options))
+    query = select(customers, _rank(words, search_text).label("rank")).where(
+        and_(*filters), customers.c.erased_at.is_(None)
+    )
+    query = _in_scope(query, principal, wilaya)
+    query = query.order_by(literal_column("rank").desc(), customers.c.id).limit(limit)
+    timeout = int(settings.search_fuzzy_timeout_ms)
+    try:
+        async with session.begin_nested():
+            await session.execute(text(f"SET LOCAL statement_timeout = {timeout}"))
+            rows = (await session.execute(query)).all()
+    except DBAPIError as exc:
+        if not _cancelled(exc):
+            raise
+        return  # the exact keys' answer stands
+    for row in rows:
+        found.setdefault(row.id, row)
+
+
+def _in_scope(query: Any, principal: Principal, wilaya: str | None) -> Any:
+    if wilaya:
+        query = query.where(customers.c.wilaya_code == wilaya)
+    if "*" not in principal.wilayas:
+        query = query.where(customers.c.wilaya_code.in_(sorted(principal.wilayas)))
+    return query
+
+
+def _best(found: dict[str, Any], limit: int) -> list[Any]:
+    return sorted(found.values(), key=lambda row: (-row.rank, row.id))[:limit]
+
+
+def _cancelled(exc: DBAPIError) -> bool:
+    """True for a statement stopped by statement_timeout (SQLSTATE 57014)."""
+    orig = exc.orig
+    return (
+        getattr(orig, "sqlstate", None) == "57014"
+        or "QueryCanceled" in type(orig).__name__
+        or ("canceling statement due to statement timeout" in str(orig))
+    )
+
+
+async def _by_name_substring(
+    session: AsyncSession,
+    principal: Principal,
+    words: list[QueryWord],
+    wilaya: str | None,
+    limit: int,
+) -> list[Any]:
+    """SQLite: every word as a substring of the index text, by spelling or phonetic key."""
+    search_text = customers.c.search_text
+    filters: list[ColumnElement[bool]] = []
+    scores: list[ColumnElement[Any]] = []
+    for word in words:
+        options = [search_text.contains(word.text)]
+        options.extend(search_text.contains(sound) for sound in word.sounds())
+        filters.append(or_(*options))
+        scores.append(case((search_text.contains(word.text), 2), else_=1))
+    rank = scores[0]
+    for score in scores[1:]:
+        rank = rank + score
+    query = select(customers).where(and_(*filters), customers.c.erased_at.is_(None))
+    query = _in_scope(query, principal, wilaya).order_by(rank.desc(), customers.c.id).limit(limit)
     return list((await session.execute(query)).all())

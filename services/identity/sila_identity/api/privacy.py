@@ -223,6 +223,7 @@ async def export_customer(
     await audit.record_reads(runtime.session_factory, principal, "customer.export", [customer_id])
     profile = _plain(customer._mapping)
     profile.pop("search_text", None)
+    profile.pop("name_keys", None)
     profile["display_name"] = name_of(customer)
     return {"exported_at": datetime.now(UTC).isoformat(), "customer": profile, **sections}
 
@@ -272,6 +273,7 @@ async def erase_customer(customer_id: str, runtime: RuntimeDep, principal: Super
                 commune=None,
                 address=None,
                 search_text=None,
+                name_keys=None,
                 status="closed",
                 erased_at=now,
                 version=customer.version + 1,

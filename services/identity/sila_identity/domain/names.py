@@ -218,16 +218,32 @@ def search_terms(
     compound name ("Ait Said" also gives the key of "Said"), each term once. Search
     queries should go through normalize_name and phonetic_key the same way.
     """
-    names = [name for name in (first_name, last_name, first_name_ar, last_name_ar) if name]
-    terms: list[str] = []
-    for name in names:
-        terms.extend(normalize_name(name).split())
-    for name in names:
-        terms.append(phonetic_key(name))
-        words = _phonetic_tokens(name)
-        if len(words) > 1:
-            terms.extend(phonetic_key(word) for word in words if not _is_particle(word))
-    return " ".join(dict.fromkeys(term for term in terms if term))
+    words, keys = search_forms(first_name, last_name, first_name_ar, last_name_ar)
+    return " ".join(dict.fromkeys([*words, *keys]))
+
+
+def search_forms(*names: str | None) -> tuple[list[str], list[str]]:
+    """The normalised words and the phonetic keys a customer is found by, each once.
+
+    The words are every word of every name as normalize_name writes it; the keys are the
+    phonetic key of each name and of each word of a compound name, particles apart
+    ("Ait Said" gives the key of "Ait Said" and the key of "Said").
+    """
+    present = [name for name in names if name]
+    words: list[str] = []
+    keys: list[str] = []
+    for name in present:
+        words.extend(normalize_name(name).split())
+    for name in present:
+        keys.append(phonetic_key(name))
+        tokens = _phonetic_tokens(name)
+        if len(tokens) > 1:
+            keys.extend(phonetic_key(token) for token in tokens if not _is_particle(token))
+    return _unique(words), _unique(keys)
+
+
+def _unique(terms: list[str]) -> list[str]:
+    return list(dict.fromkeys(term for term in terms if term))
 
 
 def _phonetic_tokens(name: str) -> list[str]:
