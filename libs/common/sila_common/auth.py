@@ -48,7 +48,7 @@ class Principal:
         if self.kind == "customer":
             return self.customer_id == customer_id
         if self.kind == "agent":
-            return self.serves_wilaya(wilaya) or (wilaya is None and "*" in self.wilayas)
+            return self.serves_wilaya(wilaya)
         if self.kind == "service":
             return True
         return "customers:read" in self.scopes

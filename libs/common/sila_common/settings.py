@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VAR_DIR = Path("var")
@@ -66,6 +66,3 @@ class ServiceSettings(BaseSettings):
         VAR_DIR.mkdir(exist_ok=True)
         return f"sqlite+aiosqlite:///{VAR_DIR / (self.service_name + '.db')}"
 
-
-def secret(value: str) -> SecretStr:
-    return SecretStr(value)
