@@ -65,4 +65,3 @@ class ServiceSettings(BaseSettings):
             return self.database_url
         VAR_DIR.mkdir(exist_ok=True)
         return f"sqlite+aiosqlite:///{VAR_DIR / (self.service_name + '.db')}"
-
