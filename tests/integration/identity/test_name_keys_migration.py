@@ -1,4 +1,4 @@
-"""Migration 0003 fills the name keys of the customers registered before it."""
+"""Migrations 0003 and 0004 fill the name keys of the customers registered before them."""
 
 from __future__ import annotations
 
@@ -48,3 +48,29 @@ async def test_the_migration_fills_existing_customers_name_keys_but_not_the_eras
     )
     assert keys["erased"] is None
     assert indexed == 1
+
+
+async def test_the_pair_keys_migration_re_indexes_customers_keyed_without_pairs() -> None:
+    name = f"sila_test_{RUN_ID}_identity_pairs_{uuid.uuid4().hex[:6]}"
+    url = await create_database(name)
+    try:
+        await asyncio.to_thread(upgrade, definition.migrations_dir, url, "0003")
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            now = datetime.now(UTC)
+            await conn.execute(
+                "INSERT INTO customers (id, kind, status, first_name, last_name, phone, "
+                "wilaya_code, language, version, created_at, updated_at, name_keys) VALUES "
+                "('old', 'residential', 'active', 'Karim', 'Haddad', '+213555000001', '31', "
+                "'fr', 1, $1, $1, ARRAY['=karim', '=haddad', '31=karim', '31=haddad'])",
+                now,
+            )
+            await asyncio.to_thread(upgrade, definition.migrations_dir, url, "head")
+            keys = await conn.fetchval("SELECT name_keys FROM customers WHERE id = 'old'")
+        finally:
+            await conn.close()
+    finally:
+        await drop_database(name)
+
+    assert keys == customer_name_keys(wilaya_code="31", first_name="Karim", last_name="Haddad")
+    assert "&=haddad&=karim" in keys

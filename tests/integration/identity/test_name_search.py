@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from sqlalchemy import text
+
 from tests.integration.identity.conftest import Cast, register
 from tests.support import LiveService, bearer
 
@@ -140,3 +142,33 @@ async def test_a_misspelling_the_keys_miss_is_still_found_by_the_fuzzy_pass(
 
 async def test_a_name_nobody_has_finds_nobody(identity: LiveService, cast: Cast) -> None:
     assert await search(identity, cast.admin, f"Qwyx {invented_surname()}") == []
+
+
+async def test_two_common_words_find_the_compound_first_name_and_the_first_and_last_name(
+    identity: LiveService, cast: Cast
+) -> None:
+    first, other = invented_surname(), invented_surname()
+    compound = await register(identity, cast.admin, first_name=f"{first} {other}", last_name="Kaci")
+    split = await register(identity, cast.admin, first_name=first, last_name=other)
+    await register(identity, cast.admin, first_name=first, last_name="Kaci")
+
+    expected = sorted([compound["id"], split["id"]])
+    assert sorted(await search(identity, cast.admin, f"{first} {other}")) == expected
+    assert sorted(await search(identity, cast.admin, f"{other} {first}")) == expected
+
+
+async def test_a_customer_not_yet_indexed_with_pair_keys_is_still_found(
+    identity: LiveService, cast: Cast
+) -> None:
+    first, last = invented_surname(), invented_surname()
+    customer = await register(identity, cast.admin, first_name=first, last_name=last)
+    async with identity.runtime.session_factory() as session, session.begin():
+        await session.execute(
+            text(
+                "UPDATE customers SET name_keys = ARRAY(SELECT key FROM unnest(name_keys) AS key "
+                "WHERE key NOT LIKE '&%') WHERE id = :id"
+            ),
+            {"id": customer["id"]},
+        )
+
+    assert await search(identity, cast.admin, f"{first} {last}") == [customer["id"]]

@@ -7,6 +7,7 @@ from sila_identity.domain.search import (
     COUNTRY,
     customer_name_keys,
     customer_search_text,
+    pair_keys,
     query_words,
     search_scopes,
 )
@@ -103,3 +104,37 @@ def test_a_query_word_has_the_key_of_the_name_as_typed_so_a_final_ta_marbuta_sta
     [amina] = query_words("أمينة")
     assert amina.text == "امينه"
     assert amina.key == phonetic_key("Amina") == phonetic_key("أمينة")
+
+
+def test_a_first_name_and_a_surname_typed_together_share_a_pair_key_with_the_customer() -> None:
+    customer = customer_name_keys(
+        wilaya_code="16",
+        first_name="Mohamed",
+        last_name="Benali",
+        first_name_ar="محمد",
+        last_name_ar="بن علي",
+    )
+    assert customer is not None
+    for typed in ("Mohamed Benali", "benali mohamed", "Mohammed Ben Ali", "محمد بن علي"):
+        first, second = query_words(typed)
+        assert set(pair_keys(first, second)) & set(customer), typed
+    first, second = query_words("Mohamed Benali")
+    assert set(pair_keys(first, second, exact=True)) == {"&=benali&=mohamed"}
+
+
+def test_two_words_of_one_compound_name_are_paired_but_a_particle_is_not() -> None:
+    customer = customer_name_keys(wilaya_code="09", first_name="Mohamed Amine", last_name="Kaci")
+    assert customer is not None
+    assert "&=amine&=mohamed" in customer
+    assert "&=kaci&=mohamed" in customer and "&=amine&=kaci" in customer
+    simple = customer_name_keys(wilaya_code="15", first_name="Karim", last_name="Aït Saïd")
+    assert simple is not None
+    assert "&=karim&=said" in simple
+    assert not [key for key in simple if "=ait" in key and key.startswith("&")]
+    assert "&=ait&=said" not in simple
+
+
+def test_the_pair_keys_are_for_the_whole_country_only() -> None:
+    keys = customer_name_keys(wilaya_code="16", first_name="Omar", last_name="Kaci")
+    assert keys is not None
+    assert [key for key in keys if "&" in key] == [key for key in keys if key.startswith("&")]

@@ -5,6 +5,7 @@ number or name.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -70,9 +71,11 @@ from sila_identity.domain.national_id import (
 )
 from sila_identity.domain.phone import normalize_phone
 from sila_identity.domain.search import (
+    COUNTRY,
     QueryWord,
     customer_name_keys,
     customer_search_text,
+    pair_keys,
     query_words,
     search_scopes,
 )
@@ -558,12 +561,13 @@ async def _by_name(
 ) -> list[Any]:
     """Customers whose name matches every word of the query, best first.
 
-    On PostgreSQL, in up to three passes that each stop the search once `limit` customers
-    are found: customers having every word as typed (normalised), then every word as typed
-    or by its phonetic key (both through the GIN index on name_keys, each pass ranking at
-    most CANDIDATES of them), then, when the keys found nobody (or fewer than `limit` with
-    search_fuzzy_fill), the fuzzy trigram search under a short statement timeout to catch
-    misspellings the keys miss. SQLite: substring matches on the index text.
+    On PostgreSQL, in passes that each stop the search once `limit` customers are found:
+    customers having every word as typed (normalised), then every word as typed or by its
+    phonetic key (both through the GIN index on name_keys, each pass ranking at most
+    CANDIDATES of them; by pair keys first in the whole country, see _key_passes), then,
+    when the keys found nobody (or fewer than `limit` with search_fuzzy_fill), the fuzzy
+    trigram search under a short statement timeout to catch misspellings the keys miss.
+    SQLite: substring matches on the index text.
     """
     words = query_words(q)
     if not words:
@@ -580,8 +584,11 @@ async def _by_name(
     await session.execute(text(f"SET LOCAL statement_timeout = {int(settings.search_timeout_ms)}"))
     found: dict[str, Any] = {}
     try:
-        for exact in (True, False):
-            keys = [word.keys(scopes, exact=exact) for word in words]
+        for keys in _key_passes(words, scopes):
+            if keys is None:
+                if found:
+                    break  # the pair keys answered
+                continue
             for row in await session.execute(_keyed_query(words, keys, limit)):
                 found.setdefault(row.id, row)
             if len(found) >= limit:
@@ -596,6 +603,23 @@ async def _by_name(
             ) from exc
         raise
     return _best(found, limit)
+
+
+def _key_passes(words: list[QueryWord], scopes: list[str]) -> Iterator[list[list[str]] | None]:
+    """The keys each pass asks for (one list of keys per condition), exact spelling first.
+
+    A whole-country query of two words or more first asks for the pair keys of its first two
+    words (one short posting list, however common each word is), then, after the None that
+    marks the end of the pair passes, for the keys of each word: customers having both
+    words inside one simple name, or not re-indexed with pair keys yet, are found there.
+    """
+    if len(words) >= 2 and scopes == [COUNTRY]:
+        for exact in (True, False):
+            rest = [word.keys(scopes, exact=exact) for word in words[2:]]
+            yield [pair_keys(words[0], words[1], exact=exact), *rest]
+        yield None
+    for exact in (True, False):
+        yield [word.keys(scopes, exact=exact) for word in words]
 
 
 def _rank(words: list[QueryWord], text_column: Any) -> ColumnElement[Any]:

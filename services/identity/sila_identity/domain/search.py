@@ -10,6 +10,14 @@ indexed), each once for the whole country and once prefixed with the customer's 
 "=mohamed" (a normalised word), "#mhmd" (a phonetic key), "16=mohamed", "16#mhmd". A query
 asks, for every word, that one of its keys be in the array; the index answers that
 without rescoring every customer who shares a trigram with a common name.
+
+Two common words asked together ("Mohamed Benali" in the whole country) would make the index
+intersect two posting lists of hundreds of thousands of customers each. So the array also
+holds, for the whole country, a key per pair of forms found together in the name: a form of
+the first name with a form of the surname (or the company name), and two words of one
+compound name ("Mohamed Amine"), written "&=benali&=mohamed" whatever the order typed.
+A whole-country query of two words or more asks first for one of the pair keys of its first
+two words: one short posting list.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ PARTICLES = frozenset(
 MAX_QUERY_WORDS = 6
 WORD_MARK = "="
 SOUND_MARK = "#"
+PAIR_MARK = "&"
 # The scope of a key valid in the whole country (no wilaya prefix).
 COUNTRY = ""
 
@@ -43,15 +52,35 @@ class QueryWord:
         """The phonetic keys worth looking for (two symbols at least: one matches too much)."""
         return [key for key in dict.fromkeys((self.key, self.joined_key)) if len(key) >= 2]
 
-    def keys(self, scopes: Sequence[str], *, exact: bool = False) -> list[str]:
-        """The name keys that match this word in the given scopes (wilaya codes or COUNTRY).
-
-        With exact, only the spelling as typed (normalised); otherwise the phonetic keys too.
+    def forms(self, *, exact: bool = False) -> list[str]:
+        """The forms this word is found by: its spelling as typed (normalised), and unless
+        exact its phonetic keys too.
         """
         forms = [WORD_MARK + self.text]
         if not exact:
             forms.extend(SOUND_MARK + sound for sound in self.sounds())
-        return [scope + form for scope in scopes for form in forms]
+        return forms
+
+    def keys(self, scopes: Sequence[str], *, exact: bool = False) -> list[str]:
+        """The name keys that match this word in the given scopes (wilaya codes or COUNTRY)."""
+        return [scope + form for scope in scopes for form in self.forms(exact=exact)]
+
+
+def pair_key(first: str, second: str) -> str:
+    """The key of two forms found together in a name, the same in either order."""
+    low, high = sorted((first, second))
+    return PAIR_MARK + low + PAIR_MARK + high
+
+
+def pair_keys(first: QueryWord, second: QueryWord, *, exact: bool = False) -> list[str]:
+    """The whole-country pair keys that match two query words together."""
+    return list(
+        dict.fromkeys(
+            pair_key(one, other)
+            for one in first.forms(exact=exact)
+            for other in second.forms(exact=exact)
+        )
+    )
 
 
 def customer_search_text(
@@ -109,7 +138,8 @@ def customer_name_keys(
     last_name_ar: str | None = None,
     company_name: str | None = None,
 ) -> list[str] | None:
-    """The exact keys a customer is found by: words and phonetic keys, country and wilaya.
+    """The exact keys a customer is found by: words and phonetic keys, for the country and
+    the wilaya, and the whole-country pair keys.
 
     Holds the same terms as customer_search_text; None when there is no name at all.
     """
@@ -117,7 +147,48 @@ def customer_name_keys(
     forms = [WORD_MARK + word for word in words] + [SOUND_MARK + sound for sound in sounds]
     if not forms:
         return None
-    return [scope + form for scope in (COUNTRY, wilaya_code) for form in forms]
+    keys = [scope + form for scope in (COUNTRY, wilaya_code) for form in forms]
+    keys.extend(
+        _pair_keys(
+            first_names=(first_name, first_name_ar),
+            last_names=(last_name, last_name_ar),
+            company_name=company_name,
+        )
+    )
+    return keys
+
+
+def _pair_keys(
+    *,
+    first_names: tuple[str | None, ...],
+    last_names: tuple[str | None, ...],
+    company_name: str | None,
+) -> list[str]:
+    """The pair keys of a customer: across the first name, the surname and the company name,
+    and within each compound name. Only forms a query word can have are paired (two
+    letters or symbols at least, no particle).
+    """
+    groups = [_pairable(*names) for names in (first_names, last_names, (company_name,))]
+    pairs: dict[str, None] = {}
+    for index, group in enumerate(groups):
+        for other in groups[index + 1 :]:
+            pairs.update(dict.fromkeys(pair_key(a, b) for a in group for b in other))
+    for name in (*first_names, *last_names, company_name):
+        if name and sum(word not in PARTICLES for word in normalize_name(name).split()) > 1:
+            forms = _pairable(name)
+            pairs.update(
+                dict.fromkeys(
+                    pair_key(a, b) for index, a in enumerate(forms) for b in forms[index + 1 :]
+                )
+            )
+    return list(pairs)
+
+
+def _pairable(*names: str | None) -> list[str]:
+    words, sounds = search_forms(*names)
+    return [WORD_MARK + word for word in words if len(word) >= 2 and word not in PARTICLES] + [
+        SOUND_MARK + sound for sound in sounds if len(sound) >= 2
+    ]
 
 
 def search_scopes(wilaya: str | None, allowed: Iterable[str]) -> list[str]:
