@@ -25,6 +25,7 @@ from sila_common.relay import refresh_outbox_gauges
 from sila_common.runtime import open_runtime, run_workers
 from sila_common.service import Runtime, ServiceDefinition
 from sila_common.settings import PlatformSettings, ServiceSettings
+from sila_common.tracing import instrument_app, make_tracer_provider
 
 CORRELATION_HEADER = "X-Request-ID"
 BROKER_CHECK_CACHE_SECONDS = 2.0
@@ -59,11 +60,16 @@ def create_app(
     configure_logging(
         service=definition.name, level=platform.log_level, json_output=platform.log_json
     )
+    tracer_provider = make_tracer_provider(definition.name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(
-            definition, platform=platform, settings=settings, key_source=key_source
+            definition,
+            platform=platform,
+            settings=settings,
+            key_source=key_source,
+            tracer_provider=tracer_provider,
         ) as runtime:
             app.state.runtime = runtime
             app.state.token_verifier = runtime.verifier
@@ -85,6 +91,7 @@ def create_app(
     )
     install_problem_handlers(app)
     app.middleware("http")(_correlation_and_metrics(definition.name))
+    instrument_app(app, tracer_provider)
     app.include_router(_operations_router(definition))
     for router in definition.routers:
         app.include_router(router)

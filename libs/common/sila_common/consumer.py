@@ -17,6 +17,8 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +31,7 @@ from sila_common.kafka import make_consumer, make_producer
 from sila_common.metrics import CONSUMER_LAG, CONSUMER_PROCESSED, DLQ_COUNT
 from sila_common.outbox import MessagingTables
 from sila_common.settings import PlatformSettings, ServiceSettings
+from sila_common.tracing import consuming
 
 log = structlog.get_logger(__name__)
 
@@ -51,8 +54,10 @@ class EventConsumer:
         tables: MessagingTables,
         platform: PlatformSettings,
         settings: ServiceSettings,
+        tracer: Tracer | None = None,
     ) -> None:
         self.name = name
+        self.tracer = tracer or trace.NoOpTracer()
         self.topics = topics
         self.handlers = dict(handlers)
         self.session_factory = session_factory
@@ -137,7 +142,8 @@ class EventConsumer:
                     if event.id in seen or event.id in applied:
                         continue
                     set_correlation_id(event.correlationid)
-                    await handler(session, event)
+                    with consuming(self.tracer, event, consumer=self.name):
+                        await handler(session, event)
                     applied[event.id] = event.type
                 if applied:
                     now = datetime.now(UTC)
@@ -217,7 +223,8 @@ class EventConsumer:
                 )
                 if seen is not None:
                     return "duplicate"
-                await handler(session, event)
+                with consuming(self.tracer, event, consumer=self.name):
+                    await handler(session, event)
                 await session.execute(
                     insert(inbox).values(
                         consumer=self.name,

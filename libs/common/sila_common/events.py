@@ -44,6 +44,11 @@ class CloudEvent(BaseModel):
     dataschema: str
     customerid: str
     correlationid: str | None = None
+    # The W3C trace context of the span that wrote the event (CloudEvents Distributed
+    # Tracing extension): consumers continue the trace from it.
+    traceparent: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+    )
     data: dict[str, Any]
 
     @property
@@ -86,6 +91,7 @@ class EventSpec:
         customer_id: str,
         data: BaseModel,
         correlation_id: str | None = None,
+        traceparent: str | None = None,
         event_id: str | None = None,
         time: datetime | None = None,
     ) -> CloudEvent:
@@ -100,6 +106,7 @@ class EventSpec:
             dataschema=self.dataschema,
             customerid=customer_id,
             correlationid=correlation_id,
+            traceparent=traceparent,
             data=data.model_dump(mode="json"),
         )
 

@@ -1,4 +1,4 @@
-"""Structured JSON logs with the correlation id, and personal data masked.
+"""Structured JSON logs with the correlation id and trace ids, and personal data masked.
 
 Masking works on keys (``phone``, ``email``, ``password``...) and on values that look
 like Algerian phone numbers, e-mail addresses or national identification numbers, so a
@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from sila_common.correlation import current_correlation_id
+from sila_common.tracing import current_trace_ids
 
 SECRET_KEYS = {
     "password",
@@ -81,6 +82,9 @@ def _add_correlation(
     correlation = current_correlation_id()
     if correlation and "correlation_id" not in event_dict:
         event_dict["correlation_id"] = correlation
+    ids = current_trace_ids()
+    if ids is not None and "trace_id" not in event_dict:
+        event_dict["trace_id"], event_dict["span_id"] = ids
     return event_dict
 
 

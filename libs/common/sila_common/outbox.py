@@ -7,6 +7,7 @@ the service's event history, from which a lost broker or a new read model is rep
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sila_common.correlation import current_correlation_id
 from sila_common.db import BigId, JsonDoc
 from sila_common.events import CloudEvent, EventSpec
+from sila_common.tracing import current_traceparent
 
 # Rows are spread over shards by customer id; one relay owns a shard at a time, which
 # keeps each customer's events in order while several relays share the work.
@@ -103,11 +105,37 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
     )
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to record: its type, subject, customer and payload."""
+
+    spec: EventSpec
+    subject: str
+    customer_id: str
+    data: BaseModel
+
+
 class Outbox:
-    """Records events into a service's outbox table inside the caller's transaction."""
+    """Records events into a service's outbox table inside the caller's transaction.
+
+    Every event carries the correlation id and the trace context of the code writing it.
+    """
+
+    # Rows per INSERT when recording many events (a network incident's are thousands).
+    CHUNK = 1000
 
     def __init__(self, table: Table) -> None:
         self.table = table
+
+    def envelope(self, event: NewEvent, *, event_id: str | None = None) -> CloudEvent:
+        return event.spec.envelope(
+            subject=event.subject,
+            customer_id=event.customer_id,
+            data=event.data,
+            correlation_id=current_correlation_id(),
+            traceparent=current_traceparent(),
+            event_id=event_id,
+        )
 
     async def record(
         self,
@@ -119,15 +147,15 @@ class Outbox:
         data: BaseModel,
         event_id: str | None = None,
     ) -> CloudEvent:
-        event = spec.envelope(
-            subject=subject,
-            customer_id=customer_id,
-            data=data,
-            correlation_id=current_correlation_id(),
-            event_id=event_id,
-        )
+        event = self.envelope(NewEvent(spec, subject, customer_id, data), event_id=event_id)
         await session.execute(insert(self.table).values(**row_for(event, spec.topic)))
         return event
+
+    async def record_many(self, session: AsyncSession, events: Sequence[NewEvent]) -> None:
+        """Several events in bulk inserts of CHUNK rows."""
+        rows = [row_for(self.envelope(event), event.spec.topic) for event in events]
+        for start in range(0, len(rows), self.CHUNK):
+            await session.execute(insert(self.table), rows[start : start + self.CHUNK])
 
 
 def row_for(event: CloudEvent, topic: str) -> dict[str, object]:
@@ -143,4 +171,11 @@ def row_for(event: CloudEvent, topic: str) -> dict[str, object]:
     }
 
 
-__all__ = ["SHARD_COUNT", "MessagingTables", "Outbox", "messaging_tables", "shard_of"]
+__all__ = [
+    "SHARD_COUNT",
+    "MessagingTables",
+    "NewEvent",
+    "Outbox",
+    "messaging_tables",
+    "shard_of",
+]

@@ -174,9 +174,10 @@ class OutboxRelay:
                     row.envelope if isinstance(row.envelope, dict) else json.loads(row.envelope)
                 )
                 headers = [("content-type", b"application/cloudevents+json")]
-                correlation = envelope.get("correlationid")
-                if correlation:
-                    headers.append(("correlationid", str(correlation).encode()))
+                # Copies of envelope attributes for tools that read only headers.
+                for attribute in ("correlationid", "traceparent"):
+                    if value := envelope.get(attribute):
+                        headers.append((attribute, str(value).encode()))
                 pending.append(
                     await producer.send(
                         row.topic,

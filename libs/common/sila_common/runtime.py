@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
+from opentelemetry.sdk.trace import TracerProvider
 
 from sila_common.auth import JwksKeySource, KeySource, TokenVerifier
 from sila_common.consumer import EventConsumer
@@ -15,6 +16,7 @@ from sila_common.outbox import Outbox
 from sila_common.relay import OutboxRelay
 from sila_common.service import Runtime, ServiceDefinition
 from sila_common.settings import PlatformSettings, ServiceSettings
+from sila_common.tracing import make_tracer_provider, tracer_of
 
 log = structlog.get_logger(__name__)
 
@@ -26,7 +28,11 @@ async def open_runtime(
     platform: PlatformSettings | None = None,
     settings: ServiceSettings | None = None,
     key_source: KeySource | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> AsyncIterator[Runtime]:
+    """The process's live parts; a tracer provider is made unless one is given (the API's,
+    already instrumenting its routes), and flushed on the way out.
+    """
     platform = platform or PlatformSettings()
     settings = settings or definition.settings_factory()
     engine = make_engine(settings.resolved_database_url())
@@ -37,6 +43,7 @@ async def open_runtime(
         engine=engine,
         session_factory=make_session_factory(engine),
         outbox=Outbox(definition.tables.outbox),
+        tracer_provider=tracer_provider or make_tracer_provider(definition.name),
     )
     if key_source is None:
         key_source = (
@@ -53,6 +60,8 @@ async def open_runtime(
         yield runtime
     finally:
         await engine.dispose()
+        if runtime.tracer_provider is not None:
+            runtime.tracer_provider.shutdown()
 
 
 def make_relay(runtime: Runtime) -> OutboxRelay:
@@ -74,6 +83,7 @@ def make_consumers(runtime: Runtime) -> list[EventConsumer]:
             tables=runtime.definition.tables,
             platform=runtime.platform,
             settings=runtime.settings,
+            tracer=tracer_of(runtime.tracer_provider),
         )
         for spec in runtime.definition.consumers
     ]

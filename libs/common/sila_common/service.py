@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -45,6 +46,8 @@ class Runtime:
     session_factory: async_sessionmaker[AsyncSession]
     outbox: Outbox
     verifier: TokenVerifier | None = None
+    # None when tracing is disabled (OTEL_SDK_DISABLED); see sila_common.tracing.
+    tracer_provider: TracerProvider | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
 

@@ -12,14 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Boolean, String, and_, bindparam, case, func, insert, null, select, update
+from sqlalchemy import Boolean, String, and_, bindparam, case, func, null, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.correlation import current_correlation_id
 from sila_common.db import insert_for
 from sila_common.events import EventSpec
-from sila_common.outbox import Outbox, row_for
+from sila_common.outbox import NewEvent, Outbox
 from sila_notify.delivery.wakeup import wake_after_commit
 from sila_notify.directory import device_tokens, recipient_row
 from sila_notify.events import (
@@ -210,23 +209,12 @@ async def mark_sent_many(session: AsyncSession, outbox: Outbox, sends: Sequence[
 async def record_events(
     session: AsyncSession, outbox: Outbox, events: Sequence[tuple[EventSpec, Any, BaseModel]]
 ) -> None:
-    """Several outbox events (spec, message row, payload) in one executemany insert."""
+    """Several outbox events (spec, message row, payload) in bulk inserts."""
     if not events:
         return
-    correlation_id = current_correlation_id()
-    rows = [
-        row_for(
-            spec.envelope(
-                subject=row.id,
-                customer_id=row.customer_id,
-                data=data,
-                correlation_id=correlation_id,
-            ),
-            spec.topic,
-        )
-        for spec, row, data in events
-    ]
-    await session.execute(insert(outbox.table), rows)
+    await outbox.record_many(
+        session, [NewEvent(spec, row.id, row.customer_id, data) for spec, row, data in events]
+    )
 
 
 async def retry_later(

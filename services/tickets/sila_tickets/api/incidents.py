@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
 from sila_common.events import EventSpec
-from sila_common.outbox import row_for
+from sila_common.outbox import NewEvent
 from sila_common.problems import Conflict, Forbidden, NotFound, Unprocessable
 from sila_common.service import Runtime
 from sila_tickets import flows
@@ -117,12 +117,9 @@ async def record_many(
     payloads: Sequence[tuple[str, Any]],
 ) -> None:
     """One event per customer, written to the outbox in bulk (a storm is thousands)."""
-    rows = [
-        row_for(spec.envelope(subject=subject, customer_id=customer_id, data=data), spec.topic)
-        for customer_id, data in payloads
-    ]
-    for start in range(0, len(rows), 1000):
-        await session.execute(insert(runtime.outbox.table), rows[start : start + 1000])
+    await runtime.outbox.record_many(
+        session, [NewEvent(spec, subject, customer_id, data) for customer_id, data in payloads]
+    )
 
 
 @router.post(
