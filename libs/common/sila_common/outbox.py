@@ -21,6 +21,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    delete,
     insert,
     text,
 )
@@ -70,6 +71,8 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
             sqlite_where=text("published_at IS NULL"),
         ),
         Index("ix_outbox_published_at", "published_at"),
+        # One customer's events: what an erasure deletes from the history.
+        Index("ix_outbox_message_key", "message_key"),
     )
     inbox = Table(
         "inbox",
@@ -158,6 +161,20 @@ class Outbox:
             await session.execute(insert(self.table), rows[start : start + self.CHUNK])
 
 
+async def forget_customer_history(session: AsyncSession, outbox: Table, customer_id: str) -> int:
+    """Deletes the published history of a customer's events, inside the caller's erasure
+    transaction (law 18-07): the retained history holds their personal data (names, phone
+    numbers, texts) for the retention window and would be replayed after a broker loss.
+    Events not yet published stay and go out in order; the retention purge removes them
+    later. Returns how many were deleted.
+    """
+    published = outbox.c.published_at.is_not(None)
+    result = await session.execute(
+        delete(outbox).where(outbox.c.message_key == customer_id, published)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def row_for(event: CloudEvent, topic: str) -> dict[str, object]:
     return {
         "event_id": event.id,
@@ -176,6 +193,7 @@ __all__ = [
     "MessagingTables",
     "NewEvent",
     "Outbox",
+    "forget_customer_history",
     "messaging_tables",
     "shard_of",
 ]

@@ -13,8 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for
 from sila_common.events import CloudEvent
+from sila_common.outbox import forget_customer_history
 from sila_notify.domain.routing import DEFAULT_CHANNEL_ORDER, newer
-from sila_notify.tables import consents, inbox_items, messages, push_tokens, recipients
+from sila_notify.tables import (
+    consents,
+    inbox_items,
+    messages,
+    messaging,
+    push_tokens,
+    recipients,
+)
 
 ERASED = "[erased]"
 
@@ -97,6 +105,7 @@ async def forget_customer(session: AsyncSession, event: CloudEvent) -> None:
         .where(messages.c.customer_id == customer_id)
         .values(destination=ERASED, subject=None, body=ERASED)
     )
+    await forget_customer_history(session, messaging.outbox, customer_id)
 
 
 async def record_consent(

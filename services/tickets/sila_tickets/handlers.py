@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for
 from sila_common.events import CloudEvent, topic_for
+from sila_common.outbox import forget_customer_history
 from sila_common.service import ConsumerSpec
 from sila_tickets.tables import (
     known_customers,
+    messaging,
     questionnaire_responses,
     surveys,
     ticket_notes,
@@ -98,6 +100,7 @@ async def erase_customer(session: AsyncSession, event: CloudEvent) -> None:
     await session.execute(
         update(surveys).where(surveys.c.customer_id == customer_id).values(comment=None)
     )
+    await forget_customer_history(session, messaging.outbox, customer_id)
     await session.execute(
         update(questionnaire_responses)
         .where(questionnaire_responses.c.customer_id == customer_id)

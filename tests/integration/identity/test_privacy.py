@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -131,6 +132,17 @@ async def test_erasure_anonymises_the_customer_scrubs_the_timeline_and_tells_eve
         line = await session.scalar(
             select(contracts.c.line_number).where(contracts.c.customer_id == customer_id)
         )
+    outbox = identity.runtime.outbox.table
+    async with identity.runtime.session_factory() as session:
+        history = (
+            await session.execute(
+                select(outbox.c.event_type, outbox.c.envelope).where(
+                    outbox.c.message_key == customer_id
+                )
+            )
+        ).all()
+    assert "identity.customer.registered" not in {kept.event_type for kept in history}
+    assert customer["phone"] not in json.dumps([kept.envelope for kept in history])
     personal = (row.first_name, row.last_name, row.phone, row.email, row.commune, row.address)
     assert personal == (None,) * 6
     assert (row.status, row.search_text, line) == ("closed", None, None)

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 
 from sila_common.events import CloudEvent
+from sila_common.outbox import row_for
 from sila_notify.context import current_settings
 from sila_notify.planning import plan_event
 from sila_notify.settings import NotifySettings
@@ -328,6 +329,12 @@ async def test_an_older_update_never_overwrites_a_newer_one_and_erasure_stops_ev
         return bool(prefs.json()["language"] == "ar")
 
     await eventually(arabic, what="the newer update applied")
+    # An event notify published about them earlier, still in its retained history.
+    history = notify.runtime.outbox.table
+    past = row_for(event("tickets.ticket.opened", customer.id, opened(customer.id)), "sila.notify")
+    past["published_at"] = datetime.now(UTC)
+    async with notify.runtime.session_factory() as session, session.begin():
+        await session.execute(insert(history).values(**past))
     await publish("identity.customer.erased", customer.id, {"customer_id": customer.id})
 
     async def gone() -> bool:
@@ -337,6 +344,11 @@ async def test_an_older_update_never_overwrites_a_newer_one_and_erasure_stops_ev
         return answer.status_code == 404
 
     await eventually(gone, what="the customer erased")
+    async with notify.runtime.session_factory() as session:
+        kept = await session.scalar(
+            select(func.count()).where(history.c.event_id == past["event_id"])
+        )
+    assert kept == 0, "the erased customer's published history is deleted"
     assert (
         await plan(
             notify,

@@ -6,13 +6,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sila_common.events import CloudEvent
 from sila_tickets.handlers import erase_customer, remember_customer
 from sila_tickets.tables import known_customers, ticket_notes
 from tests.integration.tickets.conftest import open_ticket
-from tests.support import LiveService, bearer
+from tests.support import LiveService, bearer, eventually
 
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
 
@@ -114,6 +114,20 @@ async def test_erasure_scrubs_the_directory_and_tickets_and_refuses_new_ones(
         json={"text": "Adresse: ..."},
     )
     assert note.status_code == 201
+    outbox = tickets.runtime.outbox.table
+
+    async def published_history() -> int:
+        async with tickets.runtime.session_factory() as session:
+            return int(
+                await session.scalar(
+                    select(func.count()).where(
+                        outbox.c.message_key == customer_id, outbox.c.published_at.is_not(None)
+                    )
+                )
+                or 0
+            )
+
+    await eventually(published_history, what="the ticket's events published")
     await apply(
         tickets,
         erase_customer,
@@ -126,6 +140,7 @@ async def test_erasure_scrubs_the_directory_and_tickets_and_refuses_new_ones(
     )
     row = await entry(tickets, customer_id)
     assert row.erased_at is not None
+    assert await published_history() == 0, "the erased customer's event history is deleted"
     assert (row.display_name, row.phone, row.commune) == (None, None, None)
     seen = (
         await tickets.client.get(f"/v1/tickets/{ticket['id']}", headers=bearer(admin_token))

@@ -13,6 +13,7 @@ from sqlalchemy import delete, insert, select, update
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal
+from sila_common.outbox import forget_customer_history
 from sila_common.problems import Conflict, Forbidden
 from sila_identity import audit
 from sila_identity.api.deps import Caller, Supervisor
@@ -298,6 +299,7 @@ async def erase_customer(customer_id: str, runtime: RuntimeDep, principal: Super
         )
         await sessions.revoke_subject(session, customer_id)
         await scrub_customer_entries(session, customer_id)
+        await forget_customer_history(session, runtime.outbox.table, customer_id)
         await runtime.outbox.record(
             session,
             CUSTOMER_ERASED,
