@@ -29,6 +29,8 @@ class TicketOpened(BaseModel):
     # Set when a partner opened the ticket (TMF621 hub listeners hear only their own).
     partner_id: str | None = None
     external_id: str | None = None
+    # The agency handling it (its hours drive the due dates), when there is one.
+    agency_code: str | None = None
 
 
 class TicketStatusChanged(BaseModel):

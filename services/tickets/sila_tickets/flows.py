@@ -367,6 +367,7 @@ async def open_ticket(
             wilaya_code=row["wilaya_code"],
             partner_id=partner_of(row["opened_by"]),
             external_id=row["external_id"],
+            agency_code=row["agency"],
         ),
     )
     # Tickets of a known incident are the incident's work: nobody is dispatched to each.

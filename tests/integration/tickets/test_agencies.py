@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from sila_tickets.domain.calendar import ALGIERS
 from tests.integration.tickets.conftest import MakeCustomer, mint, open_ticket
 from tests.support import LiveService, bearer, problem_of
@@ -259,6 +261,24 @@ async def test_an_agent_opening_a_ticket_hands_it_to_the_agency_their_token_name
         tickets, await agent_of("ACTEL Azazga"), customer_id, agency_code="15-TIZI-OUZOU"
     )
     assert chosen["agency_code"] == "15-TIZI-OUZOU"
+
+    # The opened event names the agency too (notify and reports read it from there).
+    outbox = tickets.runtime.outbox.table
+    async with tickets.runtime.session_factory() as session:
+        opened = {
+            envelope["subject"]: envelope["data"]["agency_code"]
+            for envelope in await session.scalars(
+                select(outbox.c.envelope).where(
+                    outbox.c.message_key == customer_id,
+                    outbox.c.event_type == "tickets.ticket.opened",
+                )
+            )
+        }
+    assert opened == {
+        by_name["id"]: "15-AZAZGA",
+        unknown["id"]: None,
+        chosen["id"]: "15-TIZI-OUZOU",
+    }
 
 
 async def test_only_agents_name_an_agency_and_only_an_active_one(
