@@ -56,17 +56,30 @@ async def record_reads(
     *,
     detail: Mapping[str, Any] | None = None,
 ) -> None:
-    """Audit a read of customers' data (its own transaction: a read has none).
+    """Audit a read of customers' data, in its own transaction (a read has none)."""
+    async with factory() as session, session.begin():
+        await record_reads_in(session, principal, action, customer_ids, detail=detail)
 
-    On PostgreSQL the read's audit row commits asynchronously (``synchronous_commit = off``
+
+async def record_reads_in(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    customer_ids: Iterable[str],
+    *,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Audit a read of customers' data at the end of the transaction that read it.
+
+    On PostgreSQL the transaction then commits asynchronously (``synchronous_commit = off``
     for this transaction only): the agent does not wait for a disk flush to identify a
     caller. A database crash may lose the last fraction of a second of read records, never
-    a change's (those commit with the change), and never leaves a partial row.
+    a change's (those commit with the change), and never leaves a partial row. The
+    transaction must have written nothing else.
     """
     rows = [_row(principal, action, cid, None, detail) for cid in dict.fromkeys(customer_ids)]
     if not rows:
         return
-    async with factory() as session, session.begin():
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
-            await session.execute(text("SET LOCAL synchronous_commit = off"))
-        await session.execute(insert(audit_log), rows)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL synchronous_commit = off"))
+    await session.execute(insert(audit_log), rows)

@@ -29,6 +29,9 @@ class IdentitySettings(ServiceSettings):
     agent_refresh_token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     customer_refresh_token_ttl_seconds: int = Field(default=30 * 86400, ge=60)
     key_cache_seconds: float = Field(default=30.0, gt=0)
+    # How long an identity process trusts its last answer to "is this account still usable"
+    # (agent or partner not disabled, customer not erased); see auth/accounts.py.
+    account_check_seconds: float = Field(default=2.0, ge=0)
     # Rate limits of one-time codes (requests) and of code guesses. The per-address limits
     # are loose because Algerian mobile operators put many customers behind one address
     # (carrier-grade NAT); the per-phone limit and the 5 guesses per code do the real work.

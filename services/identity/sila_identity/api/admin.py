@@ -17,7 +17,7 @@ from sila_common.app import RuntimeDep
 from sila_common.pagination import decode_cursor, encode_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_identity import audit
-from sila_identity.api.deps import Admin, Caller, KeyStoreDep
+from sila_identity.api.deps import Admin, Caller, KeyStoreDep, forget_account
 from sila_identity.auth import sessions
 from sila_identity.auth.passwords import hash_password
 from sila_identity.directory import aware
@@ -212,6 +212,8 @@ async def update_agent(
             detail={"fields": sorted(body.model_fields_set)},
         )
         row = await _agent_row(session, agent_id)
+    if "disabled" in values:
+        forget_account(runtime, agent_id)
     return agent_read(row)
 
 
@@ -329,6 +331,8 @@ async def update_partner(
             detail={"fields": sorted(values)},
         )
         row = await _partner_row(session, partner_id)
+    if "disabled" in values:
+        forget_account(runtime, partner_id)
     return partner_read(row)
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -503,7 +504,8 @@ async def find_customers(
                 for f in ("phone", "contract", "q")
             ],
         )
-    async with runtime.session_factory() as session:
+    # One transaction reads and audits the read (one connection, one commit).
+    async with runtime.session_factory() as session, session.begin():
         if phone:
             rows = await _by_phone(session, _query_value(normalize_phone, phone, "phone").e164)
         elif contract:
@@ -511,15 +513,14 @@ async def find_customers(
             rows = await _by_contract(session, number)
         else:
             rows = await _by_name(session, settings, principal, q or "", wilaya, limit)
-    found = [row for row in rows if may_read(principal, row)]
-    action = "customer.search" if q else "customer.lookup"
-    await audit.record_reads(
-        runtime.session_factory,
-        principal,
-        action,
-        [row.id for row in found],
-        detail={"by": given[0]},
-    )
+        found = [row for row in rows if may_read(principal, row)]
+        await audit.record_reads_in(
+            session,
+            principal,
+            "customer.search" if q else "customer.lookup",
+            [row.id for row in found],
+            detail={"by": given[0]},
+        )
     return [to_read(row) for row in found]
 
 
@@ -533,14 +534,20 @@ def _query_value(parse: Any, value: str, field: str) -> Any:
 
 
 async def _by_phone(session: AsyncSession, e164: str) -> list[Any]:
-    own = select(customers).where(customers.c.phone == e164)
-    by_line = select(customers).where(
-        customers.c.id.in_(select(contracts.c.customer_id).where(contracts.c.line_number == e164))
+    """The customer whose phone it is first, then those holding it as a contract's line; one
+    statement (two index probes whose ids are joined to customers by primary key).
+    """
+    ids = union(
+        select(customers.c.id).where(customers.c.phone == e164),
+        select(contracts.c.customer_id).where(contracts.c.line_number == e164),
     )
-    rows = list((await session.execute(own)).all())
-    seen = {row.id for row in rows}
-    rows.extend(row for row in (await session.execute(by_line)).all() if row.id not in seen)
-    return rows
+    own = customers.c.phone == e164
+    query = (
+        select(customers)
+        .where(customers.c.id.in_(ids))
+        .order_by(case((own, 0), else_=1), customers.c.id)
+    )
+    return list((await session.execute(query)).all())
 
 
 async def _by_contract(session: AsyncSession, number: str) -> list[Any]:

@@ -1,8 +1,9 @@
 """Typed dependencies of identity's routers: settings, keys, and the caller.
 
 Identity checks more than a token's signature: an agent or partner disabled since the
-token was issued, or an erased customer, is refused here at once (other services rely on
-the short life of agents' tokens; see docs/identity.md).
+token was issued, or an erased customer, is refused here (auth.accounts: at once by the
+process that made the change, within seconds by the others; other services rely on the
+short life of agents' tokens; see docs/identity.md).
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
 
 from sila_common.app import get_runtime
 from sila_common.auth import CurrentPrincipal, Principal
 from sila_common.problems import Forbidden, Unauthorized
+from sila_common.service import Runtime
+from sila_identity.auth.accounts import AccountChecks
 from sila_identity.auth.keys import KeyStore
 from sila_identity.settings import IdentitySettings
-from sila_identity.tables import agents, customers, partners
 
 
 def get_key_store(request: Request) -> KeyStore:
@@ -37,30 +38,35 @@ KeyStoreDep = Annotated[KeyStore, Depends(get_key_store)]
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
 
 
-async def active_principal(request: Request, principal: CurrentPrincipal) -> Principal:
-    """The caller, provided their account is still usable right now."""
+def get_account_checks(request: Request) -> AccountChecks:
     runtime = get_runtime(request)
-    async with runtime.session_factory() as session:
-        if principal.kind == "agent":
-            disabled = await session.scalar(
-                select(agents.c.disabled).where(agents.c.id == principal.subject)
-            )
-            if disabled is None or disabled:
-                raise Unauthorized("This agent account is disabled.")
-        elif principal.kind == "partner":
-            disabled = await session.scalar(
-                select(partners.c.disabled).where(partners.c.id == principal.subject)
-            )
-            if disabled is None or disabled:
-                raise Unauthorized("This partner account is disabled.")
-        elif principal.kind == "customer":
-            row = (
-                await session.execute(
-                    select(customers.c.erased_at).where(customers.c.id == principal.customer_id)
-                )
-            ).one_or_none()
-            if row is None or row.erased_at is not None:
-                raise Unauthorized("This customer account no longer exists.")
+    checks = runtime.extras.get("accounts")
+    if checks is None:
+        settings = runtime.settings
+        assert isinstance(settings, IdentitySettings)
+        checks = runtime.extras["accounts"] = AccountChecks(settings.account_check_seconds)
+    assert isinstance(checks, AccountChecks)
+    return checks
+
+
+AccountChecksDep = Annotated[AccountChecks, Depends(get_account_checks)]
+
+
+def forget_account(runtime: Runtime, account: str) -> None:
+    """After committing a change to an account's standing: this process asks again."""
+    checks = runtime.extras.get("accounts")
+    if isinstance(checks, AccountChecks):
+        checks.forget(account)
+
+
+async def active_principal(
+    request: Request, principal: CurrentPrincipal, accounts: AccountChecksDep
+) -> Principal:
+    """The caller, provided their account is still usable (auth.accounts)."""
+    if not await accounts.usable(get_runtime(request).session_factory, principal):
+        if principal.kind == "customer":
+            raise Unauthorized("This customer account no longer exists.")
+        raise Unauthorized(f"This {principal.kind} account is disabled.")
     return principal
 
 

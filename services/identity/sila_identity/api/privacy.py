@@ -16,7 +16,7 @@ from sila_common.auth import Principal
 from sila_common.outbox import forget_customer_history
 from sila_common.problems import Conflict, Forbidden
 from sila_identity import audit
-from sila_identity.api.deps import Caller, Supervisor
+from sila_identity.api.deps import Caller, Supervisor, forget_account
 from sila_identity.auth import sessions
 from sila_identity.directory import aware, ensure_may_read, load_row, name_of
 from sila_identity.domain.consent import (
@@ -308,4 +308,5 @@ async def erase_customer(customer_id: str, runtime: RuntimeDep, principal: Super
             data=CustomerErased(customer_id=customer_id, erased_at=now),
         )
         await audit.record(session, principal, "customer.erase", customer_id=customer_id)
+    forget_account(runtime, customer_id)
     return Erasure(customer_id=customer_id, erased_at=now)
