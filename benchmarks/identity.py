@@ -323,7 +323,13 @@ async def _sql_lookups(
     picks = iter(_rng(1).choices(sample, k=SAMPLES + 10))
 
     async def by_phone() -> None:
-        await conn.fetch("SELECT * FROM customers WHERE phone = $1", next(picks)[1])
+        # The API's statement: the customer's own phone or a contract's line number.
+        await conn.fetch(
+            "SELECT * FROM customers WHERE id IN (SELECT id FROM customers WHERE phone = $1 "
+            "UNION SELECT customer_id FROM contracts WHERE line_number = $1) "
+            "ORDER BY CASE WHEN phone = $1 THEN 0 ELSE 1 END, id",
+            next(picks)[1],
+        )
 
     picks_c = iter(_rng(2).choices(sample, k=SAMPLES + 10))
 
