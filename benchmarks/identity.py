@@ -491,11 +491,14 @@ async def _keyed_sql_figures(conn: asyncpg.Connection, count: int) -> list[Row]:
     the pair keys the API asks for first, and by the keys of each word (the intersection of
     two posting lists the pair keys avoid).
     """
+    # The API's shape (api/customers.py _keyed_query): 200 candidates, each distinct name
+    # ranked once.
     candidates = (
-        "SELECT id FROM (SELECT id, search_text FROM customers WHERE {filters} "
-        "AND erased_at IS NULL LIMIT 200) AS candidates "
-        "ORDER BY word_similarity($1, search_text) + word_similarity($2, search_text) DESC, "
-        "id LIMIT 20"
+        "WITH candidates AS (SELECT * FROM customers WHERE {filters} AND erased_at IS NULL "
+        "LIMIT 200), ranked AS MATERIALIZED (SELECT search_text, word_similarity($1, "
+        "search_text) + word_similarity($2, search_text) AS rank FROM (SELECT DISTINCT "
+        "search_text FROM candidates) AS names) SELECT candidates.*, rank FROM candidates "
+        "JOIN ranked USING (search_text) ORDER BY rank DESC, id LIMIT 20"
     )
     by_pair = candidates.format(filters="name_keys && $3")
     by_words = candidates.format(filters="name_keys && $3 AND name_keys && $4")
