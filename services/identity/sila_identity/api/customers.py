@@ -602,7 +602,7 @@ async def _by_name(
                 return _best(found, limit)
         if found and not settings.search_fuzzy_fill:
             return _best(found, limit)
-        await _add_fuzzy(session, settings, principal, words, scopes, code, limit, found)
+        await _add_fuzzy(session, settings, principal, words, code, limit, found)
     except DBAPIError as exc:
         if _cancelled(exc):
             raise ServiceUnavailable(
@@ -681,28 +681,14 @@ async def _add_fuzzy(
     settings: IdentitySettings,
     principal: Principal,
     words: list[QueryWord],
-    scopes: list[str],
     wilaya: str | None,
     limit: int,
     found: dict[str, Any],
 ) -> None:
-    """Completes `found` with trigram (word similarity) matches, if it can in time.
-
-    When some words of the query are known to the keys and others are not ("Mohamed
-    Zerqouxa": a common first name, a misspelt or rare surname), only the unknown words are
-    matched by trigrams and the known ones by their keys: the trigram index then reads the
-    short posting lists of the rare word, not those of the common one. When every word, or
-    none, is known, every word is matched by trigrams (or its key, for a known word).
-    """
+    """Completes `found` with trigram (word similarity) matches, if it can in time."""
     search_text = customers.c.search_text
-    known = [await _known(session, word, scopes) for word in words]
-    some_unknown = not all(known) and any(known)
     filters: list[ColumnElement[bool]] = []
-    for word, is_known in zip(words, known, strict=True):
-        word_keys = bindparam(None, word.keys(scopes), type_=ARRAY(Text))
-        if some_unknown and is_known:
-            filters.append(customers.c.name_keys.op("&&")(word_keys))
-            continue
+    for word in words:
         # <% is word similarity, served by the trigram GIN index.
         options: list[ColumnElement[bool]] = [
             literal(word.text).op("<%", is_comparison=True)(search_text)
@@ -727,18 +713,6 @@ async def _add_fuzzy(
         return  # the exact keys' answer stands
     for row in rows:
         found.setdefault(row.id, row)
-
-
-async def _known(session: AsyncSession, word: QueryWord, scopes: list[str]) -> bool:
-    """Whether some customer in scope has one of the word's keys (one GIN index probe)."""
-    name_keys = customers.c.name_keys
-    probe = (
-        select(literal(1))
-        .select_from(customers)
-        .where(name_keys.op("&&")(bindparam(None, word.keys(scopes), type_=ARRAY(Text))))
-        .limit(1)
-    )
-    return (await session.scalar(probe)) is not None
 
 
 def _in_scope(query: Any, principal: Principal, wilaya: str | None) -> Any:
