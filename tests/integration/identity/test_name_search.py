@@ -140,6 +140,17 @@ async def test_a_misspelling_the_keys_miss_is_still_found_by_the_fuzzy_pass(
     assert await search(identity, cast.admin, "Zoubir Benhadit", wilaya="45") == [customer["id"]]
 
 
+async def test_two_misspelt_words_are_still_found_by_the_fuzzy_pass(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer = await register(
+        identity, cast.admin, first_name="Zoubir", last_name="Benhadid", wilaya_code="46"
+    )
+
+    # Neither word's phonetic key is anyone's (zbrt, bnhdt): both are matched by trigrams.
+    assert await search(identity, cast.admin, "Zoubirt Benhadit", wilaya="46") == [customer["id"]]
+
+
 async def test_a_name_nobody_has_finds_nobody(identity: LiveService, cast: Cast) -> None:
     assert await search(identity, cast.admin, f"Qwyx {invented_surname()}") == []
 
