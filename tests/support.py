@@ -39,6 +39,21 @@ async def eventually(
     raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
 
 
+async def wait_until(
+    condition: Callable[[], bool],
+    *,
+    timeout: float = 15.0,
+    interval: float = 0.01,
+    what: str = "condition",
+) -> None:
+    """Poll a synchronous ``condition`` until it holds, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        await asyncio.sleep(interval)
+
+
 def random_mobile() -> str:
     """A valid Algerian mobile number nobody else in the run has (06 + 8 digits)."""
     return f"+2136{random.randrange(10**7, 10**8)}"

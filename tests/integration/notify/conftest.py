@@ -30,8 +30,15 @@ from sila_identity.auth.tokens import issue_access_token
 from sila_local.processes import free_port
 from sila_notify.simulators.fcm import create_fcm_app
 from sila_notify.simulators.smsc import SmscSimulatorConfig, create_smsc_app
-from tests.integration.notify_simulators.servers import serve, wait_until
-from tests.support import LiveService, bearer, eventually, live_service, random_mobile
+from tests.integration.notify_simulators.servers import serve
+from tests.support import (
+    LiveService,
+    bearer,
+    eventually,
+    live_service,
+    random_mobile,
+    wait_until,
+)
 
 
 @dataclass
@@ -150,7 +157,7 @@ async def notify(
             )
         )
         task = asyncio.create_task(server.serve())
-        await wait_until(lambda: server.started)
+        await wait_until(lambda: server.started, what="the callback server started")
         try:
             yield svc
         finally:

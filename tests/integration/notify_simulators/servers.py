@@ -1,12 +1,11 @@
-"""Running ASGI apps on real loopback sockets inside a test, and waiting on conditions."""
+"""Running ASGI apps on real loopback sockets inside a test."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -15,34 +14,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from tests.support import wait_until
+
 STARTUP_DEADLINE_SECONDS = 10.0
 CONDITION_DEADLINE_SECONDS = 10.0
-POLL_INTERVAL_SECONDS = 0.01
-
-T = TypeVar("T")
-
-
-async def wait_until(
-    condition: Callable[[], bool], deadline_seconds: float = CONDITION_DEADLINE_SECONDS
-) -> None:
-    """Poll `condition` until it holds; fail the test once the deadline passes."""
-    deadline = time.monotonic() + deadline_seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {deadline_seconds} s")
-        await asyncio.sleep(POLL_INTERVAL_SECONDS)
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], deadline_seconds: float = CONDITION_DEADLINE_SECONDS
-) -> T:
-    """Call `probe` until it gives something other than None; fail once the deadline passes."""
-    deadline = time.monotonic() + deadline_seconds
-    while (result := await probe()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"nothing came within {deadline_seconds} s")
-        await asyncio.sleep(POLL_INTERVAL_SECONDS)
-    return result
 
 
 @contextlib.asynccontextmanager
@@ -53,7 +28,11 @@ async def serve(app: ASGIApp) -> AsyncIterator[str]:
     )
     task = asyncio.create_task(server.serve())
     try:
-        await wait_until(lambda: server.started or task.done(), STARTUP_DEADLINE_SECONDS)
+        await wait_until(
+            lambda: server.started or task.done(),
+            timeout=STARTUP_DEADLINE_SECONDS,
+            what="the server started",
+        )
         if task.done():
             task.result()
             raise AssertionError("the server stopped before it started")

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from sila_notify.simulators.smsc import SmscSimulatorConfig, create_smsc_app, expand_dlr_url
+from tests.support import eventually
 
-from .servers import DlrReceiver, eventually, serve
+from .servers import DlrReceiver, serve
 
 CREDENTIALS = {"username": "sila", "password": "sila"}
 DLR_QUERY = "type=%d&to=%p&from=%P&answer=%A&id=%I&smsc=%i"
@@ -44,7 +45,7 @@ class Smsc:
             dlrs: list[dict[str, Any]] = (await self.messages())[0]["dlrs"]
             return dlrs if len(dlrs) >= count else None
 
-        return await eventually(probe)
+        return await eventually(probe, what=f"{count} delivery reports recorded")
 
 
 @pytest.fixture
@@ -260,7 +261,7 @@ async def test_module_entrypoint_serves_kannel_on_the_given_port() -> None:
                 except httpx.TransportError:
                     return None
 
-            response = await eventually(probe, deadline_seconds=20)
+            response = await eventually(probe, timeout=20, what="the simulator answering")
         assert (response.status_code, response.text) == (202, "0: Accepted for delivery")
     finally:
         process.terminate()
