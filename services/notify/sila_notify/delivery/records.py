@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import Boolean, String, and_, bindparam, case, func, null, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for
-from sila_common.events import EventSpec
 from sila_common.outbox import NewEvent, Outbox
 from sila_notify.delivery.wakeup import wake_after_commit
 from sila_notify.directory import device_tokens, recipient_row
@@ -76,20 +74,7 @@ async def mark_sent(
     )
     if not rows_affected(result):
         return False
-    await outbox.record(
-        session,
-        MESSAGE_SENT,
-        subject=row.id,
-        customer_id=row.customer_id,
-        data=MessageSent(
-            message_id=row.id,
-            customer_id=row.customer_id,
-            channel=row.channel,
-            template=row.template,
-            event_id=row.event_id,
-            attempts=int(row.attempts),
-        ),
-    )
+    await outbox.record_many(session, [sent_event(row)])
     return True
 
 
@@ -183,37 +168,42 @@ async def mark_sent_many(session: AsyncSession, outbox: Outbox, sends: Sequence[
         },
     )
     recorded = {str(i) for i in result.scalars()}
-    await record_events(
-        session,
-        outbox,
-        [
-            (
-                MESSAGE_SENT,
-                s.row,
-                MessageSent(
-                    message_id=s.row.id,
-                    customer_id=s.row.customer_id,
-                    channel=s.row.channel,
-                    template=s.row.template,
-                    event_id=s.row.event_id,
-                    attempts=int(s.row.attempts),
-                ),
-            )
-            for s in sends
-            if str(s.row.id) in recorded
-        ],
+    await outbox.record_many(
+        session, [sent_event(s.row) for s in sends if str(s.row.id) in recorded]
     )
     return recorded
 
 
-async def record_events(
-    session: AsyncSession, outbox: Outbox, events: Sequence[tuple[EventSpec, Any, BaseModel]]
-) -> None:
-    """Several outbox events (spec, message row, payload) in bulk inserts."""
-    if not events:
-        return
-    await outbox.record_many(
-        session, [NewEvent(spec, row.id, row.customer_id, data) for spec, row, data in events]
+def sent_event(row: Any) -> NewEvent:
+    """notify.message.sent for a message row."""
+    return NewEvent(
+        MESSAGE_SENT,
+        row.id,
+        row.customer_id,
+        MessageSent(
+            message_id=row.id,
+            customer_id=row.customer_id,
+            channel=row.channel,
+            template=row.template,
+            event_id=row.event_id,
+            attempts=int(row.attempts),
+        ),
+    )
+
+
+def delivered_event(row: Any) -> NewEvent:
+    """notify.message.delivered for a message row."""
+    return NewEvent(
+        MESSAGE_DELIVERED,
+        row.id,
+        row.customer_id,
+        MessageDelivered(
+            message_id=row.id,
+            customer_id=row.customer_id,
+            channel=row.channel,
+            template=row.template,
+            event_id=row.event_id,
+        ),
     )
 
 
@@ -367,39 +357,14 @@ async def mark_delivered_many(session: AsyncSession, outbox: Outbox, rows: Seque
         .returning(messages.c.id)
     )
     recorded = {str(i) for i in result.scalars()}
-    events: list[tuple[EventSpec, Any, BaseModel]] = []
+    events: list[NewEvent] = []
     for row in rows:
         if str(row.id) not in recorded:
             continue
         if row.state == "sending":
-            events.append(
-                (
-                    MESSAGE_SENT,
-                    row,
-                    MessageSent(
-                        message_id=row.id,
-                        customer_id=row.customer_id,
-                        channel=row.channel,
-                        template=row.template,
-                        event_id=row.event_id,
-                        attempts=int(row.attempts),
-                    ),
-                )
-            )
-        events.append(
-            (
-                MESSAGE_DELIVERED,
-                row,
-                MessageDelivered(
-                    message_id=row.id,
-                    customer_id=row.customer_id,
-                    channel=row.channel,
-                    template=row.template,
-                    event_id=row.event_id,
-                ),
-            )
-        )
-    await record_events(session, outbox, events)
+            events.append(sent_event(row))
+        events.append(delivered_event(row))
+    await outbox.record_many(session, events)
 
 
 async def mark_delivered(session: AsyncSession, outbox: Outbox, row: Any) -> bool:
@@ -417,32 +382,6 @@ async def mark_delivered(session: AsyncSession, outbox: Outbox, row: Any) -> boo
     )
     if not rows_affected(result):
         return False
-    if row.state == "sending":
-        await outbox.record(
-            session,
-            MESSAGE_SENT,
-            subject=row.id,
-            customer_id=row.customer_id,
-            data=MessageSent(
-                message_id=row.id,
-                customer_id=row.customer_id,
-                channel=row.channel,
-                template=row.template,
-                event_id=row.event_id,
-                attempts=int(row.attempts),
-            ),
-        )
-    await outbox.record(
-        session,
-        MESSAGE_DELIVERED,
-        subject=row.id,
-        customer_id=row.customer_id,
-        data=MessageDelivered(
-            message_id=row.id,
-            customer_id=row.customer_id,
-            channel=row.channel,
-            template=row.template,
-            event_id=row.event_id,
-        ),
-    )
+    first = [sent_event(row)] if row.state == "sending" else []
+    await outbox.record_many(session, [*first, delivered_event(row)])
     return True
