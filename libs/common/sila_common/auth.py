@@ -2,7 +2,8 @@
 
 The key set is cached and fetched again when a token names a key id we do not know
 (key rotation), at most once per ``refetch_interval``. Role and scope checks are
-FastAPI dependencies.
+FastAPI dependencies built on the one role vocabulary (``sila_common.roles``):
+``require_roles`` for agents, ``require_scope`` for partners (the only scope check).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi import Depends, Request
 from jwt import PyJWK
 
 from sila_common.problems import Forbidden, Unauthorized
+from sila_common.roles import ADMIN, CUSTOMER_CARE, expand
 
 PrincipalKind = Literal["agent", "customer", "partner", "service"]
 ALGORITHMS = ["ES256"]
@@ -39,7 +41,20 @@ class Principal:
     claims: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def has_role(self, *roles: str) -> bool:
-        return bool(self.roles.intersection(roles)) or "admin" in self.roles
+        """One of ``roles`` (or of the roles of an alias such as ``customer_care``); admin
+        holds every role."""
+        return bool(self.roles.intersection(expand(*roles))) or ADMIN in self.roles
+
+    @property
+    def is_admin(self) -> bool:
+        return self.kind == "agent" and ADMIN in self.roles
+
+    def is_agent_with(self, *roles: str) -> bool:
+        return self.kind == "agent" and self.has_role(*roles)
+
+    def has_scope(self, scope: str) -> bool:
+        """A partner's (or service's) token carrying ``scope``; agents and customers have none."""
+        return self.kind in ("partner", "service") and scope in self.scopes
 
     def serves_wilaya(self, code: str | None) -> bool:
         return "*" in self.wilayas or (code is not None and code in self.wilayas)
@@ -48,10 +63,11 @@ class Principal:
         if self.kind == "customer":
             return self.customer_id == customer_id
         if self.kind == "agent":
-            return self.serves_wilaya(wilaya)
+            # Marketing works on segments, not on one customer's records.
+            return self.has_role(*CUSTOMER_CARE) and self.serves_wilaya(wilaya)
         if self.kind == "service":
             return True
-        return "customers:read" in self.scopes
+        return self.has_scope("customers:read")
 
 
 class KeySource(Protocol):
@@ -176,23 +192,36 @@ async def current_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+def ensure_roles(principal: Principal, *roles: str) -> Principal:
+    """403 unless an agent holding one of ``roles`` or aliases (admin holds them all)."""
+    if not principal.is_agent_with(*roles):
+        raise Forbidden(f"This needs one of the roles: {', '.join(expand(*roles))}.")
+    return principal
+
+
 def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
-    """An agent holding one of ``roles`` (admin holds them all)."""
+    """An agent holding one of ``roles`` or aliases (admin holds them all)."""
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
-        if principal.kind != "agent" or not principal.has_role(*roles):
-            raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
-        return principal
+        return ensure_roles(principal, *roles)
 
     return dependency
 
 
-def require_scope(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
-    """A partner (or service) token carrying ``scope``."""
+def ensure_scope(principal: Principal, scope: str, *, or_admin: bool = False) -> Principal:
+    """403 unless a partner (or service) token carries ``scope``; with ``or_admin``, an
+    administrator also passes."""
+    if principal.has_scope(scope) or (or_admin and principal.is_admin):
+        return principal
+    raise Forbidden(f"This needs the scope {scope}.", required_scope=scope)
+
+
+def require_scope(
+    scope: str, *, or_admin: bool = False
+) -> Callable[[Principal], Awaitable[Principal]]:
+    """The one scope check: a partner (or service) token carrying ``scope`` (see ensure_scope)."""
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
-        if scope not in principal.scopes:
-            raise Forbidden(f"This needs the scope {scope}.")
-        return principal
+        return ensure_scope(principal, scope, or_admin=or_admin)
 
     return dependency

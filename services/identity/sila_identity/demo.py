@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert, select
 
+from sila_common.roles import ROLES
 from sila_common.service import Runtime
 from sila_common.settings import Profile
 from sila_identity.auth.passwords import hash_password
@@ -15,7 +16,7 @@ from sila_identity.domain.search import customer_name_keys, customer_search_text
 from sila_identity.events import CUSTOMER_REGISTERED
 from sila_identity.tables import agents, customers
 
-ALL_ROLES = ["agent", "supervisor", "technician", "billing", "marketing", "admin"]
+ALL_ROLES = list(ROLES)
 
 DEMO_CUSTOMERS = [
     # (first, last, first_ar, last_ar, phone E.164, wilaya, language)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sila_common.app import RuntimeDep
 from sila_common.pagination import decode_cursor, encode_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
+from sila_common.roles import ROLES
 from sila_identity import audit
 from sila_identity.api.deps import Admin, Caller, KeyStoreDep, forget_account
 from sila_identity.auth import sessions
@@ -28,7 +29,6 @@ from sila_identity.tables import agents, audit_log, partners, signing_keys, wila
 router = APIRouter(prefix="/v1/admin/identity", tags=["administration"])
 reference = APIRouter(tags=["reference data"])
 
-ROLES = ("agent", "supervisor", "technician", "billing", "marketing", "admin")
 ALL_WILAYAS = "*"
 SCOPE_PATTERN = r"^[a-z_]+:[a-z_]+$"
 

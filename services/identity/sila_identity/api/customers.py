@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import RuntimeDep
-from sila_common.auth import Principal
+from sila_common.auth import Principal, ensure_roles
 from sila_common.idempotency import run_idempotent
 from sila_common.problems import (
     Conflict,
@@ -42,6 +42,7 @@ from sila_common.problems import (
     ServiceUnavailable,
     Unprocessable,
 )
+from sila_common.roles import FRONT_OFFICE
 from sila_identity import audit
 from sila_identity.api.deps import Caller, FrontOffice, IdentitySettingsDep, LookupAgent
 from sila_identity.directory import (
@@ -380,8 +381,8 @@ async def update_customer(
                 "Customers change their e-mail and language themselves; "
                 "the rest goes through an agent."
             )
-    elif principal.kind != "agent" or not principal.has_role("agent", "supervisor"):
-        raise Forbidden("This needs one of the roles: agent, supervisor.")
+    else:
+        ensure_roles(principal, *FRONT_OFFICE)
     channel = "app" if principal.kind == "customer" else body.channel
     try:
         async with runtime.session_factory() as session, session.begin():

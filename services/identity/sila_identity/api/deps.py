@@ -14,8 +14,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from sila_common.app import get_runtime
-from sila_common.auth import CurrentPrincipal, Principal
-from sila_common.problems import Forbidden, Unauthorized
+from sila_common.auth import CurrentPrincipal, Principal, ensure_roles
+from sila_common.problems import Unauthorized
+from sila_common.roles import ADMIN, CUSTOMER_CARE, FRONT_OFFICE, SUPERVISION
 from sila_common.service import Runtime
 from sila_identity.auth.accounts import AccountChecks
 from sila_identity.auth.keys import KeyStore
@@ -77,20 +78,16 @@ def agent_with(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """An active agent holding one of ``roles`` (admin holds them all)."""
 
     async def dependency(principal: Caller) -> Principal:
-        if principal.kind != "agent" or not principal.has_role(*roles):
-            raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
-        return principal
+        return ensure_roles(principal, *roles)
 
     return dependency
 
 
-FRONT_OFFICE = ("agent", "supervisor")
-LOOKUP_ROLES = ("agent", "supervisor", "technician", "billing")
-
+# The platform's role vocabulary (sila_common.roles): the same groups in every service.
 FrontOffice = Annotated[Principal, Depends(agent_with(*FRONT_OFFICE))]
-LookupAgent = Annotated[Principal, Depends(agent_with(*LOOKUP_ROLES))]
-Supervisor = Annotated[Principal, Depends(agent_with("supervisor"))]
-Admin = Annotated[Principal, Depends(agent_with("admin"))]
+LookupAgent = Annotated[Principal, Depends(agent_with(*CUSTOMER_CARE))]
+Supervisor = Annotated[Principal, Depends(agent_with(*SUPERVISION))]
+Admin = Annotated[Principal, Depends(agent_with(ADMIN))]
 
 
 def client_ip(request: Request, settings: IdentitySettings) -> str:

@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import delete, insert, select, update
 
 from sila_common.app import RuntimeDep
-from sila_common.auth import Principal
+from sila_common.auth import Principal, ensure_roles
 from sila_common.outbox import forget_customer_history
 from sila_common.problems import Conflict, Forbidden
+from sila_common.roles import FRONT_OFFICE, SUPERVISION
 from sila_identity import audit
 from sila_identity.api.deps import Caller, Supervisor, forget_account
 from sila_identity.auth import sessions
@@ -102,8 +103,8 @@ async def record_consent(
 ) -> ConsentRead:
     if principal.kind == "customer" and body.captured_via not in SELF_CAPTURE:
         raise Forbidden("A customer records consent from the portal, the app or by SMS.")
-    if principal.kind == "agent" and not principal.has_role("agent", "supervisor"):
-        raise Forbidden("This needs one of the roles: agent, supervisor.")
+    if principal.kind == "agent":
+        ensure_roles(principal, *FRONT_OFFICE)
     now = datetime.now(UTC)
     async with runtime.session_factory() as session, session.begin():
         customer = await load_row(session, customer_id)
@@ -202,8 +203,8 @@ async def list_consents(customer_id: str, runtime: RuntimeDep, principal: Caller
 async def export_customer(
     customer_id: str, runtime: RuntimeDep, principal: Caller
 ) -> dict[str, Any]:
-    if principal.kind == "agent" and not principal.has_role("supervisor"):
-        raise Forbidden("This needs one of the roles: supervisor.")
+    if principal.kind == "agent":
+        ensure_roles(principal, *SUPERVISION)
     async with runtime.session_factory() as session:
         customer = await load_row(session, customer_id)
         _ensure_person(principal, customer)

@@ -7,7 +7,7 @@ Every error on these paths has the TMF ``Error`` shape instead of RFC 9457: the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -23,8 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from sila_common.app import RuntimeDep
-from sila_common.auth import CurrentPrincipal, Principal
-from sila_common.problems import PROBLEM_BASE, Forbidden, NotFound, Problem
+from sila_common.auth import Principal, require_scope
+from sila_common.problems import PROBLEM_BASE, NotFound, Problem
 from sila_common.settings import Profile
 from sila_tickets import flows
 from sila_tickets.domain.lifecycle import Status
@@ -136,24 +136,12 @@ router = APIRouter(prefix=BASE, tags=["TMF621 trouble ticket"], route_class=TmfR
 
 
 def _is_admin(principal: Principal) -> bool:
-    return principal.kind == "agent" and "admin" in principal.roles
+    return principal.is_admin
 
 
-def tmf_scope(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
-    """A partner holding ``scope``, or an administrator."""
-
-    async def dependency(principal: CurrentPrincipal) -> Principal:
-        if _is_admin(principal):
-            return principal
-        if principal.kind != "partner" or scope not in principal.scopes:
-            raise Forbidden(f"This needs the scope {scope}.")
-        return principal
-
-    return dependency
-
-
-Reader = Annotated[Principal, Depends(tmf_scope(TMF_READ))]
-Writer = Annotated[Principal, Depends(tmf_scope(TMF_WRITE))]
+# A partner holding the scope, or an administrator (the platform's one scope check).
+Reader = Annotated[Principal, Depends(require_scope(TMF_READ, or_admin=True))]
+Writer = Annotated[Principal, Depends(require_scope(TMF_WRITE, or_admin=True))]
 
 
 def _reach(principal: Principal) -> Any:
