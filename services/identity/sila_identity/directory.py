@@ -11,8 +11,9 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.auth import Principal
+from sila_common.auth import Principal, ensure_roles
 from sila_common.problems import Conflict, NotFound, Unprocessable
+from sila_common.roles import CUSTOMER_CARE
 from sila_identity.domain.customers import display_name
 from sila_identity.domain.national_id import mask_nin
 from sila_identity.events import CustomerRegistered, CustomerUpdated
@@ -106,6 +107,9 @@ def may_read(principal: Principal, row: Any) -> bool:
 
 
 def ensure_may_read(principal: Principal, row: Any) -> None:
+    if principal.kind == "agent":
+        # A role that never reads one customer's records is refused as such (403).
+        ensure_roles(principal, *CUSTOMER_CARE)
     if not may_read(principal, row):
         # A caller outside their scope learns nothing about whether the customer exists.
         raise NotFound(f"No customer {row.id}.")
@@ -146,19 +150,33 @@ async def duplicate_conflict(
     phone: str | None,
     national_id: str | None,
     exclude_id: str | None = None,
+    principal: Principal | None = None,
 ) -> Conflict | None:
-    """A 409 naming the customer who already has this phone number or NIN, if any."""
+    """A 409 when another customer already has this phone number or NIN.
+
+    It names that customer only to a caller who may read them: outside an agent's wilayas
+    the duplicate is still refused, but the answer says nothing of who it is.
+    """
     for column, value, label in (
         (customers.c.phone, phone, "phone number"),
         (customers.c.national_id, national_id, "national identification number"),
     ):
         if value is None:
             continue
-        query = select(customers.c.id).where(column == value)
+        query = select(customers.c.id, customers.c.wilaya_code).where(column == value)
         if exclude_id is not None:
             query = query.where(customers.c.id != exclude_id)
-        existing = await session.scalar(query)
-        if existing is not None:
+        found = (await session.execute(query.limit(1))).one_or_none()
+        if found is not None:
+            existing = found.id
+            if principal is not None and not principal.may_read_customer(
+                existing, found.wilaya_code
+            ):
+                return Conflict(
+                    f"A customer with this {label} is already registered, outside your scope.",
+                    slug="duplicate-customer",
+                    field=column.name,
+                )
             return Conflict(
                 f"A customer with this {label} already exists: {existing}.",
                 slug="duplicate-customer",

@@ -100,6 +100,9 @@ class SurveyAnswered(BaseModel):
     csat: int | None
     nps: int | None
     recommend: str | None = None
+    # An agent recorded the customer's answer on a call (the customer may still answer
+    # themself later: a new event then replaces this one's figures).
+    recorded_on_call: bool = False
 
 
 class HubSubscriptionChanged(BaseModel):

@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
 )
 
@@ -284,6 +285,10 @@ surveys = Table(
     Column("recommend", String(5), nullable=True),
     Column("comment", Text, nullable=True),
     Column("answered_at", DateTime(timezone=True), nullable=False),
+    # "customer:<id>", or "agent:<id>" when an agent recorded the customer's answer on a call
+    # (then recorded_on_call; the customer's own answer later replaces it).
+    Column("answered_by", String(150), nullable=True),
+    Column("recorded_on_call", Boolean, nullable=False, server_default=false()),
     Index("ix_surveys_answered_at", "answered_at"),
 )
 
@@ -305,6 +310,8 @@ questionnaire_responses = Table(
     Column("customer_id", String(36), nullable=True),
     Column("answers", JsonDoc, nullable=False),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
+    # The agent who recorded a respondent's answers (an interview); None when self-answered.
+    Column("recorded_by", String(150), nullable=True),
     Index("ix_questionnaire_responses_code_at", "questionnaire_code", "submitted_at"),
 )
 

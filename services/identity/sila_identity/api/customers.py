@@ -300,7 +300,9 @@ async def register_customer(
 
     async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
         await ensure_wilaya(session, body.wilaya_code, "body.wilaya_code")
-        conflict = await duplicate_conflict(session, phone=body.phone, national_id=body.national_id)
+        conflict = await duplicate_conflict(
+            session, phone=body.phone, national_id=body.national_id, principal=principal
+        )
         if conflict is not None:
             raise conflict
         now = datetime.now(UTC)
@@ -340,7 +342,7 @@ async def register_customer(
         # A concurrent registration took the phone or NIN between the check and the insert.
         async with runtime.session_factory() as session:
             conflict = await duplicate_conflict(
-                session, phone=body.phone, national_id=body.national_id
+                session, phone=body.phone, national_id=body.national_id, principal=principal
             )
         raise (conflict or Conflict("The customer conflicts with an existing one.")) from exc
     response.status_code = code
@@ -425,7 +427,11 @@ async def update_customer(
     except IntegrityError as exc:
         async with runtime.session_factory() as session:
             conflict = await duplicate_conflict(
-                session, phone=body.phone, national_id=body.national_id, exclude_id=customer_id
+                session,
+                phone=body.phone,
+                national_id=body.national_id,
+                exclude_id=customer_id,
+                principal=principal,
             )
         raise (conflict or Conflict("The change conflicts with another customer.")) from exc
     return to_read(row)
@@ -456,6 +462,7 @@ async def _changes(
             phone=changes.get("phone"),
             national_id=changes.get("national_id"),
             exclude_id=row.id,
+            principal=principal,
         )
         if conflict is not None:
             raise conflict

@@ -42,7 +42,7 @@ from sila_identity.tables import (
     otp_challenges,
     timeline_entries,
 )
-from sila_identity.timeline.projection import scrub_customer_entries
+from sila_identity.timeline.projection import customer_facing, scrub_customer_entries
 
 router = APIRouter(prefix="/v1/customers", tags=["personal data"])
 # Where a customer acting for themselves can have expressed a choice.
@@ -216,18 +216,25 @@ async def export_customer(
             ("timeline", timeline_entries, timeline_entries.c.occurred_at),
             ("access_log", audit_log, audit_log.c.id),
         ):
-            rows = (
-                await session.execute(
-                    select(table).where(table.c.customer_id == customer_id).order_by(order)
-                )
-            ).all()
-            sections[name] = [_plain(row._mapping) for row in rows]
+            query = select(table).where(table.c.customer_id == customer_id).order_by(order)
+            if table is timeline_entries:
+                query = query.where(customer_facing())
+            rows = (await session.execute(query)).all()
+            # The export is the customer's: agents' internal notes are not part of it.
+            sections[name] = [
+                _plain({k: v for k, v in row._mapping.items() if k not in INTERNAL_COLUMNS})
+                for row in rows
+            ]
     await audit.record_reads(runtime.session_factory, principal, "customer.export", [customer_id])
     profile = _plain(customer._mapping)
     profile.pop("search_text", None)
     profile.pop("name_keys", None)
     profile["display_name"] = name_of(customer)
     return {"exported_at": datetime.now(UTC).isoformat(), "customer": profile, **sections}
+
+
+# Columns written by agents for agents (an interaction's notes).
+INTERNAL_COLUMNS = frozenset({"notes"})
 
 
 def _plain(mapping: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from sila_identity import audit
 from sila_identity.api.deps import Caller
 from sila_identity.directory import ensure_may_read, load_row
 from sila_identity.tables import timeline_entries
+from sila_identity.timeline.projection import customer_facing
 from sila_identity.timeline.summaries import summarise
 
 router = APIRouter(prefix="/v1/customers", tags=["timeline"])
@@ -65,6 +66,8 @@ async def timeline(
     language = lang or _language(accept_language) or customer.language
     t = timeline_entries.c
     query = select(timeline_entries).where(t.customer_id == customer_id)
+    if principal.kind != "agent":
+        query = query.where(customer_facing())
     if type:
         query = query.where(t.event_type.in_(type))
     if service:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for
@@ -34,6 +34,17 @@ RESOURCE_PATHS = {
     "loyalty.account": "/v1/loyalty/accounts/{customer}",
     "notify.message": "/v1/notifications/{subject}",
 }
+
+
+# Entries for the staff only: an internal note on a ticket (its text never leaves tickets,
+# but even its existence is not the customer's to see).
+INTERNAL_NOTE = "tickets.note.added"
+
+
+def customer_facing() -> ColumnElement[bool]:
+    """The timeline entries a customer (or a partner) may see: no trace of internal notes."""
+    t = timeline_entries.c
+    return or_(t.event_type != INTERNAL_NOTE, t.data["public"].as_boolean().is_(True))
 
 
 def resource_for(event: CloudEvent) -> str | None:

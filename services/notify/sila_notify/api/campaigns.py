@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
 from sila_common.problems import Conflict, NotFound, Unprocessable
+from sila_common.roles import CAMPAIGNS
 from sila_notify.api.deps import NotifySettingsDep, aware
 from sila_notify.domain.templates import TemplateRenderError
 from sila_notify.tables import campaign_sends, messages
@@ -20,7 +21,7 @@ from sila_notify.template_store import latest_template, render_row
 
 router = APIRouter(prefix="/v1/campaign-sends", tags=["campaigns"])
 
-Marketers = Annotated[Principal, Depends(require_roles("marketing"))]
+Marketers = Annotated[Principal, Depends(require_roles(*CAMPAIGNS))]
 
 
 class Segment(BaseModel):

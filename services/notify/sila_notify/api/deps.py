@@ -9,15 +9,18 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import get_runtime
-from sila_common.auth import Principal
+from sila_common.auth import Principal, ensure_roles
 from sila_common.problems import Forbidden, NotFound
+from sila_common.roles import CONTENT, CUSTOMER_CARE, FRONT_OFFICE
 from sila_notify.directory import recipient_row
 from sila_notify.settings import NotifySettings
 
-# Agents who may read and set a customer's notifications (admin holds every role).
-FRONT_OFFICE = ("agent", "supervisor", "technician", "billing", "marketing")
-# Who edits templates and routes, and who sends campaigns.
-CONTENT_ROLES = ("supervisor", "marketing")
+# The platform's groups (sila_common.roles), the same as in identity and tickets: customer
+# care reads a customer's messages and preferences, the front office changes them (consent,
+# as in identity), content roles edit templates and routes.
+READERS = CUSTOMER_CARE
+WRITERS = FRONT_OFFICE
+CONTENT_ROLES = CONTENT
 
 
 def get_notify_settings(request: Request) -> NotifySettings:
@@ -39,19 +42,28 @@ def customer_not_found(customer_id: str) -> NotFound:
     return NotFound(f"No customer {customer_id} is known to notify.")
 
 
-async def customer_in_scope(session: AsyncSession, principal: Principal, customer_id: str) -> Any:
-    """The directory row of a customer the caller may see; 404 for a customer's others."""
+async def customer_in_scope(
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: str,
+    *,
+    roles: tuple[str, ...] = READERS,
+) -> Any:
+    """The directory row of a customer the caller may see (agents: holding one of ``roles``).
+
+    Another customer's, and one outside an agent's wilayas, is the same 404 as an unknown
+    one: outside their scope a caller learns nothing, not even that the customer exists.
+    """
     if principal.kind == "customer":
         if principal.customer_id != customer_id:
             raise customer_not_found(customer_id)
     elif principal.kind == "agent":
-        if not principal.has_role(*FRONT_OFFICE):
-            raise Forbidden(f"This needs one of the roles: {', '.join(FRONT_OFFICE)}.")
+        ensure_roles(principal, *roles)
     elif principal.kind != "service":
         raise Forbidden("Partners do not read customers' notifications.")
     recipient = await recipient_row(session, customer_id)
     if recipient is None or recipient.erased:
         raise customer_not_found(customer_id)
     if principal.kind == "agent" and not principal.serves_wilaya(recipient.wilaya_code):
-        raise Forbidden(f"Your scope does not cover wilaya {recipient.wilaya_code}.")
+        raise customer_not_found(customer_id)
     return recipient

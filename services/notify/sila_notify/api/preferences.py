@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal
 from sila_common.db import insert_for
-from sila_notify.api.deps import NotifySettingsDep, aware, customer_in_scope
+from sila_notify.api.deps import WRITERS, NotifySettingsDep, aware, customer_in_scope
 from sila_notify.directory import record_consent
 from sila_notify.domain.quiet_hours import QuietHoursWindow
 from sila_notify.tables import consents, push_tokens, recipients
@@ -151,7 +151,7 @@ async def put_preferences(
 ) -> PreferencesRead:
     now = datetime.now(UTC)
     async with runtime.session_factory() as session, session.begin():
-        recipient = await customer_in_scope(session, principal, customer_id)
+        recipient = await customer_in_scope(session, principal, customer_id, roles=WRITERS)
         if body.channel_order is not None:
             await session.execute(
                 update(recipients)
@@ -168,7 +168,7 @@ async def put_preferences(
                 captured_via=_captured_via(principal),
                 at=now,
             )
-        recipient = await customer_in_scope(session, principal, customer_id)
+        recipient = await customer_in_scope(session, principal, customer_id, roles=WRITERS)
         return await _read(session, recipient, settings.quiet_window())
 
 
@@ -181,7 +181,7 @@ async def add_push_token(
     customer_id: str, body: PushTokenWrite, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Response:
     async with runtime.session_factory() as session, session.begin():
-        await customer_in_scope(session, principal, customer_id)
+        await customer_in_scope(session, principal, customer_id, roles=WRITERS)
         values = {
             "customer_id": customer_id,
             "platform": body.platform,
@@ -202,7 +202,7 @@ async def delete_push_token(
     customer_id: str, token: str, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Response:
     async with runtime.session_factory() as session, session.begin():
-        await customer_in_scope(session, principal, customer_id)
+        await customer_in_scope(session, principal, customer_id, roles=WRITERS)
         await session.execute(
             delete(push_tokens).where(
                 push_tokens.c.customer_id == customer_id, push_tokens.c.token == token

@@ -17,7 +17,8 @@ from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
 from sila_common.db import insert_for
 from sila_common.problems import Conflict, NotFound, Unprocessable
-from sila_notify.api.deps import CONTENT_ROLES, FRONT_OFFICE, aware
+from sila_common.roles import ROLES
+from sila_notify.api.deps import CONTENT_ROLES, aware
 from sila_notify.domain.sms import count_sms
 from sila_notify.domain.templates import (
     TemplateProblem,
@@ -43,7 +44,8 @@ EventType = Annotated[
 Variant = Annotated[str, Field(max_length=50, pattern=r"^[a-z_]*$")]
 ChannelName = Literal["sms", "email", "push", "in_app"]
 LanguageCode = Literal["fr", "ar", "en"]
-Readers = Annotated[Principal, Depends(require_roles(*FRONT_OFFICE))]
+# Templates say nothing of any one customer: any staff role reads them.
+Readers = Annotated[Principal, Depends(require_roles(*ROLES))]
 Editors = Annotated[Principal, Depends(require_roles(*CONTENT_ROLES))]
 
 

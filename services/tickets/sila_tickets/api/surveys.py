@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import RuntimeDep
-from sila_common.auth import CurrentPrincipal, Principal, require_roles
+from sila_common.auth import CurrentPrincipal, Principal, ensure_roles, require_roles
 from sila_common.problems import Conflict, Forbidden, NotFound, Unprocessable
+from sila_common.roles import SUPERVISION
 from sila_tickets import flows
 from sila_tickets.api.views import AGENT_ROLES, ensure_visible
 from sila_tickets.domain.lifecycle import Status
@@ -39,6 +40,12 @@ class SurveyBody(BaseModel):
     # Optional: answers to a longer questionnaire (e.g. the field study's).
     questionnaire: str | None = Field(default=None, max_length=50)
     answers: dict[str, Any] | None = None
+    recorded_on_call: bool = Field(
+        default=False,
+        description="Agents only, and required from them: the agent is recording the "
+        "customer's own answer during a call (a call-back). The customer's own answer, "
+        "if it comes later, replaces it.",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> SurveyBody:
@@ -56,6 +63,8 @@ class SurveyRead(BaseModel):
     recommend: str | None
     comment: str | None
     answered_at: datetime
+    answered_by: str | None = None
+    recorded_on_call: bool = False
 
 
 async def questionnaire(session: AsyncSession, code: str) -> Questionnaire:
@@ -85,9 +94,33 @@ def checked(form: Questionnaire, answers: dict[str, Any]) -> dict[str, Any]:
 async def answer_survey(
     ticket_id: str, body: SurveyBody, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Any:
-    if principal.kind not in ("customer", "agent"):
-        raise Forbidden("The customer answers, or an agent calling them back.")
+    """The customer answers; an agent may record the customer's answer on a call.
+
+    Only the ticket's customer, or an agent of the customer-care roles serving the ticket's
+    wilaya who says they are recording it on a call (``recorded_on_call``). A recorded answer
+    never blocks the customer: their own answer later replaces it. Once the customer has
+    answered, nobody answers again.
+    """
+    if principal.kind == "agent":
+        ensure_roles(principal, *AGENT_ROLES)
+        if not body.recorded_on_call:
+            raise Forbidden(
+                "Agents do not answer a customer's survey; they record the customer's answer "
+                "during a call (recorded_on_call: true).",
+                slug="survey-is-the-customers",
+            )
+    elif principal.kind == "customer":
+        if body.recorded_on_call:
+            raise Unprocessable(
+                "Only an agent records an answer on a call.",
+                errors=[
+                    {"field": "body.recorded_on_call", "message": "agents only", "type": "value"}
+                ],
+            )
+    else:
+        raise Forbidden("The customer answers, or an agent recording their answer on a call.")
     now = datetime.now(UTC)
+    by_agent = principal.kind == "agent"
     try:
         async with runtime.session_factory() as session, session.begin():
             ticket = await flows.load_ticket(session, ticket_id, lock=True)
@@ -98,10 +131,10 @@ async def answer_survey(
                     slug="survey-before-resolution",
                     status_now=ticket.status,
                 )
-            already = await session.scalar(
-                select(surveys.c.ticket_id).where(surveys.c.ticket_id == ticket_id)
-            )
-            if already is not None:
+            already = (
+                await session.execute(select(surveys).where(surveys.c.ticket_id == ticket_id))
+            ).one_or_none()
+            if already is not None and (by_agent or not already.recorded_on_call):
                 raise Conflict(
                     "This ticket's survey is already answered.", slug="survey-already-answered"
                 )
@@ -113,7 +146,17 @@ async def answer_survey(
                 "recommend": body.recommend,
                 "comment": body.comment,
                 "answered_at": now,
+                "answered_by": f"{principal.kind}:{principal.subject}"[:150],
+                "recorded_on_call": by_agent,
             }
+            if already is not None:
+                # The customer's own answer replaces the one an agent recorded for them.
+                await session.execute(delete(surveys).where(surveys.c.ticket_id == ticket_id))
+                await session.execute(
+                    delete(questionnaire_responses).where(
+                        questionnaire_responses.c.ticket_id == ticket_id
+                    )
+                )
             await session.execute(insert(surveys).values(**row))
             if body.questionnaire and body.answers:
                 form = await questionnaire(session, body.questionnaire)
@@ -125,6 +168,7 @@ async def answer_survey(
                         customer_id=ticket.customer_id,
                         answers=checked(form, body.answers),
                         submitted_at=now,
+                        recorded_by=row["answered_by"] if by_agent else None,
                     )
                 )
             await runtime.outbox.record(
@@ -138,6 +182,7 @@ async def answer_survey(
                     csat=body.csat,
                     nps=body.nps,
                     recommend=body.recommend,
+                    recorded_on_call=by_agent,
                 ),
             )
     except IntegrityError as exc:  # a concurrent answer won
@@ -185,7 +230,7 @@ async def list_questionnaires(runtime: RuntimeDep, principal: CurrentPrincipal) 
 async def create_questionnaire(
     body: QuestionnaireCreate,
     runtime: RuntimeDep,
-    principal: Annotated[Principal, Depends(require_roles("supervisor"))],
+    principal: Annotated[Principal, Depends(require_roles(*SUPERVISION))],
 ) -> Any:
     try:
         form = parse_questionnaire(body.code, body.document)
@@ -231,8 +276,13 @@ class ResponseRead(BaseModel):
 async def respond(
     code: str, body: ResponseBody, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Any:
-    if principal.kind == "agent" and not principal.has_role(*AGENT_ROLES):
-        raise Forbidden("This needs an agent role.")
+    """A respondent answers for themself (a customer), or a customer-care agent records a
+    respondent's answers (an interview; marked with the agent). Nobody else: not partners,
+    not services, not other roles."""
+    if principal.kind == "agent":
+        ensure_roles(principal, *AGENT_ROLES)
+    elif principal.kind != "customer":
+        raise Forbidden("Respondents answer, or an agent recording their answers.")
     now = datetime.now(UTC)
     response_id = str(uuid.uuid4())
     async with runtime.session_factory() as session, session.begin():
@@ -246,6 +296,9 @@ async def respond(
                 customer_id=principal.customer_id if principal.kind == "customer" else None,
                 answers=answers,
                 submitted_at=now,
+                recorded_by=f"agent:{principal.subject}"[:150]
+                if principal.kind == "agent"
+                else None,
             )
         )
     return ResponseRead(id=response_id, questionnaire=code, answers=answers, submitted_at=now)

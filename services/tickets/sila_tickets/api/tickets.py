@@ -11,13 +11,14 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import RuntimeDep
-from sila_common.auth import CurrentPrincipal, Principal
+from sila_common.auth import CurrentPrincipal, Principal, ensure_roles, ensure_scope
 from sila_common.idempotency import run_idempotent
 from sila_common.pagination import decode_cursor, encode_cursor
 from sila_common.problems import Forbidden, Unprocessable
 from sila_tickets import flows
 from sila_tickets.api.views import (
     AGENT_ROLES,
+    TICKETS_READ,
     TICKETS_WRITE,
     NoteRead,
     TicketDetail,
@@ -75,7 +76,7 @@ def ensure_may_open(principal: Principal, customer_id: str, agency_code: str | N
         return
     if principal.kind == "agent" and principal.has_role(*AGENT_ROLES):
         return
-    if principal.kind == "partner" and TICKETS_WRITE in principal.scopes:
+    if principal.kind == "partner" and principal.has_scope(TICKETS_WRITE):
         return
     raise Forbidden("You may not open a ticket for this customer.")
 
@@ -176,13 +177,14 @@ async def list_tickets(
             return TicketPage(items=[], next_cursor=None)
         customer_id = principal.customer_id
     elif principal.kind == "agent":
-        if not principal.has_role(*AGENT_ROLES):
-            raise Forbidden("This needs an agent role.")
+        ensure_roles(principal, *AGENT_ROLES)
         if wilaya is not None and not principal.serves_wilaya(wilaya):
             raise Forbidden(f"Your scope does not cover wilaya {wilaya}.")
         if "*" not in principal.wilayas:
             query = query.where(tickets.c.wilaya_code.in_(sorted(principal.wilayas)))
     elif principal.kind == "partner":
+        # Listing is reading: tickets:write alone opens tickets but does not list them.
+        ensure_scope(principal, TICKETS_READ)
         query = query.where(tickets.c.opened_by == f"partner:{principal.subject}")
     if customer_id is not None:
         query = query.where(tickets.c.customer_id == customer_id)

@@ -9,15 +9,17 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.auth import Principal
-from sila_common.problems import Forbidden, NotFound
+from sila_common.auth import Principal, ensure_roles, ensure_scope
+from sila_common.problems import NotFound
+from sila_common.roles import CUSTOMER_CARE, Scope
 from sila_tickets.domain.lifecycle import PUBLIC_STATUS, Status
 from sila_tickets.flows import aware, history_of
 from sila_tickets.tables import ticket_notes
 
-AGENT_ROLES = ("agent", "supervisor", "technician", "billing")
-TICKETS_READ = "tickets:read"
-TICKETS_WRITE = "tickets:write"
+# The platform's groups (sila_common.roles): who works on customers' cases.
+AGENT_ROLES = CUSTOMER_CARE
+TICKETS_READ = Scope.TICKETS_READ.value
+TICKETS_WRITE = Scope.TICKETS_WRITE.value
 
 
 class TicketSummary(BaseModel):
@@ -89,26 +91,33 @@ def may_see(principal: Principal, ticket: Any) -> bool:
     if principal.kind == "customer":
         return bool(principal.customer_id == ticket.customer_id)
     if principal.kind == "agent":
-        return principal.serves_wilaya(ticket.wilaya_code)
+        return principal.has_role(*AGENT_ROLES) and principal.serves_wilaya(ticket.wilaya_code)
     if principal.kind == "partner":
         return (
-            TICKETS_READ in principal.scopes and ticket.opened_by == f"partner:{principal.subject}"
+            principal.has_scope(TICKETS_READ) and ticket.opened_by == f"partner:{principal.subject}"
         )
     return principal.kind == "service"
 
 
 def ensure_visible(principal: Principal, ticket: Any) -> None:
     """A ticket outside the caller's reach does not exist for them (404, not 403)."""
+    if principal.kind == "agent":
+        ensure_roles(principal, *AGENT_ROLES)
     if not may_see(principal, ticket):
         raise NotFound(f"No ticket {ticket.id}.")
 
 
 def ensure_may_work(principal: Principal) -> None:
     """Moving and annotating tickets: the customer themself, agents, writing partners."""
-    if principal.kind == "agent" and not principal.has_role(*AGENT_ROLES):
-        raise Forbidden("This needs an agent role.")
-    if principal.kind == "partner" and TICKETS_WRITE not in principal.scopes:
-        raise Forbidden(f"This needs the scope {TICKETS_WRITE}.")
+    if principal.kind == "agent":
+        ensure_roles(principal, *AGENT_ROLES)
+    if principal.kind == "partner":
+        ensure_scope(principal, TICKETS_WRITE)
+
+
+def sees_internals(principal: Principal) -> bool:
+    """Internal notes and script answers are the agents' working notes: agents only."""
+    return principal.is_agent_with(*AGENT_ROLES)
 
 
 def shown_actor(principal: Principal, actor: str) -> str:
@@ -122,7 +131,8 @@ def shown_actor(principal: Principal, actor: str) -> str:
 async def detail(session: AsyncSession, principal: Principal, row: Any) -> TicketDetail:
     history = await history_of(session, row.id)
     query = select(ticket_notes).where(ticket_notes.c.ticket_id == row.id)
-    if principal.kind == "customer":
+    internals = sees_internals(principal)
+    if not internals:
         query = query.where(ticket_notes.c.public.is_(True))
     notes = (await session.execute(query.order_by(ticket_notes.c.created_at))).all()
     base = summary(row).model_dump()
@@ -148,5 +158,5 @@ async def detail(session: AsyncSession, principal: Principal, row: Any) -> Ticke
             )
             for n in notes
         ],
-        script_answers=None if principal.kind == "customer" else row.script_answers,
+        script_answers=row.script_answers if internals else None,
     )
