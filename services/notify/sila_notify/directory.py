@@ -103,7 +103,7 @@ async def forget_customer(session: AsyncSession, event: CloudEvent) -> None:
     await session.execute(
         update(messages)
         .where(messages.c.customer_id == customer_id)
-        .values(destination=ERASED, subject=None, body=ERASED)
+        .values(destination=ERASED, subject=None, body=ERASED, sealed_body=None)
     )
     await forget_customer_history(session, messaging.outbox, customer_id)
 

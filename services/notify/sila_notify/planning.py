@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for
 from sila_common.events import CloudEvent
+from sila_notify.context import current_settings
 from sila_notify.delivery.wakeup import wake_after_commit
 from sila_notify.directory import consents_of, device_tokens, recipient_row
 from sila_notify.domain.quiet_hours import FrequencyCap, earliest_send_time
@@ -31,6 +32,7 @@ from sila_notify.domain.routing import (
     matches,
     split_primary,
 )
+from sila_notify.domain.sealing import masked, secrets_of
 from sila_notify.domain.templates import TemplateRenderError
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import event_routes, messages, recipients
@@ -292,12 +294,22 @@ def row_values(
 ) -> dict[str, Any]:
     """The message row for a rendered text, or failed with the reason it could not render."""
     state, reason, subject, body, version = "queued", None, None, "", None
+    sealed: str | None = None
     name, used_language = template_name(event_type, variant), language
     if isinstance(rendered, Rendered):
         subject, body, version = rendered.subject, rendered.body, rendered.version
         name, used_language = rendered.template, rendered.language
     else:
         state, reason = "failed", rendered[:1000]
+    if lane == "otp":
+        # The code never sits in clear in the row: the body masks it, the real text is sealed
+        # for the dispatcher alone (domain/sealing.py).
+        secrets_ = secrets_of(data)
+        if state == "queued" and secrets_:
+            sealed = current_settings().sealer().seal(body)
+        body = masked(body, secrets_) or ""
+        subject = masked(subject, secrets_)
+        reason = masked(reason, secrets_)
     return {
         "id": str(uuid.uuid4()),
         "event_id": event_id,
@@ -316,6 +328,7 @@ def row_values(
         "destination": destination,
         "subject": subject,
         "body": body,
+        "sealed_body": sealed,
         "state": state,
         "scheduled_for": scheduled_for,
         "attempts": 0,

@@ -88,7 +88,10 @@ templates = Table(
     Column("channel", String(10), nullable=False),
     Column("version", Integer, nullable=False),
     Column("subject", Text, nullable=True),
+    # One-time codes: the body shows the code masked; the real text is sealed (AES-GCM,
+    # domain/sealing.py) until sent or failed, then dropped.
     Column("body", Text, nullable=False),
+    Column("sealed_body", Text, nullable=True),
     Column("variables", JsonDoc, nullable=False),
     Column("created_by", String(100), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -226,6 +229,9 @@ webhook_subscriptions = Table(
     Column("reach", String(4), nullable=True),
     Column("url", Text, nullable=False),
     Column("event_types", JsonDoc, nullable=False),
+    # The partner's scopes when it last saved the subscription: they bound what it receives
+    # (domain/webhook_policy.py). None (older rows): a partner's receives nothing.
+    Column("owner_scopes", JsonDoc, nullable=True),
     Column("description", String(200), nullable=True),
     # None for a TMF621 hub listener, which is not signed (see "kind").
     Column("secret", String(100), nullable=True),

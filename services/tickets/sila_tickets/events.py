@@ -77,6 +77,8 @@ class NoteAdded(BaseModel):
     public: bool
     # Only public notes carry their text; internal notes never leave the service.
     text: str | None
+    # Set when a partner opened the ticket (its webhooks hear the public notes of its own).
+    partner_id: str | None = None
 
 
 class IncidentCustomerAffected(BaseModel):

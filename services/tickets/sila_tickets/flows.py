@@ -663,6 +663,7 @@ async def add_note(
             note_id=note["id"],
             public=public,
             text=text if public else None,
+            partner_id=partner_of(row["opened_by"]),
         ),
     )
     if caller.actor is Actor.CUSTOMER and row["status"] == Status.PENDING_CUSTOMER.value:

@@ -17,11 +17,15 @@ from pydantic import BaseModel, Field, HttpUrl, field_validator
 from sqlalchemy import and_, delete, or_, select, update
 
 from sila_common.app import RuntimeDep
-from sila_common.auth import CurrentPrincipal, Principal
+from sila_common.auth import Principal, require_scope
 from sila_common.pagination import decode_cursor, encode_cursor
-from sila_common.problems import Conflict, Forbidden, NotFound, Unprocessable
+from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_notify.api.deps import NotifySettingsDep, aware
-from sila_notify.domain.webhook_policy import NEVER_DELIVERED, DestinationRefused
+from sila_notify.domain.webhook_policy import (
+    NEVER_DELIVERED,
+    DestinationRefused,
+    partner_may_subscribe,
+)
 from sila_notify.domain.webhook_signature import generate_secret
 from sila_notify.sql import rows_affected
 from sila_notify.tables import webhook_attempts, webhook_deliveries, webhook_subscriptions
@@ -33,15 +37,8 @@ MANAGE_SCOPE = "webhooks:manage"
 PATTERN = r"^(\*|[a-z_]+\.\*|[a-z_]+\.[a-z_]+\.[a-z_]+)$"
 
 
-async def webhook_manager(principal: CurrentPrincipal) -> Principal:
-    if principal.kind == "agent" and "admin" in principal.roles:
-        return principal
-    if principal.kind == "partner" and MANAGE_SCOPE in principal.scopes:
-        return principal
-    raise Forbidden(f"This needs the scope {MANAGE_SCOPE} (partners) or the admin role.")
-
-
-Manager = Annotated[Principal, Depends(webhook_manager)]
+# Partners with webhooks:manage (their own subscriptions), or administrators (all).
+Manager = Annotated[Principal, Depends(require_scope(MANAGE_SCOPE, or_admin=True))]
 
 
 def owner_of(principal: Principal) -> str:
@@ -49,7 +46,32 @@ def owner_of(principal: Principal) -> str:
 
 
 def is_admin(principal: Principal) -> bool:
-    return principal.kind == "agent" and "admin" in principal.roles
+    return principal.is_admin
+
+
+def owner_scopes(principal: Principal) -> list[str]:
+    """What bounds a partner's subscription: the scopes of the token that saved it."""
+    return sorted(principal.scopes) if principal.kind == "partner" else []
+
+
+def ensure_receivable(principal: Principal, event_types: list[str]) -> None:
+    """A partner naming an exact type it can never receive is told so (422); patterns such
+    as ``*`` are accepted and bounded at delivery by the partner's scopes."""
+    if principal.kind != "partner":
+        return
+    refused = [
+        t for t in event_types if "*" not in t and not partner_may_subscribe(t, principal.scopes)
+    ]
+    if refused:
+        reason = (
+            f"{', '.join(refused)}: internal, or not allowed by your scopes "
+            f"({' '.join(sorted(principal.scopes))})"
+        )
+        raise Unprocessable(
+            f"Not delivered to you: {reason}.",
+            slug="event-type-not-allowed",
+            errors=[{"field": "body.event_types", "message": reason, "type": "scope"}],
+        )
 
 
 def _types(value: list[str]) -> list[str]:
@@ -92,6 +114,11 @@ class SubscriptionRead(BaseModel):
     )
     url: str
     event_types: list[str]
+    owner_scopes: list[str] | None = Field(
+        default=None,
+        description="A partner's: the scopes that bound what it receives (those of the token "
+        "that last saved it).",
+    )
     description: str | None
     state: str
     disabled_reason: str | None
@@ -136,6 +163,7 @@ def to_read(row: Any) -> SubscriptionRead:
         reach=row.reach,
         url=row.url,
         event_types=list(row.event_types),
+        owner_scopes=None if row.owner_scopes is None else list(row.owner_scopes),
         description=row.description,
         state=row.state,
         disabled_reason=row.disabled_reason,
@@ -188,11 +216,13 @@ async def create_subscription(
     body: SubscriptionWrite, runtime: RuntimeDep, principal: Manager
 ) -> SubscriptionCreated:
     url = str(body.url)
+    ensure_receivable(principal, body.event_types)
     await _check_url(url, runtime)
     now = datetime.now(UTC)
     row = {
         "id": str(uuid.uuid4()),
         "owner": owner_of(principal),
+        "owner_scopes": owner_scopes(principal),
         "url": url,
         "event_types": body.event_types,
         "description": body.description,
@@ -236,6 +266,8 @@ async def update_subscription(
     subscription_id: str, body: SubscriptionUpdate, runtime: RuntimeDep, principal: Manager
 ) -> SubscriptionRead:
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "event_types" in changes:
+        ensure_receivable(principal, changes["event_types"])
     if "url" in changes:
         changes["url"] = str(body.url)
         await _check_url(changes["url"], runtime)
@@ -244,6 +276,9 @@ async def update_subscription(
     async with runtime.session_factory() as session, session.begin():
         current = await _visible(session, principal, subscription_id)
         _refuse_for_hub_listener(current, set(changes) - {"state", "disabled_reason"})
+        if current.owner == owner_of(principal) and principal.kind == "partner":
+            # Saved again by its partner: bounded by the scopes it holds now.
+            changes["owner_scopes"] = owner_scopes(principal)
         if changes:
             await session.execute(
                 update(webhook_subscriptions)

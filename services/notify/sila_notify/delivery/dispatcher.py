@@ -38,6 +38,7 @@ from sila_notify.delivery import records, wakeup
 from sila_notify.delivery.batching import GroupCommit
 from sila_notify.directory import device_tokens
 from sila_notify.domain.routing import LANES, retry_delay_seconds
+from sila_notify.domain.sealing import SealError
 from sila_notify.settings import NotifySettings
 from sila_notify.sql import rows_affected
 from sila_notify.tables import messages, push_tokens
@@ -195,6 +196,11 @@ class Dispatcher:
                     destinations = tuple(await device_tokens(session, row.customer_id))
             else:
                 destinations = (row.destination,) if row.destination else ()
+            try:
+                body = self.settings.sealer().open(row.sealed_body) if row.sealed_body else row.body
+            except SealError as error:
+                await self._record_failure(row, attempt_id, PermanentFailure(str(error)))
+                return
             outgoing = OutgoingMessage(
                 id=row.id,
                 attempt_id=attempt_id,
@@ -202,7 +208,7 @@ class Dispatcher:
                 channel=row.channel,
                 destinations=destinations,
                 subject=row.subject,
-                body=row.body,
+                body=body,
                 language=row.language,
                 event_type=row.event_type,
                 callback_token=row.callback_token,

@@ -63,6 +63,7 @@ async def mark_sent(
         values["delivered_at"] = now
     if row.lane == "otp":
         values["body"] = REDACTED
+        values["sealed_body"] = None
     result = await session.execute(
         update(messages)
         .where(
@@ -120,6 +121,7 @@ def _sent_update() -> Any:
             provider_reason=None,
             sending_since=None,
             body=case((messages.c.lane == "otp", REDACTED), else_=messages.c.body),
+            sealed_body=None,
         )
         .returning(messages.c.id)
     )
@@ -245,6 +247,7 @@ async def fail(
     }
     if row.lane == "otp":
         values["body"] = REDACTED
+        values["sealed_body"] = None
     result = await session.execute(update(messages).where(*condition).values(**values))
     if not rows_affected(result):
         return None
@@ -353,6 +356,7 @@ async def mark_delivered_many(session: AsyncSession, outbox: Outbox, rows: Seque
             body=case(
                 (and_(was_sending, messages.c.lane == "otp"), REDACTED), else_=messages.c.body
             ),
+            sealed_body=None,
         )
         .returning(messages.c.id)
     )
@@ -375,6 +379,7 @@ async def mark_delivered(session: AsyncSession, outbox: Outbox, row: Any) -> boo
         values["sent_at"] = now
         if row.lane == "otp":
             values["body"] = REDACTED
+        values["sealed_body"] = None
     result = await session.execute(
         update(messages)
         .where(messages.c.id == row.id, messages.c.state.in_(("sending", "sent")))

@@ -11,19 +11,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for
 from sila_common.events import CloudEvent
-from sila_notify.domain.webhook_policy import NEVER_DELIVERED, type_matches
+from sila_notify.domain.webhook_policy import NEVER_DELIVERED, Audience, type_matches, view_for
 from sila_notify.tables import webhook_deliveries, webhook_subscriptions
 from sila_notify.template_store import session_cache
 
 
 async def fan_out(session: AsyncSession, event: CloudEvent) -> None:
+    """A delivery per subscription that asked for the type *and* whose owner may receive it,
+    carrying only what that owner may see (domain/webhook_policy.py)."""
     if event.type in NEVER_DELIVERED:
         return
-    subscriptions = [
-        sub for sub in await _active(session) if type_matches(sub.event_types, event.type)
-    ]
-    if not subscriptions:
+    views = []
+    for sub in await _active(session):
+        if not type_matches(sub.event_types, event.type):
+            continue
+        audience = Audience(owner=sub.owner, scopes=frozenset(sub.owner_scopes or ()))
+        view = view_for(audience, event.type, event.data)
+        if view is not None:
+            views.append((sub, view))
+    if not views:
         return
+    envelope = event.model_dump(mode="json")
     now = datetime.now(UTC)
     rows = [
         {
@@ -31,7 +39,7 @@ async def fan_out(session: AsyncSession, event: CloudEvent) -> None:
             "subscription_id": sub.id,
             "event_id": event.id,
             "event_type": event.type,
-            "payload": event.model_dump(mode="json"),
+            "payload": {**envelope, "data": view},
             "state": "pending",
             "attempts": 0,
             "next_attempt_at": now,
@@ -40,7 +48,7 @@ async def fan_out(session: AsyncSession, event: CloudEvent) -> None:
             "created_at": now,
             "completed_at": None,
         }
-        for sub in subscriptions
+        for sub, view in views
     ]
     if rows:
         await session.execute(
@@ -59,7 +67,12 @@ async def _active(session: AsyncSession) -> list[Any]:
     subscriptions = list(
         (
             await session.execute(
-                select(webhook_subscriptions.c.id, webhook_subscriptions.c.event_types).where(
+                select(
+                    webhook_subscriptions.c.id,
+                    webhook_subscriptions.c.event_types,
+                    webhook_subscriptions.c.owner,
+                    webhook_subscriptions.c.owner_scopes,
+                ).where(
                     webhook_subscriptions.c.state == "active",
                     # TMF621 hub listeners get TMF events instead (webhooks/tmf_hub.py).
                     webhook_subscriptions.c.kind == "webhook",
