@@ -9,7 +9,7 @@ from sila_common.settings import Profile
 from sila_notify import handlers
 from sila_notify.api import campaigns, messages, preferences, templates, webhooks
 from sila_notify.context import use_settings
-from sila_notify.settings import DEV_OTP_SEALING_KEY, NotifySettings, get_settings
+from sila_notify.settings import PUBLIC_OTP_SEALING_KEYS, NotifySettings, get_settings
 from sila_notify.tables import messaging, metadata
 from sila_notify.template_store import seed_defaults
 from sila_notify.workers import run_notify_workers
@@ -20,7 +20,7 @@ async def on_startup(runtime: Runtime) -> None:
     assert isinstance(settings, NotifySettings)
     if (
         runtime.platform.profile == Profile.PROD
-        and settings.otp_sealing_key.get_secret_value() == DEV_OTP_SEALING_KEY
+        and settings.otp_sealing_key.get_secret_value() in PUBLIC_OTP_SEALING_KEYS
     ):
         raise RuntimeError("SILA_NOTIFY_OTP_SEALING_KEY must be set in production")
     use_settings(settings)

@@ -109,6 +109,8 @@ def _sealer(secret: str) -> Sealer:
 
 
 DEV_OTP_SEALING_KEY = "dev-only-otp-sealing-key"
+# Values anyone can read (this code, docker-compose.yml): refused in prod.
+PUBLIC_OTP_SEALING_KEYS = frozenset({DEV_OTP_SEALING_KEY, "compose-public-otp-sealing-key"})
 
 
 def get_settings() -> NotifySettings:

@@ -88,10 +88,7 @@ templates = Table(
     Column("channel", String(10), nullable=False),
     Column("version", Integer, nullable=False),
     Column("subject", Text, nullable=True),
-    # One-time codes: the body shows the code masked; the real text is sealed (AES-GCM,
-    # domain/sealing.py) until sent or failed, then dropped.
     Column("body", Text, nullable=False),
-    Column("sealed_body", Text, nullable=True),
     Column("variables", JsonDoc, nullable=False),
     Column("created_by", String(100), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -141,7 +138,10 @@ messages = Table(
     Column("template_version", Integer, nullable=True),
     Column("destination", String(400), nullable=False),
     Column("subject", Text, nullable=True),
+    # One-time codes: the body shows the code masked; the real text is sealed (AES-GCM,
+    # domain/sealing.py) until sent or failed, then dropped.
     Column("body", Text, nullable=False),
+    Column("sealed_body", Text, nullable=True),
     # queued | sending | sent | delivered | failed
     Column("state", String(10), nullable=False),
     Column("scheduled_for", DateTime(timezone=True), nullable=False),

@@ -228,14 +228,20 @@ async def customer_token(
     )
 
 
-async def partner_token(identity: LiveService, platform: PlatformSettings, partner: str) -> str:
+async def partner_token(
+    identity: LiveService,
+    platform: PlatformSettings,
+    partner: str,
+    scope: str = "webhooks:manage tickets:read",
+) -> str:
+    """A partner's token (its webhooks hear the tickets it opened: ``data.partner_id``)."""
     return await issue_access_token(
         identity.runtime.extras["keys"],  # type: ignore[arg-type]
         platform,
         subject=partner,
         kind="partner",
         ttl_seconds=900,
-        scope="webhooks:manage",
+        scope=scope,
     )
 
 

@@ -87,13 +87,16 @@ async def test_a_subscribed_event_arrives_signed_and_is_logged(
     partner_server: tuple[Partner, str],
 ) -> None:
     partner, base = partner_server
-    token = await partner_token(identity, platform, f"partner-{uuid.uuid4().hex[:6]}")
+    pid = f"partner-{uuid.uuid4().hex[:6]}"
+    token = await partner_token(identity, platform, pid)
     name = uuid.uuid4().hex[:8]
     sub = await subscribe(notify, token, f"{base}/hooks/{name}", ["tickets.*"])
     assert sub["secret"].startswith("whsec_")
     partner.secrets[name] = [sub["secret"]]
     customer = await new_customer()
-    event = await publish("tickets.ticket.opened", customer.id, opened(customer.id))
+    event = await publish(
+        "tickets.ticket.opened", customer.id, opened(customer.id) | {"partner_id": pid}
+    )
 
     async def arrived() -> list[dict[str, Any]]:
         return partner.received.get(name, [])
@@ -123,13 +126,14 @@ async def test_failures_are_retried_with_the_same_webhook_id_until_the_partner_a
     partner_server: tuple[Partner, str],
 ) -> None:
     partner, base = partner_server
-    token = await partner_token(identity, platform, f"partner-{uuid.uuid4().hex[:6]}")
+    pid = f"partner-{uuid.uuid4().hex[:6]}"
+    token = await partner_token(identity, platform, pid)
     name = uuid.uuid4().hex[:8]
     partner.plans[name] = [500, 503]
     sub = await subscribe(notify, token, f"{base}/hooks/{name}", ["tickets.ticket.opened"])
     partner.secrets[name] = [sub["secret"]]
     customer = await new_customer()
-    await publish("tickets.ticket.opened", customer.id, opened(customer.id))
+    await publish("tickets.ticket.opened", customer.id, opened(customer.id) | {"partner_id": pid})
 
     async def succeeded() -> list[dict[str, Any]]:
         return [d for d in await deliveries(notify, token, sub["id"]) if d["state"] == "succeeded"]
@@ -150,13 +154,14 @@ async def test_an_endpoint_failing_for_good_is_disabled_the_partner_told_and_rep
     partner_server: tuple[Partner, str],
 ) -> None:
     partner, base = partner_server
-    token = await partner_token(identity, platform, f"partner-{uuid.uuid4().hex[:6]}")
+    pid = f"partner-{uuid.uuid4().hex[:6]}"
+    token = await partner_token(identity, platform, pid)
     name = uuid.uuid4().hex[:8]
     partner.plans[name] = [500] * 4  # the first attempt and the 3 scheduled retries
     sub = await subscribe(notify, token, f"{base}/hooks/{name}", ["tickets.ticket.opened"])
     partner.secrets[name] = [sub["secret"]]
     customer = await new_customer()
-    await publish("tickets.ticket.opened", customer.id, opened(customer.id))
+    await publish("tickets.ticket.opened", customer.id, opened(customer.id) | {"partner_id": pid})
 
     async def disabled() -> dict[str, Any] | None:
         answer = await notify.client.get(
@@ -208,7 +213,8 @@ async def test_after_rotation_both_secrets_verify_for_the_overlap(
     partner_server: tuple[Partner, str],
 ) -> None:
     partner, base = partner_server
-    token = await partner_token(identity, platform, f"partner-{uuid.uuid4().hex[:6]}")
+    pid = f"partner-{uuid.uuid4().hex[:6]}"
+    token = await partner_token(identity, platform, pid)
     name = uuid.uuid4().hex[:8]
     sub = await subscribe(notify, token, f"{base}/hooks/{name}", ["tickets.ticket.opened"])
     rotated = await notify.client.post(
@@ -219,7 +225,7 @@ async def test_after_rotation_both_secrets_verify_for_the_overlap(
     assert new_secret != sub["secret"]
     partner.secrets[name] = [sub["secret"], new_secret]
     customer = await new_customer()
-    await publish("tickets.ticket.opened", customer.id, opened(customer.id))
+    await publish("tickets.ticket.opened", customer.id, opened(customer.id) | {"partner_id": pid})
 
     async def arrived() -> list[dict[str, Any]]:
         return partner.received.get(name, [])

@@ -106,3 +106,65 @@ def test_dev_and_test_accept_loopback_but_still_refuse_private_networks() -> Non
 def test_a_host_that_resolves_to_nothing_is_refused() -> None:
     with pytest.raises(DestinationRefused):
         check_addresses([], allow_loopback=True)
+
+
+# -- what a partner may receive (docs/security.md, case 2) ------------------------------------
+from sila_notify.domain.webhook_policy import (  # noqa: E402
+    Audience,
+    partner_may_subscribe,
+    view_for,
+)
+
+TICKET = {
+    "ticket_id": "t1",
+    "number": "TT-1",
+    "customer_id": "c1",
+    "status": "acknowledged",
+    "partner_id": "p1",
+    "wilaya_code": "15",
+    "agency_code": "15-TIZI",
+}
+CUSTOMER = {"customer_id": "c1", "display_name": "Samira B.", "phone": "+213661234567"}
+
+
+def test_a_partner_with_webhooks_manage_only_receives_nothing_personal() -> None:
+    bare = Audience("partner:p1", frozenset({"webhooks:manage"}))
+    for event_type, data in (
+        ("identity.customer.registered", CUSTOMER),
+        ("tickets.ticket.opened", TICKET),
+        ("identity.interaction.logged", {"customer_id": "c1", "agent_id": "a1"}),
+        ("tickets.note.added", {"ticket_id": "t1", "public": False, "partner_id": "p1"}),
+        ("notify.message.sent", {"customer_id": "c1"}),
+    ):
+        assert view_for(bare, event_type, data) is None, event_type
+
+
+def test_a_ticket_reader_hears_its_own_tickets_with_the_members_its_api_shows() -> None:
+    reader = Audience("partner:p1", frozenset({"tmf621:read"}))
+    view = view_for(reader, "tickets.ticket.opened", TICKET)
+    assert view is not None and view["ticket_id"] == "t1"
+    assert "agency_code" not in view and "wilaya_code" not in view
+    assert view_for(reader, "tickets.ticket.opened", TICKET | {"partner_id": "p2"}) is None
+    assert view_for(reader, "tickets.ticket.opened", TICKET | {"partner_id": None}) is None
+    internal = {"ticket_id": "t1", "public": False, "text": None, "partner_id": "p1"}
+    assert view_for(reader, "tickets.note.added", internal) is None
+    assert view_for(reader, "tickets.note.added", internal | {"public": True, "text": "ok"})
+    for internal_type in ("tickets.ticket.assigned", "tickets.ticket.escalated"):
+        assert view_for(reader, internal_type, TICKET) is None
+
+
+def test_another_partners_subscription_is_internal_and_codes_reach_nobody() -> None:
+    manager = Audience("partner:p1", frozenset({"webhooks:manage"}))
+    disabled = {"subscription_id": "s", "owner": "partner:p2", "url": "https://x", "reason": "r"}
+    assert view_for(manager, "notify.webhook_subscription.disabled", disabled) is None
+    own = disabled | {"owner": "partner:p1"}
+    assert view_for(manager, "notify.webhook_subscription.disabled", own) == own
+    admin = Audience("agent:a1")
+    assert view_for(admin, "identity.customer.registered", CUSTOMER) == CUSTOMER
+    assert view_for(admin, "identity.otp.requested", {"code": "123456"}) is None
+
+
+def test_partners_are_told_which_exact_types_they_can_never_receive() -> None:
+    assert partner_may_subscribe("identity.customer.registered", {"customers:read"})
+    assert not partner_may_subscribe("identity.customer.registered", {"webhooks:manage"})
+    assert not partner_may_subscribe("tickets.ticket.assigned", {"tickets:read"})

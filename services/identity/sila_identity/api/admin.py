@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sila_common.app import RuntimeDep
 from sila_common.pagination import decode_cursor, encode_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
-from sila_common.roles import ROLES
+from sila_common.roles import ROLES, SCOPES
 from sila_identity import audit
 from sila_identity.api.deps import Admin, Caller, KeyStoreDep, forget_account
 from sila_identity.auth import sessions
@@ -30,7 +30,15 @@ router = APIRouter(prefix="/v1/admin/identity", tags=["administration"])
 reference = APIRouter(tags=["reference data"])
 
 ALL_WILAYAS = "*"
-SCOPE_PATTERN = r"^[a-z_]+:[a-z_]+$"
+SCOPE_PATTERN = r"^[a-z0-9_]+:[a-z_]+$"
+
+
+def _known_scopes(value: list[str] | None) -> list[str] | None:
+    """Only the platform's scopes (sila_common.roles.Scope): a typo is refused, not granted."""
+    unknown = sorted(set(value or ()) - set(SCOPES))
+    if unknown:
+        raise ValueError(f"unknown scopes {unknown}; scopes are {', '.join(SCOPES)}")
+    return value
 
 
 # --- Agents -----------------------------------------------------------------------------
@@ -228,6 +236,8 @@ class PartnerCreate(BaseModel):
         default_factory=list, max_length=30
     )
 
+    _scopes = field_validator("scopes")(_known_scopes)
+
 
 class PartnerPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -237,6 +247,8 @@ class PartnerPatch(BaseModel):
         default=None, max_length=30
     )
     disabled: bool | None = None
+
+    _scopes = field_validator("scopes")(_known_scopes)
 
 
 class PartnerRead(BaseModel):

@@ -10,9 +10,9 @@ from pydantic import BaseModel
 from sqlalchemy import select, tuple_
 
 from sila_common.app import RuntimeDep
-from sila_common.auth import Principal
+from sila_common.auth import Principal, ensure_scope
 from sila_common.pagination import decode_cursor, encode_cursor
-from sila_common.problems import Forbidden, Unprocessable
+from sila_common.problems import Unprocessable
 from sila_identity import audit
 from sila_identity.api.deps import Caller
 from sila_identity.directory import ensure_may_read, load_row
@@ -113,8 +113,8 @@ async def timeline(
 
 def ensure_may_read_timeline_kind(principal: Principal) -> None:
     """Partners read timelines only with the timeline:read scope (then any customer's)."""
-    if principal.kind == "partner" and "timeline:read" not in principal.scopes:
-        raise Forbidden("This needs the scope timeline:read.")
+    if principal.kind == "partner":
+        ensure_scope(principal, "timeline:read")
 
 
 def _language(header: str | None) -> str | None:
