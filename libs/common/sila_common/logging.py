@@ -42,6 +42,9 @@ PII_KEYS = {
     "name",
 }
 
+# Standard-library loggers kept at WARNING whatever the root level (see configure_logging).
+QUIET_LOGGERS = ("httpx", "httpcore")
+
 _PHONE = re.compile(r"(?<!\d)(?:(?:\+|00)\s?213|213|0)[\s.-]?\(?[2-9](?:[\s.)-]?\d){7,8}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _NIN = re.compile(r"(?<!\d)\d{18}(?!\d)")
@@ -126,3 +129,7 @@ def configure_logging(*, service: str, level: str = "INFO", json_output: bool = 
     )
     structlog.contextvars.bind_contextvars(service=service)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
+    # HTTP clients log whole request URLs at INFO, and some carry secrets in the query (the
+    # SMS centre's send URL holds the text of a one-time code and the account's password).
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
