@@ -31,6 +31,9 @@ PASSWORD = "a long enough security test password"
 class Account:
     token: str
     id: str
+    # A partner's client credentials (for another token, e.g. with fewer scopes).
+    client_id: str = ""
+    client_secret: str = ""
 
     @property
     def auth(self) -> dict[str, str]:
@@ -82,7 +85,23 @@ async def new_partner(identity: LiveService, admin_token: str, scopes: list[str]
     assert answer.status_code == 200, answer.text
     token = answer.json()["access_token"]
     subject = jwt.decode(token, options={"verify_signature": False})["sub"]
-    return Account(token, str(subject))
+    return Account(token, str(subject), body["client_id"], body["client_secret"])
+
+
+async def partner_token(identity: LiveService, partner: Account, scope: str) -> str:
+    """Another client-credentials token of the partner, asking for ``scope`` only."""
+    answer = await identity.client.post(
+        "/v1/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": partner.client_id,
+            "client_secret": partner.client_secret,
+            "scope": scope,
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["access_token"]
+    return token
 
 
 async def new_customer(

@@ -17,6 +17,7 @@ from tests.integration.security_support import (
     new_agent,
     new_customer,
     new_partner,
+    partner_token,
     webhook_receiver,
 )
 from tests.support import LiveService, bearer, eventually, problem_of
@@ -204,3 +205,68 @@ async def test_a_partner_hears_only_its_own_tickets_and_a_bare_star_subscription
 
 async def _first(items: list[dict[str, Any]]) -> dict[str, Any] | None:
     return items[0] if items else None
+
+
+async def test_a_stored_delivery_is_judged_again_when_replayed_after_the_scopes_shrank(
+    notify: LiveService, identity: LiveService, tickets: LiveService, admin_token: str
+) -> None:
+    async with webhook_receiver() as receiver:
+        agent = await new_agent(identity, admin_token, ["agent"], ["15"])
+        partner = await new_partner(
+            identity, admin_token, ["webhooks:manage", "tickets:read", "tickets:write"]
+        )
+        sub = await subscribe(notify, partner.token, receiver, "shrinking", ["tickets.*"])
+        assert sub["owner_scopes"] == ["tickets:read", "tickets:write", "webhooks:manage"]
+        customer = await new_customer(identity, agent)
+        await known_to_tickets(tickets, customer["id"])
+        opened = await tickets.client.post(
+            "/v1/tickets",
+            headers=partner.auth,
+            json={
+                "customer_id": customer["id"],
+                "category": "technical",
+                "channel": "partner",
+                "subject": "Signalement partenaire",
+            },
+        )
+        assert opened.status_code == 201, opened.text
+
+        async def delivered() -> list[dict[str, Any]]:
+            return [
+                d
+                for d in await deliveries(notify, partner.token, sub["id"])
+                if d["state"] == "succeeded"
+            ]
+
+        [first] = await eventually(delivered, what="the partner's own ticket delivered")
+        assert len(receiver.bodies("shrinking")) == 1
+
+        # The partner saves its subscription again with a token that no longer reads tickets.
+        narrow = await partner_token(identity, partner, "webhooks:manage")
+        saved = await notify.client.patch(
+            f"/v1/webhook-subscriptions/{sub['id']}",
+            headers=bearer(narrow),
+            json={"description": "fewer scopes"},
+        )
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["owner_scopes"] == ["webhooks:manage"]
+        replay = await notify.client.post(
+            f"/v1/webhook-subscriptions/{sub['id']}/deliveries/{first['id']}/replay",
+            headers=bearer(narrow),
+        )
+        assert replay.status_code == 202, replay.text
+
+        async def refused() -> list[dict[str, Any]]:
+            return [
+                d
+                for d in await deliveries(notify, narrow, sub["id"])
+                if d["id"] == first["id"] and d["state"] == "failed"
+            ]
+
+        [again] = await eventually(refused, what="the replay judged again")
+        assert "not allowed" in again["last_error"]
+        assert len(receiver.bodies("shrinking")) == 1
+        gone = await notify.client.delete(
+            f"/v1/webhook-subscriptions/{sub['id']}", headers=bearer(narrow)
+        )
+        assert gone.status_code == 204

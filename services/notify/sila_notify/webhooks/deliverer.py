@@ -31,6 +31,7 @@ from sila_notify.settings import NotifySettings
 from sila_notify.sql import rows_affected
 from sila_notify.tables import webhook_attempts, webhook_deliveries, webhook_subscriptions
 from sila_notify.webhooks.destinations import check_destination
+from sila_notify.webhooks.fanout import payload_now
 
 log = structlog.get_logger(__name__)
 
@@ -129,7 +130,12 @@ class WebhookDeliverer:
         if subscription.state != "active":
             await self._finish(row, state="failed", status=None, error="endpoint disabled", took=0)
             return
-        body = json.dumps(row.payload, separators=(",", ":")).encode()
+        payload = payload_now(subscription, dict(row.payload))
+        if payload is None:
+            error = "not allowed for the subscription's owner any more"
+            await self._finish(row, state="failed", status=None, error=error, took=0)
+            return
+        body = json.dumps(payload, separators=(",", ":")).encode()
         secrets = signing_secrets(subscription, now)
         headers = webhook_headers(secrets, row.id, int(now.timestamp()), body) if secrets else {}
         headers["content-type"] = "application/json"

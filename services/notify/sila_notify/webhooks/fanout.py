@@ -25,8 +25,7 @@ async def fan_out(session: AsyncSession, event: CloudEvent) -> None:
     for sub in await _active(session):
         if not type_matches(sub.event_types, event.type):
             continue
-        audience = Audience(owner=sub.owner, scopes=frozenset(sub.owner_scopes or ()))
-        view = view_for(audience, event.type, event.data)
+        view = view_for(audience_of(sub), event.type, event.data)
         if view is not None:
             views.append((sub, view))
     if not views:
@@ -56,6 +55,23 @@ async def fan_out(session: AsyncSession, event: CloudEvent) -> None:
             .values(rows)
             .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
         )
+
+
+def audience_of(subscription: Any) -> Audience:
+    return Audience(owner=subscription.owner, scopes=frozenset(subscription.owner_scopes or ()))
+
+
+def payload_now(subscription: Any, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """What a stored delivery may carry when it is sent (or replayed): the owner's scopes are
+    judged again, so a delivery recorded before a scope was removed (or before the rule
+    existed) is not sent. TMF621 listeners' bodies are built for them already."""
+    if subscription.kind != "webhook":
+        return payload
+    data = payload.get("data")
+    view = view_for(
+        audience_of(subscription), str(payload.get("type")), data if isinstance(data, dict) else {}
+    )
+    return None if view is None else {**payload, "data": view}
 
 
 async def _active(session: AsyncSession) -> list[Any]:
