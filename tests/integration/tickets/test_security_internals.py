@@ -85,6 +85,10 @@ async def test_internal_notes_and_script_answers_reach_agents_only(
     )
     assert call.status_code == 201, call.text
 
+    hidden = await tickets.client.post(
+        f"/v1/tickets/{ticket}/notes", headers=partner.auth, json={"text": "x", "public": False}
+    )
+    assert hidden.status_code == 403
     staff = (await tickets.client.get(f"/v1/tickets/{ticket}", headers=agent.auth)).json()
     assert sorted(n["text"] for n in staff["notes"]) == sorted([INTERNAL, PUBLIC])
     assert staff["script_answers"] == {"modem_lights": "power seul"}

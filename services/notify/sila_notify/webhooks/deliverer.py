@@ -35,6 +35,8 @@ from sila_notify.webhooks.fanout import payload_now
 
 log = structlog.get_logger(__name__)
 
+NOT_ALLOWED_ANY_MORE = "not allowed for the subscription's owner any more"
+
 
 def _aware(moment: datetime | None) -> datetime | None:
     if moment is None:
@@ -132,8 +134,7 @@ class WebhookDeliverer:
             return
         payload = payload_now(subscription, dict(row.payload))
         if payload is None:
-            error = "not allowed for the subscription's owner any more"
-            await self._finish(row, state="failed", status=None, error=error, took=0)
+            await self._finish(row, state="failed", status=None, error=NOT_ALLOWED_ANY_MORE, took=0)
             return
         body = json.dumps(payload, separators=(",", ":")).encode()
         secrets = signing_secrets(subscription, now)

@@ -272,8 +272,9 @@ async def add_note(
     ticket_id: str, body: NoteCreate, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Any:
     ensure_may_work(principal)
-    if principal.kind == "customer" and not body.public:
-        raise Forbidden("Customers' notes are always public.")
+    if principal.kind in ("customer", "partner") and not body.public:
+        # Internal notes are the agents' own working notes (docs/security.md).
+        raise Forbidden(f"{principal.kind.capitalize()}s' notes are always public.")
     async with runtime.session_factory() as session, session.begin():
         row = await flows.load_ticket(session, ticket_id, lock=True)
         ensure_visible(principal, row)
