@@ -250,3 +250,29 @@ async def test_questionnaire_responses_come_from_respondents_or_care_agents_only
     assert rows[by_customer.json()["id"]].customer_id == me.id
     assert rows[by_customer.json()["id"]].recorded_by is None
     assert rows[by_agent.json()["id"]].recorded_by == f"agent:{agent.id}"
+
+
+async def test_a_ticket_for_a_customer_outside_the_agents_wilayas_is_as_for_an_unknown_one(
+    identity: LiveService, tickets: LiveService, admin_token: str
+) -> None:
+    alger = await new_agent(identity, admin_token, ["agent"], ["16"])
+    tizi = await new_agent(identity, admin_token, ["agent"], ["15"])
+    customer = await new_customer(identity, alger, wilaya="16")
+    await known_to_tickets(tickets, customer["id"])
+    answers = []
+    for customer_id in (customer["id"], str(uuid.uuid4())):
+        answer = await tickets.client.post(
+            "/v1/tickets",
+            headers=tizi.auth,
+            json={
+                "customer_id": customer_id,
+                "category": "technical",
+                "channel": "call_centre",
+                "subject": "Pas de tonalité",
+            },
+        )
+        problem = problem_of(answer)
+        answers.append((answer.status_code, problem["type"], problem["errors"]))
+        assert "wilaya" not in answer.text
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 422 and answers[0][1].endswith("/unknown-customer")

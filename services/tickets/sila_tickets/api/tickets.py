@@ -83,8 +83,15 @@ def ensure_may_open(principal: Principal, customer_id: str, agency_code: str | N
 
 def scope_check(principal: Principal) -> Any:
     def authorise(customer: Any) -> None:
+        # Outside the agent's wilayas the customer is as unknown as one that does not exist
+        # (the same 422): nothing says they exist, nor where (docs/security.md, case 4).
         if principal.kind == "agent" and not principal.serves_wilaya(customer.wilaya_code):
-            raise Forbidden(f"Your scope does not cover wilaya {customer.wilaya_code}.")
+            raise Unprocessable(
+                f"No customer {customer.customer_id} is known.",
+                slug="unknown-customer",
+                title="Unknown customer",
+                errors=[{"field": "body.customer_id", "message": "unknown customer"}],
+            )
 
     return authorise
 
