@@ -120,4 +120,6 @@ async def test_a_queued_code_is_never_readable_in_notify_and_only_the_sms_carrie
     finally:
         configure_logging(service="security-test", level="WARNING")
     logged = capfd.readouterr()
+    # The log was captured (the send is in it), and the code is not.
+    assert f'"message_id": "{final.id}"' in logged.err
     assert code_text not in logged.err + logged.out
