@@ -107,6 +107,8 @@ async def test_internal_notes_and_script_answers_reach_agents_only(
     assert listed.status_code == 403
     assert problem_of(listed)["required_scope"] == "tickets:read"
     assert (await tickets.client.get("/v1/tickets", headers=partner.auth)).status_code == 200
+    unread = await tickets.client.get(f"/v1/tickets/{ticket}", headers=writer.auth)
+    assert unread.status_code == 403
 
     # The 360° view: the agent sees the internal note's entry, the customer no trace of it.
     timeline = f"/v1/customers/{customer['id']}/timeline"

@@ -103,6 +103,8 @@ def ensure_visible(principal: Principal, ticket: Any) -> None:
     """A ticket outside the caller's reach does not exist for them (404, not 403)."""
     if principal.kind == "agent":
         ensure_roles(principal, *AGENT_ROLES)
+    if principal.kind == "partner":
+        ensure_scope(principal, TICKETS_READ)
     if not may_see(principal, ticket):
         raise NotFound(f"No ticket {ticket.id}.")
 
