@@ -11,9 +11,9 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.auth import Principal, ensure_roles
+from sila_common.auth import Principal, ensure_roles, ensure_scope
 from sila_common.problems import Conflict, NotFound, Unprocessable
-from sila_common.roles import CUSTOMER_CARE
+from sila_common.roles import CUSTOMER_CARE, Scope
 from sila_identity.domain.customers import display_name
 from sila_identity.domain.national_id import mask_nin
 from sila_identity.events import CustomerRegistered, CustomerUpdated
@@ -108,8 +108,10 @@ def may_read(principal: Principal, row: Any) -> bool:
 
 def ensure_may_read(principal: Principal, row: Any) -> None:
     if principal.kind == "agent":
-        # A role that never reads one customer's records is refused as such (403).
+        # A role or scope that never reads one customer's records is refused as such (403).
         ensure_roles(principal, *CUSTOMER_CARE)
+    if principal.kind == "partner":
+        ensure_scope(principal, Scope.CUSTOMERS_READ)
     if not may_read(principal, row):
         # A caller outside their scope learns nothing about whether the customer exists.
         raise NotFound(f"No customer {row.id}.")

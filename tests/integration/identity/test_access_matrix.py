@@ -69,7 +69,7 @@ def cases(a: str, contract: str, interaction: str, erasable: str, agent: str) ->
     return [
         # Customers
         Case("POST", "/v1/customers", new_customer, (401, 403, 403, 201, 403, 201, 201, 403)),
-        Case("GET", customer, None, (401, 200, 404, 200, 404, 200, 200, 404)),
+        Case("GET", customer, None, (401, 200, 404, 200, 404, 200, 200, 403)),
         Case(
             "PATCH",
             customer,
@@ -87,12 +87,12 @@ def cases(a: str, contract: str, interaction: str, erasable: str, agent: str) ->
             lambda: {"offer_code": "IDOOM_ADSL"},
             (401, 403, 403, 201, 404, 201, 201, 403),
         ),
-        Case("GET", f"{customer}/contracts", None, (401, 200, 404, 200, 404, 200, 200, 404)),
+        Case("GET", f"{customer}/contracts", None, (401, 200, 404, 200, 404, 200, 200, 403)),
         Case(
             "GET",
             f"{customer}/contracts/{contract}",
             None,
-            (401, 200, 404, 200, 404, 200, 200, 404),
+            (401, 200, 404, 200, 404, 200, 200, 403),
         ),
         # Interactions
         Case("POST", f"{customer}/interactions", a_call, (401, 403, 403, 201, 404, 201, 201, 403)),
