@@ -78,6 +78,15 @@ class ContractSigned(BaseModel):
     status: str = "active"
 
 
+class PartnerChanged(BaseModel):
+    """A partner's scopes or standing, after an administrator changed them (keyed by the
+    partner id): notify bounds the partner's webhooks by them."""
+
+    partner_id: str
+    scopes: list[str]
+    disabled: bool
+
+
 CUSTOMER_REGISTERED = declare_event(
     "identity.customer.registered",
     CustomerRegistered,
@@ -112,4 +121,9 @@ CONTRACT_SIGNED = declare_event(
     "identity.contract.signed",
     ContractSigned,
     "A contract (an offer on a line) was added to a customer.",
+)
+PARTNER_CHANGED = declare_event(
+    "identity.partner.changed",
+    PartnerChanged,
+    "An administrator changed a partner's scopes or disabled it (keyed by the partner id).",
 )

@@ -28,7 +28,7 @@ from sila_notify.planning import (
 from sila_notify.tables import parked_events
 from sila_notify.template_store import cache_for_batch
 from sila_notify.webhooks import tmf_hub
-from sila_notify.webhooks.fanout import fan_out
+from sila_notify.webhooks.fanout import PARTNER_CHANGED, fan_out, partner_changed
 
 DIRECTORY_HANDLERS = {
     "identity.customer.registered": directory.remember_customer,
@@ -100,6 +100,8 @@ MESSAGES = ConsumerSpec(
 async def to_partners(session: AsyncSession, event: CloudEvent) -> None:
     """Partner webhooks (CloudEvents as they are) and TMF621 hub listeners (TMF events)."""
     cache_for_batch(session)
+    if event.type == PARTNER_CHANGED:
+        await partner_changed(session, event)
     await fan_out(session, event)
     await tmf_hub.on_event(session, event)
 

@@ -270,3 +270,76 @@ async def test_a_stored_delivery_is_judged_again_when_replayed_after_the_scopes_
             f"/v1/webhook-subscriptions/{sub['id']}", headers=bearer(narrow)
         )
         assert gone.status_code == 204
+
+
+async def test_scopes_removed_or_a_partner_disabled_at_identity_bound_its_webhooks_at_once(
+    notify: LiveService, identity: LiveService, tickets: LiveService, admin_token: str
+) -> None:
+    async with webhook_receiver() as receiver:
+        agent = await new_agent(identity, admin_token, ["agent"], ["15"])
+        partner = await new_partner(
+            identity, admin_token, ["webhooks:manage", "tickets:read", "tickets:write"]
+        )
+        control = await subscribe(notify, admin_token, receiver, "control", ["tickets.*"])
+        sub = await subscribe(notify, partner.token, receiver, "cut", ["tickets.*"])
+        customer = await new_customer(identity, agent)
+        await known_to_tickets(tickets, customer["id"])
+
+        async def scopes_now() -> list[str]:
+            answer = await notify.client.get(
+                f"/v1/webhook-subscriptions/{sub['id']}", headers=partner.auth
+            )
+            scopes: list[str] = answer.json()["owner_scopes"]
+            return scopes
+
+        # The administrator takes tickets:read away: the subscription follows.
+        cut = await identity.client.patch(
+            f"/v1/admin/identity/partners/{partner.id}",
+            headers=bearer(admin_token),
+            json={"scopes": ["webhooks:manage", "tickets:write"]},
+        )
+        assert cut.status_code == 200, cut.text
+
+        async def narrowed() -> bool:
+            return await scopes_now() == ["tickets:write", "webhooks:manage"]
+
+        await eventually(narrowed, what="the subscription narrowed")
+        opened = await tickets.client.post(
+            "/v1/tickets",
+            headers=partner.auth,
+            json={
+                "customer_id": customer["id"],
+                "category": "technical",
+                "channel": "partner",
+                "subject": "Signalement partenaire",
+            },
+        )
+        assert opened.status_code == 201, opened.text
+
+        async def at_control() -> bool:
+            return any(
+                b["data"].get("ticket_id") == opened.json()["id"]
+                for b in receiver.bodies("control")
+            )
+
+        await eventually(at_control, what="the ticket at the control")
+        assert await deliveries(notify, partner.token, sub["id"]) == []
+        assert receiver.bodies("cut") == []
+
+        # Disabled: nothing at all.
+        off = await identity.client.patch(
+            f"/v1/admin/identity/partners/{partner.id}",
+            headers=bearer(admin_token),
+            json={"disabled": True},
+        )
+        assert off.status_code == 200, off.text
+
+        async def emptied() -> bool:
+            return await scopes_now() == []
+
+        await eventually(emptied, what="the disabled partner's subscription emptied")
+        for token, s in ((admin_token, control), (admin_token, sub)):
+            gone = await notify.client.delete(
+                f"/v1/webhook-subscriptions/{s['id']}", headers=bearer(token)
+            )
+            assert gone.status_code == 204

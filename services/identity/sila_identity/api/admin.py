@@ -24,6 +24,7 @@ from sila_identity.auth.passwords import hash_password
 from sila_identity.directory import aware
 from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.wilayas import format_wilaya_code
+from sila_identity.events import PARTNER_CHANGED, PartnerChanged
 from sila_identity.tables import agents, audit_log, partners, signing_keys, wilayas
 
 router = APIRouter(prefix="/v1/admin/identity", tags=["administration"])
@@ -343,6 +344,17 @@ async def update_partner(
             detail={"fields": sorted(values)},
         )
         row = await _partner_row(session, partner_id)
+        if {"scopes", "disabled"} & values.keys():
+            # Services holding what a partner receives (notify's webhooks) follow at once.
+            await runtime.outbox.record(
+                session,
+                PARTNER_CHANGED,
+                subject=partner_id,
+                customer_id=partner_id,
+                data=PartnerChanged(
+                    partner_id=partner_id, scopes=list(row.scopes), disabled=bool(row.disabled)
+                ),
+            )
     if "disabled" in values:
         forget_account(runtime, partner_id)
     return partner_read(row)

@@ -53,8 +53,14 @@ def resource_for(event: CloudEvent) -> str | None:
     return template.format(subject=event.subject, customer=event.customerid) if template else None
 
 
+# Events keyed by something other than a customer: not on any timeline.
+NOT_ABOUT_A_CUSTOMER = frozenset({"identity.partner.changed"})
+
+
 async def project(session: AsyncSession, event: CloudEvent) -> None:
     """Add the event to its customer's timeline (once, whatever the deliveries)."""
+    if event.type in NOT_ABOUT_A_CUSTOMER:
+        return
     insert = insert_for(session)
     data: dict[str, Any] = {
         k: v for k, v in event.data.items() if k not in SECRET_KEYS.get(event.type, ())

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for
@@ -99,3 +99,55 @@ async def _active(session: AsyncSession) -> list[Any]:
     if cache is not None:
         cache["subscriptions"] = subscriptions
     return subscriptions
+
+
+PARTNER_CHANGED = "identity.partner.changed"
+
+
+async def partner_changed(session: AsyncSession, event: CloudEvent) -> None:
+    """An administrator changed a partner's scopes or disabled it: its subscriptions shrink
+    to what it still holds (nothing when disabled), and its TMF621 listeners stop when it may
+    no longer read trouble tickets. Scopes never grow here: a partner widens a subscription
+    by saving it with a token carrying them. Idempotent (an intersection)."""
+    partner = str(event.data.get("partner_id") or "")
+    held = set() if event.data.get("disabled") else {str(s) for s in event.data.get("scopes", [])}
+    owner = f"partner:{partner}"[:150]
+    rows = (
+        await session.execute(
+            select(
+                webhook_subscriptions.c.id,
+                webhook_subscriptions.c.kind,
+                webhook_subscriptions.c.owner_scopes,
+            ).where(
+                or_(
+                    webhook_subscriptions.c.owner == owner,
+                    webhook_subscriptions.c.partner_id == partner,
+                )
+            )
+        )
+    ).all()
+    now = datetime.now(UTC)
+    for row in rows:
+        if row.kind == "webhook":
+            kept = sorted(set(row.owner_scopes or ()) & held)
+            if kept != sorted(row.owner_scopes or ()):
+                await session.execute(
+                    update(webhook_subscriptions)
+                    .where(webhook_subscriptions.c.id == row.id)
+                    .values(owner_scopes=kept, updated_at=now)
+                )
+        elif "tmf621:read" not in held:
+            await session.execute(
+                update(webhook_subscriptions)
+                .where(
+                    webhook_subscriptions.c.id == row.id, webhook_subscriptions.c.state == "active"
+                )
+                .values(
+                    state="disabled",
+                    disabled_reason="the partner may no longer read trouble tickets",
+                    updated_at=now,
+                )
+            )
+    cache = session_cache(session)
+    if cache is not None:
+        cache.pop("subscriptions", None)
