@@ -15,14 +15,18 @@ from sila_notify.template_store import seed_defaults
 from sila_notify.workers import run_notify_workers
 
 
+def check_production_secrets(settings: NotifySettings, profile: Profile) -> None:
+    """Production refuses the sealing keys anyone can read (this code, the compose file)."""
+    if profile == Profile.PROD and (
+        settings.otp_sealing_key.get_secret_value() in PUBLIC_OTP_SEALING_KEYS
+    ):
+        raise RuntimeError("SILA_NOTIFY_OTP_SEALING_KEY must be set in production")
+
+
 async def on_startup(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, NotifySettings)
-    if (
-        runtime.platform.profile == Profile.PROD
-        and settings.otp_sealing_key.get_secret_value() in PUBLIC_OTP_SEALING_KEYS
-    ):
-        raise RuntimeError("SILA_NOTIFY_OTP_SEALING_KEY must be set in production")
+    check_production_secrets(settings, runtime.platform.profile)
     use_settings(settings)
     await seed_defaults(runtime.session_factory)
 

@@ -70,3 +70,22 @@ def test_a_code_that_cannot_render_keeps_no_sealed_text() -> None:
     assert row["state"] == "failed"
     assert row["sealed_body"] is None
     assert "246810" not in str(row["provider_reason"])
+
+
+def test_production_refuses_a_sealing_key_anyone_can_read() -> None:
+    from pydantic import SecretStr
+
+    from sila_common.settings import Profile
+    from sila_notify.service import check_production_secrets
+    from sila_notify.settings import PUBLIC_OTP_SEALING_KEYS, NotifySettings
+
+    for public in PUBLIC_OTP_SEALING_KEYS:
+        with pytest.raises(RuntimeError, match="SILA_NOTIFY_OTP_SEALING_KEY"):
+            check_production_secrets(
+                NotifySettings(otp_sealing_key=SecretStr(public)), Profile.PROD
+            )
+        check_production_secrets(NotifySettings(otp_sealing_key=SecretStr(public)), Profile.DEV)
+    check_production_secrets(
+        NotifySettings(otp_sealing_key=SecretStr("a real secret from the vault")), Profile.PROD
+    )
+    assert "compose-public-otp-sealing-key" in PUBLIC_OTP_SEALING_KEYS
