@@ -98,6 +98,9 @@ async def test_internal_notes_and_script_answers_reach_agents_only(
         assert [n["text"] for n in seen.json()["notes"]] == [PUBLIC]
         assert seen.json()["script_answers"] is None
         assert INTERNAL not in seen.text and "modem_lights" not in seen.text
+        # Who acted, by kind only: no agent's account leaves the staff.
+        assert agent.id not in seen.text
+        assert {n["author"] for n in seen.json()["notes"]} == {"agent"}
     assert (
         await tickets.client.get(f"/v1/tickets/{ticket}", headers=marketing.auth)
     ).status_code == 403

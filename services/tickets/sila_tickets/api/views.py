@@ -123,10 +123,10 @@ def sees_internals(principal: Principal) -> bool:
 
 
 def shown_actor(principal: Principal, actor: str) -> str:
-    """Customers see who acted by kind only; staff see the account."""
-    if principal.kind == "customer":
+    """Customers and partners see who acted by kind only (no agent's account); staff see it."""
+    if principal.kind in ("customer", "partner"):
         kind = actor.split(":", 1)[0]
-        return "you" if actor == f"customer:{principal.subject}" else kind
+        return "you" if actor == f"{principal.kind}:{principal.subject}" else kind
     return actor
 
 
