@@ -24,6 +24,7 @@ from starlette.routing import Match
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal
+from sila_common.inputs import Name
 from sila_common.problems import PROBLEM_BASE, Forbidden, NotFound, Problem
 from sila_common.settings import Profile
 from sila_tickets import flows
@@ -286,7 +287,7 @@ class _Tmf(BaseModel):
 class RelatedPartyIn(_Tmf):
     id: str = Field(min_length=1, max_length=36)
     role: str = Field(min_length=1, max_length=50)
-    name: str | None = Field(default=None, max_length=200)
+    name: Name | None = Field(default=None, max_length=200)
 
 
 class ChannelIn(_Tmf):
@@ -304,7 +305,7 @@ class CharacteristicIn(_Tmf):
 
 
 class TroubleTicketCreate(_Tmf):
-    name: str | None = Field(default=None, max_length=200)
+    name: Name | None = Field(default=None, max_length=200)
     description: str = Field(min_length=3, max_length=5000)
     severity: str = Field(min_length=1, max_length=30)
     ticket_type: str = Field(alias="ticketType", min_length=1, max_length=30)
