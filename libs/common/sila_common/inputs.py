@@ -137,9 +137,7 @@ class RefuseNul:
         raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
         if b"\x00" in raw_path or b"%00" in raw_path or "\x00" in scope["path"]:
             where = "path"
-        elif b"\x00" in scope.get("query_string", b"") or b"%00" in scope.get(
-            "query_string", b""
-        ):
+        elif b"\x00" in scope.get("query_string", b"") or b"%00" in scope.get("query_string", b""):
             where = "query"
         if where is None and scope["method"] in ("POST", "PUT", "PATCH"):
             body, more = await _read_body(receive)
