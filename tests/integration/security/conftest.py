@@ -80,7 +80,12 @@ async def stack(
         jwks_client: httpx.AsyncClient | None = None
         for name in STACK_SERVICES:
             definition = next(s for s in SERVICES if s.name == name).definition()
-            settings = settings_for(name, database_url=database_urls[name])
+            overrides: dict[str, object] = {"database_url": database_urls[name]}
+            if name == "identity":
+                # As deployed behind the edge (compose, k8s): the address is the edge's
+                # X-Forwarded-For entry. Slowing kept short so the attack tests stay fast.
+                overrides |= {"trust_forwarded_for": True, "login_slowdown_seconds": 0.05}
+            settings = settings_for(name, **overrides)
             key_source = None
             if name != "identity":
                 assert jwks_client is not None
