@@ -362,3 +362,109 @@ def test_production_refuses_the_published_default_secrets() -> None:
 # A P-256 public key (any valid point will do for the cache test).
 X = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"
 Y = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
+
+
+async def test_a_service_error_keeps_the_connection_for_the_next_request() -> None:
+    from fastapi import FastAPI
+
+    from sila_common.problems import ContainUnexpected, install_problem_handlers
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(ContainUnexpected)
+
+    @app.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError("a bug")
+
+    @app.get("/ok")
+    async def ok() -> dict[str, bool]:
+        return {"ok": True}
+
+    # Both requests on one kept-alive connection, as the edge sends them.
+    async with serve(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            first = await _exchange(reader, writer, "/crash")
+            assert first.startswith(b"HTTP/1.1 500") and b"internal-error" in first
+            second = await _exchange(reader, writer, "/ok")
+            assert second.startswith(b"HTTP/1.1 200"), second
+        finally:
+            writer.close()
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> bytes:
+    """One HTTP/1.1 request and its whole answer (by Content-Length) on an open connection."""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    return head + await reader.readexactly(length)
+
+
+async def test_password_checks_run_off_the_event_loop_a_few_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from sila_identity.auth import passwords
+
+    loop_thread = threading.get_ident()
+    threads: set[int] = set()
+    active = peak = 0
+    lock = threading.Lock()
+    real = passwords.verify_password
+
+    def observed(password_hash: str | None, password: str) -> bool:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+            threads.add(threading.get_ident())
+        try:
+            return real(password_hash, password)
+        finally:
+            with lock:
+                active -= 1
+
+    monkeypatch.setattr(passwords, "verify_password", observed)
+    checker = passwords.PasswordChecker(concurrency=2)
+    stored = passwords.hash_password("secret")
+    results = await asyncio.gather(*(checker.verify(stored, "secret") for _ in range(6)))
+    assert results == [True] * 6
+    assert loop_thread not in threads
+    assert peak <= 2
+
+
+def test_compose_and_kubernetes_set_the_otp_secret_and_trust_the_edge_address() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    compose = (root / "docker-compose.yml").read_text()
+    assert 'SILA_IDENTITY_TRUST_FORWARDED_FOR: "true"' in compose
+    defaults = dict(re.findall(r"\$\{(SILA_IDENTITY_[A-Z_]+):-([^}]*)\}", compose))
+    assert {"SILA_IDENTITY_SIGNING_KEY_PASSPHRASE", "SILA_IDENTITY_OTP_SECRET"} <= set(defaults)
+    # The compose file's public defaults never pass the production check.
+    with pytest.raises(RuntimeError):
+        check_production_secrets(
+            IdentitySettings(
+                signing_key_passphrase=defaults["SILA_IDENTITY_SIGNING_KEY_PASSPHRASE"],
+                otp_secret="a-private-otp-secret-0123456789",
+            )
+        )
+    with pytest.raises(RuntimeError):
+        check_production_secrets(
+            IdentitySettings(
+                signing_key_passphrase="a-private-passphrase-0123456789",
+                otp_secret=defaults["SILA_IDENTITY_OTP_SECRET"],
+            )
+        )
+    k8s = (root / "deploy" / "k8s" / "identity.yaml").read_text()
+    assert "SILA_IDENTITY_OTP_SECRET" in k8s and "key: otp-secret" in k8s
+    assert re.search(r"SILA_IDENTITY_TRUST_FORWARDED_FOR\s+value: \"true\"", k8s)

@@ -169,7 +169,7 @@ def fuzz(stack: Stack) -> None:
             notify.post(
                 "/v1/templates/preview",
                 json={
-                    "body": "Le {{ d }}",
+                    "body": "Le {d}",
                     "variables": {"d": "datetime"},
                     "language": "fr",
                     "channel": "sms",

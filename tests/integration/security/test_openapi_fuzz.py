@@ -23,7 +23,7 @@ from schemathesis.core.result import Ok
 from sila_common.problems import MEDIA_TYPE
 from tests.integration.security.conftest import STACK_SERVICES, Stack
 
-EXAMPLES_PER_OPERATION = 12
+EXAMPLES_PER_OPERATION = 8
 # Operations whose side effects would stop the run itself (rotating the signing keys
 # invalidates nothing, but logging out everywhere revokes the fuzzer's own session).
 SKIPPED = {("identity", "POST", "/v1/auth/logout")}
@@ -56,12 +56,12 @@ def fuzz_service(name: str, document: dict[str, Any], base_url: str, token: str)
             def probe(case: Any) -> None:
                 response = case.call(base_url=base_url, session=session, headers=headers)
                 media_type = (response.headers.get("content-type") or [""])[0]
-                # TMF621 answers errors in its own Error shape, as the standard asks.
-                expected_media = (
-                    "application/json" if case.path.startswith("/tmf-api") else MEDIA_TYPE
-                )
+                # TMF621 answers errors in its own Error shape, as the standard asks; the
+                # platform's refusals before routing (a NUL) are problems there too.
+                tmf = case.path.startswith("/tmf-api")
+                expected = ("application/json", MEDIA_TYPE) if tmf else (MEDIA_TYPE,)
                 if response.status_code >= 500 or (
-                    response.status_code >= 400 and not media_type.startswith(expected_media)
+                    response.status_code >= 400 and not media_type.startswith(expected)
                 ):
                     failures.append(
                         f"{name} {case.method} {case.formatted_path} "
