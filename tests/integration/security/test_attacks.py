@@ -140,33 +140,39 @@ async def test_a_campaign_stored_with_a_tiny_rate_does_not_stall_the_planner(
             json={"name": "Promo Fibre", "variables": {"offer": "Idoom Fibre"}},
         )
     assert good.status_code in (201, 202), good.text
-    bad_id = str(uuid.uuid4())
+    tiny_id, broken_id = str(uuid.uuid4()), str(uuid.uuid4())
+    now = datetime.now(UTC)
     async with runtime.session_factory() as session, session.begin():
-        # As a row written before rates were bounded would be.
-        await session.execute(
-            campaign_sends.insert().values(
-                id=bad_id,
-                name="old",
-                event_type="campaign.offer",
-                channel="sms",
-                segment={},
-                variables={},
-                state="planning",
-                rate_per_second=1e-300,
-                cursor=None,
-                targeted=0,
-                skipped=0,
-                next_slot=datetime.now(UTC) - timedelta(days=1),
-                created_by="test",
-                created_at=datetime.now(UTC) - timedelta(days=1),
+        for campaign_id, rate, segment, age in (
+            # A row written before rates were bounded...
+            (tiny_id, 1e-300, {}, timedelta(days=1)),
+            # ...and one the planner cannot plan at all, first in the queue.
+            (broken_id, 10.0, {"wilaya_codes": 5}, timedelta(days=2)),
+        ):
+            await session.execute(
+                campaign_sends.insert().values(
+                    id=campaign_id,
+                    name="old",
+                    event_type="campaign.offer",
+                    channel="sms",
+                    segment=segment,
+                    variables={"offer": "Idoom Fibre"},
+                    state="planning",
+                    rate_per_second=rate,
+                    cursor=None,
+                    targeted=0,
+                    skipped=0,
+                    next_slot=now - age,
+                    created_by="test",
+                    created_at=now - age,
+                )
             )
-        )
     planner = CampaignPlanner(
         session_factory=runtime.session_factory,
         settings=runtime.settings,  # type: ignore[arg-type]
         skip_locked=True,
     )
-    for _ in range(4):
+    for _ in range(5):
         await planner.run_once()
     async with runtime.session_factory() as session:
         states = dict(
@@ -178,7 +184,8 @@ async def test_a_campaign_stored_with_a_tiny_rate_does_not_stall_the_planner(
                 )
             ).all()
         )
-    assert states[bad_id] in ("planned", "failed")
+    assert states[broken_id] == "failed"
+    assert states[tiny_id] == "planned"
     assert states[good.json()["id"]] == "planned"
 
 
