@@ -94,7 +94,7 @@ def check_addresses(addresses: Iterable[IpAddress], *, allow_loopback: bool) -> 
             embedded = embedded_ipv4(address)
             # An IPv4-mapped address is the IPv4 one; the other forms are refused when
             # either the IPv6 address or the IPv4 it embeds is not public.
-            judged = embedded if address.ipv4_mapped is not None else [address, *embedded]
+            judged = [*embedded] if address.ipv4_mapped is not None else [address, *embedded]
         for candidate in judged:
             reason = _refusal(candidate, allow_loopback=allow_loopback)
             if reason is not None:

@@ -12,11 +12,17 @@ from collections.abc import Iterable, Sequence
 from typing import Final
 
 # The destination check is shared with tickets' TMF621 hub (one rule for every service).
-from sila_common.destinations import (  # noqa: F401 - re-exported
-    DestinationRefused,
-    IpAddress,
-    check_addresses,
-    check_url_shape,
+from sila_common.destinations import (
+    DestinationRefused as DestinationRefused,
+)
+from sila_common.destinations import (
+    IpAddress as IpAddress,
+)
+from sila_common.destinations import (
+    check_addresses as check_addresses,
+)
+from sila_common.destinations import (
+    check_url_shape as check_url_shape,
 )
 
 # Event types no partner ever receives: they carry secrets (a one-time code).
