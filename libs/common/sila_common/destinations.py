@@ -60,7 +60,9 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]
         found.append(address.sixtofour)
     if address.teredo is not None:
         found.extend(address.teredo)
-    if any(address in network for network in (*_NAT64, _COMPATIBLE)):
+    # ::1 and :: sit in the IPv4-compatible range but are loopback and unspecified.
+    compatible = address in _COMPATIBLE and int(address) > 1
+    if compatible or any(address in network for network in _NAT64):
         found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     return found
 

@@ -516,13 +516,13 @@ async def register_listener(
 ) -> JSONResponse:
     relaxed = runtime.platform.profile in (Profile.DEV, Profile.TEST)
     callback = check_callback(body.callback, allow_loopback=relaxed)
+    hub_event_types(body.query)  # refuses a query selecting nothing we send
     try:
         # Notify delivers the events: the same check as its webhooks, so a callback it
         # would refuse (a private address, a name resolving to one) is refused here.
         await check_destination(callback, runtime.platform.profile)
     except DestinationRefused as refused:
         raise TmfRequestError(f"The callback is refused: {refused}.", field="callback") from refused
-    hub_event_types(body.query)  # refuses a query selecting nothing we send
     subscription_id = str(uuid.uuid4())
     async with runtime.session_factory() as session, session.begin():
         await session.execute(
