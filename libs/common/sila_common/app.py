@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.auth import KeySource
 from sila_common.correlation import new_correlation_id, set_correlation_id
+from sila_common.inputs import RefuseNul
 from sila_common.kafka import make_consumer
 from sila_common.logging import configure_logging
 from sila_common.metrics import HTTP_LATENCY
-from sila_common.problems import install_problem_handlers
+from sila_common.problems import ContainUnexpected, install_problem_handlers
 from sila_common.relay import refresh_outbox_gauges
 from sila_common.runtime import open_runtime, run_workers
 from sila_common.service import Runtime, ServiceDefinition
@@ -92,6 +93,8 @@ def create_app(
     install_problem_handlers(app)
     app.middleware("http")(_correlation_and_metrics(definition.name))
     instrument_app(app, tracer_provider)
+    app.add_middleware(RefuseNul)
+    app.add_middleware(ContainUnexpected)
     app.include_router(_operations_router(definition))
     for router in definition.routers:
         app.include_router(router)

@@ -1,9 +1,13 @@
 """Bearer-token verification every service does itself, against identity's JWKS.
 
 The key set is cached and fetched again when a token names a key id we do not know
-(key rotation), at most once per ``refetch_interval``. Role and scope checks are
-FastAPI dependencies built on the one role vocabulary (``sila_common.roles``):
-``require_roles`` for agents, ``require_scope`` for partners (the only scope check).
+(key rotation), at most once per ``refetch_interval``, and whenever it is older than
+``max_age``: a key identity no longer publishes (retired after a rotation, or withdrawn
+because it leaked) stops verifying within ``max_age``. When identity cannot be reached,
+the cached set is used up to twice ``max_age``, then every token is refused (fail closed).
+Role and scope checks are FastAPI dependencies built on the one role vocabulary
+(``sila_common.roles``): ``require_roles`` for agents, ``require_scope`` for partners
+(the only scope check).
 """
 
 from __future__ import annotations
@@ -78,16 +82,25 @@ class JwksKeySource:
     """Identity's public keys over HTTP, cached, re-fetched on an unknown key id."""
 
     def __init__(
-        self, url: str, client: httpx.AsyncClient | None = None, refetch_interval: float = 10.0
+        self,
+        url: str,
+        client: httpx.AsyncClient | None = None,
+        refetch_interval: float = 10.0,
+        max_age: float = 300.0,
     ) -> None:
         self.url = url
         self.client = client
         self.refetch_interval = refetch_interval
+        self.max_age = max_age
         self._keys: dict[str, Any] = {}
         self._fetched_at = -1e9
+        # When the keys held were last fetched successfully.
+        self._loaded_at = -1e9
         self._lock = asyncio.Lock()
 
     async def key_for(self, kid: str) -> Any:
+        if time.monotonic() - self._loaded_at > self.max_age:
+            await self._refresh_expired()
         if kid in self._keys:
             return self._keys[kid]
         async with self._lock:
@@ -99,6 +112,20 @@ class JwksKeySource:
         if kid not in self._keys:
             raise Unauthorized("The token was signed with an unknown key.")
         return self._keys[kid]
+
+    async def _refresh_expired(self) -> None:
+        async with self._lock:
+            age = time.monotonic() - self._loaded_at
+            if age <= self.max_age or time.monotonic() - self._fetched_at <= self.refetch_interval:
+                if age > 2 * self.max_age:
+                    self._keys = {}
+                return
+            try:
+                await self._fetch()
+            except Unauthorized:
+                if age > 2 * self.max_age:
+                    self._keys = {}  # too old to trust any longer: fail closed
+                    raise
 
     async def _fetch(self) -> None:
         self._fetched_at = time.monotonic()
@@ -115,6 +142,7 @@ class JwksKeySource:
         self._keys = {
             jwk["kid"]: PyJWK.from_dict(jwk).key for jwk in document.get("keys", []) if "kid" in jwk
         }
+        self._loaded_at = time.monotonic()
 
 
 class LocalKeySource:

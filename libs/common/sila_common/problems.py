@@ -7,6 +7,7 @@ unexpected exception into ``application/problem+json``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import structlog
@@ -170,3 +171,55 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+class ContainUnexpected:
+    """ASGI middleware: an unexpected exception becomes a 500 problem and stops there.
+
+    Starlette's outermost error middleware answers 500 and then raises the exception again
+    to the server, and uvicorn closes the connection: a proxy keeping that connection alive
+    (the edge) then fails its next request on it with a 502. Answering here, without
+    raising further, keeps the connection usable.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            log.exception(
+                "http.unhandled_error", path=scope.get("path"), error_type=type(exc).__name__
+            )
+            if started:
+                raise
+            problem = Problem(
+                "An unexpected error occurred; it has been logged.",
+                status=500,
+                slug="internal-error",
+                title="Internal error",
+            )
+            payload = json.dumps(problem.body(scope.get("path"))).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", MEDIA_TYPE.encode()),
+                        (b"content-length", str(len(payload)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": payload})

@@ -49,7 +49,7 @@ async def open_runtime(
         key_source = (
             definition.key_source_factory(runtime)
             if definition.key_source_factory
-            else JwksKeySource(platform.jwks_url)
+            else JwksKeySource(platform.jwks_url, max_age=platform.jwks_max_age_seconds)
         )
     runtime.verifier = TokenVerifier(
         key_source, issuer=platform.jwt_issuer, audience=platform.jwt_audience

@@ -32,6 +32,9 @@ class PlatformSettings(BaseSettings):
     # (InitProducerId fails), so it is a setting and consumers deduplicate regardless.
     kafka_idempotence: bool = False
     jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    # How long a service trusts the key set it fetched: a key identity retired (rotation,
+    # compromise) stops verifying everywhere within this time.
+    jwks_max_age_seconds: float = Field(default=300.0, gt=0, le=3600)
     jwt_issuer: str = "https://sila.algerietelecom.dz"
     jwt_audience: str = "sila"
     log_level: str = "INFO"

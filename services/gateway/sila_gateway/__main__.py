@@ -8,6 +8,7 @@ import os
 import uvicorn
 
 from sila_gateway.app import create_gateway
+from sila_gateway.edges import write
 from sila_gateway.routes import ROUTES
 
 DEFAULT_PORTS = {
@@ -21,15 +22,27 @@ DEFAULT_PORTS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m sila_gateway")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["serve", "edges"],
+        default="serve",
+        help="serve (the default) or edges: regenerate nginx's and the Ingress's routes",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
+    if args.command == "edges":
+        for path in write():
+            print(f"rewrote {path}")
+        return
     upstreams = {
         name: os.environ.get(
             f"SILA_GATEWAY_{name.upper()}_URL", f"http://127.0.0.1:{DEFAULT_PORTS[name]}"
         )
         for name in ROUTES
     }
+    # One Date and one Server header per answer: the gateway's (services' are dropped).
     uvicorn.run(create_gateway(upstreams), host=args.host, port=args.port, log_level="warning")
 
 

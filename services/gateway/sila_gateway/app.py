@@ -13,7 +13,7 @@ from starlette.background import BackgroundTask
 
 from sila_common.correlation import new_correlation_id
 from sila_common.problems import MEDIA_TYPE, PROBLEM_BASE
-from sila_gateway.routes import ROUTES, route
+from sila_gateway.routes import ROUTES, UnsafePath, check_path, route
 
 HOP_BY_HOP = {
     "connection",
@@ -27,6 +27,12 @@ HOP_BY_HOP = {
     "host",
     "content-length",
 }
+# The edge answers with its own Date and Server (uvicorn's); the services' would be a
+# second copy of each.
+EDGE_OWN = {"date", "server"}
+# Methods the edge may send again when a kept-alive connection turns out to be closed
+# (the service dropped it after its previous answer): repeating them changes nothing.
+IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 
 
 def create_gateway(upstreams: dict[str, str]) -> FastAPI:
@@ -76,9 +82,14 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
         "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
     )
     async def forward(request: Request, path: str) -> Response:
-        target = route("/" + path)
+        raw_path = request.scope.get("raw_path") or b""
+        try:
+            checked = check_path(raw_path.decode("latin-1") or "/" + path)
+        except UnsafePath as refused:
+            return problem(400, "unsafe-path", "Unsafe path", str(refused))
+        target = route(checked)
         if target is None:
-            return problem(404, "not-found", "Not found", f"No service answers /{path}.")
+            return problem(404, "not-found", "Not found", "No service answers this path.")
         service, upstream_path = target
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         headers.setdefault("x-request-id", new_correlation_id())
@@ -95,8 +106,8 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
             content=await request.body(),
         )
         try:
-            answer = await client.send(upstream, stream=True)
-        except httpx.HTTPError:
+            answer = await _send(client, upstream)
+        except (httpx.HTTPError, httpx.InvalidURL):
             return problem(
                 502,
                 "bad-gateway",
@@ -106,8 +117,26 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
         return StreamingResponse(
             answer.aiter_raw(),
             status_code=answer.status_code,
-            headers={k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP},
+            headers={
+                k: v
+                for k, v in answer.headers.items()
+                if k.lower() not in HOP_BY_HOP and k.lower() not in EDGE_OWN
+            },
             background=BackgroundTask(answer.aclose),
         )
 
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+        return problem(500, "internal-error", "Internal error", "The edge failed; it is logged.")
+
     return app
+
+
+async def _send(client: httpx.AsyncClient, upstream: httpx.Request) -> httpx.Response:
+    """Send, once more on a fresh connection if the kept-alive one was found closed."""
+    try:
+        return await client.send(upstream, stream=True)
+    except httpx.RemoteProtocolError:
+        if upstream.method not in IDEMPOTENT:
+            raise
+        return await client.send(upstream, stream=True)

@@ -1,6 +1,16 @@
-"""Which service answers which path prefix: the one routing table of the edge."""
+"""Which service answers which path prefix: the one routing table of the edge.
+
+``ROUTES`` is the only list. The development gateway routes with it, and the production
+nginx's locations are generated from it (``python -m sila_gateway nginx`` rewrites the
+generated block of deploy/nginx/nginx.conf; a test fails when the file is stale), so the
+two edges cannot drift apart. A path no prefix names (``/metrics``, ``/docs``, a service's
+operations pages) is not reachable from outside.
+"""
 
 from __future__ import annotations
+
+import re
+from urllib.parse import unquote
 
 ROUTES: dict[str, tuple[str, ...]] = {
     "identity": (
@@ -8,8 +18,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
         "/v1/auth",
         "/.well-known",
         "/v1/customers",
-        "/v1/agents",
-        "/v1/partners",
+        "/v1/wilayas",
         "/v1/admin/identity",
     ),
     "tickets": ("/v1/tickets", "/v1/incidents", "/v1/reports", "/v1/surveys", "/tmf-api"),
@@ -21,18 +30,50 @@ ROUTES: dict[str, tuple[str, ...]] = {
         "/v1/templates",
         "/v1/webhook-subscriptions",
         "/v1/inbox",
+        "/v1/campaign-sends",
+        "/v1/callbacks",
     ),
 }
 
 # The service's own documents, under its name: /tickets/openapi.json, /tickets/docs.
 DOC_PATHS = ("/openapi.json", "/docs", "/redoc")
 
+# Percent-encodings that would change how the path splits into segments once a server
+# behind the edge decodes them: slash, backslash, dot, and NUL.
+_ENCODED_SEPARATORS = re.compile(r"%(2f|5c|2e|00)", re.IGNORECASE)
+
+
+class UnsafePath(ValueError):
+    """A path the edge refuses before routing: it could mean another path upstream."""
+
+
+def check_path(raw_path: str) -> str:
+    """The decoded path once it is safe to route on; UnsafePath otherwise.
+
+    Refused: encoded slashes, backslashes and dots (``/v1/customers/..%2f..%2fmetrics``
+    would be routed as a customer path and reach ``/metrics`` upstream), dot segments,
+    empty segments, backslashes and control characters. A client never needs any of them.
+    """
+    if _ENCODED_SEPARATORS.search(raw_path):
+        raise UnsafePath("encoded slashes, backslashes, dots and NUL are not accepted in paths")
+    path = unquote(raw_path)
+    if not path.startswith("/"):
+        raise UnsafePath("the path must start with /")
+    if "\\" in path or any(ord(char) < 0x20 or ord(char) == 0x7F for char in path):
+        raise UnsafePath("backslashes and control characters are not accepted in paths")
+    segments = path.split("/")[1:]
+    if any(segment in (".", "..") for segment in segments):
+        raise UnsafePath("dot segments are not accepted in paths")
+    if any(segment == "" for segment in segments[:-1]):
+        raise UnsafePath("empty segments are not accepted in paths")
+    return path
+
 
 def route(path: str) -> tuple[str, str] | None:
     """(service, upstream path) for a request path, or None when nothing serves it."""
     for service, prefixes in ROUTES.items():
         for prefix in prefixes:
-            if path == prefix or path.startswith(prefix + "/") or path.startswith(prefix + "?"):
+            if path == prefix or path.startswith(prefix + "/"):
                 return service, path
         service_prefix = f"/{service}"
         if path.startswith(service_prefix + "/"):

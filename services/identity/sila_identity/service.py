@@ -14,10 +14,32 @@ from sila_identity.demo import load_demo_data
 from sila_identity.settings import IdentitySettings, get_settings
 from sila_identity.tables import messaging, metadata
 
-DEV_SECRETS = {
-    name: IdentitySettings.model_fields[name].default
-    for name in ("signing_key_passphrase", "otp_secret")
-}
+SECRETS = ("signing_key_passphrase", "otp_secret")
+# Values anyone can read (the settings' defaults, docker-compose.yml's defaults, the
+# placeholders of .env.example and deploy/k8s/secrets.example.yaml): refused in prod.
+PUBLIC_SECRET_VALUES = frozenset(
+    {
+        *(IdentitySettings.model_fields[name].default.get_secret_value() for name in SECRETS),
+        "sila-dev-signing-key-passphrase",
+        "sila-dev-otp-secret",
+        "change-me",
+        "change-me-too",
+        "change-me-three",
+        "REPLACE_ME",
+    }
+)
+MIN_SECRET_LENGTH = 16
+
+
+def check_production_secrets(settings: IdentitySettings) -> None:
+    """RuntimeError unless both secrets are set to private values of a decent length."""
+    for name in SECRETS:
+        value = getattr(settings, name).get_secret_value()
+        if value in PUBLIC_SECRET_VALUES or len(value) < MIN_SECRET_LENGTH:
+            raise RuntimeError(
+                f"SILA_IDENTITY_{name.upper()} must be set in production to a private value "
+                f"of at least {MIN_SECRET_LENGTH} characters (not a published default)"
+            )
 
 
 def _key_store(runtime: Runtime) -> KeyStore:
@@ -43,9 +65,7 @@ async def _on_startup(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, IdentitySettings)
     if runtime.platform.profile == Profile.PROD:
-        for name, default in DEV_SECRETS.items():
-            if getattr(settings, name).get_secret_value() == default.get_secret_value():
-                raise RuntimeError(f"SILA_IDENTITY_{name.upper()} must be set in production")
+        check_production_secrets(settings)
     await _key_store(runtime).ensure_key()
 
 

@@ -38,6 +38,18 @@ class IdentitySettings(ServiceSettings):
     otp_requests_per_phone_per_hour: int = Field(default=5, ge=1)
     otp_requests_per_ip_per_hour: int = Field(default=100, ge=1)
     otp_guesses_per_ip_per_hour: int = Field(default=300, ge=1)
+    # Failed log-ins (wrong password, unknown client or secret, bad refresh token). Counted
+    # per address and per account; an account is never locked (anyone could lock anyone out,
+    # admin included): past the account's threshold each attempt is slowed down instead,
+    # while the limits per address stop the guesser without stopping the owner elsewhere.
+    login_failures_per_account_and_ip: int = Field(default=10, ge=1)
+    login_failures_per_ip: int = Field(default=50, ge=1)
+    login_failures_window_seconds: int = Field(default=900, ge=10)
+    login_failures_before_slowing: int = Field(default=10, ge=1)
+    login_slowdown_seconds: float = Field(default=1.0, ge=0, le=10)
+    # argon2 verifications at once per process (each takes a core for tens of ms), run off
+    # the event loop.
+    password_checks_concurrency: int = Field(default=2, ge=1, le=64)
     # Behind the gateway, the client address is the last X-Forwarded-For entry (the one the
     # gateway appended); leave off when identity is reached directly.
     trust_forwarded_for: bool = False

@@ -10,6 +10,7 @@ apart from the OTP and service lanes.
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,6 +76,21 @@ def audience_filter(segment: dict[str, Any], channel: str) -> Any:
     return and_(*clauses)
 
 
+# The bounds of a campaign's pace. A rate is checked when the campaign is created, and
+# clamped again here for rows written before that check existed: 1e-300 per second would
+# make the step between two messages overflow every cycle.
+MIN_RATE_PER_SECOND = 1 / 60
+MAX_RATE_PER_SECOND = 10_000.0
+
+
+def send_step(rate_per_second: float) -> timedelta:
+    """The time between two messages of a campaign at this rate, within the bounds."""
+    if not math.isfinite(rate_per_second):
+        rate_per_second = MIN_RATE_PER_SECOND
+    rate = min(max(rate_per_second, MIN_RATE_PER_SECOND), MAX_RATE_PER_SECOND)
+    return timedelta(seconds=1 / rate)
+
+
 class CampaignPlanner:
     def __init__(
         self,
@@ -108,11 +124,29 @@ class CampaignPlanner:
         )
         if self.skip_locked:
             query = query.with_for_update(skip_locked=True)
-        async with self.session_factory() as session, session.begin():
-            campaign = (await session.execute(query)).one_or_none()
-            if campaign is None:
-                return 0
-            return await self.plan_chunk(session, campaign)
+        campaign_id: str | None = None
+        try:
+            async with self.session_factory() as session, session.begin():
+                campaign = (await session.execute(query)).one_or_none()
+                if campaign is None:
+                    return 0
+                campaign_id = str(campaign.id)
+                return await self.plan_chunk(session, campaign)
+        except Exception as error:
+            if campaign_id is None:
+                raise
+            # One campaign that cannot be planned must not hold up the ones behind it: it
+            # leaves the queue as failed, and the next cycle takes the next campaign.
+            log.exception(
+                "campaigns.planning_failed", campaign_id=campaign_id, error=type(error).__name__
+            )
+            async with self.session_factory() as session, session.begin():
+                await session.execute(
+                    update(campaign_sends)
+                    .where(campaign_sends.c.id == campaign_id, campaign_sends.c.state == "planning")
+                    .values(state="failed")
+                )
+            return 1
 
     async def plan_chunk(self, session: AsyncSession, campaign: Any) -> int:
         now = datetime.now(UTC)
@@ -136,7 +170,7 @@ class CampaignPlanner:
         texts: dict[str, Rendered] = {}
         window = self.settings.quiet_window()
         slot = max(_aware(campaign.next_slot), now)
-        step = timedelta(seconds=1 / campaign.rate_per_second)
+        step = send_step(float(campaign.rate_per_second))
         rows = []
         for recipient in chunk:
             if recipient.customer_id in capped:

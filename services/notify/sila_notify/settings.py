@@ -67,7 +67,7 @@ class NotifySettings(ServiceSettings):
     cap_period_hours: float = Field(default=24.0, gt=0)
 
     # Campaigns: how many marketing messages per second at most, planned in chunks.
-    campaign_rate_per_second: float = Field(default=50.0, gt=0)
+    campaign_rate_per_second: float = Field(default=50.0, ge=1 / 60, le=10_000)
     campaign_chunk_size: int = Field(default=1000, ge=1, le=50_000)
 
     # Partner webhooks.

@@ -201,7 +201,7 @@ campaign_sends = Table(
     Column("channel", String(10), nullable=False),
     Column("segment", JsonDoc, nullable=False),
     Column("variables", JsonDoc, nullable=False),
-    # planning | planned | cancelled
+    # planning | planned | cancelled | failed (the planner could not plan it; see the logs)
     Column("state", String(10), nullable=False),
     Column("rate_per_second", Float, nullable=False),
     # The keyset position of the planner in the recipients table.

@@ -1,15 +1,12 @@
-"""The development gateway and the production nginx edge route the same prefixes."""
+"""The edges route one table: the dev gateway, nginx and the Ingress; unsafe paths refused."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
-from sila_gateway.routes import ROUTES, route
-
-NGINX = Path(__file__).resolve().parents[3] / "deploy" / "nginx" / "nginx.conf"
+from sila_gateway.edges import expected
+from sila_gateway.routes import UnsafePath, check_path, route
+from sila_local.services import SERVICES
 
 
 @pytest.mark.parametrize(
@@ -35,12 +32,41 @@ def test_a_prefix_is_not_a_word_prefix_and_docs_are_served_per_service() -> None
     assert route("/identity/docs") == ("identity", "/docs")
 
 
-def test_nginx_routes_every_prefix_the_gateway_routes_to_the_same_service() -> None:
-    config = NGINX.read_text()
-    for service, prefixes in ROUTES.items():
-        for prefix in prefixes:
-            name = prefix.strip("/").split("/")[-1]
-            pattern = re.compile(
-                r"location[^{]*" + re.escape(name) + r"[^{]*\{\s*proxy_pass http://" + service
-            )
-            assert pattern.search(config), f"nginx does not send {prefix} to {service}"
+def test_nginx_and_the_ingress_are_generated_from_the_gateway_routes() -> None:
+    for path, content in expected().items():
+        assert path.read_text() == content, f"{path} is stale: run python -m sila_gateway edges"
+
+
+def test_every_path_of_every_service_is_routed_to_that_service() -> None:
+    for service in SERVICES:
+        definition = service.definition()
+        for router in definition.routers:
+            for api_route in router.routes:
+                path = getattr(api_route, "path", "")
+                assert route(path) == (service.name, path), f"{path} does not reach {service.name}"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "/v1/customers/..%2f..%2fmetrics",
+        "/v1/customers/%2e%2e/%2e%2e/docs",
+        "/v1/customers/../../metrics",
+        "/v1/customers/./x",
+        "/v1/customers//x",
+        "/v1/customers/%5c..%5cmetrics",
+        "/v1/customers/%00",
+        "/v1/customers/%2E%2E",
+        "/v1/customers/a\\b",
+    ],
+)
+def test_encoded_separators_and_dot_segments_are_refused(raw: str) -> None:
+    with pytest.raises(UnsafePath):
+        check_path(raw)
+
+
+def test_plain_paths_pass_decoded() -> None:
+    assert check_path("/v1/customers/abc/timeline") == "/v1/customers/abc/timeline"
+    assert check_path("/v1/customers?phone=%2B213") == "/v1/customers?phone=+213"
+    assert route("/metrics") is None
+    assert route("/docs") is None

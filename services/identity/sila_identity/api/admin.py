@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import RuntimeDep
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.inputs import Name, decode_id_cursor
+from sila_common.pagination import encode_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_common.roles import ROLES, SCOPES
 from sila_identity import audit
@@ -57,7 +58,7 @@ def _wilaya_codes(values: list[str]) -> list[str]:
 class AgentFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    display_name: str | None = Field(default=None, min_length=2, max_length=200)
+    display_name: Name | None = Field(default=None, min_length=2, max_length=200)
     password: str | None = Field(default=None, min_length=12, max_length=200)
     roles: list[str] | None = Field(default=None, min_length=1, max_length=len(ROLES))
     # Wilaya codes served, or ["*"] for all.
@@ -82,7 +83,7 @@ class AgentFields(BaseModel):
 
 class AgentCreate(AgentFields):
     username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,99}$")
-    display_name: str = Field(min_length=2, max_length=200)
+    display_name: Name = Field(min_length=2, max_length=200)
     password: str = Field(min_length=12, max_length=200)
     roles: list[str] = Field(min_length=1, max_length=len(ROLES))
     wilayas: list[str] = Field(min_length=1, max_length=70)
@@ -232,7 +233,7 @@ async def update_agent(
 class PartnerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=2, max_length=200)
+    name: Name = Field(min_length=2, max_length=200)
     scopes: list[Annotated[str, Field(pattern=SCOPE_PATTERN, max_length=60)]] = Field(
         default_factory=list, max_length=30
     )
@@ -243,7 +244,7 @@ class PartnerCreate(BaseModel):
 class PartnerPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=2, max_length=200)
+    name: Name | None = Field(default=None, min_length=2, max_length=200)
     scopes: list[Annotated[str, Field(pattern=SCOPE_PATTERN, max_length=60)]] | None = Field(
         default=None, max_length=30
     )
@@ -469,9 +470,7 @@ async def read_audit(
     if action:
         query = query.where(audit_log.c.action == action)
     if cursor:
-        (last_id,) = decode_cursor(cursor, size=1)
-        if not isinstance(last_id, int):
-            raise Unprocessable("The cursor is not one this API gave out.")
+        last_id = decode_id_cursor(cursor)
         query = query.where(audit_log.c.id < last_id)
     query = query.order_by(audit_log.c.id.desc()).limit(limit + 1)
     async with runtime.session_factory() as session:

@@ -12,6 +12,7 @@ Grants of ``POST /v1/oauth/token`` (form-encoded, RFC 6749):
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from typing import Annotated, Any, Literal
@@ -28,7 +29,7 @@ from sila_identity.api.deps import Caller, IdentitySettingsDep, KeyStoreDep, cli
 from sila_identity.auth import otp, ratelimit, sessions
 from sila_identity.auth.errors import OAuthError, invalid_grant
 from sila_identity.auth.keys import KeyStore
-from sila_identity.auth.passwords import verify_password
+from sila_identity.auth.passwords import PasswordChecker
 from sila_identity.auth.tokens import issue_access_token
 from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.phone import normalize_phone
@@ -40,8 +41,6 @@ router = APIRouter(tags=["log-in"])
 
 OTP_GRANT = "urn:sila:params:oauth:grant-type:otp"
 GRANTS = ("password", OTP_GRANT, "client_credentials", "refresh_token")
-# Wrong passwords per agent username; counted on failures only.
-PASSWORD_FAILURES = Limit("password-failures", hits=10, window_seconds=900)
 
 
 class TokenResponse(BaseModel):
@@ -94,10 +93,11 @@ async def token(
     refresh_token: Annotated[str | None, Form(max_length=200)] = None,
 ) -> TokenResponse:
     issuer = _Issuer(runtime, keys, settings)
+    guard = _LoginGuard(runtime, settings, client_ip(request, settings))
     if grant_type == "password":
         if not username or not password:
             raise OAuthError("username and password are required.", error="invalid_request")
-        return await _password_grant(runtime, issuer, username, password)
+        return await _password_grant(runtime, guard, issuer, username, password)
     if grant_type == OTP_GRANT:
         if not phone or not code:
             raise OAuthError("phone and code are required.", error="invalid_request")
@@ -118,11 +118,18 @@ async def token(
             client_id, client_secret = basic
         if not client_id or not client_secret:
             raise OAuthError("Client credentials are required.", error="invalid_client", status=401)
-        return await _client_credentials_grant(runtime, issuer, client_id, client_secret, scope)
+        return await _client_credentials_grant(
+            runtime, guard, issuer, client_id, client_secret, scope
+        )
     if grant_type == "refresh_token":
         if not refresh_token:
             raise OAuthError("refresh_token is required.", error="invalid_request")
-        redeemed = await sessions.redeem(runtime.session_factory, refresh_token)
+        await guard.before("refresh")
+        try:
+            redeemed = await sessions.redeem(runtime.session_factory, refresh_token)
+        except OAuthError:
+            await guard.failed("refresh")
+            raise
         return await issuer.renew(redeemed)
     raise OAuthError(
         f"The grant type {grant_type[:80]!r} is not supported; use one of {', '.join(GRANTS)}.",
@@ -223,31 +230,90 @@ class _Issuer:
             )
 
 
+class _LoginGuard:
+    """Limits on failed log-ins: per address and account, per address, slowing per account.
+
+    No account is ever locked: ten wrong passwords for ``admin`` from one address must not
+    keep the real admin out. The address that fails too often for an account, or for
+    accounts in general, gets 429 before any password is checked (so it costs no argon2
+    work either); everyone else trying an account that is being guessed waits
+    ``login_slowdown_seconds`` per attempt, which slows a guesser spread over many addresses
+    without refusing the owner.
+    """
+
+    def __init__(self, runtime: Runtime, settings: IdentitySettings, address: str) -> None:
+        self.factory = runtime.session_factory
+        self.settings = settings
+        self.address = address
+        window = settings.login_failures_window_seconds
+        self.per_pair = Limit(
+            "login-failures-pair", settings.login_failures_per_account_and_ip, window
+        )
+        self.per_address = Limit("login-failures-ip", settings.login_failures_per_ip, window)
+        self.per_account = Limit(
+            "login-failures-account", settings.login_failures_before_slowing, window
+        )
+
+    async def before(self, account: str) -> None:
+        await ratelimit.ensure_under(self.factory, self.per_address, self.address)
+        await ratelimit.ensure_under(self.factory, self.per_pair, f"{account}|{self.address}")
+        if (
+            await ratelimit.current(self.factory, self.per_account, account)
+            >= self.per_account.hits
+        ):
+            await asyncio.sleep(self.settings.login_slowdown_seconds)
+
+    async def failed(self, account: str) -> None:
+        await ratelimit.count(self.factory, self.per_address, self.address)
+        await ratelimit.count(self.factory, self.per_pair, f"{account}|{self.address}")
+        await ratelimit.count(self.factory, self.per_account, account)
+
+
+def password_checker(runtime: Runtime, settings: IdentitySettings) -> PasswordChecker:
+    checker = runtime.extras.get("password_checker")
+    if not isinstance(checker, PasswordChecker):
+        checker = PasswordChecker(settings.password_checks_concurrency)
+        runtime.extras["password_checker"] = checker
+    return checker
+
+
 async def _password_grant(
-    runtime: Runtime, issuer: _Issuer, username: str, password: str
+    runtime: Runtime, guard: _LoginGuard, issuer: _Issuer, username: str, password: str
 ) -> TokenResponse:
-    await ratelimit.ensure_under(runtime.session_factory, PASSWORD_FAILURES, username.lower())
+    account = f"agent:{username.lower()}"
+    await guard.before(account)
     async with runtime.session_factory() as session:
         agent = (
             await session.execute(select(agents).where(agents.c.username == username))
         ).one_or_none()
-    valid = verify_password(agent.password_hash if agent else None, password)
+    checker = password_checker(runtime, guard.settings)
+    valid = await checker.verify(agent.password_hash if agent else None, password)
     if agent is None or not valid or agent.disabled:
         if not valid:
-            await ratelimit.hit(runtime.session_factory, PASSWORD_FAILURES, username.lower())
+            await guard.failed(account)
         raise invalid_grant("The username or password is wrong, or the account is disabled.")
     return await issuer.for_agent(agent)
 
 
 async def _client_credentials_grant(
-    runtime: Runtime, issuer: _Issuer, client_id: str, secret: str, scope: str | None
+    runtime: Runtime,
+    guard: _LoginGuard,
+    issuer: _Issuer,
+    client_id: str,
+    secret: str,
+    scope: str | None,
 ) -> TokenResponse:
+    account = f"partner:{client_id}"
+    await guard.before(account)
     async with runtime.session_factory() as session:
         partner = (
             await session.execute(select(partners).where(partners.c.client_id == client_id))
         ).one_or_none()
-    valid = verify_password(partner.secret_hash if partner else None, secret)
+    checker = password_checker(runtime, guard.settings)
+    valid = await checker.verify(partner.secret_hash if partner else None, secret)
     if partner is None or not valid or partner.disabled:
+        if not valid:
+            await guard.failed(account)
         raise OAuthError(
             "The client is unknown, its secret is wrong, or it is disabled.",
             error="invalid_client",

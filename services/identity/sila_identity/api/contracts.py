@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sila_common.app import RuntimeDep
 from sila_common.db import insert_for
 from sila_common.idempotency import run_idempotent
+from sila_common.inputs import Instant
 from sila_common.problems import Conflict, Forbidden, NotFound
 from sila_identity import audit
 from sila_identity.api.deps import Caller, FrontOffice
@@ -43,7 +44,7 @@ class ContractCreate(BaseModel):
     installation_wilaya_code: str | None = Field(default=None, max_length=2)
     installation_commune: str | None = Field(default=None, min_length=2, max_length=100)
     status: Literal["pending", "active"] = "active"
-    starts_on: datetime | None = None
+    starts_on: Instant | None = None
 
     @field_validator("line_number")
     @classmethod

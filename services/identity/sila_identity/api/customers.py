@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, ensure_roles
 from sila_common.idempotency import run_idempotent
+from sila_common.inputs import check_name
 from sila_common.problems import (
     Conflict,
     Forbidden,
@@ -142,12 +143,20 @@ class CustomerFields(BaseModel):
     @field_validator("first_name", "last_name")
     @classmethod
     def _latin(cls, value: str | None) -> str | None:
-        return None if value is None else _domain(lambda v: clean_name(v, script="latin"), value)
+        return (
+            None
+            if value is None
+            else _domain(lambda v: clean_name(check_name(v), script="latin"), value)
+        )
 
     @field_validator("first_name_ar", "last_name_ar")
     @classmethod
     def _arabic(cls, value: str | None) -> str | None:
-        return None if value is None else _domain(lambda v: clean_name(v, script="arabic"), value)
+        return (
+            None
+            if value is None
+            else _domain(lambda v: clean_name(check_name(v), script="arabic"), value)
+        )
 
     @field_validator("national_id")
     @classmethod
@@ -167,7 +176,7 @@ class CustomerFields(BaseModel):
     @field_validator("commune", "address", "company_name", "legal_form")
     @classmethod
     def _single_spaced(cls, value: str | None) -> str | None:
-        return None if value is None else " ".join(value.split())
+        return None if value is None else " ".join(check_name(value).split())
 
 
 def _phone(value: str) -> str:

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import RuntimeDep
 from sila_common.idempotency import run_idempotent
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.inputs import Instant, decode_time_cursor
+from sila_common.pagination import encode_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_identity import audit
 from sila_identity.api.deps import LookupAgent
@@ -47,7 +48,7 @@ class InteractionCreate(BaseModel):
     social_network: SocialNetwork | None = None
     ticket_id: str | None = Field(default=None, min_length=1, max_length=36)
     notes: str | None = Field(default=None, max_length=2000)
-    occurred_at: datetime | None = None
+    occurred_at: Instant | None = None
 
 
 class InteractionRead(BaseModel):
@@ -192,13 +193,8 @@ async def list_interactions(
     t = interactions.c
     query = select(interactions).where(t.customer_id == customer_id)
     if cursor:
-        occurred, last_id = decode_cursor(cursor, size=2)
-        try:
-            boundary = datetime.fromisoformat(str(occurred))
-        except ValueError as exc:
-            raise Unprocessable("The cursor is not one this API gave out.") from exc
-        boundary = (aware(boundary) or boundary).astimezone(UTC)
-        query = query.where(tuple_(t.occurred_at, t.id) < tuple_(boundary, str(last_id)))
+        boundary, last_id = decode_time_cursor(cursor)
+        query = query.where(tuple_(t.occurred_at, t.id) < tuple_(boundary, last_id))
     query = query.order_by(t.occurred_at.desc(), t.id.desc()).limit(limit + 1)
     async with runtime.session_factory() as session:
         customer = await load_row(session, customer_id)

@@ -11,8 +11,8 @@ from sqlalchemy import select, tuple_
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, ensure_scope
-from sila_common.pagination import decode_cursor, encode_cursor
-from sila_common.problems import Unprocessable
+from sila_common.inputs import Instant, decode_time_cursor
+from sila_common.pagination import encode_cursor
 from sila_identity import audit
 from sila_identity.api.deps import Caller
 from sila_identity.directory import ensure_may_read, load_row
@@ -53,8 +53,8 @@ async def timeline(
     type: Annotated[list[str] | None, Query(description="event types")] = None,
     service: Annotated[list[str] | None, Query()] = None,
     channel: Annotated[list[str] | None, Query()] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     lang: Literal["fr", "ar", "en"] | None = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> TimelinePage:
@@ -79,12 +79,7 @@ async def timeline(
     if until:
         query = query.where(t.occurred_at < _aware(until).astimezone(UTC))
     if cursor:
-        occurred, event_id = decode_cursor(cursor, size=2)
-        try:
-            boundary = datetime.fromisoformat(str(occurred))
-        except ValueError as exc:
-            raise Unprocessable("The cursor is not one this API gave out.") from exc
-        boundary, event_id = _aware(boundary).astimezone(UTC), str(event_id)
+        boundary, event_id = decode_time_cursor(cursor)
         # A row comparison, so the index range starts at the cursor instead of filtering.
         query = query.where(tuple_(t.occurred_at, t.event_id) < tuple_(boundary, event_id))
     query = query.order_by(t.occurred_at.desc(), t.event_id.desc()).limit(limit + 1)

@@ -34,6 +34,13 @@ def _refusal(limit: Limit, now: datetime) -> TooManyRequests:
 async def hit(factory: async_sessionmaker[AsyncSession], limit: Limit, key: str) -> None:
     """Count one hit; 429 when the bucket is over its limit (the hit still counts)."""
     now = datetime.now(UTC)
+    if await count(factory, limit, key) > limit.hits:
+        raise _refusal(limit, now)
+
+
+async def count(factory: async_sessionmaker[AsyncSession], limit: Limit, key: str) -> int:
+    """Count one hit; the bucket's hits in this window, this one included."""
+    now = datetime.now(UTC)
     window = limit.window_start(now)
     bucket = limit.bucket(private_key(key))
     async with factory() as session, session.begin():
@@ -55,12 +62,18 @@ async def hit(factory: async_sessionmaker[AsyncSession], limit: Limit, key: str)
                     rate_limit_counters.c.window_start < now - KEEP,
                 )
             )
-    if hits > limit.hits:
-        raise _refusal(limit, now)
+    return int(hits)
 
 
 async def ensure_under(factory: async_sessionmaker[AsyncSession], limit: Limit, key: str) -> None:
     """429 if the bucket is already at its limit, without counting a hit."""
+    now = datetime.now(UTC)
+    if await current(factory, limit, key) >= limit.hits:
+        raise _refusal(limit, now)
+
+
+async def current(factory: async_sessionmaker[AsyncSession], limit: Limit, key: str) -> int:
+    """The bucket's hits in this window, without counting one."""
     now = datetime.now(UTC)
     async with factory() as session:
         hits = await session.scalar(
@@ -69,5 +82,4 @@ async def ensure_under(factory: async_sessionmaker[AsyncSession], limit: Limit, 
                 rate_limit_counters.c.window_start == limit.window_start(now),
             )
         )
-    if hits is not None and hits >= limit.hits:
-        raise _refusal(limit, now)
+    return int(hits or 0)

@@ -12,9 +12,11 @@ from sqlalchemy import func, select, update
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
+from sila_common.inputs import Name
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_common.roles import CAMPAIGNS
 from sila_notify.api.deps import NotifySettingsDep, aware
+from sila_notify.campaigns import MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND
 from sila_notify.domain.templates import TemplateRenderError
 from sila_notify.tables import campaign_sends, messages
 from sila_notify.template_store import latest_template, render_row
@@ -32,12 +34,16 @@ class Segment(BaseModel):
 
 
 class CampaignWrite(BaseModel):
-    name: str = Field(min_length=3, max_length=200)
+    name: Name = Field(min_length=3, max_length=200)
     template: str = Field(default="campaign.offer", max_length=200)
     channel: Literal["sms", "email", "push", "in_app"] = "sms"
     segment: Segment = Field(default_factory=Segment)
     variables: dict[str, Any] = Field(default_factory=dict)
-    rate_per_second: float | None = Field(default=None, gt=0, le=10_000)
+    # At least one message a minute (a slower campaign never ends), at most what the SMS
+    # centre takes.
+    rate_per_second: float | None = Field(
+        default=None, ge=MIN_RATE_PER_SECOND, le=MAX_RATE_PER_SECOND, allow_inf_nan=False
+    )
 
 
 class CampaignRead(BaseModel):

@@ -12,7 +12,8 @@ from sqlalchemy import and_, func, or_, select, update
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.inputs import decode_time_cursor
+from sila_common.pagination import encode_cursor
 from sila_common.problems import NotFound, Unprocessable
 from sila_notify.api.deps import NotifySettingsDep, aware, customer_in_scope
 from sila_notify.delivery import records
@@ -91,12 +92,11 @@ async def list_notifications(
         await customer_in_scope(session, principal, customer_id)
         query = select(messages).where(messages.c.customer_id == customer_id)
         if cursor:
-            created, last_id = decode_cursor(cursor, size=2)
-            boundary = datetime.fromisoformat(str(created))
+            boundary, last_id = decode_time_cursor(cursor)
             query = query.where(
                 or_(
                     messages.c.created_at < boundary,
-                    and_(messages.c.created_at == boundary, messages.c.id < str(last_id)),
+                    and_(messages.c.created_at == boundary, messages.c.id < last_id),
                 )
             )
         rows = (
@@ -168,12 +168,11 @@ async def list_inbox(
         await customer_in_scope(session, principal, owner)
         query = select(inbox_items).where(inbox_items.c.customer_id == owner)
         if cursor:
-            created, last_id = decode_cursor(cursor, size=2)
-            boundary = datetime.fromisoformat(str(created))
+            boundary, last_id = decode_time_cursor(cursor)
             query = query.where(
                 or_(
                     inbox_items.c.created_at < boundary,
-                    and_(inbox_items.c.created_at == boundary, inbox_items.c.id < str(last_id)),
+                    and_(inbox_items.c.created_at == boundary, inbox_items.c.id < last_id),
                 )
             )
         rows = (

@@ -18,7 +18,8 @@ from sqlalchemy import and_, delete, or_, select, update
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_scope
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.inputs import decode_time_cursor
+from sila_common.pagination import encode_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_notify.api.deps import NotifySettingsDep, aware
 from sila_notify.domain.webhook_policy import (
@@ -359,14 +360,13 @@ async def list_deliveries(
         if state:
             query = query.where(webhook_deliveries.c.state == state)
         if cursor:
-            created, last_id = decode_cursor(cursor, size=2)
-            boundary = datetime.fromisoformat(str(created))
+            boundary, last_id = decode_time_cursor(cursor)
             query = query.where(
                 or_(
                     webhook_deliveries.c.created_at < boundary,
                     and_(
                         webhook_deliveries.c.created_at == boundary,
-                        webhook_deliveries.c.id < str(last_id),
+                        webhook_deliveries.c.id < last_id,
                     ),
                 )
             )

@@ -226,7 +226,7 @@ def format_datetime(moment: datetime, language: Language, spec: str = "datetime"
     """`moment` (aware) on the Algiers clock; spec is "datetime", "date" or "time"."""
     if moment.tzinfo is None:
         raise ValueError("a datetime to show must be aware")
-    local = moment.astimezone(ALGIERS)
+    local = moment.astimezone(ALGIERS)  # OverflowError at the ends of the calendar
     clock = f"{local.hour:02d}:{local.minute:02d}"
     if spec == "time":
         return clock
@@ -244,6 +244,15 @@ def _format_value(
     value: object, variable_type: VariableType, spec: str, language: Language
 ) -> str | None:
     """The text for one value, or None when the value does not fit its type."""
+    try:
+        return _format_known(value, variable_type, spec, language)
+    except OverflowError:
+        return None  # year 1 at +14:00 or 9999 at -23:59: no Algiers clock shows it
+
+
+def _format_known(
+    value: object, variable_type: VariableType, spec: str, language: Language
+) -> str | None:
     match variable_type:
         case VariableType.STR:
             return value if isinstance(value, str) else None

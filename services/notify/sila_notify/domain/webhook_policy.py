@@ -7,14 +7,24 @@ pending delivery at the same second.
 
 from __future__ import annotations
 
-import ipaddress
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
 
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# The destination check is shared with tickets' TMF621 hub (one rule for every service).
+from sila_common.destinations import (
+    DestinationRefused as DestinationRefused,
+)
+from sila_common.destinations import (
+    IpAddress as IpAddress,
+)
+from sila_common.destinations import (
+    check_addresses as check_addresses,
+)
+from sila_common.destinations import (
+    check_url_shape as check_url_shape,
+)
 
 # Event types no subscription ever receives: they carry secrets (a one-time code).
 NEVER_DELIVERED: Final = frozenset({"identity.otp.requested"})
@@ -181,48 +191,3 @@ def type_matches(patterns: Iterable[str], event_type: str) -> bool:
         if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
             return True
     return False
-
-
-class DestinationRefused(ValueError):
-    """A webhook URL that Sila will not call."""
-
-
-def check_url_shape(url: str, *, allow_plain_http: bool) -> str:
-    """The URL's host, once its scheme and shape are acceptable."""
-    parts = urlsplit(url)
-    schemes = {"https", "http"} if allow_plain_http else {"https"}
-    if parts.scheme not in schemes:
-        raise DestinationRefused(f"the URL must use {' or '.join(sorted(schemes))}")
-    if not parts.hostname:
-        raise DestinationRefused("the URL has no host")
-    if parts.username or parts.password:
-        raise DestinationRefused("the URL must not carry credentials")
-    return parts.hostname
-
-
-def check_addresses(addresses: Iterable[IpAddress], *, allow_loopback: bool) -> None:
-    """Refuse when any address is not a public one (loopback tolerated in dev and test).
-
-    Every address the name resolves to is checked: a name with one public and one private
-    address could otherwise be steered into the private network.
-    """
-    seen = False
-    for address in addresses:
-        seen = True
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if address.is_loopback:
-            if allow_loopback:
-                continue
-            raise DestinationRefused(f"{address} is a loopback address")
-        if (
-            address.is_private
-            or address.is_link_local
-            or address.is_multicast
-            or address.is_reserved
-            or address.is_unspecified
-            or not address.is_global
-        ):
-            raise DestinationRefused(f"{address} is not a public address")
-    if not seen:
-        raise DestinationRefused("the host does not resolve")

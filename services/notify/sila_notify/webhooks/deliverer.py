@@ -144,8 +144,14 @@ class WebhookDeliverer:
         status: int | None = None
         error: str | None = None
         try:
-            await check_destination(subscription.url, self.profile)
-            response = await self.client.post(subscription.url, content=body, headers=headers)
+            destination = await check_destination(subscription.url, self.profile)
+            pinned = destination.request_args()
+            response = await self.client.post(
+                pinned["url"],
+                content=body,
+                headers={**headers, **pinned["headers"]},
+                extensions=pinned["extensions"],
+            )
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"HTTP {status}"

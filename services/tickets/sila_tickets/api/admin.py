@@ -15,9 +15,11 @@ from sqlalchemy import delete, insert, select, update
 from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal, require_roles
 from sila_common.db import insert_for
+from sila_common.inputs import Day, Instant, Name
 from sila_common.problems import Forbidden, NotFound, Unprocessable
 from sila_tickets.api.views import AGENT_ROLES
 from sila_tickets.domain.agencies import AGENCY_CODE_PATTERN
+from sila_tickets.domain.calendar import CalendarCoverageError
 from sila_tickets.domain.routing import AssignmentStrategy
 from sila_tickets.domain.sla import (
     ClockKind,
@@ -90,9 +92,24 @@ async def list_subcategories(
 # --- SLA policies ---------------------------------------------------------------------------
 
 
+# The longest commitment of each kind, about a year: the calendar is loaded two years
+# ahead of a ticket, so a due date always falls on days whose holidays are known.
+LONGEST: dict[ClockKind, int] = {
+    ClockKind.CALENDAR_HOURS: 24 * 366,
+    ClockKind.WORKING_HOURS: 2_500,
+    ClockKind.WORKING_DAYS: 260,
+}
+
+
 class DurationBody(BaseModel):
     amount: int = Field(gt=0, le=10_000)
     kind: ClockKind
+
+    @model_validator(mode="after")
+    def _at_most_a_year(self) -> DurationBody:
+        if self.amount > LONGEST[self.kind]:
+            raise ValueError(f"at most {LONGEST[self.kind]} {self.kind.value.replace('_', ' ')}")
+        return self
 
 
 class PolicyBody(BaseModel):
@@ -201,7 +218,7 @@ async def preview_policy(
     category: TicketCategory,
     subcategory: Annotated[str | None, Query(max_length=50)] = None,
     priority: TicketPriority | None = None,
-    opened_at: datetime | None = None,
+    opened_at: Instant | None = None,
     agency_code: Annotated[str | None, Query(pattern=AGENCY_CODE_PATTERN)] = None,
 ) -> PolicyPreview:
     opened = opened_at or datetime.now(UTC)
@@ -225,12 +242,21 @@ async def preview_policy(
                 errors=[{"field": "query.agency_code", "message": "no such agency"}],
             )
         calendar = await reference.calendar(session, opened, agency=agency_code)
+    try:
+        first_response_due_at = compute_due(policy.first_response, opened, calendar)
+        due_at = compute_due(policy.resolution, opened, calendar)
+    except CalendarCoverageError as exc:
+        raise Unprocessable(
+            f"The due dates fall outside the known calendar: {exc}.",
+            slug="outside-calendar",
+            errors=[{"field": "query.opened_at", "message": str(exc)}],
+        ) from exc
     return PolicyPreview(
         policy=policy_read(policy),
         opened_at=opened,
         agency_code=agency_code,
-        first_response_due_at=compute_due(policy.first_response, opened, calendar),
-        due_at=compute_due(policy.resolution, opened, calendar),
+        first_response_due_at=first_response_due_at,
+        due_at=due_at,
     )
 
 
@@ -290,9 +316,9 @@ class OverrideBody(BaseModel):
     the named holiday of that day (or all of that day's without a name)."""
 
     action: Literal["confirm", "move", "add", "remove"]
-    day: date
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    to_day: date | None = None
+    day: Day
+    name: Name | None = Field(default=None, min_length=1, max_length=100)
+    to_day: Day | None = None
     reason: str = Field(min_length=3, max_length=1000)
 
     @model_validator(mode="after")

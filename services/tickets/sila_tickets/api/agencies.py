@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
 from sila_common.db import insert_for
+from sila_common.inputs import Name
 from sila_common.problems import Forbidden, NotFound
 from sila_tickets.api.views import AGENT_ROLES
 from sila_tickets.domain.agencies import (
@@ -91,7 +92,7 @@ class HoursPeriodBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    label: str = Field(min_length=2, max_length=100, examples=["Ramadan 2026"])
+    label: Name = Field(min_length=2, max_length=100, examples=["Ramadan 2026"])
     first_day: date
     last_day: date
     hours: WeeklyHours
@@ -109,7 +110,7 @@ class AgencyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(pattern=AGENCY_CODE_PATTERN, examples=["15-TIZI-OUZOU"])
-    name: str = Field(min_length=2, max_length=200, examples=["ACTEL Tizi Ouzou"])
+    name: Name = Field(min_length=2, max_length=200, examples=["ACTEL Tizi Ouzou"])
     wilaya_code: str = Field(pattern=WILAYA_PATTERN, examples=["15"])
     commune: str | None = Field(default=None, min_length=2, max_length=100)
     hours: WeeklyHours = Field(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, status
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
 from sila_common.events import EventSpec
+from sila_common.inputs import Instant, Name
 from sila_common.outbox import NewEvent
 from sila_common.problems import Conflict, Forbidden, NotFound, Unprocessable
 from sila_common.service import Runtime
@@ -34,12 +35,16 @@ router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 Staff = Annotated[Principal, Depends(require_roles(*AGENT_ROLES))]
 RESOLVE_BATCH = 200
 RESOLVED_REASON = "The network incident is resolved."
+# An estimate in the past is a typo (a client's clock a little behind is not); one beyond
+# three months is not an estimate, and customers would be told a date nobody believes.
+ESTIMATE_SKEW = timedelta(minutes=5)
+LONGEST_INCIDENT = timedelta(days=90)
 
 
 class Area(BaseModel):
     kind: AreaKind
     # The wilaya code, the commune's name, the exchange's or the OLT's identifier.
-    value: str = Field(min_length=1, max_length=100)
+    value: Name = Field(min_length=1, max_length=100)
     # Where the commune, exchange or OLT is (required for them).
     wilaya_code: str | None = Field(default=None, pattern=r"^\d{2}$")
 
@@ -57,9 +62,9 @@ class Area(BaseModel):
 class IncidentCreate(BaseModel):
     service: str = Field(min_length=2, max_length=30, pattern=r"^[a-z0-9_]+$")
     area: Area
-    estimated_end_at: datetime
+    estimated_end_at: Instant
     description: str | None = Field(default=None, max_length=2000)
-    area_label: str | None = Field(default=None, max_length=200)
+    area_label: Name | None = Field(default=None, max_length=200)
 
 
 class IncidentRead(BaseModel):
@@ -135,6 +140,13 @@ async def declare_incident(body: IncidentCreate, runtime: RuntimeDep, principal:
     if estimated_end.tzinfo is None:
         raise Unprocessable("estimated_end_at needs a UTC offset.", slug="naive-datetime")
     now = datetime.now(UTC)
+    if not now - ESTIMATE_SKEW <= estimated_end <= now + LONGEST_INCIDENT:
+        raise Unprocessable(
+            "estimated_end_at must be in the future and at most "
+            f"{LONGEST_INCIDENT.days} days ahead.",
+            slug="estimated-end-out-of-range",
+            errors=[{"field": "body.estimated_end_at", "message": "out of range"}],
+        )
     label = body.area_label or f"{body.area.kind.value} {body.area.value}"
     incident_id = str(uuid.uuid4())
     row: dict[str, Any] = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
+from sila_common.inputs import Instant
 from sila_common.problems import Unprocessable
 from sila_tickets.domain.lifecycle import OPEN
 from sila_tickets.domain.metrics import csat_score, median, nps, percentile, share
@@ -23,6 +24,10 @@ from sila_tickets.domain.questionnaire import distribution, parse_questionnaire
 from sila_tickets.tables import questionnaire_responses, questionnaires, surveys, tickets
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
+# Sila holds no ticket before 2020; a period is at most five years (a year-on-year
+# comparison over a plan), so a report never scans the whole history by mistake.
+FIRST_REPORTED = datetime(2020, 1, 1, tzinfo=UTC)
+LONGEST_PERIOD = timedelta(days=5 * 366)
 Supervisor = Annotated[Principal, Depends(require_roles("supervisor"))]
 
 
@@ -175,14 +180,21 @@ def flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
 async def tickets_report(
     runtime: RuntimeDep,
     principal: Supervisor,
-    from_: Annotated[datetime, Query(alias="from")],
-    to: datetime,
+    from_: Annotated[Instant, Query(alias="from")],
+    to: Instant,
     format: Literal["json", "csv"] = "json",
 ) -> Response:
     if from_.tzinfo is None or to.tzinfo is None:
         raise Unprocessable("from and to need a UTC offset (RFC 3339).", slug="naive-datetime")
     if to <= from_:
         raise Unprocessable("The period must end after it starts.", slug="empty-period")
+    if from_ < FIRST_REPORTED or to - from_ > LONGEST_PERIOD:
+        raise Unprocessable(
+            f"A report covers at most {LONGEST_PERIOD.days} days from "
+            f"{FIRST_REPORTED.date().isoformat()} on.",
+            slug="period-out-of-range",
+            errors=[{"field": "query.from", "message": "period out of range"}],
+        )
     wilayas = None if "*" in principal.wilayas else sorted(principal.wilayas)
     async with runtime.session_factory() as session:
         report: dict[str, Any] = {

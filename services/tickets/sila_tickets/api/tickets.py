@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal, ensure_roles, ensure_scope
 from sila_common.idempotency import run_idempotent
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.inputs import decode_time_cursor
+from sila_common.pagination import encode_cursor
 from sila_common.problems import Forbidden, Unprocessable
 from sila_tickets import flows
 from sila_tickets.api.views import (
@@ -218,15 +219,11 @@ async def list_tickets(
             )
         )
     if cursor is not None:
-        opened_raw, last_id = decode_cursor(cursor, size=2)
-        try:
-            opened = datetime.fromisoformat(str(opened_raw))
-        except ValueError as exc:
-            raise Unprocessable("The cursor is not one this API gave out.") from exc
+        opened, last_id = decode_time_cursor(cursor)
         query = query.where(
             or_(
                 tickets.c.opened_at < opened,
-                and_(tickets.c.opened_at == opened, tickets.c.id < str(last_id)),
+                and_(tickets.c.opened_at == opened, tickets.c.id < last_id),
             )
         )
     query = query.order_by(tickets.c.opened_at.desc(), tickets.c.id.desc()).limit(limit + 1)

@@ -24,6 +24,8 @@ from starlette.routing import Match
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_scope
+from sila_common.destinations import DestinationRefused, check_destination
+from sila_common.inputs import Name
 from sila_common.problems import PROBLEM_BASE, NotFound, Problem
 from sila_common.settings import Profile
 from sila_tickets import flows
@@ -274,7 +276,7 @@ class _Tmf(BaseModel):
 class RelatedPartyIn(_Tmf):
     id: str = Field(min_length=1, max_length=36)
     role: str = Field(min_length=1, max_length=50)
-    name: str | None = Field(default=None, max_length=200)
+    name: Name | None = Field(default=None, max_length=200)
 
 
 class ChannelIn(_Tmf):
@@ -292,7 +294,7 @@ class CharacteristicIn(_Tmf):
 
 
 class TroubleTicketCreate(_Tmf):
-    name: str | None = Field(default=None, max_length=200)
+    name: Name | None = Field(default=None, max_length=200)
     description: str = Field(min_length=3, max_length=5000)
     severity: str = Field(min_length=1, max_length=30)
     ticket_type: str = Field(alias="ticketType", min_length=1, max_length=30)
@@ -503,6 +505,12 @@ async def register_listener(
     relaxed = runtime.platform.profile in (Profile.DEV, Profile.TEST)
     callback = check_callback(body.callback, allow_loopback=relaxed)
     hub_event_types(body.query)  # refuses a query selecting nothing we send
+    try:
+        # Notify delivers the events: the same check as its webhooks, so a callback it
+        # would refuse (a private address, a name resolving to one) is refused here.
+        await check_destination(callback, runtime.platform.profile)
+    except DestinationRefused as refused:
+        raise TmfRequestError(f"The callback is refused: {refused}.", field="callback") from refused
     subscription_id = str(uuid.uuid4())
     async with runtime.session_factory() as session, session.begin():
         await session.execute(
