@@ -87,6 +87,8 @@ def mask_pan(pan: str | None) -> str | None:
     """Keeps the first six and last four digits, as SATIM returns it; anything else hidden."""
     if not pan:
         return None
+    if "*" in pan:  # already masked by the provider: keep its shape, digits only
+        return "".join(c for c in pan if c.isdigit() or c == "*")[:24]
     digits = [c for c in pan if c.isdigit()]
     if len(digits) < 10:
         return "*" * len(digits)
