@@ -31,7 +31,7 @@ from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal
 from sila_common.idempotency import run_idempotent
 from sila_common.pagination import decode_cursor, encode_cursor
-from sila_common.problems import Forbidden, NotFound, Problem
+from sila_common.problems import Conflict, Forbidden, NotFound, Problem
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
@@ -107,14 +107,24 @@ async def start_payment(
         row = await flow.start_payment(session, runtime, new, caller_of(principal))
         return status.HTTP_201_CREATED, payment_view(row).model_dump(mode="json")
 
-    code, payload, replayed = await run_idempotent(
-        runtime.session_factory,
-        runtime.definition.tables.idempotency_keys,
-        key=idempotency_key,
-        principal=f"{principal.kind}:{principal.subject}",
-        body=body.model_dump(mode="json"),
-        work=work,
-    )
+    async def attempt() -> tuple[int, dict[str, Any], bool]:
+        return await run_idempotent(
+            runtime.session_factory,
+            runtime.definition.tables.idempotency_keys,
+            key=idempotency_key,
+            principal=f"{principal.kind}:{principal.subject}",
+            body=body.model_dump(mode="json"),
+            work=work,
+        )
+
+    try:
+        code, payload, replayed = await attempt()
+    except Conflict as conflict:
+        # A double click with one key: the twin waited on the bill's lock, then met the
+        # payment the first made. The first's answer is stored by now: replay it.
+        if idempotency_key is None or conflict.slug != "payment-in-progress":
+            raise
+        code, payload, replayed = await attempt()
     response.status_code = code
     response.headers["Location"] = f"/v1/payments/{payload['id']}"
     if replayed:

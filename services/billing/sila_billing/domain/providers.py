@@ -10,7 +10,8 @@ from typing import Any
 class Outcome(enum.StrEnum):
     PAID = "paid"
     DECLINED = "declined"
-    WAITING = "waiting"  # registered, the customer has not finished
+    WAITING = "waiting"  # registered, the customer has not started paying
+    IN_PROGRESS = "in_progress"  # the customer is paying (3-D Secure, code sent): never expire
     REVERSED = "reversed"
     REFUNDED = "refunded"
     UNKNOWN = "unknown"  # the provider could not say (error); ask again later
@@ -19,11 +20,11 @@ class Outcome(enum.StrEnum):
 # SATIM (the BPC RBS gateway) OrderStatus.
 SATIM_STATUS: dict[int, Outcome] = {
     0: Outcome.WAITING,
-    1: Outcome.WAITING,  # pre-authorised; SATIM merchants deposit at once
+    1: Outcome.IN_PROGRESS,  # pre-authorised; SATIM merchants deposit at once
     2: Outcome.PAID,
     3: Outcome.REVERSED,
     4: Outcome.REFUNDED,
-    5: Outcome.WAITING,  # 3-D Secure started
+    5: Outcome.IN_PROGRESS,  # 3-D Secure started
     6: Outcome.DECLINED,
 }
 
@@ -66,7 +67,7 @@ def satim_confirmation(answer: dict[str, Any]) -> Confirmation:
 
 KHLASS_STATUS: dict[str, Outcome] = {
     "pending": Outcome.WAITING,
-    "awaiting_code": Outcome.WAITING,
+    "awaiting_code": Outcome.IN_PROGRESS,
     "paid": Outcome.PAID,
     "failed": Outcome.DECLINED,
     "expired": Outcome.DECLINED,
