@@ -31,7 +31,7 @@ test-fast: install
 check: install
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
-	@$(PY) -m mypy libs services deploy/local tests
+	@$(PY) -m mypy libs simulators services deploy/local tests
 
 format: install
 	@$(PY) -m ruff format .

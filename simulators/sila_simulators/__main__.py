@@ -1,4 +1,4 @@
-"""``python -m sila_simulators <name> [--host H] [--port P] ...``: one simulator, in the foreground."""
+"""``python -m sila_simulators <name> [options]``: one simulator, in the foreground."""
 
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ class Order:
 @dataclass
 class Gateway:
     username: str = "sila"
-    password: str = "sila-secret"
+    password: str = "sila-secret"  # noqa: S105 (the simulator's test merchant)
     session_seconds: float = 600.0
     late_seconds: float = 3.0
     hang_seconds: float = 30.0

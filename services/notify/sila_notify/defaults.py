@@ -404,7 +404,10 @@ DEFAULT_ROUTES: Final[list[DefaultRoute]] = [
                     "Abonnement suspendu",
                     "Votre abonnement Idoom est suspendu. Contactez le 12 ou votre agence.",
                 ),
-                "ar": ("تم تعليق الاشتراك", "تم تعليق اشتراككم Idoom. اتصلوا بالرقم 12 أو بوكالتكم."),
+                "ar": (
+                    "تم تعليق الاشتراك",
+                    "تم تعليق اشتراككم Idoom. اتصلوا بالرقم 12 أو بوكالتكم.",
+                ),
                 "en": (
                     "Subscription suspended",
                     "Your Idoom subscription is suspended. Call 12 or visit your agency.",

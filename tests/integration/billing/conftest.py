@@ -215,9 +215,7 @@ async def events_of(billing: LiveService, subject: str, type_: str) -> list[dict
     async with billing.runtime.session_factory() as session:
         rows = (
             await session.execute(
-                select(outbox.c.envelope)
-                .where(outbox.c.event_type == type_)
-                .order_by(outbox.c.id)
+                select(outbox.c.envelope).where(outbox.c.event_type == type_).order_by(outbox.c.id)
             )
         ).all()
     return [dict(r.envelope) for r in rows if r.envelope["subject"] == subject]
@@ -227,9 +225,9 @@ async def pay_on_satim(
     satim: Simulator, redirect_url: str, pan: str = EDAHABIA_OK, **extra: str
 ) -> str:
     """The customer on SATIM's page: the card typed, sent back; answers the return path."""
-    order_id = dict(
-        pair.split("=", 1) for pair in urlsplit(redirect_url).query.split("&")
-    )["mdOrder"]
+    order_id = dict(pair.split("=", 1) for pair in urlsplit(redirect_url).query.split("&"))[
+        "mdOrder"
+    ]
     async with httpx.AsyncClient() as client:
         page = await client.get(redirect_url)
         assert page.status_code == 200 and "Payer" in page.text

@@ -55,7 +55,9 @@ async def test_a_bill_paid_by_card_is_confirmed_with_satim_and_credited_once(
     # The browser comes back twice (a refresh): still one credit.
     assert (await billing.client.get(back)).status_code == 303
 
-    read = (await billing.client.get(f"/v1/payments/{payment['id']}", headers=customer.headers)).json()
+    read = (
+        await billing.client.get(f"/v1/payments/{payment['id']}", headers=customer.headers)
+    ).json()
     assert read["status"] == "succeeded" and read["redirect_url"] is None
     assert read["masked_pan"] == "628058******0001"
     bill = await invoice_row(billing, invoice_id)
@@ -85,7 +87,9 @@ async def test_the_return_url_alone_credits_nothing_and_a_forged_one_is_refused(
     # The right order id, but the customer never paid: SATIM says 0, nothing is credited.
     early = await billing.client.get(f"/v1/payments/{payment['id']}/return?orderId={order_id}")
     assert early.status_code == 303
-    read = (await billing.client.get(f"/v1/payments/{payment['id']}", headers=customer.headers)).json()
+    read = (
+        await billing.client.get(f"/v1/payments/{payment['id']}", headers=customer.headers)
+    ).json()
     assert read["status"] == "pending" and read["redirect_url"]
     assert (await invoice_row(billing, invoice_id)).paid_centimes == 0
 
@@ -113,7 +117,9 @@ async def test_a_declined_card_fails_the_payment_charges_nothing_and_frees_the_b
     payment = (await start(billing, customer, invoice_id)).json()
     back = await pay_on_satim(satim, payment["redirect_url"], pan, **extra)
     assert (await billing.client.get(back)).status_code == 303
-    read = (await billing.client.get(f"/v1/payments/{payment['id']}", headers=customer.headers)).json()
+    read = (
+        await billing.client.get(f"/v1/payments/{payment['id']}", headers=customer.headers)
+    ).json()
     assert read["status"] == "failed" and read["failure_reason"] == reason
     assert (await invoice_row(billing, invoice_id)).state == "issued"
     failed = await events_of(billing, payment["id"], "billing.payment.failed")
@@ -137,9 +143,7 @@ async def test_same_key_same_body_same_answer_other_body_409(
     assert problem_of(other)["type"].endswith("idempotency-key-reused")
     async with billing.runtime.session_factory() as session:
         count = (
-            await session.execute(
-                select(func.count()).where(payments.c.invoice_id == invoice_id)
-            )
+            await session.execute(select(func.count()).where(payments.c.invoice_id == invoice_id))
         ).scalar_one()
     assert count == 1
 
@@ -191,7 +195,9 @@ async def test_a_confirmation_that_errs_leaves_the_payment_pending_until_satim_a
     await sim_faults(satim, acknowledge={"mode": "error", "count": 1})
     assert (await billing.client.get(back)).status_code == 303
     assert (await invoice_row(billing, invoice_id)).paid_centimes == 0
-    read = (await billing.client.get(f"/v1/payments/{payment['id']}", headers=customer.headers)).json()
+    read = (
+        await billing.client.get(f"/v1/payments/{payment['id']}", headers=customer.headers)
+    ).json()
     assert read["status"] == "succeeded"
     assert (await invoice_row(billing, invoice_id)).paid_centimes == 250_000
 
@@ -249,7 +255,9 @@ async def test_an_abandoned_page_expires_after_the_window(
     payment = (await start(billing, customer, invoice_id)).json()
     await expire_window(billing, payment["id"])
     await settle_overdue_payments(billing.runtime)
-    read = (await billing.client.get(f"/v1/payments/{payment['id']}", headers=customer.headers)).json()
+    read = (
+        await billing.client.get(f"/v1/payments/{payment['id']}", headers=customer.headers)
+    ).json()
     assert read["status"] == "expired"
     failed = await events_of(billing, payment["id"], "billing.payment.failed")
     assert [e["data"]["state"] for e in failed] == ["expired"]

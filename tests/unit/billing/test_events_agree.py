@@ -10,7 +10,9 @@ from sila_notify.defaults import DEFAULT_ROUTES
 BILLING_TYPES = {t for t in REGISTRY if t.startswith("billing.")}
 
 
-def test_every_route_notify_keeps_for_billing_is_an_event_billing_publishes_with_its_fields() -> None:
+def test_every_route_notify_keeps_for_billing_is_an_event_billing_publishes_with_its_fields() -> (
+    None
+):
     routes = [r for r in DEFAULT_ROUTES if r.event_type.startswith("billing.")]
     assert routes
     for route in routes:

@@ -14,8 +14,8 @@ from sila_billing.domain.vouchers import code_hash, new_code, normalise
 ALGIERS = ZoneInfo("Africa/Algiers")
 
 
-def algiers(*args: int) -> datetime:
-    return datetime(*args, tzinfo=ALGIERS)  # type: ignore[misc]
+def algiers(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=ALGIERS)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "100", True, money.MAX_AMOUNT_CENTIMES + 1])
@@ -130,7 +130,7 @@ def test_bill_states_follow_payments_and_due_date() -> None:
     assert bills.state_after_payment(1000, 400, due, after) is bills.BillState.OVERDUE
     assert bills.state_after_payment(1000, 1000, due, after) is bills.BillState.PAID
     assert bills.bill_number("2026-11", 42) == "F-202611-00000042"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="YYYY-MM"):
         bills.parse_period("2026-13")
 
 

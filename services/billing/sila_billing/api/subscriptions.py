@@ -187,7 +187,7 @@ async def idoomly(
         row = await subscription_for(session, subscription_id, None)
         return 200, subscription_view(row).model_dump(mode="json")
 
-    code, payload, replayed = await run_idempotent(
+    code, payload, _ = await run_idempotent(
         runtime.session_factory,
         runtime.definition.tables.idempotency_keys,
         key=idempotency_key,

@@ -48,7 +48,7 @@ async def create_batch(
         # The stored answer of a retry holds serials only: codes never rest in the database.
         return 201, batch
 
-    code, payload, replayed = await run_idempotent(
+    code, payload, _ = await run_idempotent(
         runtime.session_factory,
         runtime.definition.tables.idempotency_keys,
         key=None,

@@ -1,4 +1,4 @@
-"""Recharging a prepaid subscription: what it costs, and crediting it once per payment or voucher."""
+"""Recharging a prepaid line: its cost, and one credit per payment or voucher."""
 
 from __future__ import annotations
 
