@@ -232,3 +232,23 @@ async def test_reconciliation_credits_a_payment_paid_at_satim_but_left_pending(
     listed = await billing.client.get("/v1/reconciliation/issues", headers=bearer(billing_agent))
     assert listed.status_code == 200
     assert all(i["payment_id"] != payment["id"] for i in listed.json())
+
+
+async def test_the_bill_run_cli_bills_a_new_period_with_its_progress_bar(
+    billing: LiveService, customer: Customer, billing_agent: str
+) -> None:
+    from sila_billing.billrun import run
+
+    line = await add_line(billing, billing_agent, customer.id, "PRO_FIXE")
+    issued = await run("2031-02", 500, settings=billing.runtime.settings)
+    assert issued >= 1
+    assert await run("2031-02", 500, settings=billing.runtime.settings) == issued
+    async with billing.runtime.session_factory() as session:
+        mine = (
+            await session.execute(
+                select(invoices.c.amount_centimes).where(
+                    invoices.c.subscription_id == line["id"], invoices.c.period == "2031-02"
+                )
+            )
+        ).all()
+    assert [r.amount_centimes for r in mine] == [250_000]
