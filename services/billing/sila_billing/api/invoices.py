@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 
+from sila_billing import documents
 from sila_billing.api.views import (
     InvoicePage,
     InvoiceRead,
@@ -103,6 +105,33 @@ async def get_invoice(invoice_id: str, runtime: RuntimeDep, principal: CurrentPr
     if row is None or (principal.kind == "customer" and row.customer_id != principal.customer_id):
         raise NotFound("No such bill.")
     return invoice_view(row)
+
+
+@router.get(
+    "/v1/invoices/{invoice_id}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+    summary="The bill as a PDF, in French or Arabic",
+)
+async def invoice_pdf(
+    invoice_id: str,
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
+    language: Annotated[Literal["fr", "ar"], Query()] = "fr",
+) -> Response:
+    ensure_reader(principal)
+    async with runtime.session_factory() as session:
+        row = (
+            await session.execute(select(invoices).where(invoices.c.id == invoice_id))
+        ).one_or_none()
+    if row is None or (principal.kind == "customer" and row.customer_id != principal.customer_id):
+        raise NotFound("No such bill.")
+    content = await asyncio.to_thread(documents.invoice_pdf, row, language)
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{row.number}-{language}.pdf"'},
+    )
 
 
 @router.post(
