@@ -10,9 +10,9 @@ def test_the_event_catalogue_and_asyncapi_document_are_up_to_date() -> None:
     assert stale() == [], "run `make docs` and commit docs/events and docs/asyncapi.yaml"
 
 
-# The one notice named by the state it announces, as notify's route has called it from the
-# start (billing publishes it once per period end, when the line enters the notice window).
-NAMED_BY_STATE = frozenset({"billing.subscription.expiring"})
+# The notices named by the state they announce, as notify's route has called it from the
+# start (billing publishes each once: a line entering its notice window, a bill its due date).
+NAMED_BY_STATE = frozenset({"billing.subscription.expiring", "billing.invoice.overdue"})
 
 
 def test_every_event_type_is_named_service_entity_past_tense_verb() -> None:
