@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PACKAGE_DIRS := libs/common services/identity services/tickets services/billing \
+PACKAGE_DIRS := libs/common simulators services/identity services/tickets services/billing \
                 services/loyalty services/notify services/gateway deploy/local .
 
 .PHONY: install run test test-fast check lint format bench docs compose-check clean
@@ -31,7 +31,7 @@ test-fast: install
 check: install
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
-	@$(PY) -m mypy libs services deploy/local tests
+	@$(PY) -m mypy libs simulators services deploy/local tests
 
 format: install
 	@$(PY) -m ruff format .

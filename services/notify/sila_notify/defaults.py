@@ -362,6 +362,60 @@ DEFAULT_ROUTES: Final[list[DefaultRoute]] = [
         ),
     ),
     DefaultRoute(
+        "billing.payment.refunded",
+        "service",
+        False,
+        INTERRUPTING,
+        _one(
+            {"amount_centimes": "money_centimes"},
+            {
+                "fr": ("Remboursement", "Nous vous avons remboursé {amount_centimes}."),
+                "ar": ("استرجاع مبلغ", "تم استرجاع مبلغ {amount_centimes} لكم."),
+                "en": ("Refund", "We refunded you {amount_centimes}."),
+            },
+        ),
+    ),
+    DefaultRoute(
+        "billing.subscription.recharged",
+        "service",
+        False,
+        INTERRUPTING,
+        _one(
+            {"expires_at": "datetime"},
+            {
+                "fr": (
+                    "Recharge effectuée",
+                    "Votre abonnement Idoom est rechargé jusqu'au {expires_at}.",
+                ),
+                "ar": ("تمت إعادة الشحن", "تمت إعادة شحن اشتراككم Idoom حتى {expires_at}."),
+                "en": ("Recharged", "Your Idoom subscription is recharged until {expires_at}."),
+            },
+        ),
+    ),
+    DefaultRoute(
+        "billing.subscription.suspended",
+        "service",
+        False,
+        INTERRUPTING,
+        _one(
+            {},
+            {
+                "fr": (
+                    "Abonnement suspendu",
+                    "Votre abonnement Idoom est suspendu. Contactez le 12 ou votre agence.",
+                ),
+                "ar": (
+                    "تم تعليق الاشتراك",
+                    "تم تعليق اشتراككم Idoom. اتصلوا بالرقم 12 أو بوكالتكم.",
+                ),
+                "en": (
+                    "Subscription suspended",
+                    "Your Idoom subscription is suspended. Call 12 or visit your agency.",
+                ),
+            },
+        ),
+    ),
+    DefaultRoute(
         "loyalty.reward.granted",
         "service",
         False,

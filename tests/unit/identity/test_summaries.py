@@ -80,8 +80,8 @@ def test_consent_reads_differently_when_given_and_withdrawn() -> None:
 
 
 def test_an_unknown_event_still_reads_and_missing_members_show_an_ellipsis() -> None:
-    assert summarise("billing.invoice.issued", {}, "fr") == (
-        "Événement facturation : billing.invoice.issued"
+    assert summarise("billing.statement.archived", {}, "fr") == (
+        "Événement facturation : billing.statement.archived"
     )
     assert summarise("tickets.ticket.assigned", {}, "en") == "Ticket … assigned to the … team"
 

@@ -173,6 +173,61 @@ SUMMARIES: Final[dict[str, Templates]] = {
         "تمت الإجابة على استبيان الرضا (الرضا {csat}/5، التوصية {nps}/10)",
         "Satisfaction survey answered (satisfaction {csat}/5, recommendation {nps}/10)",
     ),
+    "billing.invoice.issued": _t(
+        "Facture {number} émise : {amount} (échéance {due_at_local})",
+        "صدرت الفاتورة {number}: {amount} (الأجل {due_at_local})",
+        "Bill {number} issued: {amount} (due {due_at_local})",
+    ),
+    "billing.invoice.overdue": _t(
+        "Facture {number} en retard : reste {outstanding}",
+        "الفاتورة {number} متأخرة: المتبقي {outstanding}",
+        "Bill {number} overdue: {outstanding} left",
+    ),
+    "billing.invoice.paid": _t(
+        "Facture {number} payée",
+        "تم دفع الفاتورة {number}",
+        "Bill {number} paid",
+    ),
+    "billing.payment.succeeded": _t(
+        "Paiement reçu : {amount}",
+        "تم استلام الدفع: {amount}",
+        "Payment received: {amount}",
+    ),
+    "billing.payment.failed": _t(
+        "Paiement non abouti : {amount}",
+        "لم يتم الدفع: {amount}",
+        "Payment failed: {amount}",
+    ),
+    "billing.payment.refunded": _t(
+        "Remboursement : {amount}",
+        "استرجاع مبلغ: {amount}",
+        "Refund: {amount}",
+    ),
+    "billing.subscription.recharged": _t(
+        "Abonnement {offer_code} rechargé jusqu'au {expires_at_local}",
+        "تمت إعادة شحن الاشتراك {offer_code} حتى {expires_at_local}",
+        "Subscription {offer_code} recharged until {expires_at_local}",
+    ),
+    "billing.subscription.expiring": _t(
+        "Abonnement {offer_code} : expire le {expires_at_local}",
+        "الاشتراك {offer_code}: ينتهي في {expires_at_local}",
+        "Subscription {offer_code}: expires on {expires_at_local}",
+    ),
+    "billing.subscription.expired": _t(
+        "Abonnement {offer_code} expiré",
+        "انتهى الاشتراك {offer_code}",
+        "Subscription {offer_code} expired",
+    ),
+    "billing.subscription.suspended": _t(
+        "Abonnement {offer_code} suspendu",
+        "تم تعليق الاشتراك {offer_code}",
+        "Subscription {offer_code} suspended",
+    ),
+    "billing.idoomly.granted": _t(
+        "Idoomly activé jusqu'au {expires_at_local}",
+        "تم تفعيل Idoomly حتى {expires_at_local}",
+        "Idoomly on until {expires_at_local}",
+    ),
     "notify.message.sent": _t(
         "Message envoyé ({channel})",
         "تم إرسال رسالة ({channel})",
@@ -245,13 +300,26 @@ def summarise(event_type: str, data: Mapping[str, Any], language: Language) -> s
         values["changed"] = ", ".join(
             FIELD_NAMES.get(str(f), {}).get(language, str(f)) for f in data["changed"]
         )
-    for member in ("due_at", "estimated_end_at"):
+    for member in ("due_at", "estimated_end_at", "expires_at"):
         if data.get(member):
             values[f"{member}_local"] = local_time(str(data[member]))
+    for member, shown in (("amount_centimes", "amount"), ("outstanding_centimes", "outstanding")):
+        if isinstance(data.get(member), int):
+            values[shown] = money(int(data[member]), language)
     service = event_type.split(".", 1)[0]
     values.setdefault("type", event_type)
     values["service_name"] = SERVICE_NAMES.get(service, {}).get(language, service)
     return template_for(event_type, data, language).format_map(values)
+
+
+def money(centimes: int, language: Language) -> str:
+    """Centimes as the reader writes dinars: 2 500,00 DA, 2,500.00 DZD, 2 500,00 دج."""
+    dinars, rest = divmod(abs(centimes), 100)
+    sign = "-" if centimes < 0 else ""
+    if language == "en":
+        return f"{sign}{dinars:,}.{rest:02d} DZD"
+    unit = "دج" if language == "ar" else "DA"
+    return f"{sign}{dinars:,}".replace(",", "\u00a0") + f",{rest:02d} {unit}"
 
 
 def local_time(iso: str) -> str:

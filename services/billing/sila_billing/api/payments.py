@@ -1,0 +1,254 @@
+"""E-payment over HTTP: start, read (confirming with the provider while pending), the return
+from the provider's page, refunds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Header, Query, Response, status
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_billing.api.views import (
+    PaymentPage,
+    PaymentRead,
+    caller_of,
+    customer_scope,
+    ensure_billing_agent,
+    ensure_reader,
+    payment_view,
+)
+from sila_billing.domain.money import MAX_AMOUNT_CENTIMES
+from sila_billing.domain.payments import Method, PaymentState, Purpose
+from sila_billing.flows import payments as flow
+from sila_billing.flows.common import settings_of
+from sila_billing.tables import payments
+from sila_common.app import RuntimeDep
+from sila_common.auth import CurrentPrincipal
+from sila_common.idempotency import run_idempotent
+from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.problems import Conflict, Forbidden, NotFound, Problem
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/v1/payments", tags=["payments"])
+
+
+class PaymentCreate(BaseModel):
+    purpose: Purpose
+    method: Method
+    invoice_id: str | None = Field(default=None, max_length=36)
+    subscription_id: str | None = Field(default=None, max_length=36)
+    amount_centimes: int | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_AMOUNT_CENTIMES,
+        strict=True,
+        description="Bills: what to pay (default: all that is owed). Recharges: the offer's "
+        "price plus any Idoomly owed (given only to check it).",
+    )
+    customer_id: str | None = Field(
+        default=None, max_length=36, description="Agents only: the customer paying."
+    )
+    language: str = Field(default="fr", pattern=r"^(fr|ar|en)$")
+
+    @model_validator(mode="after")
+    def names_its_target(self) -> PaymentCreate:
+        if self.purpose is Purpose.BILL and not self.invoice_id:
+            raise ValueError("a bill payment names invoice_id")
+        if self.purpose is Purpose.RECHARGE and not self.subscription_id:
+            raise ValueError("a recharge names subscription_id")
+        return self
+
+
+class RefundCreate(BaseModel):
+    amount_centimes: int = Field(gt=0, le=MAX_AMOUNT_CENTIMES, strict=True)
+    reason: str = Field(min_length=3, max_length=500)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentRead,
+    summary="Start a payment of a bill or a recharge (idempotent with Idempotency-Key)",
+)
+async def start_payment(
+    body: PaymentCreate,
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Any:
+    if principal.kind == "customer":
+        if body.customer_id not in (None, principal.customer_id):
+            raise NotFound("No such bill for this customer.")
+        customer_id = principal.customer_id
+    elif principal.kind == "agent" and principal.has_role("billing"):
+        if body.customer_id is None:
+            raise Forbidden("An agent names the customer paying (customer_id).")
+        customer_id = body.customer_id
+    else:
+        raise Forbidden("Payments are made by the customer (or a billing agent for them).")
+    assert customer_id is not None
+    new = flow.NewPayment(
+        customer_id=customer_id,
+        purpose=body.purpose,
+        method=body.method,
+        invoice_id=body.invoice_id,
+        subscription_id=body.subscription_id,
+        amount_centimes=body.amount_centimes,
+        language=body.language,
+    )
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        row = await flow.start_payment(session, runtime, new, caller_of(principal))
+        return status.HTTP_201_CREATED, payment_view(row).model_dump(mode="json")
+
+    async def attempt() -> tuple[int, dict[str, Any], bool]:
+        return await run_idempotent(
+            runtime.session_factory,
+            runtime.definition.tables.idempotency_keys,
+            key=idempotency_key,
+            principal=f"{principal.kind}:{principal.subject}",
+            body=body.model_dump(mode="json"),
+            work=work,
+        )
+
+    try:
+        code, payload, replayed = await attempt()
+    except Conflict as conflict:
+        # A double click with one key: the twin waited on the bill's lock, then met the
+        # payment the first made. The first's answer is stored by now: replay it.
+        if idempotency_key is None or conflict.slug != "payment-in-progress":
+            raise
+        code, payload, replayed = await attempt()
+    response.status_code = code
+    response.headers["Location"] = f"/v1/payments/{payload['id']}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return payload
+
+
+@router.get("", response_model=PaymentPage, summary="Payments, newest first")
+async def list_payments(
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
+    customer_id: Annotated[str | None, Query(max_length=36)] = None,
+    status_: Annotated[PaymentState | None, Query(alias="status")] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> PaymentPage:
+    scoped = customer_scope(principal, customer_id)
+    if principal.kind == "customer" and customer_id not in (None, principal.customer_id):
+        return PaymentPage(items=[], next_cursor=None)
+    query = select(payments)
+    if scoped is not None:
+        query = query.where(payments.c.customer_id == scoped)
+    if status_ is not None:
+        query = query.where(payments.c.state == status_.value)
+    if cursor:
+        at, last_id = decode_cursor(cursor, size=2)
+        moment = datetime.fromisoformat(str(at))
+        query = query.where(
+            or_(
+                payments.c.created_at < moment,
+                and_(payments.c.created_at == moment, payments.c.id < str(last_id)),
+            )
+        )
+    query = query.order_by(payments.c.created_at.desc(), payments.c.id.desc()).limit(limit + 1)
+    async with runtime.session_factory() as session:
+        rows = [dict(r._mapping) for r in (await session.execute(query)).all()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = (
+        encode_cursor([rows[-1]["created_at"].isoformat(), rows[-1]["id"]]) if more else None
+    )
+    return PaymentPage(items=[payment_view(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{payment_id}",
+    response_model=PaymentRead,
+    summary="One payment; while pending, its state is first confirmed with the provider",
+)
+async def get_payment(payment_id: str, runtime: RuntimeDep, principal: CurrentPrincipal) -> Any:
+    ensure_reader(principal)
+    caller = caller_of(principal)
+    async with runtime.session_factory() as session:
+        row = await flow.load_payment(session, payment_id, caller)
+    if row["state"] == PaymentState.PENDING.value:
+        row = await flow.confirm_payment(runtime, payment_id)
+    return payment_view(row)
+
+
+@router.get(
+    "/{payment_id}/return",
+    summary="Where the provider sends the customer back; the result is asked of the provider",
+    response_class=RedirectResponse,
+    status_code=303,
+    responses={303: {"description": "to the portal's payment page"}},
+)
+async def payment_return(
+    payment_id: str,
+    runtime: RuntimeDep,
+    order_id: Annotated[str | None, Query(alias="orderId", max_length=64)] = None,
+    khlass_id: Annotated[str | None, Query(alias="payment_id", max_length=64)] = None,
+) -> RedirectResponse:
+    # No token: this is the customer's browser coming back. Nothing in the URL is trusted:
+    # it only has to name the order we registered, then the provider is asked.
+    async with runtime.session_factory() as session:
+        row = (
+            await session.execute(select(payments).where(payments.c.id == payment_id))
+        ).one_or_none()
+    claimed = order_id or khlass_id
+    if row is None or claimed != row.provider_order_id:
+        log.warning(
+            "forged or mismatched payment return refused",
+            payment_id=payment_id,
+            claimed_order=claimed,
+        )
+        raise Problem(
+            "This return does not match a payment.", status=400, slug="payment-return-refused"
+        )
+    await flow.confirm_payment(runtime, payment_id)
+    target = settings_of(runtime).portal_payment_url.format(payment_id=payment_id)
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post(
+    "/{payment_id}/refunds",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentRead,
+    summary="Refund part or all of a payment (billing agents; idempotent with Idempotency-Key)",
+)
+async def refund(
+    payment_id: str,
+    body: RefundCreate,
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Any:
+    ensure_billing_agent(principal)
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        row = await flow.refund_payment(
+            session, runtime, payment_id, body.amount_centimes, body.reason, caller_of(principal)
+        )
+        return status.HTTP_201_CREATED, payment_view(row).model_dump(mode="json")
+
+    code, payload, replayed = await run_idempotent(
+        runtime.session_factory,
+        runtime.definition.tables.idempotency_keys,
+        key=idempotency_key,
+        principal=f"{principal.kind}:{principal.subject}",
+        body={"payment_id": payment_id, **body.model_dump(mode="json")},
+        work=work,
+    )
+    response.status_code = code
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return payload

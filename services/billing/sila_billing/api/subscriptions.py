@@ -1,0 +1,229 @@
+"""Subscriptions over HTTP: a customer's own, one per contract, suspension, Idoomly, vouchers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_billing.api.views import (
+    SubscriptionRead,
+    customer_scope,
+    ensure_billing_agent,
+    ensure_reader,
+)
+from sila_billing.domain.subscriptions import state_at
+from sila_billing.flows import subscriptions as flow
+from sila_billing.flows import vouchers
+from sila_billing.flows.common import aware, settings_of, utcnow
+from sila_billing.flows.recharge import subscription_for
+from sila_billing.tables import subscriptions
+from sila_common.app import RuntimeDep
+from sila_common.auth import CurrentPrincipal, Principal
+from sila_common.idempotency import run_idempotent
+from sila_common.problems import Forbidden, NotFound, Unprocessable
+
+router = APIRouter(tags=["subscriptions"])
+
+
+def subscription_view(row: Any, notice_days: int = 3) -> SubscriptionRead:
+    from datetime import timedelta
+
+    ends_at = aware(row.ends_at) if row.ends_at else None
+    idoomly_ends = aware(row.idoomly_ends_at) if row.idoomly_ends_at else None
+    state = state_at(
+        ends_at, utcnow(), suspended=row.suspended, notice=timedelta(days=notice_days)
+    ).value
+    if row.billing == "prepaid" and ends_at is None and not row.suspended:
+        state = "expired"  # never recharged yet
+    return SubscriptionRead(
+        id=row.id,
+        customer_id=row.customer_id,
+        contract_id=row.contract_id,
+        offer_code=row.offer_code,
+        technology=row.technology,
+        billing=row.billing,
+        line_number=row.line_number,
+        state=state,
+        ends_at=ends_at,
+        idoomly_ends_at=idoomly_ends if idoomly_ends and idoomly_ends > utcnow() else None,
+        idoomly_owed_centimes=row.idoomly_owed_centimes,
+    )
+
+
+class SubscriptionCreate(BaseModel):
+    customer_id: str = Field(min_length=1, max_length=36)
+    contract_id: str = Field(min_length=1, max_length=36)
+    offer_code: str = Field(min_length=1, max_length=40)
+    line_number: str | None = Field(default=None, max_length=20)
+
+
+class Suspension(BaseModel):
+    reason: str = Field(min_length=3, max_length=300)
+
+
+class RechargeCreate(BaseModel):
+    subscription_id: str = Field(min_length=1, max_length=36)
+    code: str = Field(min_length=12, max_length=40, pattern=r"^[0-9 \-]+$")
+
+
+class RechargeRead(BaseModel):
+    id: str
+    subscription_id: str
+    source: str
+    offer_code: str
+    amount_centimes: int
+    starts_at: datetime
+    ends_at: datetime
+    serial: str | None = None
+
+
+def _may_act_on(principal: Principal) -> str | None:
+    """The customer whose line it must be (None: an agent acting for any customer)."""
+    if principal.kind == "customer":
+        return principal.customer_id
+    if principal.kind == "agent" and principal.has_role("billing", "agent"):
+        return None
+    raise Forbidden("This needs a customer token or an agent role.")
+
+
+@router.get(
+    "/v1/subscriptions", response_model=list[SubscriptionRead], summary="A customer's lines"
+)
+async def list_subscriptions(
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
+    customer_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> Any:
+    scoped = customer_scope(principal, customer_id)
+    if scoped is None:
+        raise Unprocessable(
+            "Name the customer.",
+            errors=[{"field": "query.customer_id", "message": "required", "type": "missing"}],
+        )
+    if principal.kind == "customer" and customer_id not in (None, scoped):
+        return []
+    async with runtime.session_factory() as session:
+        rows = (
+            await session.execute(
+                select(subscriptions)
+                .where(subscriptions.c.customer_id == scoped)
+                .order_by(subscriptions.c.created_at, subscriptions.c.id)
+                .limit(200)
+            )
+        ).all()
+    days = settings_of(runtime).expiring_notice_days
+    return [subscription_view(r, days) for r in rows]
+
+
+@router.get("/v1/subscriptions/{subscription_id}", response_model=SubscriptionRead)
+async def get_subscription(
+    subscription_id: str, runtime: RuntimeDep, principal: CurrentPrincipal
+) -> Any:
+    ensure_reader(principal)
+    owner = principal.customer_id if principal.kind == "customer" else None
+    async with runtime.session_factory() as session:
+        row = await subscription_for(session, subscription_id, owner)
+    return subscription_view(row, settings_of(runtime).expiring_notice_days)
+
+
+@router.post(
+    "/v1/subscriptions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SubscriptionRead,
+    summary="The subscription of a contract (billing agents; one per contract)",
+)
+async def create_subscription(
+    body: SubscriptionCreate, runtime: RuntimeDep, principal: CurrentPrincipal
+) -> Any:
+    ensure_billing_agent(principal)
+    async with runtime.session_factory() as session, session.begin():
+        row = await flow.subscribe(
+            session,
+            customer_id=body.customer_id,
+            contract_id=body.contract_id,
+            offer_code=body.offer_code,
+            line_number=body.line_number,
+        )
+        fresh = await subscription_for(session, row["id"], None)
+    return subscription_view(fresh)
+
+
+@router.post(
+    "/v1/subscriptions/{subscription_id}/suspension",
+    response_model=SubscriptionRead,
+    summary="Suspend a subscription (billing agents)",
+)
+async def suspend(
+    subscription_id: str, body: Suspension, runtime: RuntimeDep, principal: CurrentPrincipal
+) -> Any:
+    ensure_billing_agent(principal)
+    async with runtime.session_factory() as session, session.begin():
+        await flow.suspend(session, runtime, subscription_id, body.reason)
+        row = await subscription_for(session, subscription_id, None)
+    return subscription_view(row)
+
+
+@router.post(
+    "/v1/subscriptions/{subscription_id}/idoomly",
+    response_model=SubscriptionRead,
+    summary="Idoomly: 36 hours at once on an expired ADSL or Fibre line (idempotent per period)",
+)
+async def idoomly(
+    subscription_id: str,
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Any:
+    owner = _may_act_on(principal)
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        await flow.grant_idoomly(session, runtime, subscription_id, owner)
+        row = await subscription_for(session, subscription_id, None)
+        return 200, subscription_view(row).model_dump(mode="json")
+
+    code, payload, _ = await run_idempotent(
+        runtime.session_factory,
+        runtime.definition.tables.idempotency_keys,
+        key=idempotency_key,
+        principal=f"{principal.kind}:{principal.subject}",
+        body={"idoomly": subscription_id},
+        work=work,
+    )
+    response.status_code = code
+    return payload
+
+
+@router.post(
+    "/v1/recharges",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RechargeRead,
+    summary="Recharge a line with a voucher code (app, portal, agency)",
+)
+async def recharge_by_code(
+    body: RechargeCreate, runtime: RuntimeDep, principal: CurrentPrincipal
+) -> Any:
+    owner = _may_act_on(principal)
+    async with runtime.session_factory() as session:
+        line = await subscription_for(session, body.subscription_id, owner)
+    await vouchers.check_rate(
+        runtime.session_factory, runtime, line.customer_id, body.subscription_id
+    )
+    try:
+        async with runtime.session_factory() as session, session.begin():
+            row = await vouchers.redeem(
+                session,
+                runtime,
+                subscription_id=body.subscription_id,
+                customer_id=owner,
+                code=body.code,
+            )
+    except vouchers.WrongCode:
+        await vouchers.record_failure(runtime.session_factory, line.customer_id, line.id)
+        raise NotFound("No unused card has this code.", slug="voucher-not-found") from None
+    return row

@@ -1,0 +1,119 @@
+"""What billing's answers look like, and who may do what (the role x endpoint matrix is in
+docs/billing.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from sila_billing.flows.common import Caller
+from sila_common.auth import Principal
+from sila_common.problems import Forbidden
+
+BILLING_ROLE = "billing"
+# Agents who may read a customer's billing (the call centre answers "did my payment go?").
+READ_ROLES = ("agent", "supervisor", "billing")
+
+
+def caller_of(principal: Principal) -> Caller:
+    return Caller.of(principal)
+
+
+def ensure_reader(principal: Principal) -> None:
+    if principal.kind == "customer":
+        return
+    if principal.kind == "agent" and principal.has_role(*READ_ROLES):
+        return
+    raise Forbidden("This needs a customer token or an agent role.")
+
+
+def ensure_billing_agent(principal: Principal) -> None:
+    if principal.kind != "agent" or not principal.has_role(BILLING_ROLE):
+        raise Forbidden("This needs the billing role.")
+
+
+def customer_scope(principal: Principal, customer_id: str | None) -> str | None:
+    """The customer a list is about: a customer only ever sees their own."""
+    ensure_reader(principal)
+    if principal.kind == "customer":
+        return principal.customer_id
+    return customer_id
+
+
+class PaymentRead(BaseModel):
+    id: str
+    number: str
+    customer_id: str
+    purpose: str
+    method: str
+    status: str
+    amount_centimes: int
+    refunded_centimes: int
+    invoice_id: str | None
+    subscription_id: str | None
+    redirect_url: str | None
+    masked_pan: str | None
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def payment_view(row: dict[str, Any]) -> PaymentRead:
+    return PaymentRead(
+        id=row["id"],
+        number=row["number"],
+        customer_id=row["customer_id"],
+        purpose=row["purpose"],
+        method=row["method"],
+        status=row["state"],
+        amount_centimes=row["amount_centimes"],
+        refunded_centimes=row["refunded_centimes"],
+        invoice_id=row["invoice_id"],
+        subscription_id=row["subscription_id"],
+        redirect_url=row["redirect_url"] if row["state"] == "pending" else None,
+        masked_pan=row["masked_pan"],
+        failure_reason=row["failure_reason"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+class PaymentPage(BaseModel):
+    items: list[PaymentRead]
+    next_cursor: str | None
+
+
+class SubscriptionRead(BaseModel):
+    id: str
+    customer_id: str
+    contract_id: str
+    offer_code: str
+    technology: str
+    billing: str
+    line_number: str | None
+    state: str
+    ends_at: datetime | None
+    idoomly_ends_at: datetime | None
+    idoomly_owed_centimes: int
+
+
+class InvoiceRead(BaseModel):
+    id: str
+    number: str
+    customer_id: str
+    subscription_id: str
+    period: str
+    amount_centimes: int
+    paid_centimes: int
+    outstanding_centimes: int
+    status: str
+    issued_at: datetime
+    due_at: datetime
+    pdf_url: str
+
+
+class InvoicePage(BaseModel):
+    items: list[InvoiceRead]
+    next_cursor: str | None

@@ -1,0 +1,1 @@
+"""Billing's business rules: plain Python, no database, no HTTP."""

@@ -1,0 +1,1 @@
+"""Billing's use cases: the only code that opens transactions and records outbox events."""

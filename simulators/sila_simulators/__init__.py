@@ -1,0 +1,1 @@
+"""Third parties simulated over their real protocols, each runnable as its own process."""
