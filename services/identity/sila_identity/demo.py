@@ -15,7 +15,7 @@ from sila_identity.domain.search import customer_name_keys, customer_search_text
 from sila_identity.events import CUSTOMER_REGISTERED
 from sila_identity.tables import agents, customers
 
-ALL_ROLES = ["agent", "supervisor", "technician", "billing", "marketing", "admin"]
+ALL_ROLES = ["agent", "supervisor", "technician", "billing", "marketing", "audit", "admin"]
 
 DEMO_CUSTOMERS = [
     # (first, last, first_ar, last_ar, phone E.164, wilaya, language)

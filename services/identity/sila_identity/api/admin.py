@@ -28,7 +28,7 @@ from sila_identity.tables import agents, audit_log, partners, signing_keys, wila
 router = APIRouter(prefix="/v1/admin/identity", tags=["administration"])
 reference = APIRouter(tags=["reference data"])
 
-ROLES = ("agent", "supervisor", "technician", "billing", "marketing", "admin")
+ROLES = ("agent", "supervisor", "technician", "billing", "marketing", "audit", "admin")
 ALL_WILAYAS = "*"
 SCOPE_PATTERN = r"^[a-z_]+:[a-z_]+$"
 

@@ -25,7 +25,6 @@ TRIGGERS: Final[dict[str, str]] = {
     "tickets.ticket.escalated": "a ticket's commitment was breached (level breached only)",
     "tickets.survey.answered": "the customer answered a satisfaction survey",
     "loyalty.referral.converted": "a customer's referee made their first payment",
-    "loyalty.account.anniversary_reached": "a customer's tenure anniversary",
 }
 # Triggers that fire only on some of their events, and what makes a grant "once".
 ONCE_PER_SUBJECT: Final = {"tickets.ticket.escalated"}
@@ -167,6 +166,8 @@ class Facts:
     first_time: bool = False
     # Member of the event's data some triggers look at (a ticket's escalation level).
     level: str | None = None
+    # Tickets' events: the ticket's number, for the compensation's timeline entry.
+    ticket_number: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -182,6 +183,7 @@ class Facts:
             "amount_centimes": self.amount_centimes,
             "first_time": self.first_time,
             "level": self.level,
+            "ticket_number": self.ticket_number,
         }
 
     @classmethod
@@ -199,6 +201,7 @@ class Facts:
             amount_centimes=data.get("amount_centimes"),
             first_time=bool(data.get("first_time")),
             level=data.get("level"),
+            ticket_number=data.get("ticket_number"),
         )
 
 
