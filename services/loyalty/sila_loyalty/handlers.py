@@ -25,6 +25,7 @@ async def customer_registered(session: AsyncSession, event: CloudEvent) -> None:
     if first:
         await referrals.link_registered(session, event.customerid, event.data.get("phone"))
     await engine.observe(session, runtime, event)
+    await engine.release_waiting(session, runtime, event.customerid)
 
 
 async def customer_updated(session: AsyncSession, event: CloudEvent) -> None:

@@ -73,7 +73,10 @@ recorded_events = Table(
     Column("event_type", String(200), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("amount_centimes", BigInteger, nullable=True),
-    Column("facts", JsonDoc, nullable=False),
+    # Null while the event waits for the customer's registration (read from another topic,
+    # it may arrive first); the waiting event is kept in ``pending_event`` meanwhile.
+    Column("facts", JsonDoc, nullable=True),
+    Column("pending_event", JsonDoc, nullable=True),
     Index("ix_recorded_events_type_time", "event_type", "occurred_at"),
     Index("ix_recorded_events_customer_type", "customer_id", "event_type", "occurred_at"),
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for
@@ -51,21 +51,72 @@ def _subject(event: CloudEvent) -> str:
     return str(event.data.get("ticket_id") or event.subject)
 
 
-async def observe(session: AsyncSession, runtime: Runtime, event: CloudEvent) -> Facts:
-    """Record the event and its facts (once), update the tier and referral, run campaigns."""
+REGISTERED = "identity.customer.registered"
+
+
+async def observe(session: AsyncSession, runtime: Runtime, event: CloudEvent) -> Facts | None:
+    """Record the event and its facts (once), update the tier and referral, run campaigns.
+
+    An event of a customer whose registration has not been read yet (it comes on another
+    topic and may arrive later) waits, recorded, until the registration releases it.
+    """
     customer_id = event.customerid
     account = await lock_account(session, customer_id)
-    stored = await session.scalar(
-        select(recorded_events.c.facts).where(recorded_events.c.event_id == event.id)
-    )
+    stored = (
+        await session.execute(
+            select(recorded_events.c.facts).where(recorded_events.c.event_id == event.id)
+        )
+    ).one_or_none()
     if stored is not None:
-        facts = Facts.from_json(stored)
+        if stored.facts is None:
+            return None  # still waiting for the registration
+        facts = Facts.from_json(stored.facts)
+    elif account.registered_at is None and event.type != REGISTERED:
+        await session.execute(
+            insert_for(session)(recorded_events)
+            .values(
+                event_id=event.id,
+                customer_id=customer_id,
+                event_type=event.type,
+                occurred_at=event.time,
+                amount_centimes=None,
+                facts=None,
+                pending_event=event.model_dump(mode="json"),
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+        return None
     else:
         facts = await _record(session, runtime, event, account)
         if event.type == PAYMENT and facts.first_time:
             await referrals.convert(session, runtime, customer_id, at=event.time)
     await run_campaigns(session, runtime, facts)
     return facts
+
+
+async def release_waiting(session: AsyncSession, runtime: Runtime, customer_id: str) -> int:
+    """Decide, in the order they happened, the events that waited for this registration."""
+    rows = (
+        await session.execute(
+            select(recorded_events.c.pending_event)
+            .where(
+                recorded_events.c.customer_id == customer_id,
+                recorded_events.c.facts.is_(None),
+            )
+            .order_by(recorded_events.c.occurred_at)
+        )
+    ).all()
+    waiting = [CloudEvent.model_validate(row.pending_event) for row in rows]
+    if not waiting:
+        return 0
+    await session.execute(
+        delete(recorded_events).where(
+            recorded_events.c.event_id.in_([event.id for event in waiting])
+        )
+    )
+    for event in waiting:
+        await observe(session, runtime, event)
+    return len(waiting)
 
 
 async def _record(
@@ -160,12 +211,15 @@ async def _update_tier(
 
 async def active_campaigns(session: AsyncSession, trigger: str, at: datetime) -> list[Campaign]:
     rows = await session.execute(
-        select(campaigns).where(
+        select(campaigns)
+        .where(
             campaigns.c.trigger == trigger,
             campaigns.c.status == "active",
             campaigns.c.starts_at <= at,
             campaigns.c.ends_at > at,
         )
+        # One order for everyone: concurrent grants lock campaigns without deadlocking.
+        .order_by(campaigns.c.id)
     )
     return [campaign_of(row) for row in rows.all()]
 

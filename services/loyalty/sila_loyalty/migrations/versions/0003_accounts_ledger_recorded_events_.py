@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-12-01 00:14:53.596181
+Create Date: 2026-12-01 00:19:15.361995
 """
 
 from collections.abc import Sequence
@@ -177,7 +177,12 @@ def upgrade() -> None:
         sa.Column(
             "facts",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            nullable=True,
+        ),
+        sa.Column(
+            "pending_event",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
         ),
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_recorded_events")),
     )
