@@ -397,7 +397,7 @@ DEFAULT_ROUTES: Final[list[DefaultRoute]] = [
     ),
 ]
 
-DEFAULT_ROUTES += [
+_LOYALTY_POINTS_ROUTES: Final[list[DefaultRoute]] = [
     DefaultRoute(
         "loyalty.points.redeemed",
         "service",
@@ -430,6 +430,8 @@ DEFAULT_ROUTES += [
         ),
     ),
 ]
+
+DEFAULT_ROUTES.extend(_LOYALTY_POINTS_ROUTES)
 
 # Campaign messages have no event; their templates are keyed by a campaign type.
 CAMPAIGN_TEMPLATES: Final[list[tuple[str, DefaultTemplate]]] = [
