@@ -14,6 +14,7 @@ from sila_loyalty.tables import campaigns, ledger_entries
 from tests.integration.loyalty.conftest import (
     Emit,
     Staff,
+    account_open,
     campaign_body,
     create_campaign,
     ledger_of,
@@ -101,6 +102,8 @@ async def test_a_campaign_rewards_matching_payments_once_each_and_per_customer_c
     )
     tizi = await registered_by_event(emit, wilaya="15")
     algiers = await registered_by_event(emit, wilaya="16")
+    await account_open(loyalty, tizi)
+    await account_open(loyalty, algiers)
     first = await pay(emit, tizi, offer)
     await pay(emit, tizi, offer, amount=100_000)  # below the minimum
     await pay(emit, algiers, offer)  # another wilaya
@@ -142,6 +145,8 @@ async def test_a_campaign_that_runs_out_of_budget_mid_stream_stops_exactly_at_it
         caps={"stock": 3},
     )
     customers = [await registered_by_event(emit) for _ in range(12)]
+    for customer in customers:
+        await account_open(loyalty, customer)
     # Twelve customers pay at once, spread over the topic's partitions.
     await asyncio.gather(*(pay(emit, c, offer) for c in customers))
 
@@ -181,6 +186,8 @@ async def test_the_dry_run_says_how_many_customers_a_campaign_would_have_reached
     trace = await create_campaign(loyalty, staff, conditions={"offers": [offer]})
     customers = [await registered_by_event(emit) for _ in range(4)]
     for customer in customers:
+        await account_open(loyalty, customer)
+    for customer in customers:
         await pay(emit, customer, offer, amount=300_000)
     await pay(emit, customers[0], offer, amount=300_000)
 
@@ -204,7 +211,8 @@ async def test_the_dry_run_says_how_many_customers_a_campaign_would_have_reached
     assert result["customers_reached"] == 4
     assert result["grants"] == 4
     assert result["cost_centimes"] == 80_000
-    assert result["refused"] == {"per_customer": 1}
+    # Other tests' payments are refused for their offer; this one's repeat by the cap.
+    assert result["refused"]["per_customer"] == 1
     # Nothing was written by the dry run.
     assert len(await ledger_of(loyalty, customers[0])) == 2
     bad = await loyalty.client.post(

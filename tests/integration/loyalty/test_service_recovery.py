@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import select
+
+from sila_loyalty.tables import accounts
 from tests.integration.loyalty.conftest import (
     Emit,
     Staff,
@@ -33,6 +36,8 @@ async def test_a_breach_is_compensated_once_per_ticket_and_the_warning_is_not(
         customer,
         {"contract_id": str(uuid.uuid4()), "number": "C-1", "offer_code": f"recovery_{area}"},
     )
+    # The offer comes on identity's topic, the breach on tickets': read the offer first.
+    await eventually(lambda: _has_offer(loyalty, customer), what="the offer known")
     ticket_id = str(uuid.uuid4())
     escalation: dict[str, Any] = {
         "ticket_id": ticket_id,
@@ -63,3 +68,11 @@ async def test_a_breach_is_compensated_once_per_ticket_and_the_warning_is_not(
 
 async def _opened(loyalty: LiveService, customer_id: str) -> bool:
     return bool(await outbox_events(loyalty, customer_id, "loyalty.account.opened"))
+
+
+async def _has_offer(loyalty: LiveService, customer_id: str) -> bool:
+    async with loyalty.runtime.session_factory() as session:
+        offers = await session.scalar(
+            select(accounts.c.offers).where(accounts.c.customer_id == customer_id)
+        )
+    return bool(offers)
