@@ -18,6 +18,7 @@ class Role(StrEnum):
     TECHNICIAN = "technician"
     BILLING = "billing"
     MARKETING = "marketing"
+    AUDIT = "audit"
     ADMIN = "admin"
 
 

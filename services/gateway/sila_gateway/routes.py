@@ -22,7 +22,16 @@ ROUTES: dict[str, tuple[str, ...]] = {
         "/v1/admin/identity",
     ),
     "tickets": ("/v1/tickets", "/v1/incidents", "/v1/reports", "/v1/surveys", "/tmf-api"),
-    "billing": ("/v1/offers", "/v1/subscriptions", "/v1/invoices", "/v1/payments", "/v1/recharges"),
+    "billing": (
+        "/v1/offers",
+        "/v1/subscriptions",
+        "/v1/invoices",
+        "/v1/payments",
+        "/v1/recharges",
+        "/v1/bill-runs",
+        "/v1/voucher-batches",
+        "/v1/reconciliation",
+    ),
     "loyalty": ("/v1/loyalty",),
     "notify": (
         "/v1/notifications",

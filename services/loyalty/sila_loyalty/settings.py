@@ -12,6 +12,12 @@ class LoyaltySettings(ServiceSettings):
 
     service_name: str = "loyalty"
     port: int = 8004
+    # How often the background job ends boosts and expires points.
+    jobs_interval_seconds: float = 30.0
+    jobs_batch_size: int = 200
+    # What a converted referral gives each side, in points.
+    referral_referrer_points: int = 500
+    referral_referee_points: int = 300
 
 
 def get_settings() -> LoyaltySettings:

@@ -451,6 +451,42 @@ DEFAULT_ROUTES: Final[list[DefaultRoute]] = [
     ),
 ]
 
+_LOYALTY_POINTS_ROUTES: Final[list[DefaultRoute]] = [
+    DefaultRoute(
+        "loyalty.points.redeemed",
+        "service",
+        False,
+        ("push", "email", "in_app", "sms"),
+        _one(
+            {"points": "int", "reward_label": "str"},
+            {
+                "fr": (
+                    "Points échangés",
+                    "Vous avez échangé {points} points contre {reward_label}.",
+                ),
+                "ar": ("تم استبدال النقاط", "لقد استبدلتم {points} نقطة مقابل {reward_label}."),
+                "en": ("Points redeemed", "You redeemed {points} points for {reward_label}."),
+            },
+        ),
+    ),
+    DefaultRoute(
+        "loyalty.points.expired",
+        "service",
+        False,
+        ("push", "email", "in_app", "sms"),
+        _one(
+            {"points": "int"},
+            {
+                "fr": ("Points expirés", "{points} points de fidélité ont expiré."),
+                "ar": ("نقاط منتهية الصلاحية", "انتهت صلاحية {points} نقطة وفاء."),
+                "en": ("Points expired", "{points} loyalty points have expired."),
+            },
+        ),
+    ),
+]
+
+DEFAULT_ROUTES.extend(_LOYALTY_POINTS_ROUTES)
+
 # Campaign messages have no event; their templates are keyed by a campaign type.
 CAMPAIGN_TEMPLATES: Final[list[tuple[str, DefaultTemplate]]] = [
     (

@@ -88,3 +88,18 @@ def test_an_unknown_event_still_reads_and_missing_members_show_an_ellipsis() -> 
 
 def test_an_unserved_language_falls_back_to_french() -> None:
     assert summarise("identity.customer.erased", {}, "kab").startswith("Données personnelles")
+
+
+def test_loyalty_events_read_in_three_languages_and_a_compensation_names_its_ticket() -> None:
+    from sila_identity.timeline.summaries import summarise
+
+    grant = {"reward_label": "5 heures offertes", "ticket_number": "TT-2026-000042"}
+    assert summarise("loyalty.reward.granted", grant, "fr") == (
+        "Compensation pour la réclamation TT-2026-000042 (délai dépassé) : 5 heures offertes"
+    )
+    assert "TT-2026-000042" in summarise("loyalty.reward.granted", grant, "ar")
+    assert summarise("loyalty.reward.granted", {"reward_label": "100 points"}, "en") == (
+        "Loyalty reward: 100 points"
+    )
+    assert summarise("loyalty.tier.changed", {"tier": "gold"}, "ar") == "مستوى الوفاء: ذهبي"
+    assert summarise("loyalty.points.expired", {"points": 40}, "en") == "40 points expired"

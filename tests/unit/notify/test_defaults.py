@@ -22,6 +22,7 @@ SAMPLES = {
     "reward_label": "1 Go",
     "tier": "Or",
     "offer": "Fibre 300 Mb/s",
+    "points": 500,
 }
 ALL = [(r.event_type, t) for r in DEFAULT_ROUTES for t in r.templates] + CAMPAIGN_TEMPLATES
 

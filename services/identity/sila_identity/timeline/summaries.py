@@ -76,6 +76,11 @@ LABELS: Final[dict[str, dict[str, Templates]]] = {
         "billing": _t("facturation", "الفوترة", "billing"),
         "commercial": _t("commercial", "التجاري", "commercial"),
     },
+    "tier": {
+        "bronze": _t("bronze", "برونزي", "bronze"),
+        "silver": _t("argent", "فضي", "silver"),
+        "gold": _t("or", "ذهبي", "gold"),
+    },
     "purpose": {
         "service": _t("messages de service", "رسائل الخدمة", "service messages"),
         "marketing": _t("offres commerciales", "العروض التجارية", "marketing"),
@@ -228,6 +233,46 @@ SUMMARIES: Final[dict[str, Templates]] = {
         "تم تفعيل Idoomly حتى {expires_at_local}",
         "Idoomly on until {expires_at_local}",
     ),
+    "loyalty.account.opened": _t(
+        "Compte fidélité ouvert (code de parrainage {referral_code})",
+        "تم فتح حساب الوفاء (رمز الإحالة {referral_code})",
+        "Loyalty account opened (referral code {referral_code})",
+    ),
+    "loyalty.reward.granted:default": _t(
+        "Récompense fidélité : {reward_label}",
+        "مكافأة الوفاء: {reward_label}",
+        "Loyalty reward: {reward_label}",
+    ),
+    "loyalty.reward.granted:recovery": _t(
+        "Compensation pour la réclamation {ticket_number} (délai dépassé) : {reward_label}",
+        "تعويض عن الشكوى {ticket_number} (تجاوز الأجل): {reward_label}",
+        "Compensation for ticket {ticket_number} (overdue): {reward_label}",
+    ),
+    "loyalty.points.redeemed": _t(
+        "{points} points échangés : {reward_label}",
+        "تم استبدال {points} نقطة: {reward_label}",
+        "{points} points redeemed: {reward_label}",
+    ),
+    "loyalty.points.expired": _t(
+        "{points} points expirés",
+        "انتهت صلاحية {points} نقطة",
+        "{points} points expired",
+    ),
+    "loyalty.tier.changed": _t(
+        "Niveau fidélité : {tier}",
+        "مستوى الوفاء: {tier}",
+        "Loyalty tier: {tier}",
+    ),
+    "loyalty.boost.ended": _t(
+        "Fin du bonus de débit ({speed_mbps} Mbit/s)",
+        "انتهاء زيادة السرعة ({speed_mbps} ميغابت/ث)",
+        "Speed boost ended ({speed_mbps} Mbit/s)",
+    ),
+    "loyalty.referral.converted": _t(
+        "Parrainage réussi : votre filleul est devenu client",
+        "إحالة ناجحة: أصبح الشخص الذي دعوتموه زبونا",
+        "Referral converted: your referee became a customer",
+    ),
     "notify.message.sent": _t(
         "Message envoyé ({channel})",
         "تم إرسال رسالة ({channel})",
@@ -263,6 +308,7 @@ VARIANTS: Final[dict[str, Callable[[Mapping[str, Any]], str]]] = {
     "identity.consent.changed": lambda d: "granted" if d.get("granted") else "withdrawn",
     "tickets.ticket.escalated": lambda d: "breached" if d.get("level") == "breached" else "warning",
     "tickets.note.added": lambda d: "public" if d.get("public") else "internal",
+    "loyalty.reward.granted": lambda d: "recovery" if d.get("ticket_number") else "default",
 }
 
 FIELD_NAMES: Final[dict[str, Templates]] = {

@@ -1,0 +1,41 @@
+"""Who may do what in loyalty (the role x endpoint matrix is in docs/loyalty.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sila_common.auth import Principal
+from sila_common.problems import Forbidden, NotFound
+
+# Agents who read a customer's account (within their wilayas).
+READER_ROLES = ("agent", "supervisor", "billing", "marketing", "audit")
+# Who defines campaigns and holds draws.
+MARKETING = ("marketing",)
+# Who reads campaigns and draws.
+CAMPAIGN_READERS = ("marketing", "supervisor", "audit")
+# Who re-runs a draw to check it.
+AUDIT = ("audit",)
+# Who grants goodwill or corrects an account by hand.
+ADJUSTERS = ("supervisor",)
+
+
+def caller_label(principal: Principal) -> str:
+    return f"{principal.kind}:{principal.subject}"
+
+
+def ensure_may_read(principal: Principal, account: Any) -> None:
+    """A customer reads their own account (404 for others'); an agent one in their wilayas."""
+    if principal.kind == "customer":
+        if principal.customer_id != account.customer_id:
+            raise NotFound(f"No loyalty account for customer {account.customer_id}.")
+        return
+    if principal.kind == "agent" and principal.has_role(*READER_ROLES):
+        if not principal.serves_wilaya(account.wilaya_code):
+            raise Forbidden(f"Your scope does not cover wilaya {account.wilaya_code}.")
+        return
+    raise Forbidden("This needs a customer's own token or an agent role.")
+
+
+def ensure_agent(principal: Principal, roles: tuple[str, ...]) -> None:
+    if principal.kind != "agent" or not principal.has_role(*roles):
+        raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")

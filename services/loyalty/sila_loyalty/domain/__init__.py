@@ -1,0 +1,1 @@
+"""Loyalty's business rules: plain Python, no database, no HTTP."""

@@ -1,0 +1,1 @@
+"""Loyalty's use cases: the only code that opens transactions and records outbox events."""

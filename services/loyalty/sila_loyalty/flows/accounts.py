@@ -1,0 +1,128 @@
+"""Accounts: opened from identity's registration, kept in step with the customer's changes,
+scrubbed at erasure; read with balances derived from the ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.db import insert_for
+from sila_common.outbox import forget_customer_history
+from sila_common.problems import NotFound
+from sila_common.service import Runtime
+from sila_loyalty.domain.ledger import RewardKind
+from sila_loyalty.domain.referrals import new_code
+from sila_loyalty.domain.tiers import Tier
+from sila_loyalty.events import ACCOUNT_OPENED, AccountOpened
+from sila_loyalty.tables import accounts, ledger_entries, messaging, referrals
+
+
+async def lock_account(session: AsyncSession, customer_id: str) -> Any:
+    """The customer's account, locked for this transaction (created empty if not yet known,
+    when another service's event arrives before identity's registration)."""
+    await session.execute(
+        insert_for(session)(accounts)
+        .values(
+            customer_id=customer_id,
+            referral_code=new_code(),
+            opened_at=datetime.now(UTC),
+            tier=Tier.BRONZE.value,
+            offers=[],
+        )
+        .on_conflict_do_nothing(index_elements=["customer_id"])
+    )
+    return (
+        await session.execute(
+            select(accounts).where(accounts.c.customer_id == customer_id).with_for_update()
+        )
+    ).one()
+
+
+async def find_account(session: AsyncSession, customer_id: str) -> Any:
+    row = (
+        await session.execute(select(accounts).where(accounts.c.customer_id == customer_id))
+    ).one_or_none()
+    if row is None or row.erased_at is not None:
+        raise NotFound(f"No loyalty account for customer {customer_id}.")
+    return row
+
+
+async def remember_customer(
+    session: AsyncSession, runtime: Runtime, *, customer_id: str, data: dict[str, Any], at: datetime
+) -> bool:
+    """Fill the account from identity's state of the customer; True when newly registered."""
+    account = await lock_account(session, customer_id)
+    if account.erased_at is not None:
+        return False
+    first = account.registered_at is None
+    changes: dict[str, Any] = {
+        "wilaya_code": str(data.get("wilaya_code") or account.wilaya_code or "")[:2] or None,
+        "phone": (str(data["phone"])[:20] if data.get("phone") else account.phone),
+        "language": str(data.get("language") or account.language or "fr")[:5],
+    }
+    if first:
+        changes["registered_at"] = at
+    await session.execute(
+        update(accounts).where(accounts.c.customer_id == customer_id).values(**changes)
+    )
+    if first:
+        await runtime.outbox.record(
+            session,
+            ACCOUNT_OPENED,
+            subject=customer_id,
+            customer_id=customer_id,
+            data=AccountOpened(
+                customer_id=customer_id, tier=account.tier, referral_code=account.referral_code
+            ),
+        )
+    return first
+
+
+async def remember_offer(session: AsyncSession, customer_id: str, offer_code: str) -> None:
+    account = await lock_account(session, customer_id)
+    offers = sorted(set(account.offers or []) | {offer_code[:50]})
+    await session.execute(
+        update(accounts).where(accounts.c.customer_id == customer_id).values(offers=offers)
+    )
+
+
+async def erase_customer(session: AsyncSession, customer_id: str) -> None:
+    """Law 18-07: the phone goes; the ledger keeps its amounts (accounting), no personal data."""
+    await lock_account(session, customer_id)
+    await session.execute(
+        update(accounts)
+        .where(accounts.c.customer_id == customer_id)
+        .values(phone=None, erased_at=datetime.now(UTC))
+    )
+    await session.execute(
+        update(referrals).where(referrals.c.referrer_id == customer_id).values(referee_phone=None)
+    )
+    await session.execute(
+        update(referrals).where(referrals.c.referee_id == customer_id).values(referee_phone=None)
+    )
+    await forget_customer_history(session, messaging.outbox, customer_id)
+
+
+async def balances_of(session: AsyncSession, customer_id: str) -> dict[str, int]:
+    rows = await session.execute(
+        select(ledger_entries.c.kind, func.coalesce(func.sum(ledger_entries.c.quantity), 0))
+        .where(ledger_entries.c.customer_id == customer_id)
+        .group_by(ledger_entries.c.kind)
+    )
+    totals = {kind.value: 0 for kind in RewardKind}
+    for kind, total in rows.all():
+        totals[str(kind)] = int(total)
+    return totals
+
+
+async def points_of(session: AsyncSession, customer_id: str) -> int:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(ledger_entries.c.quantity), 0)).where(
+            ledger_entries.c.customer_id == customer_id,
+            ledger_entries.c.kind == RewardKind.POINTS.value,
+        )
+    )
+    return int(total or 0)

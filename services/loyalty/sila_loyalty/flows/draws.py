@@ -1,0 +1,99 @@
+"""Draws among a campaign's eligible customers: seed and entrants recorded, winners rewarded."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.problems import NotFound, Unprocessable
+from sila_common.service import Runtime
+from sila_loyalty.domain.draws import draw, new_seed
+from sila_loyalty.domain.ledger import EntryReason, RewardKind
+from sila_loyalty.flows.accounts import lock_account
+from sila_loyalty.flows.campaigns import load_campaign
+from sila_loyalty.flows.grants import Source, grant
+from sila_loyalty.tables import draws, ledger_entries
+
+
+async def entrants_of(session: AsyncSession, campaign_id: str) -> list[str]:
+    """The customers the campaign rewarded: those eligible for its draw."""
+    rows = await session.scalars(
+        select(ledger_entries.c.customer_id)
+        .where(
+            ledger_entries.c.campaign_id == campaign_id,
+            ledger_entries.c.reason == EntryReason.CAMPAIGN.value,
+        )
+        .distinct()
+    )
+    return sorted(str(r) for r in rows)
+
+
+async def hold_draw(
+    session: AsyncSession,
+    runtime: Runtime,
+    *,
+    campaign_id: str,
+    winners: int,
+    prize_label: str,
+    prize_item: str,
+    drawn_by: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    await load_campaign(session, campaign_id, lock=True)
+    entrants = await entrants_of(session, campaign_id)
+    if not entrants:
+        raise Unprocessable(
+            "The campaign has no eligible customer yet.",
+            slug="no-entrants",
+            errors=[{"field": "path.campaign_id", "message": "no eligible customer"}],
+        )
+    seed = new_seed()
+    chosen = draw(seed, entrants, winners)
+    draw_id = str(uuid.uuid4())
+    row = {
+        "id": draw_id,
+        "campaign_id": campaign_id,
+        "seed": seed,
+        "entrants": entrants,
+        "winners_count": winners,
+        "winners": chosen,
+        "prize": {"label": prize_label, "item": prize_item},
+        "drawn_by": drawn_by,
+        "drawn_at": now,
+    }
+    await session.execute(insert(draws).values(**row))
+    for customer_id in chosen:
+        await lock_account(session, customer_id)
+        await grant(
+            session,
+            runtime,
+            customer_id=customer_id,
+            kind=RewardKind.GIFT,
+            quantity=1,
+            label=prize_label,
+            source=Source(
+                key=f"draw:{draw_id}:{customer_id}",
+                reason=EntryReason.DRAW,
+                campaign_id=campaign_id,
+                agent_id=drawn_by,
+            ),
+            occurred_at=now,
+        )
+    return row
+
+
+async def load_draw(session: AsyncSession, draw_id: str) -> Any:
+    row = (await session.execute(select(draws).where(draws.c.id == draw_id))).one_or_none()
+    if row is None:
+        raise NotFound(f"No draw {draw_id}.")
+    return row
+
+
+def rerun(row: Any) -> list[str]:
+    """The winners the recorded seed and entrants give, computed again."""
+    return draw(str(row.seed), list(row.entrants), int(row.winners_count))

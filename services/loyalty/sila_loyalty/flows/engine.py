@@ -1,0 +1,298 @@
+"""The rule engine: every event a campaign may follow is recorded with the facts the rules
+see, the customer's tier and referral are brought up to date, and each active campaign of
+that trigger grants what it promises, once, within its caps.
+
+Decisions are made on the facts recorded the first time an event was seen, so a replay of
+the history decides exactly as before and writes nothing new (each grant's source key is
+already in the ledger).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.db import insert_for
+from sila_common.events import CloudEvent
+from sila_common.service import Runtime
+from sila_loyalty.domain.campaigns import (
+    Campaign,
+    CapState,
+    Facts,
+    cap_refusal,
+    grant_key,
+    granted_quantity,
+    refusal,
+)
+from sila_loyalty.domain.ledger import EntryReason, tenure_days
+from sila_loyalty.domain.tiers import Tier, is_upgrade, tier_for
+from sila_loyalty.events import TIER_CHANGED, TierChanged
+from sila_loyalty.flows import referrals
+from sila_loyalty.flows.accounts import lock_account
+from sila_loyalty.flows.campaigns import campaign_of
+from sila_loyalty.flows.common import aware
+from sila_loyalty.flows.grants import Source, grant
+from sila_loyalty.tables import accounts, campaigns, ledger_entries, recorded_events
+
+PAYMENT = "billing.payment.succeeded"
+SPEND_TYPES = (PAYMENT,)
+SPEND_WINDOW = timedelta(days=365)
+
+
+def _amount(data: dict[str, Any]) -> int | None:
+    value = data.get("amount_centimes")
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _subject(event: CloudEvent) -> str:
+    return str(event.data.get("ticket_id") or event.subject)
+
+
+REGISTERED = "identity.customer.registered"
+
+
+async def observe(session: AsyncSession, runtime: Runtime, event: CloudEvent) -> Facts | None:
+    """Record the event and its facts (once), update the tier and referral, run campaigns.
+
+    An event of a customer whose registration has not been read yet (it comes on another
+    topic and may arrive later) waits, recorded, until the registration releases it.
+    """
+    customer_id = event.customerid
+    account = await lock_account(session, customer_id)
+    stored = (
+        await session.execute(
+            select(recorded_events.c.facts).where(recorded_events.c.event_id == event.id)
+        )
+    ).one_or_none()
+    if stored is not None:
+        if stored.facts is None:
+            return None  # still waiting for the registration
+        facts = Facts.from_json(stored.facts)
+    elif account.registered_at is None and event.type != REGISTERED:
+        await session.execute(
+            insert_for(session)(recorded_events)
+            .values(
+                event_id=event.id,
+                customer_id=customer_id,
+                event_type=event.type,
+                occurred_at=event.time,
+                amount_centimes=None,
+                facts=None,
+                pending_event=event.model_dump(mode="json"),
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+        return None
+    else:
+        facts = await _record(session, runtime, event, account)
+        if event.type == PAYMENT and facts.first_time:
+            await referrals.convert(session, runtime, customer_id, at=event.time)
+    await run_campaigns(session, runtime, facts)
+    return facts
+
+
+async def release_waiting(session: AsyncSession, runtime: Runtime, customer_id: str) -> int:
+    """Decide, in the order they happened, the events that waited for this registration."""
+    rows = (
+        await session.execute(
+            select(recorded_events.c.pending_event)
+            .where(
+                recorded_events.c.customer_id == customer_id,
+                recorded_events.c.facts.is_(None),
+            )
+            .order_by(recorded_events.c.occurred_at)
+        )
+    ).all()
+    waiting = [CloudEvent.model_validate(row.pending_event) for row in rows]
+    if not waiting:
+        return 0
+    await session.execute(
+        delete(recorded_events).where(
+            recorded_events.c.event_id.in_([event.id for event in waiting])
+        )
+    )
+    for event in waiting:
+        await observe(session, runtime, event)
+    return len(waiting)
+
+
+async def _record(
+    session: AsyncSession, runtime: Runtime, event: CloudEvent, account: Any
+) -> Facts:
+    customer_id = event.customerid
+    data = event.data
+    earlier = await session.scalar(
+        select(func.count())
+        .select_from(recorded_events)
+        .where(
+            recorded_events.c.customer_id == customer_id,
+            recorded_events.c.event_type == event.type,
+            recorded_events.c.occurred_at < event.time,
+        )
+    )
+    amount = _amount(data)
+    offers = set(account.offers or [])
+    if data.get("offer_code"):
+        offers.add(str(data["offer_code"]))
+    tier = await _update_tier(session, runtime, account, event.time, amount)
+    facts = Facts(
+        event_id=event.id,
+        event_type=event.type,
+        customer_id=customer_id,
+        occurred_at=event.time,
+        subject=_subject(event),
+        wilaya_code=account.wilaya_code or data.get("wilaya_code"),
+        offers=frozenset(offers),
+        tier=tier,
+        tenure_days=tenure_days(aware(account.registered_at), event.time),
+        amount_centimes=amount,
+        first_time=not earlier,
+        level=data.get("level") if isinstance(data.get("level"), str) else None,
+        ticket_number=str(data["number"])
+        if event.type.startswith("tickets.") and data.get("number")
+        else None,
+    )
+    await session.execute(
+        insert_for(session)(recorded_events)
+        .values(
+            event_id=event.id,
+            customer_id=customer_id,
+            event_type=event.type,
+            occurred_at=event.time,
+            amount_centimes=amount if event.type in SPEND_TYPES else None,
+            facts=facts.as_json(),
+        )
+        .on_conflict_do_nothing(index_elements=["event_id"])
+    )
+    return facts
+
+
+async def _update_tier(
+    session: AsyncSession, runtime: Runtime, account: Any, at: datetime, amount: int | None
+) -> Tier:
+    """The tier as of ``at`` (this event's spend included); an older event never lowers it."""
+    current = Tier(account.tier)
+    evaluated = aware(account.tier_evaluated_at)
+    if evaluated is not None and at < evaluated:
+        return current
+    spend = await session.scalar(
+        select(func.coalesce(func.sum(recorded_events.c.amount_centimes), 0)).where(
+            recorded_events.c.customer_id == account.customer_id,
+            recorded_events.c.event_type.in_(SPEND_TYPES),
+            recorded_events.c.occurred_at > at - SPEND_WINDOW,
+            recorded_events.c.occurred_at <= at,
+        )
+    )
+    spend = int(spend or 0) + (amount or 0)
+    tier = tier_for(tenure_days(aware(account.registered_at), at), spend)
+    await session.execute(
+        update(accounts)
+        .where(accounts.c.customer_id == account.customer_id)
+        .values(tier=tier.value, tier_evaluated_at=at)
+    )
+    if tier is not current:
+        await runtime.outbox.record(
+            session,
+            TIER_CHANGED,
+            subject=account.customer_id,
+            customer_id=account.customer_id,
+            data=TierChanged(
+                customer_id=account.customer_id,
+                tier=tier.value,
+                previous_tier=current.value,
+                upgrade=is_upgrade(current, tier),
+            ),
+        )
+    return tier
+
+
+async def active_campaigns(session: AsyncSession, trigger: str, at: datetime) -> list[Campaign]:
+    rows = await session.execute(
+        select(campaigns)
+        .where(
+            campaigns.c.trigger == trigger,
+            campaigns.c.status == "active",
+            campaigns.c.starts_at <= at,
+            campaigns.c.ends_at > at,
+        )
+        # One order for everyone: concurrent grants lock campaigns without deadlocking.
+        .order_by(campaigns.c.id)
+    )
+    return [campaign_of(row) for row in rows.all()]
+
+
+async def run_campaigns(session: AsyncSession, runtime: Runtime, facts: Facts) -> int:
+    """Grant what each active campaign of this trigger promises for these facts; returns how
+    many grants were made. The caller holds the customer's account lock."""
+    granted = 0
+    for campaign in await active_campaigns(session, facts.event_type, facts.occurred_at):
+        if refusal(campaign, facts) is not None:
+            continue
+        key = grant_key(campaign, facts)
+        if await session.scalar(
+            select(ledger_entries.c.id).where(ledger_entries.c.source_key == key)
+        ):
+            continue
+        if campaign.caps.per_customer is not None:
+            used = await session.scalar(
+                select(func.count())
+                .select_from(ledger_entries)
+                .where(
+                    ledger_entries.c.campaign_id == campaign.campaign_id,
+                    ledger_entries.c.customer_id == facts.customer_id,
+                )
+            )
+            state = CapState(per_customer={facts.customer_id: int(used or 0)})
+            if cap_refusal(campaign, state, facts.customer_id) == "per_customer":
+                continue
+        if not await _take_budget(session, campaign):
+            continue
+        reward = campaign.reward
+        ticket = (
+            {"ticket_id": facts.subject, "ticket_number": facts.ticket_number}
+            if facts.event_type == "tickets.ticket.escalated"
+            else None
+        )
+        await grant(
+            session,
+            runtime,
+            customer_id=facts.customer_id,
+            kind=reward.kind,
+            quantity=granted_quantity(reward, facts.tier),
+            label=reward.label,
+            source=Source(
+                key=key,
+                reason=EntryReason.CAMPAIGN,
+                event_id=facts.event_id,
+                campaign_id=campaign.campaign_id,
+            ),
+            occurred_at=facts.occurred_at,
+            speed_mbps=reward.speed_mbps,
+            ticket=ticket,
+        )
+        granted += 1
+    return granted
+
+
+async def _take_budget(session: AsyncSession, campaign: Campaign) -> bool:
+    """Reserve one reward's cost and stock in a single conditional update: concurrent grants
+    across partitions and processes never go past the budget or the stock."""
+    cost = campaign.reward.unit_cost_centimes
+    c = campaigns.c
+    taken = await session.scalar(
+        update(campaigns)
+        .where(
+            c.id == campaign.campaign_id,
+            or_(c.budget_centimes.is_(None), c.spent_centimes + cost <= c.budget_centimes),
+            or_(c.stock.is_(None), c.stock_used + 1 <= c.stock),
+            and_(c.status == "active"),
+        )
+        .values(
+            spent_centimes=c.spent_centimes + cost, stock_used=c.stock_used + 1, grants=c.grants + 1
+        )
+        .returning(c.id)
+    )
+    return taken is not None

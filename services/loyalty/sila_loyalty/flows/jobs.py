@@ -1,0 +1,188 @@
+"""The background job: ends speed boosts on time and expires points past their date.
+
+Both passes look for everything already due, so a pass after a restart or a downtime
+catches up; rows are claimed with ``FOR UPDATE SKIP LOCKED`` and each effect is written
+once (a boost's ``ended_at``, an expiry's source key), so several instances may run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.aio import wait_or_timeout
+from sila_common.service import Runtime
+from sila_loyalty.domain.ledger import EntryReason, PointLot, RewardKind, expiring_now
+from sila_loyalty.events import BOOST_ENDED, POINTS_EXPIRED, BoostEnded, PointsExpired
+from sila_loyalty.flows.accounts import lock_account, points_of
+from sila_loyalty.flows.common import aware, settings_of
+from sila_loyalty.flows.grants import Source, write_entry
+from sila_loyalty.tables import accounts, boosts, ledger_entries
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class PassResult:
+    boosts_ended: int = 0
+    points_expired: int = 0
+
+
+async def end_boosts(runtime: Runtime, now: datetime, *, batch_size: int = 200) -> int:
+    ended = 0
+    while True:
+        async with runtime.session_factory() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(boosts)
+                    .where(boosts.c.ended_at.is_(None), boosts.c.ends_at <= now)
+                    .order_by(boosts.c.ends_at)
+                    .limit(batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                ends_at = aware(row.ends_at) or now
+                await session.execute(
+                    update(boosts).where(boosts.c.id == row.id).values(ended_at=ends_at)
+                )
+                await runtime.outbox.record(
+                    session,
+                    BOOST_ENDED,
+                    subject=row.id,
+                    customer_id=row.customer_id,
+                    data=BoostEnded(
+                        boost_id=row.id,
+                        entry_id=row.entry_id,
+                        customer_id=row.customer_id,
+                        speed_mbps=row.speed_mbps,
+                        ended_at=ends_at,
+                    ),
+                )
+        ended += len(rows)
+        if len(rows) < batch_size:
+            return ended
+
+
+async def expire_points(runtime: Runtime, now: datetime, *, batch_size: int = 200) -> int:
+    """Withdraw what is left of every lot past its expiry, account by account."""
+    expired = 0
+    while True:
+        async with runtime.session_factory() as session:
+            due = list(
+                await session.scalars(
+                    select(ledger_entries.c.customer_id)
+                    .join(accounts, accounts.c.customer_id == ledger_entries.c.customer_id)
+                    .where(
+                        ledger_entries.c.kind == RewardKind.POINTS.value,
+                        ledger_entries.c.quantity > 0,
+                        ledger_entries.c.expires_at <= now,
+                        or_(
+                            accounts.c.points_expired_through.is_(None),
+                            ledger_entries.c.expires_at > accounts.c.points_expired_through,
+                        ),
+                    )
+                    .distinct()
+                    .limit(batch_size)
+                )
+            )
+        for customer_id in due:
+            async with runtime.session_factory() as session, session.begin():
+                expired += await _expire_account(session, runtime, customer_id, now)
+        if len(due) < batch_size:
+            return expired
+
+
+async def _expire_account(
+    session: AsyncSession, runtime: Runtime, customer_id: str, now: datetime
+) -> int:
+    await lock_account(session, customer_id)
+    entries = (
+        await session.execute(
+            select(ledger_entries).where(
+                ledger_entries.c.customer_id == customer_id,
+                ledger_entries.c.kind == RewardKind.POINTS.value,
+            )
+        )
+    ).all()
+    lots = [
+        PointLot(e.entry_id, int(e.quantity), aware(e.expires_at) or now)
+        for e in entries
+        if e.quantity > 0 and e.expires_at is not None
+    ]
+    spent = -sum(int(e.quantity) for e in entries if e.reason == EntryReason.REDEMPTION.value)
+    already = {
+        str((e.details or {}).get("lot")): -int(e.quantity)
+        for e in entries
+        if e.reason == EntryReason.EXPIRY.value
+    }
+    total = 0
+    balance = await points_of(session, customer_id)
+    for lot_id, points in sorted(expiring_now(lots, spent, already, now).items()):
+        entry = await write_entry(
+            session,
+            customer_id=customer_id,
+            kind=RewardKind.POINTS,
+            quantity=-points,
+            label=f"{points} points expirés",
+            source=Source(key=f"expiry:{lot_id}", reason=EntryReason.EXPIRY),
+            occurred_at=now,
+            details={"lot": lot_id},
+        )
+        if entry is None:
+            continue
+        balance -= points
+        total += points
+        await runtime.outbox.record(
+            session,
+            POINTS_EXPIRED,
+            subject=entry["entry_id"],
+            customer_id=customer_id,
+            data=PointsExpired(
+                customer_id=customer_id,
+                points=points,
+                earned_entry_id=lot_id,
+                balance_after=balance,
+            ),
+        )
+    await session.execute(
+        update(accounts)
+        .where(accounts.c.customer_id == customer_id)
+        .values(points_expired_through=now)
+    )
+    return total
+
+
+async def run_pass(runtime: Runtime, now: datetime | None = None) -> PassResult:
+    now = now or datetime.now(UTC)
+    batch = settings_of(runtime).jobs_batch_size
+    return PassResult(
+        boosts_ended=await end_boosts(runtime, now, batch_size=batch),
+        points_expired=await expire_points(runtime, now, batch_size=batch),
+    )
+
+
+async def run_jobs(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Run passes every ``jobs_interval_seconds`` until ``stop`` is set."""
+    interval = settings_of(runtime).jobs_interval_seconds
+    log.info("loyalty.jobs_started", interval=interval)
+    while not stop.is_set():
+        try:
+            result = await run_pass(runtime)
+            if result.boosts_ended or result.points_expired:
+                log.info(
+                    "loyalty.jobs_pass",
+                    boosts_ended=result.boosts_ended,
+                    points_expired=result.points_expired,
+                )
+        except Exception as exc:  # a failed pass is retried at the next tick
+            log.warning("loyalty.jobs_pass_failed", error=f"{type(exc).__name__}: {exc}")
+        await wait_or_timeout(stop, interval)
+
+
+__all__ = ["PassResult", "end_boosts", "expire_points", "run_jobs", "run_pass"]

@@ -1,0 +1,67 @@
+"""What loyalty consumes: identity's customers (accounts), and every event a campaign may
+follow (tickets', identity's, billing's), which the rule engine evaluates.
+
+Billing's events are taken by their type names (``billing.payment.succeeded``,
+``billing.subscription.recharged``...), reading ``amount_centimes`` and ``offer_code`` when
+they carry them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.events import CloudEvent, topic_for
+from sila_common.service import ConsumerSpec
+from sila_loyalty.domain.campaigns import TRIGGERS
+from sila_loyalty.flows import accounts, engine, referrals
+from sila_loyalty.flows.common import current_runtime
+
+
+async def customer_registered(session: AsyncSession, event: CloudEvent) -> None:
+    runtime = current_runtime()
+    first = await accounts.remember_customer(
+        session, runtime, customer_id=event.customerid, data=event.data, at=event.time
+    )
+    if first:
+        await referrals.link_registered(session, event.customerid, event.data.get("phone"))
+    await engine.observe(session, runtime, event)
+    await engine.release_waiting(session, runtime, event.customerid)
+
+
+async def customer_updated(session: AsyncSession, event: CloudEvent) -> None:
+    await accounts.remember_customer(
+        session, current_runtime(), customer_id=event.customerid, data=event.data, at=event.time
+    )
+
+
+async def customer_erased(session: AsyncSession, event: CloudEvent) -> None:
+    await accounts.erase_customer(session, event.customerid)
+
+
+async def contract_signed(session: AsyncSession, event: CloudEvent) -> None:
+    offer = event.data.get("offer_code")
+    if offer:
+        await accounts.remember_offer(session, event.customerid, str(offer))
+    await engine.observe(session, current_runtime(), event)
+
+
+async def triggering_event(session: AsyncSession, event: CloudEvent) -> None:
+    await engine.observe(session, current_runtime(), event)
+
+
+HANDLERS = {
+    **dict.fromkeys(
+        (t for t in TRIGGERS if not t.startswith("loyalty.")),
+        triggering_event,
+    ),
+    "identity.customer.registered": customer_registered,
+    "identity.customer.updated": customer_updated,
+    "identity.customer.erased": customer_erased,
+    "identity.contract.signed": contract_signed,
+}
+
+ENGINE = ConsumerSpec(
+    name="loyalty.engine",
+    topics=[topic_for("identity"), topic_for("tickets"), topic_for("billing")],
+    handlers=HANDLERS,
+)
