@@ -37,6 +37,7 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
             "demo-data",
             "replay",
             "reset-consumer",
+            *definition.commands,
         ],
     )
     parser.add_argument("consumer", nargs="?", help="reset-consumer: the consumer group")
@@ -83,6 +84,9 @@ async def _run_role(
         if role == "demo-data":
             if definition.load_demo_data is not None:
                 await definition.load_demo_data(runtime)
+            return
+        if role in definition.commands:
+            await definition.commands[role](runtime)
             return
         if role == "reset-consumer":
             if not consumer:

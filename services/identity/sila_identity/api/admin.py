@@ -17,7 +17,7 @@ from sila_common.app import RuntimeDep
 from sila_common.pagination import decode_cursor, encode_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_identity import audit
-from sila_identity.api.deps import Admin, Caller, KeyStoreDep, forget_account
+from sila_identity.api.deps import Admin, KeyStoreDep, forget_account
 from sila_identity.auth import sessions
 from sila_identity.auth.passwords import hash_password
 from sila_identity.directory import aware
@@ -26,7 +26,6 @@ from sila_identity.domain.wilayas import format_wilaya_code
 from sila_identity.tables import agents, audit_log, partners, signing_keys, wilayas
 
 router = APIRouter(prefix="/v1/admin/identity", tags=["administration"])
-reference = APIRouter(tags=["reference data"])
 
 ROLES = ("agent", "supervisor", "technician", "billing", "marketing", "admin")
 ALL_WILAYAS = "*"
@@ -501,10 +500,3 @@ async def create_wilaya(body: WilayaCreate, runtime: RuntimeDep, principal: Admi
     except IntegrityError as exc:
         raise Conflict(f"The wilaya {body.code} exists already.") from exc
     return WilayaRead(**row)
-
-
-@reference.get("/v1/wilayas", response_model=list[WilayaRead], summary="The wilayas, by code")
-async def list_wilayas(runtime: RuntimeDep, principal: Caller) -> list[WilayaRead]:
-    async with runtime.session_factory() as session:
-        rows = (await session.execute(select(wilayas).order_by(wilayas.c.code))).all()
-    return [WilayaRead.model_validate(r, from_attributes=True) for r in rows]

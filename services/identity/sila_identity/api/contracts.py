@@ -24,6 +24,7 @@ from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.phone import normalize_phone
 from sila_identity.domain.wilayas import format_wilaya_code
 from sila_identity.events import CONTRACT_SIGNED, ContractSigned
+from sila_identity.flows.geography import commune_for_text, ensure_commune
 from sila_identity.tables import contract_counters, contracts
 
 router = APIRouter(prefix="/v1/customers", tags=["contracts"])
@@ -42,6 +43,8 @@ class ContractCreate(BaseModel):
     # Defaults to the customer's wilaya; the contract number carries it.
     installation_wilaya_code: str | None = Field(default=None, max_length=2)
     installation_commune: str | None = Field(default=None, min_length=2, max_length=100)
+    # The installation's commune in the reference; must be a commune of the wilaya above.
+    installation_commune_code: str | None = Field(default=None, pattern=r"^\d{4}$")
     status: Literal["pending", "active"] = "active"
     starts_on: datetime | None = None
 
@@ -83,6 +86,7 @@ class ContractRead(BaseModel):
     installation_address: str | None
     installation_wilaya_code: str | None
     installation_commune: str | None
+    installation_commune_code: str | None = None
     status: str
     starts_on: datetime | None
     ends_on: datetime | None
@@ -141,6 +145,17 @@ async def add_contract(
 
     async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
         await ensure_wilaya(session, wilaya, "body.installation_wilaya_code")
+        commune_code = body.installation_commune_code
+        if commune_code:
+            await ensure_commune(
+                session,
+                commune_code,
+                wilaya,
+                commune_field="body.installation_commune_code",
+                wilaya_field="body.installation_wilaya_code",
+            )
+        else:
+            commune_code = await commune_for_text(session, wilaya, body.installation_commune)
         now = datetime.now(UTC)
         contract_id = str(uuid.uuid4())
         number = await next_contract_number(session, wilaya, now.astimezone(ALGIERS).year)
@@ -149,6 +164,7 @@ async def add_contract(
             "customer_id": customer_id,
             "number": number,
             "installation_wilaya_code": wilaya,
+            "installation_commune_code": commune_code,
             "ends_on": None,
             "created_at": now,
         }
@@ -165,6 +181,8 @@ async def add_contract(
                 offer_code=body.offer_code,
                 line_number=body.line_number,
                 status=body.status,
+                installation_wilaya_code=wilaya,
+                installation_commune_code=commune_code,
             ),
         )
         await audit.record(
