@@ -314,7 +314,7 @@ async def list_unmatched(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> UnmatchedPage:
-    after = str(decode_cursor(cursor)[0]) if cursor else None
+    after = str(decode_cursor(cursor, size=1)[0]) if cursor else None
     async with runtime.session_factory() as session:
         rows = await unmatched(session, principal.wilayas, limit + 1, after)
     items = [UnmatchedRead(**vars(r)) for r in rows[:limit]]
