@@ -144,33 +144,20 @@ async def affected_customers(session: AsyncSession, area: Area) -> list[str]:
 
 
 async def installed_in(session: AsyncSession, kind: AreaKind, code: str) -> list[str]:
-    """Customers with a line installed in the commune or daïra, and customers with no known
-    installation whose own commune is there."""
+    """The customers with a line installed in the commune or daïra (where they live does
+    not matter: a network incident cuts lines, not homes)."""
     column = (
         known_installations.c.commune_code
         if kind is AreaKind.COMMUNE
         else known_installations.c.daira_code
     )
-    communes = (
-        [code]
-        if kind is AreaKind.COMMUNE
-        else [c.code for c in geography().communes.values() if c.daira_code == code]
-    )
-    live = known_customers.c.erased_at.is_(None)
     installed = (
         select(known_installations.c.customer_id)
         .join(known_customers, known_customers.c.customer_id == known_installations.c.customer_id)
-        .where(column == code, live)
+        .where(column == code, known_customers.c.erased_at.is_(None))
+        .distinct()
     )
-    anywhere = select(known_installations.c.customer_id)
-    by_address = select(known_customers.c.customer_id).where(
-        live,
-        known_customers.c.commune_code.in_(communes),
-        known_customers.c.customer_id.not_in(anywhere),
-    )
-    found = set((await session.scalars(installed)).all())
-    found |= set((await session.scalars(by_address)).all())
-    return sorted(found)
+    return sorted((await session.scalars(installed)).all())
 
 
 async def record_many(

@@ -70,6 +70,9 @@ def resolve_place(
             raise UnknownPlace(f"a {kind.value} named by its name needs the wilaya_code it is in")
         if kind is AreaKind.COMMUNE:
             match, maybe = match_commune(text, reference.communes_of(wilaya_code))
+            if match is None and not maybe:
+                # Named right but placed in the wrong wilaya: say where it is.
+                match, _ = match_commune(text, list(reference.communes.values()))
             found = match
         else:
             wanted = normalise_name(text)
