@@ -3,8 +3,6 @@ maintained by admins, and addresses checked against it."""
 
 from __future__ import annotations
 
-import uuid
-
 from tests.integration.identity.conftest import Cast, events_of, register
 from tests.support import LiveService, bearer, problem_of, random_mobile
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
+from sila_common.geography import reference
 from sila_identity.auth.keys import KeyStore
 from sila_identity.auth.tokens import issue_access_token
-from sila_common.geography import reference
 from sila_tickets.tables import known_customers, known_installations, messaging
 from tests.conftest import create_agent, token_for
 from tests.support import LiveService, bearer

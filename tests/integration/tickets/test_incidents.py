@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from tests.integration.tickets.conftest import MakeCustomer, open_ticket, outbox_events

@@ -5,7 +5,6 @@ import re
 import pytest
 
 from sila_common.geography import reference
-
 from sila_identity.domain.wilayas import (
     UnknownWilaya,
     format_wilaya_code,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sila_tickets.domain.catalogue import SUBCATEGORIES, ScriptAnswerError, check_script_answers
 from sila_common.geography import reference
+from sila_tickets.domain.catalogue import SUBCATEGORIES, ScriptAnswerError, check_script_answers
 from sila_tickets.domain.incidents import (
     AreaKind,
     UnknownPlace,
@@ -128,7 +128,7 @@ def test_a_commune_is_named_by_code_or_by_name_in_either_script_whatever_the_acc
 
 def test_a_commune_of_another_wilaya_or_unknown_is_refused_naming_both() -> None:
     ref = reference()
-    with pytest.raises(UnknownPlace, match="Bou Saâda.*not M'Sila"):
+    with pytest.raises(UnknownPlace, match=r"Bou Saâda.*not M'Sila"):
         resolve_place(ref, AreaKind.COMMUNE, "Bou Saada", "28")
     with pytest.raises(UnknownPlace, match="no commune of Tizi Ouzou"):
         resolve_place(ref, AreaKind.COMMUNE, "Atlantis", "15")
