@@ -221,6 +221,16 @@ known_installations = Table(
     Index("ix_known_installations_customer", "customer_id"),
 )
 
+# What the 2025 reform did once and must not redo after a supervisor changed it
+# (("queue", "billing/64"): the queue's members for a new wilaya were copied from its parent).
+reform_steps = Table(
+    "reform_steps",
+    metadata,
+    Column("step", String(20), primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("done_at", DateTime(timezone=True), nullable=False),
+)
+
 # Commercial agencies (ACTEL): a ticket handled by one runs its working clock on its hours.
 agencies = Table(
     "agencies",

@@ -1,4 +1,5 @@
-"""commune codes in the directory, installations by commune, agencies' commune codes
+"""commune codes in the directory, installations by commune, agencies' commune codes, the
+reform's steps done
 
 Revision ID: 0006
 Revises: 0005
@@ -40,9 +41,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("agencies") as batch_op:
         batch_op.add_column(sa.Column("commune_code", sa.String(length=4), nullable=True))
+    op.create_table(
+        "reform_steps",
+        sa.Column("step", sa.String(length=20), nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("step", "key", name=op.f("pk_reform_steps")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("reform_steps")
     with op.batch_alter_table("agencies") as batch_op:
         batch_op.drop_column("commune_code")
     op.drop_index("ix_known_installations_customer", table_name="known_installations")
