@@ -4,16 +4,21 @@ to the new wilaya (`python -m sila_tickets apply-reform`), once."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from sila_common.geography import reference
 from sila_tickets.reform import apply_reform
 from sila_tickets.tables import incidents, queue_agents
+from sila_tickets.tables import tickets as ticket_rows
+from tests.integration.tickets.conftest import MakeCustomer, open_ticket
 from tests.support import LiveService, bearer, problem_of
 
 AGENCIES = "/v1/tickets/admin/agencies"
+AgentAuth = Callable[..., Awaitable[tuple[str, dict[str, str]]]]
 BOU_SAADA = next(c for c in reference().communes.values() if c.name_fr == "Bou Saada").code
 
 
@@ -90,3 +95,44 @@ async def test_an_agency_in_bou_saada_its_incident_and_its_queue_move_to_wilaya_
         )
     assert count is None
     await tickets.client.post(f"/v1/incidents/{incident_id}/resolve", headers=admin)
+
+
+async def test_reports_name_the_wilayas_show_bou_saada_from_the_reform_and_say_how_msila_split(
+    tickets: LiveService, admin_token: str, make_customer: MakeCustomer, agent_auth: AgentAuth
+) -> None:
+    admin = bearer(admin_token)
+    customer = await make_customer(wilaya="64", installed_in=BOU_SAADA)
+    await open_ticket(tickets, admin, customer)
+    old = await open_ticket(tickets, admin, customer)
+    async with tickets.runtime.session_factory() as session, session.begin():
+        await session.execute(
+            update(ticket_rows)
+            .where(ticket_rows.c.id == old["id"])
+            .values(opened_at=datetime(2025, 6, 1, 9, tzinfo=UTC))
+        )
+    _, supervisor = await agent_auth(["agent", "supervisor"], ["28", "64"])
+    now = datetime.now(UTC)
+
+    async def report(start: datetime, end: datetime) -> dict[str, Any]:
+        answer = await tickets.client.get(
+            "/v1/reports/tickets",
+            headers=supervisor,
+            params={"from": start.isoformat(), "to": end.isoformat()},
+        )
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    today = await report(now - timedelta(hours=1), now + timedelta(hours=1))
+    assert today["tickets"]["opened_by_wilaya"].get("64", 0) >= 1
+    assert today["wilayas"]["names"]["64"] == {
+        "fr": "Bou Saâda",
+        "ar": "بوسعادة",
+        "en": "Bou Saada",
+    }
+    [split] = today["wilayas"]["splits"]
+    assert (split["wilaya_code"], [w["code"] for w in split["into"]]) == ("28", ["64"])
+    assert "M'Sila" in split["explanation"] and "Bou Saâda (64)" in split["explanation"]
+
+    before = await report(datetime(2025, 5, 1, tzinfo=UTC), datetime(2025, 7, 1, tzinfo=UTC))
+    assert before["tickets"]["opened_by_wilaya"] == {"28": 1}
+    assert before["wilayas"]["names"]["28"]["fr"] == "M'Sila"
