@@ -139,3 +139,46 @@ async def test_admins_add_and_move_a_commune_and_others_may_not(
     )
     assert moved.status_code == 200, moved.text
     assert (moved.json()["wilaya_code"], moved.json()["former_wilaya_code"]) == ("06", "15")
+
+
+async def test_communes_the_reference_cannot_place_are_listed_for_an_agent_who_fixes_them(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer = await register(identity, cast.agent_15, commune="Village Agouni Boufal")
+    assert customer["commune_code"] is None
+
+    async def listed(token: str) -> list[dict[str, object]]:
+        items: list[dict[str, object]] = []
+        cursor = None
+        while True:
+            page = await identity.client.get(
+                "/v1/admin/identity/communes/unmatched",
+                headers=bearer(token),
+                params={"limit": 200} | ({"cursor": cursor} if cursor else {}),
+            )
+            assert page.status_code == 200, page.text
+            items += page.json()["items"]
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
+                return items
+
+    [entry] = [e for e in await listed(cast.agent_15) if e["customer_id"] == customer["id"]]
+    assert (entry["kind"], entry["text"], entry["wilaya_code"]) == (
+        "customer",
+        "Village Agouni Boufal",
+        "15",
+    )
+    assert customer["id"] not in {e["customer_id"] for e in await listed(cast.agent_16)}
+    tizi = (
+        await identity.client.get(
+            "/v1/wilayas/15/communes", headers=bearer(cast.agent_15), params={"q": "tizi ouzou"}
+        )
+    ).json()[0]["code"]
+    fixed = await identity.client.patch(
+        f"/v1/customers/{customer['id']}",
+        headers=bearer(cast.agent_15),
+        json={"commune_code": tizi},
+    )
+    assert fixed.status_code == 200 and fixed.json()["commune_code"] == tizi
+    assert fixed.json()["commune"] == "Village Agouni Boufal"
+    assert customer["id"] not in {e["customer_id"] for e in await listed(cast.agent_15)}
