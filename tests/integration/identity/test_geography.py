@@ -147,14 +147,21 @@ async def test_communes_the_reference_cannot_place_are_listed_for_an_agent_who_f
     customer = await register(identity, cast.agent_15, commune="Village Agouni Boufal")
     assert customer["commune_code"] is None
 
-    async def listed(token: str) -> list[dict[str, object]]:
+    contract = await identity.client.post(
+        f"/v1/customers/{customer['id']}/contracts",
+        headers=bearer(cast.agent_15),
+        json={"offer_code": "IDOOM_FIBRE_100M", "installation_commune": "Agouni Boufal"},
+    )
+    assert contract.status_code == 201 and contract.json()["installation_commune_code"] is None
+
+    async def listed(token: str, kind: str = "customer") -> list[dict[str, object]]:
         items: list[dict[str, object]] = []
         cursor = None
         while True:
             page = await identity.client.get(
                 "/v1/admin/identity/communes/unmatched",
                 headers=bearer(token),
-                params={"limit": 200} | ({"cursor": cursor} if cursor else {}),
+                params={"limit": 200, "kind": kind} | ({"cursor": cursor} if cursor else {}),
             )
             assert page.status_code == 200, page.text
             items += page.json()["items"]
@@ -169,6 +176,10 @@ async def test_communes_the_reference_cannot_place_are_listed_for_an_agent_who_f
         "15",
     )
     assert customer["id"] not in {e["customer_id"] for e in await listed(cast.agent_16)}
+    [installation] = [
+        e for e in await listed(cast.agent_15, "contract") if e["customer_id"] == customer["id"]
+    ]
+    assert (installation["id"], installation["text"]) == (contract.json()["id"], "Agouni Boufal")
     tizi = (
         await identity.client.get(
             "/v1/wilayas/15/communes", headers=bearer(cast.agent_15), params={"q": "tizi ouzou"}

@@ -4,7 +4,7 @@ and its maintenance by admins (a law creates, renames or moves; the list is data
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -311,12 +311,13 @@ class UnmatchedPage(BaseModel):
 async def list_unmatched(
     runtime: RuntimeDep,
     principal: FrontOffice,
+    kind: Literal["customer", "contract"] = "customer",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> UnmatchedPage:
     after = str(decode_cursor(cursor, size=1)[0]) if cursor else None
     async with runtime.session_factory() as session:
-        rows = await unmatched(session, principal.wilayas, limit + 1, after)
+        rows = await unmatched(session, principal.wilayas, limit + 1, after, kind)
     items = [UnmatchedRead(**vars(r)) for r in rows[:limit]]
     next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
     return UnmatchedPage(items=items, next_cursor=next_cursor)

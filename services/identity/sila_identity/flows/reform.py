@@ -325,30 +325,50 @@ class Unmatched:
 
 
 async def unmatched(
-    session: AsyncSession, wilayas: frozenset[str], limit: int, after: str | None
+    session: AsyncSession,
+    wilayas: frozenset[str],
+    limit: int,
+    after: str | None,
+    kind: str = "customer",
 ) -> list[Unmatched]:
-    """Customers and installations whose typed commune the reference could not place, with
-    the communes it might be (several: ambiguous; none: unknown)."""
+    """Customers (or contracts' installations) whose typed commune the reference could not
+    place, with the communes it might be (several: ambiguous; none: unknown)."""
     reference = await load_reference(session)
-    out: list[Unmatched] = []
-    query = select(customers.c.id, customers.c.wilaya_code, customers.c.commune).where(
-        customers.c.commune_code.is_(None),
-        customers.c.commune.is_not(None),
-        customers.c.erased_at.is_(None),
-    )
+    if kind == "contract":
+        table, wilaya, text, code = (
+            contracts,
+            contracts.c.installation_wilaya_code,
+            contracts.c.installation_commune,
+            contracts.c.installation_commune_code,
+        )
+        owner = contracts.c.customer_id
+        live = contracts.c.installation_wilaya_code.is_not(None)
+    else:
+        table, wilaya, text, code = (
+            customers,
+            customers.c.wilaya_code,
+            customers.c.commune,
+            (customers.c.commune_code),
+        )
+        owner = customers.c.id
+        live = customers.c.erased_at.is_(None)
+    query = select(
+        table.c.id, owner.label("customer_id"), wilaya.label("wilaya"), text.label("text")
+    ).where(code.is_(None), text.is_not(None), live)
     if "*" not in wilayas:
-        query = query.where(customers.c.wilaya_code.in_(sorted(wilayas)))
+        query = query.where(wilaya.in_(sorted(wilayas)))
     if after is not None:
-        query = query.where(customers.c.id > after)
-    for row in (await session.execute(query.order_by(customers.c.id).limit(limit))).all():
-        _, maybe = match_commune(row.commune, candidates_for(reference, row.wilaya_code))
+        query = query.where(table.c.id > after)
+    out: list[Unmatched] = []
+    for row in (await session.execute(query.order_by(table.c.id).limit(limit))).all():
+        _, maybe = match_commune(row.text, candidates_for(reference, row.wilaya))
         out.append(
             Unmatched(
-                kind="customer",
+                kind=kind,
                 id=row.id,
-                customer_id=row.id,
-                wilaya_code=row.wilaya_code,
-                text=row.commune,
+                customer_id=row.customer_id,
+                wilaya_code=row.wilaya,
+                text=row.text,
                 candidates=[
                     {"code": c.code, "name_fr": c.name_fr, "name_ar": c.name_ar} for c in maybe
                 ],
