@@ -193,3 +193,13 @@ async def test_communes_the_reference_cannot_place_are_listed_for_an_agent_who_f
     assert fixed.status_code == 200 and fixed.json()["commune_code"] == tizi
     assert fixed.json()["commune"] == "Village Agouni Boufal"
     assert customer["id"] not in {e["customer_id"] for e in await listed(cast.agent_15)}
+    placed = await identity.client.patch(
+        f"/v1/customers/{customer['id']}/contracts/{contract.json()['id']}",
+        headers=bearer(cast.agent_15),
+        json={"installation_commune_code": tizi},
+    )
+    assert placed.status_code == 200, placed.text
+    assert placed.json()["installation_commune_code"] == tizi
+    assert contract.json()["id"] not in {e["id"] for e in await listed(cast.agent_15, "contract")}
+    [updated] = await events_of(identity, customer["id"], "identity.contract.updated")
+    assert updated["data"]["changed"] == ["installation_commune_code"]

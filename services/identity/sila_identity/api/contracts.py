@@ -24,6 +24,7 @@ from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.phone import normalize_phone
 from sila_identity.domain.wilayas import format_wilaya_code
 from sila_identity.events import CONTRACT_SIGNED, ContractSigned
+from sila_identity.flows import installations
 from sila_identity.flows.geography import commune_for_text, ensure_commune
 from sila_identity.tables import contract_counters, contracts
 
@@ -244,4 +245,38 @@ async def get_contract(
     if row is None:
         raise NotFound(f"No contract {contract_id} for this customer.")
     await audit.record_reads(runtime.session_factory, principal, "contract.read", [customer_id])
+    return contract_read(row)
+
+
+class InstallationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The installation's commune in the reference; its wilaya becomes the contract's.
+    installation_commune_code: str = Field(pattern=r"^\d{4}$")
+    installation_address: str | None = Field(default=None, min_length=3, max_length=500)
+
+
+@router.patch(
+    "/{customer_id}/contracts/{contract_id}",
+    response_model=ContractRead,
+    summary="Place the installation in the reference (commune, street)",
+)
+async def place_installation(
+    customer_id: str,
+    contract_id: str,
+    body: InstallationPatch,
+    runtime: RuntimeDep,
+    principal: FrontOffice,
+) -> ContractRead:
+    async with runtime.session_factory() as session:
+        customer = await load_row(session, customer_id)
+    ensure_may_read(principal, customer)
+    row = await installations.place_installation(
+        runtime,
+        principal,
+        customer_id,
+        contract_id,
+        body.installation_commune_code,
+        body.installation_address,
+    )
     return contract_read(row)
