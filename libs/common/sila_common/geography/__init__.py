@@ -155,6 +155,7 @@ _LATIN_FOLD = (
 )
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise_name(value: str) -> str:
     """Case, accents, apostrophes, hyphens and spaces do not make two places.
 
@@ -167,6 +168,7 @@ def normalise_name(value: str) -> str:
     return "".join(ch for ch in text if ch.isalnum())
 
 
+@functools.lru_cache(maxsize=65536)
 def name_skeleton(value: str) -> str:
     """A looser key for Latin spellings: "Bou Saada", "Bousaâda" and "Bou Sâada" agree, and
     so do "Ain Oussera" / "Aïn Ousséra", "Djelfa" / "Jelfa", "Ksar Chellala" / "Ksar Challala"

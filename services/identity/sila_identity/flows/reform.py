@@ -1,10 +1,10 @@
 """The November 2025 reform as a data migration, and the matching of typed communes.
 
 `apply_reform` is idempotent and resumable (state decides, not a log): run it again after
-a crash or a new batch of legacy data and it does only what is left. For each customer and
-contract, in its own transaction with its event (an ordinary `identity.customer.updated` /
+a crash or a new batch of legacy data and it does only what is left. Each change of a
+customer or contract commits with its event (an ordinary `identity.customer.updated` /
 `identity.contract.updated`, so the timeline, tickets' and notify's directories and every
-read model follow) and an audit row:
+read model follow) and its audit row, 200 rows per transaction:
 
 1. a free-text commune without a code is matched to the reference among the communes of
    the customer's wilaya and those carved out of it (accents, either script,
@@ -35,7 +35,7 @@ from sila_identity.events import CONTRACT_UPDATED, CUSTOMER_UPDATED, ContractUpd
 from sila_identity.flows.geography import load_reference
 from sila_identity.tables import agents, contracts, customers, reform_scope_grants
 
-BATCH = 500
+BATCH = 200
 REFORM = "reform"
 MATCHED = "commune-matched"
 SYSTEM = Principal(subject="identity.reform", kind="service")
@@ -93,10 +93,12 @@ async def _ids(runtime: Runtime, table: Any, clause: Any, after: str | None) -> 
 async def _each(
     runtime: Runtime, table: Any, clause: Any, apply: Callable[[AsyncSession, str], Any]
 ) -> None:
+    # One transaction per batch: each change commits with its event and audit row, a crash
+    # loses at most the batch in progress, and a re-run finds it still to do.
     after: str | None = None
     while ids := await _ids(runtime, table, clause, after):
-        for row_id in ids:
-            async with runtime.session_factory() as session, session.begin():
+        async with runtime.session_factory() as session, session.begin():
+            for row_id in ids:
                 await apply(session, row_id)
         after = ids[-1]
 
