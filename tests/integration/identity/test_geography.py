@@ -156,12 +156,12 @@ async def test_communes_the_reference_cannot_place_are_listed_for_an_agent_who_f
 
     async def listed(token: str, kind: str = "customer") -> list[dict[str, object]]:
         items: list[dict[str, object]] = []
-        cursor = None
+        cursor: str | None = None
         while True:
             page = await identity.client.get(
                 "/v1/admin/identity/communes/unmatched",
                 headers=bearer(token),
-                params={"limit": 200, "kind": kind} | ({"cursor": cursor} if cursor else {}),
+                params={"limit": "200", "kind": kind} | ({"cursor": cursor} if cursor else {}),
             )
             assert page.status_code == 200, page.text
             items += page.json()["items"]
