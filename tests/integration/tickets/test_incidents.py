@@ -146,3 +146,26 @@ async def test_an_incident_over_a_daira_reaches_the_customers_installed_in_its_c
     await tickets.client.post(
         f"/v1/incidents/{declared.json()['id']}/resolve", headers=bearer(admin_token)
     )
+
+
+async def test_an_incident_over_a_wilaya_is_labelled_with_its_name_not_its_code(
+    tickets: LiveService, admin_token: str, make_customer: MakeCustomer
+) -> None:
+    customer = await make_customer(wilaya="42")
+    declared = await tickets.client.post(
+        "/v1/incidents",
+        headers=bearer(admin_token),
+        json={
+            "service": "fibre",
+            "area": {"kind": "wilaya", "value": "42"},
+            "estimated_end_at": "2030-01-01T10:00:00+01:00",
+        },
+    )
+    assert declared.status_code == 201, declared.text
+    assert declared.json()["area_label"] == "Tipaza"
+    told = await outbox_events(tickets, "tickets.incident.customer_affected", declared.json()["id"])
+    [mine] = [e for e in told if e["customerid"] == customer]
+    assert mine["data"]["i18n"]["area_label"]["ar"] == "تيبازة"
+    await tickets.client.post(
+        f"/v1/incidents/{declared.json()['id']}/resolve", headers=bearer(admin_token)
+    )

@@ -88,3 +88,26 @@ def test_an_unknown_event_still_reads_and_missing_members_show_an_ellipsis() -> 
 
 def test_an_unserved_language_falls_back_to_french() -> None:
     assert summarise("identity.customer.erased", {}, "kab").startswith("Données personnelles")
+
+
+def test_places_are_named_in_the_readers_language_never_by_their_codes() -> None:
+    moved = {
+        "changed": ["commune_code", "wilaya_code"],
+        "reason": "reform",
+        "wilaya_code": "64",
+        "commune_code": "6410",
+    }
+    french = summarise("identity.customer.updated", moved, "fr")
+    assert "Bou Saâda" in french and "Bou Saada" in french and "64" not in french
+    assert "بوسعادة" in summarise("identity.customer.updated", moved, "ar")
+    relocated = {"number": "TT-2026-000007", "from_wilaya_code": "28", "wilaya_code": "64"}
+    assert summarise("tickets.ticket.relocated", relocated, "en") == (
+        "Ticket TT-2026-000007 now handled by the wilaya of Bou Saada"
+    )
+    affected = {
+        "service": "fibre",
+        "area_label": "Tipaza",
+        "i18n": {"area_label": {"fr": "Tipaza", "ar": "تيبازة", "en": "Tipaza"}},
+        "estimated_end_at": "2026-01-12T18:00:00+00:00",
+    }
+    assert "تيبازة" in summarise("tickets.incident.customer_affected", affected, "ar")
