@@ -3,7 +3,8 @@
 Roles: ``api`` (HTTP), ``relay`` (outbox to Kafka), ``consume`` (event handlers),
 ``serve`` (all three in one process, for development), ``migrate`` (Alembic to head),
 ``demo-data`` (the dev profile's demo accounts), ``replay`` (republish the history),
-``reset-consumer <name>`` (empty a read model before a replay rebuilds it).
+``reset-consumer <name>`` (empty a read model before a replay rebuilds it), and the
+service's own operator commands (``ServiceDefinition.commands``, e.g. ``apply-reform``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
@@ -466,7 +466,10 @@ class WilayaRead(BaseModel):
     code: str
     name_fr: str
     name_ar: str
+    name_en: str | None = None
     active: bool
+    parent_code: str | None = None
+    established_on: date | None = None
 
 
 class WilayaCreate(BaseModel):
@@ -475,6 +478,10 @@ class WilayaCreate(BaseModel):
     code: str = Field(max_length=2)
     name_fr: str = Field(min_length=2, max_length=100)
     name_ar: str = Field(min_length=2, max_length=100)
+    name_en: str | None = Field(default=None, min_length=2, max_length=100)
+    # A wilaya carved out of another by a law: which one, and from when.
+    parent_code: str | None = Field(default=None, pattern=r"^\d{2}$")
+    established_on: date | None = None
 
     @field_validator("code")
     @classmethod
@@ -492,7 +499,7 @@ class WilayaCreate(BaseModel):
     summary="Add a wilaya created by law (the list is data, not code)",
 )
 async def create_wilaya(body: WilayaCreate, runtime: RuntimeDep, principal: Admin) -> WilayaRead:
-    row = body.model_dump() | {"active": True}
+    row = body.model_dump() | {"active": True, "name_en": body.name_en or body.name_fr}
     try:
         async with runtime.session_factory() as session, session.begin():
             await session.execute(insert(wilayas).values(**row))
