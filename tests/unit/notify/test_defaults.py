@@ -6,7 +6,7 @@ import pytest
 
 from sila_notify.defaults import CAMPAIGN_TEMPLATES, DEFAULT_ROUTES
 from sila_notify.domain.sms import count_sms
-from sila_notify.domain.templates import render, validate_template
+from sila_notify.domain.templates import Language, render, validate_template
 from sila_notify.template_store import coerce_all, localised, used_in
 
 SAMPLES = {
@@ -85,8 +85,10 @@ def test_an_incident_message_names_the_place_in_the_customers_language() -> None
         "i18n": {"area_label": {"fr": "Tipaza", "ar": "تيبازة", "en": "Tipaza"}},
         "estimated_end_at": "2026-01-12T18:00:00+00:00",
     }
-    bodies = {}
-    for language, (_, body) in template.texts.items():
+    bodies: dict[str, str] = {}
+    languages: tuple[Language, ...] = ("fr", "ar", "en")
+    for language in languages:
+        body = template.texts[language][1]
         values = coerce_all(template.variables, localised(data, language))
         bodies[language] = render(body, template.variables, values, language)
     assert "perturbation fibre à Tipaza" in bodies["fr"]
