@@ -42,6 +42,7 @@ from sqlalchemy import func, select
 from benchmarks.harness import BenchEnv, Row, median, percentile
 from sila_common.app import create_app
 from sila_common.events import CloudEvent, topic_for
+from sila_common.geography import reference as geography
 from sila_common.service import Runtime
 from sila_local.processes import free_port
 from sila_notify.handlers import MESSAGES, WEBHOOKS
@@ -53,6 +54,8 @@ from sila_notify.tables import campaign_sends, messages
 OTP = "identity.otp.requested"
 OTP_RATE_PER_SECOND = 5.0
 STARTUP_DEADLINE_SECONDS = 60.0
+
+WILAYAS = sorted(geography().wilayas)
 
 
 def _phone(n: int) -> str:
@@ -290,7 +293,7 @@ async def _seed_recipients(database_url: str, count: int) -> float:
                         _phone(start + i),
                         None,
                         ("fr", "ar", "en")[i % 3],
-                        f"{(i % 58) + 1:02d}",
+                        WILAYAS[i % len(WILAYAS)],
                         "Client Idoom",
                         "active",
                         '["sms", "in_app"]',

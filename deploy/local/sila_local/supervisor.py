@@ -75,6 +75,8 @@ class Supervisor:
         console.print("[green]✓[/green] databases migrated")
         if self.env["SILA_PROFILE"] == "dev" and not DEMO_MARKER.exists():
             await self._once("demo data", "sila_identity", "demo-data")
+            # The 2025 reform in what tickets owns (agencies, incidents, queues); idempotent.
+            await self._once("tickets reform", "sila_tickets", "apply-reform")
             DEMO_MARKER.write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
             console.print("[green]✓[/green] demo data loaded (agent admin / admin)")
 

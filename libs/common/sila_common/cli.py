@@ -3,7 +3,8 @@
 Roles: ``api`` (HTTP), ``relay`` (outbox to Kafka), ``consume`` (event handlers),
 ``serve`` (all three in one process, for development), ``migrate`` (Alembic to head),
 ``demo-data`` (the dev profile's demo accounts), ``replay`` (republish the history),
-``reset-consumer <name>`` (empty a read model before a replay rebuilds it).
+``reset-consumer <name>`` (empty a read model before a replay rebuilds it), and the
+service's own operator commands (``ServiceDefinition.commands``, e.g. ``apply-reform``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
             "demo-data",
             "replay",
             "reset-consumer",
+            *definition.commands,
         ],
     )
     parser.add_argument("consumer", nargs="?", help="reset-consumer: the consumer group")
@@ -83,6 +85,9 @@ async def _run_role(
         if role == "demo-data":
             if definition.load_demo_data is not None:
                 await definition.load_demo_data(runtime)
+            return
+        if role in definition.commands:
+            await definition.commands[role](runtime)
             return
         if role == "reset-consumer":
             if not consumer:

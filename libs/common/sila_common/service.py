@@ -72,3 +72,6 @@ class ServiceDefinition:
     background_jobs: Sequence[BackgroundJob] = ()
     # Loads the dev profile's demo data (make run); must be idempotent.
     load_demo_data: Callable[[Runtime], Awaitable[None]] | None = None
+    # Operator commands (``python -m sila_<svc> <name>``), e.g. identity's apply-reform;
+    # each must be idempotent and resumable.
+    commands: Mapping[str, Callable[[Runtime], Awaitable[None]]] = field(default_factory=dict)

@@ -19,6 +19,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
         "/.well-known",
         "/v1/customers",
         "/v1/wilayas",
+        "/v1/communes",
         "/v1/admin/identity",
     ),
     "tickets": ("/v1/tickets", "/v1/incidents", "/v1/reports", "/v1/surveys", "/tmf-api"),

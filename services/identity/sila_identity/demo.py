@@ -14,6 +14,7 @@ from sila_identity.auth.passwords import hash_password
 from sila_identity.directory import registered_payload
 from sila_identity.domain.search import customer_name_keys, customer_search_text
 from sila_identity.events import CUSTOMER_REGISTERED
+from sila_identity.flows.reform import apply_reform
 from sila_identity.tables import agents, customers
 
 ALL_ROLES = list(ROLES)
@@ -23,12 +24,24 @@ DEMO_CUSTOMERS = [
     ("Karim", "Aït Saïd", "كريم", "آيت سعيد", "+213550123456", "15", "fr"),
     ("Yasmina", "Benali", "ياسمينة", "بن علي", "+213661234567", "16", "ar"),
     ("Mohamed", "Kaci", "محمد", "قاسي", "+213770112233", "15", "fr"),
+    # Registered in M'Sila before the 2025 reform, living in Bou Saâda (now wilaya 64):
+    # the reform below moves him.
+    ("Abdelkader", "Bensalem", "عبد القادر", "بن سالم", "+213662445566", "28", "ar"),
 ]
+# The commune each demo customer typed (free text, as before the reference existed).
+DEMO_COMMUNES = {"+213550123456": "Azazga", "+213662445566": "Bou Saâda"}
 
 
 async def load_demo_data(runtime: Runtime) -> None:
     if runtime.platform.profile != Profile.DEV:
         raise RuntimeError("demo data is for the dev profile only")
+    await _load_accounts(runtime)
+    # Idempotent: the demo customers registered before the reform move once.
+    for line in (await apply_reform(runtime)).lines():
+        print(f"identity reform: {line}")
+
+
+async def _load_accounts(runtime: Runtime) -> None:
     now = datetime.now(UTC)
     async with runtime.session_factory() as session, session.begin():
         if await session.scalar(select(agents.c.id).where(agents.c.username == "admin")):
@@ -59,6 +72,7 @@ async def load_demo_data(runtime: Runtime) -> None:
                     last_name_ar=last_ar,
                     phone=phone,
                     wilaya_code=wilaya,
+                    commune=DEMO_COMMUNES.get(phone),
                     language=language,
                     search_text=customer_search_text(
                         first_name=first,

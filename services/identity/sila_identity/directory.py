@@ -39,6 +39,7 @@ class CustomerRead(BaseModel):
     email: str | None
     wilaya_code: str
     commune: str | None
+    commune_code: str | None
     address: str | None
     language: str
     version: int
@@ -82,6 +83,7 @@ def to_read(row: Any) -> CustomerRead:
         email=row.email,
         wilaya_code=row.wilaya_code,
         commune=row.commune,
+        commune_code=row.commune_code,
         address=row.address,
         language=row.language,
         version=row.version,
@@ -129,12 +131,15 @@ def registered_payload(row: Any, channel: str | None) -> CustomerRegistered:
         phone=row.phone or "",
         email=row.email,
         commune=row.commune,
+        commune_code=row.commune_code,
     )
 
 
-def updated_payload(row: Any, channel: str | None, changed: list[str]) -> CustomerUpdated:
+def updated_payload(
+    row: Any, channel: str | None, changed: list[str], reason: str | None = None
+) -> CustomerUpdated:
     base = registered_payload(row, channel).model_dump()
-    return CustomerUpdated(**base, changed=changed, version=row.version)
+    return CustomerUpdated(**base, changed=changed, version=row.version, reason=reason)
 
 
 async def ensure_wilaya(session: AsyncSession, code: str, field: str) -> None:

@@ -24,6 +24,8 @@ class CustomerRegistered(BaseModel):
     phone: str
     email: str | None = None
     commune: str | None = None
+    # The commune in the reference (GET /v1/communes/{code}), checked against the wilaya.
+    commune_code: str | None = None
 
 
 class CustomerUpdated(CustomerRegistered):
@@ -31,6 +33,8 @@ class CustomerUpdated(CustomerRegistered):
 
     changed: list[str] = []
     version: int = 1
+    # Why, when it was not an ordinary edit: "reform" (the November 2025 map).
+    reason: str | None = None
 
 
 class CustomerErased(BaseModel):
@@ -76,6 +80,15 @@ class ContractSigned(BaseModel):
     offer_code: str
     line_number: str | None = None
     status: str = "active"
+    installation_wilaya_code: str | None = None
+    installation_commune_code: str | None = None
+
+
+class ContractUpdated(ContractSigned):
+    """The contract's state after the change; ``changed`` names the fields that moved."""
+
+    changed: list[str] = []
+    reason: str | None = None
 
 
 class PartnerChanged(BaseModel):
@@ -126,4 +139,10 @@ PARTNER_CHANGED = declare_event(
     "identity.partner.changed",
     PartnerChanged,
     "An administrator changed a partner's scopes or disabled it (keyed by the partner id).",
+)
+
+CONTRACT_UPDATED = declare_event(
+    "identity.contract.updated",
+    ContractUpdated,
+    "A contract's installation place changed (its commune matched, or moved by a reform).",
 )

@@ -8,9 +8,19 @@ from sila_common.auth import KeySource, LocalKeySource
 from sila_common.service import Runtime, ServiceDefinition
 from sila_common.settings import Profile
 from sila_identity import handlers
-from sila_identity.api import admin, auth, contracts, customers, interactions, privacy, timeline
+from sila_identity.api import (
+    admin,
+    auth,
+    contracts,
+    customers,
+    geography,
+    interactions,
+    privacy,
+    timeline,
+)
 from sila_identity.auth.keys import KeyStore
 from sila_identity.demo import load_demo_data
+from sila_identity.flows.reform import apply_reform
 from sila_identity.settings import IdentitySettings, get_settings
 from sila_identity.tables import messaging, metadata
 
@@ -69,6 +79,12 @@ async def _on_startup(runtime: Runtime) -> None:
     await _key_store(runtime).ensure_key()
 
 
+async def apply_reform_command(runtime: Runtime) -> None:
+    """``python -m sila_identity apply-reform``: idempotent, resumable; prints what it did."""
+    for line in (await apply_reform(runtime)).lines():
+        print(line)
+
+
 definition = ServiceDefinition(
     name="identity",
     title="Sila identity",
@@ -85,10 +101,12 @@ definition = ServiceDefinition(
         privacy.router,
         timeline.router,
         admin.router,
-        admin.reference,
+        geography.reference,
+        geography.admin,
     ],
     consumers=[handlers.TIMELINE],
     key_source_factory=_local_keys,
     on_startup=_on_startup,
     load_demo_data=load_demo_data,
+    commands={"apply-reform": apply_reform_command},
 )

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -28,7 +29,8 @@ NameKeys = ARRAY(Text).with_variant(JSON(), "sqlite")
 metadata = new_metadata()
 messaging = messaging_tables(metadata)
 
-# Reference data, loaded by migration: the list grows by law (58 today, 69 voted).
+# Reference data, loaded by migration (0002: 58 wilayas; 0006: the 69 of the November 2025
+# reform, their 591 daïras and 1,541 communes), maintained by admins through the API.
 wilayas = Table(
     "wilayas",
     metadata,
@@ -36,6 +38,48 @@ wilayas = Table(
     Column("name_fr", String(100), nullable=False),
     Column("name_ar", String(100), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
+    Column("name_en", String(100), nullable=True),
+    # A wilaya carved out of another by a reform: which one, and from when.
+    Column("parent_code", String(2), nullable=True),
+    Column("established_on", Date, nullable=True),
+)
+
+dairas = Table(
+    "dairas",
+    metadata,
+    Column("code", String(4), primary_key=True),
+    Column("wilaya_code", String(2), ForeignKey("wilayas.code"), nullable=False),
+    Column("name_fr", String(100), nullable=False),
+    Column("name_ar", String(100), nullable=False),
+    Column("name_en", String(100), nullable=False),
+    Index("ix_dairas_wilaya_code", "wilaya_code"),
+)
+
+communes = Table(
+    "communes",
+    metadata,
+    Column("code", String(4), primary_key=True),
+    Column("daira_code", String(4), ForeignKey("dairas.code"), nullable=False),
+    Column("wilaya_code", String(2), ForeignKey("wilayas.code"), nullable=False),
+    Column("name_fr", String(100), nullable=False),
+    Column("name_ar", String(100), nullable=False),
+    Column("name_en", String(100), nullable=False),
+    # Identifies nothing: communes of the new wilayas keep their former wilaya's codes.
+    Column("postal_code", String(5), nullable=True),
+    Column("former_wilaya_code", String(2), nullable=True),
+    Column("active", Boolean, nullable=False, default=True),
+    Index("ix_communes_wilaya_code", "wilaya_code"),
+)
+
+# The reform added these wilayas to these agents' scope (an admin may take them back; a
+# re-run of the reform never grants twice).
+reform_scope_grants = Table(
+    "reform_scope_grants",
+    metadata,
+    Column("agent_id", String(36), primary_key=True),
+    Column("wilaya_code", String(2), primary_key=True),
+    Column("parent_code", String(2), nullable=False),
+    Column("granted_at", DateTime(timezone=True), nullable=False),
 )
 
 customers = Table(
@@ -57,8 +101,11 @@ customers = Table(
     Column("phone", String(20), nullable=True, unique=True),
     Column("email", String(254), nullable=True),
     Column("wilaya_code", String(2), ForeignKey("wilayas.code"), nullable=False),
+    # Free text as typed before the reference existed, kept for what it says; the commune
+    # is commune_code (a reference checked against the wilaya), the street is address.
     Column("commune", String(100), nullable=True),
     Column("address", Text, nullable=True),
+    Column("commune_code", String(4), nullable=True),
     Column("language", String(5), nullable=False),
     # Normalised names and phonetic keys in both scripts (domain.names.search_terms);
     # trigram-indexed on PostgreSQL.
@@ -79,6 +126,7 @@ customers = Table(
     ),
     Index("ix_customers_name_keys", "name_keys", postgresql_using="gin"),
     Index("ix_customers_wilaya_code", "wilaya_code"),
+    Index("ix_customers_commune_code", "commune_code"),
 )
 
 contracts = Table(
@@ -97,6 +145,8 @@ contracts = Table(
     Column("starts_on", DateTime(timezone=True), nullable=True),
     Column("ends_on", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("installation_commune_code", String(4), nullable=True),
+    Index("ix_contracts_installation_commune_code", "installation_commune_code"),
 )
 
 # The sequence inside each contract number, one counter per wilaya and year.

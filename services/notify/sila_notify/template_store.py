@@ -75,11 +75,26 @@ def used_in(text: str, variables: Mapping[str, str]) -> dict[str, str]:
     return {name: kind for name, kind in variables.items() if name in names}
 
 
+def localised(data: Mapping[str, Any], language: str) -> Mapping[str, Any]:
+    """The event's data with the members it names in every language (`i18n`: {"area_label":
+    {"fr": "Bou Saada", "ar": "بوسعادة"}}) in the message's language: a place is named in the
+    customer's script, never by a code."""
+    names = data.get("i18n")
+    if not isinstance(names, Mapping):
+        return data
+    chosen = {
+        member: forms[language]
+        for member, forms in names.items()
+        if isinstance(forms, Mapping) and isinstance(forms.get(language), str)
+    }
+    return {**data, **chosen} if chosen else data
+
+
 def render_row(row: Any, data: Mapping[str, Any], language: str, channel: str) -> Rendered:
     """Subject and body of a stored template; raises TemplateRenderError."""
     variables: dict[str, str] = dict(row.variables)
-    values = coerce_all(variables, data)
     lang: Language = language if language in ("fr", "ar", "en") else FALLBACK_LANGUAGE  # type: ignore[assignment]
+    values = coerce_all(variables, localised(data, lang))
     # SMS reaches feature phones: no bidi isolates there (see domain.templates).
     isolates = channel in ("push", "in_app")
     body = render(row.body, variables, values, lang, bidi_isolates=isolates)

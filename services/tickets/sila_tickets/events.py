@@ -81,12 +81,31 @@ class NoteAdded(BaseModel):
     partner_id: str | None = None
 
 
+class TicketRelocated(BaseModel):
+    """The ticket now belongs to another wilaya: its customer moved (or a reform moved
+    their commune); the queue members and the scope of that wilaya apply."""
+
+    ticket_id: str
+    number: str
+    customer_id: str
+    from_wilaya_code: str | None
+    wilaya_code: str
+    reason: str | None = None
+
+
+# Names of places in each language, for the members that name one: {"area_label": {"fr":
+# "Bou Saada", "ar": "بوسعادة", "en": "Bou Saada"}}; notify renders the recipient's.
+PlaceNames = dict[str, dict[str, str]]
+
+
 class IncidentCustomerAffected(BaseModel):
     incident_id: str
     customer_id: str
     service: str
+    # In French; `i18n` has it in every language.
     area_label: str
     estimated_end_at: datetime
+    i18n: PlaceNames = {}
 
 
 class IncidentCustomerRestored(BaseModel):
@@ -94,6 +113,7 @@ class IncidentCustomerRestored(BaseModel):
     customer_id: str
     service: str
     area_label: str
+    i18n: PlaceNames = {}
 
 
 class SurveyAnswered(BaseModel):
@@ -145,6 +165,11 @@ NOTE_ADDED = declare_event(
     "tickets.note.added",
     NoteAdded,
     "A note was added to a ticket; public notes carry their text, internal ones do not.",
+)
+TICKET_RELOCATED = declare_event(
+    "tickets.ticket.relocated",
+    TicketRelocated,
+    "A ticket moved to another wilaya with its customer (a move, or the 2025 reform).",
 )
 INCIDENT_CUSTOMER_AFFECTED = declare_event(
     "tickets.incident.customer_affected",

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
 from sila_common.db import insert_for
+from sila_common.geography import reference as geography
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_common.service import Runtime
 from sila_tickets.domain.agencies import agency_named
@@ -63,6 +64,7 @@ from sila_tickets.settings import TicketsSettings
 from sila_tickets.tables import (
     incidents,
     known_customers,
+    known_installations,
     queue_agents,
     queues,
     ticket_counters,
@@ -219,13 +221,13 @@ async def active_incident_for(
     session: AsyncSession,
     *,
     wilaya_code: str | None,
-    commune: str | None,
+    places: Sequence[tuple[str | None, str | None]],
     exchange: str | None,
     olt: str | None,
     service: str | None,
 ) -> Any:
     """The active incident over the line's area (most recent first), by one indexed lookup."""
-    keys = area_keys(wilaya_code=wilaya_code, commune=commune, exchange=exchange, olt=olt)
+    keys = area_keys(wilaya_code=wilaya_code, places=places, exchange=exchange, olt=olt)
     if not keys:
         return None
     area = or_(
@@ -239,6 +241,27 @@ async def active_incident_for(
         query = query.where(incidents.c.service.in_([ANY_SERVICE, service.strip().lower()]))
     query = query.order_by(incidents.c.declared_at.desc()).limit(1)
     return (await session.execute(query)).one_or_none()
+
+
+async def installed_places(
+    session: AsyncSession, customer: Any, contract_id: str | None
+) -> list[tuple[str | None, str | None]]:
+    """(commune, daïra) codes where the line is: the contract's installation, else every
+    installation of the customer, else the customer's own commune."""
+    query = select(known_installations.c.commune_code, known_installations.c.daira_code).where(
+        known_installations.c.customer_id == customer.customer_id,
+        known_installations.c.commune_code.is_not(None),
+    )
+    rows = (await session.execute(query)).all()
+    if contract_id is not None:
+        chosen = (
+            await session.execute(query.where(known_installations.c.contract_id == contract_id))
+        ).all()
+        rows = chosen or rows
+    if rows:
+        return [(r.commune_code, r.daira_code) for r in rows]
+    commune = geography().communes.get(customer.commune_code or "")
+    return [(commune.code, commune.daira_code)] if commune else []
 
 
 def sla_dates(
@@ -292,7 +315,7 @@ async def open_ticket(
         incident = await active_incident_for(
             session,
             wilaya_code=customer.wilaya_code,
-            commune=customer.commune,
+            places=await installed_places(session, customer, new.contract_id),
             exchange=exchange,
             olt=olt,
             service=new.service,

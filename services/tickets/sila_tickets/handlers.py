@@ -15,10 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for
 from sila_common.events import CloudEvent, topic_for
-from sila_common.outbox import forget_customer_history
+from sila_common.geography import reference
+from sila_common.outbox import NewEvent, Outbox, forget_customer_history
 from sila_common.service import ConsumerSpec
+from sila_tickets.domain.lifecycle import OPEN, Status
+from sila_tickets.events import TICKET_RELOCATED, TicketRelocated
 from sila_tickets.tables import (
     known_customers,
+    known_installations,
     messaging,
     questionnaire_responses,
     surveys,
@@ -36,7 +40,10 @@ _OPTIONAL_TEXT = {
     "commune": 100,
     "exchange": 50,
     "olt": 50,
+    "commune_code": 4,
 }
+# A ticket still on someone's desk (or resolved and reopenable) follows its customer.
+FOLLOWS_CUSTOMER = sorted(s.value for s in (*OPEN, Status.RESOLVED))
 
 
 def _text(value: Any, limit: int) -> str | None:
@@ -46,9 +53,11 @@ def _text(value: Any, limit: int) -> str | None:
 async def remember_customer(session: AsyncSession, event: CloudEvent) -> None:
     current = (
         await session.execute(
-            select(known_customers.c.event_time, known_customers.c.erased_at).where(
-                known_customers.c.customer_id == event.customerid
-            )
+            select(
+                known_customers.c.event_time,
+                known_customers.c.erased_at,
+                known_customers.c.wilaya_code,
+            ).where(known_customers.c.customer_id == event.customerid)
         )
     ).one_or_none()
     if current is not None:
@@ -70,6 +79,74 @@ async def remember_customer(session: AsyncSession, event: CloudEvent) -> None:
     insert = insert_for(session)
     stmt = insert(known_customers).values(**values)
     await session.execute(stmt.on_conflict_do_update(index_elements=["customer_id"], set_=values))
+    if current is not None and current.wilaya_code != values["wilaya_code"]:
+        await relocate_tickets(session, event.customerid, values["wilaya_code"], data.get("reason"))
+
+
+async def relocate_tickets(
+    session: AsyncSession, customer_id: str, wilaya_code: str, reason: Any
+) -> None:
+    """The customer's live tickets move to their new wilaya, each with its event."""
+    rows = (
+        await session.execute(
+            select(tickets.c.id, tickets.c.number, tickets.c.wilaya_code).where(
+                tickets.c.customer_id == customer_id,
+                tickets.c.status.in_(FOLLOWS_CUSTOMER),
+                tickets.c.wilaya_code != wilaya_code,
+            )
+        )
+    ).all()
+    if not rows:
+        return
+    await session.execute(
+        update(tickets)
+        .where(tickets.c.id.in_([r.id for r in rows]))
+        .values(wilaya_code=wilaya_code, updated_at=datetime.now(UTC))
+    )
+    await Outbox(messaging.outbox).record_many(
+        session,
+        [
+            NewEvent(
+                TICKET_RELOCATED,
+                row.id,
+                customer_id,
+                TicketRelocated(
+                    ticket_id=row.id,
+                    number=row.number,
+                    customer_id=customer_id,
+                    from_wilaya_code=row.wilaya_code,
+                    wilaya_code=wilaya_code,
+                    reason=str(reason) if reason else None,
+                ),
+            )
+            for row in rows
+        ],
+    )
+
+
+async def remember_installation(session: AsyncSession, event: CloudEvent) -> None:
+    """identity.contract.signed / updated: where the contract is installed."""
+    data = event.data
+    contract_id = str(data["contract_id"])
+    stored = await session.scalar(
+        select(known_installations.c.event_time).where(
+            known_installations.c.contract_id == contract_id
+        )
+    )
+    if stored is not None and _aware(stored) > event.time:
+        return
+    commune_code = data.get("installation_commune_code")
+    commune = reference().communes.get(str(commune_code or ""))
+    values: dict[str, Any] = {
+        "contract_id": contract_id,
+        "customer_id": event.customerid,
+        "wilaya_code": data.get("installation_wilaya_code"),
+        "commune_code": commune.code if commune else None,
+        "daira_code": commune.daira_code if commune else None,
+        "event_time": event.time,
+    }
+    stmt = insert_for(session)(known_installations).values(**values)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["contract_id"], set_=values))
 
 
 async def erase_customer(session: AsyncSession, event: CloudEvent) -> None:
@@ -119,5 +196,7 @@ CUSTOMER_DIRECTORY = ConsumerSpec(
         "identity.customer.registered": remember_customer,
         "identity.customer.updated": remember_customer,
         "identity.customer.erased": erase_customer,
+        "identity.contract.signed": remember_installation,
+        "identity.contract.updated": remember_installation,
     },
 )

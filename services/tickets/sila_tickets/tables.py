@@ -145,6 +145,8 @@ known_customers = Table(
     # The time of the event the row reflects: an older event never overwrites a newer one.
     Column("event_time", DateTime(timezone=True), nullable=True),
     Column("erased_at", DateTime(timezone=True), nullable=True),
+    # The customer's commune in the geography reference (sila_common.geography).
+    Column("commune_code", String(4), nullable=True),
     Index("ix_known_customers_area", "wilaya_code", "commune"),
     Index("ix_known_customers_exchange", "exchange"),
     Index("ix_known_customers_olt", "olt"),
@@ -204,6 +206,32 @@ holiday_overrides = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# Where each contract is installed (identity.contract.signed / updated): an incident over a
+# commune or a daïra finds its customers here.
+known_installations = Table(
+    "known_installations",
+    metadata,
+    Column("contract_id", String(36), primary_key=True),
+    Column("customer_id", String(36), nullable=False),
+    Column("wilaya_code", String(2), nullable=True),
+    Column("commune_code", String(4), nullable=True),
+    Column("daira_code", String(4), nullable=True),
+    Column("event_time", DateTime(timezone=True), nullable=False),
+    Index("ix_known_installations_commune", "commune_code"),
+    Index("ix_known_installations_daira", "daira_code"),
+    Index("ix_known_installations_customer", "customer_id"),
+)
+
+# What the 2025 reform did once and must not redo after a supervisor changed it
+# (("queue", "billing/64"): the queue's members for a new wilaya were copied from its parent).
+reform_steps = Table(
+    "reform_steps",
+    metadata,
+    Column("step", String(20), primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("done_at", DateTime(timezone=True), nullable=False),
+)
+
 # Commercial agencies (ACTEL): a ticket handled by one runs its working clock on its hours.
 agencies = Table(
     "agencies",
@@ -219,6 +247,8 @@ agencies = Table(
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("updated_by", String(100), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The agency's commune in the geography reference (matched from `commune` when typed).
+    Column("commune_code", String(4), nullable=True),
     Index("ix_agencies_wilaya", "wilaya_code"),
 )
 

@@ -89,6 +89,12 @@ def cases(a: str, contract: str, interaction: str, erasable: str, agent: str) ->
         ),
         Case("GET", f"{customer}/contracts", None, (401, 200, 404, 200, 404, 200, 200, 403)),
         Case(
+            "PATCH",
+            f"{customer}/contracts/{contract}",
+            lambda: {"installation_commune_code": "1505"},
+            (401, 403, 403, 200, 404, 200, 200, 403),
+        ),
+        Case(
             "GET",
             f"{customer}/contracts/{contract}",
             None,
@@ -132,6 +138,26 @@ def cases(a: str, contract: str, interaction: str, erasable: str, agent: str) ->
         ),
         # Reference data and administration
         Case("GET", "/v1/wilayas", None, (401, 200, 200, 200, 200, 200, 200, 200)),
+        Case("GET", "/v1/wilayas/64/dairas", None, (401, 200, 200, 200, 200, 200, 200, 200)),
+        Case("GET", "/v1/communes?q=azazga", None, (401, 200, 200, 200, 200, 200, 200, 200)),
+        Case(
+            "GET",
+            "/v1/admin/identity/communes/unmatched",
+            None,
+            (401, 403, 403, 200, 200, 200, 200, 403),
+        ),
+        Case(
+            "GET",
+            "/v1/admin/identity/reform/scope-grants",
+            None,
+            (401, 403, 403, 403, 403, 403, 200, 403),
+        ),
+        Case(
+            "PATCH",
+            "/v1/admin/identity/wilayas/64",
+            lambda: {"name_en": "Bou Saada"},
+            (401, 403, 403, 403, 403, 403, 200, 403),
+        ),
         Case("GET", "/v1/admin/identity/agents", None, (401, 403, 403, 403, 403, 403, 200, 403)),
         Case(
             "GET",

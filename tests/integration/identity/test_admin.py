@@ -54,7 +54,7 @@ async def test_an_admin_creates_an_agent_who_logs_in_with_the_roles_and_scope_gi
 async def test_agent_roles_and_wilayas_are_checked_against_what_exists(
     identity: LiveService, cast: Cast
 ) -> None:
-    for field, value in (("roles", ["wizard"]), ("wilayas", ["63"])):
+    for field, value in (("roles", ["wizard"]), ("wilayas", ["70"])):
         body = {
             "username": f"x{uuid.uuid4().hex[:6]}",
             "display_name": "Xavier",
@@ -69,20 +69,18 @@ async def test_agent_roles_and_wilayas_are_checked_against_what_exists(
         assert field in str(problem_of(answer)["errors"])
 
 
-async def test_a_wilaya_created_by_law_can_be_added_and_then_used(
+async def test_the_wilayas_of_the_2025_reform_are_known_and_a_law_adds_more_through_the_api(
     identity: LiveService, cast: Cast
 ) -> None:
     listed = await identity.client.get("/v1/wilayas", headers=bearer(cast.agent_15))
     codes = [w["code"] for w in listed.json()]
-    assert codes[:2] == ["01", "02"]
-    assert len(codes) >= 58
-    if "60" not in codes:
-        added = await identity.client.post(
-            "/v1/admin/identity/wilayas",
-            headers=bearer(cast.admin),
-            json={"code": "60", "name_fr": "Wilaya 60", "name_ar": "الولاية 60"},
-        )
-        assert added.status_code == 201, added.text
+    assert codes[:69] == [f"{code:02d}" for code in range(1, 70)]
+    again = await identity.client.post(
+        "/v1/admin/identity/wilayas",
+        headers=bearer(cast.admin),
+        json={"code": "60", "name_fr": "Wilaya 60", "name_ar": "الولاية 60"},
+    )
+    assert again.status_code == 409
     customer = await register(identity, cast.admin, wilaya_code="60")
     assert customer["wilaya_code"] == "60"
 

@@ -94,14 +94,29 @@ async def test_invalid_fields_are_refused_with_the_field_named(
         assert field in named, (field, problem)
 
 
-async def test_a_wilaya_code_of_the_reform_not_yet_in_the_reference_table_is_refused(
+async def test_a_wilaya_an_admin_retired_from_the_reference_table_is_refused(
     identity: LiveService, cast: Cast
 ) -> None:
-    answer = await identity.client.post(
-        "/v1/customers",
-        headers=bearer(cast.admin),
-        json={"first_name": "A", "last_name": "B", "phone": random_mobile(), "wilaya_code": "63"},
+    admin = bearer(cast.admin)
+    retired = await identity.client.patch(
+        "/v1/admin/identity/wilayas/54", headers=admin, json={"active": False}
     )
+    assert retired.status_code == 200 and retired.json()["active"] is False
+    try:
+        answer = await identity.client.post(
+            "/v1/customers",
+            headers=admin,
+            json={
+                "first_name": "A",
+                "last_name": "B",
+                "phone": random_mobile(),
+                "wilaya_code": "54",
+            },
+        )
+    finally:
+        await identity.client.patch(
+            "/v1/admin/identity/wilayas/54", headers=admin, json={"active": True}
+        )
     assert answer.status_code == 422
     assert problem_of(answer)["errors"][0]["field"] == "body.wilaya_code"
 
@@ -183,7 +198,8 @@ async def test_an_update_changes_the_fields_bumps_the_version_and_emits_the_whol
         2,
     )
     [event] = await events_of(identity, customer["id"], "identity.customer.updated")
-    assert event["data"]["changed"] == ["commune", "email", "phone"]
+    assert event["data"]["changed"] == ["commune", "commune_code", "email", "phone"]
+    assert event["data"]["commune_code"] == updated["commune_code"] is not None
     assert event["data"]["phone"] == new_phone
     assert event["data"]["wilaya_code"] == "15"
     assert event["data"]["display_name"] == "Karim Aït Saïd"

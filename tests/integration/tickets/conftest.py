@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
+from sila_common.geography import reference
 from sila_identity.auth.keys import KeyStore
 from sila_identity.auth.tokens import issue_access_token
-from sila_tickets.tables import known_customers, messaging
+from sila_tickets.tables import known_customers, known_installations, messaging
 from tests.conftest import create_agent, token_for
 from tests.support import LiveService, bearer
 
@@ -26,10 +27,25 @@ async def add_customer(
     commune: str | None = None,
     exchange: str | None = None,
     olt: str | None = None,
+    commune_code: str | None = None,
+    installed_in: str | None = None,
 ) -> str:
-    """A customer the directory knows, as if identity had announced them."""
+    """A customer the directory knows, as if identity had announced them (and their
+    contract installed in the commune `installed_in`, a code of the reference)."""
     customer_id = str(uuid.uuid4())
     async with tickets.runtime.session_factory() as session, session.begin():
+        if installed_in is not None:
+            place = reference().communes[installed_in]
+            await session.execute(
+                insert(known_installations).values(
+                    contract_id=str(uuid.uuid4()),
+                    customer_id=customer_id,
+                    wilaya_code=place.wilaya_code,
+                    commune_code=place.code,
+                    daira_code=place.daira_code,
+                    event_time=datetime.now(UTC),
+                )
+            )
         await session.execute(
             insert(known_customers).values(
                 customer_id=customer_id,
@@ -40,6 +56,7 @@ async def add_customer(
                 commune=commune,
                 exchange=exchange,
                 olt=olt,
+                commune_code=commune_code,
                 phone="+213661234567",
                 display_name="Test Client",
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from tests.integration.tickets.conftest import MakeCustomer, open_ticket, outbox_events
@@ -13,26 +12,36 @@ async def test_an_incident_tells_its_area_links_new_faults_and_resolves_them_all
     tickets: LiveService, admin_token: str, make_customer: MakeCustomer
 ) -> None:
     admin = bearer(admin_token)
-    commune = f"Azazga {uuid.uuid4().hex[:6]}"
-    inside = [await make_customer(wilaya="15", commune=commune) for _ in range(2)]
-    spelled_otherwise = await make_customer(wilaya="15", commune=commune.upper())
-    outside = await make_customer(wilaya="15", commune="Tigzirt")
+    # Zelfana (Ghardaïa): lines installed there; living there is not enough.
+    zelfana, metlili = "4710", "4708"
+    inside = [await make_customer(wilaya="47", installed_in=zelfana) for _ in range(2)]
+    by_address = await make_customer(wilaya="47", commune_code=zelfana)
+    living_there_installed_elsewhere = await make_customer(
+        wilaya="47", commune_code=zelfana, installed_in=metlili
+    )
+    outside = await make_customer(wilaya="47", installed_in=metlili)
     end = (datetime.now(UTC) + timedelta(hours=6)).replace(microsecond=0)
     declared = await tickets.client.post(
         "/v1/incidents",
         headers=admin,
         json={
             "service": "adsl",
-            "area": {"kind": "commune", "value": commune, "wilaya_code": "15"},
+            "area": {"kind": "commune", "value": "زلفانة", "wilaya_code": "47"},
             "estimated_end_at": end.isoformat(),
-            "area_label": f"Commune de {commune}",
         },
     )
     assert declared.status_code == 201, declared.text
     incident = declared.json()
-    assert incident["affected_count"] == 3
+    assert (incident["area_value"], incident["area_label"]) == (zelfana, "Zelfana")
+    assert incident["affected_count"] == 2
     told = await outbox_events(tickets, "tickets.incident.customer_affected", incident["id"])
-    assert sorted(e["customerid"] for e in told) == sorted([*inside, spelled_otherwise])
+    assert sorted(e["customerid"] for e in told) == sorted(inside)
+    assert not {by_address, living_there_installed_elsewhere} & {e["customerid"] for e in told}
+    assert told[0]["data"]["i18n"]["area_label"] == {
+        "fr": "Zelfana",
+        "ar": "زلفانة",
+        "en": "Zelfana",
+    }
     assert datetime.fromisoformat(told[0]["data"]["estimated_end_at"]) == end
 
     linked = await open_ticket(tickets, admin, inside[0], service="adsl")
@@ -55,7 +64,8 @@ async def test_an_incident_tells_its_area_links_new_faults_and_resolves_them_all
     ticket = await tickets.client.get(f"/v1/tickets/{linked['id']}", headers=admin)
     assert ticket.json()["status"] == "resolved"
     restored = await outbox_events(tickets, "tickets.incident.customer_restored", incident["id"])
-    assert sorted(e["customerid"] for e in restored) == sorted([*inside, spelled_otherwise])
+    assert sorted(e["customerid"] for e in restored) == sorted(inside)
+    assert restored[0]["data"]["i18n"]["area_label"]["ar"] == "زلفانة"
     again = await tickets.client.post(f"/v1/incidents/{incident['id']}/resolve", headers=admin)
     assert again.status_code == 409
     after = await open_ticket(tickets, admin, inside[0], service="adsl")
@@ -91,3 +101,71 @@ async def test_an_exchange_needs_its_wilaya_and_a_customer_cannot_declare(
     mine = await customer_auth(await make_customer())
     refused = await tickets.client.post("/v1/incidents", headers=mine, json=body)
     assert refused.status_code == 403
+
+
+async def test_an_incident_over_a_place_the_reference_does_not_have_there_is_a_422_naming_it(
+    tickets: LiveService, admin_token: str
+) -> None:
+    admin = bearer(admin_token)
+    for area, expected in (
+        ({"kind": "commune", "value": "Bou Saada", "wilaya_code": "28"}, "not M'Sila"),
+        ({"kind": "commune", "value": "Atlantis", "wilaya_code": "15"}, "Atlantis"),
+        ({"kind": "daira", "value": "9999"}, "needs the wilaya_code"),
+    ):
+        answer = await tickets.client.post(
+            "/v1/incidents",
+            headers=admin,
+            json={"service": "all", "area": area, "estimated_end_at": "2030-01-01T10:00:00+01:00"},
+        )
+        assert answer.status_code == 422, answer.text
+        assert expected in answer.json()["detail"]
+        assert answer.json()["errors"][0]["field"] == "body.area.value"
+
+
+async def test_an_incident_over_a_daira_reaches_the_customers_installed_in_its_communes(
+    tickets: LiveService, admin_token: str, make_customer: MakeCustomer
+) -> None:
+    # Metlili daïra (Ghardaïa): Metlili and Sebseb; Berriane is another daïra.
+    in_metlili = await make_customer(wilaya="47", installed_in="4708")
+    in_sebseb = await make_customer(wilaya="47", installed_in="4709")
+    await make_customer(wilaya="47", installed_in="4701")
+    declared = await tickets.client.post(
+        "/v1/incidents",
+        headers=bearer(admin_token),
+        json={
+            "service": "fibre",
+            "area": {"kind": "daira", "value": "Metlili", "wilaya_code": "47"},
+            "estimated_end_at": "2030-01-01T10:00:00+01:00",
+        },
+    )
+    assert declared.status_code == 201, declared.text
+    told = await outbox_events(tickets, "tickets.incident.customer_affected", declared.json()["id"])
+    assert {in_metlili, in_sebseb} <= {e["customerid"] for e in told}
+    assert len(told) == declared.json()["affected_count"]
+    assert all(e["data"]["area_label"] == "Metlili" for e in told)
+    await tickets.client.post(
+        f"/v1/incidents/{declared.json()['id']}/resolve", headers=bearer(admin_token)
+    )
+
+
+async def test_an_incident_over_a_wilaya_is_labelled_with_its_name_not_its_code(
+    tickets: LiveService, admin_token: str, make_customer: MakeCustomer
+) -> None:
+    customer = await make_customer(wilaya="42")
+    declared = await tickets.client.post(
+        "/v1/incidents",
+        headers=bearer(admin_token),
+        json={
+            "service": "fibre",
+            "area": {"kind": "wilaya", "value": "42"},
+            "estimated_end_at": "2030-01-01T10:00:00+01:00",
+        },
+    )
+    assert declared.status_code == 201, declared.text
+    assert declared.json()["area_label"] == "Tipaza"
+    told = await outbox_events(tickets, "tickets.incident.customer_affected", declared.json()["id"])
+    [mine] = [e for e in told if e["customerid"] == customer]
+    assert mine["data"]["i18n"]["area_label"]["ar"] == "تيبازة"
+    await tickets.client.post(
+        f"/v1/incidents/{declared.json()['id']}/resolve", headers=bearer(admin_token)
+    )

@@ -103,3 +103,26 @@ def test_loyalty_events_read_in_three_languages_and_a_compensation_names_its_tic
     )
     assert summarise("loyalty.tier.changed", {"tier": "gold"}, "ar") == "مستوى الوفاء: ذهبي"
     assert summarise("loyalty.points.expired", {"points": 40}, "en") == "40 points expired"
+
+
+def test_places_are_named_in_the_readers_language_never_by_their_codes() -> None:
+    moved = {
+        "changed": ["commune_code", "wilaya_code"],
+        "reason": "reform",
+        "wilaya_code": "64",
+        "commune_code": "6410",
+    }
+    french = summarise("identity.customer.updated", moved, "fr")
+    assert "Bou Saâda" in french and "Bou Saada" in french and "64" not in french
+    assert "بوسعادة" in summarise("identity.customer.updated", moved, "ar")
+    relocated = {"number": "TT-2026-000007", "from_wilaya_code": "28", "wilaya_code": "64"}
+    assert summarise("tickets.ticket.relocated", relocated, "en") == (
+        "Ticket TT-2026-000007 now handled by the wilaya of Bou Saada"
+    )
+    affected = {
+        "service": "fibre",
+        "area_label": "Tipaza",
+        "i18n": {"area_label": {"fr": "Tipaza", "ar": "تيبازة", "en": "Tipaza"}},
+        "estimated_end_at": "2026-01-12T18:00:00+00:00",
+    }
+    assert "تيبازة" in summarise("tickets.incident.customer_affected", affected, "ar")

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from sila_common.geography import reference
 from sila_identity.domain.wilayas import (
     UnknownWilaya,
     format_wilaya_code,
@@ -14,10 +15,12 @@ from sila_identity.domain.wilayas import (
 ARABIC_WORDS = re.compile(r"[\u0600-\u06FF]+( [\u0600-\u06FF]+)*")
 
 
-def test_the_58_wilayas_in_force_are_listed_with_codes_01_to_58_in_order():
+def test_the_69_wilayas_in_force_since_the_2025_reform_are_listed_in_order():
     codes = [wilaya.code for wilaya in load_wilayas()]
 
-    assert codes == [f"{code:02d}" for code in range(1, 59)]
+    assert codes == [f"{code:02d}" for code in range(1, 70)]
+    assert wilaya_by_code("64").name_fr == "Bou Saâda"
+    assert wilaya_by_code("64").name_ar == "بوسعادة"
 
 
 def test_tizi_ouzou_is_15_and_algiers_is_16():
@@ -43,7 +46,7 @@ def test_french_names_keep_their_accents():
 def test_callers_cannot_corrupt_the_shared_list():
     load_wilayas().clear()
 
-    assert len(load_wilayas()) == 58
+    assert len(load_wilayas()) == 69
 
 
 @pytest.mark.parametrize(
@@ -59,6 +62,11 @@ def test_something_that_cannot_be_a_wilaya_code_is_refused(code):
         format_wilaya_code(code)
 
 
-def test_a_code_created_by_law_but_not_yet_in_the_data_is_unknown():
-    with pytest.raises(UnknownWilaya, match="no wilaya has the code 59"):
-        wilaya_by_code("59")
+def test_the_map_has_69_wilayas_591_dairas_and_1541_communes_each_in_its_wilaya():
+    ref = reference()
+
+    assert (len(ref.wilayas), len(ref.dairas), len(ref.communes)) == (69, 591, 1541)
+    for commune in ref.communes.values():
+        assert ref.dairas[commune.daira_code].wilaya_code == commune.wilaya_code
+    assert ref.splits()["28"] == ["64"]
+    assert ref.splits()["17"] == ["68", "69"]

@@ -6,8 +6,8 @@ import pytest
 
 from sila_notify.defaults import CAMPAIGN_TEMPLATES, DEFAULT_ROUTES
 from sila_notify.domain.sms import count_sms
-from sila_notify.domain.templates import render, validate_template
-from sila_notify.template_store import coerce_all, used_in
+from sila_notify.domain.templates import Language, render, validate_template
+from sila_notify.template_store import coerce_all, localised, used_in
 
 SAMPLES = {
     "code": "482913",
@@ -75,3 +75,23 @@ def test_the_french_otp_sms_fits_one_cheap_gsm_segment() -> None:
     cost = count_sms(body)
     assert (cost.encoding, cost.segments) == ("GSM-7", 1)
     assert route.urgent and route.lane == "otp" and route.channels == ("sms",)
+
+
+def test_an_incident_message_names_the_place_in_the_customers_language() -> None:
+    [route] = [r for r in DEFAULT_ROUTES if r.event_type == "tickets.incident.customer_affected"]
+    [template] = route.templates
+    data = {
+        "service": "fibre",
+        "area_label": "Tipaza",
+        "i18n": {"area_label": {"fr": "Tipaza", "ar": "تيبازة", "en": "Tipaza"}},
+        "estimated_end_at": "2026-01-12T18:00:00+00:00",
+    }
+    bodies: dict[str, str] = {}
+    languages: tuple[Language, ...] = ("fr", "ar", "en")
+    for language in languages:
+        body = template.texts[language][1]
+        values = coerce_all(template.variables, localised(data, language))
+        bodies[language] = render(body, template.variables, values, language)
+    assert "perturbation fibre à Tipaza" in bodies["fr"]
+    assert "في تيبازة" in bodies["ar"] and "Tipaza" not in bodies["ar"]
+    assert "wilaya" not in bodies["fr"] and "42" not in bodies["fr"]

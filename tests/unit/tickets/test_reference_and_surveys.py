@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from sila_common.geography import reference
 from sila_tickets.domain.catalogue import SUBCATEGORIES, ScriptAnswerError, check_script_answers
-from sila_tickets.domain.incidents import AreaKind, area_keys, area_value, service_matches
+from sila_tickets.domain.incidents import (
+    AreaKind,
+    UnknownPlace,
+    area_keys,
+    area_value,
+    resolve_place,
+    service_matches,
+)
 from sila_tickets.domain.metrics import csat_score, median, nps, percentile
 from sila_tickets.domain.questionnaire import (
     QuestionnaireError,
@@ -109,18 +117,33 @@ def test_median_and_nearest_rank_p90() -> None:
     assert percentile([], 90) is None
 
 
-def test_a_commune_is_the_same_place_whatever_the_accents_and_case() -> None:
-    assert area_value(AreaKind.COMMUNE, "Aïn El-Hammam", "15") == area_value(
-        AreaKind.COMMUNE, "ain el hammam", "15"
-    )
-    assert area_value(AreaKind.COMMUNE, "Bouira", "15") != area_value(
-        AreaKind.COMMUNE, "Bouira", "10"
-    )
+def test_a_commune_is_named_by_code_or_by_name_in_either_script_whatever_the_accents() -> None:
+    ref = reference()
+    by_name = resolve_place(ref, AreaKind.COMMUNE, "Bou Saâda", "64")
+    assert resolve_place(ref, AreaKind.COMMUNE, "بوسعادة", "64").code == by_name.code
+    assert resolve_place(ref, AreaKind.COMMUNE, by_name.code, None).wilaya_code == "64"
+    assert by_name.place.names()["ar"] == "بوسعادة"
+    assert area_value(AreaKind.COMMUNE, by_name.code, "64") == by_name.code
 
 
-def test_a_line_belongs_to_its_olt_exchange_commune_and_wilaya() -> None:
-    kinds = [k for k, _ in area_keys(wilaya_code="15", commune="Azazga", exchange="AZ-1", olt=None)]
-    assert kinds == [AreaKind.EXCHANGE, AreaKind.COMMUNE, AreaKind.WILAYA]
+def test_a_commune_of_another_wilaya_or_unknown_is_refused_naming_both() -> None:
+    ref = reference()
+    with pytest.raises(UnknownPlace, match=r"Bou Saâda.*not M'Sila"):
+        resolve_place(ref, AreaKind.COMMUNE, "Bou Saada", "28")
+    with pytest.raises(UnknownPlace, match="no commune of Tizi Ouzou"):
+        resolve_place(ref, AreaKind.COMMUNE, "Atlantis", "15")
+    daira = resolve_place(ref, AreaKind.DAIRA, "Bousaada", "64")
+    assert daira.wilaya_code == "64" and daira.place.name_ar == "بوسعادة"
+
+
+def test_a_line_belongs_to_its_olt_exchange_commune_daira_and_wilaya() -> None:
+    keys = area_keys(wilaya_code="15", places=[("1501", "1501")], exchange="AZ-1", olt=None)
+    assert [k for k, _ in keys] == [
+        AreaKind.EXCHANGE,
+        AreaKind.COMMUNE,
+        AreaKind.DAIRA,
+        AreaKind.WILAYA,
+    ]
 
 
 def test_an_incident_on_all_services_matches_any_ticket() -> None:

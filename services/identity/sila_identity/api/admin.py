@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
@@ -19,7 +19,7 @@ from sila_common.pagination import encode_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_common.roles import ROLES, SCOPES
 from sila_identity import audit
-from sila_identity.api.deps import Admin, Caller, KeyStoreDep, forget_account
+from sila_identity.api.deps import Admin, KeyStoreDep, forget_account
 from sila_identity.auth import sessions
 from sila_identity.auth.passwords import hash_password
 from sila_identity.directory import aware
@@ -29,7 +29,6 @@ from sila_identity.events import PARTNER_CHANGED, PartnerChanged
 from sila_identity.tables import agents, audit_log, partners, signing_keys, wilayas
 
 router = APIRouter(prefix="/v1/admin/identity", tags=["administration"])
-reference = APIRouter(tags=["reference data"])
 
 ALL_WILAYAS = "*"
 SCOPE_PATTERN = r"^[a-z0-9_]+:[a-z_]+$"
@@ -490,7 +489,10 @@ class WilayaRead(BaseModel):
     code: str
     name_fr: str
     name_ar: str
+    name_en: str | None = None
     active: bool
+    parent_code: str | None = None
+    established_on: date | None = None
 
 
 class WilayaCreate(BaseModel):
@@ -499,6 +501,10 @@ class WilayaCreate(BaseModel):
     code: str = Field(max_length=2)
     name_fr: str = Field(min_length=2, max_length=100)
     name_ar: str = Field(min_length=2, max_length=100)
+    name_en: str | None = Field(default=None, min_length=2, max_length=100)
+    # A wilaya carved out of another by a law: which one, and from when.
+    parent_code: str | None = Field(default=None, pattern=r"^\d{2}$")
+    established_on: date | None = None
 
     @field_validator("code")
     @classmethod
@@ -516,7 +522,7 @@ class WilayaCreate(BaseModel):
     summary="Add a wilaya created by law (the list is data, not code)",
 )
 async def create_wilaya(body: WilayaCreate, runtime: RuntimeDep, principal: Admin) -> WilayaRead:
-    row = body.model_dump() | {"active": True}
+    row = body.model_dump() | {"active": True, "name_en": body.name_en or body.name_fr}
     try:
         async with runtime.session_factory() as session, session.begin():
             await session.execute(insert(wilayas).values(**row))
@@ -524,10 +530,3 @@ async def create_wilaya(body: WilayaCreate, runtime: RuntimeDep, principal: Admi
     except IntegrityError as exc:
         raise Conflict(f"The wilaya {body.code} exists already.") from exc
     return WilayaRead(**row)
-
-
-@reference.get("/v1/wilayas", response_model=list[WilayaRead], summary="The wilayas, by code")
-async def list_wilayas(runtime: RuntimeDep, principal: Caller) -> list[WilayaRead]:
-    async with runtime.session_factory() as session:
-        rows = (await session.execute(select(wilayas).order_by(wilayas.c.code))).all()
-    return [WilayaRead.model_validate(r, from_attributes=True) for r in rows]

@@ -25,6 +25,8 @@ from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.phone import normalize_phone
 from sila_identity.domain.wilayas import format_wilaya_code
 from sila_identity.events import CONTRACT_SIGNED, ContractSigned
+from sila_identity.flows import installations
+from sila_identity.flows.geography import commune_for_text, ensure_commune
 from sila_identity.tables import contract_counters, contracts
 
 router = APIRouter(prefix="/v1/customers", tags=["contracts"])
@@ -43,6 +45,8 @@ class ContractCreate(BaseModel):
     # Defaults to the customer's wilaya; the contract number carries it.
     installation_wilaya_code: str | None = Field(default=None, max_length=2)
     installation_commune: str | None = Field(default=None, min_length=2, max_length=100)
+    # The installation's commune in the reference; must be a commune of the wilaya above.
+    installation_commune_code: str | None = Field(default=None, pattern=r"^\d{4}$")
     status: Literal["pending", "active"] = "active"
     starts_on: Instant | None = None
 
@@ -84,6 +88,7 @@ class ContractRead(BaseModel):
     installation_address: str | None
     installation_wilaya_code: str | None
     installation_commune: str | None
+    installation_commune_code: str | None = None
     status: str
     starts_on: datetime | None
     ends_on: datetime | None
@@ -142,6 +147,17 @@ async def add_contract(
 
     async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
         await ensure_wilaya(session, wilaya, "body.installation_wilaya_code")
+        commune_code = body.installation_commune_code
+        if commune_code:
+            await ensure_commune(
+                session,
+                commune_code,
+                wilaya,
+                commune_field="body.installation_commune_code",
+                wilaya_field="body.installation_wilaya_code",
+            )
+        else:
+            commune_code = await commune_for_text(session, wilaya, body.installation_commune)
         now = datetime.now(UTC)
         contract_id = str(uuid.uuid4())
         number = await next_contract_number(session, wilaya, now.astimezone(ALGIERS).year)
@@ -150,6 +166,7 @@ async def add_contract(
             "customer_id": customer_id,
             "number": number,
             "installation_wilaya_code": wilaya,
+            "installation_commune_code": commune_code,
             "ends_on": None,
             "created_at": now,
         }
@@ -166,6 +183,8 @@ async def add_contract(
                 offer_code=body.offer_code,
                 line_number=body.line_number,
                 status=body.status,
+                installation_wilaya_code=wilaya,
+                installation_commune_code=commune_code,
             ),
         )
         await audit.record(
@@ -227,4 +246,38 @@ async def get_contract(
     if row is None:
         raise NotFound(f"No contract {contract_id} for this customer.")
     await audit.record_reads(runtime.session_factory, principal, "contract.read", [customer_id])
+    return contract_read(row)
+
+
+class InstallationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The installation's commune in the reference; its wilaya becomes the contract's.
+    installation_commune_code: str = Field(pattern=r"^\d{4}$")
+    installation_address: str | None = Field(default=None, min_length=3, max_length=500)
+
+
+@router.patch(
+    "/{customer_id}/contracts/{contract_id}",
+    response_model=ContractRead,
+    summary="Place the installation in the reference (commune, street)",
+)
+async def place_installation(
+    customer_id: str,
+    contract_id: str,
+    body: InstallationPatch,
+    runtime: RuntimeDep,
+    principal: FrontOffice,
+) -> ContractRead:
+    async with runtime.session_factory() as session:
+        customer = await load_row(session, customer_id)
+    ensure_may_read(principal, customer)
+    row = await installations.place_installation(
+        runtime,
+        principal,
+        customer_id,
+        contract_id,
+        body.installation_commune_code,
+        body.installation_address,
+    )
     return contract_read(row)

@@ -84,6 +84,7 @@ from sila_identity.domain.search import (
 )
 from sila_identity.domain.wilayas import format_wilaya_code
 from sila_identity.events import CUSTOMER_REGISTERED, CUSTOMER_UPDATED
+from sila_identity.flows.geography import commune_for_text, ensure_commune
 from sila_identity.settings import IdentitySettings
 from sila_identity.tables import contracts, customers
 
@@ -137,7 +138,9 @@ class CustomerFields(BaseModel):
     tax_id: str | None = Field(default=None, max_length=30)
     national_id: str | None = Field(default=None, max_length=40)
     email: EmailStr | None = Field(default=None, max_length=254)
+    # Free text as people say it; the commune itself is commune_code (GET /v1/communes).
     commune: str | None = Field(default=None, min_length=2, max_length=100)
+    commune_code: str | None = Field(default=None, pattern=r"^\d{4}$")
     address: str | None = Field(default=None, min_length=3, max_length=500)
 
     @field_validator("first_name", "last_name")
@@ -316,6 +319,18 @@ async def register_customer(
             raise conflict
         now = datetime.now(UTC)
         values = body.model_dump(exclude={"channel"}, mode="json")
+        if values.get("commune_code"):
+            await ensure_commune(
+                session,
+                values["commune_code"],
+                body.wilaya_code,
+                commune_field="body.commune_code",
+                wilaya_field="body.wilaya_code",
+            )
+        else:
+            values["commune_code"] = await commune_for_text(
+                session, body.wilaya_code, values.get("commune")
+            )
         await session.execute(
             insert(customers).values(
                 **values,
@@ -456,6 +471,7 @@ async def _changes(
         if not principal.serves_wilaya(changes["wilaya_code"]):
             raise Forbidden(f"Your scope does not cover wilaya {changes['wilaya_code']}.")
         await ensure_wilaya(session, changes["wilaya_code"], "body.wilaya_code")
+    await _check_commune(session, row, changes, sent)
     if "status" in changes:
         try:
             ensure_transition(CustomerStatus(row.status), CustomerStatus(changes["status"]))
@@ -489,6 +505,28 @@ async def _changes(
     if (IDENTITY_FIELDS | {"wilaya_code"}) & changes.keys():
         changes["name_keys"] = _name_keys(merged)
     return changes
+
+
+async def _check_commune(
+    session: AsyncSession, row: Any, changes: dict[str, Any], sent: set[str]
+) -> None:
+    """The commune stays a commune of the wilaya: checked when either moves; a commune
+    typed without its code is matched to the reference (cleared when nothing matches)."""
+    wilaya = changes.get("wilaya_code", row.wilaya_code)
+    if "commune_code" not in sent and {"commune", "wilaya_code"} & changes.keys():
+        text = changes.get("commune", row.commune)
+        matched = await commune_for_text(session, wilaya, text)
+        if (matched is not None or "commune" in changes) and matched != row.commune_code:
+            changes["commune_code"] = matched
+    code = changes.get("commune_code", row.commune_code)
+    if code and {"commune_code", "wilaya_code"} & changes.keys():
+        await ensure_commune(
+            session,
+            code,
+            wilaya,
+            commune_field="body.commune_code",
+            wilaya_field="body.wilaya_code",
+        )
 
 
 @router.get(

@@ -280,6 +280,7 @@ async def erase_customer(customer_id: str, runtime: RuntimeDep, principal: Super
                 phone=None,
                 email=None,
                 commune=None,
+                commune_code=None,
                 address=None,
                 search_text=None,
                 name_keys=None,
@@ -297,6 +298,7 @@ async def erase_customer(customer_id: str, runtime: RuntimeDep, principal: Super
                 access_number=None,
                 installation_address=None,
                 installation_commune=None,
+                installation_commune_code=None,
             )
         )
         await session.execute(

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from sila_common.geography import reference as geography
+
 Language = str
 Templates = dict[Language, str]
 LANGUAGES: Final = ("fr", "ar", "en")
@@ -97,6 +99,24 @@ SUMMARIES: Final[dict[str, Templates]] = {
         "Fiche client mise à jour ({changed})",
         "تم تحديث ملف الزبون ({changed})",
         "Customer details updated ({changed})",
+    ),
+    "identity.customer.updated:reform": _t(
+        "Rattaché à la wilaya de {wilaya_name} (découpage territorial de 2025), "
+        "commune de {commune_name}",
+        "أصبح تابعا لولاية {wilaya_name} (التقسيم الإداري 2025)، بلدية {commune_name}",
+        "Now in the wilaya of {wilaya_name} (2025 territorial reform), commune of {commune_name}",
+    ),
+    "identity.contract.updated": _t(
+        "Contrat {number} : installation à {installation_commune_name} "
+        "(wilaya de {installation_wilaya_name})",
+        "العقد {number}: التركيب في {installation_commune_name} (ولاية {installation_wilaya_name})",
+        "Contract {number}: installed in {installation_commune_name} "
+        "(wilaya of {installation_wilaya_name})",
+    ),
+    "tickets.ticket.relocated": _t(
+        "Réclamation {number} désormais suivie par la wilaya de {wilaya_name}",
+        "الشكوى {number} تتابعها الآن ولاية {wilaya_name}",
+        "Ticket {number} now handled by the wilaya of {wilaya_name}",
     ),
     "identity.customer.erased": _t(
         "Données personnelles effacées (loi 18-07)",
@@ -306,6 +326,7 @@ FALLBACK: Final = _t(
 # Event types whose sentence depends on a member of the data.
 VARIANTS: Final[dict[str, Callable[[Mapping[str, Any]], str]]] = {
     "identity.consent.changed": lambda d: "granted" if d.get("granted") else "withdrawn",
+    "identity.customer.updated": lambda d: "reform" if d.get("reason") == "reform" else "",
     "tickets.ticket.escalated": lambda d: "breached" if d.get("level") == "breached" else "warning",
     "tickets.note.added": lambda d: "public" if d.get("public") else "internal",
     "loyalty.reward.granted": lambda d: "recovery" if d.get("ticket_number") else "default",
@@ -316,6 +337,7 @@ FIELD_NAMES: Final[dict[str, Templates]] = {
     "email": _t("e-mail", "البريد الإلكتروني", "e-mail"),
     "address": _t("adresse", "العنوان", "address"),
     "commune": _t("commune", "البلدية", "commune"),
+    "commune_code": _t("commune (référentiel)", "البلدية (المرجع)", "commune (reference)"),
     "wilaya_code": _t("wilaya", "الولاية", "wilaya"),
     "language": _t("langue", "اللغة", "language"),
     "status": _t("statut", "الحالة", "status"),
@@ -330,7 +352,7 @@ class _Blank(dict[str, Any]):
 def template_for(event_type: str, data: Mapping[str, Any], language: Language) -> str:
     variant = VARIANTS.get(event_type)
     key = f"{event_type}:{variant(data)}" if variant else event_type
-    templates = SUMMARIES.get(key, FALLBACK)
+    templates = SUMMARIES.get(key) or SUMMARIES.get(event_type, FALLBACK)
     return templates.get(language) or templates["fr"]
 
 
@@ -346,6 +368,7 @@ def summarise(event_type: str, data: Mapping[str, Any], language: Language) -> s
         values["changed"] = ", ".join(
             FIELD_NAMES.get(str(f), {}).get(language, str(f)) for f in data["changed"]
         )
+    _name_places(values, data, language)
     for member in ("due_at", "estimated_end_at", "expires_at"):
         if data.get(member):
             values[f"{member}_local"] = local_time(str(data[member]))
@@ -366,6 +389,25 @@ def money(centimes: int, language: Language) -> str:
         return f"{sign}{dinars:,}.{rest:02d} DZD"
     unit = "دج" if language == "ar" else "DA"
     return f"{sign}{dinars:,}".replace(",", "\u00a0") + f",{rest:02d} {unit}"
+
+
+def _name_places(values: dict[str, Any], data: Mapping[str, Any], language: Language) -> None:
+    """Places by their names in the reader's language, never by their codes: every
+    `…wilaya_code` / `…commune_code` member gets a `…wilaya_name` / `…commune_name`, and the
+    members an event names in every language (`i18n`) are shown in the reader's."""
+    reference = geography()
+    for member, value in data.items():
+        if not isinstance(value, str):
+            continue
+        if member.endswith("wilaya_code"):
+            values[member.removesuffix("code") + "name"] = reference.wilaya_name(value, language)
+        elif member.endswith("commune_code") and value in reference.communes:
+            values[member.removesuffix("code") + "name"] = reference.communes[value].name(language)
+    names = data.get("i18n")
+    if isinstance(names, Mapping):
+        for member, forms in names.items():
+            if isinstance(forms, Mapping) and isinstance(forms.get(language), str):
+                values[member] = forms[language]
 
 
 def local_time(iso: str) -> str:

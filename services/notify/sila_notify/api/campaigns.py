@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select, update
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
+from sila_common.geography import reference as geography
 from sila_common.inputs import Name
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_common.roles import CAMPAIGNS
@@ -31,6 +32,15 @@ class Segment(BaseModel):
         default=None, max_length=69
     )
     languages: list[Literal["fr", "ar", "en"]] | None = None
+
+    @field_validator("wilaya_codes")
+    @classmethod
+    def _known(cls, codes: list[str] | None) -> list[str] | None:
+        # The wilayas are the geography reference's (69 since the 2025 reform), not a list.
+        unknown = sorted(set(codes or ()) - geography().wilayas.keys())
+        if unknown:
+            raise ValueError(f"no wilaya has the codes {', '.join(unknown)}")
+        return codes
 
 
 class CampaignWrite(BaseModel):

@@ -18,8 +18,10 @@ from sqlalchemy import select
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
 from sila_common.db import insert_for
+from sila_common.geography import match_commune
+from sila_common.geography import reference as geography
 from sila_common.inputs import Name
-from sila_common.problems import Forbidden, NotFound
+from sila_common.problems import Forbidden, NotFound, Unprocessable
 from sila_tickets.api.views import AGENT_ROLES
 from sila_tickets.domain.agencies import (
     AGENCY_CODE_PATTERN,
@@ -113,6 +115,8 @@ class AgencyBody(BaseModel):
     name: Name = Field(min_length=2, max_length=200, examples=["ACTEL Tizi Ouzou"])
     wilaya_code: str = Field(pattern=WILAYA_PATTERN, examples=["15"])
     commune: str | None = Field(default=None, min_length=2, max_length=100)
+    # The commune in the geography reference; matched from `commune` when not given.
+    commune_code: str | None = Field(default=None, pattern=r"^\d{4}$")
     hours: WeeklyHours = Field(
         default_factory=_standard_hours,
         description="Open weekdays and their window; days left out (or null) are closed. "
@@ -144,12 +148,42 @@ def agency_read(row: Any) -> AgencyRead:
         name=row.name,
         wilaya_code=row.wilaya_code,
         commune=row.commune,
+        commune_code=row.commune_code,
         hours=row.hours,
         hour_overrides=row.hour_overrides,
         active=row.active,
         updated_by=row.updated_by,
         updated_at=row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC),
     )
+
+
+def agency_commune(body: AgencyBody) -> str | None:
+    """The agency's commune code, checked against its wilaya (422 naming both)."""
+    ref = geography()
+    if body.wilaya_code not in ref.wilayas:
+        reason = f"no wilaya has the code {body.wilaya_code}"
+        raise Unprocessable(
+            reason, errors=[{"field": "body.wilaya_code", "message": reason, "type": "unknown"}]
+        )
+    if body.commune_code is None:
+        found, _ = match_commune(body.commune or "", ref.communes_of(body.wilaya_code))
+        return found.code if found else None
+    commune = ref.communes.get(body.commune_code)
+    if commune is None or commune.wilaya_code != body.wilaya_code:
+        reason = (
+            f"no commune has the code {body.commune_code}"
+            if commune is None
+            else f"the commune {commune.name_fr} ({commune.code}) is in the wilaya of "
+            f"{ref.wilaya_name(commune.wilaya_code)}, not {ref.wilaya_name(body.wilaya_code)}"
+        )
+        raise Unprocessable(
+            reason,
+            errors=[
+                {"field": "body.commune_code", "message": reason, "type": "commune"},
+                {"field": "body.wilaya_code", "message": reason, "type": "commune"},
+            ],
+        )
+    return commune.code
 
 
 @router.get(
@@ -203,6 +237,7 @@ async def put_agency(
         "name": body.name,
         "wilaya_code": body.wilaya_code,
         "commune": body.commune,
+        "commune_code": agency_commune(body),
         "hours": _document(body.hours),
         "hour_overrides": [
             {

@@ -15,13 +15,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
 from sila_common.events import EventSpec
+from sila_common.geography import reference as geography
 from sila_common.inputs import Instant, Name
 from sila_common.outbox import NewEvent
 from sila_common.problems import Conflict, Forbidden, NotFound, Unprocessable
 from sila_common.service import Runtime
 from sila_tickets import flows
 from sila_tickets.api.views import AGENT_ROLES
-from sila_tickets.domain.incidents import AreaKind, area_value, normalise
+from sila_tickets.domain.incidents import (
+    PLACES,
+    AreaKind,
+    UnknownPlace,
+    area_value,
+    normalise,
+    place_names,
+    resolve_place,
+)
 from sila_tickets.domain.lifecycle import OPEN, Status
 from sila_tickets.events import (
     INCIDENT_CUSTOMER_AFFECTED,
@@ -29,7 +38,13 @@ from sila_tickets.events import (
     IncidentCustomerAffected,
     IncidentCustomerRestored,
 )
-from sila_tickets.tables import incident_customers, incidents, known_customers, tickets
+from sila_tickets.tables import (
+    incident_customers,
+    incidents,
+    known_customers,
+    known_installations,
+    tickets,
+)
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 Staff = Annotated[Principal, Depends(require_roles(*AGENT_ROLES))]
@@ -43,9 +58,10 @@ LONGEST_INCIDENT = timedelta(days=90)
 
 class Area(BaseModel):
     kind: AreaKind
-    # The wilaya code, the commune's name, the exchange's or the OLT's identifier.
+    # The wilaya's code; the daïra's or commune's code (GET /v1/communes) or name in either
+    # script (with its wilaya_code); the exchange's or the OLT's identifier.
     value: Name = Field(min_length=1, max_length=100)
-    # Where the commune, exchange or OLT is (required for them).
+    # Where the place, exchange or OLT is (required for exchanges, OLTs and names).
     wilaya_code: str | None = Field(default=None, pattern=r"^\d{2}$")
 
     @model_validator(mode="after")
@@ -54,9 +70,27 @@ class Area(BaseModel):
             if not (len(self.value) == 2 and self.value.isdigit()):
                 raise ValueError("a wilaya is given by its two-digit code")
             self.wilaya_code = self.value
-        elif self.wilaya_code is None:
+        elif self.kind not in PLACES and self.wilaya_code is None:
             raise ValueError(f"a {self.kind.value} needs the wilaya_code it is in")
         return self
+
+
+def checked_area(area: Area) -> tuple[Area, dict[str, str] | None]:
+    """The area with a place's code and wilaya, and the place's names; 422 naming what is
+    wrong when the reference has no such place in that wilaya."""
+    if area.kind not in PLACES:
+        return area, None
+    try:
+        place = resolve_place(geography(), area.kind, area.value, area.wilaya_code)
+    except UnknownPlace as exc:
+        raise Unprocessable(
+            exc.reason,
+            slug="unknown-place",
+            errors=[{"field": "body.area.value", "message": exc.reason, "type": "unknown_place"}],
+            candidates=exc.candidates,
+        ) from exc
+    checked = area.model_copy(update={"value": place.code, "wilaya_code": place.wilaya_code})
+    return checked, place.place.names()
 
 
 class IncidentCreate(BaseModel):
@@ -92,6 +126,8 @@ def read(row: Any, linked: int = 0) -> IncidentRead:
 
 async def affected_customers(session: AsyncSession, area: Area) -> list[str]:
     """The directory's customers in the area (erased ones are no longer anybody's)."""
+    if area.kind in (AreaKind.COMMUNE, AreaKind.DAIRA):
+        return await installed_in(session, area.kind, area.value)
     query = select(
         known_customers.c.customer_id,
         known_customers.c.commune,
@@ -104,14 +140,29 @@ async def affected_customers(session: AsyncSession, area: Area) -> list[str]:
         query = query.where(known_customers.c.exchange.is_not(None))
     elif area.kind is AreaKind.OLT:
         query = query.where(known_customers.c.olt.is_not(None))
-    elif area.kind is AreaKind.COMMUNE:
-        query = query.where(known_customers.c.commune.is_not(None))
     rows = (await session.execute(query)).all()
     if area.kind is AreaKind.WILAYA:
         return [row.customer_id for row in rows]
     wanted = normalise(area.value)
     column = area.kind.value
     return [row.customer_id for row in rows if normalise(getattr(row, column) or "") == wanted]
+
+
+async def installed_in(session: AsyncSession, kind: AreaKind, code: str) -> list[str]:
+    """The customers with a line installed in the commune or daïra (where they live does
+    not matter: a network incident cuts lines, not homes)."""
+    column = (
+        known_installations.c.commune_code
+        if kind is AreaKind.COMMUNE
+        else known_installations.c.daira_code
+    )
+    installed = (
+        select(known_installations.c.customer_id)
+        .join(known_customers, known_customers.c.customer_id == known_installations.c.customer_id)
+        .where(column == code, known_customers.c.erased_at.is_(None))
+        .distinct()
+    )
+    return sorted((await session.scalars(installed)).all())
 
 
 async def record_many(
@@ -134,11 +185,12 @@ async def record_many(
     summary="Declare a network incident; the customers of the area are told",
 )
 async def declare_incident(body: IncidentCreate, runtime: RuntimeDep, principal: Staff) -> Any:
-    if not principal.serves_wilaya(body.area.wilaya_code):
-        raise Forbidden(f"Your scope does not cover wilaya {body.area.wilaya_code}.")
     estimated_end = body.estimated_end_at
     if estimated_end.tzinfo is None:
         raise Unprocessable("estimated_end_at needs a UTC offset.", slug="naive-datetime")
+    area, names = checked_area(body.area)
+    if not principal.serves_wilaya(area.wilaya_code):
+        raise Forbidden(f"Your scope does not cover wilaya {area.wilaya_code}.")
     now = datetime.now(UTC)
     if not now - ESTIMATE_SKEW <= estimated_end <= now + LONGEST_INCIDENT:
         raise Unprocessable(
@@ -147,14 +199,15 @@ async def declare_incident(body: IncidentCreate, runtime: RuntimeDep, principal:
             slug="estimated-end-out-of-range",
             errors=[{"field": "body.estimated_end_at", "message": "out of range"}],
         )
-    label = body.area_label or f"{body.area.kind.value} {body.area.value}"
+    i18n = {"area_label": names} if names and not body.area_label else {}
+    label = body.area_label or (names or {}).get("fr") or f"{area.kind.value} {area.value}"
     incident_id = str(uuid.uuid4())
     row: dict[str, Any] = {
         "id": incident_id,
         "service": body.service,
-        "area_kind": body.area.kind.value,
-        "area_value": area_value(body.area.kind, body.area.value, body.area.wilaya_code),
-        "wilaya_code": body.area.wilaya_code,
+        "area_kind": area.kind.value,
+        "area_value": area_value(area.kind, area.value, area.wilaya_code),
+        "wilaya_code": area.wilaya_code,
         "area_label": label,
         "description": body.description,
         "status": "active",
@@ -166,7 +219,7 @@ async def declare_incident(body: IncidentCreate, runtime: RuntimeDep, principal:
         "affected_count": 0,
     }
     async with runtime.session_factory() as session, session.begin():
-        customers = await affected_customers(session, body.area)
+        customers = await affected_customers(session, area)
         row["affected_count"] = len(customers)
         await session.execute(insert(incidents).values(**row))
         if customers:
@@ -191,6 +244,7 @@ async def declare_incident(body: IncidentCreate, runtime: RuntimeDep, principal:
                             service=body.service,
                             area_label=label,
                             estimated_end_at=estimated_end,
+                            i18n=i18n,
                         ),
                     )
                     for c in customers
@@ -272,6 +326,10 @@ async def resolve_incident(
                 .scalars()
                 .all()
             )
+            names = place_names(geography(), row.area_kind, row.area_value)
+            # A label an agent wrote stays as written; a place's is named in each language.
+            named = names is not None and row.area_label == names["fr"]
+            restored_names = {"area_label": names} if named and names else {}
             await record_many(
                 session,
                 runtime,
@@ -285,6 +343,7 @@ async def resolve_incident(
                             customer_id=c,
                             service=row.service,
                             area_label=row.area_label,
+                            i18n=restored_names,
                         ),
                     )
                     for c in affected

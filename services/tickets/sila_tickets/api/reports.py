@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
+from sila_common.geography import reference as geography
 from sila_common.inputs import Instant
 from sila_common.problems import Unprocessable
+from sila_tickets.domain.calendar import ALGIERS
 from sila_tickets.domain.lifecycle import OPEN
 from sila_tickets.domain.metrics import csat_score, median, nps, percentile, share
 from sila_tickets.domain.questionnaire import distribution, parse_questionnaire
@@ -106,12 +108,54 @@ async def ticket_section(
             "at_first_contact": len(first_contact),
             "share": share(len(first_contact), len(resolved)),
         },
+        "opened_by_wilaya": dict(Counter(as_of(r.wilaya_code, end) for r in opened)),
         "backlog": {
             "total": len(backlog_rows),
             "by_queue": dict(Counter(r.queue for r in backlog_rows)),
-            "by_wilaya": dict(Counter(r.wilaya_code or "unknown" for r in backlog_rows)),
+            "by_wilaya": dict(Counter(as_of(r.wilaya_code, end) for r in backlog_rows)),
             "by_agency": dict(Counter(r.agency or "none" for r in backlog_rows)),
         },
+    }
+
+
+def as_of(code: str | None, end: datetime) -> str:
+    """The wilaya as the map stood in the period: a wilaya created after the period ended
+    is reported as the one it was carved out of (Bou Saâda before 2025 is M'Sila)."""
+    wilaya = geography().wilayas.get(code or "")
+    if wilaya is None:
+        return code or "unknown"
+    created = wilaya.established_on
+    if created and wilaya.parent_code and end.astimezone(ALGIERS).date() <= created:
+        return wilaya.parent_code
+    return wilaya.code
+
+
+def split_of(parent: str) -> dict[str, Any]:
+    """How the reform split a wilaya: into which, from when, in a sentence."""
+    ref = geography()
+    children = [ref.wilayas[code] for code in ref.splits()[parent]]
+    since = children[0].established_on
+    listed = ", ".join(f"{child.name_fr} ({child.code})" for child in children)
+    return {
+        "wilaya_code": parent,
+        "names": ref.wilayas[parent].names(),
+        "split_on": since.isoformat() if since else None,
+        "into": [{"code": child.code, "names": child.names()} for child in children],
+        "explanation": f"{ref.wilayas[parent].name_fr} : {listed} en sont détachées depuis le "
+        f"{since} (réforme territoriale de 2025) ; les réclamations y sont comptées depuis.",
+    }
+
+
+def wilaya_section(counts: list[dict[str, int]]) -> dict[str, Any]:
+    """The names of the wilayas the report counts, and how the reform split those concerned."""
+    ref = geography()
+    codes = sorted({code for count in counts for code in count if code in ref.wilayas})
+    splits = ref.splits()
+    concerned = {code for code in codes if code in splits}
+    concerned |= {ref.wilayas[code].parent_code or "" for code in codes} & splits.keys()
+    return {
+        "names": {code: ref.wilayas[code].names() for code in codes},
+        "splits": [split_of(parent) for parent in sorted(concerned)],
     }
 
 
@@ -205,6 +249,10 @@ async def tickets_report(
             "satisfaction": await satisfaction_section(session, from_, to, wilayas),
             "questionnaires": await questionnaire_section(session, from_, to),
         }
+        section = report["tickets"]
+        report["wilayas"] = wilaya_section(
+            [section["opened_by_wilaya"], section["backlog"]["by_wilaya"]]
+        )
     if format == "json":
         return JSONResponse(report)
     buffer = io.StringIO()

@@ -1,0 +1,118 @@
+"""The territorial reference held by identity: reading it, checking addresses against it,
+and matching the communes people typed to it.
+
+The tables (`wilayas`, `dairas`, `communes`) are the editable copy: loaded by migration
+0006 from a frozen file, maintained by admins through the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.geography import Commune, Reference, Wilaya, match_commune, normalise_name
+from sila_common.problems import Unprocessable
+from sila_identity.tables import communes, wilayas
+
+
+def _commune(row: Any) -> Commune:
+    return Commune(
+        code=row.code,
+        name_fr=row.name_fr,
+        name_ar=row.name_ar,
+        name_en=row.name_en,
+        daira_code=row.daira_code,
+        wilaya_code=row.wilaya_code,
+        postal_code=row.postal_code,
+        former_wilaya_code=row.former_wilaya_code,
+    )
+
+
+def _wilaya(row: Any) -> Wilaya:
+    return Wilaya(
+        code=row.code,
+        name_fr=row.name_fr,
+        name_ar=row.name_ar,
+        name_en=row.name_en or row.name_fr,
+        parent_code=row.parent_code,
+        established_on=row.established_on,
+    )
+
+
+async def load_reference(session: AsyncSession) -> Reference:
+    """The whole reference as identity holds it now (1,541 communes: a few milliseconds)."""
+    wilaya_rows = (await session.execute(select(wilayas))).all()
+    commune_rows = (
+        await session.execute(select(communes).where(communes.c.active.is_(True)))
+    ).all()
+    return Reference(
+        wilayas={r.code: _wilaya(r) for r in wilaya_rows},
+        dairas={},
+        communes={r.code: _commune(r) for r in commune_rows},
+    )
+
+
+async def wilaya_names(session: AsyncSession, codes: set[str]) -> dict[str, str]:
+    rows = (await session.execute(select(wilayas).where(wilayas.c.code.in_(sorted(codes))))).all()
+    return {r.code: f"{r.name_fr} ({r.code})" for r in rows}
+
+
+async def ensure_commune(
+    session: AsyncSession,
+    commune_code: str,
+    wilaya_code: str,
+    *,
+    commune_field: str,
+    wilaya_field: str,
+) -> Any:
+    """The commune's row if it is a commune of the wilaya; else a 422 naming both."""
+    row = (
+        await session.execute(select(communes).where(communes.c.code == commune_code))
+    ).one_or_none()
+    if row is None or not row.active:
+        reason = f"no commune has the code {commune_code}"
+        raise Unprocessable(
+            reason, errors=[{"field": commune_field, "message": reason, "type": "unknown_commune"}]
+        )
+    if row.wilaya_code != wilaya_code:
+        names = await wilaya_names(session, {row.wilaya_code, wilaya_code})
+        theirs = names.get(row.wilaya_code, row.wilaya_code)
+        asked = names.get(wilaya_code, wilaya_code)
+        reason = f"the commune {row.name_fr} ({row.code}) is in the wilaya of {theirs}, not {asked}"
+
+        raise Unprocessable(
+            reason,
+            slug="commune-of-another-wilaya",
+            errors=[
+                {"field": commune_field, "message": reason, "type": "commune_of_another_wilaya"},
+                {"field": wilaya_field, "message": reason, "type": "commune_of_another_wilaya"},
+            ],
+            commune_code=row.code,
+            commune_wilaya_code=row.wilaya_code,
+            wilaya_code=wilaya_code,
+        )
+    return row
+
+
+async def commune_for_text(session: AsyncSession, wilaya_code: str, text: str | None) -> str | None:
+    """The code of the commune of the wilaya that the text names unambiguously, else None."""
+    if not text:
+        return None
+    rows = (
+        await session.execute(
+            select(communes).where(
+                communes.c.wilaya_code == wilaya_code, communes.c.active.is_(True)
+            )
+        )
+    ).all()
+    found, _ = match_commune(text, [_commune(r) for r in rows])
+    return found.code if found else None
+
+
+def name_matches(query: str, row: Any) -> bool:
+    """A search by name in either script, accents and spacing ignored ("bou saada" finds
+    "Bou Saâda", "بوسعادة" finds it too)."""
+    wanted = normalise_name(query)
+    return any(wanted in normalise_name(n or "") for n in (row.name_fr, row.name_ar, row.name_en))
