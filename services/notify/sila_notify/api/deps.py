@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import get_runtime
+from sila_common.app import runtime_of
 from sila_common.auth import Principal
 from sila_common.problems import Forbidden, NotFound
 from sila_notify.directory import recipient_row
@@ -20,8 +20,8 @@ FRONT_OFFICE = ("agent", "supervisor", "technician", "billing", "marketing")
 CONTENT_ROLES = ("supervisor", "marketing")
 
 
-def get_notify_settings(request: Request) -> NotifySettings:
-    settings = get_runtime(request).settings
+async def get_notify_settings(request: Request) -> NotifySettings:
+    settings = runtime_of(request).settings
     assert isinstance(settings, NotifySettings)
     return settings
 
