@@ -6,8 +6,8 @@ the response). Run by ``benchmarks.served.serve_bare`` under uvicorn like the se
   line) and the audit row of the read, in one transaction committed asynchronously.
 - ``GET /v1/customers/{id}/timeline?limit=50``: the customer row, the keyset page, the
   audit row.
-- ``POST /v1/tickets``: the directory entry, the year's number, the ticket row, its first
-  transition and its outbox event, in one transaction.
+- ``POST /v1/tickets``: the directory entry, the year's number (its sequence), the ticket
+  row, its first transition and its outbox event, in one transaction.
 
 Databases: ``SILA_BARE_IDENTITY_DSN`` and ``SILA_BARE_TICKETS_DSN`` (plain postgresql://).
 """
@@ -47,10 +47,9 @@ TICKET_SQL = (
     "'normal', $6, $7, 'acknowledged', $8, $9, 'agent:bare', $10, $11, $12, $10, $13, $14, "
     "'business_hours', 4, 'business_hours', 48, $15, 0)"
 )
-COUNTER_SQL = (
-    "INSERT INTO ticket_counters (year, last_value) VALUES ($1, 1) ON CONFLICT (year) "
-    "DO UPDATE SET last_value = ticket_counters.last_value + 1 RETURNING last_value"
-)
+# Tickets' numbering: one sequence per year (sila_tickets.flows.next_number).
+SEQUENCE_SQL = "CREATE SEQUENCE IF NOT EXISTS ticket_numbers_{year:04d}"
+NUMBER_SQL = "SELECT nextval('ticket_numbers_{year:04d}')"
 TRANSITION_SQL = (
     "INSERT INTO ticket_transitions (ticket_id, from_status, to_status, reason, actor, at) "
     "VALUES ($1, NULL, 'acknowledged', 'opened', 'agent:bare', $2)"
@@ -79,6 +78,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         dsn = os.environ.get(f"SILA_BARE_{name.upper()}_DSN")
         if dsn:
             pools[name] = await asyncpg.create_pool(dsn, min_size=2, max_size=POOL_SIZE)
+    if "tickets" in pools:
+        for year in (datetime.now(UTC).year, datetime.now(UTC).year + 1):
+            await pools["tickets"].execute(SEQUENCE_SQL.format(year=year))
     app.state.pools = pools
     try:
         yield
@@ -151,7 +153,7 @@ async def open_ticket(request: Request) -> Response:
         )
         if customer is None:
             return _json({"title": "Unknown customer"}, 422)
-        number = f"TT-{now.year}-{await conn.fetchval(COUNTER_SQL, now.year):06d}"
+        number = f"TT-{now.year}-{await conn.fetchval(NUMBER_SQL.format(year=now.year)):06d}"
         due = now + timedelta(hours=48)
         await conn.execute(
             TICKET_SQL,
