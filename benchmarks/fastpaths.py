@@ -204,6 +204,7 @@ async def measure_pair(
     *,
     headers: dict[str, str],
     idempotent: bool = False,
+    profile: tuple[Served, str] | None = None,
 ) -> tuple[LoadResult, LoadResult]:
     """Warm both, then Sila and the bare app back to back at the same concurrency."""
     for url, reqs, hdrs in ((sila_url, sila_requests, headers), (bare_url, bare_requests, {})):
@@ -215,6 +216,7 @@ async def measure_pair(
         seconds=size.seconds,
         headers=headers,
         idempotent=idempotent,
+        profile=(profile[0], f"{profile[1]}-{clients}") if profile else None,
     )
     bare = await load(bare_url, bare_requests, connections=clients, seconds=size.seconds)
     return sila, bare
@@ -253,7 +255,14 @@ async def http_paths(env: BenchEnv) -> list[Row]:
             note = f"{size.customers:,} customers"
             for clients in (1, 16):
                 sila, anchor = await measure_pair(
-                    ident.url, bare.url, phones, phones, clients, size, headers=auth
+                    ident.url,
+                    bare.url,
+                    phones,
+                    phones,
+                    clients,
+                    size,
+                    headers=auth,
+                    profile=(ident, "lookup"),
                 )
                 rows += rows_for(
                     "lookup by phone",
@@ -266,7 +275,14 @@ async def http_paths(env: BenchEnv) -> list[Row]:
                 )
             for clients in (1, 16):
                 sila, anchor = await measure_pair(
-                    ident.url, bare.url, timeline, timeline, clients, size, headers=auth
+                    ident.url,
+                    bare.url,
+                    timeline,
+                    timeline,
+                    clients,
+                    size,
+                    headers=auth,
+                    profile=(ident, "timeline"),
                 )
                 rows += rows_for(
                     "timeline first page",
@@ -286,6 +302,7 @@ async def http_paths(env: BenchEnv) -> list[Row]:
                     size,
                     headers={**auth, "Content-Type": "application/json"},
                     idempotent=True,
+                    profile=(tick, "tickets"),
                 )
                 rows += rows_for(
                     "ticket creation",

@@ -298,6 +298,7 @@ async def load(
     seconds: float,
     headers: Mapping[str, str] | None = None,
     idempotent: bool = False,
+    profile: tuple[Served, str] | None = None,
 ) -> LoadResult:
     """wrk with ``connections`` closed-loop clients for ``seconds``, cycling ``requests``."""
     wrk = ensure_wrk()
@@ -311,10 +312,13 @@ async def load(
         for key, value in (headers or {}).items():
             command += ["-H", f"{key}: {value}"]
         command += [base_url, "--", str(lines), "idempotent" if idempotent else "-"]
+        spy = await profiled(*profile, seconds) if profile else None
         process = await asyncio.create_subprocess_exec(
             *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )
         out, _ = await process.communicate()
+        if spy is not None:
+            await spy
     text = out.decode()
     marker = next((line for line in text.splitlines() if line.startswith("WRK_JSON ")), None)
     if marker is None:
@@ -332,5 +336,31 @@ async def load(
     )
 
 
-def cpu_count() -> int:
-    return os.cpu_count() or 1
+def profile_dir() -> Path | None:
+    """``SILA_BENCH_PROFILE=<dir>``: py-spy records each profiled measure there."""
+    value = os.environ.get("SILA_BENCH_PROFILE")
+    return Path(value) if value else None
+
+
+async def profiled(served: Served, label: str, seconds: float) -> asyncio.Task[None] | None:
+    """When profiling is on, py-spy samples the served process (its Python children too)
+    for ``seconds`` into ``<dir>/<label>.txt`` (collapsed stacks) and ``.svg`` (flame graph).
+    Returns the task to await after the measure, or None."""
+    target = profile_dir()
+    process = served.children[0].process
+    if target is None or process is None:
+        return None
+    target.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+
+    async def record() -> None:
+        for fmt, suffix in (("raw", "txt"),):
+            proc = await asyncio.create_subprocess_exec(
+                spy, "record", "--pid", str(process.pid), "--subprocesses", "--rate", "200",
+                "--duration", str(int(seconds)), "--format", fmt, "--nonblocking",
+                "--output", str(target / f"{label}.{suffix}"),
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            await proc.wait()
+
+    return asyncio.create_task(record())
