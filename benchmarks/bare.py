@@ -6,8 +6,8 @@ the response). Run by ``benchmarks.served.serve_bare`` under uvicorn like the se
   line) and the audit row of the read, in one transaction committed asynchronously.
 - ``GET /v1/customers/{id}/timeline?limit=50``: the customer row, the keyset page, the
   audit row.
-- ``POST /v1/tickets``: the directory entry, the year's number (its sequence), the ticket
-  row, its first transition and its outbox event, in one transaction.
+- ``POST /v1/tickets``: the same statements as tickets' creation with automatic
+  assignment and an Idempotency-Key (see ``open_ticket``), in one transaction.
 
 Databases: ``SILA_BARE_IDENTITY_DSN`` and ``SILA_BARE_TICKETS_DSN`` (plain postgresql://).
 """
@@ -140,19 +140,46 @@ async def timeline(request: Request, customer_id: str, limit: int = 50) -> Respo
     return _json({"items": items, "next_cursor": cursor})
 
 
+INCIDENT_SQL = (
+    "SELECT * FROM incidents WHERE status = 'active' AND ((area_kind = 'wilaya' AND "
+    "area_value = $1)) AND service IN ('*', $2) ORDER BY declared_at DESC LIMIT 1"
+)
+MEMBERS_SQL = "SELECT * FROM queue_agents WHERE queue = $1 AND wilaya_code = ANY($2::text[])"
+LOADS_SQL = (
+    "SELECT assignee_id, count(*) FROM tickets WHERE assignee_id = ANY($1::text[]) AND status "
+    "= ANY($2::text[]) GROUP BY assignee_id"
+)
+OPEN_STATUSES = ["acknowledged", "in_progress", "pending_customer", "held"]
+
+
 @app.post("/v1/tickets")
 async def open_ticket(request: Request) -> Response:
+    """Sila's statements for a ticket, in its order: the stored answer of the
+    Idempotency-Key, the directory entry, the active incident of the area (technical), the
+    number, the ticket, its first transition, its event, the queue's members, strategy and
+    open loads, the chosen agent's row, the ticket's assignment and its event, the stored
+    answer."""
     body = await request.json()
+    key = request.headers.get("idempotency-key")
     pool: asyncpg.Pool = request.app.state.pools["tickets"]
     now = datetime.now(UTC)
     ticket_id = str(uuid.uuid4())
     category = body["category"]
+    queue = QUEUES[category]
     async with pool.acquire() as conn, conn.transaction():
+        if key:
+            stored = await conn.fetchrow(
+                "SELECT * FROM idempotency_keys WHERE principal = 'agent:bare' AND key = $1", key
+            )
+            if stored is not None:
+                return Response(stored["response"], stored["status_code"])
         customer = await conn.fetchrow(
             "SELECT * FROM known_customers WHERE customer_id = $1", body["customer_id"]
         )
         if customer is None:
             return _json({"title": "Unknown customer"}, 422)
+        if category == "technical":
+            await conn.fetchrow(INCIDENT_SQL, customer["wilaya_code"], body.get("service"))
         number = f"TT-{now.year}-{await conn.fetchval(NUMBER_SQL.format(year=now.year)):06d}"
         due = now + timedelta(hours=48)
         await conn.execute(
@@ -164,7 +191,7 @@ async def open_ticket(request: Request) -> Response:
             body.get("subcategory"),
             body["channel"],
             body["subject"],
-            QUEUES[category],
+            queue,
             customer["wilaya_code"],
             now,
             now + timedelta(hours=4),
@@ -184,12 +211,49 @@ async def open_ticket(request: Request) -> Response:
             "customerid": body["customer_id"],
             "data": {"ticket_id": ticket_id, "number": number, **body, "due_at": due.isoformat()},
         }
+        shard = hash(body["customer_id"]) % 16
         await conn.execute(
-            OUTBOX_SQL,
-            event["id"],
-            body["customer_id"],
-            hash(body["customer_id"]) % 16,
-            json.dumps(event),
-            now,
+            OUTBOX_SQL, event["id"], body["customer_id"], shard, json.dumps(event), now
         )
-    return _json({"id": ticket_id, "number": number, "status": "acknowledged"}, 201)
+        members = await conn.fetch(MEMBERS_SQL, queue, ["*", customer["wilaya_code"]])
+        strategy = await conn.fetchval("SELECT strategy FROM queues WHERE code = $1", queue)
+        assignee = None
+        if members and strategy and strategy != "manual":
+            loads = dict(
+                await conn.fetch(LOADS_SQL, [m["agent_id"] for m in members], OPEN_STATUSES)
+            )
+            chosen = min(
+                members,
+                key=lambda m: (loads.get(m["agent_id"], 0), m["last_assigned_at"] or now),
+            )
+            assignee = chosen["agent_id"]
+            await conn.execute(
+                "UPDATE queue_agents SET last_assigned_at = $1 WHERE queue = $2 AND agent_id = $3"
+                " AND wilaya_code = ANY($4::text[])",
+                now,
+                queue,
+                assignee,
+                list({m["wilaya_code"] for m in members}),
+            )
+            await conn.execute(
+                "UPDATE tickets SET assignee_id = $1, assigned_at = $2, updated_at = $2 "
+                "WHERE id = $3",
+                assignee,
+                now,
+                ticket_id,
+            )
+            assigned = {**event, "id": str(uuid.uuid4()), "type": "tickets.ticket.assigned"}
+            await conn.execute(
+                OUTBOX_SQL, assigned["id"], body["customer_id"], shard, json.dumps(assigned), now
+            )
+        answer = {"id": ticket_id, "number": number, "status": "acknowledged", "assignee": assignee}
+        if key:
+            await conn.execute(
+                "INSERT INTO idempotency_keys (principal, key, request_hash, status_code, "
+                "response, created_at) VALUES ('agent:bare', $1, $2, 201, $3::jsonb, $4)",
+                key,
+                "-",
+                json.dumps(answer),
+                now,
+            )
+    return _json(answer, 201)
