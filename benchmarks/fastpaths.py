@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import random
+import statistics
 import time
 import uuid
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from benchmarks.served import (
 )
 from sila_identity.auth.passwords import hash_password
 
+ROUNDS = 3
 WILAYAS = ["16", "31", "06", "09", "19", "25", "15"]
 SUBJECTS = {
     "technical": ("no_connection", "Pas de connexion ADSL"),
@@ -68,7 +70,7 @@ class Sizes:
 
 def sizes(env: BenchEnv) -> Sizes:
     if env.quick:
-        return Sizes(customers=20_000, seconds=4, warm_seconds=1, known_customers=2_000)
+        return Sizes(customers=20_000, seconds=6, warm_seconds=1, known_customers=2_000)
     customers = int(os.environ.get("SILA_BENCH_FAST_CUSTOMERS", "200000"))
     return Sizes(customers=customers, seconds=15, warm_seconds=3, known_customers=20_000)
 
@@ -206,20 +208,38 @@ async def measure_pair(
     idempotent: bool = False,
     profile: tuple[Served, str] | None = None,
 ) -> tuple[LoadResult, LoadResult]:
-    """Warm both, then Sila and the bare app back to back at the same concurrency."""
+    """Warm both, then Sila and the bare app in alternating slices (ROUNDS each) at the same
+    concurrency, so drifting load on a shared machine falls on both alike. Rates are over
+    all slices; percentiles the median of the slices'."""
     for url, reqs, hdrs in ((sila_url, sila_requests, headers), (bare_url, bare_requests, {})):
         await load(url, reqs, connections=clients, seconds=size.warm_seconds, headers=hdrs)
-    sila = await load(
-        sila_url,
-        sila_requests,
-        connections=clients,
-        seconds=size.seconds,
-        headers=headers,
-        idempotent=idempotent,
-        profile=(profile[0], f"{profile[1]}-{clients}") if profile else None,
+    slice_seconds = max(1.0, size.seconds / ROUNDS)
+    sila: list[LoadResult] = []
+    bare: list[LoadResult] = []
+    for round_ in range(ROUNDS):
+        sila.append(
+            await load(
+                sila_url,
+                sila_requests,
+                connections=clients,
+                seconds=slice_seconds,
+                headers=headers,
+                idempotent=idempotent,
+                profile=(profile[0], f"{profile[1]}-{clients}") if profile and not round_ else None,
+            )
+        )
+        bare.append(await load(bare_url, bare_requests, connections=clients, seconds=slice_seconds))
+    return combined(sila), combined(bare)
+
+
+def combined(results: list[LoadResult]) -> LoadResult:
+    return LoadResult(
+        requests=sum(r.requests for r in results),
+        seconds=sum(r.seconds for r in results),
+        p50_ms=statistics.median(r.p50_ms for r in results),
+        p99_ms=statistics.median(r.p99_ms for r in results),
+        errors=sum(r.errors for r in results),
     )
-    bare = await load(bare_url, bare_requests, connections=clients, seconds=size.seconds)
-    return sila, bare
 
 
 async def http_paths(env: BenchEnv) -> list[Row]:
