@@ -455,11 +455,28 @@ async def publish_to_timeline(env: BenchEnv) -> list[Row]:
                 "SELECT event_id, recorded_at FROM timeline_entries WHERE customer_id = ANY($1)",
                 customers,
             )
+            published = {
+                r["event_id"]: r["published_at"]
+                for r in await writer.fetch(
+                    "SELECT event_id, published_at FROM outbox WHERE message_key = ANY($1)",
+                    customers,
+                )
+            }
     finally:
         await identity.close()
         await writer.close()
     latencies = [
         (row["recorded_at"] - committed[row["event_id"]]).total_seconds() * 1000 for row in found
+    ]
+    relayed = [
+        (published[eid] - at).total_seconds() * 1000
+        for eid, at in committed.items()
+        if published.get(eid)
+    ]
+    consumed = [
+        (row["recorded_at"] - published[row["event_id"]]).total_seconds() * 1000
+        for row in found
+        if published.get(row["event_id"])
     ]
     note = (
         f"{rate} events/s asked ({achieved:.0f} achieved) for {seconds} s; relay and consumer "
@@ -469,6 +486,18 @@ async def publish_to_timeline(env: BenchEnv) -> list[Row]:
         Row("publish→timeline p50", median(latencies), "ms", note),
         Row(
             "publish→timeline p99", percentile(latencies, 99), "ms", note, None, "< 100 ms at 500/s"
+        ),
+        Row(
+            "commit→published p50 / p99 (relay)",
+            median(relayed),
+            "ms",
+            f"p99 {percentile(relayed, 99):.0f} ms",
+        ),
+        Row(
+            "published→timeline p50 / p99 (consumer)",
+            median(consumed),
+            "ms",
+            f"p99 {percentile(consumed, 99):.0f} ms",
         ),
     ]
 
