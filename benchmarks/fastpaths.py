@@ -44,6 +44,7 @@ from benchmarks.served import (
     Request,
     Served,
     load,
+    profile_pid,
     serve_bare,
     serve_factory,
     serve_service,
@@ -542,8 +543,8 @@ async def sms_path(env: BenchEnv) -> list[Row]:
             }
             async with (
                 serve_service(env, "notify", database_url=url, extra=extra, port=port),
-                serve_worker(env, "notify", "relay", database_url=url, extra=extra),
-                serve_worker(env, "notify", "consume", database_url=url, extra=extra),
+                serve_worker(env, "notify", "relay", database_url=url, extra=extra) as relay,
+                serve_worker(env, "notify", "consume", database_url=url, extra=extra) as consume,
             ):
                 producer = AIOKafkaProducer(
                     bootstrap_servers=env.platform.kafka_bootstrap, acks="all", linger_ms=5
@@ -570,6 +571,11 @@ async def sms_path(env: BenchEnv) -> list[Row]:
 
                     await wait_for(warmed, 120, "the warm-up code sent")
                     events = [_otp_event(n) for n in range(1, count + 1)]
+                    spies = [
+                        profile_pid(child.process.pid, f"sms-{child.name}", 8)
+                        for child in (relay, consume)
+                        if child.process is not None
+                    ]
                     first = datetime.now(UTC)
                     for start in range(0, count, 500):
                         await asyncio.gather(
@@ -585,6 +591,7 @@ async def sms_path(env: BenchEnv) -> list[Row]:
                         return await sent() >= count + 1
 
                     await wait_for(all_sent, 120 + count / 20, "every code sent")
+                    await asyncio.gather(*(spy for spy in spies if spy is not None))
                 finally:
                     await producer.stop()
                 last = await db.fetchval(

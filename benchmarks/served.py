@@ -346,9 +346,14 @@ async def profiled(served: Served, label: str, seconds: float) -> asyncio.Task[N
     """When profiling is on, py-spy samples the served process (its Python children too)
     for ``seconds`` into ``<dir>/<label>.txt`` (collapsed stacks) and ``.svg`` (flame graph).
     Returns the task to await after the measure, or None."""
-    target = profile_dir()
     process = served.children[0].process
-    if target is None or process is None:
+    return profile_pid(process.pid if process else None, label, seconds)
+
+
+def profile_pid(pid: int | None, label: str, seconds: float) -> asyncio.Task[None] | None:
+    """``profiled`` for any process id (a worker: relay, consumer)."""
+    target = profile_dir()
+    if target is None or pid is None:
         return None
     target.mkdir(parents=True, exist_ok=True)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -356,7 +361,7 @@ async def profiled(served: Served, label: str, seconds: float) -> asyncio.Task[N
     async def record() -> None:
         for fmt, suffix in (("raw", "txt"),):
             proc = await asyncio.create_subprocess_exec(
-                spy, "record", "--pid", str(process.pid), "--subprocesses", "--rate", "200",
+                spy, "record", "--pid", str(pid), "--subprocesses", "--rate", "200",
                 "--duration", str(int(seconds)), "--format", fmt, "--nonblocking",
                 "--output", str(target / f"{label}.{suffix}"),
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
