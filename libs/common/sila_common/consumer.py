@@ -179,11 +179,14 @@ class EventConsumer:
     ) -> None:
         """Each event to its handler, in order. A handler with a ``many`` attribute (a batch
         version, for read models that write no events) takes each run of consecutive events
-        it handles in one call: one statement for the run instead of one per event."""
+        it handles in one call: one statement for the run instead of one per event. Only
+        without a recording tracer: a consumer span is one event's handling."""
+        # With tracing on, each event keeps its own consumer span (one by one).
+        batching = isinstance(self.tracer, trace.NoOpTracer)
         start = 0
         while start < len(todo):
             event, handler = todo[start]
-            many: BatchHandler | None = getattr(handler, "many", None)
+            many: BatchHandler | None = getattr(handler, "many", None) if batching else None
             if many is None:
                 set_correlation_id(event.correlationid)
                 with consuming(self.tracer, event, consumer=self.name):
