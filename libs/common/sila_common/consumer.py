@@ -31,7 +31,7 @@ from sila_common.kafka import make_consumer, make_producer
 from sila_common.metrics import CONSUMER_LAG, CONSUMER_PROCESSED, DLQ_COUNT
 from sila_common.outbox import MessagingTables
 from sila_common.settings import PlatformSettings, ServiceSettings
-from sila_common.tracing import consuming
+from sila_common.tracing import consuming, consuming_many
 
 log = structlog.get_logger(__name__)
 
@@ -179,14 +179,12 @@ class EventConsumer:
     ) -> None:
         """Each event to its handler, in order. A handler with a ``many`` attribute (a batch
         version, for read models that write no events) takes each run of consecutive events
-        it handles in one call: one statement for the run instead of one per event. Only
-        without a recording tracer: a consumer span is one event's handling."""
-        # With tracing on, each event keeps its own consumer span (one by one).
-        batching = isinstance(self.tracer, trace.NoOpTracer)
+        it handles in one call: one statement for the run instead of one per event; each
+        event still gets its consumer span, in its own trace."""
         start = 0
         while start < len(todo):
             event, handler = todo[start]
-            many: BatchHandler | None = getattr(handler, "many", None) if batching else None
+            many: BatchHandler | None = getattr(handler, "many", None)
             if many is None:
                 set_correlation_id(event.correlationid)
                 with consuming(self.tracer, event, consumer=self.name):
@@ -196,7 +194,9 @@ class EventConsumer:
             end = start
             while end < len(todo) and todo[end][1] is handler:
                 end += 1
-            await many(session, [item[0] for item in todo[start:end]])
+            run = [item[0] for item in todo[start:end]]
+            with consuming_many(self.tracer, run, consumer=self.name):
+                await many(session, run)
             start = end
 
     async def _parse(
