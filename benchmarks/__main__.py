@@ -21,7 +21,7 @@ from sila_common.logging import configure_logging
 from sila_local.broker import start_broker
 from sila_local.processes import free_port
 
-MODULES = ["platform", "identity", "tickets", "notify"]
+MODULES = ["fastpaths", "platform", "identity", "tickets", "notify"]
 
 
 async def main(selected: list[str]) -> None:
@@ -36,6 +36,11 @@ async def main(selected: list[str]) -> None:
     )
     for column in ("module", "figure", "value", "unit", "conditions"):
         table.add_column(column)
+    anchored = Table(
+        title="Fast paths against their bare anchors (same run; ratio = Sila / anchor)"
+    )
+    for column in ("figure", "Sila", "bare anchor", "ratio", "unit", "goal"):
+        anchored.add_column(column)
     try:
         for name in selected or MODULES:
             if not (Path(__file__).parent / f"{name}.py").exists():
@@ -45,10 +50,21 @@ async def main(selected: list[str]) -> None:
             rows: list[Row] = await module.run(env)
             for row in rows:
                 table.add_row(name, row.name, f"{row.value:,.2f}", row.unit, row.note)
+                if row.anchor is not None or row.goal:
+                    anchored.add_row(
+                        row.name,
+                        f"{row.value:,.2f}",
+                        "—" if row.anchor is None else f"{row.anchor:,.2f}",
+                        "—" if row.ratio is None else f"{row.ratio:.2f}",
+                        row.unit,
+                        row.goal,
+                    )
     finally:
         await env.cleanup()
         await broker.stop()
     console.print(table)
+    if anchored.row_count:
+        console.print(anchored)
 
 
 if __name__ == "__main__":

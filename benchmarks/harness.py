@@ -21,10 +21,21 @@ PG_ADMIN_DSN = os.environ.get("SILA_BENCH_PG_DSN", "postgresql://postgres@127.0.
 
 @dataclass(frozen=True)
 class Row:
+    """One figure; with ``anchor`` (the bare anchor's figure measured in the same run) it is
+    also a row of the fast-paths table, printed with the ratio ``value / anchor``."""
+
     name: str
     value: float
     unit: str
     note: str = ""
+    anchor: float | None = None
+    goal: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.anchor is None or not self.anchor:
+            return None
+        return self.value / self.anchor
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Annotated
 
@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sila_common.auth import KeySource
 from sila_common.correlation import new_correlation_id, set_correlation_id
@@ -32,16 +34,23 @@ CORRELATION_HEADER = "X-Request-ID"
 BROKER_CHECK_CACHE_SECONDS = 2.0
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+# Dependencies are ``async def`` even when they do not await: FastAPI runs a plain ``def``
+# dependency in the thread pool, a thread hop per dependency per request (measured in
+# docs/benchmarks.md).
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
-    return get_runtime(request).session_factory
+async def get_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
+    return runtime_of(request).session_factory
 
 
 SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
@@ -91,7 +100,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    app.middleware("http")(_correlation_and_metrics(definition.name))
+    app.add_middleware(CorrelationAndMetrics, service=definition.name)
     instrument_app(app, tracer_provider)
     app.add_middleware(RefuseNul)
     app.add_middleware(ContainUnexpected)
@@ -101,29 +110,45 @@ def create_app(
     return app
 
 
-def _correlation_and_metrics(
-    service: str,
-) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    async def middleware(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+class CorrelationAndMetrics:
+    """Pure ASGI middleware: the request's correlation id (from X-Request-ID or
+    X-Correlation-ID, else new) set for logs and events and echoed on the answer, and the
+    latency histogram by route template. Not ``@app.middleware("http")``: Starlette's
+    BaseHTTPMiddleware runs the app in a task group with a streamed body, which the profile
+    showed on every request (docs/benchmarks.md)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
         correlation = (
-            request.headers.get(CORRELATION_HEADER)
-            or request.headers.get("X-Correlation-ID")
+            headers.get(CORRELATION_HEADER)
+            or headers.get("X-Correlation-ID")
             or new_correlation_id()
         )[:128]
         set_correlation_id(correlation)
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        HTTP_LATENCY.labels(service, request.method, template, str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
-        response.headers[CORRELATION_HEADER] = correlation
-        return response
+        status = 500
 
-    return middleware
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[CORRELATION_HEADER] = correlation
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_LATENCY.labels(self.service, scope["method"], template, str(status)).observe(
+                time.perf_counter() - started
+            )
 
 
 def _operations_router(definition: ServiceDefinition) -> APIRouter:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
@@ -159,12 +160,30 @@ class LocalKeySource:
 
 
 class TokenVerifier:
+    """Verifies access tokens; remembers the tokens it verified (at most VERIFIED_CACHE of
+    them, each until its expiry), so an agent's next request skips the signature check
+    (ES256: most of the cost of authentication, docs/benchmarks.md). A remembered token is
+    the same string, so the same signature; its key is still asked of the key source on
+    every request, so retiring a key refuses its tokens as before."""
+
+    VERIFIED_CACHE = 4096
+    LEEWAY_SECONDS = 5
+
     def __init__(self, keys: KeySource, *, issuer: str, audience: str) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
+        self._verified: OrderedDict[str, tuple[str, float, Principal]] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            known_kid, expires_at, principal = remembered
+            if time.time() <= expires_at + self.LEEWAY_SECONDS:
+                await self.keys.key_for(known_kid)  # raises once the key is retired
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -173,6 +192,13 @@ class TokenVerifier:
         if not kid or header.get("alg") not in ALGORITHMS:
             raise Unauthorized("The bearer token is not signed the way Sila signs tokens.")
         key = await self.keys.key_for(str(kid))
+        principal = self._decode(token, key)
+        self._verified[token] = (str(kid), float(principal.claims["exp"]), principal)
+        if len(self._verified) > self.VERIFIED_CACHE:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _decode(self, token: str, key: Any) -> Principal:
         try:
             claims = jwt.decode(
                 token,
@@ -181,7 +207,7 @@ class TokenVerifier:
                 audience=self.audience,
                 issuer=self.issuer,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-                leeway=5,
+                leeway=self.LEEWAY_SECONDS,
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("The bearer token has expired.") from exc

@@ -45,11 +45,13 @@ async def run_idempotent(
     if not key or len(key) > MAX_KEY_LENGTH:
         raise Unprocessable(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
     digest = request_hash(body)
-    stored = await _stored(factory, table, principal, key)
-    if stored is not None:
-        return _replay(stored, digest)
     try:
+        # The look-up for an earlier answer and the work share one transaction (one
+        # connection, one round of BEGIN/COMMIT): a retry finds the stored answer there.
         async with factory() as session, session.begin():
+            stored = await _stored_in(session, table, principal, key)
+            if stored is not None:
+                return _replay(stored, digest)
             status, response = await work(session)
             await session.execute(
                 insert(table).values(
@@ -74,11 +76,15 @@ async def _stored(
     factory: async_sessionmaker[AsyncSession], table: Any, principal: str, key: str
 ) -> Any:
     async with factory() as session:
-        return (
-            await session.execute(
-                select(table).where(table.c.principal == principal, table.c.key == key)
-            )
-        ).one_or_none()
+        return await _stored_in(session, table, principal, key)
+
+
+async def _stored_in(session: AsyncSession, table: Any, principal: str, key: str) -> Any:
+    return (
+        await session.execute(
+            select(table).where(table.c.principal == principal, table.c.key == key)
+        )
+    ).one_or_none()
 
 
 def _replay(stored: Any, digest: str) -> tuple[int, dict[str, Any], bool]:

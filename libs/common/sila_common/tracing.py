@@ -22,10 +22,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, SpanKind, Tracer
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from sila_common.events import CloudEvent
@@ -102,6 +103,18 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+def _consumer_attributes(event: CloudEvent, consumer: str) -> dict[str, str]:
+    return {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.consumer.group.name": consumer,
+        "messaging.message.id": event.id,
+        "cloudevents.event_id": event.id,
+        "cloudevents.event_type": event.type,
+        "cloudevents.event_source": event.source,
+    }
+
+
 @contextmanager
 def consuming(tracer: Tracer, event: CloudEvent, *, consumer: str) -> Iterator[Span]:
     """The span of one event's handling by a consumer group, continuing the event's trace."""
@@ -110,17 +123,40 @@ def consuming(tracer: Tracer, event: CloudEvent, *, consumer: str) -> Iterator[S
         f"{event.type} process",
         context=parent,
         kind=SpanKind.CONSUMER,
-        attributes={
-            "messaging.system": "kafka",
-            "messaging.operation.type": "process",
-            "messaging.consumer.group.name": consumer,
-            "messaging.message.id": event.id,
-            "cloudevents.event_id": event.id,
-            "cloudevents.event_type": event.type,
-            "cloudevents.event_source": event.source,
-        },
+        attributes=_consumer_attributes(event, consumer),
     ) as span:
         yield span
+
+
+@contextmanager
+def consuming_many(
+    tracer: Tracer, events: list[CloudEvent], *, consumer: str
+) -> Iterator[list[Span]]:
+    """One span per event handled together in one call (a batch handler), each continuing
+    its own event's trace; none is made current (a batch handler writes no events)."""
+    spans = [
+        tracer.start_span(
+            f"{event.type} process",
+            context=(
+                _PROPAGATOR.extract({"traceparent": event.traceparent})
+                if event.traceparent
+                else Context()
+            ),
+            kind=SpanKind.CONSUMER,
+            attributes=_consumer_attributes(event, consumer),
+        )
+        for event in events
+    ]
+    try:
+        yield spans
+    except Exception as exc:
+        for span in spans:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
+        raise
+    finally:
+        for span in spans:
+            span.end()
 
 
 def current_trace_ids() -> tuple[str, str] | None:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sila_common.auth import Principal
 from sila_common.db import insert_for
@@ -133,14 +133,51 @@ def partner_of(opened_by: str) -> str | None:
     return subject if kind == "partner" else None
 
 
-async def next_number(session: AsyncSession, year: int) -> str:
-    insert_ = insert_for(session)
-    stmt = insert_(ticket_counters).values(year=year, last_value=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["year"], set_={"last_value": ticket_counters.c.last_value + 1}
-    ).returning(ticket_counters.c.last_value)
-    value = (await session.execute(stmt)).scalar_one()
-    return f"TT-{year}-{value:06d}"
+def number_sequence(year: int) -> str:
+    return f"ticket_numbers_{int(year):04d}"
+
+
+async def next_number(session: AsyncSession, year: int, runtime: Runtime | None = None) -> str:
+    """The year's next ticket number, TT-YYYY-NNNNNN.
+
+    PostgreSQL: one sequence per year (``ticket_numbers_YYYY``), so concurrent creations in
+    every process never wait on one another (a counter row serialised them all until each
+    transaction committed). A sequence is not transactional: a creation that rolls back
+    leaves a gap in the year's numbers (numbers stay unique and increasing). SQLite: the
+    year's counter row.
+    """
+    bind = session.bind
+    if bind is None or bind.dialect.name != "postgresql":
+        insert_ = insert_for(session)
+        stmt = insert_(ticket_counters).values(year=year, last_value=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["year"], set_={"last_value": ticket_counters.c.last_value + 1}
+        ).returning(ticket_counters.c.last_value)
+        value = (await session.execute(stmt)).scalar_one()
+        return f"TT-{year}-{value:06d}"
+    known = runtime.extras.setdefault("number_sequences", set()) if runtime else set()
+    assert isinstance(known, set)
+    if year not in known:
+        await ensure_number_sequence(session, year)
+        known.add(year)
+    value = await session.scalar(text(f"SELECT nextval('{number_sequence(year)}')"))
+    return f"TT-{year}-{int(value or 0):06d}"
+
+
+async def ensure_number_sequence(session: AsyncSession, year: int) -> None:
+    """Creates the year's sequence if missing, in its own committed transaction (under an
+    advisory lock, so processes racing on the first ticket of a year create it once). It
+    starts after the year's counter row, so numbers given before sequences stay unique."""
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine)
+    name = number_sequence(year)
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 7_316_000 + year})
+        if await conn.scalar(text("SELECT to_regclass(:name)"), {"name": name}) is None:
+            last = await conn.scalar(
+                select(ticket_counters.c.last_value).where(ticket_counters.c.year == year)
+            )
+            await conn.execute(text(f"CREATE SEQUENCE {name} START WITH {int(last or 0) + 1}"))
 
 
 async def known_customer(session: AsyncSession, customer_id: str) -> Any:
@@ -323,7 +360,7 @@ async def open_ticket(
     ticket_id = str(uuid.uuid4())
     row: dict[str, Any] = {
         "id": ticket_id,
-        "number": await next_number(session, now.year),
+        "number": await next_number(session, now.year, runtime),
         "customer_id": new.customer_id,
         "contract_id": new.contract_id,
         "category": new.category.value,

@@ -187,6 +187,36 @@ async def test_events_arriving_twice_and_out_of_order_make_one_entry_each_in_tim
     assert [item["event_id"] for item in seen] == [e.id for e in newest_first]
 
 
+async def test_a_run_of_events_projected_at_once_makes_one_entry_each_duplicates_included(
+    identity: LiveService, cast: Cast
+) -> None:
+    # The consumer's batch path: project.many takes a fetch's run of events in one insert.
+    customer_id = (await register(identity, cast.agent_15))["id"]
+    await eventually(lambda: _count(identity, cast, customer_id, 1), what="registration projected")
+    base = datetime.now(UTC) - timedelta(days=1)
+    events = [
+        fake_event(
+            customer_id,
+            "identity.contract.signed",
+            base + timedelta(minutes=i),
+            customer_id=customer_id,
+            contract_id=str(uuid.uuid4()),
+            number=f"AT-15-2026-{i:07d}-0",
+            offer_code="IDOOM_ADSL",
+        )
+        for i in range(6)
+    ]
+    run = events + events[:3]
+    random.shuffle(run)
+    async with identity.runtime.session_factory() as session, session.begin():
+        await project.many(session, run)  # type: ignore[attr-defined]
+    page = await timeline(
+        identity, cast.agent_15, customer_id, limit=50, type="identity.contract.signed"
+    )
+    newest_first = sorted(events, key=lambda e: (e.time, e.id), reverse=True)
+    assert [item["event_id"] for item in page["items"]] == [e.id for e in newest_first]
+
+
 async def _count(identity: LiveService, cast: Cast, customer_id: str, n: int) -> bool:
     return len((await timeline(identity, cast.agent_15, customer_id))["items"]) >= n
 

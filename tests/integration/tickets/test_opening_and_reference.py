@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
+from sqlalchemy import insert, text
+
+from sila_tickets.flows import next_number
+from sila_tickets.tables import ticket_counters
 from tests.integration.tickets.conftest import MakeCustomer, open_ticket, outbox_events
 from tests.support import LiveService, bearer, problem_of
 
@@ -200,3 +205,33 @@ async def test_agents_read_the_subcategories_with_their_scripts(
     codes = {s["code"]: s for s in answer.json()}
     assert {"no_connection", "slow_line", "line_cut"} <= set(codes)
     assert any(q["key"] == "modem_restarted" for q in codes["no_connection"]["script"])
+
+
+async def test_tickets_opened_at_once_get_distinct_numbers_from_the_years_sequence(
+    tickets: LiveService, admin_token: str, make_customer: MakeCustomer
+) -> None:
+    customers = [await make_customer() for _ in range(8)]
+    opened = await asyncio.gather(
+        *(open_ticket(tickets, bearer(admin_token), customer) for customer in customers)
+    )
+    numbers = [ticket["number"] for ticket in opened]
+    assert len(set(numbers)) == len(numbers)
+    year = datetime.fromisoformat(opened[0]["opened_at"]).year
+    assert all(number.startswith(f"TT-{year}-") for number in numbers)
+    async with tickets.runtime.engine.connect() as conn:
+        exists = await conn.scalar(
+            text("SELECT to_regclass(:name)"), {"name": f"ticket_numbers_{year}"}
+        )
+    assert exists is not None
+
+
+async def test_a_years_sequence_starts_after_the_numbers_its_counter_row_gave(
+    tickets: LiveService,
+) -> None:
+    # A database numbered by the counter row before sequences: the year 2090's row at 41.
+    async with tickets.runtime.session_factory() as session, session.begin():
+        await session.execute(insert(ticket_counters).values(year=2090, last_value=41))
+    async with tickets.runtime.session_factory() as session, session.begin():
+        first = await next_number(session, 2090, tickets.runtime)
+        second = await next_number(session, 2090, tickets.runtime)
+    assert (first, second) == ("TT-2090-000042", "TT-2090-000043")

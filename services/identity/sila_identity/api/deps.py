@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from sila_common.app import get_runtime
+from sila_common.app import runtime_of
 from sila_common.auth import CurrentPrincipal, Principal, ensure_roles
 from sila_common.problems import Unauthorized
 from sila_common.roles import ADMIN, CUSTOMER_CARE, FRONT_OFFICE, SUPERVISION
@@ -23,14 +23,14 @@ from sila_identity.auth.keys import KeyStore
 from sila_identity.settings import IdentitySettings
 
 
-def get_key_store(request: Request) -> KeyStore:
-    keys = get_runtime(request).extras["keys"]
+async def get_key_store(request: Request) -> KeyStore:
+    keys = runtime_of(request).extras["keys"]
     assert isinstance(keys, KeyStore)
     return keys
 
 
-def get_identity_settings(request: Request) -> IdentitySettings:
-    settings = get_runtime(request).settings
+async def get_identity_settings(request: Request) -> IdentitySettings:
+    settings = runtime_of(request).settings
     assert isinstance(settings, IdentitySettings)
     return settings
 
@@ -39,8 +39,8 @@ KeyStoreDep = Annotated[KeyStore, Depends(get_key_store)]
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
 
 
-def get_account_checks(request: Request) -> AccountChecks:
-    runtime = get_runtime(request)
+async def get_account_checks(request: Request) -> AccountChecks:
+    runtime = runtime_of(request)
     checks = runtime.extras.get("accounts")
     if checks is None:
         settings = runtime.settings
@@ -64,7 +64,7 @@ async def active_principal(
     request: Request, principal: CurrentPrincipal, accounts: AccountChecksDep
 ) -> Principal:
     """The caller, provided their account is still usable (auth.accounts)."""
-    if not await accounts.usable(get_runtime(request).session_factory, principal):
+    if not await accounts.usable(runtime_of(request).session_factory, principal):
         if principal.kind == "customer":
             raise Unauthorized("This customer account no longer exists.")
         raise Unauthorized(f"This {principal.kind} account is disabled.")

@@ -59,11 +59,6 @@ async def timeline(
     accept_language: Annotated[str | None, Header()] = None,
 ) -> TimelinePage:
     ensure_may_read_timeline_kind(principal)
-    async with runtime.session_factory() as session:
-        customer = await load_row(session, customer_id)
-    if principal.kind != "partner":
-        ensure_may_read(principal, customer)
-    language = lang or _language(accept_language) or customer.language
     t = timeline_entries.c
     query = select(timeline_entries).where(t.customer_id == customer_id)
     if principal.kind != "agent":
@@ -83,8 +78,14 @@ async def timeline(
         # A row comparison, so the index range starts at the cursor instead of filtering.
         query = query.where(tuple_(t.occurred_at, t.event_id) < tuple_(boundary, event_id))
     query = query.order_by(t.occurred_at.desc(), t.event_id.desc()).limit(limit + 1)
-    async with runtime.session_factory() as session:
+    # The customer, the page and the audit row of the read: one transaction.
+    async with runtime.session_factory() as session, session.begin():
+        customer = await load_row(session, customer_id)
+        if principal.kind != "partner":
+            ensure_may_read(principal, customer)
         rows = (await session.execute(query)).all()
+        await audit.record_reads_in(session, principal, "timeline.read", [customer_id])
+    language = lang or _language(accept_language) or customer.language
     items = [
         TimelineEntry(
             event_id=row.event_id,
@@ -98,7 +99,6 @@ async def timeline(
         )
         for row in rows[:limit]
     ]
-    await audit.record_reads(runtime.session_factory, principal, "timeline.read", [customer_id])
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]

@@ -59,38 +59,57 @@ NOT_ABOUT_A_CUSTOMER = frozenset({"identity.partner.changed"})
 
 async def project(session: AsyncSession, event: CloudEvent) -> None:
     """Add the event to its customer's timeline (once, whatever the deliveries)."""
-    if event.type in NOT_ABOUT_A_CUSTOMER:
+    await project_many(session, [event])
+
+
+async def project_many(session: AsyncSession, events: list[CloudEvent]) -> None:
+    """Add events to their customers' timelines: one look-up of the erased customers among
+    them and one insert for all (the consumer's batch path; ``project`` is one of them)."""
+    events = [event for event in events if event.type not in NOT_ABOUT_A_CUSTOMER]
+    if not events:
         return
     insert = insert_for(session)
+    erased = set(
+        await session.scalars(
+            select(customers.c.id).where(
+                customers.c.id.in_({event.customerid for event in events}),
+                customers.c.erased_at.is_not(None),
+            )
+        )
+    )
+    now = datetime.now(UTC)
+    await session.execute(
+        insert(timeline_entries).on_conflict_do_nothing(index_elements=["event_id"]),
+        [entry_of(event, scrubbed=event.customerid in erased, at=now) for event in events],
+    )
+    for event in events:
+        if event.type == "identity.customer.erased":
+            # Anything projected while the erasure was committing is scrubbed now.
+            await scrub_customer_entries(session, event.customerid)
+
+
+project.many = project_many  # type: ignore[attr-defined]
+
+
+def entry_of(event: CloudEvent, *, scrubbed: bool, at: datetime) -> dict[str, Any]:
     data: dict[str, Any] = {
         k: v for k, v in event.data.items() if k not in SECRET_KEYS.get(event.type, ())
     }
-    erased = await session.scalar(
-        select(customers.c.erased_at).where(customers.c.id == event.customerid)
-    )
-    if erased is not None:
+    if scrubbed:
         data = scrub(data)
     channel = event.data.get("channel")
-    await session.execute(
-        insert(timeline_entries)
-        .values(
-            customer_id=event.customerid,
-            event_id=event.id,
-            occurred_at=event.time.astimezone(UTC),
-            event_type=event.type,
-            source_service=event.service,
-            channel=str(channel) if channel else None,
-            subject=event.subject,
-            resource=resource_for(event),
-            data=data,
-            recorded_at=datetime.now(UTC),
-        )
-        .on_conflict_do_nothing(index_elements=["event_id"])
-    )
-
-    if event.type == "identity.customer.erased":
-        # Anything projected while the erasure was committing is scrubbed now.
-        await scrub_customer_entries(session, event.customerid)
+    return {
+        "customer_id": event.customerid,
+        "event_id": event.id,
+        "occurred_at": event.time.astimezone(UTC),
+        "event_type": event.type,
+        "source_service": event.service,
+        "channel": str(channel) if channel else None,
+        "subject": event.subject,
+        "resource": resource_for(event),
+        "data": data,
+        "recorded_at": at,
+    }
 
 
 async def scrub_customer_entries(session: AsyncSession, customer_id: str) -> int:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import get_runtime
+from sila_common.app import runtime_of
 from sila_common.auth import Principal, ensure_roles
 from sila_common.problems import Forbidden, NotFound
 from sila_common.roles import CONTENT, CUSTOMER_CARE, FRONT_OFFICE
@@ -23,8 +23,8 @@ WRITERS = FRONT_OFFICE
 CONTENT_ROLES = CONTENT
 
 
-def get_notify_settings(request: Request) -> NotifySettings:
-    settings = get_runtime(request).settings
+async def get_notify_settings(request: Request) -> NotifySettings:
+    settings = runtime_of(request).settings
     assert isinstance(settings, NotifySettings)
     return settings
 

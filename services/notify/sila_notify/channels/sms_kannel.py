@@ -37,7 +37,13 @@ class KannelSmsChannel:
 
     def __init__(self, settings: NotifySettings, client: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
-        self.client = client or httpx.AsyncClient(timeout=settings.provider_timeout_seconds)
+        # As many kept-alive connections as sends in flight (httpx keeps 20 by default: above
+        # that, each send past the 20th opened and closed a connection to the SMS centre).
+        in_flight = settings.dispatcher_concurrency + settings.marketing_concurrency
+        self.client = client or httpx.AsyncClient(
+            timeout=settings.provider_timeout_seconds,
+            limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight),
+        )
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         if not message.destinations:

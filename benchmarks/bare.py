@@ -1,0 +1,259 @@
+"""The bare anchor: FastAPI + an asyncpg pool doing the same SQL as Sila's hot paths, with
+nothing else (no authentication, no ORM, no pydantic models, ``json.dumps`` straight into
+the response). Run by ``benchmarks.served.serve_bare`` under uvicorn like the services.
+
+- ``GET /v1/customers?phone=0…``: identity's phone statement (own phone or a contract's
+  line) and the audit row of the read, in one transaction committed asynchronously.
+- ``GET /v1/customers/{id}/timeline?limit=50``: the customer row, the keyset page, the
+  audit row.
+- ``POST /v1/tickets``: the same statements as tickets' creation with automatic
+  assignment and an Idempotency-Key (see ``open_ticket``), in one transaction.
+
+Databases: ``SILA_BARE_IDENTITY_DSN`` and ``SILA_BARE_TICKETS_DSN`` (plain postgresql://).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI, Request, Response
+
+POOL_SIZE = 10  # what sila_common.db gives a service's engine
+PHONE_SQL = (
+    "SELECT * FROM customers WHERE id IN (SELECT id FROM customers WHERE phone = $1 "
+    "UNION SELECT customer_id FROM contracts WHERE line_number = $1) "
+    "ORDER BY CASE WHEN phone = $1 THEN 0 ELSE 1 END, id"
+)
+AUDIT_SQL = (
+    "INSERT INTO audit_log (at, actor_kind, actor_id, action, customer_id, target, detail, "
+    "correlation_id) VALUES ($1, 'agent', 'bare', $2, $3, NULL, $4::jsonb, NULL)"
+)
+TIMELINE_SQL = (
+    "SELECT * FROM timeline_entries WHERE customer_id = $1 "
+    "ORDER BY occurred_at DESC, event_id DESC LIMIT $2"
+)
+TICKET_SQL = (
+    "INSERT INTO tickets (id, number, customer_id, category, subcategory, priority, channel, "
+    "subject, status, queue, wilaya_code, opened_by, opened_at, first_response_due_at, "
+    "due_at, updated_at, commune, service, first_response_kind, first_response_amount, "
+    "resolution_kind, resolution_amount, warn_at, reopen_count) VALUES ($1, $2, $3, $4, $5, "
+    "'normal', $6, $7, 'acknowledged', $8, $9, 'agent:bare', $10, $11, $12, $10, $13, $14, "
+    "'business_hours', 4, 'business_hours', 48, $15, 0)"
+)
+# Tickets' numbering: one sequence per year (sila_tickets.flows.next_number).
+SEQUENCE_SQL = "CREATE SEQUENCE IF NOT EXISTS ticket_numbers_{year:04d}"
+NUMBER_SQL = "SELECT nextval('ticket_numbers_{year:04d}')"
+TRANSITION_SQL = (
+    "INSERT INTO ticket_transitions (ticket_id, from_status, to_status, reason, actor, at) "
+    "VALUES ($1, NULL, 'acknowledged', 'opened', 'agent:bare', $2)"
+)
+OUTBOX_SQL = (
+    "INSERT INTO outbox (event_id, topic, message_key, event_type, shard, envelope, "
+    "created_at) VALUES ($1, 'sila.tickets.ticket', $2, 'tickets.ticket.opened', $3, "
+    "$4::jsonb, $5)"
+)
+QUEUES = {"technical": "technical", "administrative": "billing", "commercial": "commercial"}
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return Response(json.dumps(value, default=str), status, media_type="application/json")
+
+
+def _e164(phone: str) -> str:
+    digits = "".join(c for c in phone if c.isdigit())
+    return "+213" + digits[1:] if digits.startswith("0") else "+" + digits
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    pools: dict[str, asyncpg.Pool] = {}
+    for name in ("identity", "tickets"):
+        dsn = os.environ.get(f"SILA_BARE_{name.upper()}_DSN")
+        if dsn:
+            pools[name] = await asyncpg.create_pool(dsn, min_size=2, max_size=POOL_SIZE)
+    if "tickets" in pools:
+        for year in (datetime.now(UTC).year, datetime.now(UTC).year + 1):
+            await pools["tickets"].execute(SEQUENCE_SQL.format(year=year))
+    app.state.pools = pools
+    try:
+        yield
+    finally:
+        for pool in pools.values():
+            await pool.close()
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/health/live")
+async def live() -> Response:
+    return _json({"status": "ok"})
+
+
+@app.get("/v1/customers")
+async def lookup(request: Request, phone: str) -> Response:
+    pool: asyncpg.Pool = request.app.state.pools["identity"]
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(PHONE_SQL, _e164(phone))
+        if rows:
+            await conn.execute("SET LOCAL synchronous_commit = off")
+            await conn.executemany(
+                AUDIT_SQL,
+                [(datetime.now(UTC), "customer.lookup", r["id"], '{"by": "phone"}') for r in rows],
+            )
+    return _json([dict(r) for r in rows])
+
+
+@app.get("/v1/customers/{customer_id}/timeline")
+async def timeline(request: Request, customer_id: str, limit: int = 50) -> Response:
+    pool: asyncpg.Pool = request.app.state.pools["identity"]
+    async with pool.acquire() as conn, conn.transaction():
+        customer = await conn.fetchrow("SELECT * FROM customers WHERE id = $1", customer_id)
+        if customer is None:
+            return _json({"title": "Not found"}, 404)
+        rows = await conn.fetch(TIMELINE_SQL, customer_id, limit + 1)
+        await conn.execute("SET LOCAL synchronous_commit = off")
+        await conn.execute(AUDIT_SQL, datetime.now(UTC), "timeline.read", customer_id, "{}")
+    items = [
+        {
+            "event_id": r["event_id"],
+            "occurred_at": r["occurred_at"].isoformat(),
+            "type": r["event_type"],
+            "service": r["source_service"],
+            "channel": r["channel"],
+            "summary": r["event_type"],
+            "resource": r["resource"],
+            "data": json.loads(r["data"]),
+        }
+        for r in rows[:limit]
+    ]
+    cursor = None
+    if len(rows) > limit:
+        cursor = f"{rows[limit - 1]['occurred_at'].isoformat()}|{rows[limit - 1]['event_id']}"
+    return _json({"items": items, "next_cursor": cursor})
+
+
+INCIDENT_SQL = (
+    "SELECT * FROM incidents WHERE status = 'active' AND ((area_kind = 'wilaya' AND "
+    "area_value = $1)) AND service IN ('*', $2) ORDER BY declared_at DESC LIMIT 1"
+)
+MEMBERS_SQL = "SELECT * FROM queue_agents WHERE queue = $1 AND wilaya_code = ANY($2::text[])"
+LOADS_SQL = (
+    "SELECT assignee_id, count(*) FROM tickets WHERE assignee_id = ANY($1::text[]) AND status "
+    "= ANY($2::text[]) GROUP BY assignee_id"
+)
+OPEN_STATUSES = ["acknowledged", "in_progress", "pending_customer", "held"]
+
+
+@app.post("/v1/tickets")
+async def open_ticket(request: Request) -> Response:
+    """Sila's statements for a ticket, in its order: the stored answer of the
+    Idempotency-Key, the directory entry, the active incident of the area (technical), the
+    number, the ticket, its first transition, its event, the queue's members, strategy and
+    open loads, the chosen agent's row, the ticket's assignment and its event, the stored
+    answer."""
+    body = await request.json()
+    key = request.headers.get("idempotency-key")
+    pool: asyncpg.Pool = request.app.state.pools["tickets"]
+    now = datetime.now(UTC)
+    ticket_id = str(uuid.uuid4())
+    category = body["category"]
+    queue = QUEUES[category]
+    async with pool.acquire() as conn, conn.transaction():
+        if key:
+            stored = await conn.fetchrow(
+                "SELECT * FROM idempotency_keys WHERE principal = 'agent:bare' AND key = $1", key
+            )
+            if stored is not None:
+                return Response(stored["response"], stored["status_code"])
+        customer = await conn.fetchrow(
+            "SELECT * FROM known_customers WHERE customer_id = $1", body["customer_id"]
+        )
+        if customer is None:
+            return _json({"title": "Unknown customer"}, 422)
+        if category == "technical":
+            await conn.fetchrow(INCIDENT_SQL, customer["wilaya_code"], body.get("service"))
+        number = f"TT-{now.year}-{await conn.fetchval(NUMBER_SQL.format(year=now.year)):06d}"
+        due = now + timedelta(hours=48)
+        await conn.execute(
+            TICKET_SQL,
+            ticket_id,
+            number,
+            body["customer_id"],
+            category,
+            body.get("subcategory"),
+            body["channel"],
+            body["subject"],
+            queue,
+            customer["wilaya_code"],
+            now,
+            now + timedelta(hours=4),
+            due,
+            customer["commune"],
+            body.get("service"),
+            now + timedelta(hours=36),
+        )
+        await conn.execute(TRANSITION_SQL, ticket_id, now)
+        event = {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "type": "tickets.ticket.opened",
+            "source": "/sila/tickets",
+            "subject": ticket_id,
+            "time": now.isoformat(),
+            "customerid": body["customer_id"],
+            "data": {"ticket_id": ticket_id, "number": number, **body, "due_at": due.isoformat()},
+        }
+        shard = hash(body["customer_id"]) % 16
+        await conn.execute(
+            OUTBOX_SQL, event["id"], body["customer_id"], shard, json.dumps(event), now
+        )
+        members = await conn.fetch(MEMBERS_SQL, queue, ["*", customer["wilaya_code"]])
+        strategy = await conn.fetchval("SELECT strategy FROM queues WHERE code = $1", queue)
+        assignee = None
+        if members and strategy and strategy != "manual":
+            loads = dict(
+                await conn.fetch(LOADS_SQL, [m["agent_id"] for m in members], OPEN_STATUSES)
+            )
+            chosen = min(
+                members,
+                key=lambda m: (loads.get(m["agent_id"], 0), m["last_assigned_at"] or now),
+            )
+            assignee = chosen["agent_id"]
+            await conn.execute(
+                "UPDATE queue_agents SET last_assigned_at = $1 WHERE queue = $2 AND agent_id = $3"
+                " AND wilaya_code = ANY($4::text[])",
+                now,
+                queue,
+                assignee,
+                list({m["wilaya_code"] for m in members}),
+            )
+            await conn.execute(
+                "UPDATE tickets SET assignee_id = $1, assigned_at = $2, updated_at = $2 "
+                "WHERE id = $3",
+                assignee,
+                now,
+                ticket_id,
+            )
+            assigned = {**event, "id": str(uuid.uuid4()), "type": "tickets.ticket.assigned"}
+            await conn.execute(
+                OUTBOX_SQL, assigned["id"], body["customer_id"], shard, json.dumps(assigned), now
+            )
+        answer = {"id": ticket_id, "number": number, "status": "acknowledged", "assignee": assignee}
+        if key:
+            await conn.execute(
+                "INSERT INTO idempotency_keys (principal, key, request_hash, status_code, "
+                "response, created_at) VALUES ('agent:bare', $1, $2, 201, $3::jsonb, $4)",
+                key,
+                "-",
+                json.dumps(answer),
+                now,
+            )
+    return _json(answer, 201)
