@@ -154,4 +154,6 @@ async def simulate(session: AsyncSession, campaign: Campaign) -> DryRun:
             recorded_events.c.occurred_at < campaign.period.ends_at,
         )
     )
-    return dry_run(campaign, [Facts.from_json(facts) for (facts,) in rows.all()])
+    # An event still waiting for its customer's registration has no facts yet: not judged.
+    judged = [Facts.from_json(facts) for (facts,) in rows.all() if facts is not None]
+    return dry_run(campaign, judged)
