@@ -7,6 +7,9 @@ from datetime import UTC, datetime, timedelta
 from tests.integration.tickets.conftest import MakeCustomer, open_ticket, outbox_events
 from tests.support import LiveService, bearer
 
+# Incidents end in the future, at most 90 days ahead (docs/security.md).
+IN_A_WEEK = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+
 
 async def test_an_incident_tells_its_area_links_new_faults_and_resolves_them_all(
     tickets: LiveService, admin_token: str, make_customer: MakeCustomer
@@ -82,7 +85,7 @@ async def test_an_incident_outside_the_agents_wilayas_is_refused(
         json={
             "service": "fibre",
             "area": {"kind": "olt", "value": "OLT-ALG-01", "wilaya_code": "16"},
-            "estimated_end_at": "2030-01-01T10:00:00+01:00",
+            "estimated_end_at": IN_A_WEEK,
         },
     )
     assert answer.status_code == 403
@@ -94,7 +97,7 @@ async def test_an_exchange_needs_its_wilaya_and_a_customer_cannot_declare(
     body = {
         "service": "fixed",
         "area": {"kind": "exchange", "value": "TO-CENTRAL"},
-        "estimated_end_at": "2030-01-01T10:00:00+01:00",
+        "estimated_end_at": IN_A_WEEK,
     }
     answer = await tickets.client.post("/v1/incidents", headers=bearer(admin_token), json=body)
     assert answer.status_code == 422
@@ -115,7 +118,7 @@ async def test_an_incident_over_a_place_the_reference_does_not_have_there_is_a_4
         answer = await tickets.client.post(
             "/v1/incidents",
             headers=admin,
-            json={"service": "all", "area": area, "estimated_end_at": "2030-01-01T10:00:00+01:00"},
+            json={"service": "all", "area": area, "estimated_end_at": IN_A_WEEK},
         )
         assert answer.status_code == 422, answer.text
         assert expected in answer.json()["detail"]
@@ -135,7 +138,7 @@ async def test_an_incident_over_a_daira_reaches_the_customers_installed_in_its_c
         json={
             "service": "fibre",
             "area": {"kind": "daira", "value": "Metlili", "wilaya_code": "47"},
-            "estimated_end_at": "2030-01-01T10:00:00+01:00",
+            "estimated_end_at": IN_A_WEEK,
         },
     )
     assert declared.status_code == 201, declared.text
@@ -158,7 +161,7 @@ async def test_an_incident_over_a_wilaya_is_labelled_with_its_name_not_its_code(
         json={
             "service": "fibre",
             "area": {"kind": "wilaya", "value": "42"},
-            "estimated_end_at": "2030-01-01T10:00:00+01:00",
+            "estimated_end_at": IN_A_WEEK,
         },
     )
     assert declared.status_code == 201, declared.text
