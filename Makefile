@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PACKAGE_DIRS := libs/common services/identity services/tickets services/billing \
-                services/loyalty services/notify services/gateway deploy/local .
+                services/loyalty services/notify services/gateway deploy/local simulators .
 
 .PHONY: install run test test-fast check lint format bench docs compose-check clean
 
@@ -31,7 +31,7 @@ test-fast: install
 check: install
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
-	@$(PY) -m mypy libs services deploy/local tests
+	@$(PY) -m mypy libs services deploy/local simulators tests
 
 format: install
 	@$(PY) -m ruff format .

@@ -16,10 +16,10 @@ from typing import Any
 
 import structlog
 from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.aio import wait_or_timeout
-from sila_common.db import insert_for
 from sila_notify.domain.quiet_hours import next_allowed_send
 from sila_notify.domain.routing import LANE_RANK
 from sila_notify.planning import INBOX_DESTINATION, PUSH_DESTINATION
@@ -199,7 +199,7 @@ class CampaignPlanner:
             # hundreds of rows instead takes about a second of CPU per chunk, during which
             # this process's OTP sender waits too.
             result = await session.execute(
-                insert_for(session)(messages)
+                pg_insert(messages)
                 .on_conflict_do_nothing(index_elements=["event_id", "channel"])
                 .returning(messages.c.id),
                 rows,

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
 from sila_common.events import CloudEvent
 from sila_common.outbox import forget_customer_history
 from sila_notify.domain.routing import DEFAULT_CHANNEL_ORDER, newer
@@ -60,7 +60,7 @@ async def remember_customer(session: AsyncSession, event: CloudEvent) -> None:
     }
     if existing is None:
         await session.execute(
-            insert_for(session)(recipients)
+            pg_insert(recipients)
             .values(
                 customer_id=event.customerid,
                 channel_order=list(DEFAULT_CHANNEL_ORDER),
@@ -88,7 +88,7 @@ async def forget_customer(session: AsyncSession, event: CloudEvent) -> None:
         "source_time": event.time,
         "updated_at": now,
     }
-    stmt = insert_for(session)(recipients).values(
+    stmt = pg_insert(recipients).values(
         customer_id=customer_id, language="fr", channel_order=[], **values
     )
     await session.execute(stmt.on_conflict_do_update(index_elements=["customer_id"], set_=values))
@@ -136,7 +136,7 @@ async def record_consent(
         "source_time": at,
         "updated_at": datetime.now(UTC),
     }
-    stmt = insert_for(session)(consents).values(
+    stmt = pg_insert(consents).values(
         customer_id=customer_id, purpose=purpose, channel=channel, **values
     )
     await session.execute(

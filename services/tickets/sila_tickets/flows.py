@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
-from sila_common.db import insert_for
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_common.service import Runtime
 from sila_tickets.domain.agencies import agency_named
@@ -132,8 +132,7 @@ def partner_of(opened_by: str) -> str | None:
 
 
 async def next_number(session: AsyncSession, year: int) -> str:
-    insert_ = insert_for(session)
-    stmt = insert_(ticket_counters).values(year=year, last_value=1)
+    stmt = pg_insert(ticket_counters).values(year=year, last_value=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=["year"], set_={"last_value": ticket_counters.c.last_value + 1}
     ).returning(ticket_counters.c.last_value)

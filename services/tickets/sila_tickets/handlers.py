@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
 from sila_common.events import CloudEvent, topic_for
 from sila_common.outbox import forget_customer_history
 from sila_common.service import ConsumerSpec
@@ -67,7 +67,6 @@ async def remember_customer(session: AsyncSession, event: CloudEvent) -> None:
         "event_time": event.time,
         **{name: _text(data.get(name), limit) for name, limit in _OPTIONAL_TEXT.items()},
     }
-    insert = insert_for(session)
     stmt = insert(known_customers).values(**values)
     await session.execute(stmt.on_conflict_do_update(index_elements=["customer_id"], set_=values))
 
@@ -76,7 +75,6 @@ async def erase_customer(session: AsyncSession, event: CloudEvent) -> None:
     """Scrub the customer's personal data; tickets keep their numbers and dates for reports."""
     customer_id = event.customerid
     now = datetime.now(UTC)
-    insert = insert_for(session)
     scrubbed: dict[str, Any] = {
         "status": "erased",
         "updated_at": now,

@@ -28,9 +28,9 @@ from sila_common.events import CloudEvent
 from sila_common.settings import PlatformSettings, ServiceSettings
 from sila_identity.auth.tokens import issue_access_token
 from sila_local.processes import free_port
-from sila_notify.simulators.fcm import create_fcm_app
-from sila_notify.simulators.smsc import SmscSimulatorConfig, create_smsc_app
-from tests.integration.notify_simulators.servers import serve
+from sila_simulators.fcm import create_fcm_app
+from sila_simulators.smsc import SmscSimulatorConfig, create_smsc_app
+from tests.integration.simulators.servers import serve
 from tests.support import (
     LiveService,
     bearer,

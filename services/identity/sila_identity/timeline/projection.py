@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
 from sila_common.events import CloudEvent
 from sila_identity.domain.privacy import scrub
 from sila_identity.tables import customers, timeline_entries
@@ -44,7 +44,6 @@ def resource_for(event: CloudEvent) -> str | None:
 
 async def project(session: AsyncSession, event: CloudEvent) -> None:
     """Add the event to its customer's timeline (once, whatever the deliveries)."""
-    insert = insert_for(session)
     data: dict[str, Any] = {
         k: v for k, v in event.data.items() if k not in SECRET_KEYS.get(event.type, ())
     }

@@ -8,11 +8,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal
-from sila_common.db import insert_for
 from sila_notify.api.deps import NotifySettingsDep, aware, customer_in_scope
 from sila_notify.directory import record_consent
 from sila_notify.domain.quiet_hours import QuietHoursWindow
@@ -187,7 +187,7 @@ async def add_push_token(
             "platform": body.platform,
             "created_at": datetime.now(UTC),
         }
-        stmt = insert_for(session)(push_tokens).values(token=body.token, **values)
+        stmt = pg_insert(push_tokens).values(token=body.token, **values)
         # A device that changes hands belongs to whoever registered it last.
         await session.execute(stmt.on_conflict_do_update(index_elements=["token"], set_=values))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
