@@ -1,7 +1,7 @@
 """``python -m sila_simulators <name> [options]``: one simulator, or the message viewer.
 
-    python -m sila_simulators smsc --port 8013
-    python -m sila_simulators viewer --port 8010 --source smsc=http://127.0.0.1:8013
+python -m sila_simulators smsc --port 8013
+python -m sila_simulators viewer --port 8010 --source smsc=http://127.0.0.1:8013
 """
 
 from __future__ import annotations

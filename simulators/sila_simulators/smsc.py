@@ -311,7 +311,8 @@ def _still_failing(state: _SmscState, numbers: list[str]) -> bool:
     retry of the same request is the right reaction, as with a real temporary failure."""
     flaky = [n for n in numbers if n.endswith(state.config.temporary_failure_suffix)]
     # Every flaky number's attempt counts, hence no short-circuit.
-    return any([state.temporary_failures.should_fail(number) for number in flaky])
+    failing = [state.temporary_failures.should_fail(number) for number in flaky]
+    return any(failing)
 
 
 def _fresh_receivers(state: _SmscState, reference: str, numbers: list[str]) -> list[str]:

@@ -14,6 +14,7 @@ import importlib.util
 import os
 import pwd
 import shutil
+import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ def _system_user() -> str | None:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-        os.spawnv(os.P_WAIT, useradd, [useradd, "--system", "--no-create-home", SYSTEM_USER])
+        subprocess.run([useradd, "--system", "--no-create-home", SYSTEM_USER], check=True)
         pwd.getpwnam(SYSTEM_USER)  # raises if useradd failed
     return SYSTEM_USER
 

@@ -30,6 +30,10 @@ def main() -> None:
         )
         for name in ROUTES
     }
+    # The message viewer, in the dev profile only (make run sets its URL).
+    viewer = os.environ.get("SILA_GATEWAY_MESSAGES_URL")
+    if viewer and os.environ.get("SILA_PROFILE", "dev") == "dev":
+        upstreams["messages"] = viewer
     uvicorn.run(create_gateway(upstreams), host=args.host, port=args.port, log_level="warning")
 
 

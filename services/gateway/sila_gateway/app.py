@@ -13,7 +13,7 @@ from starlette.background import BackgroundTask
 
 from sila_common.correlation import new_correlation_id
 from sila_common.problems import MEDIA_TYPE, PROBLEM_BASE
-from sila_gateway.routes import ROUTES, route
+from sila_gateway.routes import DEV_ROUTES, ROUTES, route
 
 HOP_BY_HOP = {
     "connection",
@@ -30,7 +30,9 @@ HOP_BY_HOP = {
 
 
 def create_gateway(upstreams: dict[str, str]) -> FastAPI:
-    """``upstreams`` maps a service name to its base URL (http://127.0.0.1:8001)."""
+    """``upstreams`` maps a service name to its base URL (http://127.0.0.1:8001); a
+    development upstream (``DEV_ROUTES``: the message viewer) is routed when it is given."""
+    table = {**ROUTES, **{name: p for name, p in DEV_ROUTES.items() if name in upstreams}}
     client_holder: dict[str, httpx.AsyncClient] = {}
 
     @asynccontextmanager
@@ -76,7 +78,7 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
         "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
     )
     async def forward(request: Request, path: str) -> Response:
-        target = route("/" + path)
+        target = route("/" + path, table)
         if target is None:
             return problem(404, "not-found", "Not found", f"No service answers /{path}.")
         service, upstream_path = target

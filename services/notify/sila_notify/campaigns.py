@@ -81,11 +81,9 @@ class CampaignPlanner:
         *,
         session_factory: async_sessionmaker[AsyncSession],
         settings: NotifySettings,
-        skip_locked: bool,
     ) -> None:
         self.session_factory = session_factory
         self.settings = settings
-        self.skip_locked = skip_locked
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -106,8 +104,7 @@ class CampaignPlanner:
             .order_by(campaign_sends.c.created_at)
             .limit(1)
         )
-        if self.skip_locked:
-            query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True)
         async with self.session_factory() as session, session.begin():
             campaign = (await session.execute(query)).one_or_none()
             if campaign is None:

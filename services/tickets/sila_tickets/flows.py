@@ -132,10 +132,14 @@ def partner_of(opened_by: str) -> str | None:
 
 
 async def next_number(session: AsyncSession, year: int) -> str:
-    stmt = pg_insert(ticket_counters).values(year=year, last_value=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["year"], set_={"last_value": ticket_counters.c.last_value + 1}
-    ).returning(ticket_counters.c.last_value)
+    stmt = (
+        pg_insert(ticket_counters)
+        .values(year=year, last_value=1)
+        .on_conflict_do_update(
+            index_elements=["year"], set_={"last_value": ticket_counters.c.last_value + 1}
+        )
+        .returning(ticket_counters.c.last_value)
+    )
     value = (await session.execute(stmt)).scalar_one()
     return f"TT-{year}-{value:06d}"
 

@@ -186,7 +186,6 @@ async def test_a_crash_between_sending_and_recording_does_not_send_the_sms_twice
         outbox=runtime.outbox,
         settings=settings,  # type: ignore[arg-type]
         channels={"sms": channel},
-        skip_locked=True,
     )
     async with runtime.session_factory() as session:
         row = (await session.execute(select(messages).where(messages.c.id == message_id))).one()
