@@ -37,7 +37,7 @@ from sila_local.broker import start_broker
 from sila_local.postgres import EmbeddedPostgres
 from sila_local.processes import free_port, port_open
 from sila_local.services import SERVICES
-from tests.support import LiveService, live_service
+from tests.support import LiveService, live_service, on_a_port
 
 RUN_ID = uuid.uuid4().hex[:8]
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -197,10 +197,18 @@ async def identity(
 
 
 @pytest.fixture(scope="session")
+async def identity_url(identity: LiveService) -> AsyncIterator[str]:
+    """Identity on a real port: where tickets and notify ask about a customer they lack."""
+    async with on_a_port(identity.app) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 async def tickets(
     platform: PlatformSettings,
     settings_for: Callable[..., ServiceSettings],
     identity: LiveService,
+    identity_url: str,
 ) -> AsyncIterator[LiveService]:
     from sila_tickets.service import definition
 
@@ -208,7 +216,10 @@ async def tickets(
     jwks_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=identity.app))
     keys = JwksKeySource("http://identity/.well-known/jwks.json", client=jwks_client)
     async with live_service(
-        definition, platform=platform, settings=settings_for("tickets"), key_source=keys
+        definition,
+        platform=platform,
+        settings=settings_for("tickets", identity_url=identity_url),
+        key_source=keys,
     ) as service:
         yield service
     await jwks_client.aclose()

@@ -7,7 +7,8 @@ Platform-wide variables carry the ``SILA_`` prefix; each service adds its own wi
 from __future__ import annotations
 
 from enum import StrEnum
-from pydantic import Field, field_validator
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Where ``make run`` starts its embedded PostgreSQL (the base port 8000 + 32).
@@ -57,6 +58,16 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=4, ge=1)
     consumer_backoff_seconds: float = Field(default=0.2, gt=0)
     consumer_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    # Where a service asks identity about a customer its own directory lacks
+    # (sila_common.identity_client), as the client ``service_name`` of identity's
+    # SILA_IDENTITY_SERVICE_CLIENTS; unset, the secret is the dev one (refused in prod).
+    identity_url: str = "http://127.0.0.1:8001"
+    identity_client_secret: SecretStr | None = None
+
+    def identity_secret(self) -> str:
+        if self.identity_client_secret is not None:
+            return self.identity_client_secret.get_secret_value()
+        return f"dev-only-{self.service_name}-service-secret"
 
     @field_validator("database_url")
     @classmethod

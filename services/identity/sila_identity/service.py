@@ -46,6 +46,11 @@ async def _on_startup(runtime: Runtime) -> None:
         for name, default in DEV_SECRETS.items():
             if getattr(settings, name).get_secret_value() == default.get_secret_value():
                 raise RuntimeError(f"SILA_IDENTITY_{name.upper()} must be set in production")
+        for client, secret in settings.service_clients.items():
+            if secret.get_secret_value().startswith("dev-only-"):
+                raise RuntimeError(
+                    f"SILA_IDENTITY_SERVICE_CLIENTS must give {client} its own secret in production"
+                )
     await _key_store(runtime).ensure_key()
 
 

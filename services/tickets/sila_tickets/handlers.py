@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.events import CloudEvent, topic_for
+from sila_common.identity_client import IdentityCustomer
 from sila_common.outbox import forget_customer_history
 from sila_common.service import ConsumerSpec
 from sila_tickets.tables import (
@@ -69,6 +70,28 @@ async def remember_customer(session: AsyncSession, event: CloudEvent) -> None:
     }
     stmt = insert(known_customers).values(**values)
     await session.execute(stmt.on_conflict_do_update(index_elements=["customer_id"], set_=values))
+
+
+async def keep_identity_answer(session: AsyncSession, customer: IdentityCustomer) -> None:
+    """What identity answered about a customer the directory lacked (registered a moment ago,
+    its event not consumed yet). No event time is stored: the customer's events, which follow,
+    stay the authority; an erasure is kept as one, so nothing resurrects it."""
+    values: dict[str, Any] = {
+        "customer_id": customer.id,
+        "wilaya_code": customer.wilaya_code,
+        "language": customer.language[:5],
+        "status": customer.status[:20],
+        "updated_at": datetime.now(UTC),
+        "event_time": None,
+        "erased_at": customer.erased_at,
+        **dict.fromkeys(_OPTIONAL_TEXT),
+    }
+    if not customer.erased:
+        for name in ("kind", "display_name", "phone", "email", "commune"):
+            values[name] = _text(getattr(customer, name), _OPTIONAL_TEXT[name])
+    stmt = insert(known_customers).values(**values)
+    # A consumer (or another request) that wrote the row first wins: it is as fresh.
+    await session.execute(stmt.on_conflict_do_nothing(index_elements=["customer_id"]))
 
 
 async def erase_customer(session: AsyncSession, event: CloudEvent) -> None:
