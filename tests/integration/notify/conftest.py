@@ -137,6 +137,7 @@ async def notify(
     platform: PlatformSettings,
     settings_for: Callable[..., ServiceSettings],
     identity: LiveService,
+    identity_url: str,
     smsc: Simulator,
     fcm: Simulator,
     smtp: tuple[SmtpSink, int],
@@ -144,7 +145,9 @@ async def notify(
     from sila_notify.service import definition
 
     port = free_port()
-    settings = settings_for("notify", **notify_overrides(smsc, fcm, smtp[1], port))
+    settings = settings_for(
+        "notify", identity_url=identity_url, **notify_overrides(smsc, fcm, smtp[1], port)
+    )
     jwks_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=identity.app))
     keys = JwksKeySource("http://identity/.well-known/jwks.json", client=jwks_client)
     async with live_service(

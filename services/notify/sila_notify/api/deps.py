@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import get_runtime
 from sila_common.auth import Principal
+from sila_common.identity_client import identity_client_of
 from sila_common.problems import Forbidden, NotFound
-from sila_notify.directory import recipient_row
+from sila_common.service import Runtime
+from sila_notify.directory import recipient_row, remember_identity_answer
 from sila_notify.settings import NotifySettings
 
 # Agents who may read and set a customer's notifications (admin holds every role).
@@ -39,8 +41,14 @@ def customer_not_found(customer_id: str) -> NotFound:
     return NotFound(f"No customer {customer_id} is known to notify.")
 
 
-async def customer_in_scope(session: AsyncSession, principal: Principal, customer_id: str) -> Any:
-    """The directory row of a customer the caller may see; 404 for a customer's others."""
+async def customer_in_scope(
+    session: AsyncSession, runtime: Runtime, principal: Principal, customer_id: str
+) -> Any:
+    """The directory row of a customer the caller may see; 404 for a customer's others.
+
+    A customer the directory lacks (registered a moment ago, its event not yet consumed) is
+    asked of identity, and the answer kept.
+    """
     if principal.kind == "customer":
         if principal.customer_id != customer_id:
             raise customer_not_found(customer_id)
@@ -50,6 +58,12 @@ async def customer_in_scope(session: AsyncSession, principal: Principal, custome
     elif principal.kind != "service":
         raise Forbidden("Partners do not read customers' notifications.")
     recipient = await recipient_row(session, customer_id)
+    if recipient is None:
+        answer = await identity_client_of(runtime).customer(customer_id)
+        if answer is not None:
+            async with runtime.session_factory() as own, own.begin():
+                await remember_identity_answer(own, answer)
+            recipient = await recipient_row(session, customer_id)
     if recipient is None or recipient.erased:
         raise customer_not_found(customer_id)
     if principal.kind == "agent" and not principal.serves_wilaya(recipient.wilaya_code):

@@ -135,7 +135,7 @@ async def get_preferences(
     customer_id: str, runtime: RuntimeDep, settings: NotifySettingsDep, principal: CurrentPrincipal
 ) -> PreferencesRead:
     async with runtime.session_factory() as session:
-        recipient = await customer_in_scope(session, principal, customer_id)
+        recipient = await customer_in_scope(session, runtime, principal, customer_id)
         return await _read(session, recipient, settings.quiet_window())
 
 
@@ -151,7 +151,7 @@ async def put_preferences(
 ) -> PreferencesRead:
     now = datetime.now(UTC)
     async with runtime.session_factory() as session, session.begin():
-        recipient = await customer_in_scope(session, principal, customer_id)
+        recipient = await customer_in_scope(session, runtime, principal, customer_id)
         if body.channel_order is not None:
             await session.execute(
                 update(recipients)
@@ -168,7 +168,7 @@ async def put_preferences(
                 captured_via=_captured_via(principal),
                 at=now,
             )
-        recipient = await customer_in_scope(session, principal, customer_id)
+        recipient = await customer_in_scope(session, runtime, principal, customer_id)
         return await _read(session, recipient, settings.quiet_window())
 
 
@@ -181,7 +181,7 @@ async def add_push_token(
     customer_id: str, body: PushTokenWrite, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Response:
     async with runtime.session_factory() as session, session.begin():
-        await customer_in_scope(session, principal, customer_id)
+        await customer_in_scope(session, runtime, principal, customer_id)
         values = {
             "customer_id": customer_id,
             "platform": body.platform,
@@ -202,7 +202,7 @@ async def delete_push_token(
     customer_id: str, token: str, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Response:
     async with runtime.session_factory() as session, session.begin():
-        await customer_in_scope(session, principal, customer_id)
+        await customer_in_scope(session, runtime, principal, customer_id)
         await session.execute(
             delete(push_tokens).where(
                 push_tokens.c.customer_id == customer_id, push_tokens.c.token == token
