@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import locale
 import os
 import pwd
 import shutil
@@ -56,6 +57,21 @@ def _system_user() -> str | None:
         subprocess.run([useradd, "--system", "--no-create-home", SYSTEM_USER], check=True)
         pwd.getpwnam(SYSTEM_USER)  # raises if useradd failed
     return SYSTEM_USER
+
+
+def utf8_ctype() -> str:
+    """The first UTF-8 character classification the OS has (C.UTF-8 on Linux)."""
+    current = locale.setlocale(locale.LC_CTYPE)
+    try:
+        for name in ("C.UTF-8", "C.utf8", "en_US.UTF-8", "en_US.utf8", "UTF-8"):
+            try:
+                locale.setlocale(locale.LC_CTYPE, name)
+            except locale.Error:
+                continue
+            return name
+    finally:
+        locale.setlocale(locale.LC_CTYPE, current)
+    return "C"
 
 
 def _hand_over(path: Path, user: str) -> None:
@@ -118,7 +134,7 @@ class EmbeddedPostgres:
         )
 
     async def initialise(self) -> None:
-        """initdb, once: UTF-8 with PostgreSQL's own C.UTF-8 locale (no OS locale needed)."""
+        """initdb, once: UTF-8, PostgreSQL's own C.UTF-8 collation and case mapping."""
         if (self.data_dir / "PG_VERSION").exists():
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -136,6 +152,9 @@ class EmbeddedPostgres:
             "--locale-provider=builtin",
             "--builtin-locale=C.UTF-8",
             "--locale=C",
+            # pg_trgm tells letters from the OS's LC_CTYPE: a UTF-8 one, or Arabic names
+            # have no trigrams (CI's server runs C.UTF-8 too).
+            f"--lc-ctype={utf8_ctype()}",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             user=user,

@@ -60,3 +60,18 @@ def test_the_suite_uses_a_configured_server_or_falls_back_to_the_embedded_one(
     monkeypatch.delenv("SILA_TEST_PG_DSN")
     monkeypatch.setenv("SILA_TEST_PG_HOST", "10.0.0.7")
     assert configured_postgres() == "postgresql://postgres@10.0.0.7:5432/postgres"
+
+
+async def test_arabic_names_have_trigrams_as_on_the_production_server(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path / "data", free_port(), durable=False)
+    await server.start()
+    try:
+        conn = await asyncpg.connect(server.admin_dsn)
+        try:
+            await conn.execute("CREATE EXTENSION pg_trgm")
+            assert await conn.fetchval("SELECT similarity('محمد بوزيد', 'محمد')") > 0.3
+            assert await conn.fetchval("SELECT upper('ç')") == "Ç"
+        finally:
+            await conn.close()
+    finally:
+        await server.stop()
