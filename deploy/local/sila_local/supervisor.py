@@ -185,7 +185,8 @@ class Supervisor:
         for child, port in self.listening:
             await wait_for_port("127.0.0.1", port, 30, child)
         names = ", ".join(
-            f"{spec.name} :{ports_of(spec, self.base)['port']}" for spec in simulators()
+            f"{spec.name} " + " ".join(f":{p}" for p in sorted(ports_of(spec, self.base).values()))
+            for spec in simulators()
         )
         console.print(f"[green]✓[/green] simulators ({names}), message viewer :{viewer}")
 
