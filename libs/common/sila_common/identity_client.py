@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -87,6 +88,13 @@ class IdentityClient:
         self._token_lock = asyncio.Lock()
 
     async def customer(self, customer_id: str) -> IdentityCustomer | None:
+        """Identity's customer, None when identity knows none by this id. Identity's ids are
+        UUIDs: anything else is known to be nobody without asking (and never becomes part
+        of the URL)."""
+        try:
+            customer_id = str(uuid.UUID(customer_id))
+        except ValueError:
+            return None
         try:
             answer = await self._get(f"/v1/customers/{customer_id}")
             if answer.status_code == 401:  # the key rotated or the token was refused: once more
