@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -25,23 +26,42 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.aio import wait_or_timeout
+from sila_common.collaborators import Collaborators
 from sila_common.correlation import set_correlation_id
 from sila_common.events import CloudEvent, dlq_topic
 from sila_common.kafka import make_consumer, make_producer
 from sila_common.metrics import CONSUMER_LAG, CONSUMER_PROCESSED, DLQ_COUNT
-from sila_common.outbox import MessagingTables
-from sila_common.settings import PlatformSettings, ServiceSettings
+from sila_common.outbox import MessagingTables, Outbox
+from sila_common.settings import PlatformSettings, SettingsT
 from sila_common.tracing import consuming
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class HandlerContext(Generic[SettingsT]):
+    """What a handler is given besides the session and the event: the service's settings
+    (as its own type), the clock, the outbox and the service's collaborators.
+    """
+
+    settings: SettingsT
+    platform: PlatformSettings
+    outbox: Outbox
+    clock: Callable[[], datetime] = utc_now
+    collaborators: Collaborators = field(default_factory=Collaborators)
+
+
+Handler = Callable[[AsyncSession, CloudEvent, HandlerContext[SettingsT]], Awaitable[None]]
 """Applies one event inside the caller's transaction; raising means 'retry'."""
 
 ANY_TYPE = "*"
 
 
-class EventConsumer:
+class EventConsumer(Generic[SettingsT]):
     """A consumer group reading some topics and dispatching events by type to handlers."""
 
     def __init__(
@@ -49,11 +69,10 @@ class EventConsumer:
         *,
         name: str,
         topics: list[str],
-        handlers: Mapping[str, Handler],
+        handlers: Mapping[str, Handler[SettingsT]],
         session_factory: async_sessionmaker[AsyncSession],
         tables: MessagingTables,
-        platform: PlatformSettings,
-        settings: ServiceSettings,
+        context: HandlerContext[SettingsT],
         tracer: Tracer | None = None,
     ) -> None:
         self.name = name
@@ -62,8 +81,9 @@ class EventConsumer:
         self.handlers = dict(handlers)
         self.session_factory = session_factory
         self.tables = tables
-        self.platform = platform
-        self.settings = settings
+        self.context = context
+        self.platform = context.platform
+        self.settings = context.settings
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq: AIOKafkaProducer | None = None
 
@@ -119,7 +139,7 @@ class EventConsumer:
         One transaction per batch instead of per record is what lets a consumer keep up with
         a busy topic; the per-record path keeps the retry and dead-letter semantics exact.
         """
-        parsed: list[tuple[ConsumerRecord[bytes, bytes], CloudEvent, Handler]] = []
+        parsed: list[tuple[ConsumerRecord[bytes, bytes], CloudEvent, Handler[SettingsT]]] = []
         for record in records:
             item = await self._parse(record)
             if item is not None:
@@ -143,7 +163,7 @@ class EventConsumer:
                         continue
                     set_correlation_id(event.correlationid)
                     with consuming(self.tracer, event, consumer=self.name):
-                        await handler(session, event)
+                        await handler(session, event, self.context)
                     applied[event.id] = event.type
                 if applied:
                     now = datetime.now(UTC)
@@ -169,7 +189,7 @@ class EventConsumer:
 
     async def _parse(
         self, record: ConsumerRecord[bytes, bytes]
-    ) -> tuple[CloudEvent, Handler] | None:
+    ) -> tuple[CloudEvent, Handler[SettingsT]] | None:
         try:
             event = CloudEvent.from_bytes(record.value or b"")
         except (ValidationError, ValueError) as exc:
@@ -189,7 +209,7 @@ class EventConsumer:
         return await self._process_parsed(record, *item)
 
     async def _process_parsed(
-        self, record: ConsumerRecord[bytes, bytes], event: CloudEvent, handler: Handler
+        self, record: ConsumerRecord[bytes, bytes], event: CloudEvent, handler: Handler[SettingsT]
     ) -> str:
         set_correlation_id(event.correlationid)
         bound = log.bind(consumer=self.name, event_id=event.id, event_type=event.type)
@@ -211,7 +231,7 @@ class EventConsumer:
         await self._dead_letter(record, last_error, attempts=self.settings.consumer_max_attempts)
         return "dead_lettered"
 
-    async def apply(self, event: CloudEvent, handler: Handler) -> str:
+    async def apply(self, event: CloudEvent, handler: Handler[SettingsT]) -> str:
         """Handler and inbox row in one transaction; a second delivery changes nothing."""
         inbox = self.tables.inbox
         try:
@@ -224,7 +244,7 @@ class EventConsumer:
                 if seen is not None:
                     return "duplicate"
                 with consuming(self.tracer, event, consumer=self.name):
-                    await handler(session, event)
+                    await handler(session, event, self.context)
                 await session.execute(
                     insert(inbox).values(
                         consumer=self.name,
@@ -279,4 +299,4 @@ def describe_dlq_record(headers: list[tuple[str, bytes]]) -> dict[str, Any]:
     return {k: v.decode(errors="replace") for k, v in headers}
 
 
-__all__ = ["ANY_TYPE", "EventConsumer", "Handler", "describe_dlq_record"]
+__all__ = ["ANY_TYPE", "EventConsumer", "Handler", "HandlerContext", "describe_dlq_record"]

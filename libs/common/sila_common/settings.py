@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -65,3 +66,7 @@ class ServiceSettings(BaseSettings):
             return self.database_url
         VAR_DIR.mkdir(exist_ok=True)
         return f"sqlite+aiosqlite:///{VAR_DIR / (self.service_name + '.db')}"
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+"""A service's own settings type (``Runtime[SettingsT]``, ``HandlerContext[SettingsT]``)."""

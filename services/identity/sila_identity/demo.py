@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert, select
 
-from sila_common.service import Runtime
 from sila_common.settings import Profile
 from sila_identity.auth.passwords import hash_password
 from sila_identity.directory import registered_payload
 from sila_identity.domain.search import customer_name_keys, customer_search_text
 from sila_identity.events import CUSTOMER_REGISTERED
+from sila_identity.runtime import IdentityRuntime
 from sila_identity.tables import agents, customers
 
 ALL_ROLES = ["agent", "supervisor", "technician", "billing", "marketing", "admin"]
@@ -25,7 +25,7 @@ DEMO_CUSTOMERS = [
 ]
 
 
-async def load_demo_data(runtime: Runtime) -> None:
+async def load_demo_data(runtime: IdentityRuntime) -> None:
     if runtime.platform.profile != Profile.DEV:
         raise RuntimeError("demo data is for the dev profile only")
     now = datetime.now(UTC)

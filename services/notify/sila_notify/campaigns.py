@@ -19,7 +19,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.aio import wait_or_timeout
-from sila_common.db import insert_for
+from sila_common.db import as_utc, insert_for
 from sila_notify.domain.quiet_hours import next_allowed_send
 from sila_notify.domain.routing import LANE_RANK
 from sila_notify.planning import INBOX_DESTINATION, PUSH_DESTINATION
@@ -28,10 +28,6 @@ from sila_notify.tables import campaign_sends, consents, messages, push_tokens, 
 from sila_notify.template_store import Rendered, latest_template, render_row
 
 log = structlog.get_logger(__name__)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def audience_filter(segment: dict[str, Any], channel: str) -> Any:
@@ -135,7 +131,7 @@ class CampaignPlanner:
         capped = await self._at_cap(session, [r.customer_id for r in chunk], now)
         texts: dict[str, Rendered] = {}
         window = self.settings.quiet_window()
-        slot = max(_aware(campaign.next_slot), now)
+        slot = max(as_utc(campaign.next_slot), now)
         step = timedelta(seconds=1 / campaign.rate_per_second)
         rows = []
         for recipient in chunk:

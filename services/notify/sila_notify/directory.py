@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
+from sila_common.db import as_utc, insert_for
 from sila_common.events import CloudEvent
 from sila_common.outbox import forget_customer_history
 from sila_notify.domain.routing import DEFAULT_CHANNEL_ORDER, newer
@@ -27,12 +27,6 @@ from sila_notify.tables import (
 ERASED = "[erased]"
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 async def recipient_row(session: AsyncSession, customer_id: str) -> Any:
     return (
         await session.execute(select(recipients).where(recipients.c.customer_id == customer_id))
@@ -44,7 +38,7 @@ async def remember_customer(session: AsyncSession, event: CloudEvent) -> None:
     data = event.data
     existing = await recipient_row(session, event.customerid)
     if existing is not None and (
-        existing.erased or not newer(event.time, _aware(existing.source_time))
+        existing.erased or not newer(event.time, as_utc(existing.source_time))
     ):
         return
     language = str(data.get("language") or "fr")
@@ -128,7 +122,7 @@ async def record_consent(
             )
         )
     ).scalar_one_or_none()
-    if existing is not None and not newer(at, _aware(existing)):
+    if existing is not None and not newer(at, as_utc(existing)):
         return False
     values = {
         "granted": granted,

@@ -8,7 +8,7 @@ Both only write rows; the dispatcher and the webhook deliverer do the sending.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,13 +18,14 @@ from sila_common.db import insert_for
 from sila_common.events import SERVICES, CloudEvent, topic_for
 from sila_common.service import ConsumerSpec
 from sila_notify import directory
-from sila_notify.context import current_settings
 from sila_notify.planning import (
     RecipientUnknown,
     defer_otp_inserts,
     flush_deferred,
     plan_event,
 )
+from sila_notify.runtime import NotifyContext
+from sila_notify.settings import NotifySettings
 from sila_notify.tables import parked_events
 from sila_notify.template_store import cache_for_batch
 from sila_notify.webhooks import tmf_hub
@@ -38,7 +39,7 @@ DIRECTORY_HANDLERS = {
 }
 
 
-async def on_event(session: AsyncSession, event: CloudEvent) -> None:
+async def on_event(session: AsyncSession, event: CloudEvent, context: NotifyContext) -> None:
     cache_for_batch(session)
     defer_otp_inserts(session)
     directory_handler = DIRECTORY_HANDLERS.get(event.type)
@@ -47,28 +48,28 @@ async def on_event(session: AsyncSession, event: CloudEvent) -> None:
         await flush_deferred(session)
         await directory_handler(session, event)
     try:
-        await plan_event(session, current_settings(), event)
+        await plan_event(session, context.settings, event)
     except RecipientUnknown:
-        await park(session, event)
+        await park(session, event, context.clock())
         return
     if event.type in CUSTOMER_KNOWN:
-        await release_parked(session, event.customerid)
+        await release_parked(session, context.settings, event.customerid)
 
 
-async def park(session: AsyncSession, event: CloudEvent) -> None:
+async def park(session: AsyncSession, event: CloudEvent, now: datetime) -> None:
     await session.execute(
         insert_for(session)(parked_events)
         .values(
             event_id=event.id,
             customer_id=event.customerid,
             envelope=event.model_dump(mode="json"),
-            parked_at=datetime.now(UTC),
+            parked_at=now,
         )
         .on_conflict_do_nothing(index_elements=["event_id"])
     )
 
 
-async def release_parked(session: AsyncSession, customer_id: str) -> None:
+async def release_parked(session: AsyncSession, settings: NotifySettings, customer_id: str) -> None:
     """Plan what waited for this customer, in the order it happened."""
     rows = (
         await session.execute(
@@ -77,7 +78,7 @@ async def release_parked(session: AsyncSession, customer_id: str) -> None:
     ).all()
     waiting = sorted((CloudEvent.model_validate(row.envelope) for row in rows), key=_when)
     for parked in waiting:
-        await plan_event(session, current_settings(), parked)
+        await plan_event(session, settings, parked)
     if waiting:
         await session.execute(
             delete(parked_events).where(parked_events.c.customer_id == customer_id)
@@ -90,21 +91,21 @@ def _when(event: CloudEvent) -> datetime:
 
 CUSTOMER_KNOWN = ("identity.customer.registered", "identity.customer.updated")
 
-MESSAGES = ConsumerSpec(
+MESSAGES = ConsumerSpec[NotifySettings](
     name="notify.messages",
     topics=[topic_for(s) for s in ("identity", "tickets", "billing", "loyalty")],
     handlers={ANY_TYPE: on_event},
 )
 
 
-async def to_partners(session: AsyncSession, event: CloudEvent) -> None:
+async def to_partners(session: AsyncSession, event: CloudEvent, context: NotifyContext) -> None:
     """Partner webhooks (CloudEvents as they are) and TMF621 hub listeners (TMF events)."""
     cache_for_batch(session)
     await fan_out(session, event)
-    await tmf_hub.on_event(session, event)
+    await tmf_hub.on_event(session, event, context.settings)
 
 
-WEBHOOKS = ConsumerSpec(
+WEBHOOKS = ConsumerSpec[NotifySettings](
     name="notify.webhooks",
     topics=[topic_for(s) for s in SERVICES],
     handlers={ANY_TYPE: to_partners},

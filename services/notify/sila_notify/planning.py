@@ -17,7 +17,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
+from sila_common.db import as_utc, insert_for
 from sila_common.events import CloudEvent
 from sila_notify.delivery.wakeup import wake_after_commit
 from sila_notify.directory import consents_of, device_tokens, recipient_row
@@ -58,10 +58,6 @@ class RecipientUnknown(LookupError):
 class Planned:
     message_ids: list[str]
     skipped_reason: str | None = None
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def plan_event(session: AsyncSession, settings: NotifySettings, event: CloudEvent) -> Planned:
@@ -362,7 +358,7 @@ async def send_time(
             moment > start - period,
         )
     )
-    sent_times = [_aware(t) for t in rows.scalars() if t is not None]
+    sent_times = [as_utc(t) for t in rows.scalars() if t is not None]
     return earliest_send_time(
         start,
         urgent=False,

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sila_common.service import Runtime, ServiceDefinition
+from sila_common.service import ServiceDefinition
 from sila_notify import handlers
 from sila_notify.api import campaigns, messages, preferences, templates, webhooks
-from sila_notify.context import use_settings
+from sila_notify.runtime import NotifyRuntime
 from sila_notify.settings import NotifySettings, get_settings
 from sila_notify.tables import messaging, metadata
 from sila_notify.template_store import seed_defaults
 from sila_notify.workers import run_notify_workers
 
 
-async def on_startup(runtime: Runtime) -> None:
-    settings = runtime.settings
-    assert isinstance(settings, NotifySettings)
-    use_settings(settings)
+async def on_startup(runtime: NotifyRuntime) -> None:
     await seed_defaults(runtime.session_factory)
 
 
-definition = ServiceDefinition(
+definition = ServiceDefinition[NotifySettings](
     name="notify",
     title="Sila notify",
     description="SMS, e-mail, push, in-app messages and partners' webhooks.",

@@ -13,7 +13,6 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 
 from sila_common.db import is_postgres
-from sila_common.service import Runtime
 from sila_notify.campaigns import CampaignPlanner
 from sila_notify.channels.base import Channel
 from sila_notify.channels.email_smtp import SmtpEmailChannel
@@ -21,6 +20,7 @@ from sila_notify.channels.in_app import InAppChannel
 from sila_notify.channels.push_fcm import FcmPushChannel
 from sila_notify.channels.sms_kannel import KannelSmsChannel
 from sila_notify.delivery.dispatcher import Dispatcher
+from sila_notify.runtime import NotifyRuntime
 from sila_notify.settings import NotifySettings
 from sila_notify.webhooks.deliverer import WebhookDeliverer
 
@@ -54,7 +54,7 @@ class Workers:
         await self.webhooks.close()
 
 
-def make_channels(runtime: Runtime, settings: NotifySettings) -> dict[str, Channel]:
+def make_channels(runtime: NotifyRuntime, settings: NotifySettings) -> dict[str, Channel]:
     return {
         "sms": KannelSmsChannel(settings),
         "email": SmtpEmailChannel(settings),
@@ -63,9 +63,8 @@ def make_channels(runtime: Runtime, settings: NotifySettings) -> dict[str, Chann
     }
 
 
-def build_workers(runtime: Runtime) -> Workers:
+def build_workers(runtime: NotifyRuntime) -> Workers:
     settings = runtime.settings
-    assert isinstance(settings, NotifySettings)
     skip_locked = is_postgres(runtime.engine)
     return Workers(
         dispatcher=Dispatcher(
@@ -88,7 +87,7 @@ def build_workers(runtime: Runtime) -> Workers:
     )
 
 
-async def run_notify_workers(runtime: Runtime, stop: asyncio.Event) -> None:
+async def run_notify_workers(runtime: NotifyRuntime, stop: asyncio.Event) -> None:
     """The background job: the loops run until ``stop``, then drain before the engine closes."""
     settings = runtime.settings
     if not isinstance(settings, NotifySettings) or not settings.dispatcher:

@@ -16,9 +16,8 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
-from sila_common.db import insert_for
+from sila_common.db import as_utc, insert_for
 from sila_common.problems import Conflict, NotFound, Unprocessable
-from sila_common.service import Runtime
 from sila_tickets.domain.agencies import agency_named
 from sila_tickets.domain.calendar import WorkingCalendar
 from sila_tickets.domain.catalogue import ScriptAnswerError, check_script_answers
@@ -59,6 +58,7 @@ from sila_tickets.events import (
     TicketStatusChanged,
 )
 from sila_tickets.reference import reference_of
+from sila_tickets.runtime import TicketsRuntime
 from sila_tickets.settings import TicketsSettings
 from sila_tickets.tables import (
     incidents,
@@ -119,12 +119,6 @@ class NewTicket:
     agency_code: str | None = None
 
 
-def aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def partner_of(opened_by: str) -> str | None:
     """The partner that opened a ticket (``partner:<id>`` in its history), if one did."""
     kind, _, subject = opened_by.partition(":")
@@ -159,7 +153,7 @@ async def known_customer(session: AsyncSession, customer_id: str) -> Any:
 
 
 async def check_subcategory(
-    session: AsyncSession, runtime: Runtime, category: TicketCategory, code: str | None
+    session: AsyncSession, runtime: TicketsRuntime, category: TicketCategory, code: str | None
 ) -> Any:
     if code is None:
         return None
@@ -191,7 +185,7 @@ def checked_script(
 
 
 async def handling_agency(
-    session: AsyncSession, runtime: Runtime, new: NewTicket, caller: Caller
+    session: AsyncSession, runtime: TicketsRuntime, new: NewTicket, caller: Caller
 ) -> str | None:
     """The code of the agency handling a new ticket, whose hours its working clocks follow.
 
@@ -246,10 +240,10 @@ def sla_dates(
 ) -> tuple[datetime | None, datetime | None]:
     """(due_at, warn_at) from the commitment fixed at opening and the pauses so far."""
     if row["resolution_kind"] is None:
-        return aware(row["due_at"]), aware(row["warn_at"])
+        return as_utc(row["due_at"]), as_utc(row["warn_at"])
     clock = SlaClock(
         Duration(row["resolution_amount"], ClockKind(row["resolution_kind"])),
-        aware(row["opened_at"]) or datetime.now(UTC),
+        as_utc(row["opened_at"]) or datetime.now(UTC),
         calendar,
         pauses_from_history(history),
     )
@@ -258,7 +252,7 @@ def sla_dates(
 
 async def open_ticket(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: TicketsRuntime,
     new: NewTicket,
     caller: Caller,
     *,
@@ -363,7 +357,7 @@ async def open_ticket(
             due_at=row["due_at"],
             first_response_due_at=row["first_response_due_at"],
             incident_id=row["incident_id"],
-            estimated_end_at=aware(incident.estimated_end_at) if incident is not None else None,
+            estimated_end_at=as_utc(incident.estimated_end_at) if incident is not None else None,
             wilaya_code=row["wilaya_code"],
             partner_id=partner_of(row["opened_by"]),
             external_id=row["external_id"],
@@ -423,7 +417,7 @@ async def history_of(session: AsyncSession, ticket_id: str) -> list[Any]:
 
 
 def spans(history: Sequence[Any]) -> list[StatusSpan]:
-    return [StatusSpan(Status(h.to_status), aware(h.at) or datetime.now(UTC)) for h in history]
+    return [StatusSpan(Status(h.to_status), as_utc(h.at) or datetime.now(UTC)) for h in history]
 
 
 def survey_url(settings: TicketsSettings, ticket_id: str) -> str:
@@ -432,7 +426,7 @@ def survey_url(settings: TicketsSettings, ticket_id: str) -> str:
 
 async def transition(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: TicketsRuntime,
     ticket: Any,
     target: Status,
     *,
@@ -449,7 +443,7 @@ async def transition(
             current,
             target,
             actor=caller.actor,
-            resolved_at=aware(row["resolved_at"]),
+            resolved_at=as_utc(row["resolved_at"]),
             now=now,
             reason=reason,
         )
@@ -489,17 +483,12 @@ async def transition(
     # resolution keeps the due date it was resolved against.
     if (target is Status.PENDING_CUSTOMER) or (current in PAUSING and target not in PAUSING):
         calendar = await reference_of(runtime).calendar(
-            session, aware(row["opened_at"]) or now, now, agency=row["agency"]
+            session, as_utc(row["opened_at"]) or now, now, agency=row["agency"]
         )
         changes["due_at"], changes["warn_at"] = sla_dates(row, history, calendar)
     await session.execute(update(tickets).where(tickets.c.id == row["id"]).values(**changes))
     row.update(changes)
-    settings = runtime.settings
-    url = (
-        survey_url(settings, row["id"])
-        if target is Status.RESOLVED and isinstance(settings, TicketsSettings)
-        else None
-    )
+    url = survey_url(runtime.settings, row["id"]) if target is Status.RESOLVED else None
     await runtime.outbox.record(
         session,
         TICKET_STATUS_CHANGED,
@@ -512,7 +501,7 @@ async def transition(
             from_status=current.value,
             status=target.value,
             reason=reason,
-            due_at=aware(row["due_at"]),
+            due_at=as_utc(row["due_at"]),
             survey_url=url,
             public_status=PUBLIC_STATUS[target],
             actor_kind=caller.kind,
@@ -543,7 +532,7 @@ async def queue_members(session: AsyncSession, queue: str, wilaya_code: str | No
 
 async def assign(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: TicketsRuntime,
     ticket: Mapping[str, Any],
     assignee_id: str | None,
     caller: Caller,
@@ -565,7 +554,7 @@ async def assign(
         loads = await open_loads(session, [m.agent_id for m in members])
         latest: dict[str, datetime | None] = {}
         for member in members:
-            at = aware(member.last_assigned_at)
+            at = as_utc(member.last_assigned_at)
             previous = latest.get(member.agent_id)
             latest[member.agent_id] = max(at, previous) if at and previous else at or previous
         candidates = [
@@ -627,7 +616,7 @@ async def open_loads(session: AsyncSession, agent_ids: Sequence[str]) -> dict[st
 
 async def add_note(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: TicketsRuntime,
     ticket: Any,
     *,
     text: str,

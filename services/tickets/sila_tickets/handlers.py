@@ -7,7 +7,6 @@ customer; an older event never overwrites a newer one, and nothing resurrects an
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -17,6 +16,8 @@ from sila_common.db import insert_for
 from sila_common.events import CloudEvent, topic_for
 from sila_common.outbox import forget_customer_history
 from sila_common.service import ConsumerSpec
+from sila_tickets.runtime import TicketsContext
+from sila_tickets.settings import TicketsSettings
 from sila_tickets.tables import (
     known_customers,
     messaging,
@@ -43,7 +44,9 @@ def _text(value: Any, limit: int) -> str | None:
     return str(value)[:limit] if value not in (None, "") else None
 
 
-async def remember_customer(session: AsyncSession, event: CloudEvent) -> None:
+async def remember_customer(
+    session: AsyncSession, event: CloudEvent, context: TicketsContext
+) -> None:
     current = (
         await session.execute(
             select(known_customers.c.event_time, known_customers.c.erased_at).where(
@@ -55,7 +58,7 @@ async def remember_customer(session: AsyncSession, event: CloudEvent) -> None:
         if current.erased_at is not None:
             return
         stored = current.event_time
-        if stored is not None and _aware(stored) > event.time:
+        if stored is not None and stored > event.time:
             return
     data = event.data
     values: dict[str, Any] = {
@@ -63,7 +66,7 @@ async def remember_customer(session: AsyncSession, event: CloudEvent) -> None:
         "wilaya_code": str(data["wilaya_code"]),
         "language": str(data.get("language") or "fr")[:5],
         "status": str(data.get("status") or "active")[:20],
-        "updated_at": datetime.now(UTC),
+        "updated_at": context.clock(),
         "event_time": event.time,
         **{name: _text(data.get(name), limit) for name, limit in _OPTIONAL_TEXT.items()},
     }
@@ -72,10 +75,10 @@ async def remember_customer(session: AsyncSession, event: CloudEvent) -> None:
     await session.execute(stmt.on_conflict_do_update(index_elements=["customer_id"], set_=values))
 
 
-async def erase_customer(session: AsyncSession, event: CloudEvent) -> None:
+async def erase_customer(session: AsyncSession, event: CloudEvent, context: TicketsContext) -> None:
     """Scrub the customer's personal data; tickets keep their numbers and dates for reports."""
     customer_id = event.customerid
-    now = datetime.now(UTC)
+    now = context.clock()
     insert = insert_for(session)
     scrubbed: dict[str, Any] = {
         "status": "erased",
@@ -108,11 +111,7 @@ async def erase_customer(session: AsyncSession, event: CloudEvent) -> None:
     )
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-CUSTOMER_DIRECTORY = ConsumerSpec(
+CUSTOMER_DIRECTORY = ConsumerSpec[TicketsSettings](
     name="tickets.customers",
     topics=[topic_for("identity")],
     handlers={

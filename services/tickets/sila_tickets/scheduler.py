@@ -17,12 +17,12 @@ import structlog
 from sqlalchemy import and_, or_, select, update
 
 from sila_common.aio import wait_or_timeout
-from sila_common.service import Runtime
+from sila_common.db import as_utc
 from sila_tickets import flows
 from sila_tickets.domain.escalation import EscalationLevel, escalation_due
 from sila_tickets.domain.lifecycle import OPEN, REOPEN_WINDOW, Status
 from sila_tickets.events import TICKET_ESCALATED, TicketEscalated
-from sila_tickets.settings import TicketsSettings
+from sila_tickets.runtime import TicketsRuntime
 from sila_tickets.tables import tickets
 
 log = structlog.get_logger(__name__)
@@ -37,7 +37,7 @@ class PassResult:
 
 
 async def run_escalation_pass(
-    runtime: Runtime, now: datetime | None = None, *, batch_size: int = 200
+    runtime: TicketsRuntime, now: datetime | None = None, *, batch_size: int = 200
 ) -> PassResult:
     """Raise every escalation due at ``now`` and close resolutions older than 7 days."""
     now = now or datetime.now(UTC)
@@ -56,7 +56,9 @@ async def run_escalation_pass(
     return result
 
 
-async def _escalate_batch(runtime: Runtime, now: datetime, limit: int) -> tuple[int, int, int]:
+async def _escalate_batch(
+    runtime: TicketsRuntime, now: datetime, limit: int
+) -> tuple[int, int, int]:
     warn_due = and_(
         tickets.c.warned_at.is_(None), tickets.c.breached_at.is_(None), tickets.c.warn_at <= now
     )
@@ -74,8 +76,8 @@ async def _escalate_batch(runtime: Runtime, now: datetime, limit: int) -> tuple[
         for row in rows:
             level = escalation_due(
                 now=now,
-                warn_at=flows.aware(row.warn_at),
-                due_at=flows.aware(row.due_at),
+                warn_at=as_utc(row.warn_at),
+                due_at=as_utc(row.due_at),
                 warned=row.warned_at is not None,
                 breached=row.breached_at is not None,
             )
@@ -100,7 +102,7 @@ async def _escalate_batch(runtime: Runtime, now: datetime, limit: int) -> tuple[
                     number=row.number,
                     customer_id=row.customer_id,
                     level=level.value,
-                    due_at=flows.aware(row.due_at),
+                    due_at=as_utc(row.due_at),
                     queue=row.queue,
                     wilaya_code=row.wilaya_code,
                     assignee_id=row.assignee_id,
@@ -109,7 +111,7 @@ async def _escalate_batch(runtime: Runtime, now: datetime, limit: int) -> tuple[
     return warned, breached, len(rows)
 
 
-async def _close_batch(runtime: Runtime, now: datetime, limit: int) -> int:
+async def _close_batch(runtime: TicketsRuntime, now: datetime, limit: int) -> int:
     query = (
         select(tickets)
         .where(
@@ -135,11 +137,10 @@ async def _close_batch(runtime: Runtime, now: datetime, limit: int) -> int:
     return len(rows)
 
 
-async def run_scheduler(runtime: Runtime, stop: asyncio.Event) -> None:
+async def run_scheduler(runtime: TicketsRuntime, stop: asyncio.Event) -> None:
     """Run passes every ``scheduler_interval_seconds`` until ``stop`` is set."""
-    settings = runtime.settings
-    interval = settings.scheduler_interval_seconds if isinstance(settings, TicketsSettings) else 30
-    batch = settings.scheduler_batch_size if isinstance(settings, TicketsSettings) else 200
+    interval = runtime.settings.scheduler_interval_seconds
+    batch = runtime.settings.scheduler_batch_size
     log.info("scheduler.started", interval=interval)
     while not stop.is_set():
         try:

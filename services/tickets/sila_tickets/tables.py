@@ -6,7 +6,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     Index,
     Integer,
     String,
@@ -15,7 +14,7 @@ from sqlalchemy import (
     text,
 )
 
-from sila_common.db import BigId, JsonDoc, new_metadata
+from sila_common.db import BigId, JsonDoc, UtcDateTime, new_metadata
 from sila_common.outbox import messaging_tables
 
 metadata = new_metadata()
@@ -39,10 +38,10 @@ tickets = Table(
     Column("wilaya_code", String(2), nullable=True),
     Column("assignee_id", String(36), nullable=True),
     Column("opened_by", String(100), nullable=False),
-    Column("opened_at", DateTime(timezone=True), nullable=False),
-    Column("first_response_due_at", DateTime(timezone=True), nullable=True),
-    Column("due_at", DateTime(timezone=True), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("opened_at", UtcDateTime(), nullable=False),
+    Column("first_response_due_at", UtcDateTime(), nullable=True),
+    Column("due_at", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
     # Where the line is, for routing and incident linking.
     Column("commune", String(100), nullable=True),
     Column("exchange", String(50), nullable=True),
@@ -56,14 +55,14 @@ tickets = Table(
     Column("resolution_kind", String(20), nullable=True),
     Column("resolution_amount", Integer, nullable=True),
     # Escalation: the 75 % instant, and when each level was raised (raised once).
-    Column("warn_at", DateTime(timezone=True), nullable=True),
-    Column("warned_at", DateTime(timezone=True), nullable=True),
-    Column("breached_at", DateTime(timezone=True), nullable=True),
+    Column("warn_at", UtcDateTime(), nullable=True),
+    Column("warned_at", UtcDateTime(), nullable=True),
+    Column("breached_at", UtcDateTime(), nullable=True),
     Column("escalation_level", String(10), nullable=True),
-    Column("first_responded_at", DateTime(timezone=True), nullable=True),
-    Column("assigned_at", DateTime(timezone=True), nullable=True),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
-    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("first_responded_at", UtcDateTime(), nullable=True),
+    Column("assigned_at", UtcDateTime(), nullable=True),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    Column("closed_at", UtcDateTime(), nullable=True),
     Column("reopen_count", Integer, nullable=False, server_default=text("0")),
     Column("first_contact_resolution", Boolean, nullable=True),
     Column("script_answers", JsonDoc, nullable=True),
@@ -101,7 +100,7 @@ ticket_transitions = Table(
     Column("to_status", String(20), nullable=False),
     Column("reason", Text, nullable=True),
     Column("actor", String(100), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Index("ix_ticket_transitions_ticket", "ticket_id", "id"),
 )
 
@@ -113,7 +112,7 @@ ticket_notes = Table(
     Column("author", String(100), nullable=False),
     Column("public", Boolean, nullable=False),
     Column("text", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_ticket_notes_ticket", "ticket_id", "created_at"),
 )
 
@@ -132,7 +131,7 @@ known_customers = Table(
     Column("wilaya_code", String(2), nullable=False),
     Column("language", String(5), nullable=False),
     Column("status", String(20), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("kind", String(20), nullable=True),
     Column("channel", String(20), nullable=True),
     Column("display_name", String(200), nullable=True),
@@ -142,8 +141,8 @@ known_customers = Table(
     Column("exchange", String(50), nullable=True),
     Column("olt", String(50), nullable=True),
     # The time of the event the row reflects: an older event never overwrites a newer one.
-    Column("event_time", DateTime(timezone=True), nullable=True),
-    Column("erased_at", DateTime(timezone=True), nullable=True),
+    Column("event_time", UtcDateTime(), nullable=True),
+    Column("erased_at", UtcDateTime(), nullable=True),
     Index("ix_known_customers_area", "wilaya_code", "commune"),
     Index("ix_known_customers_exchange", "exchange"),
     Index("ix_known_customers_olt", "olt"),
@@ -173,7 +172,7 @@ sla_policies = Table(
     Column("first_response_amount", Integer, nullable=False),
     Column("resolution_kind", String(20), nullable=False),
     Column("resolution_amount", Integer, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # The holidays as the library gave them, per seeded year...
@@ -188,7 +187,7 @@ calendar_years = Table(
     "calendar_years",
     metadata,
     Column("year", Integer, primary_key=True),
-    Column("seeded_at", DateTime(timezone=True), nullable=False),
+    Column("seeded_at", UtcDateTime(), nullable=False),
 )
 # ...and the administrators' corrections on top, applied in order (kept forever).
 holiday_overrides = Table(
@@ -200,7 +199,7 @@ holiday_overrides = Table(
     Column("name", String(100), nullable=True),
     Column("reason", Text, nullable=True),
     Column("created_by", String(100), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 # Commercial agencies (ACTEL): a ticket handled by one runs its working clock on its hours.
@@ -217,7 +216,7 @@ agencies = Table(
     Column("hour_overrides", JsonDoc, nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("updated_by", String(100), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Index("ix_agencies_wilaya", "wilaya_code"),
 )
 
@@ -235,9 +234,9 @@ queue_agents = Table(
     Column("queue", String(20), primary_key=True),
     Column("wilaya_code", String(3), primary_key=True),
     Column("agent_id", String(36), primary_key=True),
-    Column("last_assigned_at", DateTime(timezone=True), nullable=True),
+    Column("last_assigned_at", UtcDateTime(), nullable=True),
     Column("added_by", String(100), nullable=False),
-    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
 )
 
 incidents = Table(
@@ -251,11 +250,11 @@ incidents = Table(
     Column("area_label", String(200), nullable=False),
     Column("description", Text, nullable=True),
     Column("status", String(10), nullable=False),
-    Column("estimated_end_at", DateTime(timezone=True), nullable=False),
+    Column("estimated_end_at", UtcDateTime(), nullable=False),
     Column("declared_by", String(100), nullable=False),
-    Column("declared_at", DateTime(timezone=True), nullable=False),
+    Column("declared_at", UtcDateTime(), nullable=False),
     Column("resolved_by", String(100), nullable=True),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", UtcDateTime(), nullable=True),
     Column("affected_count", Integer, nullable=False, server_default=text("0")),
     # The active incidents by area: linking a new ticket is one indexed lookup.
     Index(
@@ -271,7 +270,7 @@ incident_customers = Table(
     metadata,
     Column("incident_id", String(36), primary_key=True),
     Column("customer_id", String(36), primary_key=True),
-    Column("notified_at", DateTime(timezone=True), nullable=False),
+    Column("notified_at", UtcDateTime(), nullable=False),
 )
 
 surveys = Table(
@@ -283,7 +282,7 @@ surveys = Table(
     Column("nps", Integer, nullable=True),
     Column("recommend", String(5), nullable=True),
     Column("comment", Text, nullable=True),
-    Column("answered_at", DateTime(timezone=True), nullable=False),
+    Column("answered_at", UtcDateTime(), nullable=False),
     Index("ix_surveys_answered_at", "answered_at"),
 )
 
@@ -294,7 +293,7 @@ questionnaires = Table(
     Column("title", String(300), nullable=False),
     Column("language", String(5), nullable=False),
     Column("document", JsonDoc, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 questionnaire_responses = Table(
     "questionnaire_responses",
@@ -304,7 +303,7 @@ questionnaire_responses = Table(
     Column("ticket_id", String(36), nullable=True),
     Column("customer_id", String(36), nullable=True),
     Column("answers", JsonDoc, nullable=False),
-    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("submitted_at", UtcDateTime(), nullable=False),
     Index("ix_questionnaire_responses_code_at", "questionnaire_code", "submitted_at"),
 )
 
@@ -316,6 +315,6 @@ tmf_hub_subscriptions = Table(
     Column("partner", String(100), nullable=False),
     Column("callback", String(2000), nullable=False),
     Column("query", String(1000), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_tmf_hub_subscriptions_partner", "partner"),
 )

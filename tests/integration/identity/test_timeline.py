@@ -168,7 +168,7 @@ async def test_events_arriving_twice_and_out_of_order_make_one_entry_each_in_tim
     random.shuffle(deliveries)
     for event in deliveries:
         async with identity.runtime.session_factory() as session, session.begin():
-            await project(session, event)
+            await project(session, event, identity.runtime.handler_context())
 
     seen: list[dict[str, Any]] = []
     cursor = None
@@ -203,7 +203,7 @@ async def test_the_timeline_filters_by_type_service_channel_and_time(
     ):
         event = fake_raw(customer_id, type_, base + timedelta(hours=offset), data)
         async with identity.runtime.session_factory() as session, session.begin():
-            await project(session, event)
+            await project(session, event, identity.runtime.handler_context())
     by_service = await timeline(identity, cast.agent_15, customer_id, service="tickets")
     assert [i["type"] for i in by_service["items"]] == [
         "tickets.ticket.status_changed",

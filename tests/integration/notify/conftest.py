@@ -26,6 +26,7 @@ from aiosmtpd.controller import Controller
 from sila_common.auth import JwksKeySource
 from sila_common.events import CloudEvent
 from sila_common.settings import PlatformSettings, ServiceSettings
+from sila_identity.auth.keys import KeyStore
 from sila_identity.auth.tokens import issue_access_token
 from sila_local.processes import free_port
 from sila_notify.simulators.fcm import create_fcm_app
@@ -219,7 +220,7 @@ async def customer_token(
     identity: LiveService, platform: PlatformSettings, customer_id: str
 ) -> str:
     return await issue_access_token(
-        identity.runtime.extras["keys"],  # type: ignore[arg-type]
+        identity.runtime.collaborators.get(KeyStore),
         platform,
         subject=customer_id,
         kind="customer",
@@ -230,7 +231,7 @@ async def customer_token(
 
 async def partner_token(identity: LiveService, platform: PlatformSettings, partner: str) -> str:
     return await issue_access_token(
-        identity.runtime.extras["keys"],  # type: ignore[arg-type]
+        identity.runtime.collaborators.get(KeyStore),
         platform,
         subject=partner,
         kind="partner",

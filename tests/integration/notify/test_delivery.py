@@ -130,10 +130,8 @@ async def test_the_same_event_delivered_twice_sends_once(
         customerid=customer.id,
         data=opened(customer.id),
     )
-    from sila_notify.context import current_settings
-
     async with notify.runtime.session_factory() as session, session.begin():
-        planned = await plan_event(session, current_settings(), event)
+        planned = await plan_event(session, notify.runtime.settings, event)
     assert planned.message_ids == []
     assert len([m for m in await smsc.messages() if m["to"] == customer.phone]) == 1
     assert len(await messages_of(notify, customer)) == 2  # sms + inbox
@@ -180,11 +178,11 @@ async def test_a_crash_between_sending_and_recording_does_not_send_the_sms_twice
             )
         )
     # The dying sender's call reached the SMS centre; it never recorded the outcome.
-    channel = KannelSmsChannel(settings)  # type: ignore[arg-type]
+    channel = KannelSmsChannel(settings)
     dispatcher = Dispatcher(
         session_factory=runtime.session_factory,
         outbox=runtime.outbox,
-        settings=settings,  # type: ignore[arg-type]
+        settings=settings,
         channels={"sms": channel},
         skip_locked=True,
     )

@@ -445,7 +445,7 @@ async def test_the_same_ticket_event_handled_twice_queues_each_tmf_event_once_pe
     )
     for _ in range(2):
         async with notify.runtime.session_factory() as session, session.begin():
-            await ticket_changed(session, event)
+            await ticket_changed(session, event, notify.runtime.settings)
     async with notify.runtime.session_factory() as session:
         rows = (
             await session.execute(

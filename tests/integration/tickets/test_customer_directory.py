@@ -45,7 +45,7 @@ PROFILE = {
 
 async def apply(tickets: LiveService, handler: Any, evt: CloudEvent) -> None:
     async with tickets.runtime.session_factory() as session, session.begin():
-        await handler(session, evt)
+        await handler(session, evt, tickets.runtime.handler_context())
 
 
 async def entry(tickets: LiveService, customer_id: str) -> Any:

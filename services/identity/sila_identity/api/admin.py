@@ -13,14 +13,13 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.db import as_utc
+from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_identity import audit
-from sila_identity.api.deps import Admin, Caller, KeyStoreDep, forget_account
+from sila_identity.api.deps import Admin, Caller, KeyStoreDep, RuntimeDep, forget_account
 from sila_identity.auth import sessions
 from sila_identity.auth.passwords import hash_password
-from sila_identity.directory import aware
 from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.wilayas import format_wilaya_code
 from sila_identity.tables import agents, audit_log, partners, signing_keys, wilayas
@@ -98,7 +97,7 @@ class AgentRead(BaseModel):
 def agent_read(row: Any) -> AgentRead:
     read = AgentRead.model_validate(row, from_attributes=True)
     return read.model_copy(
-        update={"created_at": aware(read.created_at), "updated_at": aware(read.updated_at)}
+        update={"created_at": as_utc(read.created_at), "updated_at": as_utc(read.updated_at)}
     )
 
 
@@ -258,7 +257,7 @@ class PartnerWithSecret(PartnerRead):
 def partner_read(row: Any) -> PartnerRead:
     read = PartnerRead.model_validate(row, from_attributes=True)
     return read.model_copy(
-        update={"created_at": aware(read.created_at), "updated_at": aware(read.updated_at)}
+        update={"created_at": as_utc(read.created_at), "updated_at": as_utc(read.updated_at)}
     )
 
 
@@ -383,8 +382,8 @@ async def list_keys(runtime: RuntimeDep, principal: Admin) -> list[SigningKeyRea
     return [
         SigningKeyRead(
             kid=r.kid,
-            created_at=aware(r.created_at) or r.created_at,
-            retired_at=aware(r.retired_at),
+            created_at=as_utc(r.created_at) or r.created_at,
+            retired_at=as_utc(r.retired_at),
         )
         for r in rows
     ]
@@ -422,9 +421,8 @@ class AuditEntry(BaseModel):
     correlation_id: str | None
 
 
-class AuditPage(BaseModel):
-    items: list[AuditEntry]
-    next_cursor: str | None
+class AuditPage(KeysetPage[AuditEntry]):
+    pass
 
 
 @router.get("/audit", response_model=AuditPage, summary="Who read or changed what, newest first")
@@ -453,7 +451,7 @@ async def read_audit(
     async with runtime.session_factory() as session:
         rows = (await session.execute(query)).all()
     items = [
-        AuditEntry.model_validate(r, from_attributes=True).model_copy(update={"at": aware(r.at)})
+        AuditEntry.model_validate(r, from_attributes=True).model_copy(update={"at": as_utc(r.at)})
         for r in rows[:limit]
     ]
     next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None

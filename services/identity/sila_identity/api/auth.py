@@ -20,11 +20,9 @@ from fastapi import APIRouter, Form, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from sila_common.app import RuntimeDep
 from sila_common.problems import Unprocessable
-from sila_common.service import Runtime
 from sila_common.settings import Profile
-from sila_identity.api.deps import Caller, IdentitySettingsDep, KeyStoreDep, client_ip
+from sila_identity.api.deps import Caller, IdentitySettingsDep, KeyStoreDep, RuntimeDep, client_ip
 from sila_identity.auth import otp, ratelimit, sessions
 from sila_identity.auth.errors import OAuthError, invalid_grant
 from sila_identity.auth.keys import KeyStore
@@ -33,6 +31,7 @@ from sila_identity.auth.tokens import issue_access_token
 from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.phone import normalize_phone
 from sila_identity.domain.ratelimit import Limit
+from sila_identity.runtime import IdentityRuntime
 from sila_identity.settings import DEFAULT_AGENT_ACCESS_TOKEN_TTL_SECONDS, IdentitySettings
 from sila_identity.tables import agents, customers, partners
 
@@ -133,7 +132,9 @@ async def token(
 class _Issuer:
     """Signs access tokens and starts or continues refresh-token families."""
 
-    def __init__(self, runtime: Runtime, keys: KeyStore, settings: IdentitySettings) -> None:
+    def __init__(
+        self, runtime: IdentityRuntime, keys: KeyStore, settings: IdentitySettings
+    ) -> None:
         self.runtime = runtime
         self.keys = keys
         self.settings = settings
@@ -224,7 +225,7 @@ class _Issuer:
 
 
 async def _password_grant(
-    runtime: Runtime, issuer: _Issuer, username: str, password: str
+    runtime: IdentityRuntime, issuer: _Issuer, username: str, password: str
 ) -> TokenResponse:
     await ratelimit.ensure_under(runtime.session_factory, PASSWORD_FAILURES, username.lower())
     async with runtime.session_factory() as session:
@@ -240,7 +241,7 @@ async def _password_grant(
 
 
 async def _client_credentials_grant(
-    runtime: Runtime, issuer: _Issuer, client_id: str, secret: str, scope: str | None
+    runtime: IdentityRuntime, issuer: _Issuer, client_id: str, secret: str, scope: str | None
 ) -> TokenResponse:
     async with runtime.session_factory() as session:
         partner = (

@@ -12,13 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
-from sila_common.db import insert_for
-from sila_common.idempotency import run_idempotent
+from sila_common.db import as_utc, insert_for
+from sila_common.idempotency import create_once
 from sila_common.problems import Conflict, Forbidden, NotFound
 from sila_identity import audit
-from sila_identity.api.deps import Caller, FrontOffice
-from sila_identity.directory import aware, ensure_may_read, ensure_wilaya, load_row
+from sila_identity.api.deps import Caller, FrontOffice, RuntimeDep
+from sila_identity.directory import ensure_may_read, ensure_wilaya, load_row
 from sila_identity.domain.customers import make_contract_number
 from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.phone import normalize_phone
@@ -93,9 +92,9 @@ def contract_read(row: Any) -> ContractRead:
     read = ContractRead.model_validate(row, from_attributes=True)
     return read.model_copy(
         update={
-            "starts_on": aware(read.starts_on),
-            "ends_on": aware(read.ends_on),
-            "created_at": aware(read.created_at),
+            "starts_on": as_utc(read.starts_on),
+            "ends_on": as_utc(read.ends_on),
+            "created_at": as_utc(read.created_at),
         }
     )
 
@@ -172,19 +171,16 @@ async def add_contract(
         )
         return 201, ContractRead.model_validate(row).model_dump(mode="json")
 
-    code, payload, replayed = await run_idempotent(
-        runtime.session_factory,
-        runtime.definition.tables.idempotency_keys,
+    created = await create_once(
+        runtime,
+        principal,
         key=idempotency_key,
-        principal=f"{principal.kind}:{principal.subject}",
         body={"customer_id": customer_id, **body.model_dump(mode="json")},
         work=work,
     )
-    response.status_code = code
-    response.headers["Location"] = f"/v1/customers/{customer_id}/contracts/{payload['id']}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return payload
+    return created.render(
+        response, location=f"/v1/customers/{customer_id}/contracts/{created.body['id']}"
+    )
 
 
 @router.get(

@@ -31,9 +31,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal
-from sila_common.idempotency import run_idempotent
+from sila_common.idempotency import create_once
 from sila_common.problems import (
     Conflict,
     Forbidden,
@@ -43,7 +42,7 @@ from sila_common.problems import (
     Unprocessable,
 )
 from sila_identity import audit
-from sila_identity.api.deps import Caller, FrontOffice, IdentitySettingsDep, LookupAgent
+from sila_identity.api.deps import Caller, FrontOffice, IdentitySettingsDep, LookupAgent, RuntimeDep
 from sila_identity.directory import (
     CustomerRead,
     duplicate_conflict,
@@ -327,13 +326,8 @@ async def register_customer(
         return 201, to_read(row).model_dump(mode="json")
 
     try:
-        code, payload, replayed = await run_idempotent(
-            runtime.session_factory,
-            runtime.definition.tables.idempotency_keys,
-            key=idempotency_key,
-            principal=f"{principal.kind}:{principal.subject}",
-            body=body.model_dump(mode="json"),
-            work=work,
+        created = await create_once(
+            runtime, principal, key=idempotency_key, body=body.model_dump(mode="json"), work=work
         )
     except IntegrityError as exc:
         # A concurrent registration took the phone or NIN between the check and the insert.
@@ -342,11 +336,7 @@ async def register_customer(
                 session, phone=body.phone, national_id=body.national_id
             )
         raise (conflict or Conflict("The customer conflicts with an existing one.")) from exc
-    response.status_code = code
-    response.headers["Location"] = f"/v1/customers/{payload['id']}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return payload
+    return created.render(response, location=f"/v1/customers/{created.body['id']}")
 
 
 @router.get("/{customer_id}", response_model=CustomerRead, summary="One customer")

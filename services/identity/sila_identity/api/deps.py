@@ -13,57 +13,56 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from sila_common.app import get_runtime
 from sila_common.auth import CurrentPrincipal, Principal
 from sila_common.problems import Forbidden, Unauthorized
-from sila_common.service import Runtime
 from sila_identity.auth.accounts import AccountChecks
 from sila_identity.auth.keys import KeyStore
+from sila_identity.runtime import IdentityRuntime
 from sila_identity.settings import IdentitySettings
 
 
-def get_key_store(request: Request) -> KeyStore:
-    keys = get_runtime(request).extras["keys"]
-    assert isinstance(keys, KeyStore)
-    return keys
+def get_identity_runtime(request: Request) -> IdentityRuntime:
+    """The process's runtime, with identity's settings (the app is made from its definition)."""
+    runtime: IdentityRuntime = request.app.state.runtime
+    return runtime
 
 
-def get_identity_settings(request: Request) -> IdentitySettings:
-    settings = get_runtime(request).settings
-    assert isinstance(settings, IdentitySettings)
-    return settings
+RuntimeDep = Annotated[IdentityRuntime, Depends(get_identity_runtime)]
+
+
+def get_key_store(runtime: RuntimeDep) -> KeyStore:
+    return runtime.collaborators.get(KeyStore)
+
+
+def get_identity_settings(runtime: RuntimeDep) -> IdentitySettings:
+    return runtime.settings
 
 
 KeyStoreDep = Annotated[KeyStore, Depends(get_key_store)]
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
 
 
-def get_account_checks(request: Request) -> AccountChecks:
-    runtime = get_runtime(request)
-    checks = runtime.extras.get("accounts")
-    if checks is None:
-        settings = runtime.settings
-        assert isinstance(settings, IdentitySettings)
-        checks = runtime.extras["accounts"] = AccountChecks(settings.account_check_seconds)
-    assert isinstance(checks, AccountChecks)
-    return checks
+def get_account_checks(runtime: RuntimeDep) -> AccountChecks:
+    return runtime.collaborators.get_or_make(
+        AccountChecks, lambda: AccountChecks(runtime.settings.account_check_seconds)
+    )
 
 
 AccountChecksDep = Annotated[AccountChecks, Depends(get_account_checks)]
 
 
-def forget_account(runtime: Runtime, account: str) -> None:
+def forget_account(runtime: IdentityRuntime, account: str) -> None:
     """After committing a change to an account's standing: this process asks again."""
-    checks = runtime.extras.get("accounts")
-    if isinstance(checks, AccountChecks):
+    checks = runtime.collaborators.find(AccountChecks)
+    if checks is not None:
         checks.forget(account)
 
 
 async def active_principal(
-    request: Request, principal: CurrentPrincipal, accounts: AccountChecksDep
+    runtime: RuntimeDep, principal: CurrentPrincipal, accounts: AccountChecksDep
 ) -> Principal:
     """The caller, provided their account is still usable (auth.accounts)."""
-    if not await accounts.usable(get_runtime(request).session_factory, principal):
+    if not await accounts.usable(runtime.session_factory, principal):
         if principal.kind == "customer":
             raise Unauthorized("This customer account no longer exists.")
         raise Unauthorized(f"This {principal.kind} account is disabled.")

@@ -11,13 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
-from sila_common.idempotency import run_idempotent
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.db import as_utc
+from sila_common.idempotency import create_once
+from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_identity import audit
-from sila_identity.api.deps import LookupAgent
-from sila_identity.directory import aware, ensure_may_read, load_row
+from sila_identity.api.deps import LookupAgent, RuntimeDep
+from sila_identity.directory import ensure_may_read, load_row
 from sila_identity.domain.interactions import (
     Direction,
     Interaction,
@@ -66,15 +66,14 @@ class InteractionRead(BaseModel):
     created_at: datetime
 
 
-class InteractionPage(BaseModel):
-    items: list[InteractionRead]
-    next_cursor: str | None
+class InteractionPage(KeysetPage[InteractionRead]):
+    pass
 
 
 def interaction_read(row: Any) -> InteractionRead:
     read = InteractionRead.model_validate(row, from_attributes=True)
     return read.model_copy(
-        update={"occurred_at": aware(read.occurred_at), "created_at": aware(read.created_at)}
+        update={"occurred_at": as_utc(read.occurred_at), "created_at": as_utc(read.created_at)}
     )
 
 
@@ -155,19 +154,16 @@ async def log_interaction(
         )
         return 201, InteractionRead.model_validate(row).model_dump(mode="json")
 
-    code, payload, replayed = await run_idempotent(
-        runtime.session_factory,
-        runtime.definition.tables.idempotency_keys,
+    created = await create_once(
+        runtime,
+        principal,
         key=idempotency_key,
-        principal=f"{principal.kind}:{principal.subject}",
         body={"customer_id": customer_id, **body.model_dump(mode="json")},
         work=work,
     )
-    response.status_code = code
-    response.headers["Location"] = f"/v1/customers/{customer_id}/interactions/{payload['id']}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return payload
+    return created.render(
+        response, location=f"/v1/customers/{customer_id}/interactions/{created.body['id']}"
+    )
 
 
 def _invalid(field: str, reason: str) -> Unprocessable:
@@ -197,7 +193,7 @@ async def list_interactions(
             boundary = datetime.fromisoformat(str(occurred))
         except ValueError as exc:
             raise Unprocessable("The cursor is not one this API gave out.") from exc
-        boundary = (aware(boundary) or boundary).astimezone(UTC)
+        boundary = (as_utc(boundary) or boundary).astimezone(UTC)
         query = query.where(tuple_(t.occurred_at, t.id) < tuple_(boundary, str(last_id)))
     query = query.order_by(t.occurred_at.desc(), t.id.desc()).limit(limit + 1)
     async with runtime.session_factory() as session:
@@ -209,7 +205,7 @@ async def list_interactions(
     if len(rows) > limit:
         last = rows[limit - 1]
         next_cursor = encode_cursor(
-            [(aware(last.occurred_at) or last.occurred_at).isoformat(), last.id]
+            [(as_utc(last.occurred_at) or last.occurred_at).isoformat(), last.id]
         )
     return InteractionPage(
         items=[interaction_read(r) for r in rows[:limit]], next_cursor=next_cursor

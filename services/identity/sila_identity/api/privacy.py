@@ -11,14 +11,14 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import delete, insert, select, update
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal
+from sila_common.db import as_utc
 from sila_common.outbox import forget_customer_history
 from sila_common.problems import Conflict, Forbidden
 from sila_identity import audit
-from sila_identity.api.deps import Caller, Supervisor, forget_account
+from sila_identity.api.deps import Caller, RuntimeDep, Supervisor, forget_account
 from sila_identity.auth import sessions
-from sila_identity.directory import aware, ensure_may_read, load_row, name_of
+from sila_identity.directory import ensure_may_read, load_row, name_of
 from sila_identity.domain.consent import (
     CaptureChannel,
     ConsentChannel,
@@ -162,7 +162,7 @@ async def list_consents(customer_id: str, runtime: RuntimeDep, principal: Caller
     await audit.record_reads(runtime.session_factory, principal, "consent.read", [customer_id])
     history = [
         ConsentRead.model_validate(r, from_attributes=True).model_copy(
-            update={"recorded_at": aware(r.recorded_at)}
+            update={"recorded_at": as_utc(r.recorded_at)}
         )
         for r in rows
     ]
@@ -233,7 +233,7 @@ def _plain(mapping: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in dict(mapping).items():
         if isinstance(value, datetime):
-            value = (aware(value) or value).isoformat()
+            value = (as_utc(value) or value).isoformat()
         out[key] = value
     return out
 
@@ -255,7 +255,7 @@ async def erase_customer(customer_id: str, runtime: RuntimeDep, principal: Super
         customer = await load_row(session, customer_id, for_update=True)
         ensure_may_read(principal, customer)
         if customer.erased_at is not None:
-            return Erasure(customer_id=customer_id, erased_at=aware(customer.erased_at) or now)
+            return Erasure(customer_id=customer_id, erased_at=as_utc(customer.erased_at) or now)
         await session.execute(
             update(customers)
             .where(customers.c.id == customer_id)

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel
 from sqlalchemy import select, tuple_
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.db import as_utc
+from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import Forbidden, Unprocessable
 from sila_identity import audit
-from sila_identity.api.deps import Caller
+from sila_identity.api.deps import Caller, RuntimeDep
 from sila_identity.directory import ensure_may_read, load_row
 from sila_identity.tables import timeline_entries
 from sila_identity.timeline.summaries import summarise
@@ -33,13 +33,8 @@ class TimelineEntry(BaseModel):
     data: dict[str, Any]
 
 
-class TimelinePage(BaseModel):
-    items: list[TimelineEntry]
-    next_cursor: str | None
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+class TimelinePage(KeysetPage[TimelineEntry]):
+    pass
 
 
 @router.get("/{customer_id}/timeline", response_model=TimelinePage, summary="The timeline")
@@ -72,16 +67,16 @@ async def timeline(
     if channel:
         query = query.where(t.channel.in_(channel))
     if since:
-        query = query.where(t.occurred_at >= _aware(since).astimezone(UTC))
+        query = query.where(t.occurred_at >= as_utc(since).astimezone(UTC))
     if until:
-        query = query.where(t.occurred_at < _aware(until).astimezone(UTC))
+        query = query.where(t.occurred_at < as_utc(until).astimezone(UTC))
     if cursor:
         occurred, event_id = decode_cursor(cursor, size=2)
         try:
             boundary = datetime.fromisoformat(str(occurred))
         except ValueError as exc:
             raise Unprocessable("The cursor is not one this API gave out.") from exc
-        boundary, event_id = _aware(boundary).astimezone(UTC), str(event_id)
+        boundary, event_id = as_utc(boundary).astimezone(UTC), str(event_id)
         # A row comparison, so the index range starts at the cursor instead of filtering.
         query = query.where(tuple_(t.occurred_at, t.event_id) < tuple_(boundary, event_id))
     query = query.order_by(t.occurred_at.desc(), t.event_id.desc()).limit(limit + 1)
@@ -90,7 +85,7 @@ async def timeline(
     items = [
         TimelineEntry(
             event_id=row.event_id,
-            occurred_at=_aware(row.occurred_at),
+            occurred_at=as_utc(row.occurred_at),
             type=row.event_type,
             service=row.source_service,
             channel=row.channel,

@@ -8,7 +8,7 @@ that arrive after the erasure.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sila_common.db import insert_for
 from sila_common.events import CloudEvent
 from sila_identity.domain.privacy import scrub
+from sila_identity.runtime import IdentityContext
 from sila_identity.tables import customers, timeline_entries
 
 # Members never kept on the timeline, whoever the customer (the log-in code).
@@ -42,7 +43,7 @@ def resource_for(event: CloudEvent) -> str | None:
     return template.format(subject=event.subject, customer=event.customerid) if template else None
 
 
-async def project(session: AsyncSession, event: CloudEvent) -> None:
+async def project(session: AsyncSession, event: CloudEvent, context: IdentityContext) -> None:
     """Add the event to its customer's timeline (once, whatever the deliveries)."""
     insert = insert_for(session)
     data: dict[str, Any] = {
@@ -66,7 +67,7 @@ async def project(session: AsyncSession, event: CloudEvent) -> None:
             subject=event.subject,
             resource=resource_for(event),
             data=data,
-            recorded_at=datetime.now(UTC),
+            recorded_at=context.clock(),
         )
         .on_conflict_do_nothing(index_elements=["event_id"])
     )

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
+from sila_common.db import as_utc
 from sila_common.problems import Conflict, NotFound, Unprocessable
-from sila_notify.api.deps import NotifySettingsDep, aware
+from sila_notify.api.deps import NotifySettingsDep, RuntimeDep
 from sila_notify.domain.templates import TemplateRenderError
 from sila_notify.tables import campaign_sends, messages
 from sila_notify.template_store import latest_template, render_row
@@ -80,8 +80,8 @@ async def _read(session: Any, campaign_id: str) -> CampaignRead:
         targeted=row.targeted,
         skipped=row.skipped,
         messages=states,
-        created_at=aware(row.created_at) or datetime.now(UTC),
-        planned_at=aware(row.planned_at),
+        created_at=as_utc(row.created_at) or datetime.now(UTC),
+        planned_at=as_utc(row.planned_at),
     )
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import get_runtime
 from sila_common.auth import Principal
 from sila_common.problems import Forbidden, NotFound
 from sila_notify.directory import recipient_row
+from sila_notify.runtime import NotifyRuntime
 from sila_notify.settings import NotifySettings
 
 # Agents who may read and set a customer's notifications (admin holds every role).
@@ -20,19 +19,20 @@ FRONT_OFFICE = ("agent", "supervisor", "technician", "billing", "marketing")
 CONTENT_ROLES = ("supervisor", "marketing")
 
 
-def get_notify_settings(request: Request) -> NotifySettings:
-    settings = get_runtime(request).settings
-    assert isinstance(settings, NotifySettings)
-    return settings
+def get_notify_runtime(request: Request) -> NotifyRuntime:
+    """The process's runtime, with notify's settings (the app is made from notify's definition)."""
+    runtime: NotifyRuntime = request.app.state.runtime
+    return runtime
 
 
+def get_notify_settings(
+    runtime: Annotated[NotifyRuntime, Depends(get_notify_runtime)],
+) -> NotifySettings:
+    return runtime.settings
+
+
+RuntimeDep = Annotated[NotifyRuntime, Depends(get_notify_runtime)]
 NotifySettingsDep = Annotated[NotifySettings, Depends(get_notify_settings)]
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def customer_not_found(customer_id: str) -> NotFound:

@@ -10,11 +10,11 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy import and_, func, or_, select, update
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.db import as_utc
+from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import NotFound, Unprocessable
-from sila_notify.api.deps import NotifySettingsDep, aware, customer_in_scope
+from sila_notify.api.deps import NotifySettingsDep, RuntimeDep, customer_in_scope
 from sila_notify.delivery import records
 from sila_notify.delivery.reports import DeliveryReport, delivery_reports
 from sila_notify.tables import inbox_items, messages
@@ -48,9 +48,8 @@ class MessageRead(BaseModel):
     campaign_id: str | None
 
 
-class MessagePage(BaseModel):
-    items: list[MessageRead]
-    next_cursor: str | None
+class MessagePage(KeysetPage[MessageRead]):
+    pass
 
 
 def to_message(row: Any) -> MessageRead:
@@ -70,11 +69,11 @@ def to_message(row: Any) -> MessageRead:
         state=row.state,
         provider_reason=row.provider_reason,
         attempts=row.attempts,
-        scheduled_for=aware(row.scheduled_for) or datetime.now(UTC),
-        created_at=aware(row.created_at) or datetime.now(UTC),
-        sent_at=aware(row.sent_at),
-        delivered_at=aware(row.delivered_at),
-        failed_at=aware(row.failed_at),
+        scheduled_for=as_utc(row.scheduled_for) or datetime.now(UTC),
+        created_at=as_utc(row.created_at) or datetime.now(UTC),
+        sent_at=as_utc(row.sent_at),
+        delivered_at=as_utc(row.delivered_at),
+        failed_at=as_utc(row.failed_at),
         campaign_id=row.campaign_id,
     )
 
@@ -138,10 +137,8 @@ class InboxItem(BaseModel):
     read_at: datetime | None
 
 
-class InboxPage(BaseModel):
-    items: list[InboxItem]
+class InboxPage(KeysetPage[InboxItem]):
     unread_count: int
-    next_cursor: str | None
 
 
 def _inbox_owner(principal: Any, customer_id: str | None) -> str:
@@ -195,8 +192,8 @@ async def list_inbox(
             event_type=r.event_type,
             title=r.title,
             body=r.body,
-            created_at=aware(r.created_at) or datetime.now(UTC),
-            read_at=aware(r.read_at),
+            created_at=as_utc(r.created_at) or datetime.now(UTC),
+            read_at=as_utc(r.read_at),
         )
         for r in rows[:limit]
     ]
@@ -220,7 +217,7 @@ async def mark_read(item_id: str, runtime: RuntimeDep, principal: CurrentPrincip
             await customer_in_scope(session, principal, row.customer_id)
         except NotFound as hidden:
             raise NotFound(f"No inbox item {item_id}.") from hidden
-        read_at = aware(row.read_at) or datetime.now(UTC)
+        read_at = as_utc(row.read_at) or datetime.now(UTC)
         if row.read_at is None:
             await session.execute(
                 update(inbox_items).where(inbox_items.c.id == item_id).values(read_at=read_at)
@@ -231,7 +228,7 @@ async def mark_read(item_id: str, runtime: RuntimeDep, principal: CurrentPrincip
         event_type=row.event_type,
         title=row.title,
         body=row.body,
-        created_at=aware(row.created_at) or datetime.now(UTC),
+        created_at=as_utc(row.created_at) or datetime.now(UTC),
         read_at=read_at,
     )
 
@@ -253,7 +250,7 @@ async def sms_delivery_report(
     # Reports arriving together are recorded in one transaction (delivery/reports.py); each is
     # answered once its own is committed.
     report = DeliveryReport(message_id=message_id, token=token, type=type, answer=answer)
-    if not await delivery_reports(runtime, settings).record(report):
+    if not await delivery_reports(runtime).record(report):
         # The same answer whether the message exists or not.
         raise NotFound("No such delivery report target.")
     return PlainTextResponse("OK")

@@ -10,10 +10,9 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal
-from sila_common.db import insert_for
-from sila_notify.api.deps import NotifySettingsDep, aware, customer_in_scope
+from sila_common.db import as_utc, insert_for
+from sila_notify.api.deps import NotifySettingsDep, RuntimeDep, customer_in_scope
 from sila_notify.directory import record_consent
 from sila_notify.domain.quiet_hours import QuietHoursWindow
 from sila_notify.tables import consents, push_tokens, recipients
@@ -106,7 +105,7 @@ async def _read(session: AsyncSession, recipient: Any, window: QuietHoursWindow)
                 channel=row.channel,
                 granted=row.granted,
                 captured_via=row.captured_via,
-                updated_at=aware(row.updated_at),
+                updated_at=as_utc(row.updated_at),
             )
             for row in rows
         ],

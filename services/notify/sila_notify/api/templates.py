@@ -13,11 +13,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
-from sila_common.db import insert_for
+from sila_common.db import as_utc, insert_for
 from sila_common.problems import Conflict, NotFound, Unprocessable
-from sila_notify.api.deps import CONTENT_ROLES, FRONT_OFFICE, aware
+from sila_notify.api.deps import CONTENT_ROLES, FRONT_OFFICE, RuntimeDep
 from sila_notify.domain.sms import count_sms
 from sila_notify.domain.templates import (
     TemplateProblem,
@@ -175,7 +174,7 @@ def to_read(row: Any) -> TemplateRead:
         body=row.body,
         variables=dict(row.variables),
         created_by=row.created_by,
-        created_at=aware(row.created_at) or datetime.now(UTC),
+        created_at=as_utc(row.created_at) or datetime.now(UTC),
     )
 
 
@@ -392,5 +391,5 @@ def _route(row: Any) -> RouteRead:
         condition=dict(row.condition),
         variant_field=row.variant_field,
         enabled=row.enabled,
-        updated_at=aware(row.updated_at) or datetime.now(UTC),
+        updated_at=as_utc(row.updated_at) or datetime.now(UTC),
     )

@@ -16,14 +16,13 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field, HttpUrl, field_validator
 from sqlalchemy import and_, delete, or_, select, update
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.db import as_utc, rows_affected
+from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import Conflict, Forbidden, NotFound, Unprocessable
-from sila_notify.api.deps import NotifySettingsDep, aware
+from sila_notify.api.deps import NotifySettingsDep, RuntimeDep
 from sila_notify.domain.webhook_policy import NEVER_DELIVERED, DestinationRefused
 from sila_notify.domain.webhook_signature import generate_secret
-from sila_notify.sql import rows_affected
 from sila_notify.tables import webhook_attempts, webhook_deliveries, webhook_subscriptions
 from sila_notify.webhooks.destinations import check_destination
 
@@ -123,9 +122,8 @@ class DeliveryRead(BaseModel):
     attempt_log: list[dict[str, Any]]
 
 
-class DeliveryPage(BaseModel):
-    items: list[DeliveryRead]
-    next_cursor: str | None
+class DeliveryPage(KeysetPage[DeliveryRead]):
+    pass
 
 
 def to_read(row: Any) -> SubscriptionRead:
@@ -139,9 +137,9 @@ def to_read(row: Any) -> SubscriptionRead:
         description=row.description,
         state=row.state,
         disabled_reason=row.disabled_reason,
-        previous_secret_expires_at=aware(row.previous_secret_expires_at),
-        created_at=aware(row.created_at) or datetime.now(UTC),
-        updated_at=aware(row.updated_at) or datetime.now(UTC),
+        previous_secret_expires_at=as_utc(row.previous_secret_expires_at),
+        created_at=as_utc(row.created_at) or datetime.now(UTC),
+        updated_at=as_utc(row.updated_at) or datetime.now(UTC),
     )
 
 
@@ -354,7 +352,7 @@ async def list_deliveries(
     for attempt in attempts:
         log.setdefault(attempt.delivery_id, []).append(
             {
-                "attempted_at": (aware(attempt.attempted_at) or datetime.now(UTC)).isoformat(),
+                "attempted_at": (as_utc(attempt.attempted_at) or datetime.now(UTC)).isoformat(),
                 "status_code": attempt.status_code,
                 "error": attempt.error,
                 "duration_ms": attempt.duration_ms,
@@ -367,11 +365,11 @@ async def list_deliveries(
             event_type=r.event_type,
             state="pending" if r.state == "pending" else r.state,
             attempts=r.attempts,
-            next_attempt_at=aware(r.next_attempt_at) if r.state == "pending" else None,
+            next_attempt_at=as_utc(r.next_attempt_at) if r.state == "pending" else None,
             last_status_code=r.last_status_code,
             last_error=r.last_error,
-            created_at=aware(r.created_at) or datetime.now(UTC),
-            completed_at=aware(r.completed_at),
+            created_at=as_utc(r.created_at) or datetime.now(UTC),
+            completed_at=as_utc(r.completed_at),
             attempt_log=log.get(r.id, []),
         )
         for r in page

@@ -15,7 +15,7 @@ from sqlalchemy import Boolean, String, and_, bindparam, case, func, null, selec
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
+from sila_common.db import insert_for, rows_affected
 from sila_common.outbox import NewEvent, Outbox
 from sila_notify.delivery.wakeup import wake_after_commit
 from sila_notify.directory import device_tokens, recipient_row
@@ -29,7 +29,6 @@ from sila_notify.events import (
 )
 from sila_notify.planning import INBOX_DESTINATION, PUSH_DESTINATION, message_row, send_time
 from sila_notify.settings import NotifySettings
-from sila_notify.sql import rows_affected
 from sila_notify.tables import messages
 
 REDACTED = "[one-time code, not kept]"

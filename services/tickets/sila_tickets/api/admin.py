@@ -12,10 +12,10 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import delete, insert, select, update
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal, require_roles
-from sila_common.db import insert_for
+from sila_common.db import insert_for, rows_affected
 from sila_common.problems import Forbidden, NotFound, Unprocessable
+from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.api.views import AGENT_ROLES
 from sila_tickets.domain.agencies import AGENCY_CODE_PATTERN
 from sila_tickets.domain.routing import AssignmentStrategy
@@ -468,6 +468,6 @@ async def remove_member(
                 queue_agents.c.wilaya_code == wilaya,
             )
         )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rows_affected(result):
         raise NotFound(f"Agent {agent_id} is not in queue {code} for {wilaya}.")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -15,10 +15,10 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
 from sila_common.db import insert_for
 from sila_common.problems import Forbidden, NotFound
+from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.api.views import AGENT_ROLES
 from sila_tickets.domain.agencies import (
     AGENCY_CODE_PATTERN,
@@ -147,7 +147,7 @@ def agency_read(row: Any) -> AgencyRead:
         hour_overrides=row.hour_overrides,
         active=row.active,
         updated_by=row.updated_by,
-        updated_at=row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC),
+        updated_at=row.updated_at,
     )
 
 

@@ -12,13 +12,13 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
+from sila_common.db import as_utc
 from sila_common.events import EventSpec
 from sila_common.outbox import NewEvent
 from sila_common.problems import Conflict, Forbidden, NotFound, Unprocessable
-from sila_common.service import Runtime
 from sila_tickets import flows
+from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.api.views import AGENT_ROLES
 from sila_tickets.domain.incidents import AreaKind, area_value, normalise
 from sila_tickets.domain.lifecycle import OPEN, Status
@@ -28,6 +28,7 @@ from sila_tickets.events import (
     IncidentCustomerAffected,
     IncidentCustomerRestored,
 )
+from sila_tickets.runtime import TicketsRuntime
 from sila_tickets.tables import incident_customers, incidents, known_customers, tickets
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
@@ -81,7 +82,7 @@ class IncidentRead(BaseModel):
 def read(row: Any, linked: int = 0) -> IncidentRead:
     data = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
     for name in ("estimated_end_at", "declared_at", "resolved_at"):
-        data[name] = flows.aware(data[name])
+        data[name] = as_utc(data[name])
     return IncidentRead(**data, linked_tickets=linked)
 
 
@@ -111,7 +112,7 @@ async def affected_customers(session: AsyncSession, area: Area) -> list[str]:
 
 async def record_many(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: TicketsRuntime,
     spec: EventSpec,
     subject: str,
     payloads: Sequence[tuple[str, Any]],

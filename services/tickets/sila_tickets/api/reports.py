@@ -14,9 +14,10 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
+from sila_common.db import as_utc
 from sila_common.problems import Unprocessable
+from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.domain.lifecycle import OPEN
 from sila_tickets.domain.metrics import csat_score, median, nps, percentile, share
 from sila_tickets.domain.questionnaire import distribution, parse_questionnaire
@@ -26,15 +27,10 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 Supervisor = Annotated[Principal, Depends(require_roles("supervisor"))]
 
 
-def instant(value: datetime) -> datetime:
-    """A stored timestamp as an aware datetime (SQLite hands them back naive, in UTC)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def hours(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
-    return round((instant(end) - instant(start)).total_seconds() / 3600, 2)
+    return round((as_utc(end) - as_utc(start)).total_seconds() / 3600, 2)
 
 
 def spread(values: list[float]) -> dict[str, float | int | None]:
@@ -56,19 +52,17 @@ async def ticket_section(
         and_(tickets.c.resolved_at >= start, tickets.c.resolved_at < end),
     )
     rows = (await session.execute(select(tickets).where(scope, in_period))).all()
-    opened = [r for r in rows if start <= instant(r.opened_at) < end]
+    opened = [r for r in rows if start <= as_utc(r.opened_at) < end]
     resolved = [
-        r for r in rows if r.resolved_at is not None and start <= instant(r.resolved_at) < end
+        r for r in rows if r.resolved_at is not None and start <= as_utc(r.resolved_at) < end
     ]
-    on_time = [
-        r for r in resolved if r.due_at is None or instant(r.resolved_at) <= instant(r.due_at)
-    ]
+    on_time = [r for r in resolved if r.due_at is None or as_utc(r.resolved_at) <= as_utc(r.due_at)]
     responded = [r for r in opened if r.first_responded_at is not None]
     responded_on_time = [
         r
         for r in responded
         if r.first_response_due_at is None
-        or instant(r.first_responded_at) <= instant(r.first_response_due_at)
+        or as_utc(r.first_responded_at) <= as_utc(r.first_response_due_at)
     ]
     first_contact = [r for r in resolved if r.first_contact_resolution]
     backlog_rows = (

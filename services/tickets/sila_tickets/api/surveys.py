@@ -12,10 +12,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal, require_roles
 from sila_common.problems import Conflict, Forbidden, NotFound, Unprocessable
 from sila_tickets import flows
+from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.api.views import AGENT_ROLES, ensure_visible
 from sila_tickets.domain.lifecycle import Status
 from sila_tickets.domain.questionnaire import (

@@ -10,12 +10,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal
-from sila_common.idempotency import run_idempotent
+from sila_common.db import as_utc
+from sila_common.idempotency import create_once
 from sila_common.pagination import decode_cursor, encode_cursor
 from sila_common.problems import Forbidden, Unprocessable
 from sila_tickets import flows
+from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.api.views import (
     AGENT_ROLES,
     TICKETS_WRITE,
@@ -131,19 +132,10 @@ async def open_ticket(
         )
         return status.HTTP_201_CREATED, summary(row).model_dump(mode="json")
 
-    code, payload, replayed = await run_idempotent(
-        runtime.session_factory,
-        runtime.definition.tables.idempotency_keys,
-        key=idempotency_key,
-        principal=f"{principal.kind}:{principal.subject}",
-        body=body.model_dump(mode="json"),
-        work=work,
+    created = await create_once(
+        runtime, principal, key=idempotency_key, body=body.model_dump(mode="json"), work=work
     )
-    response.status_code = code
-    response.headers["Location"] = f"/v1/tickets/{payload['id']}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return payload
+    return created.render(response, location=f"/v1/tickets/{created.body['id']}")
 
 
 @router.get(
@@ -227,7 +219,7 @@ async def list_tickets(
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
-        opened_at = flows.aware(last.opened_at) or now
+        opened_at = as_utc(last.opened_at) or now
         next_cursor = encode_cursor([opened_at.isoformat(), last.id])
     return TicketPage(items=[summary(row) for row in page], next_cursor=next_cursor)
 

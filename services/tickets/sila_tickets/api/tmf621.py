@@ -22,11 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal
+from sila_common.db import as_utc
 from sila_common.problems import PROBLEM_BASE, Forbidden, NotFound, Problem
 from sila_common.settings import Profile
 from sila_tickets import flows
+from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.domain.lifecycle import Status
 from sila_tickets.domain.sla import TicketPriority
 from sila_tickets.domain.tmf import (
@@ -172,21 +173,16 @@ def _ensure_reach(principal: Principal, row: Any) -> None:
 
 
 def _rfc3339(value: datetime | None) -> str | None:
-    moment = flows.aware(value)
+    moment = as_utc(value)
     return moment.isoformat() if moment is not None else None
 
 
-def href_of(runtime_settings: Any, ticket_id: str) -> str:
-    base = (
-        runtime_settings.public_base_url.rstrip("/")
-        if isinstance(runtime_settings, TicketsSettings)
-        else ""
-    )
-    return f"{base}{BASE}/troubleTicket/{ticket_id}"
+def href_of(settings: TicketsSettings, ticket_id: str) -> str:
+    return f"{settings.public_base_url.rstrip('/')}{BASE}/troubleTicket/{ticket_id}"
 
 
 async def resources(
-    session: AsyncSession, settings: Any, rows: Sequence[Any]
+    session: AsyncSession, settings: TicketsSettings, rows: Sequence[Any]
 ) -> list[dict[str, Any]]:
     """Tickets as TMF621 TroubleTickets (public notes only; staff named by kind), in 2 queries."""
     ids = [row.id for row in rows]
@@ -208,12 +204,12 @@ async def resources(
     return [_resource(settings, row, histories[row.id], notes[row.id]) for row in rows]
 
 
-async def resource(session: AsyncSession, settings: Any, row: Any) -> dict[str, Any]:
+async def resource(session: AsyncSession, settings: TicketsSettings, row: Any) -> dict[str, Any]:
     return (await resources(session, settings, [row]))[0]
 
 
 def _resource(
-    settings: Any, row: Any, history: Sequence[Any], notes: Sequence[Any]
+    settings: TicketsSettings, row: Any, history: Sequence[Any], notes: Sequence[Any]
 ) -> dict[str, Any]:
     last = history[-1] if history else None
     characteristics = [
