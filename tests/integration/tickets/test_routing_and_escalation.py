@@ -17,7 +17,7 @@ from sila_common.settings import PlatformSettings, ServiceSettings
 from sila_tickets import flows
 from sila_tickets.domain.lifecycle import Status
 from sila_tickets.domain.sla import TicketCategory, TicketPriority
-from sila_tickets.scheduler import run_escalation_pass
+from sila_tickets.flows.escalation import run_escalation_pass
 from sila_tickets.service import definition
 from sila_tickets.settings import TicketsSettings
 from sila_tickets.tables import known_customers, messaging

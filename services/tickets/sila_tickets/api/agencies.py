@@ -7,6 +7,7 @@ hours.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from itertools import pairwise
 from typing import Annotated, Any, Literal
@@ -16,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import select
 
 from sila_common.auth import Principal, require_roles
-from sila_common.db import insert_for
 from sila_common.problems import Forbidden, NotFound
 from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.api.views import AGENT_ROLES
@@ -26,7 +26,7 @@ from sila_tickets.domain.agencies import (
     hours_document,
 )
 from sila_tickets.domain.calendar import BusinessHours
-from sila_tickets.reference import reference_of
+from sila_tickets.flows import reference as reference_flows
 from sila_tickets.tables import agencies
 
 router = APIRouter(prefix="/v1/tickets", tags=["reference data"])
@@ -216,19 +216,11 @@ async def put_agency(
         "updated_by": f"{principal.kind}:{principal.subject}",
         "updated_at": now,
     }
-    async with runtime.session_factory() as session, session.begin():
-        existing = await session.scalar(
-            select(agencies.c.wilaya_code).where(agencies.c.code == body.code).with_for_update()
-        )
-        for wilaya in {body.wilaya_code, existing} - {None}:
+
+    def authorise(wilayas: Sequence[str]) -> None:
+        for wilaya in wilayas:
             if not principal.serves_wilaya(wilaya):
                 raise Forbidden(f"Your scope does not cover wilaya {wilaya}.")
-        stmt = insert_for(session)(agencies).values(**row)
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["code"], set_={k: v for k, v in row.items() if k != "code"}
-            )
-        )
-        saved = (await session.execute(select(agencies).where(agencies.c.code == body.code))).one()
-    reference_of(runtime).invalidate()
+
+    saved = await reference_flows.put_agency(runtime, row, authorise=authorise)
     return agency_read(saved)

@@ -2,39 +2,26 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from sila_common.auth import Principal, require_roles
 from sila_common.db import as_utc
-from sila_common.events import EventSpec
-from sila_common.outbox import NewEvent
-from sila_common.problems import Conflict, Forbidden, NotFound, Unprocessable
+from sila_common.problems import Forbidden, Unprocessable
 from sila_tickets import flows
 from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.api.views import AGENT_ROLES
-from sila_tickets.domain.incidents import AreaKind, area_value, normalise
-from sila_tickets.domain.lifecycle import OPEN, Status
-from sila_tickets.events import (
-    INCIDENT_CUSTOMER_AFFECTED,
-    INCIDENT_CUSTOMER_RESTORED,
-    IncidentCustomerAffected,
-    IncidentCustomerRestored,
-)
-from sila_tickets.runtime import TicketsRuntime
-from sila_tickets.tables import incident_customers, incidents, known_customers, tickets
+from sila_tickets.domain.incidents import AreaKind
+from sila_tickets.flows.incidents import Area as IncidentArea
+from sila_tickets.flows.incidents import NewIncident, linked_tickets, load_incident
+from sila_tickets.tables import incidents
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 Staff = Annotated[Principal, Depends(require_roles(*AGENT_ROLES))]
-RESOLVE_BATCH = 200
-RESOLVED_REASON = "The network incident is resolved."
 
 
 class Area(BaseModel):
@@ -86,43 +73,6 @@ def read(row: Any, linked: int = 0) -> IncidentRead:
     return IncidentRead(**data, linked_tickets=linked)
 
 
-async def affected_customers(session: AsyncSession, area: Area) -> list[str]:
-    """The directory's customers in the area (erased ones are no longer anybody's)."""
-    query = select(
-        known_customers.c.customer_id,
-        known_customers.c.commune,
-        known_customers.c.exchange,
-        known_customers.c.olt,
-    ).where(
-        known_customers.c.erased_at.is_(None), known_customers.c.wilaya_code == area.wilaya_code
-    )
-    if area.kind is AreaKind.EXCHANGE:
-        query = query.where(known_customers.c.exchange.is_not(None))
-    elif area.kind is AreaKind.OLT:
-        query = query.where(known_customers.c.olt.is_not(None))
-    elif area.kind is AreaKind.COMMUNE:
-        query = query.where(known_customers.c.commune.is_not(None))
-    rows = (await session.execute(query)).all()
-    if area.kind is AreaKind.WILAYA:
-        return [row.customer_id for row in rows]
-    wanted = normalise(area.value)
-    column = area.kind.value
-    return [row.customer_id for row in rows if normalise(getattr(row, column) or "") == wanted]
-
-
-async def record_many(
-    session: AsyncSession,
-    runtime: TicketsRuntime,
-    spec: EventSpec,
-    subject: str,
-    payloads: Sequence[tuple[str, Any]],
-) -> None:
-    """One event per customer, written to the outbox in bulk (a storm is thousands)."""
-    await runtime.outbox.record_many(
-        session, [NewEvent(spec, subject, customer_id, data) for customer_id, data in payloads]
-    )
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -132,84 +82,28 @@ async def record_many(
 async def declare_incident(body: IncidentCreate, runtime: RuntimeDep, principal: Staff) -> Any:
     if not principal.serves_wilaya(body.area.wilaya_code):
         raise Forbidden(f"Your scope does not cover wilaya {body.area.wilaya_code}.")
-    estimated_end = body.estimated_end_at
-    if estimated_end.tzinfo is None:
+    if body.estimated_end_at.tzinfo is None:
         raise Unprocessable("estimated_end_at needs a UTC offset.", slug="naive-datetime")
-    now = datetime.now(UTC)
-    label = body.area_label or f"{body.area.kind.value} {body.area.value}"
-    incident_id = str(uuid.uuid4())
-    row: dict[str, Any] = {
-        "id": incident_id,
-        "service": body.service,
-        "area_kind": body.area.kind.value,
-        "area_value": area_value(body.area.kind, body.area.value, body.area.wilaya_code),
-        "wilaya_code": body.area.wilaya_code,
-        "area_label": label,
-        "description": body.description,
-        "status": "active",
-        "estimated_end_at": estimated_end,
-        "declared_by": f"{principal.kind}:{principal.subject}",
-        "declared_at": now,
-        "resolved_by": None,
-        "resolved_at": None,
-        "affected_count": 0,
-    }
-    async with runtime.session_factory() as session, session.begin():
-        customers = await affected_customers(session, body.area)
-        row["affected_count"] = len(customers)
-        await session.execute(insert(incidents).values(**row))
-        if customers:
-            await session.execute(
-                insert(incident_customers),
-                [
-                    {"incident_id": row["id"], "customer_id": c, "notified_at": now}
-                    for c in customers
-                ],
-            )
-            await record_many(
-                session,
-                runtime,
-                INCIDENT_CUSTOMER_AFFECTED,
-                row["id"],
-                [
-                    (
-                        c,
-                        IncidentCustomerAffected(
-                            incident_id=row["id"],
-                            customer_id=c,
-                            service=body.service,
-                            area_label=label,
-                            estimated_end_at=estimated_end,
-                        ),
-                    )
-                    for c in customers
-                ],
-            )
-    return read(row)
-
-
-async def _load(
-    session: AsyncSession, incident_id: str, principal: Principal, *, lock: bool = False
-) -> Any:
-    query = select(incidents).where(incidents.c.id == incident_id)
-    row = (await session.execute(query.with_for_update() if lock else query)).one_or_none()
-    if row is None or not principal.serves_wilaya(row.wilaya_code):
-        raise NotFound(f"No incident {incident_id}.")
-    return row
-
-
-async def _linked(session: AsyncSession, incident_id: str) -> int:
-    count = await session.scalar(
-        select(func.count()).select_from(tickets).where(tickets.c.incident_id == incident_id)
+    area = body.area
+    row = await flows.declare_incident(
+        runtime,
+        NewIncident(
+            service=body.service,
+            area=IncidentArea(area.kind, area.value, area.wilaya_code),
+            estimated_end_at=body.estimated_end_at,
+            description=body.description,
+            area_label=body.area_label,
+        ),
+        flows.Caller.of(principal),
     )
-    return int(count or 0)
+    return read(row)
 
 
 @router.get("/{incident_id}", response_model=IncidentRead, summary="One incident")
 async def get_incident(incident_id: str, runtime: RuntimeDep, principal: Staff) -> Any:
     async with runtime.session_factory() as session:
-        row = await _load(session, incident_id, principal)
-        return read(row, await _linked(session, incident_id))
+        row = await load_incident(session, incident_id, principal)
+        return read(row, await linked_tickets(session, incident_id))
 
 
 @router.get("", response_model=list[IncidentRead], summary="Incidents, newest first")
@@ -240,70 +134,11 @@ class ResolveBody(BaseModel):
 async def resolve_incident(
     incident_id: str, runtime: RuntimeDep, principal: Staff, body: ResolveBody | None = None
 ) -> Any:
-    caller = flows.Caller.of(principal)
-    now = datetime.now(UTC)
-    async with runtime.session_factory() as session, session.begin():
-        row = await _load(session, incident_id, principal, lock=True)
-        if row.status == "active":
-            await session.execute(
-                update(incidents)
-                .where(incidents.c.id == incident_id)
-                .values(status="resolved", resolved_at=now, resolved_by=caller.label)
-            )
-            affected = (
-                (
-                    await session.execute(
-                        select(incident_customers.c.customer_id).where(
-                            incident_customers.c.incident_id == incident_id
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            await record_many(
-                session,
-                runtime,
-                INCIDENT_CUSTOMER_RESTORED,
-                incident_id,
-                [
-                    (
-                        c,
-                        IncidentCustomerRestored(
-                            incident_id=incident_id,
-                            customer_id=c,
-                            service=row.service,
-                            area_label=row.area_label,
-                        ),
-                    )
-                    for c in affected
-                ],
-            )
-        elif await _open_linked(session, incident_id, limit=1) == []:
-            raise Conflict(f"Incident {incident_id} is already resolved.", slug="incident-resolved")
-    # The linked tickets in batches: a storm's thousands never sit in one transaction, and
-    # calling resolve again finishes what a crash left.
-    reason = (body.reason if body else None) or RESOLVED_REASON
-    while True:
-        async with runtime.session_factory() as session, session.begin():
-            batch = await _open_linked(session, incident_id, limit=RESOLVE_BATCH)
-            for ticket in batch:
-                await flows.transition(
-                    session, runtime, ticket, Status.RESOLVED, reason=reason, caller=caller, now=now
-                )
-        if len(batch) < RESOLVE_BATCH:
-            break
+    await flows.resolve_incident(
+        runtime, incident_id, principal=principal, reason=body.reason if body else None
+    )
     async with runtime.session_factory() as session:
         return read(
-            await _load(session, incident_id, principal), await _linked(session, incident_id)
+            await load_incident(session, incident_id, principal),
+            await linked_tickets(session, incident_id),
         )
-
-
-async def _open_linked(session: AsyncSession, incident_id: str, *, limit: int) -> list[Any]:
-    query = (
-        select(tickets)
-        .where(tickets.c.incident_id == incident_id, tickets.c.status.in_([s.value for s in OPEN]))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list((await session.execute(query)).all())

@@ -8,11 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import CurrentPrincipal, Principal
 from sila_common.db import as_utc
-from sila_common.idempotency import create_once
 from sila_common.pagination import decode_cursor, encode_cursor
 from sila_common.problems import Forbidden, Unprocessable
 from sila_tickets import flows
@@ -33,7 +31,6 @@ from sila_tickets.domain.agencies import AGENCY_CODE_PATTERN
 from sila_tickets.domain.lifecycle import OPEN, Status
 from sila_tickets.domain.sla import TicketCategory, TicketPriority
 from sila_tickets.flows import Caller, NewTicket
-from sila_tickets.reference import reference_of
 from sila_tickets.tables import tickets
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
@@ -121,19 +118,14 @@ async def open_ticket(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Any:
     ensure_may_open(principal, body.customer_id, body.agency_code)
-
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        row = await flows.open_ticket(
-            session,
-            runtime,
-            new_ticket(body),
-            Caller.of(principal),
-            authorise=scope_check(principal),
-        )
-        return status.HTTP_201_CREATED, summary(row).model_dump(mode="json")
-
-    created = await create_once(
-        runtime, principal, key=idempotency_key, body=body.model_dump(mode="json"), work=work
+    created = await flows.open_ticket_once(
+        runtime,
+        principal,
+        new_ticket(body),
+        idempotency_key=idempotency_key,
+        request=body.model_dump(mode="json"),
+        authorise=scope_check(principal),
+        render=lambda row: summary(row).model_dump(mode="json"),
     )
     return created.render(response, location=f"/v1/tickets/{created.body['id']}")
 
@@ -238,13 +230,16 @@ async def move_ticket(
     ticket_id: str, body: TransitionRequest, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Any:
     ensure_may_work(principal)
-    async with runtime.session_factory() as session, session.begin():
-        row = await flows.load_ticket(session, ticket_id, lock=True)
-        ensure_visible(principal, row)
-        await flows.transition(
-            session, runtime, row, body.to, reason=body.reason, caller=Caller.of(principal)
-        )
-        return await detail(session, principal, await flows.load_ticket(session, ticket_id))
+    moved = await flows.move_ticket(
+        runtime,
+        ticket_id,
+        body.to,
+        reason=body.reason,
+        caller=Caller.of(principal),
+        authorise=lambda row: ensure_visible(principal, row),
+    )
+    async with runtime.session_factory() as session:
+        return await detail(session, principal, moved)
 
 
 class NoteCreate(BaseModel):
@@ -264,12 +259,14 @@ async def add_note(
     ensure_may_work(principal)
     if principal.kind == "customer" and not body.public:
         raise Forbidden("Customers' notes are always public.")
-    async with runtime.session_factory() as session, session.begin():
-        row = await flows.load_ticket(session, ticket_id, lock=True)
-        ensure_visible(principal, row)
-        note = await flows.add_note(
-            session, runtime, row, text=body.text, public=body.public, caller=Caller.of(principal)
-        )
+    note = await flows.note_ticket(
+        runtime,
+        ticket_id,
+        text=body.text,
+        public=body.public,
+        caller=Caller.of(principal),
+        authorise=lambda row: ensure_visible(principal, row),
+    )
     return NoteRead(
         id=note["id"],
         public=note["public"],
@@ -297,19 +294,13 @@ async def assign_ticket(
     taking_it = body.assignee_id == principal.subject
     if not taking_it and not principal.has_role("supervisor"):
         raise Forbidden("Only a supervisor assigns tickets to others; agents may take one.")
-    async with runtime.session_factory() as session, session.begin():
-        row = await flows.load_ticket(session, ticket_id, lock=True)
-        ensure_visible(principal, row)
-        if row.status not in {s.value for s in OPEN}:
-            raise Unprocessable(f"A {row.status} ticket is not assigned.", slug="ticket-not-open")
-        assigned = await flows.assign(
-            session, runtime, dict(row._mapping), body.assignee_id, Caller.of(principal)
-        )
-        if assigned is None:
-            raise Unprocessable(
-                f"No agent of the {row.queue} queue serves wilaya {row.wilaya_code}.",
-                slug="no-agent-available",
-            )
+    assigned = await flows.assign_ticket(
+        runtime,
+        ticket_id,
+        body.assignee_id,
+        caller=Caller.of(principal),
+        authorise=lambda row: ensure_visible(principal, row),
+    )
     return summary(assigned)
 
 
@@ -334,22 +325,12 @@ async def record_script_answers(
 ) -> ScriptState:
     if principal.kind != "agent" or not principal.has_role(*AGENT_ROLES):
         raise Forbidden("Scripts are the agents' tools.")
-    async with runtime.session_factory() as session, session.begin():
-        row = await flows.load_ticket(session, ticket_id, lock=True)
-        ensure_visible(principal, row)
-        if row.subcategory is None:
-            raise Unprocessable(
-                "This ticket has no subcategory, hence no script.", slug="no-script"
-            )
-        sub = (await reference_of(runtime).subcategories(session)).get(row.subcategory)
-        script = sub.script if sub is not None else []
-        merged = {**(row.script_answers or {}), **body.answers}
-        clean, missing = flows.checked_script(script, merged)
-        await session.execute(
-            tickets.update()
-            .where(tickets.c.id == ticket_id)
-            .values(script_answers=clean, updated_at=datetime.now(UTC))
-        )
+    state = await flows.record_script_answers(
+        runtime, ticket_id, body.answers, authorise=lambda row: ensure_visible(principal, row)
+    )
     return ScriptState(
-        subcategory=row.subcategory, answers=clean, missing=missing, complete=not missing
+        subcategory=state.subcategory,
+        answers=state.answers,
+        missing=state.missing,
+        complete=not state.missing,
     )

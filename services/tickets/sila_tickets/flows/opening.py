@@ -1,0 +1,304 @@
+"""Opening a ticket: the customer, the commitment, the number, the incident, the agent."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sila_common.auth import Principal
+from sila_common.db import as_utc, insert_for
+from sila_common.idempotency import Created, create_once
+from sila_common.problems import Unprocessable
+from sila_tickets.domain.agencies import agency_named
+from sila_tickets.domain.escalation import WARNING_FRACTION
+from sila_tickets.domain.incidents import ANY_SERVICE, area_keys
+from sila_tickets.domain.lifecycle import (
+    INITIAL,
+)
+from sila_tickets.domain.routing import queue_for
+from sila_tickets.domain.sla import (
+    SlaClock,
+    TicketCategory,
+    TicketPriority,
+    select_policy,
+)
+from sila_tickets.events import (
+    TICKET_OPENED,
+    TicketOpened,
+)
+from sila_tickets.flows.assignment import assign
+from sila_tickets.flows.scripts import checked_script
+from sila_tickets.flows.shared import Caller, partner_of, record_transition
+from sila_tickets.reference import reference_of
+from sila_tickets.runtime import TicketsRuntime
+from sila_tickets.tables import (
+    incidents,
+    known_customers,
+    ticket_counters,
+    tickets,
+)
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    customer_id: str
+    category: TicketCategory
+    channel: str
+    subject: str
+    subcategory: str | None = None
+    priority: TicketPriority = TicketPriority.NORMAL
+    contract_id: str | None = None
+    description: str | None = None
+    service: str | None = None
+    exchange: str | None = None
+    olt: str | None = None
+    script_answers: Mapping[str, Any] | None = None
+    # The partner's own reference for the ticket (TMF621 externalId).
+    external_id: str | None = None
+    # The agency handling it; None: the agency the caller's token names, if it names one.
+    agency_code: str | None = None
+
+
+async def next_number(session: AsyncSession, year: int) -> str:
+    insert_ = insert_for(session)
+    stmt = insert_(ticket_counters).values(year=year, last_value=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["year"], set_={"last_value": ticket_counters.c.last_value + 1}
+    ).returning(ticket_counters.c.last_value)
+    value = (await session.execute(stmt)).scalar_one()
+    return f"TT-{year}-{value:06d}"
+
+
+async def known_customer(session: AsyncSession, customer_id: str) -> Any:
+    """The directory entry of a customer tickets may serve, or an unknown-customer problem."""
+    customer = (
+        await session.execute(
+            select(known_customers).where(known_customers.c.customer_id == customer_id)
+        )
+    ).one_or_none()
+    if customer is None or customer.erased_at is not None:
+        raise Unprocessable(
+            f"No customer {customer_id} is known.",
+            slug="unknown-customer",
+            title="Unknown customer",
+            errors=[{"field": "body.customer_id", "message": "unknown customer"}],
+        )
+    return customer
+
+
+async def check_subcategory(
+    session: AsyncSession, runtime: TicketsRuntime, category: TicketCategory, code: str | None
+) -> Any:
+    if code is None:
+        return None
+    known = await reference_of(runtime).subcategories(session)
+    row = known.get(code)
+    if row is None or not row.active or row.category != category.value:
+        valid = sorted(c for c, r in known.items() if r.category == category.value and r.active)
+        raise Unprocessable(
+            f"{code!r} is not a subcategory of {category.value}.",
+            slug="unknown-subcategory",
+            title="Unknown subcategory",
+            errors=[{"field": "body.subcategory", "message": f"expected one of {valid}"}],
+        )
+    return row
+
+
+async def handling_agency(
+    session: AsyncSession, runtime: TicketsRuntime, new: NewTicket, caller: Caller
+) -> str | None:
+    """The code of the agency handling a new ticket, whose hours its working clocks follow.
+
+    The agency named in the request must be known and active. Without one, the agency of an
+    agent's token is taken when it names an active agency (by code or name); else none.
+    """
+    known = await reference_of(runtime).agencies(session)
+    if new.agency_code is not None:
+        agency = known.get(new.agency_code)
+        if agency is None or not agency.active:
+            raise Unprocessable(
+                f"No active agency {new.agency_code}.",
+                slug="unknown-agency",
+                title="Unknown agency",
+                errors=[{"field": "body.agency_code", "message": "no such active agency"}],
+            )
+        return agency.code
+    if caller.kind != "agent":
+        return None
+    agency = agency_named(known.values(), caller.agency)
+    return agency.code if agency is not None else None
+
+
+async def active_incident_for(
+    session: AsyncSession,
+    *,
+    wilaya_code: str | None,
+    commune: str | None,
+    exchange: str | None,
+    olt: str | None,
+    service: str | None,
+) -> Any:
+    """The active incident over the line's area (most recent first), by one indexed lookup."""
+    keys = area_keys(wilaya_code=wilaya_code, commune=commune, exchange=exchange, olt=olt)
+    if not keys:
+        return None
+    area = or_(
+        *(
+            (incidents.c.area_kind == kind.value) & (incidents.c.area_value == value)
+            for kind, value in keys
+        )
+    )
+    query = select(incidents).where(incidents.c.status == "active", area)
+    if service is not None:
+        query = query.where(incidents.c.service.in_([ANY_SERVICE, service.strip().lower()]))
+    query = query.order_by(incidents.c.declared_at.desc()).limit(1)
+    return (await session.execute(query)).one_or_none()
+
+
+async def open_ticket(
+    session: AsyncSession,
+    runtime: TicketsRuntime,
+    new: NewTicket,
+    caller: Caller,
+    *,
+    authorise: Callable[[Any], None] = lambda customer: None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Open a ticket: commitment, number, incident link, automatic assignment, events."""
+    now = now or datetime.now(UTC)
+    customer = await known_customer(session, new.customer_id)
+    authorise(customer)
+    sub = await check_subcategory(session, runtime, new.category, new.subcategory)
+    answers = (
+        checked_script(sub.script, new.script_answers)[0] if sub and new.script_answers else None
+    )
+    if new.script_answers and sub is None:
+        raise Unprocessable("Script answers need a subcategory.", slug="invalid-script-answers")
+    reference = reference_of(runtime)
+    policy = select_policy(
+        await reference.policies(session),
+        category=new.category,
+        subcategory=new.subcategory,
+        priority=new.priority,
+    )
+    agency_code = await handling_agency(session, runtime, new, caller)
+    calendar = await reference.calendar(session, now, agency=agency_code)
+    resolution = SlaClock(policy.resolution, now, calendar)
+    exchange = new.exchange or customer.exchange
+    olt = new.olt or customer.olt
+    incident = None
+    if new.category is TicketCategory.TECHNICAL:
+        incident = await active_incident_for(
+            session,
+            wilaya_code=customer.wilaya_code,
+            commune=customer.commune,
+            exchange=exchange,
+            olt=olt,
+            service=new.service,
+        )
+    ticket_id = str(uuid.uuid4())
+    row: dict[str, Any] = {
+        "id": ticket_id,
+        "number": await next_number(session, now.year),
+        "customer_id": new.customer_id,
+        "contract_id": new.contract_id,
+        "category": new.category.value,
+        "subcategory": new.subcategory,
+        "priority": new.priority.value,
+        "channel": new.channel,
+        "subject": new.subject,
+        "description": new.description,
+        "status": INITIAL.value,
+        "queue": queue_for(new.category),
+        "wilaya_code": customer.wilaya_code,
+        "assignee_id": None,
+        "opened_by": caller.label,
+        "opened_at": now,
+        "first_response_due_at": SlaClock(policy.first_response, now, calendar).due_at,
+        "due_at": resolution.due_at,
+        "updated_at": now,
+        "commune": customer.commune,
+        "exchange": exchange,
+        "olt": olt,
+        "service": new.service,
+        "agency": agency_code,
+        "incident_id": incident.id if incident is not None else None,
+        "first_response_kind": policy.first_response.kind.value,
+        "first_response_amount": policy.first_response.amount,
+        "resolution_kind": policy.resolution.kind.value,
+        "resolution_amount": policy.resolution.amount,
+        "warn_at": resolution.reached_at(WARNING_FRACTION),
+        "warned_at": None,
+        "breached_at": None,
+        "escalation_level": None,
+        "first_responded_at": None,
+        "assigned_at": None,
+        "resolved_at": None,
+        "closed_at": None,
+        "reopen_count": 0,
+        "first_contact_resolution": None,
+        "script_answers": answers,
+        "external_id": new.external_id,
+    }
+    # Parameters rather than .values(): the compiled statement is cached (a hot path).
+    await session.execute(insert(tickets), row)
+    await record_transition(session, ticket_id, None, INITIAL, "opened", caller, now)
+    await runtime.outbox.record(
+        session,
+        TICKET_OPENED,
+        subject=ticket_id,
+        customer_id=new.customer_id,
+        data=TicketOpened(
+            ticket_id=ticket_id,
+            number=row["number"],
+            customer_id=new.customer_id,
+            category=row["category"],
+            subcategory=row["subcategory"],
+            priority=row["priority"],
+            channel=row["channel"],
+            subject=row["subject"],
+            queue=row["queue"],
+            status=row["status"],
+            due_at=row["due_at"],
+            first_response_due_at=row["first_response_due_at"],
+            incident_id=row["incident_id"],
+            estimated_end_at=as_utc(incident.estimated_end_at) if incident is not None else None,
+            wilaya_code=row["wilaya_code"],
+            partner_id=partner_of(row["opened_by"]),
+            external_id=row["external_id"],
+            agency_code=row["agency"],
+        ),
+    )
+    # Tickets of a known incident are the incident's work: nobody is dispatched to each.
+    if incident is None:
+        assigned = await assign(session, runtime, row, None, caller, now=now)
+        if assigned is not None:
+            row = assigned
+    return row
+
+
+async def open_ticket_once(
+    runtime: TicketsRuntime,
+    principal: Principal,
+    new: NewTicket,
+    *,
+    idempotency_key: str | None,
+    request: Any,
+    authorise: Callable[[Any], None],
+    render: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Created:
+    """Open a ticket in its own transaction, once per Idempotency-Key; ``render`` makes the
+    stored answer (a retry gets the same one).
+    """
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        row = await open_ticket(session, runtime, new, Caller.of(principal), authorise=authorise)
+        return 201, render(row)
+
+    return await create_once(runtime, principal, key=idempotency_key, body=request, work=work)
