@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sila_common.db import as_utc
 from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
-from sila_identity import audit
 from sila_identity.api.deps import Admin, Caller, KeyStoreDep, RuntimeDep, forget_account
 from sila_identity.auth import sessions
 from sila_identity.auth.passwords import hash_password
 from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.wilayas import format_wilaya_code
+from sila_identity.flows import audit
 from sila_identity.tables import agents, audit_log, partners, signing_keys, wilayas
 
 router = APIRouter(prefix="/v1/admin/identity", tags=["administration"])

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sila_common.db import as_utc, insert_for
 from sila_common.idempotency import create_once
 from sila_common.problems import Conflict, Forbidden, NotFound
-from sila_identity import audit
 from sila_identity.api.deps import Caller, FrontOffice, RuntimeDep
 from sila_identity.directory import ensure_may_read, ensure_wilaya, load_row
 from sila_identity.domain.customers import make_contract_number
@@ -23,6 +22,7 @@ from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.phone import normalize_phone
 from sila_identity.domain.wilayas import format_wilaya_code
 from sila_identity.events import CONTRACT_SIGNED, ContractSigned
+from sila_identity.flows import audit
 from sila_identity.tables import contract_counters, contracts
 
 router = APIRouter(prefix="/v1/customers", tags=["contracts"])

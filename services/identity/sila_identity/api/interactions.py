@@ -15,7 +15,6 @@ from sila_common.db import as_utc
 from sila_common.idempotency import create_once
 from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
-from sila_identity import audit
 from sila_identity.api.deps import LookupAgent, RuntimeDep
 from sila_identity.directory import ensure_may_read, load_row
 from sila_identity.domain.interactions import (
@@ -29,6 +28,7 @@ from sila_identity.domain.interactions import (
     validate_interaction,
 )
 from sila_identity.events import INTERACTION_LOGGED, InteractionLogged
+from sila_identity.flows import audit
 from sila_identity.tables import interactions
 
 router = APIRouter(prefix="/v1/customers", tags=["interactions"])

@@ -15,7 +15,6 @@ from sila_common.auth import Principal
 from sila_common.db import as_utc
 from sila_common.outbox import forget_customer_history
 from sila_common.problems import Conflict, Forbidden
-from sila_identity import audit
 from sila_identity.api.deps import Caller, RuntimeDep, Supervisor, forget_account
 from sila_identity.auth import sessions
 from sila_identity.directory import ensure_may_read, load_row, name_of
@@ -32,6 +31,7 @@ from sila_identity.events import (
     ConsentChanged,
     CustomerErased,
 )
+from sila_identity.flows import audit
 from sila_identity.tables import (
     audit_log,
     consents,

@@ -13,9 +13,9 @@ from sila_common.auth import Principal
 from sila_common.db import as_utc
 from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import Forbidden, Unprocessable
-from sila_identity import audit
 from sila_identity.api.deps import Caller, RuntimeDep
 from sila_identity.directory import ensure_may_read, load_row
+from sila_identity.flows import audit
 from sila_identity.tables import timeline_entries
 from sila_identity.timeline.summaries import summarise
 
