@@ -31,6 +31,7 @@ from sila_identity.auth.tokens import issue_access_token
 from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.phone import normalize_phone
 from sila_identity.domain.ratelimit import Limit
+from sila_identity.flows import login
 from sila_identity.runtime import IdentityRuntime
 from sila_identity.settings import DEFAULT_AGENT_ACCESS_TOKEN_TTL_SECONDS, IdentitySettings
 from sila_identity.tables import agents, customers, partners
@@ -200,8 +201,7 @@ class _Issuer:
                 ).one_or_none()
                 allowed = erased is not None and erased.erased_at is None
         if not allowed:
-            async with self.runtime.session_factory() as session, session.begin():
-                await sessions.revoke_family(session, redeemed.family_id)
+            await login.revoke_family(self.runtime, redeemed.family_id)
             raise invalid_grant("The account is disabled; log in again once it is restored.")
         if redeemed.principal_kind == "agent":
             return await self.for_agent(agent, redeemed.family_id)
@@ -213,15 +213,14 @@ class _Issuer:
             if kind == "agent"
             else self.settings.customer_refresh_token_ttl_seconds
         )
-        async with self.runtime.session_factory() as session, session.begin():
-            return await sessions.issue(
-                session,
-                principal_kind=kind,
-                subject=subject,
-                ttl_seconds=ttl,
-                scope=scope,
-                family_id=family_id,
-            )
+        return await login.start_refresh(
+            self.runtime,
+            principal_kind=kind,
+            subject=subject,
+            ttl_seconds=ttl,
+            scope=scope,
+            family_id=family_id,
+        )
 
 
 async def _password_grant(
@@ -333,8 +332,7 @@ async def revoke(
 ) -> Response:
     if token_type_hint not in (None, "refresh_token", "access_token"):
         raise OAuthError("Unknown token_type_hint.", error="unsupported_token_type")
-    async with runtime.session_factory() as session, session.begin():
-        await sessions.revoke_token(session, token)
+    await login.revoke_token(runtime, token)
     return Response(status_code=status.HTTP_200_OK)
 
 
@@ -350,13 +348,13 @@ class LogoutRequest(BaseModel):
 )
 async def logout(runtime: RuntimeDep, principal: Caller, body: LogoutRequest) -> Response:
     subject = principal.customer_id if principal.kind == "customer" else principal.subject
-    async with runtime.session_factory() as session, session.begin():
-        if body.refresh_token and not body.everywhere:
-            owner = await sessions.subject_of(session, body.refresh_token)
-            if owner == subject:
-                await sessions.revoke_token(session, body.refresh_token)
-        else:
-            await sessions.revoke_subject(session, subject or principal.subject)
+    await login.log_out(
+        runtime,
+        subject,
+        account=principal.subject,
+        refresh_token=body.refresh_token,
+        everywhere=body.everywhere,
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

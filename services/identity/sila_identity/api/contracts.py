@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
-from sila_common.db import as_utc, insert_for
-from sila_common.idempotency import create_once
+from sila_common.db import as_utc
 from sila_common.problems import Conflict, Forbidden, NotFound
 from sila_identity.api.deps import Caller, FrontOffice, RuntimeDep
-from sila_identity.directory import ensure_may_read, ensure_wilaya, load_row
-from sila_identity.domain.customers import make_contract_number
+from sila_identity.directory import ensure_may_read, load_row
 from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.phone import normalize_phone
 from sila_identity.domain.wilayas import format_wilaya_code
-from sila_identity.events import CONTRACT_SIGNED, ContractSigned
 from sila_identity.flows import audit
-from sila_identity.tables import contract_counters, contracts
+from sila_identity.flows import contracts as flows
+from sila_identity.tables import contracts
 
 router = APIRouter(prefix="/v1/customers", tags=["contracts"])
 ALGIERS = ZoneInfo("Africa/Algiers")
@@ -99,22 +95,6 @@ def contract_read(row: Any) -> ContractRead:
     )
 
 
-async def next_contract_number(session: AsyncSession, wilaya_code: str, year: int) -> str:
-    """The next number of the wilaya's sequence for the year (atomic, gap-free per commit)."""
-    insert_ = insert_for(session)
-    statement = (
-        insert_(contract_counters)
-        .values(wilaya_code=wilaya_code, year=year, last_value=1)
-        .on_conflict_do_update(
-            index_elements=["wilaya_code", "year"],
-            set_={"last_value": contract_counters.c.last_value + 1},
-        )
-        .returning(contract_counters.c.last_value)
-    )
-    sequence = (await session.execute(statement)).scalar_one()
-    return make_contract_number(wilaya_code, year, int(sequence))
-
-
 @router.post(
     "/{customer_id}/contracts",
     status_code=status.HTTP_201_CREATED,
@@ -138,45 +118,15 @@ async def add_contract(
     if not principal.serves_wilaya(wilaya):
         raise Forbidden(f"Your scope does not cover wilaya {wilaya}.")
 
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        await ensure_wilaya(session, wilaya, "body.installation_wilaya_code")
-        now = datetime.now(UTC)
-        contract_id = str(uuid.uuid4())
-        number = await next_contract_number(session, wilaya, now.astimezone(ALGIERS).year)
-        row = body.model_dump() | {
-            "id": contract_id,
-            "customer_id": customer_id,
-            "number": number,
-            "installation_wilaya_code": wilaya,
-            "ends_on": None,
-            "created_at": now,
-        }
-        await session.execute(insert(contracts).values(**row))
-        await runtime.outbox.record(
-            session,
-            CONTRACT_SIGNED,
-            subject=contract_id,
-            customer_id=customer_id,
-            data=ContractSigned(
-                customer_id=customer_id,
-                contract_id=contract_id,
-                number=number,
-                offer_code=body.offer_code,
-                line_number=body.line_number,
-                status=body.status,
-            ),
-        )
-        await audit.record(
-            session, principal, "contract.create", customer_id=customer_id, target=contract_id
-        )
-        return 201, ContractRead.model_validate(row).model_dump(mode="json")
-
-    created = await create_once(
+    created = await flows.add_contract(
         runtime,
         principal,
-        key=idempotency_key,
-        body={"customer_id": customer_id, **body.model_dump(mode="json")},
-        work=work,
+        customer_id,
+        body.model_dump(),
+        wilaya=wilaya,
+        idempotency_key=idempotency_key,
+        request={"customer_id": customer_id, **body.model_dump(mode="json")},
+        render=lambda row: ContractRead.model_validate(row).model_dump(mode="json"),
     )
     return created.render(
         response, location=f"/v1/customers/{customer_id}/contracts/{created.body['id']}"

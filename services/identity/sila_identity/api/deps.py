@@ -51,13 +51,6 @@ def get_account_checks(runtime: RuntimeDep) -> AccountChecks:
 AccountChecksDep = Annotated[AccountChecks, Depends(get_account_checks)]
 
 
-def forget_account(runtime: IdentityRuntime, account: str) -> None:
-    """After committing a change to an account's standing: this process asks again."""
-    checks = runtime.collaborators.find(AccountChecks)
-    if checks is not None:
-        checks.forget(account)
-
-
 async def active_principal(
     runtime: RuntimeDep, principal: CurrentPrincipal, accounts: AccountChecksDep
 ) -> Principal:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import insert, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select, tuple_
 
 from sila_common.db import as_utc
-from sila_common.idempotency import create_once
 from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_identity.api.deps import LookupAgent, RuntimeDep
@@ -27,8 +24,8 @@ from sila_identity.domain.interactions import (
     SocialNetwork,
     validate_interaction,
 )
-from sila_identity.events import INTERACTION_LOGGED, InteractionLogged
 from sila_identity.flows import audit
+from sila_identity.flows import interactions as flows
 from sila_identity.tables import interactions
 
 router = APIRouter(prefix="/v1/customers", tags=["interactions"])
@@ -121,45 +118,16 @@ async def log_interaction(
     if customer.erased_at is not None:
         raise Conflict("This customer was erased; no contact can be logged.")
 
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        interaction_id = str(uuid.uuid4())
-        row = body.model_dump(mode="json") | {
-            "id": interaction_id,
-            "customer_id": customer_id,
-            "agent_id": principal.subject,
-            "occurred_at": occurred.astimezone(UTC),
-            "created_at": now,
-        }
-        await session.execute(insert(interactions).values(**row))
-        await runtime.outbox.record(
-            session,
-            INTERACTION_LOGGED,
-            subject=interaction_id,
-            customer_id=customer_id,
-            data=InteractionLogged(
-                interaction_id=interaction_id,
-                customer_id=customer_id,
-                channel=body.channel,
-                direction=body.direction,
-                reason=body.reason,
-                outcome=body.outcome,
-                duration_seconds=body.duration_seconds,
-                agent_id=principal.subject,
-                ticket_id=body.ticket_id,
-                social_network=body.social_network,
-            ),
-        )
-        await audit.record(
-            session, principal, "interaction.log", customer_id=customer_id, target=interaction_id
-        )
-        return 201, InteractionRead.model_validate(row).model_dump(mode="json")
-
-    created = await create_once(
+    created = await flows.log_interaction(
         runtime,
         principal,
-        key=idempotency_key,
-        body={"customer_id": customer_id, **body.model_dump(mode="json")},
-        work=work,
+        customer_id,
+        body.model_dump(mode="json"),
+        occurred=occurred,
+        now=now,
+        idempotency_key=idempotency_key,
+        request={"customer_id": customer_id, **body.model_dump(mode="json")},
+        render=lambda row: InteractionRead.model_validate(row).model_dump(mode="json"),
     )
     return created.render(
         response, location=f"/v1/customers/{customer_id}/interactions/{created.body['id']}"
