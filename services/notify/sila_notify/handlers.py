@@ -18,18 +18,18 @@ from sila_common.db import insert_for
 from sila_common.events import SERVICES, CloudEvent, topic_for
 from sila_common.service import ConsumerSpec
 from sila_notify import directory
-from sila_notify.planning import (
+from sila_notify.flows.planning import (
     RecipientUnknown,
     defer_otp_inserts,
     flush_deferred,
     plan_event,
 )
+from sila_notify.flows.webhooks import tmf_hub
+from sila_notify.flows.webhooks.fanout import fan_out
 from sila_notify.runtime import NotifyContext
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import parked_events
 from sila_notify.template_store import cache_for_batch
-from sila_notify.webhooks import tmf_hub
-from sila_notify.webhooks.fanout import fan_out
 
 DIRECTORY_HANDLERS = {
     "identity.customer.registered": directory.remember_customer,

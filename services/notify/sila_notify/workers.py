@@ -13,16 +13,16 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 
 from sila_common.db import is_postgres
-from sila_notify.campaigns import CampaignPlanner
 from sila_notify.channels.base import Channel
 from sila_notify.channels.email_smtp import SmtpEmailChannel
 from sila_notify.channels.in_app import InAppChannel
 from sila_notify.channels.push_fcm import FcmPushChannel
 from sila_notify.channels.sms_kannel import KannelSmsChannel
-from sila_notify.delivery.dispatcher import Dispatcher
+from sila_notify.flows.campaigns import CampaignPlanner
+from sila_notify.flows.delivery.dispatcher import Dispatcher
+from sila_notify.flows.webhooks.deliverer import WebhookDeliverer
 from sila_notify.runtime import NotifyRuntime
 from sila_notify.settings import NotifySettings
-from sila_notify.webhooks.deliverer import WebhookDeliverer
 
 
 @dataclass

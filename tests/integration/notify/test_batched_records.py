@@ -20,8 +20,13 @@ from sqlalchemy import insert, select, update
 from sila_common.runtime import open_runtime
 from sila_common.service import Runtime
 from sila_common.settings import PlatformSettings
-from sila_notify.delivery import records
-from sila_notify.delivery.reports import DLR_DELIVERED, DLR_FAILED, DeliveryReport, DeliveryReports
+from sila_notify.flows.delivery import records
+from sila_notify.flows.delivery.reports import (
+    DLR_DELIVERED,
+    DLR_FAILED,
+    DeliveryReport,
+    DeliveryReports,
+)
 from sila_notify.service import definition
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import messages, metadata

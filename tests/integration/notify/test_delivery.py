@@ -11,8 +11,8 @@ from sqlalchemy import insert, select
 
 from sila_common.events import CloudEvent
 from sila_notify.channels.sms_kannel import KannelSmsChannel
-from sila_notify.delivery.dispatcher import Dispatcher
-from sila_notify.planning import plan_event
+from sila_notify.flows.delivery.dispatcher import Dispatcher
+from sila_notify.flows.planning import plan_event
 from sila_notify.tables import messages
 from tests.support import LiveService, eventually
 

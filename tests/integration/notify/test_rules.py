@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select
 
 from sila_common.events import CloudEvent
 from sila_common.outbox import row_for
-from sila_notify.planning import plan_event
+from sila_notify.flows.planning import plan_event
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import messages
 from tests.support import LiveService, bearer, eventually, problem_of
@@ -181,7 +181,7 @@ async def test_marketing_never_goes_without_consent_and_goes_with_it(
 ) -> None:
     settings = notify_settings(notify)
     customer = await new_customer()
-    from sila_notify.planning import plan_messages
+    from sila_notify.flows.planning import plan_messages
 
     async def offer(event_id: str) -> list[str]:
         async with notify.runtime.session_factory() as session, session.begin():
@@ -230,7 +230,7 @@ async def test_marketing_over_the_frequency_cap_is_postponed(
 ) -> None:
     customer = await new_customer()
     settings = notify_settings(notify).model_copy(update={"marketing_cap_messages": 1})
-    from sila_notify.planning import plan_messages
+    from sila_notify.flows.planning import plan_messages
 
     async with notify.runtime.session_factory() as session, session.begin():
         from sila_notify.directory import record_consent

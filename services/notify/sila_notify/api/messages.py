@@ -8,15 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 
 from sila_common.auth import CurrentPrincipal
 from sila_common.db import as_utc
 from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import NotFound, Unprocessable
 from sila_notify.api.deps import NotifySettingsDep, RuntimeDep, customer_in_scope
-from sila_notify.delivery import records
-from sila_notify.delivery.reports import DeliveryReport, delivery_reports
+from sila_notify.flows import inbox as inbox_flows
+from sila_notify.flows.delivery import records
+from sila_notify.flows.delivery.reports import DeliveryReport, delivery_reports
 from sila_notify.tables import inbox_items, messages
 
 notifications = APIRouter(prefix="/v1/notifications", tags=["notifications"])
@@ -207,21 +208,11 @@ async def list_inbox(
 
 @inbox.post("/{item_id}/read", response_model=InboxItem, summary="Mark an inbox item read")
 async def mark_read(item_id: str, runtime: RuntimeDep, principal: CurrentPrincipal) -> InboxItem:
-    async with runtime.session_factory() as session, session.begin():
-        row = (
-            await session.execute(select(inbox_items).where(inbox_items.c.id == item_id))
-        ).one_or_none()
-        if row is None:
-            raise NotFound(f"No inbox item {item_id}.")
-        try:
-            await customer_in_scope(session, principal, row.customer_id)
-        except NotFound as hidden:
-            raise NotFound(f"No inbox item {item_id}.") from hidden
-        read_at = as_utc(row.read_at) or datetime.now(UTC)
-        if row.read_at is None:
-            await session.execute(
-                update(inbox_items).where(inbox_items.c.id == item_id).values(read_at=read_at)
-            )
+    row, read_at = await inbox_flows.mark_read(
+        runtime,
+        item_id,
+        scope=lambda session, customer: customer_in_scope(session, principal, customer),
+    )
     return InboxItem(
         id=row.id,
         message_id=row.message_id,

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import CurrentPrincipal, Principal
-from sila_common.db import as_utc, insert_for
+from sila_common.db import as_utc
 from sila_notify.api.deps import NotifySettingsDep, RuntimeDep, customer_in_scope
-from sila_notify.directory import record_consent
 from sila_notify.domain.quiet_hours import QuietHoursWindow
-from sila_notify.tables import consents, push_tokens, recipients
+from sila_notify.flows import preferences as flows
+from sila_notify.tables import consents, push_tokens
 
 router = APIRouter(prefix="/v1/notification-preferences", tags=["preferences"])
 
@@ -148,25 +148,15 @@ async def put_preferences(
     settings: NotifySettingsDep,
     principal: CurrentPrincipal,
 ) -> PreferencesRead:
-    now = datetime.now(UTC)
-    async with runtime.session_factory() as session, session.begin():
-        recipient = await customer_in_scope(session, principal, customer_id)
-        if body.channel_order is not None:
-            await session.execute(
-                update(recipients)
-                .where(recipients.c.customer_id == customer_id)
-                .values(channel_order=list(body.channel_order), updated_at=now)
-            )
-        for consent in body.consents:
-            await record_consent(
-                session,
-                customer_id=customer_id,
-                purpose=consent.purpose,
-                channel=consent.channel,
-                granted=consent.granted,
-                captured_via=_captured_via(principal),
-                at=now,
-            )
+    await flows.set_preferences(
+        runtime,
+        customer_id,
+        channel_order=list(body.channel_order) if body.channel_order is not None else None,
+        consents=[(c.purpose, c.channel, c.granted) for c in body.consents],
+        captured_via=_captured_via(principal),
+        scope=lambda session, customer: customer_in_scope(session, principal, customer),
+    )
+    async with runtime.session_factory() as session:
         recipient = await customer_in_scope(session, principal, customer_id)
         return await _read(session, recipient, settings.quiet_window())
 
@@ -179,16 +169,13 @@ async def put_preferences(
 async def add_push_token(
     customer_id: str, body: PushTokenWrite, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Response:
-    async with runtime.session_factory() as session, session.begin():
-        await customer_in_scope(session, principal, customer_id)
-        values = {
-            "customer_id": customer_id,
-            "platform": body.platform,
-            "created_at": datetime.now(UTC),
-        }
-        stmt = insert_for(session)(push_tokens).values(token=body.token, **values)
-        # A device that changes hands belongs to whoever registered it last.
-        await session.execute(stmt.on_conflict_do_update(index_elements=["token"], set_=values))
+    await flows.add_push_token(
+        runtime,
+        customer_id,
+        body.token,
+        body.platform,
+        scope=lambda session, customer: customer_in_scope(session, principal, customer),
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -200,11 +187,10 @@ async def add_push_token(
 async def delete_push_token(
     customer_id: str, token: str, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Response:
-    async with runtime.session_factory() as session, session.begin():
-        await customer_in_scope(session, principal, customer_id)
-        await session.execute(
-            delete(push_tokens).where(
-                push_tokens.c.customer_id == customer_id, push_tokens.c.token == token
-            )
-        )
+    await flows.delete_push_token(
+        runtime,
+        customer_id,
+        token,
+        scope=lambda session, customer: customer_in_scope(session, principal, customer),
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import re
 import string
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from sila_common.auth import Principal, require_roles
-from sila_common.db import as_utc, insert_for
-from sila_common.problems import Conflict, NotFound, Unprocessable
+from sila_common.db import as_utc
+from sila_common.problems import NotFound, Unprocessable
 from sila_notify.api.deps import CONTENT_ROLES, FRONT_OFFICE, RuntimeDep
 from sila_notify.domain.sms import count_sms
 from sila_notify.domain.templates import (
@@ -24,10 +22,10 @@ from sila_notify.domain.templates import (
     VariableType,
     validate_template,
 )
+from sila_notify.flows import templates as flows
 from sila_notify.tables import event_routes, templates
 from sila_notify.template_store import (
     latest_template,
-    next_version,
     render_row,
     template_name,
     used_in,
@@ -195,31 +193,17 @@ async def save_template(
             title="Invalid template",
             errors=faults,
         )
-    try:
-        async with runtime.session_factory() as session, session.begin():
-            version = await next_version(
-                session,
-                event_type=body.event_type,
-                variant=body.variant,
-                language=body.language,
-                channel=body.channel,
-            )
-            row = {
-                "id": str(uuid.uuid4()),
-                "event_type": body.event_type,
-                "variant": body.variant,
-                "language": body.language,
-                "channel": body.channel,
-                "version": version,
-                "subject": body.subject,
-                "body": body.body,
-                "variables": {k: v.value for k, v in body.variables.items()},
-                "created_by": f"{principal.kind}:{principal.subject}"[:100],
-                "created_at": datetime.now(UTC),
-            }
-            await session.execute(insert_for(session)(templates).values(**row))
-    except IntegrityError as race:
-        raise Conflict("Another version was saved at the same moment; try again.") from race
+    row = await flows.save_template(
+        runtime,
+        event_type=body.event_type,
+        variant=body.variant,
+        language=body.language,
+        channel=body.channel,
+        subject=body.subject,
+        body=body.body,
+        variables={k: v.value for k, v in body.variables.items()},
+        created_by=f"{principal.kind}:{principal.subject}"[:100],
+    )
     return TemplateRead(name=template_name(body.event_type, body.variant), **row)
 
 
@@ -368,17 +352,7 @@ async def put_route(
             "Not an event type.",
             errors=[{"field": "path.event_type", "message": "svc.entity.verb", "type": "pattern"}],
         )
-    values = {**body.model_dump(), "updated_at": datetime.now(UTC)}
-    async with runtime.session_factory() as session, session.begin():
-        stmt = insert_for(session)(event_routes).values(event_type=event_type, **values)
-        await session.execute(
-            stmt.on_conflict_do_update(index_elements=["event_type"], set_=values)
-        )
-        row = (
-            await session.execute(
-                select(event_routes).where(event_routes.c.event_type == event_type)
-            )
-        ).one()
+    row = await flows.put_route(runtime, event_type, body.model_dump())
     return _route(row)
 
 

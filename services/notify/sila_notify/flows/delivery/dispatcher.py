@@ -35,10 +35,10 @@ from sila_notify.channels.base import (
     SendResult,
     TemporaryFailure,
 )
-from sila_notify.delivery import records, wakeup
-from sila_notify.delivery.batching import GroupCommit
 from sila_notify.directory import device_tokens
 from sila_notify.domain.routing import LANES, retry_delay_seconds
+from sila_notify.flows.delivery import records, wakeup
+from sila_notify.flows.delivery.batching import GroupCommit
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import messages, push_tokens
 

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for, rows_affected
 from sila_common.outbox import NewEvent, Outbox
-from sila_notify.delivery.wakeup import wake_after_commit
 from sila_notify.directory import device_tokens, recipient_row
 from sila_notify.events import (
     MESSAGE_DELIVERED,
@@ -27,7 +26,8 @@ from sila_notify.events import (
     MessageFailed,
     MessageSent,
 )
-from sila_notify.planning import INBOX_DESTINATION, PUSH_DESTINATION, message_row, send_time
+from sila_notify.flows.delivery.wakeup import wake_after_commit
+from sila_notify.flows.planning import INBOX_DESTINATION, PUSH_DESTINATION, message_row, send_time
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import messages
 

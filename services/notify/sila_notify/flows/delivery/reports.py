@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.outbox import Outbox
-from sila_notify.delivery import records
-from sila_notify.delivery.batching import GroupCommit
+from sila_notify.flows.delivery import records
+from sila_notify.flows.delivery.batching import GroupCommit
 from sila_notify.runtime import NotifyRuntime
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import messages

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import as_utc, insert_for
 from sila_common.events import CloudEvent
-from sila_notify.delivery.wakeup import wake_after_commit
 from sila_notify.directory import consents_of, device_tokens, recipient_row
 from sila_notify.domain.quiet_hours import FrequencyCap, earliest_send_time
 from sila_notify.domain.routing import (
@@ -32,6 +31,7 @@ from sila_notify.domain.routing import (
     split_primary,
 )
 from sila_notify.domain.templates import TemplateRenderError
+from sila_notify.flows.delivery.wakeup import wake_after_commit
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import event_routes, messages, recipients
 from sila_notify.template_store import (

@@ -28,9 +28,9 @@ from sila_common.settings import Profile
 from sila_notify.domain.webhook_policy import DestinationRefused, next_retry_delay
 from sila_notify.domain.webhook_signature import webhook_headers
 from sila_notify.events import WEBHOOK_SUBSCRIPTION_DISABLED, WebhookSubscriptionDisabled
+from sila_notify.flows.webhooks.destinations import check_destination
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import webhook_attempts, webhook_deliveries, webhook_subscriptions
-from sila_notify.webhooks.destinations import check_destination
 
 log = structlog.get_logger(__name__)
 
