@@ -24,6 +24,7 @@ from sila_tickets.domain.lifecycle import (
 from sila_tickets.domain.routing import queue_for
 from sila_tickets.domain.sla import (
     SlaClock,
+    SlaPolicy,
     TicketCategory,
     TicketPriority,
     select_policy,
@@ -174,22 +175,8 @@ async def open_ticket(
     now = now or datetime.now(UTC)
     customer = await known_customer(session, new.customer_id)
     authorise(customer)
-    sub = await check_subcategory(session, runtime, new.category, new.subcategory)
-    answers = (
-        checked_script(sub.script, new.script_answers)[0] if sub and new.script_answers else None
-    )
-    if new.script_answers and sub is None:
-        raise Unprocessable("Script answers need a subcategory.", slug="invalid-script-answers")
-    reference = reference_of(runtime)
-    policy = select_policy(
-        await reference.policies(session),
-        category=new.category,
-        subcategory=new.subcategory,
-        priority=new.priority,
-    )
-    agency_code = await handling_agency(session, runtime, new, caller)
-    calendar = await reference.calendar(session, now, agency=agency_code)
-    resolution = SlaClock(policy.resolution, now, calendar)
+    answers = await _script_answers(session, runtime, new)
+    commitment = await _commitment(session, runtime, new, caller, now)
     exchange = new.exchange or customer.exchange
     olt = new.olt or customer.olt
     incident = None
@@ -202,10 +189,96 @@ async def open_ticket(
             olt=olt,
             service=new.service,
         )
-    ticket_id = str(uuid.uuid4())
-    row: dict[str, Any] = {
-        "id": ticket_id,
-        "number": await next_number(session, now.year),
+    row = _ticket_row(
+        new,
+        customer,
+        caller,
+        commitment,
+        number=await next_number(session, now.year),
+        exchange=exchange,
+        olt=olt,
+        incident_id=incident.id if incident is not None else None,
+        answers=answers,
+        now=now,
+    )
+    # Parameters rather than .values(): the compiled statement is cached (a hot path).
+    await session.execute(insert(tickets), row)
+    await record_transition(session, row["id"], None, INITIAL, "opened", caller, now)
+    await runtime.outbox.record(
+        session,
+        TICKET_OPENED,
+        subject=row["id"],
+        customer_id=new.customer_id,
+        data=_opened(row, incident),
+    )
+    # Tickets of a known incident are the incident's work: nobody is dispatched to each.
+    if incident is None:
+        assigned = await assign(session, runtime, row, None, caller, now=now)
+        if assigned is not None:
+            row = assigned
+    return row
+
+
+async def _script_answers(
+    session: AsyncSession, runtime: TicketsRuntime, new: NewTicket
+) -> dict[str, Any] | None:
+    """The answers to the subcategory's script, checked (None without answers)."""
+    sub = await check_subcategory(session, runtime, new.category, new.subcategory)
+    answers = (
+        checked_script(sub.script, new.script_answers)[0] if sub and new.script_answers else None
+    )
+    if new.script_answers and sub is None:
+        raise Unprocessable("Script answers need a subcategory.", slug="invalid-script-answers")
+    return answers
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """What the ticket is promised at opening: its policy, on the handling agency's clock."""
+
+    policy: SlaPolicy
+    agency_code: str | None
+    first_response_due_at: datetime | None
+    resolution: SlaClock
+
+
+async def _commitment(
+    session: AsyncSession, runtime: TicketsRuntime, new: NewTicket, caller: Caller, now: datetime
+) -> Commitment:
+    reference = reference_of(runtime)
+    policy = select_policy(
+        await reference.policies(session),
+        category=new.category,
+        subcategory=new.subcategory,
+        priority=new.priority,
+    )
+    agency_code = await handling_agency(session, runtime, new, caller)
+    calendar = await reference.calendar(session, now, agency=agency_code)
+    return Commitment(
+        policy=policy,
+        agency_code=agency_code,
+        first_response_due_at=SlaClock(policy.first_response, now, calendar).due_at,
+        resolution=SlaClock(policy.resolution, now, calendar),
+    )
+
+
+def _ticket_row(
+    new: NewTicket,
+    customer: Any,
+    caller: Caller,
+    commitment: Commitment,
+    *,
+    number: str,
+    exchange: str | None,
+    olt: str | None,
+    incident_id: str | None,
+    answers: dict[str, Any] | None,
+    now: datetime,
+) -> dict[str, Any]:
+    policy = commitment.policy
+    return {
+        "id": str(uuid.uuid4()),
+        "number": number,
         "customer_id": new.customer_id,
         "contract_id": new.contract_id,
         "category": new.category.value,
@@ -220,20 +293,20 @@ async def open_ticket(
         "assignee_id": None,
         "opened_by": caller.label,
         "opened_at": now,
-        "first_response_due_at": SlaClock(policy.first_response, now, calendar).due_at,
-        "due_at": resolution.due_at,
+        "first_response_due_at": commitment.first_response_due_at,
+        "due_at": commitment.resolution.due_at,
         "updated_at": now,
         "commune": customer.commune,
         "exchange": exchange,
         "olt": olt,
         "service": new.service,
-        "agency": agency_code,
-        "incident_id": incident.id if incident is not None else None,
+        "agency": commitment.agency_code,
+        "incident_id": incident_id,
         "first_response_kind": policy.first_response.kind.value,
         "first_response_amount": policy.first_response.amount,
         "resolution_kind": policy.resolution.kind.value,
         "resolution_amount": policy.resolution.amount,
-        "warn_at": resolution.reached_at(WARNING_FRACTION),
+        "warn_at": commitment.resolution.reached_at(WARNING_FRACTION),
         "warned_at": None,
         "breached_at": None,
         "escalation_level": None,
@@ -246,41 +319,29 @@ async def open_ticket(
         "script_answers": answers,
         "external_id": new.external_id,
     }
-    # Parameters rather than .values(): the compiled statement is cached (a hot path).
-    await session.execute(insert(tickets), row)
-    await record_transition(session, ticket_id, None, INITIAL, "opened", caller, now)
-    await runtime.outbox.record(
-        session,
-        TICKET_OPENED,
-        subject=ticket_id,
-        customer_id=new.customer_id,
-        data=TicketOpened(
-            ticket_id=ticket_id,
-            number=row["number"],
-            customer_id=new.customer_id,
-            category=row["category"],
-            subcategory=row["subcategory"],
-            priority=row["priority"],
-            channel=row["channel"],
-            subject=row["subject"],
-            queue=row["queue"],
-            status=row["status"],
-            due_at=row["due_at"],
-            first_response_due_at=row["first_response_due_at"],
-            incident_id=row["incident_id"],
-            estimated_end_at=as_utc(incident.estimated_end_at) if incident is not None else None,
-            wilaya_code=row["wilaya_code"],
-            partner_id=partner_of(row["opened_by"]),
-            external_id=row["external_id"],
-            agency_code=row["agency"],
-        ),
+
+
+def _opened(row: dict[str, Any], incident: Any) -> TicketOpened:
+    return TicketOpened(
+        ticket_id=row["id"],
+        number=row["number"],
+        customer_id=row["customer_id"],
+        category=row["category"],
+        subcategory=row["subcategory"],
+        priority=row["priority"],
+        channel=row["channel"],
+        subject=row["subject"],
+        queue=row["queue"],
+        status=row["status"],
+        due_at=row["due_at"],
+        first_response_due_at=row["first_response_due_at"],
+        incident_id=row["incident_id"],
+        estimated_end_at=as_utc(incident.estimated_end_at) if incident is not None else None,
+        wilaya_code=row["wilaya_code"],
+        partner_id=partner_of(row["opened_by"]),
+        external_id=row["external_id"],
+        agency_code=row["agency"],
     )
-    # Tickets of a known incident are the incident's work: nobody is dispatched to each.
-    if incident is None:
-        assigned = await assign(session, runtime, row, None, caller, now=now)
-        if assigned is not None:
-            row = assigned
-    return row
 
 
 async def open_ticket_once(
