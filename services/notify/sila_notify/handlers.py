@@ -8,16 +8,13 @@ Both only write rows; the dispatcher and the webhook deliverer do the sending.
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.consumer import ANY_TYPE
-from sila_common.db import insert_for
 from sila_common.events import SERVICES, CloudEvent, topic_for
 from sila_common.service import ConsumerSpec
 from sila_notify import directory
+from sila_notify.flows.parking import park, release_parked
 from sila_notify.flows.planning import (
     RecipientUnknown,
     defer_otp_inserts,
@@ -28,7 +25,6 @@ from sila_notify.flows.webhooks import tmf_hub
 from sila_notify.flows.webhooks.fanout import fan_out
 from sila_notify.runtime import NotifyContext
 from sila_notify.settings import NotifySettings
-from sila_notify.tables import parked_events
 from sila_notify.template_store import cache_for_batch
 
 DIRECTORY_HANDLERS = {
@@ -54,39 +50,6 @@ async def on_event(session: AsyncSession, event: CloudEvent, context: NotifyCont
         return
     if event.type in CUSTOMER_KNOWN:
         await release_parked(session, context.settings, event.customerid)
-
-
-async def park(session: AsyncSession, event: CloudEvent, now: datetime) -> None:
-    await session.execute(
-        insert_for(session)(parked_events)
-        .values(
-            event_id=event.id,
-            customer_id=event.customerid,
-            envelope=event.model_dump(mode="json"),
-            parked_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["event_id"])
-    )
-
-
-async def release_parked(session: AsyncSession, settings: NotifySettings, customer_id: str) -> None:
-    """Plan what waited for this customer, in the order it happened."""
-    rows = (
-        await session.execute(
-            select(parked_events.c.envelope).where(parked_events.c.customer_id == customer_id)
-        )
-    ).all()
-    waiting = sorted((CloudEvent.model_validate(row.envelope) for row in rows), key=_when)
-    for parked in waiting:
-        await plan_event(session, settings, parked)
-    if waiting:
-        await session.execute(
-            delete(parked_events).where(parked_events.c.customer_id == customer_id)
-        )
-
-
-def _when(event: CloudEvent) -> datetime:
-    return event.time
 
 
 CUSTOMER_KNOWN = ("identity.customer.registered", "identity.customer.updated")
