@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
-from sila_common.db import as_utc
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_identity.domain.customers import display_name
 from sila_identity.domain.national_id import mask_nin
@@ -79,9 +78,9 @@ def to_read(row: Any) -> CustomerRead:
         address=row.address,
         language=row.language,
         version=row.version,
-        created_at=as_utc(row.created_at) or row.created_at,
-        updated_at=as_utc(row.updated_at) or row.updated_at,
-        erased_at=as_utc(row.erased_at),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        erased_at=row.erased_at,
     )
 
 

@@ -269,8 +269,8 @@ async def list_keys(runtime: RuntimeDep, principal: Admin) -> list[SigningKeyRea
     return [
         SigningKeyRead(
             kid=r.kid,
-            created_at=as_utc(r.created_at) or r.created_at,
-            retired_at=as_utc(r.retired_at),
+            created_at=r.created_at,
+            retired_at=r.retired_at,
         )
         for r in rows
     ]
@@ -336,7 +336,7 @@ async def read_audit(
     async with runtime.session_factory() as session:
         rows = (await session.execute(query)).all()
     items = [
-        AuditEntry.model_validate(r, from_attributes=True).model_copy(update={"at": as_utc(r.at)})
+        AuditEntry.model_validate(r, from_attributes=True).model_copy(update={"at": r.at})
         for r in rows[:limit]
     ]
     next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None

@@ -172,9 +172,7 @@ async def list_interactions(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor(
-            [(as_utc(last.occurred_at) or last.occurred_at).isoformat(), last.id]
-        )
+        next_cursor = encode_cursor([(last.occurred_at).isoformat(), last.id])
     return InteractionPage(
         items=[interaction_read(r) for r in rows[:limit]], next_cursor=next_cursor
     )

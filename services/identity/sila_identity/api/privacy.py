@@ -129,7 +129,7 @@ async def list_consents(customer_id: str, runtime: RuntimeDep, principal: Caller
     await audit.record_reads(runtime.session_factory, principal, "consent.read", [customer_id])
     history = [
         ConsentRead.model_validate(r, from_attributes=True).model_copy(
-            update={"recorded_at": as_utc(r.recorded_at)}
+            update={"recorded_at": r.recorded_at}
         )
         for r in rows
     ]

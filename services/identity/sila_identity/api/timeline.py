@@ -85,7 +85,7 @@ async def timeline(
     items = [
         TimelineEntry(
             event_id=row.event_id,
-            occurred_at=as_utc(row.occurred_at),
+            occurred_at=row.occurred_at,
             type=row.event_type,
             service=row.source_service,
             channel=row.channel,

@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from sila_common.auth import Principal, require_roles
-from sila_common.db import as_utc
 from sila_common.problems import NotFound
 from sila_notify.api.deps import NotifySettingsDep, RuntimeDep
 from sila_notify.flows import campaigns as flows
@@ -78,8 +77,8 @@ async def _read(session: Any, campaign_id: str) -> CampaignRead:
         targeted=row.targeted,
         skipped=row.skipped,
         messages=states,
-        created_at=as_utc(row.created_at) or datetime.now(UTC),
-        planned_at=as_utc(row.planned_at),
+        created_at=row.created_at or datetime.now(UTC),
+        planned_at=row.planned_at,
     )
 
 

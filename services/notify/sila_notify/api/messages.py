@@ -11,7 +11,6 @@ from pydantic import BaseModel
 from sqlalchemy import and_, func, or_, select
 
 from sila_common.auth import CurrentPrincipal
-from sila_common.db import as_utc
 from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import NotFound, Unprocessable
 from sila_notify.api.deps import NotifySettingsDep, RuntimeDep, customer_in_scope
@@ -70,11 +69,11 @@ def to_message(row: Any) -> MessageRead:
         state=row.state,
         provider_reason=row.provider_reason,
         attempts=row.attempts,
-        scheduled_for=as_utc(row.scheduled_for) or datetime.now(UTC),
-        created_at=as_utc(row.created_at) or datetime.now(UTC),
-        sent_at=as_utc(row.sent_at),
-        delivered_at=as_utc(row.delivered_at),
-        failed_at=as_utc(row.failed_at),
+        scheduled_for=row.scheduled_for or datetime.now(UTC),
+        created_at=row.created_at or datetime.now(UTC),
+        sent_at=row.sent_at,
+        delivered_at=row.delivered_at,
+        failed_at=row.failed_at,
         campaign_id=row.campaign_id,
     )
 
@@ -193,8 +192,8 @@ async def list_inbox(
             event_type=r.event_type,
             title=r.title,
             body=r.body,
-            created_at=as_utc(r.created_at) or datetime.now(UTC),
-            read_at=as_utc(r.read_at),
+            created_at=r.created_at or datetime.now(UTC),
+            read_at=r.read_at,
         )
         for r in rows[:limit]
     ]
@@ -219,7 +218,7 @@ async def mark_read(item_id: str, runtime: RuntimeDep, principal: CurrentPrincip
         event_type=row.event_type,
         title=row.title,
         body=row.body,
-        created_at=as_utc(row.created_at) or datetime.now(UTC),
+        created_at=row.created_at or datetime.now(UTC),
         read_at=read_at,
     )
 

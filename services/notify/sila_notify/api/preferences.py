@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import CurrentPrincipal, Principal
-from sila_common.db import as_utc
 from sila_notify.api.deps import NotifySettingsDep, RuntimeDep, customer_in_scope
 from sila_notify.domain.quiet_hours import QuietHoursWindow
 from sila_notify.flows import preferences as flows
@@ -105,7 +104,7 @@ async def _read(session: AsyncSession, recipient: Any, window: QuietHoursWindow)
                 channel=row.channel,
                 granted=row.granted,
                 captured_via=row.captured_via,
-                updated_at=as_utc(row.updated_at),
+                updated_at=row.updated_at,
             )
             for row in rows
         ],

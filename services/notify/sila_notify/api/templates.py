@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from sila_common.auth import Principal, require_roles
-from sila_common.db import as_utc
 from sila_common.problems import NotFound, Unprocessable
 from sila_notify.api.deps import CONTENT_ROLES, FRONT_OFFICE, RuntimeDep
 from sila_notify.domain.sms import count_sms
@@ -172,7 +171,7 @@ def to_read(row: Any) -> TemplateRead:
         body=row.body,
         variables=dict(row.variables),
         created_by=row.created_by,
-        created_at=as_utc(row.created_at) or datetime.now(UTC),
+        created_at=row.created_at or datetime.now(UTC),
     )
 
 
@@ -365,5 +364,5 @@ def _route(row: Any) -> RouteRead:
         condition=dict(row.condition),
         variant_field=row.variant_field,
         enabled=row.enabled,
-        updated_at=as_utc(row.updated_at) or datetime.now(UTC),
+        updated_at=row.updated_at or datetime.now(UTC),
     )

@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field, HttpUrl, field_validator
 from sqlalchemy import and_, or_, select
 
 from sila_common.auth import CurrentPrincipal, Principal
-from sila_common.db import as_utc
 from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import Forbidden, Unprocessable
 from sila_notify.api.deps import NotifySettingsDep, RuntimeDep
@@ -131,9 +130,9 @@ def to_read(row: Any) -> SubscriptionRead:
         description=row.description,
         state=row.state,
         disabled_reason=row.disabled_reason,
-        previous_secret_expires_at=as_utc(row.previous_secret_expires_at),
-        created_at=as_utc(row.created_at) or datetime.now(UTC),
-        updated_at=as_utc(row.updated_at) or datetime.now(UTC),
+        previous_secret_expires_at=row.previous_secret_expires_at,
+        created_at=row.created_at or datetime.now(UTC),
+        updated_at=row.updated_at or datetime.now(UTC),
     )
 
 
@@ -290,7 +289,7 @@ async def list_deliveries(
     for attempt in attempts:
         log.setdefault(attempt.delivery_id, []).append(
             {
-                "attempted_at": (as_utc(attempt.attempted_at) or datetime.now(UTC)).isoformat(),
+                "attempted_at": (attempt.attempted_at or datetime.now(UTC)).isoformat(),
                 "status_code": attempt.status_code,
                 "error": attempt.error,
                 "duration_ms": attempt.duration_ms,
@@ -303,11 +302,11 @@ async def list_deliveries(
             event_type=r.event_type,
             state="pending" if r.state == "pending" else r.state,
             attempts=r.attempts,
-            next_attempt_at=as_utc(r.next_attempt_at) if r.state == "pending" else None,
+            next_attempt_at=r.next_attempt_at if r.state == "pending" else None,
             last_status_code=r.last_status_code,
             last_error=r.last_error,
-            created_at=as_utc(r.created_at) or datetime.now(UTC),
-            completed_at=as_utc(r.completed_at),
+            created_at=r.created_at or datetime.now(UTC),
+            completed_at=r.completed_at,
             attempt_log=log.get(r.id, []),
         )
         for r in page

@@ -52,17 +52,14 @@ async def ticket_section(
         and_(tickets.c.resolved_at >= start, tickets.c.resolved_at < end),
     )
     rows = (await session.execute(select(tickets).where(scope, in_period))).all()
-    opened = [r for r in rows if start <= as_utc(r.opened_at) < end]
-    resolved = [
-        r for r in rows if r.resolved_at is not None and start <= as_utc(r.resolved_at) < end
-    ]
-    on_time = [r for r in resolved if r.due_at is None or as_utc(r.resolved_at) <= as_utc(r.due_at)]
+    opened = [r for r in rows if start <= r.opened_at < end]
+    resolved = [r for r in rows if r.resolved_at is not None and start <= r.resolved_at < end]
+    on_time = [r for r in resolved if r.due_at is None or r.resolved_at <= r.due_at]
     responded = [r for r in opened if r.first_responded_at is not None]
     responded_on_time = [
         r
         for r in responded
-        if r.first_response_due_at is None
-        or as_utc(r.first_responded_at) <= as_utc(r.first_response_due_at)
+        if r.first_response_due_at is None or r.first_responded_at <= r.first_response_due_at
     ]
     first_contact = [r for r in resolved if r.first_contact_resolution]
     backlog_rows = (

@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 
 from sila_common.auth import CurrentPrincipal, Principal
-from sila_common.db import as_utc
 from sila_common.pagination import decode_cursor, encode_cursor
 from sila_common.problems import Forbidden, Unprocessable
 from sila_tickets import flows
@@ -211,7 +210,7 @@ async def list_tickets(
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
-        opened_at = as_utc(last.opened_at) or now
+        opened_at = last.opened_at or now
         next_cursor = encode_cursor([opened_at.isoformat(), last.id])
     return TicketPage(items=[summary(row) for row in page], next_cursor=next_cursor)
 

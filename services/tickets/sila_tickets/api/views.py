@@ -134,7 +134,7 @@ async def detail(session: AsyncSession, principal: Principal, row: Any) -> Ticke
                 from_status=h.from_status,
                 status=h.to_status,
                 reason=h.reason,
-                at=as_utc(h.at) or h.at,
+                at=h.at,
                 by=shown_actor(principal, h.actor),
             )
             for h in history
@@ -145,7 +145,7 @@ async def detail(session: AsyncSession, principal: Principal, row: Any) -> Ticke
                 public=n.public,
                 text=n.text,
                 author=shown_actor(principal, n.author),
-                created_at=as_utc(n.created_at) or n.created_at,
+                created_at=n.created_at,
             )
             for n in notes
         ],
