@@ -5,12 +5,16 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_billing.flows.subscriptions import subscribe
+from sila_billing.runtime import BillingContext
+from sila_billing.settings import BillingSettings
 from sila_common.events import CloudEvent, topic_for
 from sila_common.problems import NotFound
 from sila_common.service import ConsumerSpec
 
 
-async def contract_signed(session: AsyncSession, event: CloudEvent) -> None:
+async def contract_signed(
+    session: AsyncSession, event: CloudEvent, context: BillingContext
+) -> None:
     data = event.data
     try:
         await subscribe(
@@ -25,7 +29,7 @@ async def contract_signed(session: AsyncSession, event: CloudEvent) -> None:
         return
 
 
-CONTRACTS = ConsumerSpec(
+CONTRACTS = ConsumerSpec[BillingSettings](
     name="billing.contracts",
     topics=[topic_for("identity")],
     handlers={"identity.contract.signed": contract_signed},

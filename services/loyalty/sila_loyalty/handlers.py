@@ -10,46 +10,57 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_common.consumer import Handler
 from sila_common.events import CloudEvent, topic_for
 from sila_common.service import ConsumerSpec
 from sila_loyalty.domain.campaigns import TRIGGERS
 from sila_loyalty.flows import accounts, engine, referrals
-from sila_loyalty.flows.common import current_runtime
+from sila_loyalty.runtime import LoyaltyContext
+from sila_loyalty.settings import LoyaltySettings
 
 
-async def customer_registered(session: AsyncSession, event: CloudEvent) -> None:
-    runtime = current_runtime()
+async def customer_registered(
+    session: AsyncSession, event: CloudEvent, context: LoyaltyContext
+) -> None:
     first = await accounts.remember_customer(
-        session, runtime, customer_id=event.customerid, data=event.data, at=event.time
+        session, context, customer_id=event.customerid, data=event.data, at=event.time
     )
     if first:
         await referrals.link_registered(session, event.customerid, event.data.get("phone"))
-    await engine.observe(session, runtime, event)
-    await engine.release_waiting(session, runtime, event.customerid)
+    await engine.observe(session, context, event)
+    await engine.release_waiting(session, context, event.customerid)
 
 
-async def customer_updated(session: AsyncSession, event: CloudEvent) -> None:
+async def customer_updated(
+    session: AsyncSession, event: CloudEvent, context: LoyaltyContext
+) -> None:
     await accounts.remember_customer(
-        session, current_runtime(), customer_id=event.customerid, data=event.data, at=event.time
+        session, context, customer_id=event.customerid, data=event.data, at=event.time
     )
 
 
-async def customer_erased(session: AsyncSession, event: CloudEvent) -> None:
+async def customer_erased(
+    session: AsyncSession, event: CloudEvent, context: LoyaltyContext
+) -> None:
     await accounts.erase_customer(session, event.customerid)
 
 
-async def contract_signed(session: AsyncSession, event: CloudEvent) -> None:
+async def contract_signed(
+    session: AsyncSession, event: CloudEvent, context: LoyaltyContext
+) -> None:
     offer = event.data.get("offer_code")
     if offer:
         await accounts.remember_offer(session, event.customerid, str(offer))
-    await engine.observe(session, current_runtime(), event)
+    await engine.observe(session, context, event)
 
 
-async def triggering_event(session: AsyncSession, event: CloudEvent) -> None:
-    await engine.observe(session, current_runtime(), event)
+async def triggering_event(
+    session: AsyncSession, event: CloudEvent, context: LoyaltyContext
+) -> None:
+    await engine.observe(session, context, event)
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler[LoyaltySettings]] = {
     **dict.fromkeys(
         (t for t in TRIGGERS if not t.startswith("loyalty.")),
         triggering_event,
@@ -60,7 +71,7 @@ HANDLERS = {
     "identity.contract.signed": contract_signed,
 }
 
-ENGINE = ConsumerSpec(
+ENGINE = ConsumerSpec[LoyaltySettings](
     name="loyalty.engine",
     topics=[topic_for("identity"), topic_for("tickets"), topic_for("billing")],
     handlers=HANDLERS,

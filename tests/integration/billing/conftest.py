@@ -112,8 +112,7 @@ async def call_centre_agent(identity: LiveService) -> str:
 
 
 async def customer_token(identity: LiveService, customer_id: str) -> str:
-    keys = identity.runtime.extras["keys"]
-    assert isinstance(keys, KeyStore)
+    keys = identity.runtime.collaborators.get(KeyStore)
     return await issue_access_token(
         keys,
         identity.runtime.platform,

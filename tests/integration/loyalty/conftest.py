@@ -112,8 +112,7 @@ async def staff(identity: LiveService) -> Staff:
 
 
 async def customer_headers(identity: LiveService, customer_id: str) -> dict[str, str]:
-    keys = identity.runtime.extras["keys"]
-    assert isinstance(keys, KeyStore)
+    keys = identity.runtime.collaborators.get(KeyStore)
     token = await issue_access_token(
         keys,
         identity.runtime.platform,

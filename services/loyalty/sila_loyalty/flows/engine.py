@@ -17,7 +17,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.events import CloudEvent
-from sila_common.service import Runtime
 from sila_loyalty.domain.campaigns import (
     Campaign,
     CapState,
@@ -33,8 +32,8 @@ from sila_loyalty.events import TIER_CHANGED, TierChanged
 from sila_loyalty.flows import referrals
 from sila_loyalty.flows.accounts import lock_account
 from sila_loyalty.flows.campaigns import campaign_of
-from sila_loyalty.flows.common import aware
 from sila_loyalty.flows.grants import Source, grant
+from sila_loyalty.runtime import LoyaltyParts
 from sila_loyalty.tables import accounts, campaigns, ledger_entries, recorded_events
 
 PAYMENT = "billing.payment.succeeded"
@@ -54,7 +53,7 @@ def _subject(event: CloudEvent) -> str:
 REGISTERED = "identity.customer.registered"
 
 
-async def observe(session: AsyncSession, runtime: Runtime, event: CloudEvent) -> Facts | None:
+async def observe(session: AsyncSession, runtime: LoyaltyParts, event: CloudEvent) -> Facts | None:
     """Record the event and its facts (once), update the tier and referral, run campaigns.
 
     An event of a customer whose registration has not been read yet (it comes on another
@@ -94,7 +93,7 @@ async def observe(session: AsyncSession, runtime: Runtime, event: CloudEvent) ->
     return facts
 
 
-async def release_waiting(session: AsyncSession, runtime: Runtime, customer_id: str) -> int:
+async def release_waiting(session: AsyncSession, runtime: LoyaltyParts, customer_id: str) -> int:
     """Decide, in the order they happened, the events that waited for this registration."""
     rows = (
         await session.execute(
@@ -120,7 +119,7 @@ async def release_waiting(session: AsyncSession, runtime: Runtime, customer_id: 
 
 
 async def _record(
-    session: AsyncSession, runtime: Runtime, event: CloudEvent, account: Any
+    session: AsyncSession, runtime: LoyaltyParts, event: CloudEvent, account: Any
 ) -> Facts:
     customer_id = event.customerid
     data = event.data
@@ -147,7 +146,7 @@ async def _record(
         wilaya_code=account.wilaya_code or data.get("wilaya_code"),
         offers=frozenset(offers),
         tier=tier,
-        tenure_days=tenure_days(aware(account.registered_at), event.time),
+        tenure_days=tenure_days(account.registered_at, event.time),
         amount_centimes=amount,
         first_time=not earlier,
         level=data.get("level") if isinstance(data.get("level"), str) else None,
@@ -171,11 +170,11 @@ async def _record(
 
 
 async def _update_tier(
-    session: AsyncSession, runtime: Runtime, account: Any, at: datetime, amount: int | None
+    session: AsyncSession, runtime: LoyaltyParts, account: Any, at: datetime, amount: int | None
 ) -> Tier:
     """The tier as of ``at`` (this event's spend included); an older event never lowers it."""
     current = Tier(account.tier)
-    evaluated = aware(account.tier_evaluated_at)
+    evaluated = account.tier_evaluated_at
     if evaluated is not None and at < evaluated:
         return current
     spend = await session.scalar(
@@ -187,7 +186,7 @@ async def _update_tier(
         )
     )
     spend = int(spend or 0) + (amount or 0)
-    tier = tier_for(tenure_days(aware(account.registered_at), at), spend)
+    tier = tier_for(tenure_days(account.registered_at, at), spend)
     await session.execute(
         update(accounts)
         .where(accounts.c.customer_id == account.customer_id)
@@ -224,7 +223,7 @@ async def active_campaigns(session: AsyncSession, trigger: str, at: datetime) ->
     return [campaign_of(row) for row in rows.all()]
 
 
-async def run_campaigns(session: AsyncSession, runtime: Runtime, facts: Facts) -> int:
+async def run_campaigns(session: AsyncSession, runtime: LoyaltyParts, facts: Facts) -> int:
     """Grant what each active campaign of this trigger promises for these facts; returns how
     many grants were made. The caller holds the customer's account lock."""
     granted = 0

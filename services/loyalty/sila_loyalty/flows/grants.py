@@ -11,9 +11,9 @@ from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.service import Runtime
 from sila_loyalty.domain.ledger import EntryReason, RewardKind, points_expiry
 from sila_loyalty.events import REWARD_GRANTED, RewardGranted
+from sila_loyalty.runtime import LoyaltyParts
 from sila_loyalty.tables import boosts, ledger_entries
 
 
@@ -72,7 +72,7 @@ async def write_entry(
 
 async def grant(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: LoyaltyParts,
     *,
     customer_id: str,
     kind: RewardKind,

@@ -16,12 +16,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.aio import wait_or_timeout
-from sila_common.service import Runtime
 from sila_loyalty.domain.ledger import EntryReason, PointLot, RewardKind, expiring_now
 from sila_loyalty.events import BOOST_ENDED, POINTS_EXPIRED, BoostEnded, PointsExpired
 from sila_loyalty.flows.accounts import lock_account, points_of
-from sila_loyalty.flows.common import aware, settings_of
 from sila_loyalty.flows.grants import Source, write_entry
+from sila_loyalty.runtime import LoyaltyParts, LoyaltyRuntime
 from sila_loyalty.tables import accounts, boosts, ledger_entries
 
 log = structlog.get_logger(__name__)
@@ -33,7 +32,7 @@ class PassResult:
     points_expired: int = 0
 
 
-async def end_boosts(runtime: Runtime, now: datetime, *, batch_size: int = 200) -> int:
+async def end_boosts(runtime: LoyaltyRuntime, now: datetime, *, batch_size: int = 200) -> int:
     ended = 0
     while True:
         async with runtime.session_factory() as session, session.begin():
@@ -47,7 +46,7 @@ async def end_boosts(runtime: Runtime, now: datetime, *, batch_size: int = 200) 
                 )
             ).all()
             for row in rows:
-                ends_at = aware(row.ends_at) or now
+                ends_at = row.ends_at or now
                 await session.execute(
                     update(boosts).where(boosts.c.id == row.id).values(ended_at=ends_at)
                 )
@@ -69,7 +68,7 @@ async def end_boosts(runtime: Runtime, now: datetime, *, batch_size: int = 200) 
             return ended
 
 
-async def expire_points(runtime: Runtime, now: datetime, *, batch_size: int = 200) -> int:
+async def expire_points(runtime: LoyaltyRuntime, now: datetime, *, batch_size: int = 200) -> int:
     """Withdraw what is left of every lot past its expiry, account by account."""
     expired = 0
     while True:
@@ -99,7 +98,7 @@ async def expire_points(runtime: Runtime, now: datetime, *, batch_size: int = 20
 
 
 async def _expire_account(
-    session: AsyncSession, runtime: Runtime, customer_id: str, now: datetime
+    session: AsyncSession, runtime: LoyaltyParts, customer_id: str, now: datetime
 ) -> int:
     await lock_account(session, customer_id)
     entries = (
@@ -111,7 +110,7 @@ async def _expire_account(
         )
     ).all()
     lots = [
-        PointLot(e.entry_id, int(e.quantity), aware(e.expires_at) or now)
+        PointLot(e.entry_id, int(e.quantity), e.expires_at or now)
         for e in entries
         if e.quantity > 0 and e.expires_at is not None
     ]
@@ -158,18 +157,18 @@ async def _expire_account(
     return total
 
 
-async def run_pass(runtime: Runtime, now: datetime | None = None) -> PassResult:
+async def run_pass(runtime: LoyaltyRuntime, now: datetime | None = None) -> PassResult:
     now = now or datetime.now(UTC)
-    batch = settings_of(runtime).jobs_batch_size
+    batch = runtime.settings.jobs_batch_size
     return PassResult(
         boosts_ended=await end_boosts(runtime, now, batch_size=batch),
         points_expired=await expire_points(runtime, now, batch_size=batch),
     )
 
 
-async def run_jobs(runtime: Runtime, stop: asyncio.Event) -> None:
+async def run_jobs(runtime: LoyaltyRuntime, stop: asyncio.Event) -> None:
     """Run passes every ``jobs_interval_seconds`` until ``stop`` is set."""
-    interval = settings_of(runtime).jobs_interval_seconds
+    interval = runtime.settings.jobs_interval_seconds
     log.info("loyalty.jobs_started", interval=interval)
     while not stop.is_set():
         try:

@@ -18,9 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_common.db import as_utc
 from sila_common.events import CloudEvent
-from sila_notify.context import current_settings
-from sila_notify.delivery.wakeup import wake_after_commit
 from sila_notify.directory import consents_of, device_tokens, recipient_row
 from sila_notify.domain.quiet_hours import FrequencyCap, earliest_send_time
 from sila_notify.domain.routing import (
@@ -32,8 +31,9 @@ from sila_notify.domain.routing import (
     matches,
     split_primary,
 )
-from sila_notify.domain.sealing import masked, secrets_of
+from sila_notify.domain.sealing import Sealer, masked, secrets_of
 from sila_notify.domain.templates import TemplateRenderError
+from sila_notify.flows.delivery.wakeup import wake_after_commit
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import event_routes, messages, recipients
 from sila_notify.template_store import (
@@ -60,10 +60,6 @@ class RecipientUnknown(LookupError):
 class Planned:
     message_ids: list[str]
     skipped_reason: str | None = None
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def plan_event(session: AsyncSession, settings: NotifySettings, event: CloudEvent) -> Planned:
@@ -122,6 +118,9 @@ async def plan_messages(
     not_before: datetime | None = None,
     campaign_id: str | None = None,
 ) -> Planned:
+    """The messages an event makes for a customer: by which channels (reachable, allowed,
+    in their order), when (quiet hours, caps), each row once per event and channel.
+    """
     if lane == "otp" and session.info.get(DEFER_OTP_INSERTS):
         # A consumer batch: its codes are planned together just before it commits.
         _defer(
@@ -137,46 +136,147 @@ async def plan_messages(
                 "now": now,
                 "not_before": not_before,
                 "campaign_id": campaign_id,
+                "sealer": settings.sealer(),
             },
         )
         return Planned([])
+    try:
+        reach = await _reach(session, customer_id, lane, data, route_channels)
+        plans = await _plans(
+            session,
+            settings,
+            reach,
+            customer_id=customer_id,
+            lane=lane,
+            urgent=urgent,
+            route_channels=route_channels,
+            now=now,
+            not_before=not_before,
+        )
+    except _Skipped as skipped:
+        return Planned([], skipped.reason)
+    rows = [
+        await message_row(
+            session,
+            event_id=event_id,
+            event_type=event_type,
+            variant=variant,
+            customer_id=customer_id,
+            channel=channel,
+            destination=reach.destination(channel),
+            language=reach.language,
+            lane=lane,
+            urgent=urgent,
+            data=data,
+            failover=failover,
+            scheduled_for=when,
+            now=now,
+            campaign_id=campaign_id,
+            sealer=settings.sealer(),
+        )
+        for channel, failover, when in plans
+    ]
+    result = await session.execute(
+        pg_insert(messages)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["event_id", "channel"])
+        .returning(messages.c.id)
+    )
+    planned = [str(i) for i in result.scalars()]
+    if planned:
+        wake_after_commit(session, lane)
+    return Planned(planned)
+
+
+class _Skipped(Exception):
+    """Nothing is planned for this customer, for this reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """How a customer can be reached, and what they agreed to."""
+
+    phone: str | None
+    email: str | None
+    language: str
+    order: Sequence[str]
+    consents: dict[tuple[str, str], bool]
+    reachable: set[str]
+
+    def destination(self, channel: str) -> str:
+        return {
+            "sms": self.phone or "",
+            "email": self.email or "",
+            "push": PUSH_DESTINATION,
+            "in_app": INBOX_DESTINATION,
+        }[channel]
+
+
+async def _reach(
+    session: AsyncSession,
+    customer_id: str,
+    lane: str,
+    data: Mapping[str, Any],
+    route_channels: Sequence[str],
+) -> _Reach:
     recipient = await recipient_row(session, customer_id)
     if lane == "otp":
         # The code goes to the number it was asked for, even before the directory knows it.
         phone = data.get("phone") or (recipient.phone if recipient is not None else None)
         language = str(data.get("language") or (recipient.language if recipient else "fr"))
         if recipient is not None and recipient.erased:
-            return Planned([], "customer erased")
-        reachable = {"sms"} if phone else set()
-        order: Sequence[str] = ("sms",)
-        consents: dict[tuple[str, str], bool] = {}
-        email = None
-    else:
-        if recipient is None:
-            raise RecipientUnknown(f"customer {customer_id} is not in the directory yet")
-        if recipient.erased:
-            return Planned([], "customer erased")
-        phone, email, language = recipient.phone, recipient.email, str(recipient.language)
-        order = list(recipient.channel_order or DEFAULT_CHANNEL_ORDER)
-        consents = await consents_of(session, customer_id)
-        reachable = {"in_app"}
-        if phone:
-            reachable.add("sms")
-        if email:
-            reachable.add("email")
-        if "push" in route_channels and await device_tokens(session, customer_id):
-            reachable.add("push")
-    allowed = {c for c in CHANNELS if consent_allows(lane, c, consents)}
-    channels = choose_channels(route_channels, order, reachable, allowed)
+            raise _Skipped("customer erased")
+        return _Reach(
+            phone=phone,
+            email=None,
+            language=language,
+            order=("sms",),
+            consents={},
+            reachable={"sms"} if phone else set(),
+        )
+    if recipient is None:
+        raise RecipientUnknown(f"customer {customer_id} is not in the directory yet")
+    if recipient.erased:
+        raise _Skipped("customer erased")
+    reachable = {"in_app"}
+    if recipient.phone:
+        reachable.add("sms")
+    if recipient.email:
+        reachable.add("email")
+    if "push" in route_channels and await device_tokens(session, customer_id):
+        reachable.add("push")
+    return _Reach(
+        phone=recipient.phone,
+        email=recipient.email,
+        language=str(recipient.language),
+        order=list(recipient.channel_order or DEFAULT_CHANNEL_ORDER),
+        consents=await consents_of(session, customer_id),
+        reachable=reachable,
+    )
+
+
+async def _plans(
+    session: AsyncSession,
+    settings: NotifySettings,
+    reach: _Reach,
+    *,
+    customer_id: str,
+    lane: str,
+    urgent: bool,
+    route_channels: Sequence[str],
+    now: datetime,
+    not_before: datetime | None,
+) -> list[tuple[str, list[str], datetime]]:
+    """(channel, failover channels, when) of each message: the primary one, the inbox."""
+    allowed = {c for c in CHANNELS if consent_allows(lane, c, reach.consents)}
+    channels = choose_channels(route_channels, reach.order, reach.reachable, allowed)
     primary, inbox = split_primary(channels)
     if not primary and not inbox:
-        return Planned([], "no channel allowed and reachable")
-    destinations = {
-        "sms": phone or "",
-        "email": email or "",
-        "push": PUSH_DESTINATION,
-        "in_app": INBOX_DESTINATION,
-    }
+        raise _Skipped("no channel allowed and reachable")
     plans: list[tuple[str, list[str], datetime]] = []
     if primary:
         when = await send_time(
@@ -192,36 +292,7 @@ async def plan_messages(
     if inbox:
         # The inbox interrupts nobody: neither quiet hours nor caps hold it.
         plans.append(("in_app", [], max(now, not_before or now)))
-    rows = []
-    for channel, failover, when in plans:
-        row = await message_row(
-            session,
-            event_id=event_id,
-            event_type=event_type,
-            variant=variant,
-            customer_id=customer_id,
-            channel=channel,
-            destination=destinations[channel],
-            language=language,
-            lane=lane,
-            urgent=urgent,
-            data=data,
-            failover=failover,
-            scheduled_for=when,
-            now=now,
-            campaign_id=campaign_id,
-        )
-        rows.append(row)
-    result = await session.execute(
-        pg_insert(messages)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["event_id", "channel"])
-        .returning(messages.c.id)
-    )
-    planned = [str(i) for i in result.scalars()]
-    if planned:
-        wake_after_commit(session, lane)
-    return Planned(planned)
+    return plans
 
 
 async def message_row(
@@ -240,6 +311,7 @@ async def message_row(
     failover: list[str],
     scheduled_for: datetime,
     now: datetime,
+    sealer: Sealer,
     campaign_id: str | None = None,
 ) -> dict[str, Any]:
     """A queued message with its text; a template that cannot render makes it failed at once."""
@@ -270,6 +342,7 @@ async def message_row(
         failover=failover,
         scheduled_for=scheduled_for,
         now=now,
+        sealer=sealer,
         campaign_id=campaign_id,
     )
 
@@ -290,9 +363,13 @@ def row_values(
     failover: list[str],
     scheduled_for: datetime,
     now: datetime,
+    sealer: Sealer,
     campaign_id: str | None = None,
 ) -> dict[str, Any]:
-    """The message row for a rendered text, or failed with the reason it could not render."""
+    """The message row for a rendered text, or failed with the reason it could not render.
+
+    A one-time code never sits in clear in the row: ``sealer`` seals its text for the
+    dispatcher alone (domain/sealing.py)."""
     state, reason, subject, body, version = "queued", None, None, "", None
     sealed: str | None = None
     name, used_language = template_name(event_type, variant), language
@@ -306,7 +383,7 @@ def row_values(
         # for the dispatcher alone (domain/sealing.py).
         secrets_ = secrets_of(data)
         if state == "queued" and secrets_:
-            sealed = current_settings().sealer().seal(body)
+            sealed = sealer.seal(body)
         body = masked(body, secrets_) or ""
         subject = masked(subject, secrets_)
         reason = masked(reason, secrets_)
@@ -375,7 +452,7 @@ async def send_time(
             moment > start - period,
         )
     )
-    sent_times = [_aware(t) for t in rows.scalars() if t is not None]
+    sent_times = [as_utc(t) for t in rows.scalars() if t is not None]
     return earliest_send_time(
         start,
         urgent=False,
@@ -463,6 +540,7 @@ def _plan_deferred_otps(sync_session: Any) -> None:
                     failover=failover,
                     scheduled_for=when,
                     now=now,
+                    sealer=otp["sealer"],
                     campaign_id=otp["campaign_id"],
                 )
             )

@@ -16,8 +16,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_common.db import rows_affected
 from sila_common.outbox import NewEvent, Outbox
-from sila_notify.delivery.wakeup import wake_after_commit
 from sila_notify.directory import device_tokens, recipient_row
 from sila_notify.events import (
     MESSAGE_DELIVERED,
@@ -27,9 +27,9 @@ from sila_notify.events import (
     MessageFailed,
     MessageSent,
 )
-from sila_notify.planning import INBOX_DESTINATION, PUSH_DESTINATION, message_row, send_time
+from sila_notify.flows.delivery.wakeup import wake_after_commit
+from sila_notify.flows.planning import INBOX_DESTINATION, PUSH_DESTINATION, message_row, send_time
 from sila_notify.settings import NotifySettings
-from sila_notify.sql import rows_affected
 from sila_notify.tables import messages
 
 REDACTED = "[one-time code, not kept]"
@@ -291,6 +291,7 @@ async def fail_over(
             failover=remaining,
             scheduled_for=when,
             now=now,
+            sealer=settings.sealer(),
             campaign_id=row.campaign_id,
         )
         inserted = await session.execute(

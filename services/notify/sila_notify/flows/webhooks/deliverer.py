@@ -22,26 +22,20 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.aio import wait_or_timeout
+from sila_common.db import as_utc, rows_affected
 from sila_common.outbox import Outbox
 from sila_common.settings import Profile
 from sila_notify.domain.webhook_policy import DestinationRefused, next_retry_delay
 from sila_notify.domain.webhook_signature import webhook_headers
 from sila_notify.events import WEBHOOK_SUBSCRIPTION_DISABLED, WebhookSubscriptionDisabled
+from sila_notify.flows.webhooks.destinations import check_destination
+from sila_notify.flows.webhooks.fanout import payload_now
 from sila_notify.settings import NotifySettings
-from sila_notify.sql import rows_affected
 from sila_notify.tables import webhook_attempts, webhook_deliveries, webhook_subscriptions
-from sila_notify.webhooks.destinations import check_destination
-from sila_notify.webhooks.fanout import payload_now
 
 log = structlog.get_logger(__name__)
 
 NOT_ALLOWED_ANY_MORE = "not allowed for the subscription's owner any more"
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def signing_secrets(subscription: Any, now: datetime) -> list[str]:
@@ -49,7 +43,7 @@ def signing_secrets(subscription: Any, now: datetime) -> list[str]:
     if not subscription.secret:
         return []
     current = [str(subscription.secret)]
-    expires = _aware(subscription.previous_secret_expires_at)
+    expires = as_utc(subscription.previous_secret_expires_at)
     if subscription.previous_secret and expires is not None and expires > now:
         current.append(str(subscription.previous_secret))
     return current

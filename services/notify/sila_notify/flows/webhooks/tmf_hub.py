@@ -17,7 +17,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.events import CloudEvent
-from sila_notify.context import current_settings
 from sila_notify.domain.tmf_hub import (
     HUB_EVENT_TYPES,
     HUB_SUBSCRIPTION_CHANGED,
@@ -26,6 +25,7 @@ from sila_notify.domain.tmf_hub import (
     hears,
     tmf_events,
 )
+from sila_notify.settings import NotifySettings
 from sila_notify.tables import webhook_attempts, webhook_deliveries, webhook_subscriptions
 
 KIND = "tmf621"
@@ -100,14 +100,16 @@ async def drop_listener(session: AsyncSession, subscription_id: str) -> None:
     )
 
 
-async def ticket_changed(session: AsyncSession, event: CloudEvent) -> None:
+async def ticket_changed(
+    session: AsyncSession, event: CloudEvent, settings: NotifySettings
+) -> None:
     """A ticket opened or moved: one pending delivery per listener and TMF event it wants."""
     events = tmf_events(
         event_type=event.type,
         event_id=event.id,
         time=event.time,
         data=event.data,
-        public_base_url=current_settings().tmf_public_base_url,
+        public_base_url=settings.tmf_public_base_url,
     )
     if not events:
         return
@@ -156,9 +158,9 @@ async def ticket_changed(session: AsyncSession, event: CloudEvent) -> None:
         )
 
 
-async def on_event(session: AsyncSession, event: CloudEvent) -> None:
+async def on_event(session: AsyncSession, event: CloudEvent, settings: NotifySettings) -> None:
     """What the hub needs from any event on the partner consumer (most need nothing)."""
     if event.type == HUB_SUBSCRIPTION_CHANGED:
         await listener_changed(session, event)
     elif event.type in (TICKET_OPENED, TICKET_STATUS_CHANGED):
-        await ticket_changed(session, event)
+        await ticket_changed(session, event, settings)

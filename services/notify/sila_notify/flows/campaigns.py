@@ -21,18 +21,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.aio import wait_or_timeout
+from sila_common.db import as_utc
+from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_notify.domain.quiet_hours import next_allowed_send
 from sila_notify.domain.routing import LANE_RANK
-from sila_notify.planning import INBOX_DESTINATION, PUSH_DESTINATION
+from sila_notify.domain.templates import TemplateRenderError
+from sila_notify.flows.planning import INBOX_DESTINATION, PUSH_DESTINATION
+from sila_notify.runtime import NotifyRuntime
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import campaign_sends, consents, messages, push_tokens, recipients
 from sila_notify.template_store import Rendered, latest_template, render_row
 
 log = structlog.get_logger(__name__)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def audience_filter(segment: dict[str, Any], channel: str) -> Any:
@@ -166,7 +166,7 @@ class CampaignPlanner:
         capped = await self._at_cap(session, [r.customer_id for r in chunk], now)
         texts: dict[str, Rendered] = {}
         window = self.settings.quiet_window()
-        slot = max(_aware(campaign.next_slot), now)
+        slot = max(as_utc(campaign.next_slot), now)
         step = send_step(float(campaign.rate_per_second))
         rows = []
         for recipient in chunk:
@@ -277,3 +277,81 @@ def _destination(channel: str, recipient: Any) -> str:
     if channel == "email":
         return str(recipient.email)
     return PUSH_DESTINATION if channel == "push" else INBOX_DESTINATION
+
+
+async def start_campaign(
+    runtime: NotifyRuntime,
+    *,
+    name: str,
+    template: str,
+    channel: str,
+    segment: dict[str, Any],
+    variables: dict[str, Any],
+    rate_per_second: float,
+    created_by: str,
+) -> str:
+    """A campaign send the planner picks up, once its template renders with ``variables``."""
+    now = datetime.now(UTC)
+    campaign_id = str(uuid.uuid4())
+    async with runtime.session_factory() as session, session.begin():
+        found = await latest_template(
+            session, event_type=template, variant="", language="fr", channel=channel
+        )
+        if found is None:
+            raise Unprocessable(
+                f"No template {template} on {channel}.",
+                errors=[{"field": "body.template", "message": "unknown", "type": "template"}],
+            )
+        try:
+            render_row(found, variables, "fr", channel)
+        except TemplateRenderError as error:
+            raise Unprocessable(
+                "The variables do not fit the template.",
+                errors=[
+                    {"field": f"body.variables.{p.name}", "message": p.detail, "type": p.code}
+                    for p in error.problems
+                ],
+            ) from error
+        await session.execute(
+            campaign_sends.insert().values(
+                id=campaign_id,
+                name=name,
+                event_type=template,
+                channel=channel,
+                segment=segment,
+                variables=variables,
+                state="planning",
+                rate_per_second=rate_per_second,
+                cursor=None,
+                targeted=0,
+                skipped=0,
+                next_slot=now,
+                created_by=created_by,
+                created_at=now,
+                planned_at=None,
+            )
+        )
+    return campaign_id
+
+
+async def cancel_campaign(runtime: NotifyRuntime, campaign_id: str) -> None:
+    """Stop what is not sent yet: the queued messages fail as cancelled."""
+    now = datetime.now(UTC)
+    async with runtime.session_factory() as session, session.begin():
+        state = await session.scalar(
+            select(campaign_sends.c.state).where(campaign_sends.c.id == campaign_id)
+        )
+        if state is None:
+            raise NotFound(f"No campaign send {campaign_id}.")
+        if state == "cancelled":
+            raise Conflict("The campaign is already cancelled.")
+        await session.execute(
+            update(campaign_sends)
+            .where(campaign_sends.c.id == campaign_id)
+            .values(state="cancelled")
+        )
+        await session.execute(
+            update(messages)
+            .where(messages.c.campaign_id == campaign_id, messages.c.state == "queued")
+            .values(state="failed", provider_reason="campaign cancelled", failed_at=now)
+        )

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.outbox import Outbox
-from sila_notify.delivery import records
-from sila_notify.delivery.batching import GroupCommit
+from sila_notify.flows.delivery import records
+from sila_notify.flows.delivery.batching import GroupCommit
+from sila_notify.runtime import NotifyRuntime
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import messages
 
@@ -92,14 +93,13 @@ class DeliveryReports:
         return accepted
 
 
-def delivery_reports(runtime: Any, settings: NotifySettings) -> DeliveryReports:
+def delivery_reports(runtime: NotifyRuntime) -> DeliveryReports:
     """The process's recorder (one per runtime, so that concurrent callbacks share it)."""
-    extras: dict[str, object] = runtime.extras
-    found = extras.get("notify.delivery_reports")
-    if isinstance(found, DeliveryReports):
-        return found
-    created = DeliveryReports(
-        session_factory=runtime.session_factory, outbox=runtime.outbox, settings=settings
+    return runtime.collaborators.get_or_make(
+        DeliveryReports,
+        lambda: DeliveryReports(
+            session_factory=runtime.session_factory,
+            outbox=runtime.outbox,
+            settings=runtime.settings,
+        ),
     )
-    extras["notify.delivery_reports"] = created
-    return created

@@ -25,6 +25,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.aio import wait_or_timeout
+from sila_common.db import rows_affected
 from sila_common.outbox import Outbox
 from sila_notify.channels.base import (
     Channel,
@@ -34,13 +35,12 @@ from sila_notify.channels.base import (
     SendResult,
     TemporaryFailure,
 )
-from sila_notify.delivery import records, wakeup
-from sila_notify.delivery.batching import GroupCommit
 from sila_notify.directory import device_tokens
 from sila_notify.domain.routing import LANES, retry_delay_seconds
 from sila_notify.domain.sealing import SealError
+from sila_notify.flows.delivery import records, wakeup
+from sila_notify.flows.delivery.batching import GroupCommit
 from sila_notify.settings import NotifySettings
-from sila_notify.sql import rows_affected
 from sila_notify.tables import messages, push_tokens
 
 log = structlog.get_logger(__name__)

@@ -23,8 +23,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from sila_common.geography import Reference, candidates_for, match_commune
 from sila_common.geography import reference as geography
-from sila_common.service import Runtime
 from sila_tickets.domain.incidents import AreaKind
+from sila_tickets.reference import reference_of
+from sila_tickets.runtime import TicketsRuntime
 from sila_tickets.tables import agencies, incidents, queue_agents, reform_steps
 
 ACTOR = "service:tickets.reform"
@@ -62,7 +63,7 @@ def _place(
     return code, wilaya
 
 
-async def apply_reform(runtime: Runtime) -> TicketsReformReport:
+async def apply_reform(runtime: TicketsRuntime) -> TicketsReformReport:
     ref = geography()
     report = TicketsReformReport()
     now = datetime.now(UTC)
@@ -139,4 +140,6 @@ async def apply_reform(runtime: Runtime) -> TicketsReformReport:
                     await session.execute(
                         insert(reform_steps).values(step=QUEUE_STEP, key=key, done_at=now)
                     )
+    # Agencies may have moved: the cached copy is read again.
+    reference_of(runtime).invalidate()
     return report
