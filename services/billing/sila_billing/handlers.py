@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_billing.flows.subscriptions import subscribe
 from sila_common.events import CloudEvent, topic_for
 from sila_common.problems import NotFound
 from sila_common.service import ConsumerSpec
+
+log = structlog.get_logger(__name__)
 
 
 async def contract_signed(session: AsyncSession, event: CloudEvent) -> None:
@@ -22,6 +25,11 @@ async def contract_signed(session: AsyncSession, event: CloudEvent) -> None:
         )
     except NotFound:
         # An offer billing does not sell (a legacy code): nothing to bill; not an error to retry.
+        log.warning(
+            "contract names an offer billing does not sell; no subscription",
+            contract_id=str(data["contract_id"]),
+            offer_code=str(data["offer_code"]),
+        )
         return
 
 
