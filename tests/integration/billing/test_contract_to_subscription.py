@@ -37,9 +37,7 @@ async def test_a_signed_fibre_contract_becomes_a_prepaid_subscription_the_custom
     billing: LiveService, identity: LiveService, admin_token: str
 ) -> None:
     customer = await register(identity, admin_token)
-    contract_id = await sign(
-        identity, admin_token, customer["id"], offer_code="IDOOM_FIBRE_100M"
-    )
+    contract_id = await sign(identity, admin_token, customer["id"], offer_code="IDOOM_FIBRE_100M")
 
     async def subscribed() -> object:
         return await subscription_of(billing, contract_id)
