@@ -351,7 +351,19 @@ value="{oid}"><input type="hidden" name="cancel" value="1"><button>Annuler</butt
         if order is None:
             return JSONResponse({"error": "unknown order"}, status_code=404)
         target = settle(order, {k: str(v) for k, v in body.items()})
+        if "deposit" in body and order.deposited:
+            # The acquirer settled another amount than the one authorised (a capture error).
+            order.deposited = int(body["deposit"])
         return JSONResponse({"redirect": back_to_merchant(target, order)})
+
+    async def reverse(request: Request) -> Response:
+        """The bank reverses a paid order afterwards (a chargeback): nothing stays deposited."""
+        body = await request.json()
+        order = gw.orders.get(str(body.get("orderId", "")))
+        if order is None:
+            return JSONResponse({"error": "unknown order"}, status_code=404)
+        order.status, order.deposited = 3, 0
+        return JSONResponse({"OrderStatus": order.status})
 
     async def reset(request: Request) -> Response:
         gw.orders.clear()
@@ -378,6 +390,7 @@ value="{oid}"><input type="hidden" name="cancel" value="1"><button>Annuler</butt
             Route("/_sim/report", report, methods=["GET"]),
             Route("/_sim/faults", faults, methods=["POST"]),
             Route("/_sim/pay", pay, methods=["POST"]),
+            Route("/_sim/reverse", reverse, methods=["POST"]),
             Route("/_sim/reset", reset, methods=["POST"]),
             Route("/_sim/calls", calls, methods=["GET"]),
             Route("/_sim/health", health, methods=["GET"]),
