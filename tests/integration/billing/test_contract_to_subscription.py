@@ -39,7 +39,7 @@ async def test_a_signed_fibre_contract_becomes_a_prepaid_subscription_the_custom
     customer = await register(identity, admin_token)
     contract_id = await sign(identity, admin_token, customer["id"], offer_code="IDOOM_FIBRE_100M")
 
-    async def subscribed() -> object:
+    async def subscribed() -> Any:
         return await subscription_of(billing, contract_id)
 
     row = await eventually(subscribed, timeout=30, what="the subscription made from the contract")
@@ -64,7 +64,7 @@ async def test_a_fixed_line_contract_is_billed_and_an_unknown_offer_makes_nothin
         identity, admin_token, customer["id"], offer_code="IDOOM_FIXE", line_number="026 12 34 56"
     )
 
-    async def subscribed() -> object:
+    async def subscribed() -> Any:
         return await subscription_of(billing, fixed)
 
     row = await eventually(subscribed, timeout=30, what="the fixed line's subscription")

@@ -12,6 +12,7 @@ Create Date: 2026-12-01 04:20:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
@@ -35,9 +36,11 @@ TABLES = ("offer_prices", "subscriptions", "invoices", "payments", "recharges", 
 
 def _rename(pairs: dict[str, str]) -> None:
     for old, new in pairs.items():
-        op.execute(f"UPDATE offers SET code = '{new}' WHERE code = '{old}'")
-        for table in TABLES:
-            op.execute(f"UPDATE {table} SET offer_code = '{new}' WHERE offer_code = '{old}'")
+        offers = sa.table("offers", sa.column("code", sa.String))
+        op.execute(offers.update().where(offers.c.code == old).values(code=new))
+        for name in TABLES:
+            table = sa.table(name, sa.column("offer_code", sa.String))
+            op.execute(table.update().where(table.c.offer_code == old).values(offer_code=new))
 
 
 def upgrade() -> None:
