@@ -132,7 +132,6 @@ boosts = Table(
         "ix_boosts_running",
         "ends_at",
         postgresql_where=text("ended_at IS NULL"),
-        sqlite_where=text("ended_at IS NULL"),
     ),
 )
 

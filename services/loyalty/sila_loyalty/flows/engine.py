@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
 from sila_common.events import CloudEvent
 from sila_common.service import Runtime
 from sila_loyalty.domain.campaigns import (
@@ -73,7 +73,7 @@ async def observe(session: AsyncSession, runtime: Runtime, event: CloudEvent) ->
         facts = Facts.from_json(stored.facts)
     elif account.registered_at is None and event.type != REGISTERED:
         await session.execute(
-            insert_for(session)(recorded_events)
+            pg_insert(recorded_events)
             .values(
                 event_id=event.id,
                 customer_id=customer_id,
@@ -156,7 +156,7 @@ async def _record(
         else None,
     )
     await session.execute(
-        insert_for(session)(recorded_events)
+        pg_insert(recorded_events)
         .values(
             event_id=event.id,
             customer_id=customer_id,
