@@ -23,10 +23,10 @@ from sila_billing.tables import subscriptions
 from sila_common.auth import JwksKeySource
 from sila_common.settings import PlatformSettings, ServiceSettings
 from sila_local.processes import free_port
-from sila_notify.simulators.smsc import SmscSimulatorConfig, create_smsc_app
+from sila_simulators.smsc import SmscSimulatorConfig, create_smsc_app
 from tests.integration.billing.conftest import Simulator, events_of, pay_on_satim
-from tests.integration.notify_simulators.servers import serve
 from tests.integration.security_support import Account, new_agent, new_customer
+from tests.integration.simulators.servers import serve
 from tests.support import LiveService, eventually, live_service, random_mobile, wait_until
 
 OTP_GRANT = "urn:sila:params:oauth:grant-type:otp"

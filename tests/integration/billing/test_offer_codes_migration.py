@@ -10,13 +10,15 @@ from alembic import command
 
 from sila_billing.service import definition
 from sila_common.migrations import alembic_config, upgrade
-from tests.conftest import PG_ADMIN_DSN, RUN_ID, create_database, drop_database
+from tests.conftest import RUN_ID, PostgresServer, create_database, drop_database
 
 
-async def test_the_first_codes_are_renamed_in_every_table_and_back() -> None:
+async def test_the_first_codes_are_renamed_in_every_table_and_back(
+    postgres: PostgresServer,
+) -> None:
     name = f"sila_test_{RUN_ID}_billing_codes_{uuid.uuid4().hex[:6]}"
     url = await create_database(name)
-    dsn = PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+    dsn = url.replace("postgresql+asyncpg", "postgresql")
     try:
         await asyncio.to_thread(upgrade, definition.migrations_dir, url, "0003")
         conn = await asyncpg.connect(dsn)
