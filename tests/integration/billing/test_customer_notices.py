@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, time, timedelta
 
 import httpx
@@ -110,6 +111,19 @@ async def otp_login(identity: LiveService, smsc: str, phone: str) -> str:
     return token
 
 
+@asynccontextmanager
+async def scheduler(billing: LiveService) -> AsyncIterator[None]:
+    """Billing's job loop (``run_jobs``, as the service schedules it): a tick at once, then
+    the next after ``SILA_BILLING_JOBS_INTERVAL_SECONDS`` (an hour here) unless stopped."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(jobs.run_jobs(billing.runtime, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
 async def move_end(billing: LiveService, subscription_id: str, ends_at: datetime) -> None:
     """As if the days had passed: the line now ends at ``ends_at``."""
     async with billing.runtime.session_factory() as session, session.begin():
@@ -165,7 +179,12 @@ async def test_a_customer_logged_in_by_otp_is_told_before_the_line_ends_and_once
     # Two days before the end (the notice is 3 days): one expiring notice, however many ticks.
     ends_at = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
     await move_end(billing, line["id"], ends_at)
-    await jobs.run_once(billing.runtime)
+    async with scheduler(billing):
+        await eventually(
+            lambda: events_of(billing, line["id"], "billing.subscription.expiring"),
+            what="the scheduled job's expiring notice",
+        )
+    await jobs.run_once(billing.runtime)  # the next ticks
     await jobs.run_once(billing.runtime)
     expiring = await events_of(billing, line["id"], "billing.subscription.expiring")
     assert len(expiring) == 1
@@ -185,7 +204,11 @@ async def test_a_customer_logged_in_by_otp_is_told_before_the_line_ends_and_once
 
     # The end passes: one expired notice; the expiring one is not sent again.
     await move_end(billing, line["id"], datetime.now(UTC) - timedelta(minutes=1))
-    await jobs.run_once(billing.runtime)
+    async with scheduler(billing):
+        await eventually(
+            lambda: events_of(billing, line["id"], "billing.subscription.expired"),
+            what="the scheduled job's expired notice",
+        )
     await jobs.run_once(billing.runtime)
     expired = await events_of(billing, line["id"], "billing.subscription.expired")
     assert len(expired) == 1 and expired[0]["data"]["offer_code"] == "IDOOM_FIBRE_100M"
