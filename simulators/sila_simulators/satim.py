@@ -325,6 +325,8 @@ value="{oid}"><input type="hidden" name="cancel" value="1"><button>Annuler</butt
         return _error("0", "Success")
 
     async def report(request: Request) -> Response:
+        if (failure := await _fault(gw, "report")) is not None:
+            return failure
         rows = []
         for order in gw.orders.values():
             gw.refresh(order)

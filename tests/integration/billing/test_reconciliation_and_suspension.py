@@ -272,3 +272,56 @@ async def test_a_suspended_line_cannot_be_recharged_nor_use_idoomly_and_gets_no_
     )
     assert idoomly.status_code == 409
     assert problem_of(idoomly)["type"].endswith("idoomly-suspended")
+
+
+async def test_a_report_that_fails_postpones_that_provider_only_and_khlass_is_repaired(
+    billing: LiveService,
+    satim: Simulator,
+    khlass: Simulator,
+    customer: Customer,
+    billing_agent: str,
+) -> None:
+    # Khlass: the customer confirmed with the code but never came back to Sila.
+    line = await add_line(billing, billing_agent, customer.id, "IDOOM_ADSL_20M")
+    created = await billing.client.post(
+        "/v1/payments",
+        headers=customer.headers,
+        json={"purpose": "recharge", "method": "khlass", "subscription_id": line["id"]},
+    )
+    assert created.status_code == 201, created.text
+    payment = created.json()
+    async with httpx.AsyncClient() as client:
+        paid = await client.post(
+            f"{khlass.url}/_sim/pay",
+            json={
+                "payment_id": payment["redirect_url"].rsplit("/", 1)[1],
+                "account": "0000000001",
+                "key": "01",
+            },
+        )
+    assert paid.json()["status"] == "paid"
+    # SATIM: an order paid there that Sila never made; SATIM's report fails this time.
+    registered = await satim_rest(
+        satim,
+        "register.do",
+        orderNumber=f"Y{uuid.uuid4().hex[:12]}",
+        amount="99000",
+        currency="012",
+        returnUrl="https://elsewhere.example/back",
+    )
+    await sim(satim, "pay", orderId=registered["orderId"], pan=EDAHABIA_OK, expiry="1230")
+    await sim(satim, "faults", report={"mode": "error", "count": 1})
+
+    first = await reconcile(billing, billing_agent)
+    assert first["repaired"] >= 1
+    read = await billing.client.get(f"/v1/payments/{payment['id']}", headers=customer.headers)
+    assert read.json()["status"] == "succeeded"
+    assert (await subscription_row(billing, line["id"])).ends_at is not None
+    assert len(await events_of(billing, payment["id"], "billing.payment.succeeded")) == 1
+    assert await open_issues(billing, billing_agent, registered["orderId"]) == []
+
+    # The next run reads SATIM's report again; Khlass's repaired payment is not credited twice.
+    await reconcile(billing, billing_agent)
+    issues = await open_issues(billing, billing_agent, registered["orderId"])
+    assert [i["kind"] for i in issues] == ["paid_unknown_order"]
+    assert len(await events_of(billing, payment["id"], "billing.payment.succeeded")) == 1
