@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_billing.flows.subscriptions import subscribe
@@ -10,6 +11,8 @@ from sila_billing.settings import BillingSettings
 from sila_common.events import CloudEvent, topic_for
 from sila_common.problems import NotFound
 from sila_common.service import ConsumerSpec
+
+log = structlog.get_logger(__name__)
 
 
 async def contract_signed(
@@ -26,6 +29,11 @@ async def contract_signed(
         )
     except NotFound:
         # An offer billing does not sell (a legacy code): nothing to bill; not an error to retry.
+        log.warning(
+            "contract names an offer billing does not sell; no subscription",
+            contract_id=str(data["contract_id"]),
+            offer_code=str(data["offer_code"]),
+        )
         return
 
 

@@ -139,11 +139,13 @@ async def run_batch(runtime: BillingRuntime, run_id: str, batch_size: int) -> in
         issued = []
         if rows:
             # A line already billed for the period (a run before a crash) is skipped.
+            # Executemany form: one cached statement, batched by SQLAlchemy's insertmanyvalues
+            # (a literal multi-row VALUES would be compiled anew for every batch).
             result = await session.execute(
                 pg_insert(invoices)
-                .values(rows)
                 .on_conflict_do_nothing(index_elements=["subscription_id", "period"])
-                .returning(invoices.c.id)
+                .returning(invoices.c.id),
+                rows,
             )
             kept = {r.id for r in result.all()}
             issued = [r for r in rows if r["id"] in kept]
