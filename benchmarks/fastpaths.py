@@ -542,7 +542,7 @@ async def sms_path(env: BenchEnv) -> list[Row]:
                 "SILA_NOTIFY_QUIET_HOURS_END": "00:00",
             }
             async with (
-                serve_service(env, "notify", database_url=url, extra=extra, port=port),
+                serve_service(env, "notify", database_url=url, extra=extra, port=port) as api,
                 serve_worker(env, "notify", "relay", database_url=url, extra=extra) as relay,
                 serve_worker(env, "notify", "consume", database_url=url, extra=extra) as consume,
             ):
@@ -574,6 +574,11 @@ async def sms_path(env: BenchEnv) -> list[Row]:
                     spies = [
                         profile_pid(child.process.pid, f"sms-{child.name}", 8)
                         for child in (relay, consume)
+                        if child.process is not None
+                    ] + [
+                        profile_pid(child.process.pid, f"sms-{label}", 8)
+                        for label, served in (("api", api), ("smsc", smsc))
+                        for child in served.children[:1]
                         if child.process is not None
                     ]
                     first = datetime.now(UTC)
