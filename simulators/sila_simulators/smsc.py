@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -161,13 +162,17 @@ class _SmscState:
     # the SMS centre, the limit (78 % of the simulator's CPU).
     idle_clients: asyncio.LifoQueue[httpx.AsyncClient] = field(default_factory=asyncio.LifoQueue)
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    tls: ssl.SSLContext | None = None  # one for all the clients: building one is slow
 
     async def report(self, url: str) -> httpx.Response:
         try:
             client = self.idle_clients.get_nowait()
         except asyncio.QueueEmpty:
             if len(self.clients) < DLR_CONNECTIONS:
+                if self.tls is None:
+                    self.tls = httpx.create_ssl_context()
                 client = httpx.AsyncClient(
+                    verify=self.tls,
                     timeout=5.0,
                     limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
                 )
