@@ -30,7 +30,8 @@ def summarise(path: Path, top: int = 25) -> str:
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack:
+        if not stack or not count_text.isdigit():
+            # py-spy's own messages, or the rest of a frame name that spans lines
             continue
         count = int(count_text)
         frames = [short(f) for f in stack.split(";")]
