@@ -86,7 +86,36 @@ def test_production_refuses_a_sealing_key_anyone_can_read() -> None:
                 NotifySettings(otp_sealing_key=SecretStr(public)), Profile.PROD
             )
         check_production_secrets(NotifySettings(otp_sealing_key=SecretStr(public)), Profile.DEV)
-    check_production_secrets(
-        NotifySettings(otp_sealing_key=SecretStr("a real secret from the vault")), Profile.PROD
+    private = NotifySettings(
+        otp_sealing_key=SecretStr("a real secret from the vault"),
+        otp_transport_key=SecretStr("the transport key from the vault"),
     )
+    check_production_secrets(private, Profile.PROD)
     assert "compose-public-otp-sealing-key" in PUBLIC_OTP_SEALING_KEYS
+
+
+def test_production_refuses_a_transport_key_anyone_can_read() -> None:
+    from pydantic import SecretStr
+
+    from sila_common.otp_transport import PUBLIC_KEYS
+    from sila_common.settings import Profile
+    from sila_notify.service import check_production_secrets
+    from sila_notify.settings import NotifySettings
+
+    sealing = SecretStr("a real secret from the vault")
+    for public in (*PUBLIC_KEYS, "short"):
+        settings = NotifySettings(otp_sealing_key=sealing, otp_transport_key=SecretStr(public))
+        with pytest.raises(RuntimeError, match="SILA_OTP_TRANSPORT_KEY"):
+            check_production_secrets(settings, Profile.PROD)
+        check_production_secrets(settings, Profile.DEV)
+    # A previous key still accepted during a rotation must be private too.
+    with pytest.raises(RuntimeError, match="SILA_OTP_TRANSPORT_PREVIOUS_KEYS"):
+        check_production_secrets(
+            NotifySettings(
+                otp_sealing_key=sealing,
+                otp_transport_key=SecretStr("the transport key from the vault"),
+                otp_transport_previous_keys=SecretStr("an old private key 01,change-me-four"),
+            ),
+            Profile.PROD,
+        )
+    assert "compose-public-otp-transport-key" in PUBLIC_KEYS

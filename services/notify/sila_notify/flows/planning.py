@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import as_utc
 from sila_common.events import CloudEvent
+from sila_common.otp_transport import CodeUnreadable
 from sila_notify.directory import consents_of, device_tokens, recipient_row
 from sila_notify.domain.quiet_hours import FrequencyCap, earliest_send_time
 from sila_notify.domain.routing import (
@@ -31,7 +33,7 @@ from sila_notify.domain.routing import (
     matches,
     split_primary,
 )
-from sila_notify.domain.sealing import Sealer, masked, secrets_of
+from sila_notify.domain.sealing import Sealer, masked, secrets_of, with_opened_code
 from sila_notify.domain.templates import TemplateRenderError
 from sila_notify.flows.delivery.wakeup import wake_after_commit
 from sila_notify.settings import NotifySettings
@@ -47,6 +49,8 @@ from sila_notify.template_store import (
     session_cache,
     template_name,
 )
+
+log = structlog.get_logger(__name__)
 
 PUSH_DESTINATION = "devices"
 INBOX_DESTINATION = "inbox"
@@ -70,6 +74,23 @@ async def plan_event(session: AsyncSession, settings: NotifySettings, event: Clo
     if not matches(route.condition or {}, event.data):
         return Planned([], "condition not met")
     variant = str(event.data.get(route.variant_field) or "") if route.variant_field else ""
+    data: Mapping[str, Any] = event.data
+    unreadable: str | None = None
+    if route.lane == "otp":
+        # The code arrives sealed by identity for notify alone; it is opened here, in memory,
+        # and the row seals the text again under notify's own key (row_values).
+        try:
+            data = with_opened_code(event.data, settings.transport_keys())
+        except CodeUnreadable as error:
+            unreadable = f"code: cannot open the sealed code ({error})"
+            data = {k: v for k, v in event.data.items() if k not in ("code", "sealed_code")}
+            log.warning(
+                "notify.otp_code_unreadable",
+                event_id=event.id,
+                event_type=event.type,
+                key_id=str(event.data.get("key_id") or "")[:32],
+                reason=str(error),
+            )
     return await plan_messages(
         session,
         settings,
@@ -77,11 +98,12 @@ async def plan_event(session: AsyncSession, settings: NotifySettings, event: Clo
         event_type=event.type,
         variant=variant,
         customer_id=event.customerid,
-        data=event.data,
+        data=data,
         lane=route.lane,
         urgent=bool(route.urgent),
         route_channels=list(route.channels),
         now=datetime.now(UTC),
+        unreadable=unreadable,
     )
 
 
@@ -117,9 +139,13 @@ async def plan_messages(
     now: datetime,
     not_before: datetime | None = None,
     campaign_id: str | None = None,
+    unreadable: str | None = None,
 ) -> Planned:
     """The messages an event makes for a customer: by which channels (reachable, allowed,
     in their order), when (quiet hours, caps), each row once per event and channel.
+
+    ``unreadable``: why the event's text cannot be made (a sealed code that does not open);
+    its messages are recorded failed with that reason, never sent.
     """
     if lane == "otp" and session.info.get(DEFER_OTP_INSERTS):
         # A consumer batch: its codes are planned together just before it commits.
@@ -137,6 +163,7 @@ async def plan_messages(
                 "not_before": not_before,
                 "campaign_id": campaign_id,
                 "sealer": settings.sealer(),
+                "unreadable": unreadable,
             },
         )
         return Planned([])
@@ -173,6 +200,7 @@ async def plan_messages(
             now=now,
             campaign_id=campaign_id,
             sealer=settings.sealer(),
+            unreadable=unreadable,
         )
         for channel, failover, when in plans
     ]
@@ -313,20 +341,25 @@ async def message_row(
     now: datetime,
     sealer: Sealer,
     campaign_id: str | None = None,
+    unreadable: str | None = None,
 ) -> dict[str, Any]:
-    """A queued message with its text; a template that cannot render makes it failed at once."""
+    """A queued message with its text; a template that cannot render makes it failed at once
+    (as does ``unreadable``: a text that cannot be made)."""
     rendered: Rendered | str
-    try:
-        rendered = await render_for(
-            session,
-            event_type=event_type,
-            variant=variant,
-            language=language,
-            channel=channel,
-            data=data,
-        )
-    except (NoTemplate, TemplateRenderError) as error:
-        rendered = f"template: {error}"
+    if unreadable is not None:
+        rendered = unreadable
+    else:
+        try:
+            rendered = await render_for(
+                session,
+                event_type=event_type,
+                variant=variant,
+                language=language,
+                channel=channel,
+                data=data,
+            )
+        except (NoTemplate, TemplateRenderError) as error:
+            rendered = f"template: {error}"
     return row_values(
         rendered,
         event_id=event_id,
@@ -526,7 +559,7 @@ def _plan_deferred_otps(sync_session: Any) -> None:
         for channel, failover in plans:
             rows.append(
                 row_values(
-                    _render_sync(sync_session, otp, language, channel),
+                    otp["unreadable"] or _render_sync(sync_session, otp, language, channel),
                     event_id=otp["event_id"],
                     event_type=otp["event_type"],
                     variant=otp["variant"],
