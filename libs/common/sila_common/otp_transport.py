@@ -68,6 +68,7 @@ class TransportKey:
         return cls(key_id, AESGCM(raw))
 
     def seal(self, code: str, *, customer_id: str, phone: str) -> str:
+        """The event's ``sealed_code`` (its ``key_id`` is this key's)."""
         nonce = os.urandom(_NONCE)
         sealed = self._aead.encrypt(nonce, code.encode(), _binding(self.key_id, customer_id, phone))
         return f"{_VERSION}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"
@@ -80,11 +81,6 @@ class TransportKey:
 
 def _binding(key_id: str, customer_id: str, phone: str) -> bytes:
     return f"sila-otp-transport|{_VERSION}|{key_id}|{customer_id}|{phone}".encode()
-
-
-def seal_code(key: TransportKey, code: str, *, customer_id: str, phone: str) -> str:
-    """The sealed code for the event's ``sealed_code`` (its ``key_id`` is ``key.key_id``)."""
-    return key.seal(code, customer_id=customer_id, phone=phone)
 
 
 class TransportKeyring:

@@ -45,7 +45,7 @@ MIN_SECRET_LENGTH = 16
 
 
 def check_production_secrets(settings: IdentitySettings) -> None:
-    """RuntimeError unless every secret is are set to private values of a decent length."""
+    """RuntimeError unless every secret is set to private values of a decent length."""
     for name in SECRETS:
         value = getattr(settings, name).get_secret_value()
         if value in PUBLIC_SECRET_VALUES or len(value) < MIN_SECRET_LENGTH:

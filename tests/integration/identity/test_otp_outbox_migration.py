@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Mapping
 
 import asyncpg
 
@@ -13,7 +14,7 @@ from sila_identity.service import definition
 from tests.conftest import RUN_ID, PostgresServer, create_database, drop_database
 
 
-def envelope(event_type: str, data: dict[str, object]) -> str:
+def envelope(event_type: str, data: Mapping[str, object]) -> str:
     return json.dumps(
         {
             "specversion": "1.0",

@@ -119,3 +119,30 @@ def test_production_refuses_a_transport_key_anyone_can_read() -> None:
             Profile.PROD,
         )
     assert "compose-public-otp-transport-key" in PUBLIC_KEYS
+
+
+def test_the_code_identity_sealed_is_opened_for_the_text_and_a_clear_one_is_never_used() -> None:
+    from sila_common.otp_transport import CodeUnreadable, TransportKey, TransportKeyring
+    from sila_notify.domain.sealing import with_opened_code
+
+    secret = "the transport key from the vault"
+    key = TransportKey.from_secret(secret)
+    event = {
+        "customer_id": "c-1",
+        "phone": "+213661234567",
+        "sealed_code": key.seal("246810", customer_id="c-1", phone="+213661234567"),
+        "key_id": key.key_id,
+        "expires_at": "2026-01-12T13:35:00+00:00",
+        "language": "fr",
+    }
+    opened = with_opened_code(event, TransportKeyring([secret]))
+    # What the template renders: the code, and nothing of the seal.
+    assert opened["code"] == "246810"
+    assert "sealed_code" not in opened and "key_id" not in opened
+    assert opened["phone"] == event["phone"]
+    # A code in clear beside (or instead of) the seal is never what is sent.
+    forged = {**event, "code": "000000"}
+    assert with_opened_code(forged, TransportKeyring([secret]))["code"] == "246810"
+    clear = {k: v for k, v in forged.items() if k not in ("sealed_code", "key_id")}
+    with pytest.raises(CodeUnreadable, match="no sealed code"):
+        with_opened_code(clear, TransportKeyring([secret]))

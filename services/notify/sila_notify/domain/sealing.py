@@ -26,6 +26,8 @@ from sila_common.otp_transport import CodeUnreadable, TransportKeyring
 SECRET_MEMBERS: Final = ("code",)
 # What a one-time-code event carries instead: the code sealed for notify by identity.
 SEALED_MEMBERS: Final = ("sealed_code", "key_id")
+# The events whose code arrives sealed (sila_common.otp_transport).
+SEALED_CODE_EVENTS: Final = frozenset({"identity.otp.requested"})
 MASK: Final = "••••••"
 _VERSION: Final = "v1"
 # Binds a sealed text to its purpose: a sealed body cannot be replayed as anything else.

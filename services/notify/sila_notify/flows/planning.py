@@ -33,7 +33,13 @@ from sila_notify.domain.routing import (
     matches,
     split_primary,
 )
-from sila_notify.domain.sealing import Sealer, masked, secrets_of, with_opened_code
+from sila_notify.domain.sealing import (
+    SEALED_CODE_EVENTS,
+    Sealer,
+    masked,
+    secrets_of,
+    with_opened_code,
+)
 from sila_notify.domain.templates import TemplateRenderError
 from sila_notify.flows.delivery.wakeup import wake_after_commit
 from sila_notify.settings import NotifySettings
@@ -76,7 +82,7 @@ async def plan_event(session: AsyncSession, settings: NotifySettings, event: Clo
     variant = str(event.data.get(route.variant_field) or "") if route.variant_field else ""
     data: Mapping[str, Any] = event.data
     unreadable: str | None = None
-    if route.lane == "otp":
+    if event.type in SEALED_CODE_EVENTS:
         # The code arrives sealed by identity for notify alone; it is opened here, in memory,
         # and the row seals the text again under notify's own key (row_values).
         try:
