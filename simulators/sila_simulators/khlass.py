@@ -14,7 +14,6 @@ Test accounts and failures: simulators/README.md. Run it:
 
 from __future__ import annotations
 
-import argparse
 import html
 import secrets
 import time
@@ -30,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from sila_simulators.support import Faults, SimulatorSpec, health
+from sila_simulators.support import Faults, SimulatorSpec, base_argument_parser, health
 
 MAX_CODE_ATTEMPTS = 3
 # account number -> (key, balance in centimes, blocked)
@@ -315,9 +314,7 @@ def create_app(khlass: Khlass | None = None) -> Starlette:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Khlass (CCP) payment simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=13021)
+    parser = base_argument_parser("Khlass (CCP) payment simulator", 13021)
     parser.add_argument("--api-key", default="sila-khlass-key")
     parser.add_argument("--session-seconds", type=float, default=600.0)
     parser.add_argument("--code-seconds", type=float, default=120.0)

@@ -19,7 +19,6 @@ Run it: ``python -m sila_simulators satim --port 13020``.
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import logging
@@ -37,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from sila_simulators.support import Faults, SimulatorSpec, health
+from sila_simulators.support import Faults, SimulatorSpec, base_argument_parser, health
 
 log = logging.getLogger("sila_simulators.satim")
 
@@ -416,9 +415,7 @@ def create_app(gateway: Gateway | None = None) -> Starlette:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="SATIM-compatible payment gateway simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=13020)
+    parser = base_argument_parser("SATIM-compatible payment gateway simulator", 13020)
     parser.add_argument("--username", default="sila")
     parser.add_argument("--password", default="sila-secret")
     parser.add_argument("--session-seconds", type=float, default=600.0)
