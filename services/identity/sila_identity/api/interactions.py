@@ -136,9 +136,7 @@ async def log_interaction(
 
 
 def _invalid(field: str, reason: str) -> Unprocessable:
-    return Unprocessable(
-        reason, errors=[{"field": f"body.{field}", "message": reason, "type": "interaction"}]
-    )
+    return Unprocessable.at(f"body.{field}", reason, kind="interaction")
 
 
 @router.get(
