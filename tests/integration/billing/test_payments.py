@@ -358,7 +358,12 @@ async def test_a_customer_sees_and_pays_only_their_own(
 @pytest.mark.parametrize("path", ["/v1/payments", "/v1/invoices"])
 @pytest.mark.parametrize(
     "boundary",
-    [["not a date", "x"], [5, "x"], ["0001-01-01T00:00:00+14:00", "x"], ["2031-01-01T00:00:00Z", 7]],
+    [
+        ["not a date", "x"],
+        [5, "x"],
+        ["0001-01-01T00:00:00+14:00", "x"],
+        ["2031-01-01T00:00:00Z", 7],
+    ],
 )
 async def test_a_cursor_billing_did_not_give_out_is_a_422_naming_the_cursor(
     billing: LiveService, customer: Customer, path: str, boundary: list[Any]
