@@ -3,6 +3,7 @@ scrubbed at erasure; read with balances derived from the ledger."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,41 @@ async def lock_account(session: AsyncSession, customer_id: str) -> Any:
             select(accounts).where(accounts.c.customer_id == customer_id).with_for_update()
         )
     ).one()
+
+
+async def lock_accounts(session: AsyncSession, customer_ids: Iterable[str]) -> None:
+    """Lock several accounts at once, in customer id order (created empty when unknown).
+
+    A batch of events locks every account it will touch up front and in one order, so two
+    engines reading different topics (identity's, billing's) with the same customers never
+    hold each other's accounts crosswise.
+    """
+    ordered = sorted(set(customer_ids))
+    if not ordered:
+        return
+    now = datetime.now(UTC)
+    await session.execute(
+        insert_for(session)(accounts)
+        .values(
+            [
+                {
+                    "customer_id": customer_id,
+                    "referral_code": new_code(),
+                    "opened_at": now,
+                    "tier": Tier.BRONZE.value,
+                    "offers": [],
+                }
+                for customer_id in ordered
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["customer_id"])
+    )
+    await session.execute(
+        select(accounts.c.customer_id)
+        .where(accounts.c.customer_id.in_(ordered))
+        .order_by(accounts.c.customer_id)
+        .with_for_update()
+    )
 
 
 async def find_account(session: AsyncSession, customer_id: str) -> Any:

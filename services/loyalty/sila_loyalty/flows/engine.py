@@ -9,10 +9,10 @@ already in the ledger).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for
@@ -35,11 +35,19 @@ from sila_loyalty.flows.accounts import lock_account
 from sila_loyalty.flows.campaigns import campaign_of
 from sila_loyalty.flows.common import aware
 from sila_loyalty.flows.grants import Source, grant
-from sila_loyalty.tables import accounts, campaigns, ledger_entries, recorded_events
+from sila_loyalty.tables import (
+    accounts,
+    campaign_reservations,
+    campaigns,
+    ledger_entries,
+    recorded_events,
+)
 
 PAYMENT = "billing.payment.succeeded"
 SPEND_TYPES = (PAYMENT,)
 SPEND_WINDOW = timedelta(days=365)
+# A reservation this old without its ledger entry belongs to an event that failed for good.
+ORPHAN_AFTER = timedelta(hours=1)
 
 
 def _amount(data: dict[str, Any]) -> int | None:
@@ -80,7 +88,8 @@ async def observe(session: AsyncSession, runtime: Runtime, event: CloudEvent) ->
                 event_type=event.type,
                 occurred_at=event.time,
                 amount_centimes=None,
-                facts=None,
+                # SQL NULL, not JSON null: ``release_waiting`` looks for ``facts IS NULL``.
+                facts=null(),
                 pending_event=event.model_dump(mode="json"),
             )
             .on_conflict_do_nothing(index_elements=["event_id"])
@@ -164,6 +173,7 @@ async def _record(
             occurred_at=event.time,
             amount_centimes=amount if event.type in SPEND_TYPES else None,
             facts=facts.as_json(),
+            pending_event=null(),
         )
         .on_conflict_do_nothing(index_elements=["event_id"])
     )
@@ -218,7 +228,7 @@ async def active_campaigns(session: AsyncSession, trigger: str, at: datetime) ->
             campaigns.c.starts_at <= at,
             campaigns.c.ends_at > at,
         )
-        # One order for everyone: concurrent grants lock campaigns without deadlocking.
+        # In id order, so a dry run and a replay meet them in the same order.
         .order_by(campaigns.c.id)
     )
     return [campaign_of(row) for row in rows.all()]
@@ -248,7 +258,7 @@ async def run_campaigns(session: AsyncSession, runtime: Runtime, facts: Facts) -
             state = CapState(per_customer={facts.customer_id: int(used or 0)})
             if cap_refusal(campaign, state, facts.customer_id) == "per_customer":
                 continue
-        if not await _take_budget(session, campaign):
+        if not await reserve_budget(runtime, campaign, key):
             continue
         reward = campaign.reward
         ticket = (
@@ -273,26 +283,101 @@ async def run_campaigns(session: AsyncSession, runtime: Runtime, facts: Facts) -
             speed_mbps=reward.speed_mbps,
             ticket=ticket,
         )
+        # The entry now stands for the reservation (a rollback keeps the reservation for
+        # the retry).
+        await session.execute(
+            delete(campaign_reservations).where(campaign_reservations.c.source_key == key)
+        )
         granted += 1
     return granted
 
 
-async def _take_budget(session: AsyncSession, campaign: Campaign) -> bool:
-    """Reserve one reward's cost and stock in a single conditional update: concurrent grants
-    across partitions and processes never go past the budget or the stock."""
+async def reserve_budget(runtime: Runtime, campaign: Campaign, key: str) -> bool:
+    """Reserve one reward's cost and stock for the grant ``key``, in a short transaction of
+    its own, committed at once.
+
+    The grant's own transaction holds customers' accounts (and, in a batch, several of
+    them); taking a campaign's row there too made two engines meet in opposite orders (a
+    registration read on identity's topic, a payment on billing's) and deadlock. Here the
+    campaign row is locked alone, for one statement. A single conditional update keeps
+    concurrent grants, across partitions and processes, within the budget and the stock;
+    the reservation row, keyed like the ledger entry, makes a retry of a rolled-back grant
+    use the same reservation instead of taking a second one.
+    """
     cost = campaign.reward.unit_cost_centimes
     c = campaigns.c
-    taken = await session.scalar(
-        update(campaigns)
-        .where(
-            c.id == campaign.campaign_id,
-            or_(c.budget_centimes.is_(None), c.spent_centimes + cost <= c.budget_centimes),
-            or_(c.stock.is_(None), c.stock_used + 1 <= c.stock),
-            and_(c.status == "active"),
+    async with runtime.session_factory() as session, session.begin():
+        if await session.scalar(
+            select(campaign_reservations.c.source_key).where(
+                campaign_reservations.c.source_key == key
+            )
+        ):
+            return True
+        taken = await session.scalar(
+            update(campaigns)
+            .where(
+                c.id == campaign.campaign_id,
+                or_(c.budget_centimes.is_(None), c.spent_centimes + cost <= c.budget_centimes),
+                or_(c.stock.is_(None), c.stock_used + 1 <= c.stock),
+                and_(c.status == "active"),
+            )
+            .values(
+                spent_centimes=c.spent_centimes + cost,
+                stock_used=c.stock_used + 1,
+                grants=c.grants + 1,
+            )
+            .returning(c.id)
         )
-        .values(
-            spent_centimes=c.spent_centimes + cost, stock_used=c.stock_used + 1, grants=c.grants + 1
+        if taken is None:
+            return False
+        await session.execute(
+            insert_for(session)(campaign_reservations)
+            .values(
+                source_key=key,
+                campaign_id=campaign.campaign_id,
+                cost_centimes=cost,
+                reserved_at=datetime.now(UTC),
+            )
+            .on_conflict_do_nothing(index_elements=["source_key"])
         )
-        .returning(c.id)
-    )
-    return taken is not None
+    return True
+
+
+async def release_orphan_reservations(
+    runtime: Runtime, now: datetime, *, older_than: timedelta = ORPHAN_AFTER
+) -> int:
+    """Give back what reservations without a grant took (their event went to the DLQ):
+    only reservations older than any grant transaction lives, so none is in flight."""
+    released = 0
+    r = campaign_reservations.c
+    async with runtime.session_factory() as session, session.begin():
+        rows = (
+            await session.execute(
+                select(campaign_reservations)
+                .where(
+                    r.reserved_at < now - older_than,
+                    ~select(ledger_entries.c.id)
+                    .where(ledger_entries.c.source_key == r.source_key)
+                    .exists(),
+                )
+                .order_by(r.campaign_id)
+                .limit(500)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for row in rows:
+            c = campaigns.c
+            await session.execute(
+                update(campaigns)
+                .where(c.id == row.campaign_id)
+                .values(
+                    spent_centimes=c.spent_centimes - row.cost_centimes,
+                    stock_used=c.stock_used - 1,
+                    grants=c.grants - 1,
+                )
+            )
+            await session.execute(
+                delete(campaign_reservations).where(r.source_key == row.source_key)
+            )
+            released += 1
+    return released

@@ -21,6 +21,7 @@ from sila_loyalty.domain.ledger import EntryReason, PointLot, RewardKind, expiri
 from sila_loyalty.events import BOOST_ENDED, POINTS_EXPIRED, BoostEnded, PointsExpired
 from sila_loyalty.flows.accounts import lock_account, points_of
 from sila_loyalty.flows.common import aware, settings_of
+from sila_loyalty.flows.engine import release_orphan_reservations
 from sila_loyalty.flows.grants import Source, write_entry
 from sila_loyalty.tables import accounts, boosts, ledger_entries
 
@@ -31,6 +32,7 @@ log = structlog.get_logger(__name__)
 class PassResult:
     boosts_ended: int = 0
     points_expired: int = 0
+    reservations_released: int = 0
 
 
 async def end_boosts(runtime: Runtime, now: datetime, *, batch_size: int = 200) -> int:
@@ -164,6 +166,7 @@ async def run_pass(runtime: Runtime, now: datetime | None = None) -> PassResult:
     return PassResult(
         boosts_ended=await end_boosts(runtime, now, batch_size=batch),
         points_expired=await expire_points(runtime, now, batch_size=batch),
+        reservations_released=await release_orphan_reservations(runtime, now),
     )
 
 
