@@ -114,6 +114,12 @@ async def test_replaying_the_whole_history_from_offset_zero_leaves_the_ledger_id
         reward={"kind": "bonus_hours", "quantity": 3, "unit_cost_centimes": 10_000},
         caps={"budget_centimes": 40_000, "per_customer": 2},
     )
+    uncapped = await create_campaign(
+        loyalty,
+        staff,
+        conditions={"offers": [offer]},
+        reward={"kind": "points", "quantity": 10, "unit_cost_centimes": 100},
+    )
     customers = [await registered_by_event(emit) for _ in range(3)]
     late = str(uuid.uuid4())  # pays before identity's registration is read
     referrer = customers[0]
@@ -153,7 +159,15 @@ async def test_replaying_the_whole_history_from_offset_zero_leaves_the_ledger_id
                     recorded_events.c.facts.is_not(None),
                 )
             )
-        return spent == 40_000 and released == 1 and await points(loyalty, referrer) >= 500
+            uncapped_grants = await session.scalar(
+                select(campaigns.c.grants).where(campaigns.c.id == uncapped["id"])
+            )
+        return (
+            spent == 40_000
+            and released == 1
+            and uncapped_grants == 9
+            and await points(loyalty, referrer) >= 500
+        )
 
     await eventually(settled, timeout=30, what="the history decided")
     before = await snapshot(loyalty)
@@ -161,6 +175,7 @@ async def test_replaying_the_whole_history_from_offset_zero_leaves_the_ledger_id
     assert before["reserved"] == 0
     assert any(row[0].startswith("referral:") for row in before["ledger"])
     assert len([row for row in before["ledger"] if row[5] == budget["id"]]) == 4
+    assert len([row for row in before["ledger"] if row[5] == uncapped["id"]]) == 9
 
     # The replay: the same handlers, a consumer group that starts from offset 0.
     name = f"loyalty.engine.replay-{uuid.uuid4().hex[:6]}"
