@@ -25,6 +25,7 @@ TRIGGERS: Final[dict[str, str]] = {
     "tickets.ticket.escalated": "a ticket's commitment was breached (level breached only)",
     "tickets.survey.answered": "the customer answered a satisfaction survey",
     "loyalty.referral.converted": "a customer's referee made their first payment",
+    "loyalty.tenure.anniversary": "the customer's tenure anniversary (a daily job, Algiers time)",
 }
 # Triggers that fire only on some of their events, and what makes a grant "once".
 ONCE_PER_SUBJECT: Final = {"tickets.ticket.escalated"}
