@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -329,3 +329,11 @@ def default_label(reward: Reward) -> str:
     if reward.kind is RewardKind.COUPON:
         return f"un bon de {reward.quantity // 100} DA sur votre prochaine recharge"
     return f"un cadeau : {reward.item}"
+
+
+def granted_label(reward: Reward, quantity: int) -> str:
+    """The label of what is granted: the campaign's own words, or the default ones said
+    with the quantity actually granted (a tier's bonus on points changes it)."""
+    if quantity != reward.quantity and reward.label == default_label(reward):
+        return default_label(replace(reward, quantity=quantity))
+    return reward.label

@@ -24,6 +24,7 @@ from sila_loyalty.domain.campaigns import (
     Facts,
     cap_refusal,
     grant_key,
+    granted_label,
     granted_quantity,
     refusal,
 )
@@ -266,13 +267,14 @@ async def run_campaigns(session: AsyncSession, runtime: Runtime, facts: Facts) -
             if facts.event_type == "tickets.ticket.escalated"
             else None
         )
+        quantity = granted_quantity(reward, facts.tier)
         await grant(
             session,
             runtime,
             customer_id=facts.customer_id,
             kind=reward.kind,
-            quantity=granted_quantity(reward, facts.tier),
-            label=reward.label,
+            quantity=quantity,
+            label=granted_label(reward, quantity),
             source=Source(
                 key=key,
                 reason=EntryReason.CAMPAIGN,
