@@ -14,7 +14,7 @@ import re
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sila_loyalty.tables import ledger_entries
 from tests.integration.loyalty.conftest import (
@@ -178,10 +178,11 @@ async def test_marketing_holds_a_draw_and_audit_reruns_it_with_the_same_winners(
         )
 
     async def rewarded() -> bool:
-        read = await loyalty.client.get(
-            f"/v1/loyalty/campaigns/{campaign['id']}", headers=marketing.auth
-        )
-        return bool(read.json()["grants"] == 4)
+        async with loyalty.runtime.session_factory() as session:
+            granted = await session.scalar(
+                select(func.count()).where(ledger_entries.c.campaign_id == campaign["id"])
+            )
+        return granted == 4
 
     await eventually(rewarded, what="four entrants")
 
