@@ -84,7 +84,7 @@ async def handle_many(session: AsyncSession, events: list[CloudEvent]) -> None:
     """A fetch's events in one transaction: every account they touch is locked first, in
     customer id order, then each event is handled in its order. Two engines (one reading
     identity's partitions, the other billing's) thus never hold accounts crosswise, and
-    campaign budgets are reserved outside this transaction (``engine.reserve_budget``):
+    campaign budgets are reserved outside this transaction (``engine.reserve_budgets``):
     nothing here waits in an order another engine could reverse."""
     await accounts.lock_accounts(session, await accounts_touched(session, events))
     for event in events:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, null, or_, select, update
+from sqlalchemy import and_, delete, func, null, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for
@@ -238,28 +238,51 @@ async def active_campaigns(session: AsyncSession, trigger: str, at: datetime) ->
 async def run_campaigns(session: AsyncSession, runtime: Runtime, facts: Facts) -> int:
     """Grant what each active campaign of this trigger promises for these facts; returns how
     many grants were made. The caller holds the customer's account lock."""
-    granted = 0
-    for campaign in await active_campaigns(session, facts.event_type, facts.occurred_at):
-        if refusal(campaign, facts) is not None:
-            continue
-        key = grant_key(campaign, facts)
-        if await session.scalar(
-            select(ledger_entries.c.id).where(ledger_entries.c.source_key == key)
-        ):
-            continue
-        if campaign.caps.per_customer is not None:
-            used = await session.scalar(
-                select(func.count())
-                .select_from(ledger_entries)
-                .where(
-                    ledger_entries.c.campaign_id == campaign.campaign_id,
-                    ledger_entries.c.customer_id == facts.customer_id,
-                )
+    candidates = [
+        (campaign, grant_key(campaign, facts))
+        for campaign in await active_campaigns(session, facts.event_type, facts.occurred_at)
+        if refusal(campaign, facts) is None
+    ]
+    if not candidates:
+        return 0
+    done = set(
+        await session.scalars(
+            select(ledger_entries.c.source_key).where(
+                ledger_entries.c.source_key.in_([key for _, key in candidates])
             )
-            state = CapState(per_customer={facts.customer_id: int(used or 0)})
-            if cap_refusal(campaign, state, facts.customer_id) == "per_customer":
-                continue
-        if not await reserve_budget(runtime, campaign, key):
+        )
+    )
+    candidates = [(c, key) for c, key in candidates if key not in done]
+    capped = [c.campaign_id for c, _ in candidates if c.caps.per_customer is not None]
+    if capped:
+        used: dict[str, int] = dict(
+            (
+                await session.execute(
+                    select(ledger_entries.c.campaign_id, func.count())
+                    .where(
+                        ledger_entries.c.campaign_id.in_(capped),
+                        ledger_entries.c.customer_id == facts.customer_id,
+                    )
+                    .group_by(ledger_entries.c.campaign_id)
+                )
+            ).all()
+        )
+        candidates = [
+            (c, key)
+            for c, key in candidates
+            if cap_refusal(
+                c,
+                CapState(per_customer={facts.customer_id: int(used.get(c.campaign_id, 0))}),
+                facts.customer_id,
+            )
+            != "per_customer"
+        ]
+    if not candidates:
+        return 0
+    reserved = await reserve_budgets(runtime, candidates)
+    granted: list[str] = []
+    for campaign, key in candidates:
+        if key not in reserved:
             continue
         reward = campaign.reward
         ticket = (
@@ -285,64 +308,83 @@ async def run_campaigns(session: AsyncSession, runtime: Runtime, facts: Facts) -
             speed_mbps=reward.speed_mbps,
             ticket=ticket,
         )
-        # The entry now stands for the reservation (a rollback keeps the reservation for
-        # the retry).
+        granted.append(key)
+    if granted:
+        # The entries now stand for their reservations (a rollback keeps the reservations
+        # for the retry).
         await session.execute(
-            delete(campaign_reservations).where(campaign_reservations.c.source_key == key)
+            delete(campaign_reservations).where(campaign_reservations.c.source_key.in_(granted))
         )
-        granted += 1
-    return granted
+    return len(granted)
 
 
-async def reserve_budget(runtime: Runtime, campaign: Campaign, key: str) -> bool:
-    """Reserve one reward's cost and stock for the grant ``key``, in a short transaction of
-    its own, committed at once.
+async def reserve_budgets(runtime: Runtime, wanted: list[tuple[Campaign, str]]) -> set[str]:
+    """Reserve each grant's cost and stock (campaign, grant key) in a short transaction of
+    its own, committed at once; returns the keys reserved.
 
     The grant's own transaction holds customers' accounts (and, in a batch, several of
-    them); taking a campaign's row there too made two engines meet in opposite orders (a
-    registration read on identity's topic, a payment on billing's) and deadlock. Here the
-    campaign row is locked alone, for one statement. A single conditional update keeps
-    concurrent grants, across partitions and processes, within the budget and the stock;
-    the reservation row, keyed like the ledger entry, makes a retry of a rolled-back grant
-    use the same reservation instead of taking a second one.
+    them); taking campaigns' rows there too made two engines meet in opposite orders (a
+    registration read on identity's topic, a payment on billing's) and deadlock. Here only
+    campaign rows are locked, in id order, for a few statements. One conditional update per
+    campaign keeps concurrent grants, across partitions and processes, within the budget
+    and the stock; the reservation row, keyed like the ledger entry, makes a retry of a
+    rolled-back grant use the same reservation instead of taking a second one.
+
+    The commit does not wait for the disk (``synchronous_commit = off``): the grant's own
+    commit, later in the WAL, waits for it and everything before it, so a grant that
+    survives a crash has its reservation; a reservation lost in a crash had no grant yet,
+    and the retry takes it again.
     """
-    cost = campaign.reward.unit_cost_centimes
     c = campaigns.c
+    r = campaign_reservations.c
+    reserved: set[str] = set()
     async with runtime.session_factory() as session, session.begin():
-        if await session.scalar(
-            select(campaign_reservations.c.source_key).where(
-                campaign_reservations.c.source_key == key
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(text("SET LOCAL synchronous_commit = off"))
+        reserved.update(
+            await session.scalars(
+                select(r.source_key).where(r.source_key.in_([key for _, key in wanted]))
             )
-        ):
-            return True
-        taken = await session.scalar(
-            update(campaigns)
-            .where(
-                c.id == campaign.campaign_id,
-                or_(c.budget_centimes.is_(None), c.spent_centimes + cost <= c.budget_centimes),
-                or_(c.stock.is_(None), c.stock_used + 1 <= c.stock),
-                and_(c.status == "active"),
-            )
-            .values(
-                spent_centimes=c.spent_centimes + cost,
-                stock_used=c.stock_used + 1,
-                grants=c.grants + 1,
-            )
-            .returning(c.id)
         )
-        if taken is None:
-            return False
-        await session.execute(
-            insert_for(session)(campaign_reservations)
-            .values(
-                source_key=key,
-                campaign_id=campaign.campaign_id,
-                cost_centimes=cost,
-                reserved_at=datetime.now(UTC),
+        rows: list[dict[str, Any]] = []
+        now = datetime.now(UTC)
+        for campaign, key in sorted(wanted, key=lambda item: item[0].campaign_id):
+            if key in reserved:
+                continue
+            cost = campaign.reward.unit_cost_centimes
+            taken = await session.scalar(
+                update(campaigns)
+                .where(
+                    c.id == campaign.campaign_id,
+                    or_(c.budget_centimes.is_(None), c.spent_centimes + cost <= c.budget_centimes),
+                    or_(c.stock.is_(None), c.stock_used + 1 <= c.stock),
+                    and_(c.status == "active"),
+                )
+                .values(
+                    spent_centimes=c.spent_centimes + cost,
+                    stock_used=c.stock_used + 1,
+                    grants=c.grants + 1,
+                )
+                .returning(c.id)
             )
-            .on_conflict_do_nothing(index_elements=["source_key"])
-        )
-    return True
+            if taken is None:
+                continue
+            reserved.add(key)
+            rows.append(
+                {
+                    "source_key": key,
+                    "campaign_id": campaign.campaign_id,
+                    "cost_centimes": cost,
+                    "reserved_at": now,
+                }
+            )
+        if rows:
+            await session.execute(
+                insert_for(session)(campaign_reservations)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["source_key"])
+            )
+    return reserved
 
 
 async def release_orphan_reservations(
