@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, null, or_, select, text, update
+from sqlalchemy import bindparam, delete, func, null, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import insert_for
@@ -221,18 +221,19 @@ async def _update_tier(
 
 
 async def active_campaigns(session: AsyncSession, trigger: str, at: datetime) -> list[Campaign]:
-    rows = await session.execute(
-        select(campaigns)
-        .where(
-            campaigns.c.trigger == trigger,
-            campaigns.c.status == "active",
-            campaigns.c.starts_at <= at,
-            campaigns.c.ends_at > at,
+    """The campaigns of this trigger active at ``at``, in id order. Read once per trigger
+    and transaction (a batch of events): a campaign paused meanwhile cannot grant anyway,
+    its reservation checks the status."""
+    cache: dict[str, list[Campaign]] = session.info.setdefault("loyalty.campaigns", {})
+    if trigger not in cache:
+        rows = await session.execute(
+            select(campaigns)
+            .where(campaigns.c.trigger == trigger, campaigns.c.status == "active")
+            # In id order, so a dry run and a replay meet them in the same order.
+            .order_by(campaigns.c.id)
         )
-        # In id order, so a dry run and a replay meet them in the same order.
-        .order_by(campaigns.c.id)
-    )
-    return [campaign_of(row) for row in rows.all()]
+        cache[trigger] = [campaign_of(row) for row in rows.all()]
+    return [c for c in cache[trigger] if c.period.starts_at <= at < c.period.ends_at]
 
 
 async def run_campaigns(session: AsyncSession, runtime: Runtime, facts: Facts) -> int:
@@ -325,9 +326,9 @@ async def reserve_budgets(runtime: Runtime, wanted: list[tuple[Campaign, str]]) 
     The grant's own transaction holds customers' accounts (and, in a batch, several of
     them); taking campaigns' rows there too made two engines meet in opposite orders (a
     registration read on identity's topic, a payment on billing's) and deadlock. Here only
-    campaign rows are locked, in id order, for a few statements. One conditional update per
-    campaign keeps concurrent grants, across partitions and processes, within the budget
-    and the stock; the reservation row, keyed like the ledger entry, makes a retry of a
+    campaign rows are locked, in id order, by one statement; what fits in their budget and
+    stock is then taken, so concurrent grants, across partitions and processes, stay within
+    them; the reservation row, keyed like the ledger entry, makes a retry of a
     rolled-back grant use the same reservation instead of taking a second one.
 
     The commit does not wait for the disk (``synchronous_commit = off``): the grant's own
@@ -346,39 +347,61 @@ async def reserve_budgets(runtime: Runtime, wanted: list[tuple[Campaign, str]]) 
                 select(r.source_key).where(r.source_key.in_([key for _, key in wanted]))
             )
         )
+        todo = [(campaign, key) for campaign, key in wanted if key not in reserved]
+        if not todo:
+            return reserved
+        # The campaigns' rows, locked in id order by one statement.
+        state = {
+            row.id: row
+            for row in (
+                await session.execute(
+                    select(c.id, c.budget_centimes, c.spent_centimes, c.stock, c.stock_used)
+                    .where(
+                        c.id.in_({campaign.campaign_id for campaign, _ in todo}),
+                        c.status == "active",
+                    )
+                    .order_by(c.id)
+                    .with_for_update()
+                )
+            ).all()
+        }
+        spent = {campaign_id: int(row.spent_centimes) for campaign_id, row in state.items()}
+        used = {campaign_id: int(row.stock_used) for campaign_id, row in state.items()}
+        taken: dict[str, tuple[int, int]] = {}
         rows: list[dict[str, Any]] = []
         now = datetime.now(UTC)
-        for campaign, key in sorted(wanted, key=lambda item: item[0].campaign_id):
-            if key in reserved:
-                continue
+        for campaign, key in todo:
+            row = state.get(campaign.campaign_id)
+            if row is None:
+                continue  # paused or ended meanwhile
             cost = campaign.reward.unit_cost_centimes
-            taken = await session.scalar(
-                update(campaigns)
-                .where(
-                    c.id == campaign.campaign_id,
-                    or_(c.budget_centimes.is_(None), c.spent_centimes + cost <= c.budget_centimes),
-                    or_(c.stock.is_(None), c.stock_used + 1 <= c.stock),
-                    and_(c.status == "active"),
-                )
-                .values(
-                    spent_centimes=c.spent_centimes + cost,
-                    stock_used=c.stock_used + 1,
-                    grants=c.grants + 1,
-                )
-                .returning(c.id)
-            )
-            if taken is None:
+            cid = campaign.campaign_id
+            if row.budget_centimes is not None and spent[cid] + cost > row.budget_centimes:
                 continue
+            if row.stock is not None and used[cid] + 1 > row.stock:
+                continue
+            spent[cid] += cost
+            used[cid] += 1
+            grants, cost_sum = taken.get(cid, (0, 0))
+            taken[cid] = (grants + 1, cost_sum + cost)
             reserved.add(key)
             rows.append(
-                {
-                    "source_key": key,
-                    "campaign_id": campaign.campaign_id,
-                    "cost_centimes": cost,
-                    "reserved_at": now,
-                }
+                {"source_key": key, "campaign_id": cid, "cost_centimes": cost, "reserved_at": now}
             )
-        if rows:
+        if taken:
+            await session.execute(
+                update(campaigns)
+                .where(c.id == bindparam("campaign"))
+                .values(
+                    spent_centimes=c.spent_centimes + bindparam("cost"),
+                    stock_used=c.stock_used + bindparam("count"),
+                    grants=c.grants + bindparam("count"),
+                ),
+                [
+                    {"campaign": cid, "count": count, "cost": cost}
+                    for cid, (count, cost) in sorted(taken.items())
+                ],
+            )
             await session.execute(
                 insert_for(session)(campaign_reservations)
                 .values(rows)
