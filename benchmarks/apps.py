@@ -21,6 +21,6 @@ def service_app() -> FastAPI:
 
 def smsc_app() -> Any:
     """The SMS centre simulator (Kannel's HTTP interface) in its own process."""
-    from sila_notify.simulators.smsc import SmscSimulatorConfig, create_smsc_app
+    from sila_simulators.smsc import SmscSimulatorConfig, create_smsc_app
 
     return create_smsc_app(SmscSimulatorConfig(dlr_delay_seconds=0.05))

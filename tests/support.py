@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 
 from sila_common.app import create_app
@@ -94,6 +95,23 @@ async def live_service(
             transport=transport, base_url=f"http://{definition.name}"
         ) as client:
             yield LiveService(app=app, client=client)
+
+
+@asynccontextmanager
+async def on_a_port(app: FastAPI) -> AsyncIterator[str]:
+    """An in-process service (its lifespan already ran) also served on a real loopback port,
+    for the services and simulators that call it over HTTP; yields its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    await wait_until(lambda: server.started or task.done(), what="the server started")
+    try:
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
 
 
 def bearer(token: str) -> dict[str, str]:

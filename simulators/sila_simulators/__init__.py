@@ -1,1 +1,5 @@
-"""Third parties simulated over their real protocols, each runnable as its own process."""
+"""Stand-ins for the third parties Sila talks to (SMS centre, push, mail, payment providers),
+speaking their real protocols over HTTP and TCP, for tests, benchmarks and ``make run``.
+
+Never imported by a service. See simulators/README.md for the layout and how to add one.
+"""

@@ -20,6 +20,7 @@ import html
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -29,6 +30,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+
+from sila_simulators.support import SimulatorSpec
 
 MAX_CODE_ATTEMPTS = 3
 # account number -> (key, balance in centimes, blocked)
@@ -307,7 +310,7 @@ def create_app(khlass: Khlass | None = None) -> Starlette:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Khlass (CCP) payment simulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=13021)
@@ -327,3 +330,13 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+SIMULATOR = SimulatorSpec(
+    name="khlass",
+    summary="Khlass: payment from an Algérie Poste CCP account with a one-time code",
+    main=main,
+    ports={"port": 16},
+    service_env=lambda ports: {"SILA_BILLING_KHLASS_URL": f"http://127.0.0.1:{ports['port']}"},
+    inbox=False,
+)

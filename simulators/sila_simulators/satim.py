@@ -26,6 +26,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+
+from sila_simulators.support import SimulatorSpec
 
 log = logging.getLogger("sila_simulators.satim")
 
@@ -385,7 +388,7 @@ value="{oid}"><input type="hidden" name="cancel" value="1"><button>Annuler</butt
     )
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="SATIM-compatible payment gateway simulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=13020)
@@ -407,3 +410,13 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+SIMULATOR = SimulatorSpec(
+    name="satim",
+    summary="SATIM e-payment gateway (CIB and Edahabia cards)",
+    main=main,
+    ports={"port": 15},
+    service_env=lambda ports: {"SILA_BILLING_SATIM_URL": f"http://127.0.0.1:{ports['port']}"},
+    inbox=False,
+)

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from tests.integration.notify_simulators.servers import serve
+from tests.integration.simulators.servers import serve
 from tests.support import LiveService, bearer, random_mobile
 
 PASSWORD = "a long enough security test password"

@@ -35,6 +35,10 @@ class Child:
     command: Sequence[str]
     env: Mapping[str, str] = field(default_factory=dict)
     log_path: Path | None = None
+    # Run as this system user (the supervisor is root and the program refuses root).
+    user: str | None = None
+    # The signal that asks for a clean stop (SIGKILL follows after the timeout).
+    stop_signal: str = "SIGTERM"
     process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -53,6 +57,7 @@ class Child:
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,
             preexec_fn=_die_with_parent,
+            user=self.user,
         )
         if handle is not None:
             handle.close()
@@ -62,12 +67,12 @@ class Child:
         return self.process is not None and self.process.returncode is None
 
     async def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL after ``timeout``; the whole process group."""
+        """``stop_signal``, then SIGKILL after ``timeout``; the whole process group."""
         process = self.process
         if process is None or process.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+            os.killpg(process.pid, signal.Signals[self.stop_signal])
         try:
             await asyncio.wait_for(process.wait(), timeout=timeout)
         except TimeoutError:

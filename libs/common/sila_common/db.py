@@ -1,4 +1,4 @@
-"""Async SQLAlchemy engine and sessions for PostgreSQL (asyncpg) and SQLite (aiosqlite)."""
+"""Async SQLAlchemy engine and sessions for PostgreSQL (asyncpg), the one engine Sila runs on."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, MetaData, event
+from sqlalchemy import BigInteger, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
-# Stable constraint names make Alembic migrations deterministic across dialects.
+# Stable constraint names make Alembic migrations deterministic.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -25,10 +25,10 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-# A 64-bit key on PostgreSQL that SQLite still auto-increments (it only does for INTEGER).
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-# JSONB where we have it.
-JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+# A 64-bit key.
+BigId = BigInteger()
+# A JSON document.
+JsonDoc = JSONB()
 
 
 def new_metadata() -> MetaData:
@@ -41,24 +41,8 @@ class Base(DeclarativeBase):
     metadata = new_metadata()
 
 
-def is_postgres(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "postgresql"
-
-
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An engine tuned for the dialect: a pool for PostgreSQL, WAL and a busy timeout for SQLite."""
-    if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
+    """A pooled asyncpg engine."""
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     # No ping before each checkout (a round trip on every transaction: 8-15 % of a request's
@@ -82,15 +66,3 @@ async def transaction(
     """One unit of work: commit on success, roll back on any error."""
     async with factory() as session, session.begin():
         yield session
-
-
-def insert_for(session: AsyncSession) -> Any:
-    """The dialect's INSERT, which knows ``ON CONFLICT`` on both PostgreSQL and SQLite."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    bind = session.bind
-    return (
-        postgresql.insert
-        if bind is not None and bind.dialect.name == "postgresql"
-        else sqlite.insert
-    )

@@ -30,8 +30,8 @@ async def upgrade_async(migrations_dir: Path, url: str) -> None:
 
 
 def _include(obj: Any, _name: str | None, type_: str, reflected: bool, _compare_to: Any) -> bool:
-    """Skip a reflected unique constraint that only repeats the primary key (SQLite keeps
-    one from the first migrations): redundant either way, not worth a migration."""
+    """Skip a reflected unique constraint that only repeats the primary key (the first
+    migrations made some): redundant, not worth a migration."""
     if type_ == "unique_constraint" and reflected:
         table = obj.table
         primary = {c.name for c in table.primary_key.columns}
@@ -54,7 +54,6 @@ def run_env(metadata: MetaData) -> None:
         context.configure(
             connection=connection,
             target_metadata=metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
             include_object=_include,
         )
         with context.begin_transaction():

@@ -68,7 +68,6 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
             "shard",
             "id",
             postgresql_where=text("published_at IS NULL"),
-            sqlite_where=text("published_at IS NULL"),
         ),
         Index("ix_outbox_published_at", "published_at"),
         # One customer's events: what an erasure deletes from the history.

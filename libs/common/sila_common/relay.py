@@ -24,11 +24,10 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 from sqlalchemy import Text, cast, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sila_common.aio import wait_or_timeout
-from sila_common.db import is_postgres
 from sila_common.kafka import make_producer
 from sila_common.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_REPLAYS
 from sila_common.outbox import SHARD_COUNT, MessagingTables
@@ -106,10 +105,7 @@ class OutboxRelay:
 
     # -- shard ownership ---------------------------------------------------------------
     async def hold_shards(self) -> None:
-        """Hold advisory locks on up to ``relay_max_shards`` shards (PostgreSQL only)."""
-        if not is_postgres(self.engine):
-            self.owned_shards = set(range(SHARD_COUNT))
-            return
+        """Hold advisory locks on up to ``relay_max_shards`` shards."""
         try:
             if self._lock_conn is None:
                 self._lock_conn = await self.engine.connect()
@@ -165,12 +161,10 @@ class OutboxRelay:
             )
             .where(outbox.c.published_at.is_(None))
             .order_by(outbox.c.id)
+            .where(outbox.c.shard.in_(sorted(self.owned_shards)))
             .limit(self.settings.relay_batch_size)
+            .with_for_update(skip_locked=True)
         )
-        if is_postgres(self.engine):
-            query = query.where(outbox.c.shard.in_(sorted(self.owned_shards))).with_for_update(
-                skip_locked=True
-            )
         async with self.engine.begin() as conn:
             rows = (await conn.execute(query)).all()
             if not rows:
@@ -229,15 +223,13 @@ class OutboxRelay:
             {"topic": t, "partition": p, "last_offset": o, "updated_at": now}
             for (t, p), o in highest.items()
         ]
-        dialect_insert = postgresql.insert if is_postgres(self.engine) else sqlite.insert
-        stmt = dialect_insert(offsets).values(values)
+        stmt = insert(offsets).values(values)
         # Several relays may write the same partition: keep the highest offset seen.
-        greatest = func.greatest if is_postgres(self.engine) else func.max
         await conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["topic", "partition"],
                 set_={
-                    "last_offset": greatest(offsets.c.last_offset, stmt.excluded.last_offset),
+                    "last_offset": func.greatest(offsets.c.last_offset, stmt.excluded.last_offset),
                     "updated_at": now,
                 },
             )

@@ -59,6 +59,8 @@ async def open_runtime(
             await definition.on_startup(runtime)
         yield runtime
     finally:
+        for close in runtime.closers:
+            await close()
         await engine.dispose()
         if runtime.tracer_provider is not None:
             runtime.tracer_provider.shutdown()

@@ -49,6 +49,8 @@ class Runtime:
     # None when tracing is disabled (OTEL_SDK_DISABLED); see sila_common.tracing.
     tracer_provider: TracerProvider | None = None
     extras: dict[str, object] = field(default_factory=dict)
+    # Closed when the process stops (clients made on demand, such as the identity client).
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

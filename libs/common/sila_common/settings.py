@@ -7,12 +7,12 @@ Platform-wide variables carry the ``SILA_`` prefix; each service adds its own wi
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-VAR_DIR = Path("var")
+# Where ``make run`` starts its embedded PostgreSQL (the base port 8000 + 32).
+DEV_POSTGRES_PORT = 8032
 
 
 class Profile(StrEnum):
@@ -61,10 +61,30 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=4, ge=1)
     consumer_backoff_seconds: float = Field(default=0.2, gt=0)
     consumer_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    # Where a service asks identity about a customer its own directory lacks
+    # (sila_common.identity_client), as the client ``service_name`` of identity's
+    # SILA_IDENTITY_SERVICE_CLIENTS; unset, the secret is the dev one (refused in prod).
+    identity_url: str = "http://127.0.0.1:8001"
+    identity_client_secret: SecretStr | None = None
+
+    def identity_secret(self) -> str:
+        if self.identity_client_secret is not None:
+            return self.identity_client_secret.get_secret_value()
+        return f"dev-only-{self.service_name}-service-secret"
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_only(cls, value: str) -> str:
+        if value and not value.startswith("postgresql"):
+            raise ValueError(
+                "Sila runs on PostgreSQL only: postgresql+asyncpg://user@host:port/database"
+            )
+        return value
 
     def resolved_database_url(self) -> str:
-        """The configured URL, or the embedded default: one SQLite file per service."""
+        """The configured URL, or the service's database on ``make run``'s embedded PostgreSQL."""
         if self.database_url:
             return self.database_url
-        VAR_DIR.mkdir(exist_ok=True)
-        return f"sqlite+aiosqlite:///{VAR_DIR / (self.service_name + '.db')}"
+        return (
+            f"postgresql+asyncpg://postgres@127.0.0.1:{DEV_POSTGRES_PORT}/sila_{self.service_name}"
+        )

@@ -145,7 +145,6 @@ payments = Table(
         "ix_payments_open",
         "expires_at",
         postgresql_where=OPEN_PAYMENT,
-        sqlite_where=OPEN_PAYMENT,
     ),
     # Two tabs paying one bill (or recharging one line): one open payment at a time.
     Index(
@@ -153,14 +152,12 @@ payments = Table(
         "invoice_id",
         unique=True,
         postgresql_where=OPEN_PAYMENT,
-        sqlite_where=OPEN_PAYMENT,
     ),
     Index(
         "uq_payments_open_subscription",
         "subscription_id",
         unique=True,
         postgresql_where=OPEN_PAYMENT,
-        sqlite_where=OPEN_PAYMENT,
     ),
 )
 

@@ -42,6 +42,10 @@ def main() -> None:
         )
         for name in ROUTES
     }
+    # The message viewer, in the dev profile only (make run sets its URL).
+    viewer = os.environ.get("SILA_GATEWAY_MESSAGES_URL")
+    if viewer and os.environ.get("SILA_PROFILE", "dev") == "dev":
+        upstreams["messages"] = viewer
     # One Date and one Server header per answer: the gateway's (services' are dropped).
     uvicorn.run(create_gateway(upstreams), host=args.host, port=args.port, log_level="warning")
 

@@ -13,7 +13,7 @@ from starlette.background import BackgroundTask
 
 from sila_common.correlation import new_correlation_id
 from sila_common.problems import MEDIA_TYPE, PROBLEM_BASE
-from sila_gateway.routes import ROUTES, UnsafePath, check_path, route
+from sila_gateway.routes import DEV_ROUTES, ROUTES, UnsafePath, check_path, route
 
 HOP_BY_HOP = {
     "connection",
@@ -36,7 +36,9 @@ IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 
 
 def create_gateway(upstreams: dict[str, str]) -> FastAPI:
-    """``upstreams`` maps a service name to its base URL (http://127.0.0.1:8001)."""
+    """``upstreams`` maps a service name to its base URL (http://127.0.0.1:8001); a
+    development upstream (``DEV_ROUTES``: the message viewer) is routed when it is given."""
+    table = {**ROUTES, **{name: p for name, p in DEV_ROUTES.items() if name in upstreams}}
     client_holder: dict[str, httpx.AsyncClient] = {}
 
     @asynccontextmanager
@@ -87,7 +89,7 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
             checked = check_path(raw_path.decode("latin-1") or "/" + path)
         except UnsafePath as refused:
             return problem(400, "unsafe-path", "Unsafe path", str(refused))
-        target = route(checked)
+        target = route(checked, table)
         if target is None:
             return problem(404, "not-found", "Not found", "No service answers this path.")
         service, upstream_path = target

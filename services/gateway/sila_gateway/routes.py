@@ -45,6 +45,9 @@ ROUTES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Development only (``make run``'s dev profile): the message viewer of the simulators.
+DEV_ROUTES: dict[str, tuple[str, ...]] = {"messages": ("/dev/messages",)}
+
 # The service's own documents, under its name: /tickets/openapi.json, /tickets/docs.
 DOC_PATHS = ("/openapi.json", "/docs", "/redoc")
 
@@ -79,9 +82,9 @@ def check_path(raw_path: str) -> str:
     return path
 
 
-def route(path: str) -> tuple[str, str] | None:
+def route(path: str, routes: dict[str, tuple[str, ...]] = ROUTES) -> tuple[str, str] | None:
     """(service, upstream path) for a request path, or None when nothing serves it."""
-    for service, prefixes in ROUTES.items():
+    for service, prefixes in routes.items():
         for prefix in prefixes:
             if path == prefix or path.startswith(prefix + "/"):
                 return service, path

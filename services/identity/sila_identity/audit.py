@@ -80,6 +80,5 @@ async def record_reads_in(
     rows = [_row(principal, action, cid, None, detail) for cid in dict.fromkeys(customer_ids)]
     if not rows:
         return
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await session.execute(text("SET LOCAL synchronous_commit = off"))
+    await session.execute(text("SET LOCAL synchronous_commit = off"))
     await session.execute(insert(audit_log), rows)

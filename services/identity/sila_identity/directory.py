@@ -96,7 +96,7 @@ def to_read(row: Any) -> CustomerRead:
 async def load_row(session: AsyncSession, customer_id: str, *, for_update: bool = False) -> Any:
     """The customer's row, or 404."""
     query = select(customers).where(customers.c.id == customer_id)
-    if for_update and session.bind is not None and session.bind.dialect.name == "postgresql":
+    if for_update:
         query = query.with_for_update()
     row = (await session.execute(query)).one_or_none()
     if row is None:

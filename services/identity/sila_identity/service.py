@@ -76,6 +76,11 @@ async def _on_startup(runtime: Runtime) -> None:
     assert isinstance(settings, IdentitySettings)
     if runtime.platform.profile == Profile.PROD:
         check_production_secrets(settings)
+        for client, secret in settings.service_clients.items():
+            if secret.get_secret_value().startswith("dev-only-"):
+                raise RuntimeError(
+                    f"SILA_IDENTITY_SERVICE_CLIENTS must give {client} its own secret in production"
+                )
     await _key_store(runtime).ensure_key()
 
 

@@ -9,6 +9,9 @@ from sila_common.settings import ServiceSettings
 
 # Verifiers allow this much clock skew past ``exp`` (sila_common.auth.TokenVerifier).
 VERIFIER_LEEWAY_SECONDS = 5
+# The services that look customers up in identity (each has a dev-only secret).
+DEV_SERVICE_CLIENTS = ("tickets", "notify")
+SERVICE_SCOPE = "customers:read"
 
 
 class IdentitySettings(ServiceSettings):
@@ -20,6 +23,14 @@ class IdentitySettings(ServiceSettings):
     signing_key_passphrase: SecretStr = SecretStr("dev-only-signing-key-passphrase")
     # Keys the HMAC of one-time codes; the dev default is refused in prod.
     otp_secret: SecretStr = SecretStr("dev-only-otp-secret")
+    # Sila's own services (client id -> secret), which ask identity about a customer their
+    # copy of the directory lacks: the client_credentials grant gives them a token of kind
+    # ``service`` with the scope ``customers:read``. The dev secrets are refused in prod.
+    service_clients: dict[str, SecretStr] = Field(
+        default_factory=lambda: {
+            name: SecretStr(f"dev-only-{name}-service-secret") for name in DEV_SERVICE_CLIENTS
+        }
+    )
     # Customers' and partners' access tokens.
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     # Agents' access tokens: with the verifiers' 5 s leeway, 55 s means a disabled agent's

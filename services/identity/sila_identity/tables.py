@@ -6,7 +6,6 @@ timeline read model.
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     Column,
     Date,
@@ -24,7 +23,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sila_common.db import BigId, JsonDoc, new_metadata
 from sila_common.outbox import messaging_tables
 
-NameKeys = ARRAY(Text).with_variant(JSON(), "sqlite")
+NameKeys = ARRAY(Text)
 
 metadata = new_metadata()
 messaging = messaging_tables(metadata)
@@ -112,7 +111,7 @@ customers = Table(
     Column("search_text", Text, nullable=True),
     # The same words and keys as exact keys, whole country and prefixed by the wilaya
     # ("=mohamed", "#mhmd", "16=mohamed", "16#mhmd"; domain.search.customer_name_keys):
-    # what name search filters on, GIN-indexed on PostgreSQL (a JSON list on SQLite).
+    # what name search filters on, GIN-indexed.
     Column("name_keys", NameKeys, nullable=True),
     Column("version", Integer, nullable=False, default=1),
     Column("created_at", DateTime(timezone=True), nullable=False),

@@ -147,7 +147,6 @@ boosts = Table(
         "ix_boosts_running",
         "ends_at",
         postgresql_where=text("ended_at IS NULL"),
-        sqlite_where=text("ended_at IS NULL"),
     ),
 )
 

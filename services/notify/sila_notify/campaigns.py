@@ -17,10 +17,10 @@ from typing import Any
 
 import structlog
 from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.aio import wait_or_timeout
-from sila_common.db import insert_for
 from sila_notify.domain.quiet_hours import next_allowed_send
 from sila_notify.domain.routing import LANE_RANK
 from sila_notify.planning import INBOX_DESTINATION, PUSH_DESTINATION
@@ -97,11 +97,9 @@ class CampaignPlanner:
         *,
         session_factory: async_sessionmaker[AsyncSession],
         settings: NotifySettings,
-        skip_locked: bool,
     ) -> None:
         self.session_factory = session_factory
         self.settings = settings
-        self.skip_locked = skip_locked
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -122,8 +120,7 @@ class CampaignPlanner:
             .order_by(campaign_sends.c.created_at)
             .limit(1)
         )
-        if self.skip_locked:
-            query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True)
         campaign_id: str | None = None
         try:
             async with self.session_factory() as session, session.begin():
@@ -233,7 +230,7 @@ class CampaignPlanner:
             # hundreds of rows instead takes about a second of CPU per chunk, during which
             # this process's OTP sender waits too.
             result = await session.execute(
-                insert_for(session)(messages)
+                pg_insert(messages)
                 .on_conflict_do_nothing(index_elements=["event_id", "channel"])
                 .returning(messages.c.id),
                 rows,

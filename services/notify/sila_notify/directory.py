@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
 from sila_common.events import CloudEvent
+from sila_common.identity_client import IdentityCustomer
 from sila_common.outbox import forget_customer_history
 from sila_notify.domain.routing import DEFAULT_CHANNEL_ORDER, newer
 from sila_notify.tables import (
@@ -60,7 +61,7 @@ async def remember_customer(session: AsyncSession, event: CloudEvent) -> None:
     }
     if existing is None:
         await session.execute(
-            insert_for(session)(recipients)
+            pg_insert(recipients)
             .values(
                 customer_id=event.customerid,
                 channel_order=list(DEFAULT_CHANNEL_ORDER),
@@ -73,6 +74,30 @@ async def remember_customer(session: AsyncSession, event: CloudEvent) -> None:
         await session.execute(
             update(recipients).where(recipients.c.customer_id == event.customerid).values(**values)
         )
+
+
+async def remember_identity_answer(session: AsyncSession, customer: IdentityCustomer) -> None:
+    """What identity answered about a customer the directory lacked. No source time is kept:
+    the customer's events, which follow, stay the authority; an erasure is kept as one."""
+    language = customer.language if customer.language in ("fr", "ar", "en") else "fr"
+    erased = customer.erased
+    await session.execute(
+        pg_insert(recipients)
+        .values(
+            customer_id=customer.id,
+            phone=None if erased else customer.phone,
+            email=None if erased else customer.email,
+            language=language,
+            wilaya_code=customer.wilaya_code,
+            display_name=None if erased else customer.display_name,
+            status="erased" if erased else customer.status,
+            channel_order=[] if erased else list(DEFAULT_CHANNEL_ORDER),
+            erased=erased,
+            source_time=None,
+            updated_at=datetime.now(UTC),
+        )
+        .on_conflict_do_nothing(index_elements=["customer_id"])
+    )
 
 
 async def forget_customer(session: AsyncSession, event: CloudEvent) -> None:
@@ -88,7 +113,7 @@ async def forget_customer(session: AsyncSession, event: CloudEvent) -> None:
         "source_time": event.time,
         "updated_at": now,
     }
-    stmt = insert_for(session)(recipients).values(
+    stmt = pg_insert(recipients).values(
         customer_id=customer_id, language="fr", channel_order=[], **values
     )
     await session.execute(stmt.on_conflict_do_update(index_elements=["customer_id"], set_=values))
@@ -136,7 +161,7 @@ async def record_consent(
         "source_time": at,
         "updated_at": datetime.now(UTC),
     }
-    stmt = insert_for(session)(consents).values(
+    stmt = pg_insert(consents).values(
         customer_id=customer_id, purpose=purpose, channel=channel, **values
     )
     await session.execute(

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.consumer import ANY_TYPE
-from sila_common.db import insert_for
 from sila_common.events import SERVICES, CloudEvent, topic_for
 from sila_common.service import ConsumerSpec
 from sila_notify import directory
@@ -57,7 +57,7 @@ async def on_event(session: AsyncSession, event: CloudEvent) -> None:
 
 async def park(session: AsyncSession, event: CloudEvent) -> None:
     await session.execute(
-        insert_for(session)(parked_events)
+        pg_insert(parked_events)
         .values(
             event_id=event.id,
             customer_id=event.customerid,

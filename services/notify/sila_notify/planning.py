@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
 from sila_common.events import CloudEvent
 from sila_notify.context import current_settings
 from sila_notify.delivery.wakeup import wake_after_commit
@@ -213,7 +213,7 @@ async def plan_messages(
         )
         rows.append(row)
     result = await session.execute(
-        insert_for(session)(messages)
+        pg_insert(messages)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["event_id", "channel"])
         .returning(messages.c.id)
@@ -468,9 +468,7 @@ def _plan_deferred_otps(sync_session: Any) -> None:
             )
     if rows:
         sync_session.execute(
-            insert_for(sync_session)(messages).on_conflict_do_nothing(
-                index_elements=["event_id", "channel"]
-            ),
+            pg_insert(messages).on_conflict_do_nothing(index_elements=["event_id", "channel"]),
             rows,
         )
 

@@ -21,15 +21,16 @@ class NotifySettings(ServiceSettings):
     port: int = 8005
 
     # Channels.
-    sms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"
+    # The defaults are make run's simulators (sila_simulators), on the base port 8000.
+    sms_url: str = "http://127.0.0.1:8013/cgi-bin/sendsms"
     sms_username: str = "sila"
     sms_password: SecretStr = SecretStr("sila")
     sms_sender: str = "Idoom"
     smtp_host: str = "127.0.0.1"
-    smtp_port: int = 1025
+    smtp_port: int = 8025
     smtp_sender: str = "Algérie Télécom <no-reply@algerietelecom.dz>"
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
-    fcm_url: str = "http://127.0.0.1:13014"
+    fcm_url: str = "http://127.0.0.1:8014"
     fcm_project: str = "my-idoom"
     fcm_access_token: SecretStr = SecretStr("sila-dev-fcm-token")
     # Seals the text of one-time-code messages at rest (docs/notify.md); the dev default is

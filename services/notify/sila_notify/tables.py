@@ -166,14 +166,12 @@ messages = Table(
         "lane",
         "scheduled_for",
         postgresql_where=text("state = 'queued'"),
-        sqlite_where=text("state = 'queued'"),
     ),
     Index("ix_messages_customer", "customer_id", "created_at"),
     Index(
         "ix_messages_sending",
         "sending_since",
         postgresql_where=text("state = 'sending'"),
-        sqlite_where=text("state = 'sending'"),
     ),
 )
 
@@ -270,7 +268,6 @@ webhook_deliveries = Table(
         "ix_webhook_deliveries_due",
         "next_attempt_at",
         postgresql_where=text("state = 'pending'"),
-        sqlite_where=text("state = 'pending'"),
     ),
     Index("ix_webhook_deliveries_subscription", "subscription_id", "created_at"),
 )

@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sila_common.db import insert_for
 from sila_notify.defaults import CAMPAIGN_TEMPLATES, DEFAULT_ROUTES, DefaultTemplate
 from sila_notify.domain.templates import Language, VariableType, render
 from sila_notify.tables import event_routes, templates
@@ -231,7 +231,6 @@ async def seed_defaults(factory: async_sessionmaker[AsyncSession]) -> None:
     """The default routes and version 1 of every default template, where absent."""
     now = datetime.now(UTC)
     async with factory() as session, session.begin():
-        insert = insert_for(session)
         for route in DEFAULT_ROUTES:
             await session.execute(
                 insert(event_routes)

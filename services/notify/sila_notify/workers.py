@@ -12,7 +12,6 @@ import asyncio
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from sila_common.db import is_postgres
 from sila_common.service import Runtime
 from sila_notify.campaigns import CampaignPlanner
 from sila_notify.channels.base import Channel
@@ -66,25 +65,20 @@ def make_channels(runtime: Runtime, settings: NotifySettings) -> dict[str, Chann
 def build_workers(runtime: Runtime) -> Workers:
     settings = runtime.settings
     assert isinstance(settings, NotifySettings)
-    skip_locked = is_postgres(runtime.engine)
     return Workers(
         dispatcher=Dispatcher(
             session_factory=runtime.session_factory,
             outbox=runtime.outbox,
             settings=settings,
             channels=make_channels(runtime, settings),
-            skip_locked=skip_locked,
         ),
         webhooks=WebhookDeliverer(
             session_factory=runtime.session_factory,
             outbox=runtime.outbox,
             settings=settings,
             profile=runtime.platform.profile,
-            skip_locked=skip_locked,
         ),
-        campaigns=CampaignPlanner(
-            session_factory=runtime.session_factory, settings=settings, skip_locked=skip_locked
-        ),
+        campaigns=CampaignPlanner(session_factory=runtime.session_factory, settings=settings),
     )
 
 

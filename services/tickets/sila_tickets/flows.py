@@ -16,8 +16,8 @@ from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sila_common.auth import Principal
-from sila_common.db import insert_for
 from sila_common.geography import reference as geography
+from sila_common.identity_client import identity_client_of
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_common.service import Runtime
 from sila_tickets.domain.agencies import agency_named
@@ -59,6 +59,7 @@ from sila_tickets.events import (
     TicketOpened,
     TicketStatusChanged,
 )
+from sila_tickets.handlers import keep_identity_answer
 from sila_tickets.reference import reference_of
 from sila_tickets.settings import TicketsSettings
 from sila_tickets.tables import (
@@ -143,18 +144,8 @@ async def next_number(session: AsyncSession, year: int, runtime: Runtime | None 
     PostgreSQL: one sequence per year (``ticket_numbers_YYYY``), so concurrent creations in
     every process never wait on one another (a counter row serialised them all until each
     transaction committed). A sequence is not transactional: a creation that rolls back
-    leaves a gap in the year's numbers (numbers stay unique and increasing). SQLite: the
-    year's counter row.
+    leaves a gap in the year's numbers (numbers stay unique and increasing).
     """
-    bind = session.bind
-    if bind is None or bind.dialect.name != "postgresql":
-        insert_ = insert_for(session)
-        stmt = insert_(ticket_counters).values(year=year, last_value=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["year"], set_={"last_value": ticket_counters.c.last_value + 1}
-        ).returning(ticket_counters.c.last_value)
-        value = (await session.execute(stmt)).scalar_one()
-        return f"TT-{year}-{value:06d}"
     known = runtime.extras.setdefault("number_sequences", set()) if runtime else set()
     assert isinstance(known, set)
     if year not in known:
@@ -180,13 +171,22 @@ async def ensure_number_sequence(session: AsyncSession, year: int) -> None:
             await conn.execute(text(f"CREATE SEQUENCE {name} START WITH {int(last or 0) + 1}"))
 
 
-async def known_customer(session: AsyncSession, customer_id: str) -> Any:
-    """The directory entry of a customer tickets may serve, or an unknown-customer problem."""
-    customer = (
-        await session.execute(
-            select(known_customers).where(known_customers.c.customer_id == customer_id)
-        )
-    ).one_or_none()
+async def known_customer(session: AsyncSession, runtime: Runtime, customer_id: str) -> Any:
+    """The directory entry of a customer tickets may serve, or an unknown-customer problem.
+
+    A customer the directory lacks may have been registered a moment ago (its event not yet
+    consumed): identity is asked, and its answer kept. Unknown to identity, or erased: 422.
+    """
+    query = select(known_customers).where(known_customers.c.customer_id == customer_id)
+    customer = (await session.execute(query)).one_or_none()
+    if customer is None:
+        answer = await identity_client_of(runtime).customer(customer_id)
+        if answer is not None:
+            # Kept in its own transaction: an erased customer's answer stays kept after the
+            # refusal rolls the request back.
+            async with runtime.session_factory() as own, own.begin():
+                await keep_identity_answer(own, answer)
+            customer = (await session.execute(query)).one_or_none()
     if customer is None or customer.erased_at is not None:
         raise Unprocessable(
             f"No customer {customer_id} is known.",
@@ -327,7 +327,7 @@ async def open_ticket(
 ) -> dict[str, Any]:
     """Open a ticket: commitment, number, incident link, automatic assignment, events."""
     now = now or datetime.now(UTC)
-    customer = await known_customer(session, new.customer_id)
+    customer = await known_customer(session, runtime, new.customer_id)
     authorise(customer)
     sub = await check_subcategory(session, runtime, new.category, new.subcategory)
     answers = (

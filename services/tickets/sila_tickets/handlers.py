@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
 from sila_common.events import CloudEvent, topic_for
 from sila_common.geography import reference
+from sila_common.identity_client import IdentityCustomer
 from sila_common.outbox import NewEvent, Outbox, forget_customer_history
 from sila_common.service import ConsumerSpec
 from sila_tickets.domain.lifecycle import OPEN, Status
@@ -76,7 +77,6 @@ async def remember_customer(session: AsyncSession, event: CloudEvent) -> None:
         "event_time": event.time,
         **{name: _text(data.get(name), limit) for name, limit in _OPTIONAL_TEXT.items()},
     }
-    insert = insert_for(session)
     stmt = insert(known_customers).values(**values)
     await session.execute(stmt.on_conflict_do_update(index_elements=["customer_id"], set_=values))
     if current is not None and current.wilaya_code != values["wilaya_code"]:
@@ -145,15 +145,36 @@ async def remember_installation(session: AsyncSession, event: CloudEvent) -> Non
         "daira_code": commune.daira_code if commune else None,
         "event_time": event.time,
     }
-    stmt = insert_for(session)(known_installations).values(**values)
+    stmt = insert(known_installations).values(**values)
     await session.execute(stmt.on_conflict_do_update(index_elements=["contract_id"], set_=values))
+
+
+async def keep_identity_answer(session: AsyncSession, customer: IdentityCustomer) -> None:
+    """What identity answered about a customer the directory lacked (registered a moment ago,
+    its event not consumed yet). No event time is stored: the customer's events, which follow,
+    stay the authority; an erasure is kept as one, so nothing resurrects it."""
+    values: dict[str, Any] = {
+        "customer_id": customer.id,
+        "wilaya_code": customer.wilaya_code,
+        "language": customer.language[:5],
+        "status": customer.status[:20],
+        "updated_at": datetime.now(UTC),
+        "event_time": None,
+        "erased_at": customer.erased_at,
+        **dict.fromkeys(_OPTIONAL_TEXT),
+    }
+    if not customer.erased:
+        for name in ("kind", "display_name", "phone", "email", "commune"):
+            values[name] = _text(getattr(customer, name), _OPTIONAL_TEXT[name])
+    stmt = insert(known_customers).values(**values)
+    # A consumer (or another request) that wrote the row first wins: it is as fresh.
+    await session.execute(stmt.on_conflict_do_nothing(index_elements=["customer_id"]))
 
 
 async def erase_customer(session: AsyncSession, event: CloudEvent) -> None:
     """Scrub the customer's personal data; tickets keep their numbers and dates for reports."""
     customer_id = event.customerid
     now = datetime.now(UTC)
-    insert = insert_for(session)
     scrubbed: dict[str, Any] = {
         "status": "erased",
         "updated_at": now,

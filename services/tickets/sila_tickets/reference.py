@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
 from sila_common.service import Runtime
 from sila_tickets.domain.agencies import Agency, hours_from_document, periods_from_document
 from sila_tickets.domain.calendar import (
@@ -86,7 +86,6 @@ async def seed_years(session: AsyncSession, years: Iterable[int]) -> None:
     missing = sorted(wanted - present)
     if not missing:
         return
-    insert = insert_for(session)
     rows = [
         {"day": h.day, "name": h.name, "estimated": h.estimated} for h in algerian_holidays(missing)
     ]

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from sila_common.db import insert_for
 from sila_common.geography import Reference, candidates_for, match_commune
 from sila_common.geography import reference as geography
 from sila_common.service import Runtime
@@ -124,7 +124,7 @@ async def apply_reform(runtime: Runtime) -> TicketsReformReport:
                         m for m in members if (m.queue, m.wilaya_code) == (queue, parent)
                     ):
                         await session.execute(
-                            insert_for(session)(queue_agents)
+                            pg_insert(queue_agents)
                             .values(
                                 queue=queue,
                                 wilaya_code=child,

@@ -82,13 +82,11 @@ tickets = Table(
         "ix_tickets_warn_pending",
         "warn_at",
         postgresql_where=text("warned_at IS NULL AND breached_at IS NULL"),
-        sqlite_where=text("warned_at IS NULL AND breached_at IS NULL"),
     ),
     Index(
         "ix_tickets_breach_pending",
         "due_at",
         postgresql_where=text("breached_at IS NULL"),
-        sqlite_where=text("breached_at IS NULL"),
     ),
 )
 
@@ -294,7 +292,6 @@ incidents = Table(
         "area_kind",
         "area_value",
         postgresql_where=text("status = 'active'"),
-        sqlite_where=text("status = 'active'"),
     ),
 )
 incident_customers = Table(

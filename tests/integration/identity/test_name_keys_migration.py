@@ -11,10 +11,12 @@ import asyncpg
 from sila_common.migrations import upgrade
 from sila_identity.domain.search import customer_name_keys
 from sila_identity.service import definition
-from tests.conftest import RUN_ID, create_database, drop_database
+from tests.conftest import RUN_ID, PostgresServer, create_database, drop_database
 
 
-async def test_the_migration_fills_existing_customers_name_keys_but_not_the_erased() -> None:
+async def test_the_migration_fills_existing_customers_name_keys_but_not_the_erased(
+    postgres: PostgresServer,
+) -> None:
     name = f"sila_test_{RUN_ID}_identity_keys_{uuid.uuid4().hex[:6]}"
     url = await create_database(name)
     try:
@@ -50,7 +52,9 @@ async def test_the_migration_fills_existing_customers_name_keys_but_not_the_eras
     assert indexed == 1
 
 
-async def test_the_pair_keys_migration_re_indexes_customers_keyed_without_pairs() -> None:
+async def test_the_pair_keys_migration_re_indexes_customers_keyed_without_pairs(
+    postgres: PostgresServer,
+) -> None:
     name = f"sila_test_{RUN_ID}_identity_pairs_{uuid.uuid4().hex[:6]}"
     url = await create_database(name)
     try:

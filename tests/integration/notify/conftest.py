@@ -1,8 +1,8 @@
 """Notify running in-process against PostgreSQL, the broker, a real SMTP server and the simulators.
 
 - ``smsc`` / ``fcm``: the Kannel and FCM simulators on real loopback ports.
-- ``smtp``: an aiosmtpd server; recipients starting ``bounce`` are refused (550), ``later``
-  deferred (451).
+- ``smtp``: the SMTP sink simulator; recipients starting ``bounce`` are refused (550),
+  ``later`` deferred (451).
 - ``notify``: the service with its consumers and its dispatcher, also served on a real port so
   that the SMS centre can call the delivery-report URL.
 - ``publish``: puts another service's event on the broker, as that service's relay would.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -21,16 +21,16 @@ import httpx
 import pytest
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from aiosmtpd.controller import Controller
 
 from sila_common.auth import JwksKeySource
 from sila_common.events import CloudEvent
 from sila_common.settings import PlatformSettings, ServiceSettings
 from sila_identity.auth.tokens import issue_access_token
 from sila_local.processes import free_port
-from sila_notify.simulators.fcm import create_fcm_app
-from sila_notify.simulators.smsc import SmscSimulatorConfig, create_smsc_app
-from tests.integration.notify_simulators.servers import serve
+from sila_simulators.fcm import create_fcm_app
+from sila_simulators.smsc import SmscSimulatorConfig, create_smsc_app
+from sila_simulators.smtp import SmtpSink, create_smtp_app
+from tests.integration.simulators.servers import serve
 from tests.support import (
     LiveService,
     bearer,
@@ -42,43 +42,11 @@ from tests.support import (
 
 
 @dataclass
-class SmtpSink:
-    messages: list[dict[str, Any]] = field(default_factory=list)
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
-        if address.startswith("bounce"):
-            return "550 5.1.1 No such mailbox"
-        if address.startswith("later"):
-            return "451 4.3.0 Try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        import email
-
-        parsed = email.message_from_bytes(envelope.content)
-        self.messages.append(
-            {
-                "to": list(envelope.rcpt_tos),
-                "subject": str(
-                    email.header.make_header(email.header.decode_header(parsed["Subject"]))
-                ),
-                "message_id": parsed["Message-ID"],
-                "body": str(parsed.get_payload()),
-            }
-        )
-        return "250 Message accepted"
-
-    def to(self, address: str) -> list[dict[str, Any]]:
-        return [m for m in self.messages if address in m["to"]]
-
-
-@dataclass
 class Simulator:
     url: str
     client: httpx.AsyncClient
+    # The SMTP sink's mail port (its url is the HTTP listing).
+    smtp_port: int = 0
 
     async def messages(self) -> list[dict[str, Any]]:
         answer = await self.client.get("/_sim/messages")
@@ -102,14 +70,11 @@ async def fcm() -> AsyncIterator[Simulator]:
 
 
 @pytest.fixture(scope="session")
-def smtp() -> Any:
-    sink = SmtpSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield sink, controller.port
-    finally:
-        controller.stop()
+async def smtp() -> AsyncIterator[Simulator]:
+    port = free_port()
+    app = create_smtp_app(SmtpSink(), "127.0.0.1", port)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        yield Simulator(url, client, smtp_port=port)
 
 
 def notify_overrides(smsc: Simulator, fcm: Simulator, smtp_port: int, port: int) -> dict[str, Any]:
@@ -137,14 +102,17 @@ async def notify(
     platform: PlatformSettings,
     settings_for: Callable[..., ServiceSettings],
     identity: LiveService,
+    identity_url: str,
     smsc: Simulator,
     fcm: Simulator,
-    smtp: tuple[SmtpSink, int],
+    smtp: Simulator,
 ) -> AsyncIterator[LiveService]:
     from sila_notify.service import definition
 
     port = free_port()
-    settings = settings_for("notify", **notify_overrides(smsc, fcm, smtp[1], port))
+    settings = settings_for(
+        "notify", identity_url=identity_url, **notify_overrides(smsc, fcm, smtp.smtp_port, port)
+    )
     jwks_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=identity.app))
     keys = JwksKeySource("http://identity/.well-known/jwks.json", client=jwks_client)
     async with live_service(

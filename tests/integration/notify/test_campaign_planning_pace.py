@@ -95,9 +95,7 @@ async def test_planning_a_chunk_of_a_thousand_never_holds_the_event_loop_long(
                     planned_at=None,
                 )
             )
-        planner = CampaignPlanner(
-            session_factory=runtime.session_factory, settings=settings, skip_locked=True
-        )
+        planner = CampaignPlanner(session_factory=runtime.session_factory, settings=settings)
         stalls: list[float] = []
         planning = asyncio.create_task(planner.run_once())
         while not planning.done():
@@ -133,9 +131,7 @@ async def test_a_customer_already_queued_for_the_campaign_is_counted_skipped_not
         now = datetime.now(UTC)
         ids = sorted(str(uuid.uuid4()) for _ in range(3))
         campaign_id = str(uuid.uuid4())
-        planner = CampaignPlanner(
-            session_factory=runtime.session_factory, settings=settings, skip_locked=True
-        )
+        planner = CampaignPlanner(session_factory=runtime.session_factory, settings=settings)
         async with runtime.session_factory() as session, session.begin():
             for n, cid in enumerate(ids):
                 await session.execute(

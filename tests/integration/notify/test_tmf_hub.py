@@ -25,7 +25,7 @@ from sila_common.settings import PlatformSettings
 from sila_notify.domain.webhook_signature import verify
 from sila_notify.tables import webhook_deliveries
 from sila_notify.webhooks.tmf_hub import ticket_changed
-from tests.integration.notify_simulators.servers import serve
+from tests.integration.simulators.servers import serve
 from tests.support import LiveService, bearer, eventually, problem_of
 
 from .conftest import Publish, partner_token

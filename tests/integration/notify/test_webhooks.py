@@ -15,8 +15,8 @@ from starlette.routing import Route
 
 from sila_common.settings import PlatformSettings
 from sila_notify.domain.webhook_signature import WebhookVerificationError, verify
-from tests.integration.notify_simulators.servers import serve
 from tests.integration.platform.kafka_tools import events_of, read_topic
+from tests.integration.simulators.servers import serve
 from tests.support import LiveService, bearer, eventually, problem_of
 
 from .conftest import NewCustomer, Publish, partner_token

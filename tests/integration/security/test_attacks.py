@@ -26,8 +26,8 @@ from sila_identity.service import check_production_secrets
 from sila_identity.settings import IdentitySettings
 from sila_notify.campaigns import CampaignPlanner
 from sila_notify.tables import campaign_sends
-from tests.integration.notify_simulators.servers import serve
 from tests.integration.security.conftest import Stack
+from tests.integration.simulators.servers import serve
 from tests.support import bearer, problem_of
 
 PASSWORD = "a long enough password 42"
@@ -170,7 +170,6 @@ async def test_a_campaign_stored_with_a_tiny_rate_does_not_stall_the_planner(
     planner = CampaignPlanner(
         session_factory=runtime.session_factory,
         settings=runtime.settings,  # type: ignore[arg-type]
-        skip_locked=True,
     )
     for _ in range(5):
         await planner.run_once()

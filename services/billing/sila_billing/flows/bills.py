@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_billing.domain import bills
@@ -21,7 +22,6 @@ from sila_billing.events import (
 )
 from sila_billing.flows.common import aware, utcnow
 from sila_billing.tables import bill_runs, invoices, offer_prices, subscriptions
-from sila_common.db import insert_for
 from sila_common.outbox import NewEvent
 from sila_common.problems import Unprocessable
 from sila_common.service import Runtime
@@ -40,7 +40,7 @@ async def start_run(runtime: Runtime, period: str, by: str) -> dict[str, Any]:
         ) from exc
     async with runtime.session_factory() as session, session.begin():
         await session.execute(
-            insert_for(session)(bill_runs)
+            pg_insert(bill_runs)
             .values(
                 id=str(uuid.uuid4()),
                 period=period,
@@ -140,7 +140,7 @@ async def run_batch(runtime: Runtime, run_id: str, batch_size: int) -> int:
         if rows:
             # A line already billed for the period (a run before a crash) is skipped.
             result = await session.execute(
-                insert_for(session)(invoices)
+                pg_insert(invoices)
                 .values(rows)
                 .on_conflict_do_nothing(index_elements=["subscription_id", "period"])
                 .returning(invoices.c.id)

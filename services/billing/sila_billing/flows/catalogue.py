@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_billing.domain.offers import DEFAULT_OFFERS, PriceVersion
 from sila_billing.flows.common import aware, utcnow
 from sila_billing.tables import offer_prices, offers
-from sila_common.db import insert_for
 from sila_common.problems import Conflict, NotFound
 from sila_common.service import Runtime
 
@@ -24,7 +24,7 @@ async def seed_catalogue(runtime: Runtime) -> None:
         now = utcnow()
         for offer in DEFAULT_OFFERS:
             await session.execute(
-                insert_for(session)(offers)
+                pg_insert(offers)
                 .values(
                     code=offer.code,
                     name=offer.name,
@@ -40,7 +40,7 @@ async def seed_catalogue(runtime: Runtime) -> None:
                 .on_conflict_do_nothing()
             )
             await session.execute(
-                insert_for(session)(offer_prices)
+                pg_insert(offer_prices)
                 .values(
                     offer_code=offer.code,
                     version=1,

@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_billing.domain.payments import OPEN, PaymentState
@@ -21,7 +22,6 @@ from sila_billing.flows.common import settings_of, utcnow
 from sila_billing.flows.payments import confirm_payment
 from sila_billing.gateways import ProviderUnavailable, ReportLine, gateways_of
 from sila_billing.tables import payments, reconciliation_issues
-from sila_common.db import insert_for
 from sila_common.problems import NotFound
 from sila_common.service import Runtime
 
@@ -44,7 +44,7 @@ async def _flag(
     detail: str,
 ) -> bool:
     result = await session.execute(
-        insert_for(session)(reconciliation_issues)
+        pg_insert(reconciliation_issues)
         .values(
             id=str(uuid.uuid4()),
             provider=provider,

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_billing.domain import idoomly
@@ -21,7 +22,6 @@ from sila_billing.flows.catalogue import current_price, offer_row
 from sila_billing.flows.common import aware, utcnow
 from sila_billing.flows.recharge import subscription_for
 from sila_billing.tables import subscriptions
-from sila_common.db import insert_for
 from sila_common.problems import Conflict
 from sila_common.service import Runtime
 
@@ -38,7 +38,7 @@ async def subscribe(
     offer = await offer_row(session, offer_code)
     now = utcnow()
     await session.execute(
-        insert_for(session)(subscriptions)
+        pg_insert(subscriptions)
         .values(
             id=str(uuid.uuid4()),
             customer_id=customer_id,

@@ -6,7 +6,8 @@ Grants of ``POST /v1/oauth/token`` (form-encoded, RFC 6749):
 - ``urn:sila:params:oauth:grant-type:otp``: customers (``phone``, ``code`` received by SMS
   after ``POST /v1/auth/otp``);
 - ``client_credentials``: partners (``client_id`` and ``client_secret``, in the form or by
-  HTTP Basic; optional ``scope`` narrows what was granted);
+  HTTP Basic; optional ``scope`` narrows what was granted), and Sila's own services
+  (``SILA_IDENTITY_SERVICE_CLIENTS``: a ``service`` token with ``customers:read``);
 - ``refresh_token``: rotates a refresh token (agents and customers).
 """
 
@@ -15,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hmac
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from sqlalchemy import select
 
 from sila_common.app import RuntimeDep
@@ -34,7 +36,11 @@ from sila_identity.auth.tokens import issue_access_token
 from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.phone import normalize_phone
 from sila_identity.domain.ratelimit import Limit
-from sila_identity.settings import DEFAULT_AGENT_ACCESS_TOKEN_TTL_SECONDS, IdentitySettings
+from sila_identity.settings import (
+    DEFAULT_AGENT_ACCESS_TOKEN_TTL_SECONDS,
+    SERVICE_SCOPE,
+    IdentitySettings,
+)
 from sila_identity.tables import agents, customers, partners
 
 router = APIRouter(tags=["log-in"])
@@ -190,6 +196,19 @@ class _Issuer:
         # No refresh token: a partner holds its credentials and asks again (RFC 6749 4.4.3).
         return TokenResponse(access_token=access, expires_in=ttl, scope=scope)
 
+    async def for_service(self, name: str) -> TokenResponse:
+        ttl = self.settings.access_token_ttl_seconds
+        access = await issue_access_token(
+            self.keys,
+            self.runtime.platform,
+            subject=f"service:{name}",
+            kind="service",
+            ttl_seconds=ttl,
+            scope=SERVICE_SCOPE,
+            extra={"name": name},
+        )
+        return TokenResponse(access_token=access, expires_in=ttl, scope=SERVICE_SCOPE)
+
     async def renew(self, redeemed: sessions.Redeemed) -> TokenResponse:
         """New tokens for the holder of a just-redeemed refresh token, if still allowed."""
         async with self.runtime.session_factory() as session:
@@ -305,6 +324,13 @@ async def _client_credentials_grant(
 ) -> TokenResponse:
     account = f"partner:{client_id}"
     await guard.before(account)
+    service_secret = issuer.settings.service_clients.get(client_id)
+    if service_secret is not None:
+        try:
+            return await _service_grant(issuer, client_id, secret, service_secret, scope)
+        except OAuthError:
+            await guard.failed(account)
+            raise
     async with runtime.session_factory() as session:
         partner = (
             await session.execute(select(partners).where(partners.c.client_id == client_id))
@@ -327,6 +353,22 @@ async def _client_credentials_grant(
             error="invalid_scope",
         )
     return await issuer.for_partner(partner, " ".join(sorted(wanted)))
+
+
+async def _service_grant(
+    issuer: _Issuer, client_id: str, secret: str, expected: SecretStr, scope: str | None
+) -> TokenResponse:
+    """One of Sila's services (SILA_IDENTITY_SERVICE_CLIENTS): a ``service`` token that may
+    read customers, for the directory look-ups of tickets and notify."""
+    if not hmac.compare_digest(secret.encode(), expected.get_secret_value().encode()):
+        raise OAuthError(
+            "The client is unknown, its secret is wrong, or it is disabled.",
+            error="invalid_client",
+            status=401,
+        )
+    if scope and set(scope.split()) - {SERVICE_SCOPE}:
+        raise OAuthError(f"A service may only ask for {SERVICE_SCOPE}.", error="invalid_scope")
+    return await issuer.for_service(client_id)
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Header, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import RuntimeDep
-from sila_common.db import insert_for
 from sila_common.idempotency import run_idempotent
 from sila_common.inputs import Instant
 from sila_common.problems import Conflict, Forbidden, NotFound
@@ -108,9 +108,8 @@ def contract_read(row: Any) -> ContractRead:
 
 async def next_contract_number(session: AsyncSession, wilaya_code: str, year: int) -> str:
     """The next number of the wilaya's sequence for the year (atomic, gap-free per commit)."""
-    insert_ = insert_for(session)
     statement = (
-        insert_(contract_counters)
+        pg_insert(contract_counters)
         .values(wilaya_code=wilaya_code, year=year, last_value=1)
         .on_conflict_do_update(
             index_elements=["wilaya_code", "year"],

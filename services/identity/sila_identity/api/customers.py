@@ -629,7 +629,6 @@ async def _by_name(
     CANDIDATES of them; by pair keys first in the whole country, see _key_passes), then,
     when the keys found nobody (or fewer than `limit` with search_fuzzy_fill), the fuzzy
     trigram search under a short statement timeout to catch misspellings the keys miss.
-    SQLite: substring matches on the index text.
     """
     words = query_words(q)
     if not words:
@@ -641,8 +640,6 @@ async def _by_name(
     scopes = search_scopes(code, principal.wilayas)
     if not scopes:
         return []
-    if session.bind is None or session.bind.dialect.name != "postgresql":
-        return await _by_name_substring(session, principal, words, code, limit)
     await session.execute(text(f"SET LOCAL statement_timeout = {int(settings.search_timeout_ms)}"))
     found: dict[str, Any] = {}
     try:
@@ -790,27 +787,3 @@ def _cancelled(exc: DBAPIError) -> bool:
         or "QueryCanceled" in type(orig).__name__
         or ("canceling statement due to statement timeout" in str(orig))
     )
-
-
-async def _by_name_substring(
-    session: AsyncSession,
-    principal: Principal,
-    words: list[QueryWord],
-    wilaya: str | None,
-    limit: int,
-) -> list[Any]:
-    """SQLite: every word as a substring of the index text, by spelling or phonetic key."""
-    search_text = customers.c.search_text
-    filters: list[ColumnElement[bool]] = []
-    scores: list[ColumnElement[Any]] = []
-    for word in words:
-        options = [search_text.contains(word.text)]
-        options.extend(search_text.contains(sound) for sound in word.sounds())
-        filters.append(or_(*options))
-        scores.append(case((search_text.contains(word.text), 2), else_=1))
-    rank = scores[0]
-    for score in scores[1:]:
-        rank = rank + score
-    query = select(customers).where(and_(*filters), customers.c.erased_at.is_(None))
-    query = _in_scope(query, principal, wilaya).order_by(rank.desc(), customers.c.id).limit(limit)
-    return list((await session.execute(query)).all())

@@ -85,9 +85,8 @@ async def redeem_code(runtime: Runtime, phone: str, code: str) -> str:
             )
             .order_by(otp_challenges.c.created_at.desc())
             .limit(1)
+            .with_for_update()
         )
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
-            query = query.with_for_update()
         challenge = (await session.execute(query)).one_or_none()
         if challenge is None or (aware(challenge.expires_at) or now) <= now:
             raise invalid_grant(refusal)

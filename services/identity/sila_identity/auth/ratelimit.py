@@ -6,9 +6,9 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sila_common.db import insert_for
 from sila_common.problems import TooManyRequests
 from sila_identity.domain.ratelimit import Limit
 from sila_identity.tables import rate_limit_counters
@@ -44,7 +44,6 @@ async def count(factory: async_sessionmaker[AsyncSession], limit: Limit, key: st
     window = limit.window_start(now)
     bucket = limit.bucket(private_key(key))
     async with factory() as session, session.begin():
-        insert = insert_for(session)
         statement = (
             insert(rate_limit_counters)
             .values(bucket=bucket, window_start=window, hits=1)

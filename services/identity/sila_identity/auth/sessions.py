@@ -105,9 +105,9 @@ async def redeem(factory: async_sessionmaker[AsyncSession], token: str) -> Redee
 
 
 async def _find(session: AsyncSession, token: str) -> Any:
-    query = select(refresh_tokens).where(refresh_tokens.c.token_hash == digest(token))
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
+    query = (
+        select(refresh_tokens).where(refresh_tokens.c.token_hash == digest(token)).with_for_update()
+    )
     return (await session.execute(query)).one_or_none()
 
 

@@ -104,9 +104,7 @@ async def _each(
 
 
 def _for_update(session: AsyncSession, query: Any) -> Any:
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        return query.with_for_update()
-    return query
+    return query.with_for_update()
 
 
 async def apply_reform(runtime: Runtime) -> ReformReport:

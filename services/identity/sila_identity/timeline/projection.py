@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
 from sila_common.events import CloudEvent
 from sila_identity.domain.privacy import scrub
 from sila_identity.tables import customers, timeline_entries
@@ -68,7 +68,6 @@ async def project_many(session: AsyncSession, events: list[CloudEvent]) -> None:
     events = [event for event in events if event.type not in NOT_ABOUT_A_CUSTOMER]
     if not events:
         return
-    insert = insert_for(session)
     erased = set(
         await session.scalars(
             select(customers.c.id).where(

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
 from sila_common.outbox import forget_customer_history
 from sila_common.problems import NotFound
 from sila_common.service import Runtime
@@ -25,7 +25,7 @@ async def lock_account(session: AsyncSession, customer_id: str) -> Any:
     """The customer's account, locked for this transaction (created empty if not yet known,
     when another service's event arrives before identity's registration)."""
     await session.execute(
-        insert_for(session)(accounts)
+        pg_insert(accounts)
         .values(
             customer_id=customer_id,
             referral_code=new_code(),
@@ -54,7 +54,7 @@ async def lock_accounts(session: AsyncSession, customer_ids: Iterable[str]) -> N
         return
     now = datetime.now(UTC)
     await session.execute(
-        insert_for(session)(accounts)
+        pg_insert(accounts)
         .values(
             [
                 {

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, null, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
 from sila_common.events import CloudEvent
 from sila_common.service import Runtime
 from sila_loyalty.domain.campaigns import (
@@ -82,7 +82,7 @@ async def observe(session: AsyncSession, runtime: Runtime, event: CloudEvent) ->
         facts = Facts.from_json(stored.facts)
     elif account.registered_at is None and event.type != REGISTERED:
         await session.execute(
-            insert_for(session)(recorded_events)
+            pg_insert(recorded_events)
             .values(
                 event_id=event.id,
                 customer_id=customer_id,
@@ -166,7 +166,7 @@ async def _record(
         else None,
     )
     await session.execute(
-        insert_for(session)(recorded_events)
+        pg_insert(recorded_events)
         .values(
             event_id=event.id,
             customer_id=customer_id,
@@ -340,8 +340,7 @@ async def reserve_budgets(runtime: Runtime, wanted: list[tuple[Campaign, str]]) 
     r = campaign_reservations.c
     reserved: set[str] = set()
     async with runtime.session_factory() as session, session.begin():
-        if session.get_bind().dialect.name == "postgresql":
-            await session.execute(text("SET LOCAL synchronous_commit = off"))
+        await session.execute(text("SET LOCAL synchronous_commit = off"))
         reserved.update(
             await session.scalars(
                 select(r.source_key).where(r.source_key.in_([key for _, key in wanted]))
@@ -403,7 +402,7 @@ async def reserve_budgets(runtime: Runtime, wanted: list[tuple[Campaign, str]]) 
                 ],
             )
             await session.execute(
-                insert_for(session)(campaign_reservations)
+                pg_insert(campaign_reservations)
                 .values(rows)
                 .on_conflict_do_nothing(index_elements=["source_key"])
             )

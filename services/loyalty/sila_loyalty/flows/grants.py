@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
 from sila_common.service import Runtime
 from sila_loyalty.domain.ledger import EntryReason, RewardKind, points_expiry
 from sila_loyalty.events import REWARD_GRANTED, RewardGranted
@@ -58,7 +58,7 @@ async def write_entry(
         "recorded_at": datetime.now(UTC),
     }
     stmt = (
-        insert_for(session)(ledger_entries)
+        pg_insert(ledger_entries)
         .values(**row)
         .on_conflict_do_nothing(index_elements=["source_key"])
         .returning(ledger_entries.c.id)

@@ -80,8 +80,7 @@ async def invite(
             )
         referrer_id, referee_id = referrer.customer_id, customer_id
     # Invitations are made one at a time, so the loop check sees every earlier one.
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INVITE_LOCK})
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INVITE_LOCK})
     await lock_account(session, referrer_id)
     referrer_row = (
         await session.execute(select(accounts).where(accounts.c.customer_id == referrer_id))

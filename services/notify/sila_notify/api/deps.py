@@ -10,9 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import runtime_of
 from sila_common.auth import Principal, ensure_roles
+from sila_common.identity_client import identity_client_of
 from sila_common.problems import Forbidden, NotFound
 from sila_common.roles import CONTENT, CUSTOMER_CARE, FRONT_OFFICE
-from sila_notify.directory import recipient_row
+from sila_common.service import Runtime
+from sila_notify.directory import recipient_row, remember_identity_answer
 from sila_notify.settings import NotifySettings
 
 # The platform's groups (sila_common.roles), the same as in identity and tickets: customer
@@ -44,6 +46,7 @@ def customer_not_found(customer_id: str) -> NotFound:
 
 async def customer_in_scope(
     session: AsyncSession,
+    runtime: Runtime,
     principal: Principal,
     customer_id: str,
     *,
@@ -53,6 +56,8 @@ async def customer_in_scope(
 
     Another customer's, and one outside an agent's wilayas, is the same 404 as an unknown
     one: outside their scope a caller learns nothing, not even that the customer exists.
+    A customer the directory lacks (registered a moment ago, its event not yet consumed) is
+    asked of identity, and the answer kept.
     """
     if principal.kind == "customer":
         if principal.customer_id != customer_id:
@@ -62,6 +67,12 @@ async def customer_in_scope(
     elif principal.kind != "service":
         raise Forbidden("Partners do not read customers' notifications.")
     recipient = await recipient_row(session, customer_id)
+    if recipient is None:
+        answer = await identity_client_of(runtime).customer(customer_id)
+        if answer is not None:
+            async with runtime.session_factory() as own, own.begin():
+                await remember_identity_answer(own, answer)
+            recipient = await recipient_row(session, customer_id)
     if recipient is None or recipient.erased:
         raise customer_not_found(customer_id)
     if principal.kind == "agent" and not principal.serves_wilaya(recipient.wilaya_code):

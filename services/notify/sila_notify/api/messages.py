@@ -89,7 +89,7 @@ async def list_notifications(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> MessagePage:
     async with runtime.session_factory() as session:
-        await customer_in_scope(session, principal, customer_id)
+        await customer_in_scope(session, runtime, principal, customer_id)
         query = select(messages).where(messages.c.customer_id == customer_id)
         if cursor:
             boundary, last_id = decode_time_cursor(cursor)
@@ -122,7 +122,7 @@ async def get_notification(
         if row is None:
             raise NotFound(f"No message {message_id}.")
         try:
-            await customer_in_scope(session, principal, row.customer_id)
+            await customer_in_scope(session, runtime, principal, row.customer_id)
         except NotFound as hidden:
             raise NotFound(f"No message {message_id}.") from hidden
     return to_message(row)
@@ -165,7 +165,7 @@ async def list_inbox(
 ) -> InboxPage:
     owner = _inbox_owner(principal, customer_id)
     async with runtime.session_factory() as session:
-        await customer_in_scope(session, principal, owner)
+        await customer_in_scope(session, runtime, principal, owner)
         query = select(inbox_items).where(inbox_items.c.customer_id == owner)
         if cursor:
             boundary, last_id = decode_time_cursor(cursor)
@@ -216,7 +216,7 @@ async def mark_read(item_id: str, runtime: RuntimeDep, principal: CurrentPrincip
         if row is None:
             raise NotFound(f"No inbox item {item_id}.")
         try:
-            await customer_in_scope(session, principal, row.customer_id)
+            await customer_in_scope(session, runtime, principal, row.customer_id)
         except NotFound as hidden:
             raise NotFound(f"No inbox item {item_id}.") from hidden
         read_at = aware(row.read_at) or datetime.now(UTC)

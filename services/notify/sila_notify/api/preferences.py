@@ -8,11 +8,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal
-from sila_common.db import insert_for
 from sila_notify.api.deps import WRITERS, NotifySettingsDep, aware, customer_in_scope
 from sila_notify.directory import record_consent
 from sila_notify.domain.quiet_hours import QuietHoursWindow
@@ -135,7 +135,7 @@ async def get_preferences(
     customer_id: str, runtime: RuntimeDep, settings: NotifySettingsDep, principal: CurrentPrincipal
 ) -> PreferencesRead:
     async with runtime.session_factory() as session:
-        recipient = await customer_in_scope(session, principal, customer_id)
+        recipient = await customer_in_scope(session, runtime, principal, customer_id)
         return await _read(session, recipient, settings.quiet_window())
 
 
@@ -151,7 +151,7 @@ async def put_preferences(
 ) -> PreferencesRead:
     now = datetime.now(UTC)
     async with runtime.session_factory() as session, session.begin():
-        recipient = await customer_in_scope(session, principal, customer_id, roles=WRITERS)
+        recipient = await customer_in_scope(session, runtime, principal, customer_id, roles=WRITERS)
         if body.channel_order is not None:
             await session.execute(
                 update(recipients)
@@ -168,7 +168,7 @@ async def put_preferences(
                 captured_via=_captured_via(principal),
                 at=now,
             )
-        recipient = await customer_in_scope(session, principal, customer_id, roles=WRITERS)
+        recipient = await customer_in_scope(session, runtime, principal, customer_id, roles=WRITERS)
         return await _read(session, recipient, settings.quiet_window())
 
 
@@ -181,13 +181,13 @@ async def add_push_token(
     customer_id: str, body: PushTokenWrite, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Response:
     async with runtime.session_factory() as session, session.begin():
-        await customer_in_scope(session, principal, customer_id, roles=WRITERS)
+        await customer_in_scope(session, runtime, principal, customer_id, roles=WRITERS)
         values = {
             "customer_id": customer_id,
             "platform": body.platform,
             "created_at": datetime.now(UTC),
         }
-        stmt = insert_for(session)(push_tokens).values(token=body.token, **values)
+        stmt = pg_insert(push_tokens).values(token=body.token, **values)
         # A device that changes hands belongs to whoever registered it last.
         await session.execute(stmt.on_conflict_do_update(index_elements=["token"], set_=values))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -202,7 +202,7 @@ async def delete_push_token(
     customer_id: str, token: str, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Response:
     async with runtime.session_factory() as session, session.begin():
-        await customer_in_scope(session, principal, customer_id, roles=WRITERS)
+        await customer_in_scope(session, runtime, principal, customer_id, roles=WRITERS)
         await session.execute(
             delete(push_tokens).where(
                 push_tokens.c.customer_id == customer_id, push_tokens.c.token == token

@@ -11,11 +11,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
-from sila_common.db import insert_for
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_common.roles import ROLES
 from sila_notify.api.deps import CONTENT_ROLES, aware
@@ -220,7 +220,7 @@ async def save_template(
                 "created_by": f"{principal.kind}:{principal.subject}"[:100],
                 "created_at": datetime.now(UTC),
             }
-            await session.execute(insert_for(session)(templates).values(**row))
+            await session.execute(pg_insert(templates).values(**row))
     except IntegrityError as race:
         raise Conflict("Another version was saved at the same moment; try again.") from race
     return TemplateRead(name=template_name(body.event_type, body.variant), **row)
@@ -373,7 +373,7 @@ async def put_route(
         )
     values = {**body.model_dump(), "updated_at": datetime.now(UTC)}
     async with runtime.session_factory() as session, session.begin():
-        stmt = insert_for(session)(event_routes).values(event_type=event_type, **values)
+        stmt = pg_insert(event_routes).values(event_type=event_type, **values)
         await session.execute(
             stmt.on_conflict_do_update(index_elements=["event_type"], set_=values)
         )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sila_common.db import insert_for
 from sila_notify.channels.base import OutgoingMessage, SendResult
 from sila_notify.tables import inbox_items
 
@@ -20,7 +20,7 @@ class InAppChannel:
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         async with self.session_factory() as session, session.begin():
-            stmt = insert_for(session)(inbox_items).values(
+            stmt = pg_insert(inbox_items).values(
                 id=str(uuid.uuid4()),
                 customer_id=message.customer_id,
                 message_id=message.id,

@@ -54,13 +54,11 @@ class Dispatcher:
         outbox: Outbox,
         settings: NotifySettings,
         channels: Mapping[str, Channel],
-        skip_locked: bool,
     ) -> None:
         self.session_factory = session_factory
         self.outbox = outbox
         self.settings = settings
         self.channels = dict(channels)
-        self.skip_locked = skip_locked
         self._limits: dict[str, asyncio.Semaphore] = {
             lane: asyncio.Semaphore(self.concurrency(lane)) for lane in LANES
         }
@@ -152,8 +150,7 @@ class Dispatcher:
             .order_by(messages.c.scheduled_for)
             .limit(limit or self.settings.dispatcher_batch)
         )
-        if self.skip_locked:
-            query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True)
         async with self.session_factory() as session, session.begin():
             rows = (await session.execute(query)).all()
             if not rows:

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import Boolean, String, and_, bindparam, case, func, null, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
 from sila_common.outbox import NewEvent, Outbox
 from sila_notify.delivery.wakeup import wake_after_commit
 from sila_notify.directory import device_tokens, recipient_row
@@ -137,19 +137,6 @@ async def mark_sent_many(session: AsyncSession, outbox: Outbox, sends: Sequence[
     """
     if not sends:
         return set()
-    if session.get_bind().dialect.name != "postgresql":
-        recorded = set()
-        for item in sends:
-            if await mark_sent(
-                session,
-                outbox,
-                item.row,
-                attempt_id=item.attempt_id,
-                provider_message_id=item.provider_message_id,
-                delivered=item.delivered,
-            ):
-                recorded.add(str(item.row.id))
-        return recorded
     ids = [str(s.row.id) for s in sends]
     # Lock in id order first, as delivery reports do, so the two never deadlock (an UPDATE
     # joined to a list locks in whatever order its plan visits the rows).
@@ -307,7 +294,7 @@ async def fail_over(
             campaign_id=row.campaign_id,
         )
         inserted = await session.execute(
-            insert_for(session)(messages)
+            pg_insert(messages)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["event_id", "channel"])
             .returning(messages.c.id)
@@ -339,7 +326,7 @@ async def mark_delivered_many(session: AsyncSession, outbox: Outbox, rows: Seque
     """
     if not rows:
         return
-    if len(rows) == 1 or session.get_bind().dialect.name != "postgresql":
+    if len(rows) == 1:
         for row in rows:
             await mark_delivered(session, outbox, row)
         return

@@ -63,14 +63,12 @@ class WebhookDeliverer:
         outbox: Outbox,
         settings: NotifySettings,
         profile: Profile,
-        skip_locked: bool,
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.outbox = outbox
         self.settings = settings
         self.profile = profile
-        self.skip_locked = skip_locked
         self.client = client or httpx.AsyncClient(
             timeout=settings.webhook_timeout_seconds, follow_redirects=False
         )
@@ -101,8 +99,7 @@ class WebhookDeliverer:
             .order_by(webhook_deliveries.c.next_attempt_at)
             .limit(self.settings.dispatcher_batch)
         )
-        if self.skip_locked:
-            query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True)
         async with self.session_factory() as session, session.begin():
             ids = list((await session.execute(query)).scalars())
             if not ids:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
 from sila_common.events import CloudEvent
 from sila_notify.domain.webhook_policy import NEVER_DELIVERED, Audience, type_matches, view_for
 from sila_notify.tables import webhook_deliveries, webhook_subscriptions
@@ -51,7 +51,7 @@ async def fan_out(session: AsyncSession, event: CloudEvent) -> None:
     ]
     if rows:
         await session.execute(
-            insert_for(session)(webhook_deliveries)
+            pg_insert(webhook_deliveries)
             .values(rows)
             .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
         )

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.db import insert_for
 from sila_common.events import CloudEvent
 from sila_notify.context import current_settings
 from sila_notify.domain.tmf_hub import (
@@ -63,7 +63,7 @@ async def listener_changed(session: AsyncSession, event: CloudEvent) -> None:
         "updated_at": now,
     }
     await session.execute(
-        insert_for(session)(webhook_subscriptions)
+        pg_insert(webhook_subscriptions)
         .values(
             id=subscription_id,
             secret=None,
@@ -150,7 +150,7 @@ async def ticket_changed(session: AsyncSession, event: CloudEvent) -> None:
     ]
     if rows:
         await session.execute(
-            insert_for(session)(webhook_deliveries)
+            pg_insert(webhook_deliveries)
             .values(rows)
             .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
         )

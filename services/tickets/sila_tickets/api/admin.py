@@ -11,10 +11,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal, require_roles
-from sila_common.db import insert_for
 from sila_common.inputs import Day, Instant, Name
 from sila_common.problems import Forbidden, NotFound, Unprocessable
 from sila_tickets.api.views import AGENT_ROLES
@@ -165,7 +165,7 @@ async def put_policy(body: PolicyBody, runtime: RuntimeDep) -> PolicyRead:
     )
     row = policy_row(policy, datetime.now(UTC))
     async with runtime.session_factory() as session, session.begin():
-        stmt = insert_for(session)(sla_policies).values(**row)
+        stmt = pg_insert(sla_policies).values(**row)
         await session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["key"], set_={k: v for k, v in row.items() if k != "key"}
@@ -461,7 +461,7 @@ async def add_member(
     await _queue_exists(runtime, code)
     _ensure_supervises(principal, wilaya)
     async with runtime.session_factory() as session, session.begin():
-        stmt = insert_for(session)(queue_agents).values(
+        stmt = pg_insert(queue_agents).values(
             queue=code,
             wilaya_code=wilaya,
             agent_id=agent_id,

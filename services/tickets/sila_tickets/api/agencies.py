@@ -14,10 +14,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
-from sila_common.db import insert_for
 from sila_common.geography import match_commune
 from sila_common.geography import reference as geography
 from sila_common.inputs import Name
@@ -259,7 +259,7 @@ async def put_agency(
         for wilaya in {body.wilaya_code, existing} - {None}:
             if not principal.serves_wilaya(wilaya):
                 raise Forbidden(f"Your scope does not cover wilaya {wilaya}.")
-        stmt = insert_for(session)(agencies).values(**row)
+        stmt = pg_insert(agencies).values(**row)
         await session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["code"], set_={k: v for k, v in row.items() if k != "code"}

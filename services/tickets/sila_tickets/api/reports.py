@@ -34,7 +34,7 @@ Supervisor = Annotated[Principal, Depends(require_roles("supervisor"))]
 
 
 def instant(value: datetime) -> datetime:
-    """A stored timestamp as an aware datetime (SQLite hands them back naive, in UTC)."""
+    """A stored timestamp as an aware datetime (naive ones are UTC)."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

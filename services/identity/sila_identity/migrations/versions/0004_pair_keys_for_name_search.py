@@ -40,7 +40,7 @@ customers = sa.table(
     sa.column("last_name_ar", sa.String),
     sa.column("company_name", sa.String),
     sa.column("erased_at", sa.DateTime(timezone=True)),
-    sa.column("name_keys", postgresql.ARRAY(sa.Text()).with_variant(sa.JSON(), "sqlite")),
+    sa.column("name_keys", postgresql.ARRAY(sa.Text())),
 )
 
 

@@ -45,7 +45,7 @@ def upgrade() -> None:
         "outbox",
         sa.Column(
             "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            sa.BigInteger(),
             autoincrement=True,
             nullable=False,
         ),
@@ -70,7 +70,6 @@ def upgrade() -> None:
             ["shard", "id"],
             unique=False,
             postgresql_where=sa.text("published_at IS NULL"),
-            sqlite_where=sa.text("published_at IS NULL"),
         )
         batch_op.create_index("ix_outbox_published_at", ["published_at"], unique=False)
 
@@ -78,9 +77,7 @@ def upgrade() -> None:
         "outbox_partition_offsets",
         sa.Column("topic", sa.String(length=200), nullable=False),
         sa.Column("partition", sa.Integer(), nullable=False),
-        sa.Column(
-            "last_offset", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("last_offset", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("topic", "partition", name=op.f("pk_outbox_partition_offsets")),
         sa.UniqueConstraint("topic", "partition", name="uq_outbox_partition_offsets_tp"),
@@ -96,7 +93,6 @@ def downgrade() -> None:
         batch_op.drop_index(
             "ix_outbox_pending",
             postgresql_where=sa.text("published_at IS NULL"),
-            sqlite_where=sa.text("published_at IS NULL"),
         )
 
     op.drop_table("outbox")

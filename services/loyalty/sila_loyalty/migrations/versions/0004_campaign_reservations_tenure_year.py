@@ -29,11 +29,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("tenure_celebrated_year", sa.Integer(), nullable=True))
     # Waiting events were written with JSON null, which ``facts IS NULL`` never found: they
     # never left the waiting room. SQL NULL from now on.
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("UPDATE recorded_events SET facts = NULL WHERE facts = 'null'::jsonb")
-        op.execute(
-            "UPDATE recorded_events SET pending_event = NULL WHERE pending_event = 'null'::jsonb"
-        )
+    op.execute("UPDATE recorded_events SET facts = NULL WHERE facts = 'null'::jsonb")
+    op.execute(
+        "UPDATE recorded_events SET pending_event = NULL WHERE pending_event = 'null'::jsonb"
+    )
 
 
 def downgrade() -> None:

@@ -146,14 +146,12 @@ def upgrade() -> None:
             ["lane", "scheduled_for"],
             unique=False,
             postgresql_where=sa.text("state = 'queued'"),
-            sqlite_where=sa.text("state = 'queued'"),
         )
         batch_op.create_index(
             "ix_messages_sending",
             ["sending_since"],
             unique=False,
             postgresql_where=sa.text("state = 'sending'"),
-            sqlite_where=sa.text("state = 'sending'"),
         )
 
     op.create_table(
@@ -271,7 +269,6 @@ def upgrade() -> None:
             ["next_attempt_at"],
             unique=False,
             postgresql_where=sa.text("state = 'pending'"),
-            sqlite_where=sa.text("state = 'pending'"),
         )
         batch_op.create_index(
             "ix_webhook_deliveries_subscription", ["subscription_id", "created_at"], unique=False
@@ -281,7 +278,7 @@ def upgrade() -> None:
         "webhook_attempts",
         sa.Column(
             "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            sa.BigInteger(),
             autoincrement=True,
             nullable=False,
         ),
@@ -317,7 +314,6 @@ def downgrade() -> None:
         batch_op.drop_index(
             "ix_webhook_deliveries_due",
             postgresql_where=sa.text("state = 'pending'"),
-            sqlite_where=sa.text("state = 'pending'"),
         )
 
     op.drop_table("webhook_deliveries")
@@ -335,12 +331,10 @@ def downgrade() -> None:
         batch_op.drop_index(
             "ix_messages_sending",
             postgresql_where=sa.text("state = 'sending'"),
-            sqlite_where=sa.text("state = 'sending'"),
         )
         batch_op.drop_index(
             "ix_messages_due",
             postgresql_where=sa.text("state = 'queued'"),
-            sqlite_where=sa.text("state = 'queued'"),
         )
         batch_op.drop_index("ix_messages_customer")
         batch_op.drop_index(batch_op.f("ix_messages_campaign_id"))

@@ -81,7 +81,7 @@ def upgrade() -> None:
         "holiday_overrides",
         sa.Column(
             "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            sa.BigInteger(),
             autoincrement=True,
             nullable=False,
         ),
@@ -124,7 +124,6 @@ def upgrade() -> None:
             ["area_kind", "area_value"],
             unique=False,
             postgresql_where=sa.text("status = 'active'"),
-            sqlite_where=sa.text("status = 'active'"),
         )
 
     op.create_table(
@@ -236,7 +235,7 @@ def upgrade() -> None:
         "ticket_transitions",
         sa.Column(
             "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            sa.BigInteger(),
             autoincrement=True,
             nullable=False,
         ),
@@ -313,7 +312,6 @@ def upgrade() -> None:
             ["due_at"],
             unique=False,
             postgresql_where=sa.text("breached_at IS NULL"),
-            sqlite_where=sa.text("breached_at IS NULL"),
         )
         batch_op.create_index("ix_tickets_incident", ["incident_id"], unique=False)
         batch_op.create_index("ix_tickets_opened_id", ["opened_at", "id"], unique=False)
@@ -323,7 +321,6 @@ def upgrade() -> None:
             ["warn_at"],
             unique=False,
             postgresql_where=sa.text("warned_at IS NULL AND breached_at IS NULL"),
-            sqlite_where=sa.text("warned_at IS NULL AND breached_at IS NULL"),
         )
         batch_op.create_index("ix_tickets_wilaya_status", ["wilaya_code", "status"], unique=False)
 
@@ -342,7 +339,6 @@ def downgrade() -> None:
         batch_op.drop_index(
             "ix_tickets_warn_pending",
             postgresql_where=sa.text("warned_at IS NULL AND breached_at IS NULL"),
-            sqlite_where=sa.text("warned_at IS NULL AND breached_at IS NULL"),
         )
         batch_op.drop_index("ix_tickets_resolved_at")
         batch_op.drop_index("ix_tickets_opened_id")
@@ -350,7 +346,6 @@ def downgrade() -> None:
         batch_op.drop_index(
             "ix_tickets_breach_pending",
             postgresql_where=sa.text("breached_at IS NULL"),
-            sqlite_where=sa.text("breached_at IS NULL"),
         )
         batch_op.drop_index("ix_tickets_assignee_status")
         batch_op.drop_column("script_answers")
@@ -416,7 +411,6 @@ def downgrade() -> None:
         batch_op.drop_index(
             "ix_incidents_active_area",
             postgresql_where=sa.text("status = 'active'"),
-            sqlite_where=sa.text("status = 'active'"),
         )
 
     op.drop_table("incidents")

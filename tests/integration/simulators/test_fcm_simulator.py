@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sila_notify.simulators.fcm import FcmSimulatorConfig, create_fcm_app
+from sila_simulators.fcm import FcmSimulatorConfig, create_fcm_app
 
 from .servers import serve
 

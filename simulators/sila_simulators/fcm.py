@@ -4,9 +4,10 @@
 answers `{"name": "projects/<project>/messages/<id>"}`. Tokens steer the outcome: by default
 one starting with "dead-" is UNREGISTERED (404), one starting with "flaky-" is UNAVAILABLE
 (503) its first attempts; above the configured quota every send gets QUOTA_EXCEEDED (429)
-with Retry-After. `GET /_sim/messages` lists what was sent, `DELETE /_sim/messages` forgets it.
+with Retry-After. `GET /_sim/messages` lists what was sent, `DELETE /_sim/messages` forgets it,
+`GET /_sim/inbox` lists it for the message viewer.
 
-Run it with `python -m sila_notify.simulators.fcm --port 13014`.
+Run it with `python -m sila_simulators fcm --port 8014`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -24,7 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sila_notify.simulators._support import (
+from sila_simulators.support import (
+    InboxEntry,
+    SimulatorSpec,
     SlidingWindowLimit,
     TemporaryFailures,
     base_argument_parser,
@@ -238,6 +241,27 @@ async def _list_messages(request: Request) -> Response:
     return JSONResponse([push.as_json() for push in state.sent])
 
 
+async def _inbox(request: Request) -> Response:
+    state: _FcmState = request.app.state.fcm
+    return JSONResponse([_inbox_entry(push).as_json() for push in state.sent])
+
+
+def _inbox_entry(push: SentPush) -> InboxEntry:
+    notification = push.message.get("notification") or {}
+    data = push.message.get("data") or {}
+    target = push.message.get("token") or push.message.get("topic") or "?"
+    return InboxEntry(
+        id=push.name,
+        channel="push",
+        to=str(target),
+        sender=push.project,
+        subject=notification.get("title"),
+        text=str(notification.get("body") or json.dumps(data, ensure_ascii=False)),
+        received_at=push.sent_at,
+        status="sent",
+    )
+
+
 async def _reset(request: Request) -> Response:
     state: _FcmState = request.app.state.fcm
     state.sent.clear()
@@ -253,6 +277,7 @@ def create_fcm_app(config: FcmSimulatorConfig | None = None) -> Starlette:
             Route("/v1/projects/{project}/messages:send", _send, methods=["POST"]),
             Route("/_sim/messages", _list_messages, methods=["GET"]),
             Route("/_sim/messages", _reset, methods=["DELETE"]),
+            Route("/_sim/inbox", _inbox, methods=["GET"]),
         ]
     )
     app.state.fcm = _FcmState(
@@ -263,8 +288,8 @@ def create_fcm_app(config: FcmSimulatorConfig | None = None) -> Starlette:
     return app
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = base_argument_parser("FCM HTTP v1 push simulator", 13014)
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = base_argument_parser("FCM HTTP v1 push simulator", 8014)
     defaults = FcmSimulatorConfig()
     parser.add_argument("--project-id", default=None)
     parser.add_argument(
@@ -286,5 +311,10 @@ def main(argv: list[str] | None = None) -> None:
     run(create_fcm_app(config), args.host, args.port)
 
 
-if __name__ == "__main__":
-    main()
+SIMULATOR = SimulatorSpec(
+    name="fcm",
+    summary="push (Firebase Cloud Messaging HTTP v1)",
+    main=main,
+    ports={"port": 14},
+    service_env=lambda ports: {"SILA_NOTIFY_FCM_URL": f"http://127.0.0.1:{ports['port']}"},
+)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sila_notify.simulators.smsc import SmscSimulatorConfig, create_smsc_app, expand_dlr_url
+from sila_simulators.smsc import SmscSimulatorConfig, create_smsc_app, expand_dlr_url
 from tests.support import eventually
 
 from .servers import DlrReceiver, serve
@@ -246,7 +246,7 @@ def _free_port() -> int:
 async def test_module_entrypoint_serves_kannel_on_the_given_port() -> None:
     port = _free_port()
     process = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "sila_notify.simulators.smsc", "--port", str(port)],
+        *[sys.executable, "-m", "sila_simulators", "smsc", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

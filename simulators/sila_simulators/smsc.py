@@ -4,13 +4,14 @@
 `dlr-url` (with Kannel's %-escapes expanded) for each report type the `dlr-mask` asks for.
 Destinations steer the outcome: by default a number ending in 0000 fails permanently, one
 ending in 9999 is refused with a temporary failure its first attempts. `GET /_sim/messages`
-lists what was accepted (with the delivery reports sent), `DELETE /_sim/messages` forgets it.
+lists what was accepted (with the delivery reports sent), `DELETE /_sim/messages` forgets it,
+`GET /_sim/inbox` lists it for the message viewer.
 
 Beyond Kannel: a request carrying `msg-id` (an aggregator's client reference) is accepted once
 per receiver; a repeat answers "Accepted" again and sends nothing, as a deduplicating SMS
 aggregator does, so a sender that crashed between sending and recording can safely resend.
 
-Run it with `python -m sila_notify.simulators.smsc --port 13013`.
+Run it with `python -m sila_simulators smsc --port 8013`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -31,7 +32,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from sila_notify.domain.sms import count_sms
-from sila_notify.simulators._support import (
+from sila_simulators.support import (
+    InboxEntry,
+    SimulatorSpec,
     SlidingWindowLimit,
     TemporaryFailures,
     base_argument_parser,
@@ -290,55 +293,45 @@ def _validate_fields(params: Mapping[str, str]) -> str | None:
     return None
 
 
-async def _send_sms(request: Request) -> Response:
-    state: _SmscState = request.app.state.smsc
-    config = state.config
-    params = request.query_params
-    username = _first(params, "username", "user")
-    password = _first(params, "password", "pass")
-    if username != config.username or password != config.password:
-        return _answer(403, AUTHORIZATION_FAILED)
-
+def _receivers(params: Mapping[str, str]) -> tuple[list[str], str | None]:
+    """The distinct numbers of ``to``, or Kannel's objection to it."""
     to = params.get("to")
     if to is None:
-        return _answer(400, MISSING_RECEIVER)
+        return [], MISSING_RECEIVER
     if to == "":
-        return _answer(400, EMPTY_RECEIVER)
+        return [], EMPTY_RECEIVER
     receivers = list(dict.fromkeys(to.split()))
-    allowed = [number for number in receivers if not _denied(number)]
-    if not allowed:
-        return _answer(400, NUMBERS_DENIED)
-    sender = params.get("from") or config.global_sender
-    if not sender:
-        return _answer(400, SENDER_MISSING)
-    objection = _validate_fields(params)
-    if objection is not None:
-        return _answer(400, objection)
+    if all(_denied(number) for number in receivers):
+        return receivers, NUMBERS_DENIED
+    return receivers, None
 
-    # A request with any number still in its temporary-failure phase is refused whole, so a
-    # retry of the same request is the right reaction, as with a real temporary failure.
-    flaky = [n for n in allowed if n.endswith(config.temporary_failure_suffix)]
+
+def _still_failing(state: _SmscState, numbers: list[str]) -> bool:
+    """A request with any number still in its temporary-failure phase is refused whole, so a
+    retry of the same request is the right reaction, as with a real temporary failure."""
+    flaky = [n for n in numbers if n.endswith(state.config.temporary_failure_suffix)]
     # Every flaky number's attempt counts, hence no short-circuit.
-    still_failing = [state.temporary_failures.should_fail(number) for number in flaky]
-    if any(still_failing):
-        return _answer(503, TEMPORARY_FAILURE)
-    if not state.throttle.try_acquire():
-        return _answer(503, TEMPORARY_FAILURE)
+    failing = [state.temporary_failures.should_fail(number) for number in flaky]
+    return any(failing)
 
-    reference = params.get("msg-id") or ""
-    if reference:
-        fresh = [n for n in allowed if (reference, n) not in state.client_references]
-        state.duplicates += len(allowed) - len(fresh)
-        if not fresh:
-            return _answer(202, ACCEPTED)
-        allowed = fresh
-        state.client_references.update((reference, n) for n in fresh)
 
+def _fresh_receivers(state: _SmscState, reference: str, numbers: list[str]) -> list[str]:
+    """The numbers not yet sent this client reference (an aggregator's deduplication)."""
+    if not reference:
+        return numbers
+    fresh = [n for n in numbers if (reference, n) not in state.client_references]
+    state.duplicates += len(numbers) - len(fresh)
+    state.client_references.update((reference, n) for n in fresh)
+    return fresh
+
+
+def _accept(state: _SmscState, params: Mapping[str, str], sender: str, numbers: list[str]) -> None:
+    """Keep one message per receiver and schedule the delivery reports it asked for."""
     text = params.get("text", "")
     coding = _int_param(params, "coding")
     dlr_mask = _int_param(params, "dlr-mask", "dlrmask")
     sms_count = count_sms(text)
-    for number in allowed:
+    for number in numbers:
         message = ReceivedSms(
             id=str(uuid.uuid4()),
             foreign_id=uuid.uuid4().hex[:16],
@@ -356,6 +349,33 @@ async def _send_sms(request: Request) -> Response:
         )
         state.messages.append(message)
         _schedule_reports(state, message)
+
+
+async def _send_sms(request: Request) -> Response:
+    """Kannel's checks in Kannel's order: credentials, receivers, sender, optional fields;
+    then the SMS centre's own refusals (temporary failures, throttling); then acceptance."""
+    state: _SmscState = request.app.state.smsc
+    config = state.config
+    params = request.query_params
+    username = _first(params, "username", "user")
+    password = _first(params, "password", "pass")
+    if username != config.username or password != config.password:
+        return _answer(403, AUTHORIZATION_FAILED)
+    receivers, objection = _receivers(params)
+    sender = params.get("from") or config.global_sender or ""
+    if objection is None and not sender:
+        objection = SENDER_MISSING
+    objection = objection or _validate_fields(params)
+    if objection is not None:
+        return _answer(400, objection)
+
+    allowed = [number for number in receivers if not _denied(number)]
+    if _still_failing(state, allowed) or not state.throttle.try_acquire():
+        return _answer(503, TEMPORARY_FAILURE)
+    fresh = _fresh_receivers(state, params.get("msg-id") or "", allowed)
+    if not fresh:  # every receiver already had this client reference
+        return _answer(202, ACCEPTED)
+    _accept(state, params, sender, fresh)
     denied = [number for number in receivers if _denied(number)]
     suffix = (" Denied receivers are: " + " ".join(denied)) if denied else ""
     return _answer(202, ACCEPTED + suffix)
@@ -364,6 +384,28 @@ async def _send_sms(request: Request) -> Response:
 async def _list_messages(request: Request) -> Response:
     state: _SmscState = request.app.state.smsc
     return JSONResponse([message.as_json() for message in state.messages])
+
+
+async def _inbox(request: Request) -> Response:
+    state: _SmscState = request.app.state.smsc
+    return JSONResponse([_inbox_entry(message).as_json() for message in state.messages])
+
+
+def _inbox_entry(message: ReceivedSms) -> InboxEntry:
+    reports = [d for d in message.dlrs if d.dlr_type in (DLR_DELIVERED, DLR_FAILED)]
+    status = "delivered" if any(d.dlr_type == DLR_DELIVERED for d in reports) else None
+    if any(d.dlr_type == DLR_FAILED for d in reports):
+        status = "failed"
+    return InboxEntry(
+        id=message.id,
+        channel="sms",
+        to=message.to,
+        sender=message.sender,
+        subject=None,
+        text=message.text,
+        received_at=message.received_at,
+        status=status or "accepted",
+    )
 
 
 async def _reset(request: Request) -> Response:
@@ -398,6 +440,7 @@ def create_smsc_app(config: SmscSimulatorConfig | None = None) -> Starlette:
             Route("/cgi-bin/sendsms", _send_sms, methods=["GET"]),
             Route("/_sim/messages", _list_messages, methods=["GET"]),
             Route("/_sim/messages", _reset, methods=["DELETE"]),
+            Route("/_sim/inbox", _inbox, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
@@ -405,8 +448,8 @@ def create_smsc_app(config: SmscSimulatorConfig | None = None) -> Starlette:
     return app
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = base_argument_parser("Kannel-compatible SMS centre simulator", 13013)
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = base_argument_parser("Kannel-compatible SMS centre simulator", 8013)
     defaults = SmscSimulatorConfig()
     parser.add_argument("--username", default=defaults.username)
     parser.add_argument("--password", default=defaults.password)
@@ -434,5 +477,12 @@ def main(argv: list[str] | None = None) -> None:
     run(create_smsc_app(config), args.host, args.port)
 
 
-if __name__ == "__main__":
-    main()
+SIMULATOR = SimulatorSpec(
+    name="smsc",
+    summary="SMS centre (Kannel HTTP sendsms, delivery reports)",
+    main=main,
+    ports={"port": 13},
+    service_env=lambda ports: {
+        "SILA_NOTIFY_SMS_URL": f"http://127.0.0.1:{ports['port']}/cgi-bin/sendsms"
+    },
+)

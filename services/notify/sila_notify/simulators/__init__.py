@@ -1,1 +1,0 @@
-"""Local stand-ins for the SMS centre (Kannel) and Firebase Cloud Messaging."""
