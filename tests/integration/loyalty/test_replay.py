@@ -150,7 +150,7 @@ async def test_replaying_the_whole_history_from_offset_zero_leaves_the_ledger_id
     async def settled() -> bool:
         # The ledger (what committed), not the campaigns' counters (reserved just before).
         async with loyalty.runtime.session_factory() as session:
-            counts = dict(
+            counts: dict[str, int] = dict(
                 (
                     await session.execute(
                         select(ledger_entries.c.campaign_id, func.count())
