@@ -188,6 +188,59 @@ async def test_a_registration_and_payments_in_two_engines_at_once_never_deadlock
     assert (await campaign_row(loyalty, campaign["id"])).spent_centimes == 2_000
 
 
+async def test_two_engines_meeting_the_same_customers_in_opposite_orders_never_deadlock(
+    loyalty: LiveService,
+) -> None:
+    now = datetime.now(UTC)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    for customer in (first, second):
+        await apply(loyalty, registration(customer, now - timedelta(minutes=5)))
+
+    def moved(customer: str) -> CloudEvent:
+        return event(
+            "identity.customer.updated",
+            customer,
+            {"wilaya_code": "16", "language": "ar", "phone": random_mobile()},
+            now,
+        )
+
+    started: asyncio.Queue[int] = asyncio.Queue()
+    async with transaction(loyalty) as (blocker, _):
+        await blocker.execute(
+            select(accounts.c.customer_id).where(accounts.c.customer_id == second).with_for_update()
+        )
+        # Identity's partition: the second customer's change, then the first's.
+        identity_side = asyncio.create_task(
+            engine_batch(loyalty, started, moved(second), moved(first))
+        )
+        one = await started.get()
+        await eventually(lambda: waiting_on_locks(loyalty, {one}), what="engine 1 waiting")
+        # Billing's partition: the first customer's payment, then the second's.
+        billing_side = asyncio.create_task(
+            engine_batch(
+                loyalty,
+                started,
+                payment(first, "none", now),
+                payment(second, "none", now),
+            )
+        )
+        two = await started.get()
+        await eventually(lambda: waiting_on_locks(loyalty, {one, two}), what="both waiting")
+    # Handled in their order, engine 1 would hold the second customer and want the first,
+    # which engine 2 holds while it waits for the second: deadlock. Both lock up front, in
+    # customer id order.
+    await asyncio.wait_for(asyncio.gather(identity_side, billing_side), timeout=30)
+    async with loyalty.runtime.session_factory() as session:
+        rows = (
+            await session.execute(
+                select(accounts.c.customer_id, accounts.c.wilaya_code, accounts.c.language).where(
+                    accounts.c.customer_id.in_([first, second])
+                )
+            )
+        ).all()
+    assert sorted(tuple(r)[1:] for r in rows) == [("16", "ar"), ("16", "ar")]
+
+
 async def test_a_rolled_back_grant_keeps_its_reservation_for_the_retry_and_an_orphan_is_given_back(
     loyalty: LiveService, staff: Staff
 ) -> None:
