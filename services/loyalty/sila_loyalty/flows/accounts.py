@@ -24,6 +24,10 @@ from sila_loyalty.tables import accounts, ledger_entries, messaging, referrals
 async def lock_account(session: AsyncSession, customer_id: str) -> Any:
     """The customer's account, locked for this transaction (created empty if not yet known,
     when another service's event arrives before identity's registration)."""
+    query = select(accounts).where(accounts.c.customer_id == customer_id).with_for_update()
+    found = (await session.execute(query)).one_or_none()
+    if found is not None:
+        return found
     await session.execute(
         pg_insert(accounts)
         .values(
@@ -35,11 +39,7 @@ async def lock_account(session: AsyncSession, customer_id: str) -> Any:
         )
         .on_conflict_do_nothing(index_elements=["customer_id"])
     )
-    return (
-        await session.execute(
-            select(accounts).where(accounts.c.customer_id == customer_id).with_for_update()
-        )
-    ).one()
+    return (await session.execute(query)).one()
 
 
 async def lock_accounts(session: AsyncSession, customer_ids: Iterable[str]) -> None:

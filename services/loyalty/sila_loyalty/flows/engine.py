@@ -35,7 +35,7 @@ from sila_loyalty.flows import referrals
 from sila_loyalty.flows.accounts import lock_account
 from sila_loyalty.flows.campaigns import campaign_of
 from sila_loyalty.flows.common import aware
-from sila_loyalty.flows.grants import Source, grant
+from sila_loyalty.flows.grants import Grant, Source, grant_many
 from sila_loyalty.tables import (
     accounts,
     campaign_reservations,
@@ -281,35 +281,35 @@ async def run_campaigns(session: AsyncSession, runtime: Runtime, facts: Facts) -
     if not candidates:
         return 0
     reserved = await reserve_budgets(runtime, candidates)
-    granted: list[str] = []
+    ticket = (
+        {"ticket_id": facts.subject, "ticket_number": facts.ticket_number}
+        if facts.event_type == "tickets.ticket.escalated"
+        else None
+    )
+    wanted: list[Grant] = []
     for campaign, key in candidates:
         if key not in reserved:
             continue
         reward = campaign.reward
-        ticket = (
-            {"ticket_id": facts.subject, "ticket_number": facts.ticket_number}
-            if facts.event_type == "tickets.ticket.escalated"
-            else None
-        )
         quantity = granted_quantity(reward, facts.tier)
-        await grant(
-            session,
-            runtime,
-            customer_id=facts.customer_id,
-            kind=reward.kind,
-            quantity=quantity,
-            label=granted_label(reward, quantity),
-            source=Source(
-                key=key,
-                reason=EntryReason.CAMPAIGN,
-                event_id=facts.event_id,
-                campaign_id=campaign.campaign_id,
-            ),
-            occurred_at=facts.occurred_at,
-            speed_mbps=reward.speed_mbps,
-            ticket=ticket,
+        wanted.append(
+            Grant(
+                customer_id=facts.customer_id,
+                kind=reward.kind,
+                quantity=quantity,
+                label=granted_label(reward, quantity),
+                source=Source(
+                    key=key,
+                    reason=EntryReason.CAMPAIGN,
+                    event_id=facts.event_id,
+                    campaign_id=campaign.campaign_id,
+                ),
+                occurred_at=facts.occurred_at,
+                speed_mbps=reward.speed_mbps,
+                ticket=ticket,
+            )
         )
-        granted.append(key)
+    granted = await grant_many(session, runtime, wanted)
     if granted:
         # The entries now stand for their reservations (a rollback keeps the reservations
         # for the retry).
