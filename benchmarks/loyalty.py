@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from benchmarks.fastpaths import dsn_of, measure_pair, rows_for, sizes
 from benchmarks.harness import BenchEnv, Row
@@ -200,12 +200,20 @@ async def engine_rate(env: BenchEnv, url: str, customers: list[str]) -> list[Row
                     await session.scalar(select(func.count()).select_from(ledger_entries)) or 0
                 )
 
+        statements = 0
+
+        def counted(*_: object) -> None:
+            nonlocal statements
+            statements += 1
+
         stop = asyncio.Event()
         task = asyncio.create_task(consumer.run(stop))
         try:
             await timed(applied, WARM, WARM, 120)
             grants_before = await granted()
+            event.listen(runtime.engine.sync_engine, "before_cursor_execute", counted)
             seconds = await timed(applied, 0, WARM + count, 600)
+            event.remove(runtime.engine.sync_engine, "before_cursor_execute", counted)
             grants = await granted() - grants_before
         finally:
             stop.set()
@@ -217,6 +225,12 @@ async def engine_rate(env: BenchEnv, url: str, customers: list[str]) -> list[Row
     return [
         Row("rule engine events", rate, "events/s", note, bare_rate, "beside the bare consumer"),
         Row("rule engine grants", grants / seconds, "grants/s", f"{grants:,} grants; " + note),
+        Row(
+            "rule engine statements per event",
+            statements / count,
+            "statements",
+            "SQL statements the engine sent (the probes' own included, a few per second)",
+        ),
         Row(
             "bare consumer (ids in one transaction per fetch)",
             bare_rate,
