@@ -10,8 +10,11 @@ the response). Run by ``benchmarks.served.serve_bare`` under uvicorn like the se
   ledger by kind, its running boosts), read-only like loyalty's.
 - ``POST /v1/tickets``: the same statements as tickets' creation with automatic
   assignment and an Idempotency-Key (see ``open_ticket``), in one transaction.
+- ``POST /v1/payments``: records one payment row in billing's ``payments`` table (the anchor
+  of billing's payments per second end to end).
 
-Databases: ``SILA_BARE_IDENTITY_DSN``, ``SILA_BARE_TICKETS_DSN``, ``SILA_BARE_LOYALTY_DSN``
+Databases: ``SILA_BARE_IDENTITY_DSN``, ``SILA_BARE_TICKETS_DSN``, ``SILA_BARE_BILLING_DSN``
+and ``SILA_BARE_LOYALTY_DSN``
 (plain postgresql://).
 """
 
@@ -77,7 +80,7 @@ def _e164(phone: str) -> str:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     pools: dict[str, asyncpg.Pool] = {}
-    for name in ("identity", "tickets", "loyalty"):
+    for name in ("identity", "tickets", "billing", "loyalty"):
         dsn = os.environ.get(f"SILA_BARE_{name.upper()}_DSN")
         if dsn:
             pools[name] = await asyncpg.create_pool(dsn, min_size=2, max_size=POOL_SIZE)
@@ -292,3 +295,33 @@ async def open_ticket(request: Request) -> Response:
                 now,
             )
     return _json(answer, 201)
+
+
+PAYMENT_SQL = (
+    "INSERT INTO payments (id, number, customer_id, purpose, invoice_id, subscription_id, "
+    "offer_code, price_version, idoomly_centimes, amount_centimes, refunded_centimes, method, "
+    "state, provider_order_id, redirect_url, masked_pan, failure_reason, language, created_by, "
+    "created_at, updated_at, expires_at, credited_at) VALUES ($1, $2, $3, $4, NULL, $5, NULL, "
+    "NULL, 0, $6, 0, $7, 'succeeded', NULL, NULL, NULL, NULL, 'fr', 'bare', $8, $8, $8, $8)"
+)
+
+
+@app.post("/v1/payments")
+async def record_payment(request: Request) -> Response:
+    """One payment row, nothing else: no provider, no credit, no event."""
+    body = await request.json()
+    pool: asyncpg.Pool = request.app.state.pools["billing"]
+    now = datetime.now(UTC)
+    payment_id = str(uuid.uuid4())
+    await pool.execute(
+        PAYMENT_SQL,
+        payment_id,
+        uuid.uuid4().hex[:20],
+        body["customer_id"],
+        body["purpose"],
+        body.get("subscription_id"),
+        int(body.get("amount_centimes") or 240_000),
+        body["method"],
+        now,
+    )
+    return _json({"id": payment_id, "status": "succeeded"}, 201)

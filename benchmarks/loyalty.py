@@ -180,8 +180,7 @@ async def engine_rate(env: BenchEnv, url: str, customers: list[str]) -> list[Row
             handlers=ENGINE.handlers,
             session_factory=runtime.session_factory,
             tables=messaging,
-            platform=env.platform,
-            settings=settings,
+            context=runtime.handler_context(),
         )
         inbox = messaging.inbox
 

@@ -140,7 +140,7 @@ async def _skip_to_end_of_topics(env: BenchEnv) -> None:
 
 @dataclass
 class Notify:
-    runtime: Runtime
+    runtime: Runtime[Any]
     producer: AIOKafkaProducer
 
     async def publish(self, event: CloudEvent) -> None:
@@ -337,7 +337,7 @@ async def _seed_recipients(database_url: str, count: int) -> float:
     return time.perf_counter() - started
 
 
-async def _start_campaign(runtime: Runtime, rate_per_second: float) -> str:
+async def _start_campaign(runtime: Runtime[Any], rate_per_second: float) -> str:
     """The row ``POST /v1/campaign-sends`` writes, for every consenting customer."""
     campaign_id = str(uuid.uuid4())
     now = datetime.now(UTC)

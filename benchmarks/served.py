@@ -41,8 +41,15 @@ from sila_local.processes import Child, free_port, python_command, wait_for_port
 LOG_DIR = Path("var/bench")
 # Production refuses the development secrets; the bench sets throwaway ones.
 PROD_SECRETS = {
+    "SILA_NOTIFY_OTP_SEALING_KEY": "bench-only sealing key, not a secret",
     "SILA_IDENTITY_SIGNING_KEY_PASSPHRASE": "bench-only passphrase, not a secret",
     "SILA_IDENTITY_OTP_SECRET": "bench-only otp secret, not a secret",
+    # Tickets' and notify's client credentials at identity (production refuses the dev ones).
+    "SILA_IDENTITY_SERVICE_CLIENTS": (
+        '{"tickets": "bench-only tickets client", "notify": "bench-only notify client"}'
+    ),
+    "SILA_TICKETS_IDENTITY_CLIENT_SECRET": "bench-only tickets client",
+    "SILA_NOTIFY_IDENTITY_CLIENT_SECRET": "bench-only notify client",
 }
 
 LUA = r"""

@@ -30,6 +30,7 @@ from sqlalchemy import insert
 from benchmarks.harness import BenchEnv, Row, median, percentile
 from sila_common.app import create_app
 from sila_common.auth import JwksKeySource
+from sila_identity.auth.keys import KeyStore
 from sila_identity.auth.tokens import issue_access_token
 from sila_identity.service import definition as identity_definition
 from sila_identity.settings import IdentitySettings
@@ -73,7 +74,7 @@ async def running_tickets(env: BenchEnv) -> AsyncIterator[Bench]:
         )
         async with app.router.lifespan_context(app):
             token = await issue_access_token(
-                identity_app.state.runtime.extras["keys"],
+                identity_app.state.runtime.collaborators.get(KeyStore),
                 env.platform,
                 subject=str(uuid.uuid4()),
                 kind="agent",

@@ -171,7 +171,7 @@ def platform(broker: str) -> PlatformSettings:
 def settings_for(databases: dict[str, str]) -> Callable[..., ServiceSettings]:
     def make(service: str, **overrides: object) -> ServiceSettings:
         definition = next(s for s in SERVICES if s.name == service).definition()
-        base = definition.settings_factory()
+        base: ServiceSettings = definition.settings_factory()
         return base.model_copy(
             update={
                 "database_url": databases[service],

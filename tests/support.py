@@ -68,14 +68,14 @@ class LiveService:
     client: httpx.AsyncClient
 
     @property
-    def runtime(self) -> Runtime:
-        runtime: Runtime = self.app.state.runtime
+    def runtime(self) -> Runtime[Any]:
+        runtime: Runtime[Any] = self.app.state.runtime
         return runtime
 
 
 @asynccontextmanager
 async def live_service(
-    definition: ServiceDefinition,
+    definition: ServiceDefinition[Any],
     *,
     platform: PlatformSettings,
     settings: ServiceSettings,

@@ -259,6 +259,8 @@ def create_app(khlass: Khlass | None = None) -> Starlette:
         return JSONResponse(kh.body(payment), status_code=201)
 
     async def report(request: Request) -> Response:
+        if (failure := await fault("report")) is not None:
+            return failure
         if not authorised(request):
             return problem(401, "unauthorised")
         return JSONResponse({"payments": [kh.body(p) for p in kh.payments.values()]})

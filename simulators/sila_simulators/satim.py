@@ -325,6 +325,8 @@ value="{oid}"><input type="hidden" name="cancel" value="1"><button>Annuler</butt
         return _error("0", "Success")
 
     async def report(request: Request) -> Response:
+        if (failure := await _fault(gw, "report")) is not None:
+            return failure
         rows = []
         for order in gw.orders.values():
             gw.refresh(order)
@@ -354,7 +356,19 @@ value="{oid}"><input type="hidden" name="cancel" value="1"><button>Annuler</butt
         if order is None:
             return JSONResponse({"error": "unknown order"}, status_code=404)
         target = settle(order, {k: str(v) for k, v in body.items()})
+        if "deposit" in body and order.deposited:
+            # The acquirer settled another amount than the one authorised (a capture error).
+            order.deposited = int(body["deposit"])
         return JSONResponse({"redirect": back_to_merchant(target, order)})
+
+    async def reverse(request: Request) -> Response:
+        """The bank reverses a paid order afterwards (a chargeback): nothing stays deposited."""
+        body = await request.json()
+        order = gw.orders.get(str(body.get("orderId", "")))
+        if order is None:
+            return JSONResponse({"error": "unknown order"}, status_code=404)
+        order.status, order.deposited = 3, 0
+        return JSONResponse({"OrderStatus": order.status})
 
     async def reset(request: Request) -> Response:
         gw.orders.clear()
@@ -381,6 +395,7 @@ value="{oid}"><input type="hidden" name="cancel" value="1"><button>Annuler</butt
             Route("/_sim/report", report, methods=["GET"]),
             Route("/_sim/faults", faults, methods=["POST"]),
             Route("/_sim/pay", pay, methods=["POST"]),
+            Route("/_sim/reverse", reverse, methods=["POST"]),
             Route("/_sim/reset", reset, methods=["POST"]),
             Route("/_sim/calls", calls, methods=["GET"]),
             Route("/_sim/health", health, methods=["GET"]),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from sila_common.service import ServiceDefinition
 
@@ -52,7 +53,7 @@ class ServiceRef:
     def module(self) -> str:
         return f"sila_{self.name}"
 
-    def definition(self) -> ServiceDefinition:
+    def definition(self) -> ServiceDefinition[Any]:
         module = importlib.import_module(f"{self.module}.service")
         definition = module.definition
         assert isinstance(definition, ServiceDefinition)

@@ -6,14 +6,13 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import Annotated
+from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,41 +26,37 @@ from sila_common.problems import ContainUnexpected, install_problem_handlers
 from sila_common.relay import refresh_outbox_gauges
 from sila_common.runtime import open_runtime, run_workers
 from sila_common.service import Runtime, ServiceDefinition
-from sila_common.settings import PlatformSettings, ServiceSettings
+from sila_common.settings import PlatformSettings, SettingsT
 from sila_common.tracing import instrument_app, make_tracer_provider
 
 CORRELATION_HEADER = "X-Request-ID"
 BROKER_CHECK_CACHE_SECONDS = 2.0
 
 
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+def runtime_of(request: Request) -> Runtime[Any]:
+    """The process's runtime; a service's own dependency gives it with its settings type
+    (``Runtime[TicketsSettings]``): the app was made from that service's definition.
+    """
+    runtime: Runtime[Any] = request.app.state.runtime
     return runtime
 
 
 # Dependencies are ``async def`` even when they do not await: FastAPI runs a plain ``def``
 # dependency in the thread pool, a thread hop per dependency per request (measured in
 # docs/benchmarks.md).
-async def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime[Any]:
     return runtime_of(request)
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-async def get_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
-    return runtime_of(request).session_factory
-
-
-SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
+RuntimeDep = Annotated[Runtime[Any], Depends(get_runtime)]
 
 
 def create_app(
-    definition: ServiceDefinition,
+    definition: ServiceDefinition[SettingsT],
     *,
     with_workers: bool = False,
     platform: PlatformSettings | None = None,
-    settings: ServiceSettings | None = None,
+    settings: SettingsT | None = None,
     key_source: KeySource | None = None,
 ) -> FastAPI:
     """The service's HTTP app; ``with_workers`` also runs its relay and consumers in-process."""
@@ -151,11 +146,11 @@ class CorrelationAndMetrics:
             )
 
 
-def _operations_router(definition: ServiceDefinition) -> APIRouter:
+def _operations_router(definition: ServiceDefinition[Any]) -> APIRouter:
     router = APIRouter(tags=["operations"])
     broker_state: dict[str, float | bool] = {"checked_at": -1e9, "ok": False}
 
-    async def broker_reachable(runtime: Runtime) -> bool:
+    async def broker_reachable(runtime: Runtime[Any]) -> bool:
         now = time.monotonic()
         if now - float(broker_state["checked_at"]) < BROKER_CHECK_CACHE_SECONDS:
             return bool(broker_state["ok"])

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import signal
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import uvicorn
 from prometheus_client import start_http_server
@@ -25,7 +26,7 @@ from sila_common.service import ServiceDefinition
 from sila_common.settings import PlatformSettings
 
 
-def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
+def main(definition: ServiceDefinition[Any], argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m sila_{definition.name}")
     parser.add_argument(
         "role",
@@ -75,7 +76,7 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
 
 
 async def _run_role(
-    definition: ServiceDefinition,
+    definition: ServiceDefinition[Any],
     platform: PlatformSettings,
     role: str,
     since_hours: float | None,

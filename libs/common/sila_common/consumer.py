@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -25,24 +26,45 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.aio import wait_or_timeout
+from sila_common.collaborators import Collaborators
 from sila_common.correlation import set_correlation_id
 from sila_common.events import CloudEvent, dlq_topic
 from sila_common.kafka import make_consumer, make_producer
 from sila_common.metrics import CONSUMER_LAG, CONSUMER_PROCESSED, DLQ_COUNT
-from sila_common.outbox import MessagingTables
-from sila_common.settings import PlatformSettings, ServiceSettings
+from sila_common.outbox import MessagingTables, Outbox
+from sila_common.settings import PlatformSettings, SettingsT
 from sila_common.tracing import consuming, consuming_many
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
-BatchHandler = Callable[[AsyncSession, list[CloudEvent]], Awaitable[None]]
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class HandlerContext(Generic[SettingsT]):
+    """What a handler is given besides the session and the event: the service's settings
+    (as its own type), the clock, the outbox and the service's collaborators.
+    """
+
+    settings: SettingsT
+    platform: PlatformSettings
+    outbox: Outbox
+    clock: Callable[[], datetime] = utc_now
+    collaborators: Collaborators = field(default_factory=Collaborators)
+
+
+Handler = Callable[[AsyncSession, CloudEvent, HandlerContext[SettingsT]], Awaitable[None]]
+BatchHandler = Callable[
+    [AsyncSession, list[CloudEvent], HandlerContext[SettingsT]], Awaitable[None]
+]
 """Applies one event inside the caller's transaction; raising means 'retry'."""
 
 ANY_TYPE = "*"
 
 
-class EventConsumer:
+class EventConsumer(Generic[SettingsT]):
     """A consumer group reading some topics and dispatching events by type to handlers."""
 
     def __init__(
@@ -50,11 +72,10 @@ class EventConsumer:
         *,
         name: str,
         topics: list[str],
-        handlers: Mapping[str, Handler],
+        handlers: Mapping[str, Handler[SettingsT]],
         session_factory: async_sessionmaker[AsyncSession],
         tables: MessagingTables,
-        platform: PlatformSettings,
-        settings: ServiceSettings,
+        context: HandlerContext[SettingsT],
         tracer: Tracer | None = None,
     ) -> None:
         self.name = name
@@ -63,8 +84,9 @@ class EventConsumer:
         self.handlers = dict(handlers)
         self.session_factory = session_factory
         self.tables = tables
-        self.platform = platform
-        self.settings = settings
+        self.context = context
+        self.platform = context.platform
+        self.settings = context.settings
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq: AIOKafkaProducer | None = None
 
@@ -126,7 +148,7 @@ class EventConsumer:
         One transaction per batch instead of per record is what lets a consumer keep up with
         a busy topic; the per-record path keeps the retry and dead-letter semantics exact.
         """
-        parsed: list[tuple[ConsumerRecord[bytes, bytes], CloudEvent, Handler]] = []
+        parsed: list[tuple[ConsumerRecord[bytes, bytes], CloudEvent, Handler[SettingsT]]] = []
         for record in records:
             item = await self._parse(record)
             if item is not None:
@@ -145,7 +167,7 @@ class EventConsumer:
                     )
                 )
                 applied: dict[str, str] = {}
-                todo: list[tuple[CloudEvent, Handler]] = []
+                todo: list[tuple[CloudEvent, Handler[SettingsT]]] = []
                 for _, event, handler in parsed:
                     if event.id in seen or event.id in applied:
                         continue
@@ -175,7 +197,7 @@ class EventConsumer:
         CONSUMER_PROCESSED.labels(self.name, "duplicate").inc(len(parsed) - len(applied))
 
     async def _apply_all(
-        self, session: AsyncSession, todo: list[tuple[CloudEvent, Handler]]
+        self, session: AsyncSession, todo: list[tuple[CloudEvent, Handler[SettingsT]]]
     ) -> None:
         """Each event to its handler, in order. A handler with a ``many`` attribute (a batch
         version, for read models that write no events) takes each run of consecutive events
@@ -184,11 +206,11 @@ class EventConsumer:
         start = 0
         while start < len(todo):
             event, handler = todo[start]
-            many: BatchHandler | None = getattr(handler, "many", None)
+            many: BatchHandler[SettingsT] | None = getattr(handler, "many", None)
             if many is None:
                 set_correlation_id(event.correlationid)
                 with consuming(self.tracer, event, consumer=self.name):
-                    await handler(session, event)
+                    await handler(session, event, self.context)
                 start += 1
                 continue
             end = start
@@ -196,12 +218,12 @@ class EventConsumer:
                 end += 1
             run = [item[0] for item in todo[start:end]]
             with consuming_many(self.tracer, run, consumer=self.name):
-                await many(session, run)
+                await many(session, run, self.context)
             start = end
 
     async def _parse(
         self, record: ConsumerRecord[bytes, bytes]
-    ) -> tuple[CloudEvent, Handler] | None:
+    ) -> tuple[CloudEvent, Handler[SettingsT]] | None:
         try:
             event = CloudEvent.from_bytes(record.value or b"")
         except (ValidationError, ValueError) as exc:
@@ -221,7 +243,7 @@ class EventConsumer:
         return await self._process_parsed(record, *item)
 
     async def _process_parsed(
-        self, record: ConsumerRecord[bytes, bytes], event: CloudEvent, handler: Handler
+        self, record: ConsumerRecord[bytes, bytes], event: CloudEvent, handler: Handler[SettingsT]
     ) -> str:
         set_correlation_id(event.correlationid)
         bound = log.bind(consumer=self.name, event_id=event.id, event_type=event.type)
@@ -243,7 +265,7 @@ class EventConsumer:
         await self._dead_letter(record, last_error, attempts=self.settings.consumer_max_attempts)
         return "dead_lettered"
 
-    async def apply(self, event: CloudEvent, handler: Handler) -> str:
+    async def apply(self, event: CloudEvent, handler: Handler[SettingsT]) -> str:
         """Handler and inbox row in one transaction; a second delivery changes nothing."""
         inbox = self.tables.inbox
         try:
@@ -256,7 +278,7 @@ class EventConsumer:
                 if seen is not None:
                     return "duplicate"
                 with consuming(self.tracer, event, consumer=self.name):
-                    await handler(session, event)
+                    await handler(session, event, self.context)
                 await session.execute(
                     insert(inbox).values(
                         consumer=self.name,
@@ -311,4 +333,4 @@ def describe_dlq_record(headers: list[tuple[str, bytes]]) -> dict[str, Any]:
     return {k: v.decode(errors="replace") for k, v in headers}
 
 
-__all__ = ["ANY_TYPE", "EventConsumer", "Handler", "describe_dlq_record"]
+__all__ = ["ANY_TYPE", "EventConsumer", "Handler", "HandlerContext", "describe_dlq_record"]

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast, overload
 
-from sqlalchemy import BigInteger, MetaData
+from sqlalchemy import (
+    BigInteger,
+    CursorResult,
+    DateTime,
+    Dialect,
+    MetaData,
+    Result,
+    TypeDecorator,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -14,7 +21,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names make Alembic migrations deterministic.
 NAMING_CONVENTION = {
@@ -31,14 +37,49 @@ BigId = BigInteger()
 JsonDoc = JSONB()
 
 
+@overload
+def as_utc(moment: datetime) -> datetime: ...
+@overload
+def as_utc(moment: None) -> None: ...
+@overload
+def as_utc(moment: datetime | None) -> datetime | None: ...
+def as_utc(moment: datetime | None) -> datetime | None:
+    """An instant as an aware datetime: a naive one is taken to be UTC (how we store them).
+
+    Columns of type UtcDateTime already read back aware; this is for instants that reach
+    us another way (raw SQL, JSON documents).
+    """
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """``TIMESTAMP WITH TIME ZONE`` that always reads back aware.
+
+    PostgreSQL returns aware values; SQLite keeps no offset and returns naive ones, which
+    were written in UTC: they are read back as UTC, so no caller has to fix them.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None and dialect.name == "sqlite":
+            return value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return as_utc(value) if value is not None else None
+
+
+def rows_affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE, DELETE or INSERT touched (a session hides the cursor type)."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
+
+
 def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class Base(DeclarativeBase):
-    """Declarative base for services that prefer mapped classes; each service has its own."""
-
-    metadata = new_metadata()
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -57,12 +98,3 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-@asynccontextmanager
-async def transaction(
-    factory: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit on success, roll back on any error."""
-    async with factory() as session, session.begin():
-        yield session

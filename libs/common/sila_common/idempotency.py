@@ -10,14 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import Response
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sila_common.auth import Principal
 from sila_common.problems import Conflict, Unprocessable
+from sila_common.service import Runtime
 
 Work = Callable[[AsyncSession], Awaitable[tuple[int, dict[str, Any]]]]
 MAX_KEY_LENGTH = 200
@@ -94,3 +98,37 @@ def _replay(stored: Any, digest: str) -> tuple[int, dict[str, Any], bool]:
             slug="idempotency-key-reused",
         )
     return int(stored.status_code), dict(stored.response), True
+
+
+@dataclass(frozen=True)
+class Created:
+    """The answer of a create run once per Idempotency-Key: status, body, and whether it
+    is the stored answer of an earlier request.
+    """
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool
+
+    def render(self, response: Response, *, location: str) -> dict[str, Any]:
+        """Status, ``Location`` and ``Idempotent-Replayed`` on the response; returns the body."""
+        response.status_code = self.status
+        response.headers["Location"] = location
+        if self.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return self.body
+
+
+async def create_once(
+    runtime: Runtime[Any], principal: Principal, *, key: str | None, body: Any, work: Work
+) -> Created:
+    """Run a create's ``work`` in its own transaction, once per (caller, Idempotency-Key)."""
+    status, response, replayed = await run_idempotent(
+        runtime.session_factory,
+        runtime.definition.tables.idempotency_keys,
+        key=key,
+        principal=f"{principal.kind}:{principal.subject}",
+        body=body,
+        work=work,
+    )
+    return Created(status, response, replayed)

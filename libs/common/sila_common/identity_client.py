@@ -142,14 +142,15 @@ class IdentityClient:
         )
 
 
-def identity_client_of(runtime: Runtime) -> IdentityClient:
-    """The process's identity client (made on first use, closed with the runtime)."""
-    client = runtime.extras.get("identity_client")
-    if not isinstance(client, IdentityClient):
+def identity_client_of(runtime: Runtime[Any]) -> IdentityClient:
+    """The process's identity client (a collaborator made on first use, closed with the
+    runtime)."""
+    client = runtime.collaborators.find(IdentityClient)
+    if client is None:
         settings = runtime.settings
         client = IdentityClient(
             settings.identity_url, settings.service_name, settings.identity_secret()
         )
-        runtime.extras["identity_client"] = client
+        runtime.collaborators.add(client)
         runtime.closers.append(client.aclose)
     return client

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 from sqlalchemy import (
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -28,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.correlation import current_correlation_id
-from sila_common.db import BigId, JsonDoc
+from sila_common.db import BigId, JsonDoc, UtcDateTime, rows_affected
 from sila_common.events import CloudEvent, EventSpec
 from sila_common.tracing import current_traceparent
 
@@ -61,8 +60,8 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("event_type", String(200), nullable=False),
         Column("shard", SmallInteger, nullable=False),
         Column("envelope", JsonDoc, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True), nullable=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("published_at", UtcDateTime(), nullable=True),
         Index(
             "ix_outbox_pending",
             "shard",
@@ -79,7 +78,7 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("consumer", String(100), primary_key=True),
         Column("event_id", String(64), primary_key=True),
         Column("event_type", String(200), nullable=False),
-        Column("processed_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", UtcDateTime(), nullable=False),
     )
     partition_offsets = Table(
         "outbox_partition_offsets",
@@ -87,7 +86,7 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("topic", String(200), primary_key=True),
         Column("partition", Integer, primary_key=True),
         Column("last_offset", BigId, nullable=False),
-        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", UtcDateTime(), nullable=False),
     )
     idempotency_keys = Table(
         "idempotency_keys",
@@ -97,7 +96,7 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("request_hash", String(64), nullable=False),
         Column("status_code", Integer, nullable=False),
         Column("response", JsonDoc, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
     )
     return MessagingTables(
         outbox=outbox,
@@ -171,7 +170,7 @@ async def forget_customer_history(session: AsyncSession, outbox: Table, customer
     result = await session.execute(
         delete(outbox).where(outbox.c.message_key == customer_id, published)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rows_affected(result)
 
 
 def row_for(event: CloudEvent, topic: str) -> dict[str, object]:

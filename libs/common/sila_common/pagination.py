@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
 
 from sila_common.problems import Unprocessable
+
+ItemT = TypeVar("ItemT")
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -29,3 +33,13 @@ def decode_cursor(cursor: str, *, size: int) -> list[Any]:
             errors=[{"field": "query.cursor", "message": "invalid cursor", "type": "cursor"}],
         )
     return values
+
+
+class KeysetPage(BaseModel, Generic[ItemT]):
+    """One page of a list read by a key (newest first): the items, and the cursor that asks
+    for the next page (None on the last one). A service names its own page by subclassing
+    (``class TicketPage(KeysetPage[TicketSummary]): ...``) so its OpenAPI schema keeps a name.
+    """
+
+    items: list[ItemT]
+    next_cursor: str | None

@@ -8,13 +8,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import delete
 
 from sila_common.problems import NotFound
 from sila_common.service import Runtime
 
 
-async def reset_consumer(runtime: Runtime, name: str) -> None:
+async def reset_consumer(runtime: Runtime[Any], name: str) -> None:
     spec = next((c for c in runtime.definition.consumers if c.name == name), None)
     if spec is None:
         known = ", ".join(c.name for c in runtime.definition.consumers) or "none"

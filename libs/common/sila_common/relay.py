@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sila_common.aio import wait_or_timeout
+from sila_common.db import rows_affected
 from sila_common.kafka import make_producer
 from sila_common.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_REPLAYS
 from sila_common.outbox import SHARD_COUNT, MessagingTables
@@ -304,7 +305,7 @@ class OutboxRelay:
                 .values(published_at=None)
             )
             await conn.execute(delete(self.tables.partition_offsets))
-        count = int(result.rowcount or 0)
+        count = rows_affected(result)
         OUTBOX_REPLAYS.labels(self.service, reason).inc()
         log.warning("relay.replay", reason=reason, events=count)
         return count
@@ -319,7 +320,7 @@ class OutboxRelay:
                     outbox.c.published_at.is_not(None), outbox.c.published_at < cutoff
                 )
             )
-        return int(result.rowcount or 0)
+        return rows_affected(result)
 
 
 async def refresh_outbox_gauges(engine: AsyncEngine, tables: MessagingTables, service: str) -> None:
@@ -335,8 +336,6 @@ async def refresh_outbox_gauges(engine: AsyncEngine, tables: MessagingTables, se
         ).one()
     OUTBOX_BACKLOG.labels(service).set(row[0])
     oldest = row[1]
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=UTC)
     OUTBOX_OLDEST_AGE.labels(service).set(
         (datetime.now(UTC) - oldest).total_seconds() if oldest else 0
     )

@@ -15,7 +15,7 @@ from sila_common.db import make_engine, make_session_factory
 from sila_common.outbox import Outbox
 from sila_common.relay import OutboxRelay
 from sila_common.service import Runtime, ServiceDefinition
-from sila_common.settings import PlatformSettings, ServiceSettings
+from sila_common.settings import PlatformSettings, SettingsT
 from sila_common.tracing import make_tracer_provider, tracer_of
 
 log = structlog.get_logger(__name__)
@@ -23,13 +23,13 @@ log = structlog.get_logger(__name__)
 
 @asynccontextmanager
 async def open_runtime(
-    definition: ServiceDefinition,
+    definition: ServiceDefinition[SettingsT],
     *,
     platform: PlatformSettings | None = None,
-    settings: ServiceSettings | None = None,
+    settings: SettingsT | None = None,
     key_source: KeySource | None = None,
     tracer_provider: TracerProvider | None = None,
-) -> AsyncIterator[Runtime]:
+) -> AsyncIterator[Runtime[SettingsT]]:
     """The process's live parts; a tracer provider is made unless one is given (the API's,
     already instrumenting its routes), and flushed on the way out.
     """
@@ -66,7 +66,7 @@ async def open_runtime(
             runtime.tracer_provider.shutdown()
 
 
-def make_relay(runtime: Runtime) -> OutboxRelay:
+def make_relay(runtime: Runtime[SettingsT]) -> OutboxRelay:
     return OutboxRelay(
         engine=runtime.engine,
         tables=runtime.definition.tables,
@@ -75,7 +75,8 @@ def make_relay(runtime: Runtime) -> OutboxRelay:
     )
 
 
-def make_consumers(runtime: Runtime) -> list[EventConsumer]:
+def make_consumers(runtime: Runtime[SettingsT]) -> list[EventConsumer[SettingsT]]:
+    context = runtime.handler_context()
     return [
         EventConsumer(
             name=spec.name,
@@ -83,8 +84,7 @@ def make_consumers(runtime: Runtime) -> list[EventConsumer]:
             handlers=spec.handlers,
             session_factory=runtime.session_factory,
             tables=runtime.definition.tables,
-            platform=runtime.platform,
-            settings=runtime.settings,
+            context=context,
             tracer=tracer_of(runtime.tracer_provider),
         )
         for spec in runtime.definition.consumers
@@ -92,7 +92,7 @@ def make_consumers(runtime: Runtime) -> list[EventConsumer]:
 
 
 async def run_workers(
-    runtime: Runtime, stop: asyncio.Event, *, relay: bool = True, consumers: bool = True
+    runtime: Runtime[SettingsT], stop: asyncio.Event, *, relay: bool = True, consumers: bool = True
 ) -> None:
     """Run the relay (with the background jobs) and/or the consumers until ``stop`` is set."""
     tasks: list[asyncio.Task[None]] = []

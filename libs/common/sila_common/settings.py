@@ -7,6 +7,7 @@ Platform-wide variables carry the ``SILA_`` prefix; each service adds its own wi
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TypeVar
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -88,3 +89,7 @@ class ServiceSettings(BaseSettings):
         return (
             f"postgresql+asyncpg://postgres@127.0.0.1:{DEV_POSTGRES_PORT}/sila_{self.service_name}"
         )
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+"""A service's own settings type (``Runtime[SettingsT]``, ``HandlerContext[SettingsT]``)."""

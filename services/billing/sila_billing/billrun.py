@@ -13,12 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from sila_billing.flows import bills
 from sila_billing.service import definition
-from sila_billing.settings import get_settings
+from sila_billing.settings import BillingSettings, get_settings
 from sila_common.runtime import open_runtime
-from sila_common.settings import ServiceSettings
 
 
-async def run(period: str, batch_size: int, settings: ServiceSettings | None = None) -> int:
+async def run(period: str, batch_size: int, settings: BillingSettings | None = None) -> int:
     async with open_runtime(definition, settings=settings or get_settings()) as runtime:
         total = await bills.count_lines(runtime)
         started = await bills.start_run(runtime, period, "system:billrun-cli")

@@ -15,6 +15,7 @@ import httpx
 
 from sila_billing.domain.money import CURRENCY_NUMERIC
 from sila_billing.domain.providers import Confirmation, khlass_confirmation, satim_confirmation
+from sila_billing.runtime import BillingRuntime
 from sila_billing.settings import BillingSettings
 
 
@@ -199,12 +200,15 @@ class Gateways:
         return self.khlass if method == "khlass" else self.satim
 
 
-def gateways_of(runtime_extras: dict[str, object], settings: BillingSettings) -> Gateways:
-    """The runtime's providers, made once (one HTTP client, its pool reused)."""
-    existing = runtime_extras.get("gateways")
-    if isinstance(existing, Gateways):
+def gateways_of(runtime: BillingRuntime) -> Gateways:
+    """The runtime's providers, made once (one HTTP client, its pool reused, closed with the
+    runtime)."""
+    existing = runtime.collaborators.find(Gateways)
+    if existing is not None:
         return existing
+    settings = runtime.settings
     client = httpx.AsyncClient(timeout=settings.provider_timeout_seconds)
     made = Gateways(Satim(settings, client), Khlass(settings, client))
-    runtime_extras["gateways"] = made
+    runtime.collaborators.add(made)
+    runtime.closers.append(client.aclose)
     return made

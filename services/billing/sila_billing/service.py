@@ -8,11 +8,11 @@ from sila_billing import handlers
 from sila_billing.api import catalogue, invoices, payments, reconciliation, subscriptions, vouchers
 from sila_billing.flows.catalogue import seed_catalogue
 from sila_billing.jobs import run_jobs
-from sila_billing.settings import get_settings
+from sila_billing.settings import BillingSettings, get_settings
 from sila_billing.tables import messaging, metadata
 from sila_common.service import ServiceDefinition
 
-definition = ServiceDefinition(
+definition = ServiceDefinition[BillingSettings](
     name="billing",
     title="Sila billing",
     description="Offers, subscriptions, bills, recharges and e-payment.",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     Index,
     Integer,
     String,
@@ -15,7 +14,7 @@ from sqlalchemy import (
     text,
 )
 
-from sila_common.db import BigId, new_metadata
+from sila_common.db import BigId, UtcDateTime, new_metadata
 from sila_common.outbox import messaging_tables
 
 metadata = new_metadata()
@@ -35,7 +34,7 @@ offers = Table(
     Column("volume_gb", Integer, nullable=True),
     Column("validity_days", Integer, nullable=True),
     Column("active", Boolean, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 # A price change is a new version from a moment on; rows are never updated.
@@ -45,9 +44,9 @@ offer_prices = Table(
     Column("offer_code", String(40), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("price_centimes", BigId, nullable=False),
-    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("valid_from", UtcDateTime(), nullable=False),
     Column("created_by", String(100), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 subscriptions = Table(
@@ -61,17 +60,17 @@ subscriptions = Table(
     Column("billing", String(10), nullable=False),
     Column("line_number", String(20), nullable=True),
     # Prepaid: the end of what was paid for (None: never recharged). Postpaid: None.
-    Column("ends_at", DateTime(timezone=True), nullable=True),
+    Column("ends_at", UtcDateTime(), nullable=True),
     Column("suspended", Boolean, nullable=False),
     # The Idoomly price owed, added to the next recharge.
     Column("idoomly_owed_centimes", BigId, nullable=False),
-    Column("idoomly_period_end", DateTime(timezone=True), nullable=True),
-    Column("idoomly_ends_at", DateTime(timezone=True), nullable=True),
+    Column("idoomly_period_end", UtcDateTime(), nullable=True),
+    Column("idoomly_ends_at", UtcDateTime(), nullable=True),
     # The end date for which the expiring / expired notice went out (sent once per period).
-    Column("expiring_notice_for", DateTime(timezone=True), nullable=True),
-    Column("expired_notice_for", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("expiring_notice_for", UtcDateTime(), nullable=True),
+    Column("expired_notice_for", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Index("ix_subscriptions_ends_at", "ends_at"),
 )
 
@@ -88,9 +87,9 @@ invoices = Table(
     Column("amount_centimes", BigId, nullable=False),
     Column("paid_centimes", BigId, nullable=False),
     Column("state", String(20), nullable=False),
-    Column("issued_at", DateTime(timezone=True), nullable=False),
-    Column("due_at", DateTime(timezone=True), nullable=False),
-    Column("overdue_notified_at", DateTime(timezone=True), nullable=True),
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("overdue_notified_at", UtcDateTime(), nullable=True),
     Column("bill_run_id", String(36), nullable=True),
     UniqueConstraint("subscription_id", "period", name="uq_invoices_line_period"),
     Index("ix_invoices_customer", "customer_id", "issued_at", "id"),
@@ -107,8 +106,8 @@ bill_runs = Table(
     Column("after_subscription_id", String(36), nullable=True),
     Column("issued", Integer, nullable=False),
     Column("started_by", String(100), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
 )
 
 payments = Table(
@@ -135,11 +134,11 @@ payments = Table(
     Column("failure_reason", String(200), nullable=True),
     Column("language", String(2), nullable=False),
     Column("created_by", String(100), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     # After this, a pending payment is settled by asking the provider.
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("credited_at", DateTime(timezone=True), nullable=True),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("credited_at", UtcDateTime(), nullable=True),
     Index("ix_payments_customer", "customer_id", "created_at", "id"),
     Index(
         "ix_payments_open",
@@ -169,7 +168,7 @@ refunds = Table(
     Column("amount_centimes", BigId, nullable=False),
     Column("reason", String(500), nullable=False),
     Column("created_by", String(100), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 recharges = Table(
@@ -185,9 +184,9 @@ recharges = Table(
     Column("offer_code", String(40), nullable=False),
     Column("price_version", Integer, nullable=False),
     Column("amount_centimes", BigId, nullable=False),
-    Column("starts_at", DateTime(timezone=True), nullable=False),
-    Column("ends_at", DateTime(timezone=True), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("starts_at", UtcDateTime(), nullable=False),
+    Column("ends_at", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 voucher_batches = Table(
@@ -200,7 +199,7 @@ voucher_batches = Table(
     Column("quantity", Integer, nullable=False),
     Column("state", String(10), nullable=False),
     Column("created_by", String(100), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 vouchers = Table(
@@ -210,7 +209,7 @@ vouchers = Table(
     Column("batch_id", String(36), nullable=False, index=True),
     Column("serial", String(16), nullable=False, unique=True),
     Column("code_hash", String(64), nullable=False, unique=True),
-    Column("used_at", DateTime(timezone=True), nullable=True),
+    Column("used_at", UtcDateTime(), nullable=True),
     Column("used_by_subscription", String(36), nullable=True),
 )
 
@@ -220,7 +219,7 @@ recharge_failures = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("customer_id", String(36), nullable=False),
     Column("subscription_id", String(36), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Index("ix_recharge_failures_customer", "customer_id", "at"),
     Index("ix_recharge_failures_subscription", "subscription_id", "at"),
 )
@@ -235,7 +234,7 @@ reconciliation_issues = Table(
     Column("kind", String(30), nullable=False),
     Column("detail", Text, nullable=False),
     Column("status", String(10), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime(), nullable=True),
     UniqueConstraint("provider", "provider_order_id", "kind", name="uq_reconciliation_issue"),
 )

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 
 from sila_common.roles import ROLES
-from sila_common.service import Runtime
 from sila_common.settings import Profile
 from sila_identity.auth.passwords import hash_password
 from sila_identity.directory import registered_payload
 from sila_identity.domain.search import customer_name_keys, customer_search_text
 from sila_identity.events import CUSTOMER_REGISTERED
 from sila_identity.flows.reform import apply_reform
+from sila_identity.runtime import IdentityRuntime
 from sila_identity.tables import agents, customers
 
 ALL_ROLES = list(ROLES)
@@ -32,7 +32,7 @@ DEMO_CUSTOMERS = [
 DEMO_COMMUNES = {"+213550123456": "Azazga", "+213662445566": "Bou Saâda"}
 
 
-async def load_demo_data(runtime: Runtime) -> None:
+async def load_demo_data(runtime: IdentityRuntime) -> None:
     if runtime.platform.profile != Profile.DEV:
         raise RuntimeError("demo data is for the dev profile only")
     await _load_accounts(runtime)
@@ -41,7 +41,7 @@ async def load_demo_data(runtime: Runtime) -> None:
         print(f"identity reform: {line}")
 
 
-async def _load_accounts(runtime: Runtime) -> None:
+async def _load_accounts(runtime: IdentityRuntime) -> None:
     now = datetime.now(UTC)
     async with runtime.session_factory() as session, session.begin():
         if await session.scalar(select(agents.c.id).where(agents.c.username == "admin")):

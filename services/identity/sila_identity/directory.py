@@ -4,7 +4,7 @@ customers, and the checks every write makes (wilaya exists, phone and NIN are un
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -48,12 +48,6 @@ class CustomerRead(BaseModel):
     erased_at: datetime | None
 
 
-def aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def name_of(row: Any) -> str:
     return display_name(
         first_name=row.first_name,
@@ -87,9 +81,9 @@ def to_read(row: Any) -> CustomerRead:
         address=row.address,
         language=row.language,
         version=row.version,
-        created_at=aware(row.created_at) or row.created_at,
-        updated_at=aware(row.updated_at) or row.updated_at,
-        erased_at=aware(row.erased_at),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        erased_at=row.erased_at,
     )
 
 

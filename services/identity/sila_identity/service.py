@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sila_common.auth import KeySource, LocalKeySource
-from sila_common.service import Runtime, ServiceDefinition
+from sila_common.service import ServiceDefinition
 from sila_common.settings import Profile
 from sila_identity import handlers
 from sila_identity.api import (
@@ -21,6 +21,7 @@ from sila_identity.api import (
 from sila_identity.auth.keys import KeyStore
 from sila_identity.demo import load_demo_data
 from sila_identity.flows.reform import apply_reform
+from sila_identity.runtime import IdentityRuntime
 from sila_identity.settings import IdentitySettings, get_settings
 from sila_identity.tables import messaging, metadata
 
@@ -52,28 +53,23 @@ def check_production_secrets(settings: IdentitySettings) -> None:
             )
 
 
-def _key_store(runtime: Runtime) -> KeyStore:
-    keys = runtime.extras.get("keys")
-    if keys is None:
-        settings = runtime.settings
-        assert isinstance(settings, IdentitySettings)
-        keys = KeyStore(
+def _key_store(runtime: IdentityRuntime) -> KeyStore:
+    return runtime.collaborators.get_or_make(
+        KeyStore,
+        lambda: KeyStore(
             runtime.engine,
-            settings.signing_key_passphrase.get_secret_value(),
-            settings.key_cache_seconds,
-        )
-        runtime.extras["keys"] = keys
-    assert isinstance(keys, KeyStore)
-    return keys
+            runtime.settings.signing_key_passphrase.get_secret_value(),
+            runtime.settings.key_cache_seconds,
+        ),
+    )
 
 
-def _local_keys(runtime: Runtime) -> KeySource:
+def _local_keys(runtime: IdentityRuntime) -> KeySource:
     return LocalKeySource(_key_store(runtime).public_keys)
 
 
-async def _on_startup(runtime: Runtime) -> None:
+async def _on_startup(runtime: IdentityRuntime) -> None:
     settings = runtime.settings
-    assert isinstance(settings, IdentitySettings)
     if runtime.platform.profile == Profile.PROD:
         check_production_secrets(settings)
         for client, secret in settings.service_clients.items():
@@ -84,13 +80,13 @@ async def _on_startup(runtime: Runtime) -> None:
     await _key_store(runtime).ensure_key()
 
 
-async def apply_reform_command(runtime: Runtime) -> None:
+async def apply_reform_command(runtime: IdentityRuntime) -> None:
     """``python -m sila_identity apply-reform``: idempotent, resumable; prints what it did."""
     for line in (await apply_reform(runtime)).lines():
         print(line)
 
 
-definition = ServiceDefinition(
+definition = ServiceDefinition[IdentitySettings](
     name="identity",
     title="Sila identity",
     description="Customers, contracts, agents, log-in and the unified customer timeline.",

@@ -9,7 +9,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from sila_common.db import BigId, JsonDoc, new_metadata
+from sila_common.db import BigId, JsonDoc, UtcDateTime, new_metadata
 from sila_common.outbox import messaging_tables
 
 NameKeys = ARRAY(Text)
@@ -78,7 +77,7 @@ reform_scope_grants = Table(
     Column("agent_id", String(36), primary_key=True),
     Column("wilaya_code", String(2), primary_key=True),
     Column("parent_code", String(2), nullable=False),
-    Column("granted_at", DateTime(timezone=True), nullable=False),
+    Column("granted_at", UtcDateTime(), nullable=False),
 )
 
 customers = Table(
@@ -114,9 +113,9 @@ customers = Table(
     # what name search filters on, GIN-indexed.
     Column("name_keys", NameKeys, nullable=True),
     Column("version", Integer, nullable=False, default=1),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("erased_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("erased_at", UtcDateTime(), nullable=True),
     Index(
         "ix_customers_search_text_trgm",
         "search_text",
@@ -141,9 +140,9 @@ contracts = Table(
     Column("installation_wilaya_code", String(2), nullable=True),
     Column("installation_commune", String(100), nullable=True),
     Column("status", String(20), nullable=False),
-    Column("starts_on", DateTime(timezone=True), nullable=True),
-    Column("ends_on", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("starts_on", UtcDateTime(), nullable=True),
+    Column("ends_on", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("installation_commune_code", String(4), nullable=True),
     Index("ix_contracts_installation_commune_code", "installation_commune_code"),
 )
@@ -171,8 +170,8 @@ interactions = Table(
     Column("ticket_id", String(36), nullable=True),
     Column("notes", Text, nullable=True),
     Column("agent_id", String(36), nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_interactions_customer_order", "customer_id", "occurred_at", "id"),
 )
 
@@ -187,7 +186,7 @@ consents = Table(
     Column("granted", Boolean, nullable=False),
     Column("captured_via", String(20), nullable=False),
     Column("captured_by", String(100), nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
     Index("ix_consents_customer", "customer_id", "purpose", "channel", "id"),
 )
 
@@ -202,8 +201,8 @@ agents = Table(
     Column("wilayas", JsonDoc, nullable=False),
     Column("agency", String(100), nullable=True),
     Column("disabled", Boolean, nullable=False, default=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=True),
 )
 
 partners = Table(
@@ -215,8 +214,8 @@ partners = Table(
     Column("secret_hash", String(200), nullable=False),
     Column("scopes", JsonDoc, nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # Opaque refresh tokens, stored as SHA-256 digests; one family per log-in, rotated on use.
@@ -229,10 +228,10 @@ refresh_tokens = Table(
     Column("principal_kind", String(20), nullable=False),
     Column("subject", String(36), nullable=False, index=True),
     Column("scope", String(500), nullable=False, default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("used_at", DateTime(timezone=True), nullable=True),
-    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime(), nullable=True),
+    Column("revoked_at", UtcDateTime(), nullable=True),
 )
 
 # One-time log-in codes for customers, HMAC-hashed; 5 minutes, 5 attempts.
@@ -244,9 +243,9 @@ otp_challenges = Table(
     Column("customer_id", String(36), nullable=False),
     Column("code_hash", String(64), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("consumed_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("consumed_at", UtcDateTime(), nullable=True),
     Index("ix_otp_challenges_phone", "phone", "created_at"),
 )
 
@@ -255,7 +254,7 @@ rate_limit_counters = Table(
     "rate_limit_counters",
     metadata,
     Column("bucket", String(120), primary_key=True),
-    Column("window_start", DateTime(timezone=True), primary_key=True),
+    Column("window_start", UtcDateTime(), primary_key=True),
     Column("hits", Integer, nullable=False),
 )
 
@@ -264,7 +263,7 @@ audit_log = Table(
     "audit_log",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("actor_kind", String(20), nullable=False),
     Column("actor_id", String(100), nullable=False),
     Column("action", String(50), nullable=False),
@@ -282,9 +281,9 @@ signing_keys = Table(
     Column("kid", String(64), primary_key=True),
     Column("private_pem", Text, nullable=False),
     Column("public_jwk", JsonDoc, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     # Signing uses the newest active key; retired keys stay published until tokens expire.
-    Column("retired_at", DateTime(timezone=True), nullable=True),
+    Column("retired_at", UtcDateTime(), nullable=True),
 )
 
 timeline_entries = Table(
@@ -293,14 +292,14 @@ timeline_entries = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("customer_id", String(64), nullable=False),
     Column("event_id", String(64), nullable=False, unique=True),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
     Column("event_type", String(200), nullable=False),
     Column("source_service", String(20), nullable=False),
     Column("channel", String(30), nullable=True),
     Column("subject", String(200), nullable=False),
     Column("resource", String(300), nullable=True),
     Column("data", JsonDoc, nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
     # Newest first per customer, tie-broken by event id: the keyset the pages walk.
     Index("ix_timeline_customer_order", "customer_id", "occurred_at", "event_id"),
 )

@@ -10,46 +10,57 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_common.consumer import Handler
 from sila_common.events import CloudEvent, topic_for
 from sila_common.service import ConsumerSpec
 from sila_loyalty.domain.campaigns import TRIGGERS
 from sila_loyalty.flows import accounts, engine, referrals
-from sila_loyalty.flows.common import current_runtime
+from sila_loyalty.runtime import LoyaltyContext
+from sila_loyalty.settings import LoyaltySettings
 
 
-async def customer_registered(session: AsyncSession, event: CloudEvent) -> None:
-    runtime = current_runtime()
+async def customer_registered(
+    session: AsyncSession, event: CloudEvent, context: LoyaltyContext
+) -> None:
     first = await accounts.remember_customer(
-        session, runtime, customer_id=event.customerid, data=event.data, at=event.time
+        session, context, customer_id=event.customerid, data=event.data, at=event.time
     )
     if first:
         await referrals.link_registered(session, event.customerid, event.data.get("phone"))
-    await engine.observe(session, runtime, event)
-    await engine.release_waiting(session, runtime, event.customerid)
+    await engine.observe(session, context, event)
+    await engine.release_waiting(session, context, event.customerid)
 
 
-async def customer_updated(session: AsyncSession, event: CloudEvent) -> None:
+async def customer_updated(
+    session: AsyncSession, event: CloudEvent, context: LoyaltyContext
+) -> None:
     await accounts.remember_customer(
-        session, current_runtime(), customer_id=event.customerid, data=event.data, at=event.time
+        session, context, customer_id=event.customerid, data=event.data, at=event.time
     )
 
 
-async def customer_erased(session: AsyncSession, event: CloudEvent) -> None:
+async def customer_erased(
+    session: AsyncSession, event: CloudEvent, context: LoyaltyContext
+) -> None:
     await accounts.erase_customer(session, event.customerid)
 
 
-async def contract_signed(session: AsyncSession, event: CloudEvent) -> None:
+async def contract_signed(
+    session: AsyncSession, event: CloudEvent, context: LoyaltyContext
+) -> None:
     offer = event.data.get("offer_code")
     if offer:
         await accounts.remember_offer(session, event.customerid, str(offer))
-    await engine.observe(session, current_runtime(), event)
+    await engine.observe(session, context, event)
 
 
-async def triggering_event(session: AsyncSession, event: CloudEvent) -> None:
-    await engine.observe(session, current_runtime(), event)
+async def triggering_event(
+    session: AsyncSession, event: CloudEvent, context: LoyaltyContext
+) -> None:
+    await engine.observe(session, context, event)
 
 
-DISPATCH = {
+DISPATCH: dict[str, Handler[LoyaltySettings]] = {
     **dict.fromkeys(
         (t for t in TRIGGERS if not t.startswith("loyalty.")),
         triggering_event,
@@ -61,9 +72,9 @@ DISPATCH = {
 }
 
 
-async def handle(session: AsyncSession, event: CloudEvent) -> None:
+async def handle(session: AsyncSession, event: CloudEvent, context: LoyaltyContext) -> None:
     """One event, alone in its transaction (the consumer's per-record path)."""
-    await DISPATCH[event.type](session, event)
+    await DISPATCH[event.type](session, event, context)
 
 
 async def accounts_touched(session: AsyncSession, events: list[CloudEvent]) -> set[str]:
@@ -80,7 +91,9 @@ async def accounts_touched(session: AsyncSession, events: list[CloudEvent]) -> s
     return customers | await referrals.referrers_of(session, customers, phones)
 
 
-async def handle_many(session: AsyncSession, events: list[CloudEvent]) -> None:
+async def handle_many(
+    session: AsyncSession, events: list[CloudEvent], context: LoyaltyContext
+) -> None:
     """A fetch's events in one transaction: every account they touch is locked first, in
     customer id order, then each event is handled in its order. Two engines (one reading
     identity's partitions, the other billing's) thus never hold accounts crosswise, and
@@ -88,14 +101,15 @@ async def handle_many(session: AsyncSession, events: list[CloudEvent]) -> None:
     nothing here waits in an order another engine could reverse."""
     await accounts.lock_accounts(session, await accounts_touched(session, events))
     for event in events:
-        await handle(session, event)
+        await handle(session, event, context)
 
 
 handle.many = handle_many  # type: ignore[attr-defined]
 
 # Every type goes to the one handler, so the consumer hands a whole fetch to ``many``.
-HANDLERS = dict.fromkeys(DISPATCH, handle)
-ENGINE = ConsumerSpec(
+HANDLERS: dict[str, Handler[LoyaltySettings]] = dict.fromkeys(DISPATCH, handle)
+
+ENGINE = ConsumerSpec[LoyaltySettings](
     name="loyalty.engine",
     topics=[topic_for("identity"), topic_for("tickets"), topic_for("billing")],
     handlers=HANDLERS,

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sila_common.service import Runtime, ServiceDefinition
+from sila_common.service import ServiceDefinition
 from sila_loyalty import handlers
 from sila_loyalty.api import accounts, campaigns, redemptions, referrals
-from sila_loyalty.flows.common import use_runtime
 from sila_loyalty.flows.jobs import run_jobs
-from sila_loyalty.settings import get_settings
+from sila_loyalty.settings import LoyaltySettings, get_settings
 from sila_loyalty.tables import messaging, metadata
 
-
-async def on_startup(runtime: Runtime) -> None:
-    use_runtime(runtime)
-
-
-definition = ServiceDefinition(
+definition = ServiceDefinition[LoyaltySettings](
     name="loyalty",
     title="Sila loyalty",
     description="Bonuses, gifts, referral, tiers and campaigns, driven by events.",
@@ -27,7 +21,6 @@ definition = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "migrations",
     routers=[accounts.router, campaigns.router, redemptions.router, referrals.router],
     consumers=[handlers.ENGINE],
-    on_startup=on_startup,
     # Ends speed boosts on time and expires points: runs next to the relay.
     background_jobs=[run_jobs],
 )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
     Index,
     Integer,
     String,
@@ -14,7 +13,7 @@ from sqlalchemy import (
     text,
 )
 
-from sila_common.db import BigId, JsonDoc, new_metadata
+from sila_common.db import BigId, JsonDoc, UtcDateTime, new_metadata
 from sila_common.outbox import messaging_tables
 
 metadata = new_metadata()
@@ -28,17 +27,17 @@ accounts = Table(
     Column("wilaya_code", String(2), nullable=True),
     Column("phone", String(20), nullable=True, index=True),
     Column("language", String(5), nullable=False, server_default="fr"),
-    Column("registered_at", DateTime(timezone=True), nullable=True),
+    Column("registered_at", UtcDateTime(), nullable=True),
     Column("offers", JsonDoc, nullable=False, server_default=text("'[]'")),
     Column("tier", String(10), nullable=False, server_default="bronze"),
     # The event time the tier was last evaluated at (an older event never lowers it).
-    Column("tier_evaluated_at", DateTime(timezone=True), nullable=True),
+    Column("tier_evaluated_at", UtcDateTime(), nullable=True),
     Column("referral_code", String(12), nullable=False, unique=True),
-    Column("points_expired_through", DateTime(timezone=True), nullable=True),
+    Column("points_expired_through", UtcDateTime(), nullable=True),
     # The last year whose tenure anniversary was celebrated (the daily job, Algiers time).
     Column("tenure_celebrated_year", Integer, nullable=True),
-    Column("opened_at", DateTime(timezone=True), nullable=False),
-    Column("erased_at", DateTime(timezone=True), nullable=True),
+    Column("opened_at", UtcDateTime(), nullable=False),
+    Column("erased_at", UtcDateTime(), nullable=True),
 )
 
 # Append-only: rows are inserted, never updated or deleted. A balance is a sum of rows.
@@ -58,9 +57,9 @@ ledger_entries = Table(
     Column("agent_id", String(64), nullable=True),
     Column("label", String(200), nullable=False),
     Column("details", JsonDoc, nullable=True),
-    Column("expires_at", DateTime(timezone=True), nullable=True),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=True),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
     Index("ix_ledger_entries_customer", "customer_id", "id"),
     Index("ix_ledger_entries_campaign_customer", "campaign_id", "customer_id"),
 )
@@ -73,7 +72,7 @@ recorded_events = Table(
     Column("event_id", String(64), primary_key=True),
     Column("customer_id", String(36), nullable=False),
     Column("event_type", String(200), nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
     Column("amount_centimes", BigInteger, nullable=True),
     # Null while the event waits for the customer's registration (read from another topic,
     # it may arrive first); the waiting event is kept in ``pending_event`` meanwhile.
@@ -89,8 +88,8 @@ campaigns = Table(
     Column("id", String(36), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("trigger", String(200), nullable=False),
-    Column("starts_at", DateTime(timezone=True), nullable=False),
-    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("starts_at", UtcDateTime(), nullable=False),
+    Column("ends_at", UtcDateTime(), nullable=False),
     Column("season", JsonDoc, nullable=True),
     Column("conditions", JsonDoc, nullable=False),
     Column("reward", JsonDoc, nullable=False),
@@ -102,7 +101,7 @@ campaigns = Table(
     Column("grants", Integer, nullable=False, server_default="0"),
     Column("status", String(10), nullable=False),
     Column("created_by", String(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_campaigns_trigger", "trigger", "status", "starts_at"),
 )
 
@@ -116,7 +115,7 @@ campaign_reservations = Table(
     Column("source_key", String(200), primary_key=True),
     Column("campaign_id", String(36), nullable=False),
     Column("cost_centimes", BigInteger, nullable=False),
-    Column("reserved_at", DateTime(timezone=True), nullable=False),
+    Column("reserved_at", UtcDateTime(), nullable=False),
 )
 
 redemptions = Table(
@@ -129,7 +128,7 @@ redemptions = Table(
     Column("kind", String(20), nullable=False),
     Column("quantity", BigInteger, nullable=False),
     Column("coupon_code", String(20), nullable=True, unique=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_redemptions_customer", "customer_id", "created_at", "id"),
 )
 
@@ -140,9 +139,9 @@ boosts = Table(
     Column("customer_id", String(36), nullable=False),
     Column("entry_id", String(36), nullable=False, unique=True),
     Column("speed_mbps", Integer, nullable=False),
-    Column("starts_at", DateTime(timezone=True), nullable=False),
-    Column("ends_at", DateTime(timezone=True), nullable=False),
-    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("starts_at", UtcDateTime(), nullable=False),
+    Column("ends_at", UtcDateTime(), nullable=False),
+    Column("ended_at", UtcDateTime(), nullable=True),
     Index(
         "ix_boosts_running",
         "ends_at",
@@ -160,8 +159,8 @@ referrals = Table(
     Column("referee_phone", String(20), nullable=True, unique=True),
     Column("via", String(10), nullable=False),
     Column("status", String(12), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("converted_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("converted_at", UtcDateTime(), nullable=True),
 )
 
 draws = Table(
@@ -175,5 +174,5 @@ draws = Table(
     Column("winners", JsonDoc, nullable=False),
     Column("prize", JsonDoc, nullable=False),
     Column("drawn_by", String(64), nullable=False),
-    Column("drawn_at", DateTime(timezone=True), nullable=False),
+    Column("drawn_at", UtcDateTime(), nullable=False),
 )

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_common.db import as_utc
 from sila_common.events import CloudEvent
 from sila_common.identity_client import IdentityCustomer
 from sila_common.outbox import forget_customer_history
@@ -28,12 +29,6 @@ from sila_notify.tables import (
 ERASED = "[erased]"
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 async def recipient_row(session: AsyncSession, customer_id: str) -> Any:
     return (
         await session.execute(select(recipients).where(recipients.c.customer_id == customer_id))
@@ -45,7 +40,7 @@ async def remember_customer(session: AsyncSession, event: CloudEvent) -> None:
     data = event.data
     existing = await recipient_row(session, event.customerid)
     if existing is not None and (
-        existing.erased or not newer(event.time, _aware(existing.source_time))
+        existing.erased or not newer(event.time, as_utc(existing.source_time))
     ):
         return
     language = str(data.get("language") or "fr")
@@ -153,7 +148,7 @@ async def record_consent(
             )
         )
     ).scalar_one_or_none()
-    if existing is not None and not newer(at, _aware(existing)):
+    if existing is not None and not newer(at, as_utc(existing)):
         return False
     values = {
         "granted": granted,

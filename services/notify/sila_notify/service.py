@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sila_common.service import Runtime, ServiceDefinition
+from sila_common.service import ServiceDefinition
 from sila_common.settings import Profile
 from sila_notify import handlers
 from sila_notify.api import campaigns, messages, preferences, templates, webhooks
-from sila_notify.context import use_settings
+from sila_notify.runtime import NotifyRuntime
 from sila_notify.settings import PUBLIC_OTP_SEALING_KEYS, NotifySettings, get_settings
 from sila_notify.tables import messaging, metadata
 from sila_notify.template_store import seed_defaults
@@ -23,15 +23,12 @@ def check_production_secrets(settings: NotifySettings, profile: Profile) -> None
         raise RuntimeError("SILA_NOTIFY_OTP_SEALING_KEY must be set in production")
 
 
-async def on_startup(runtime: Runtime) -> None:
-    settings = runtime.settings
-    assert isinstance(settings, NotifySettings)
-    check_production_secrets(settings, runtime.platform.profile)
-    use_settings(settings)
+async def on_startup(runtime: NotifyRuntime) -> None:
+    check_production_secrets(runtime.settings, runtime.platform.profile)
     await seed_defaults(runtime.session_factory)
 
 
-definition = ServiceDefinition(
+definition = ServiceDefinition[NotifySettings](
     name="notify",
     title="Sila notify",
     description="SMS, e-mail, push, in-app messages and partners' webhooks.",

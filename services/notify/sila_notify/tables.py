@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -18,7 +17,7 @@ from sqlalchemy import (
     text,
 )
 
-from sila_common.db import BigId, JsonDoc, new_metadata
+from sila_common.db import BigId, JsonDoc, UtcDateTime, new_metadata
 from sila_common.outbox import messaging_tables
 
 metadata = new_metadata()
@@ -33,7 +32,7 @@ parked_events = Table(
     Column("event_id", String(64), primary_key=True),
     Column("customer_id", String(64), nullable=False, index=True),
     Column("envelope", JsonDoc, nullable=False),
-    Column("parked_at", DateTime(timezone=True), nullable=False),
+    Column("parked_at", UtcDateTime(), nullable=False),
 )
 
 # -- the directory: identity's customers as notify needs them ---------------------------------
@@ -51,8 +50,8 @@ recipients = Table(
     Column("channel_order", JsonDoc, nullable=False),
     Column("erased", Boolean, nullable=False, default=False),
     # The source event's time: an older event never overwrites a newer state.
-    Column("source_time", DateTime(timezone=True), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("source_time", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 consents = Table(
@@ -63,8 +62,8 @@ consents = Table(
     Column("channel", String(10), primary_key=True),  # sms | email | push | in_app | any
     Column("granted", Boolean, nullable=False),
     Column("captured_via", String(50), nullable=True),
-    Column("source_time", DateTime(timezone=True), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("source_time", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 push_tokens = Table(
@@ -73,7 +72,7 @@ push_tokens = Table(
     Column("token", String(400), primary_key=True),
     Column("customer_id", String(36), nullable=False, index=True),
     Column("platform", String(10), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 # -- what to say --------------------------------------------------------------------------------
@@ -91,7 +90,7 @@ templates = Table(
     Column("body", Text, nullable=False),
     Column("variables", JsonDoc, nullable=False),
     Column("created_by", String(100), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint(
         "event_type",
         "variant",
@@ -114,7 +113,7 @@ event_routes = Table(
     Column("condition", JsonDoc, nullable=False),
     Column("variant_field", String(50), nullable=True),
     Column("enabled", Boolean, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # -- what was sent -------------------------------------------------------------------------------
@@ -144,11 +143,11 @@ messages = Table(
     Column("sealed_body", Text, nullable=True),
     # queued | sending | sent | delivered | failed
     Column("state", String(10), nullable=False),
-    Column("scheduled_for", DateTime(timezone=True), nullable=False),
+    Column("scheduled_for", UtcDateTime(), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     # Written before each provider call: a crash leaves the message "sending" with it.
     Column("attempt_id", String(36), nullable=True),
-    Column("sending_since", DateTime(timezone=True), nullable=True),
+    Column("sending_since", UtcDateTime(), nullable=True),
     Column("provider_message_id", String(200), nullable=True),
     Column("provider_reason", Text, nullable=True),
     # Proves a delivery report is about this message (unguessable, in the dlr-url).
@@ -156,10 +155,10 @@ messages = Table(
     # The channels still allowed if this one fails for good, best first.
     Column("failover", JsonDoc, nullable=False),
     Column("campaign_id", String(36), nullable=True, index=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("sent_at", DateTime(timezone=True), nullable=True),
-    Column("delivered_at", DateTime(timezone=True), nullable=True),
-    Column("failed_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=True),
+    Column("delivered_at", UtcDateTime(), nullable=True),
+    Column("failed_at", UtcDateTime(), nullable=True),
     UniqueConstraint("event_id", "channel", name="uq_messages_event_channel"),
     Index(
         "ix_messages_due",
@@ -184,8 +183,8 @@ inbox_items = Table(
     Column("event_type", String(200), nullable=False),
     Column("title", Text, nullable=True),
     Column("body", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("read_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("read_at", UtcDateTime(), nullable=True),
     Index("ix_inbox_items_customer", "customer_id", "created_at"),
 )
 
@@ -207,10 +206,10 @@ campaign_sends = Table(
     Column("targeted", Integer, nullable=False, default=0),
     Column("skipped", Integer, nullable=False, default=0),
     # When the next message of this campaign may be scheduled (the rate).
-    Column("next_slot", DateTime(timezone=True), nullable=False),
+    Column("next_slot", UtcDateTime(), nullable=False),
     Column("created_by", String(100), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("planned_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("planned_at", UtcDateTime(), nullable=True),
 )
 
 # -- partner webhooks ---------------------------------------------------------------------------
@@ -234,12 +233,12 @@ webhook_subscriptions = Table(
     # None for a TMF621 hub listener, which is not signed (see "kind").
     Column("secret", String(100), nullable=True),
     Column("previous_secret", String(100), nullable=True),
-    Column("previous_secret_expires_at", DateTime(timezone=True), nullable=True),
+    Column("previous_secret_expires_at", UtcDateTime(), nullable=True),
     # active | disabled
     Column("state", String(10), nullable=False),
     Column("disabled_reason", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 webhook_deliveries = Table(
@@ -258,11 +257,11 @@ webhook_deliveries = Table(
     # pending | delivering | succeeded | failed
     Column("state", String(12), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
     Column("last_status_code", Integer, nullable=True),
     Column("last_error", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("completed_at", UtcDateTime(), nullable=True),
     UniqueConstraint("subscription_id", "event_id", name="uq_webhook_deliveries_sub_event"),
     Index(
         "ix_webhook_deliveries_due",
@@ -283,7 +282,7 @@ webhook_attempts = Table(
         nullable=False,
         index=True,
     ),
-    Column("attempted_at", DateTime(timezone=True), nullable=False),
+    Column("attempted_at", UtcDateTime(), nullable=False),
     Column("status_code", Integer, nullable=True),
     Column("error", Text, nullable=True),
     Column("duration_ms", Integer, nullable=False),

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sila_common.db import as_utc
 from sila_notify.defaults import CAMPAIGN_TEMPLATES, DEFAULT_ROUTES, DefaultTemplate
 from sila_notify.domain.templates import Language, VariableType, render
 from sila_notify.tables import event_routes, templates
@@ -50,8 +51,7 @@ def coerce(value: Any, variable_type: str) -> Any:
         return value
     try:
         if variable_type == VariableType.DATETIME:
-            moment = datetime.fromisoformat(value)
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            return as_utc(datetime.fromisoformat(value))
         if variable_type == VariableType.DATE:
             if "T" in value or " " in value:
                 return coerce(value, VariableType.DATETIME)

@@ -12,16 +12,16 @@ import asyncio
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from sila_common.service import Runtime
-from sila_notify.campaigns import CampaignPlanner
 from sila_notify.channels.base import Channel
 from sila_notify.channels.email_smtp import SmtpEmailChannel
 from sila_notify.channels.in_app import InAppChannel
 from sila_notify.channels.push_fcm import FcmPushChannel
 from sila_notify.channels.sms_kannel import KannelSmsChannel
-from sila_notify.delivery.dispatcher import Dispatcher
+from sila_notify.flows.campaigns import CampaignPlanner
+from sila_notify.flows.delivery.dispatcher import Dispatcher
+from sila_notify.flows.webhooks.deliverer import WebhookDeliverer
+from sila_notify.runtime import NotifyRuntime
 from sila_notify.settings import NotifySettings
-from sila_notify.webhooks.deliverer import WebhookDeliverer
 
 
 @dataclass
@@ -53,7 +53,7 @@ class Workers:
         await self.webhooks.close()
 
 
-def make_channels(runtime: Runtime, settings: NotifySettings) -> dict[str, Channel]:
+def make_channels(runtime: NotifyRuntime, settings: NotifySettings) -> dict[str, Channel]:
     return {
         "sms": KannelSmsChannel(settings),
         "email": SmtpEmailChannel(settings),
@@ -62,9 +62,8 @@ def make_channels(runtime: Runtime, settings: NotifySettings) -> dict[str, Chann
     }
 
 
-def build_workers(runtime: Runtime) -> Workers:
+def build_workers(runtime: NotifyRuntime) -> Workers:
     settings = runtime.settings
-    assert isinstance(settings, NotifySettings)
     return Workers(
         dispatcher=Dispatcher(
             session_factory=runtime.session_factory,
@@ -82,10 +81,9 @@ def build_workers(runtime: Runtime) -> Workers:
     )
 
 
-async def run_notify_workers(runtime: Runtime, stop: asyncio.Event) -> None:
+async def run_notify_workers(runtime: NotifyRuntime, stop: asyncio.Event) -> None:
     """The background job: the loops run until ``stop``, then drain before the engine closes."""
-    settings = runtime.settings
-    if not isinstance(settings, NotifySettings) or not settings.dispatcher:
+    if not runtime.settings.dispatcher:
         return
     workers = build_workers(runtime)
     workers.start()

@@ -185,9 +185,5 @@ def _fresh(loaded_at: float) -> bool:
     return time.monotonic() - loaded_at < CACHE_SECONDS
 
 
-def reference_of(runtime: Runtime) -> Reference:
-    reference = runtime.extras.get("reference")
-    if not isinstance(reference, Reference):
-        reference = Reference()
-        runtime.extras["reference"] = reference
-    return reference
+def reference_of(runtime: Runtime[Any]) -> Reference:
+    return runtime.collaborators.get_or_make(Reference, Reference)

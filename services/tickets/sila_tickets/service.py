@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sila_common.service import Runtime, ServiceDefinition
-from sila_tickets import handlers, reform
+from sila_common.service import ServiceDefinition
+from sila_tickets import handlers
 from sila_tickets.api import admin, agencies, incidents, reports, surveys, tickets, tmf621
+from sila_tickets.flows.reform import apply_reform
+from sila_tickets.runtime import TicketsRuntime
 from sila_tickets.scheduler import run_scheduler
-from sila_tickets.settings import get_settings
+from sila_tickets.settings import TicketsSettings, get_settings
 from sila_tickets.tables import messaging, metadata
 
 
-async def apply_reform_command(runtime: Runtime) -> None:
+async def apply_reform_command(runtime: TicketsRuntime) -> None:
     """``python -m sila_tickets apply-reform``: idempotent; prints what it did."""
-    for line in (await reform.apply_reform(runtime)).lines():
+    for line in (await apply_reform(runtime)).lines():
         print(line)
 
 
-definition = ServiceDefinition(
+definition = ServiceDefinition[TicketsSettings](
     name="tickets",
     title="Sila tickets",
     description="Complaints and requests, their commitments on the Algerian working calendar.",

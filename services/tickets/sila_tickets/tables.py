@@ -6,7 +6,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     Index,
     Integer,
     String,
@@ -16,7 +15,7 @@ from sqlalchemy import (
     text,
 )
 
-from sila_common.db import BigId, JsonDoc, new_metadata
+from sila_common.db import BigId, JsonDoc, UtcDateTime, new_metadata
 from sila_common.outbox import messaging_tables
 
 metadata = new_metadata()
@@ -40,10 +39,10 @@ tickets = Table(
     Column("wilaya_code", String(2), nullable=True),
     Column("assignee_id", String(36), nullable=True),
     Column("opened_by", String(100), nullable=False),
-    Column("opened_at", DateTime(timezone=True), nullable=False),
-    Column("first_response_due_at", DateTime(timezone=True), nullable=True),
-    Column("due_at", DateTime(timezone=True), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("opened_at", UtcDateTime(), nullable=False),
+    Column("first_response_due_at", UtcDateTime(), nullable=True),
+    Column("due_at", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
     # Where the line is, for routing and incident linking.
     Column("commune", String(100), nullable=True),
     Column("exchange", String(50), nullable=True),
@@ -57,14 +56,14 @@ tickets = Table(
     Column("resolution_kind", String(20), nullable=True),
     Column("resolution_amount", Integer, nullable=True),
     # Escalation: the 75 % instant, and when each level was raised (raised once).
-    Column("warn_at", DateTime(timezone=True), nullable=True),
-    Column("warned_at", DateTime(timezone=True), nullable=True),
-    Column("breached_at", DateTime(timezone=True), nullable=True),
+    Column("warn_at", UtcDateTime(), nullable=True),
+    Column("warned_at", UtcDateTime(), nullable=True),
+    Column("breached_at", UtcDateTime(), nullable=True),
     Column("escalation_level", String(10), nullable=True),
-    Column("first_responded_at", DateTime(timezone=True), nullable=True),
-    Column("assigned_at", DateTime(timezone=True), nullable=True),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
-    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("first_responded_at", UtcDateTime(), nullable=True),
+    Column("assigned_at", UtcDateTime(), nullable=True),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    Column("closed_at", UtcDateTime(), nullable=True),
     Column("reopen_count", Integer, nullable=False, server_default=text("0")),
     Column("first_contact_resolution", Boolean, nullable=True),
     Column("script_answers", JsonDoc, nullable=True),
@@ -100,7 +99,7 @@ ticket_transitions = Table(
     Column("to_status", String(20), nullable=False),
     Column("reason", Text, nullable=True),
     Column("actor", String(100), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Index("ix_ticket_transitions_ticket", "ticket_id", "id"),
 )
 
@@ -112,7 +111,7 @@ ticket_notes = Table(
     Column("author", String(100), nullable=False),
     Column("public", Boolean, nullable=False),
     Column("text", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_ticket_notes_ticket", "ticket_id", "created_at"),
 )
 
@@ -131,7 +130,7 @@ known_customers = Table(
     Column("wilaya_code", String(2), nullable=False),
     Column("language", String(5), nullable=False),
     Column("status", String(20), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("kind", String(20), nullable=True),
     Column("channel", String(20), nullable=True),
     Column("display_name", String(200), nullable=True),
@@ -141,8 +140,8 @@ known_customers = Table(
     Column("exchange", String(50), nullable=True),
     Column("olt", String(50), nullable=True),
     # The time of the event the row reflects: an older event never overwrites a newer one.
-    Column("event_time", DateTime(timezone=True), nullable=True),
-    Column("erased_at", DateTime(timezone=True), nullable=True),
+    Column("event_time", UtcDateTime(), nullable=True),
+    Column("erased_at", UtcDateTime(), nullable=True),
     # The customer's commune in the geography reference (sila_common.geography).
     Column("commune_code", String(4), nullable=True),
     Index("ix_known_customers_area", "wilaya_code", "commune"),
@@ -174,7 +173,7 @@ sla_policies = Table(
     Column("first_response_amount", Integer, nullable=False),
     Column("resolution_kind", String(20), nullable=False),
     Column("resolution_amount", Integer, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # The holidays as the library gave them, per seeded year...
@@ -189,7 +188,7 @@ calendar_years = Table(
     "calendar_years",
     metadata,
     Column("year", Integer, primary_key=True),
-    Column("seeded_at", DateTime(timezone=True), nullable=False),
+    Column("seeded_at", UtcDateTime(), nullable=False),
 )
 # ...and the administrators' corrections on top, applied in order (kept forever).
 holiday_overrides = Table(
@@ -201,7 +200,7 @@ holiday_overrides = Table(
     Column("name", String(100), nullable=True),
     Column("reason", Text, nullable=True),
     Column("created_by", String(100), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 # Where each contract is installed (identity.contract.signed / updated): an incident over a
@@ -214,7 +213,7 @@ known_installations = Table(
     Column("wilaya_code", String(2), nullable=True),
     Column("commune_code", String(4), nullable=True),
     Column("daira_code", String(4), nullable=True),
-    Column("event_time", DateTime(timezone=True), nullable=False),
+    Column("event_time", UtcDateTime(), nullable=False),
     Index("ix_known_installations_commune", "commune_code"),
     Index("ix_known_installations_daira", "daira_code"),
     Index("ix_known_installations_customer", "customer_id"),
@@ -227,7 +226,7 @@ reform_steps = Table(
     metadata,
     Column("step", String(20), primary_key=True),
     Column("key", String(100), primary_key=True),
-    Column("done_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", UtcDateTime(), nullable=False),
 )
 
 # Commercial agencies (ACTEL): a ticket handled by one runs its working clock on its hours.
@@ -244,7 +243,7 @@ agencies = Table(
     Column("hour_overrides", JsonDoc, nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("updated_by", String(100), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     # The agency's commune in the geography reference (matched from `commune` when typed).
     Column("commune_code", String(4), nullable=True),
     Index("ix_agencies_wilaya", "wilaya_code"),
@@ -264,9 +263,9 @@ queue_agents = Table(
     Column("queue", String(20), primary_key=True),
     Column("wilaya_code", String(3), primary_key=True),
     Column("agent_id", String(36), primary_key=True),
-    Column("last_assigned_at", DateTime(timezone=True), nullable=True),
+    Column("last_assigned_at", UtcDateTime(), nullable=True),
     Column("added_by", String(100), nullable=False),
-    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
 )
 
 incidents = Table(
@@ -280,11 +279,11 @@ incidents = Table(
     Column("area_label", String(200), nullable=False),
     Column("description", Text, nullable=True),
     Column("status", String(10), nullable=False),
-    Column("estimated_end_at", DateTime(timezone=True), nullable=False),
+    Column("estimated_end_at", UtcDateTime(), nullable=False),
     Column("declared_by", String(100), nullable=False),
-    Column("declared_at", DateTime(timezone=True), nullable=False),
+    Column("declared_at", UtcDateTime(), nullable=False),
     Column("resolved_by", String(100), nullable=True),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", UtcDateTime(), nullable=True),
     Column("affected_count", Integer, nullable=False, server_default=text("0")),
     # The active incidents by area: linking a new ticket is one indexed lookup.
     Index(
@@ -299,7 +298,7 @@ incident_customers = Table(
     metadata,
     Column("incident_id", String(36), primary_key=True),
     Column("customer_id", String(36), primary_key=True),
-    Column("notified_at", DateTime(timezone=True), nullable=False),
+    Column("notified_at", UtcDateTime(), nullable=False),
 )
 
 surveys = Table(
@@ -311,7 +310,7 @@ surveys = Table(
     Column("nps", Integer, nullable=True),
     Column("recommend", String(5), nullable=True),
     Column("comment", Text, nullable=True),
-    Column("answered_at", DateTime(timezone=True), nullable=False),
+    Column("answered_at", UtcDateTime(), nullable=False),
     # "customer:<id>", or "agent:<id>" when an agent recorded the customer's answer on a call
     # (then recorded_on_call; the customer's own answer later replaces it).
     Column("answered_by", String(150), nullable=True),
@@ -326,7 +325,7 @@ questionnaires = Table(
     Column("title", String(300), nullable=False),
     Column("language", String(5), nullable=False),
     Column("document", JsonDoc, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 questionnaire_responses = Table(
     "questionnaire_responses",
@@ -336,7 +335,7 @@ questionnaire_responses = Table(
     Column("ticket_id", String(36), nullable=True),
     Column("customer_id", String(36), nullable=True),
     Column("answers", JsonDoc, nullable=False),
-    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("submitted_at", UtcDateTime(), nullable=False),
     # The agent who recorded a respondent's answers (an interview); None when self-answered.
     Column("recorded_by", String(150), nullable=True),
     Index("ix_questionnaire_responses_code_at", "questionnaire_code", "submitted_at"),
@@ -350,6 +349,6 @@ tmf_hub_subscriptions = Table(
     Column("partner", String(100), nullable=False),
     Column("callback", String(2000), nullable=False),
     Column("query", String(1000), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_tmf_hub_subscriptions_partner", "partner"),
 )

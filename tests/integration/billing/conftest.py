@@ -112,8 +112,7 @@ async def call_centre_agent(identity: LiveService) -> str:
 
 
 async def customer_token(identity: LiveService, customer_id: str) -> str:
-    keys = identity.runtime.extras["keys"]
-    assert isinstance(keys, KeyStore)
+    keys = identity.runtime.collaborators.get(KeyStore)
     return await issue_access_token(
         keys,
         identity.runtime.platform,
@@ -141,7 +140,7 @@ async def customer(identity: LiveService) -> Customer:
 
 
 async def add_line(
-    billing: LiveService, agent: str, customer_id: str, offer_code: str = "FIBRE_100"
+    billing: LiveService, agent: str, customer_id: str, offer_code: str = "IDOOM_FIBRE_100M"
 ) -> dict[str, Any]:
     answer = await billing.client.post(
         "/v1/subscriptions",
@@ -161,7 +160,7 @@ async def add_bill(
     billing: LiveService, customer_id: str, amount: int = 250_000, *, agent: str
 ) -> str:
     """An issued bill of a fixed line, as a bill run would leave it."""
-    line = await add_line(billing, agent, customer_id, "FIXE")
+    line = await add_line(billing, agent, customer_id, "IDOOM_FIXE")
     invoice_id = str(uuid.uuid4())
     now = datetime.now(UTC)
     async with billing.runtime.session_factory() as session, session.begin():
@@ -172,7 +171,7 @@ async def add_bill(
                 customer_id=customer_id,
                 subscription_id=line["id"],
                 period=f"T{uuid.uuid4().hex[:6]}",
-                offer_code="FIXE",
+                offer_code="IDOOM_FIXE",
                 price_version=1,
                 amount_centimes=amount,
                 paid_centimes=0,

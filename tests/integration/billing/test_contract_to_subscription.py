@@ -1,6 +1,11 @@
-"""A contract signed at identity becomes its billing subscription, through the real broker."""
+"""A contract signed at identity becomes its billing subscription, through the real broker.
+
+One vocabulary: identity's contracts and billing's catalogue name offers by the same codes
+(``IDOOM_FIXE``, ``IDOOM_FIBRE_100M``..., docs/billing.md)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import select
 
@@ -10,28 +15,59 @@ from tests.integration.identity.conftest import register
 from tests.support import LiveService, bearer, eventually
 
 
+async def sign(identity: LiveService, admin_token: str, customer_id: str, **body: Any) -> str:
+    signed = await identity.client.post(
+        f"/v1/customers/{customer_id}/contracts", headers=bearer(admin_token), json=body
+    )
+    assert signed.status_code == 201, signed.text
+    contract_id: str = signed.json()["id"]
+    return contract_id
+
+
+async def subscription_of(billing: LiveService, contract_id: str) -> Any:
+    async with billing.runtime.session_factory() as session:
+        return (
+            await session.execute(
+                select(subscriptions).where(subscriptions.c.contract_id == contract_id)
+            )
+        ).one_or_none()
+
+
 async def test_a_signed_fibre_contract_becomes_a_prepaid_subscription_the_customer_sees(
     billing: LiveService, identity: LiveService, admin_token: str
 ) -> None:
     customer = await register(identity, admin_token)
-    signed = await identity.client.post(
-        f"/v1/customers/{customer['id']}/contracts",
-        headers=bearer(admin_token),
-        json={"offer_code": "FIBRE_100", "access_number": "fibre-0001"},
-    )
-    assert signed.status_code == 201, signed.text
-    contract_id = signed.json()["id"]
+    contract_id = await sign(identity, admin_token, customer["id"], offer_code="IDOOM_FIBRE_100M")
 
-    async def subscribed() -> object:
-        async with billing.runtime.session_factory() as session:
-            return (
-                await session.execute(
-                    select(subscriptions).where(subscriptions.c.contract_id == contract_id)
-                )
-            ).one_or_none()
+    async def subscribed() -> Any:
+        return await subscription_of(billing, contract_id)
 
     row = await eventually(subscribed, timeout=30, what="the subscription made from the contract")
     token = await customer_token(identity, customer["id"])
     seen = await billing.client.get("/v1/subscriptions", headers=bearer(token))
-    assert [(s["contract_id"], s["billing"]) for s in seen.json()] == [(contract_id, "prepaid")]
-    assert row is not None
+    assert [(s["contract_id"], s["billing"], s["offer_code"]) for s in seen.json()] == [
+        (contract_id, "prepaid", "IDOOM_FIBRE_100M")
+    ]
+    assert row.technology == "fibre" and row.customer_id == customer["id"]
+
+
+async def test_a_fixed_line_contract_is_billed_and_an_unknown_offer_makes_nothing(
+    billing: LiveService, identity: LiveService, admin_token: str
+) -> None:
+    customer = await register(identity, admin_token)
+    # Every code identity's contracts use for a line billing sells is in the catalogue.
+    offers = {o["code"] for o in (await billing.client.get("/v1/offers")).json()}
+    assert {"IDOOM_FIXE", "IDOOM_ADSL_20M", "IDOOM_FIBRE_100M"} <= offers
+    # A code billing does not sell, signed first: the consumer skips it without retrying.
+    unknown = await sign(identity, admin_token, customer["id"], offer_code="IDOOM_MYSTERY")
+    fixed = await sign(
+        identity, admin_token, customer["id"], offer_code="IDOOM_FIXE", line_number="026 12 34 56"
+    )
+
+    async def subscribed() -> Any:
+        return await subscription_of(billing, fixed)
+
+    row = await eventually(subscribed, timeout=30, what="the fixed line's subscription")
+    assert (row.offer_code, row.billing, row.technology) == ("IDOOM_FIXE", "postpaid", "fixed")
+    # Same partition (keyed by customer), earlier offset: already handled, and made nothing.
+    assert await subscription_of(billing, unknown) is None

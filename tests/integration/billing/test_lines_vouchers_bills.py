@@ -48,7 +48,7 @@ async def khlass_pay(khlass: Simulator, payment_url: str, **body: object) -> str
 async def test_a_khlass_recharge_confirmed_by_code_extends_the_line(
     billing: LiveService, khlass: Simulator, customer: Customer, billing_agent: str
 ) -> None:
-    line = await add_line(billing, billing_agent, customer.id, "ADSL_20")
+    line = await add_line(billing, billing_agent, customer.id, "IDOOM_ADSL_20M")
     payment = await khlass_recharge(billing, customer, line["id"])
     back = await khlass_pay(khlass, payment["redirect_url"], account="0000000001", key="01")
     assert (await billing.client.get(back)).status_code == 303
@@ -70,14 +70,14 @@ async def test_khlass_failures_wrong_code_funds_blocked_and_a_code_that_times_ou
         ({"account": "0000000001", "key": "99"}, "wrong_account_or_key"),
     ]
     for body, reason in cases:
-        line = await add_line(billing, billing_agent, customer.id, "ADSL_10")
+        line = await add_line(billing, billing_agent, customer.id, "IDOOM_ADSL_10M")
         payment = await khlass_recharge(billing, customer, line["id"])
         await khlass_pay(khlass, payment["redirect_url"], **body)
         read = (
             await billing.client.get(f"/v1/payments/{payment['id']}", headers=customer.headers)
         ).json()
         assert (read["status"], read["failure_reason"]) == ("failed", reason)
-    line = await add_line(billing, billing_agent, customer.id, "ADSL_10")
+    line = await add_line(billing, billing_agent, customer.id, "IDOOM_ADSL_10M")
     payment = await khlass_recharge(billing, customer, line["id"])
     await khlass_pay(
         khlass, payment["redirect_url"], account="0000000001", key="01", stop_before_code=True
@@ -97,12 +97,12 @@ async def test_a_voucher_used_twice_at_once_is_credited_once_and_wrong_codes_are
     batch = await billing.client.post(
         "/v1/voucher-batches",
         headers=bearer(billing_agent),
-        json={"offer_code": "FIBRE_100", "quantity": 3},
+        json={"offer_code": "IDOOM_FIBRE_100M", "quantity": 3},
     )
     assert batch.status_code == 201, batch.text
     cards = batch.json()["cards"]
     assert len({c["code"] for c in cards}) == 3 and all(len(c["code"]) == 16 for c in cards)
-    line = await add_line(billing, billing_agent, customer.id, "FIBRE_100")
+    line = await add_line(billing, billing_agent, customer.id, "IDOOM_FIBRE_100M")
     body = {"subscription_id": line["id"], "code": cards[0]["code"]}
     first, second = await asyncio.gather(
         billing.client.post("/v1/recharges", headers=customer.headers, json=body),
@@ -130,7 +130,7 @@ async def test_a_voucher_used_twice_at_once_is_credited_once_and_wrong_codes_are
 async def test_idoomly_on_an_expired_fibre_line_on_a_friday_night_once_per_period(
     billing: LiveService, customer: Customer, billing_agent: str
 ) -> None:
-    line = await add_line(billing, billing_agent, customer.id, "FIBRE_100")
+    line = await add_line(billing, billing_agent, customer.id, "IDOOM_FIBRE_100M")
     ended = datetime(2026, 11, 6, 20, 0, tzinfo=ALGIERS)  # a Friday evening
     async with billing.runtime.session_factory() as session, session.begin():
         await session.execute(
@@ -162,7 +162,7 @@ async def test_idoomly_on_an_expired_fibre_line_on_a_friday_night_once_per_perio
 async def test_the_bill_run_is_idempotent_per_line_and_period_and_resumes_after_a_crash(
     billing: LiveService, customer: Customer, billing_agent: str
 ) -> None:
-    lines = [await add_line(billing, billing_agent, customer.id, "FIXE") for _ in range(3)]
+    lines = [await add_line(billing, billing_agent, customer.id, "IDOOM_FIXE") for _ in range(3)]
     run = await bills.start_run(billing.runtime, "2031-01", "test")
     # One batch, then "the crash": the run is started again and goes to the end.
     assert await bills.run_batch(billing.runtime, run["id"], 1) == 1
@@ -215,7 +215,7 @@ async def test_the_bill_run_is_idempotent_per_line_and_period_and_resumes_after_
 async def test_reconciliation_credits_a_payment_paid_at_satim_but_left_pending(
     billing: LiveService, satim: Simulator, customer: Customer, billing_agent: str
 ) -> None:
-    line = await add_line(billing, billing_agent, customer.id, "FIBRE_100")
+    line = await add_line(billing, billing_agent, customer.id, "IDOOM_FIBRE_100M")
     payment = (
         await billing.client.post(
             "/v1/payments",
@@ -239,7 +239,7 @@ async def test_the_bill_run_cli_bills_a_new_period_with_its_progress_bar(
 ) -> None:
     from sila_billing.billrun import run
 
-    line = await add_line(billing, billing_agent, customer.id, "PRO_FIXE")
+    line = await add_line(billing, billing_agent, customer.id, "IDOOM_FIXE_PRO")
     issued = await run("2031-02", 500, settings=billing.runtime.settings)
     assert issued >= 1
     assert await run("2031-02", 500, settings=billing.runtime.settings) == issued

@@ -357,7 +357,7 @@ async def test_a_customer_sees_and_pays_only_their_own(
 async def test_a_recharge_by_card_extends_the_line_from_now_once(
     billing: LiveService, satim: Simulator, customer: Customer, billing_agent: str
 ) -> None:
-    line = await add_line(billing, billing_agent, customer.id, "FIBRE_100")
+    line = await add_line(billing, billing_agent, customer.id, "IDOOM_FIBRE_100M")
     answer = await billing.client.post(
         "/v1/payments",
         headers=customer.headers,

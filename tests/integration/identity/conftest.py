@@ -96,7 +96,7 @@ async def register(identity: LiveService, token: str, **fields: Any) -> dict[str
 
 async def customer_token(identity: LiveService, customer_id: str) -> str:
     """A customer's access token as the OTP grant issues it (the flow has its own tests)."""
-    keys = identity.runtime.extras["keys"]
+    keys = identity.runtime.collaborators.get(KeyStore)
     assert isinstance(keys, KeyStore)
     return await issue_access_token(
         keys,

@@ -168,7 +168,7 @@ async def test_events_arriving_twice_and_out_of_order_make_one_entry_each_in_tim
     random.shuffle(deliveries)
     for event in deliveries:
         async with identity.runtime.session_factory() as session, session.begin():
-            await project(session, event)
+            await project(session, event, identity.runtime.handler_context())
 
     seen: list[dict[str, Any]] = []
     cursor = None
@@ -209,7 +209,7 @@ async def test_a_run_of_events_projected_at_once_makes_one_entry_each_duplicates
     run = events + events[:3]
     random.shuffle(run)
     async with identity.runtime.session_factory() as session, session.begin():
-        await project.many(session, run)  # type: ignore[attr-defined]
+        await project.many(session, run, identity.runtime.handler_context())  # type: ignore[attr-defined]
     page = await timeline(
         identity, cast.agent_15, customer_id, limit=50, type="identity.contract.signed"
     )
@@ -233,7 +233,7 @@ async def test_the_timeline_filters_by_type_service_channel_and_time(
     ):
         event = fake_raw(customer_id, type_, base + timedelta(hours=offset), data)
         async with identity.runtime.session_factory() as session, session.begin():
-            await project(session, event)
+            await project(session, event, identity.runtime.handler_context())
     by_service = await timeline(identity, cast.agent_15, customer_id, service="tickets")
     assert [i["type"] for i in by_service["items"]] == [
         "tickets.ticket.status_changed",

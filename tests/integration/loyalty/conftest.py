@@ -24,10 +24,11 @@ from sqlalchemy import func, select
 from sila_common.auth import JwksKeySource
 from sila_common.events import CloudEvent
 from sila_common.runtime import open_runtime, run_workers
-from sila_common.service import Runtime
 from sila_common.settings import PlatformSettings, ServiceSettings
 from sila_identity.auth.keys import KeyStore
 from sila_identity.auth.tokens import issue_access_token
+from sila_loyalty.runtime import LoyaltyRuntime
+from sila_loyalty.settings import LoyaltySettings
 from sila_loyalty.tables import accounts, ledger_entries, messaging
 from tests.conftest import RUN_ID, create_agent, token_for
 from tests.support import LiveService, bearer, eventually, live_service, random_mobile
@@ -59,25 +60,21 @@ async def loyalty(
 @asynccontextmanager
 async def jobs_process(
     loyalty: LiveService, settings_for: Callable[..., ServiceSettings], platform: PlatformSettings
-) -> AsyncIterator[Runtime]:
+) -> AsyncIterator[LoyaltyRuntime]:
     """Another loyalty process running its relay and background jobs (a pass every 0.1 s)
     until the block ends, as ``python -m sila_loyalty relay`` would."""
-    from sila_loyalty.flows.common import use_runtime
     from sila_loyalty.service import definition
 
     settings = settings_for("loyalty", jobs_interval_seconds=0.1)
+    assert isinstance(settings, LoyaltySettings)
     stop = asyncio.Event()
-    try:
-        async with open_runtime(definition, platform=platform, settings=settings) as runtime:
-            workers = asyncio.create_task(run_workers(runtime, stop, consumers=False))
-            try:
-                yield runtime
-            finally:
-                stop.set()
-                await workers
-    finally:
-        # Its start-up made it this interpreter's runtime for the handlers: give it back.
-        use_runtime(loyalty.runtime)
+    async with open_runtime(definition, platform=platform, settings=settings) as runtime:
+        workers = asyncio.create_task(run_workers(runtime, stop, consumers=False))
+        try:
+            yield runtime
+        finally:
+            stop.set()
+            await workers
 
 
 @pytest.fixture(scope="session")
@@ -143,8 +140,7 @@ async def staff(identity: LiveService) -> Staff:
 
 
 async def customer_headers(identity: LiveService, customer_id: str) -> dict[str, str]:
-    keys = identity.runtime.extras["keys"]
-    assert isinstance(keys, KeyStore)
+    keys = identity.runtime.collaborators.get(KeyStore)
     token = await issue_access_token(
         keys,
         identity.runtime.platform,

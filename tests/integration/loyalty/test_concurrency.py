@@ -62,7 +62,7 @@ def payment(customer_id: str, offer: str, at: datetime) -> CloudEvent:
 async def apply(loyalty: LiveService, *events: CloudEvent) -> None:
     """A batch, as the consumer applies a fetch: one transaction, committed."""
     async with loyalty.runtime.session_factory() as session, session.begin():
-        await handlers.handle_many(session, list(events))
+        await handlers.handle_many(session, list(events), loyalty.runtime.handler_context())
 
 
 @asynccontextmanager
@@ -77,7 +77,7 @@ async def engine_batch(
 ) -> None:
     async with transaction(loyalty) as (session, pid):
         await started.put(pid)
-        await handlers.handle_many(session, list(events))
+        await handlers.handle_many(session, list(events), loyalty.runtime.handler_context())
 
 
 async def waiting_on_locks(loyalty: LiveService, pids: set[int]) -> bool:
@@ -183,7 +183,7 @@ async def test_a_registration_and_payments_in_two_engines_at_once_never_deadlock
     # The same events again (a replay): nothing more is granted or reserved.
     async with loyalty.runtime.session_factory() as session, session.begin():
         for again in (early, payment(bouzid, offer, now)):
-            await handlers.handle(session, again)
+            await handlers.handle(session, again, loyalty.runtime.handler_context())
     assert len(await entries_of(loyalty, campaign["id"])) == 2
     assert (await campaign_row(loyalty, campaign["id"])).spent_centimes == 2_000
 
@@ -263,7 +263,7 @@ async def test_a_rolled_back_grant_keeps_its_reservation_for_the_retry_and_an_or
 
     try:
         async with loyalty.runtime.session_factory() as session, session.begin():
-            await handlers.handle_many(session, [paid])
+            await handlers.handle_many(session, [paid], loyalty.runtime.handler_context())
             raise Crash  # the process dies before the commit
     except Crash:
         pass
@@ -282,7 +282,7 @@ async def test_a_rolled_back_grant_keeps_its_reservation_for_the_retry_and_an_or
     lost = payment(other, offer, now)
     try:
         async with loyalty.runtime.session_factory() as session, session.begin():
-            await handlers.handle_many(session, [lost])
+            await handlers.handle_many(session, [lost], loyalty.runtime.handler_context())
             raise Crash
     except Crash:
         pass

@@ -188,8 +188,7 @@ async def test_replaying_the_whole_history_from_offset_zero_leaves_the_ledger_id
         handlers=ENGINE.handlers,
         session_factory=loyalty.runtime.session_factory,
         tables=messaging,
-        platform=platform,
-        settings=loyalty.runtime.settings,
+        context=loyalty.runtime.handler_context(),
     )
     stop = asyncio.Event()
     running = asyncio.create_task(replay.run(stop))

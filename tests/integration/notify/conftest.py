@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 from sila_common.auth import JwksKeySource
 from sila_common.events import CloudEvent
 from sila_common.settings import PlatformSettings, ServiceSettings
+from sila_identity.auth.keys import KeyStore
 from sila_identity.auth.tokens import issue_access_token
 from sila_local.processes import free_port
 from sila_simulators.fcm import create_fcm_app
@@ -187,7 +188,7 @@ async def customer_token(
     identity: LiveService, platform: PlatformSettings, customer_id: str
 ) -> str:
     return await issue_access_token(
-        identity.runtime.extras["keys"],  # type: ignore[arg-type]
+        identity.runtime.collaborators.get(KeyStore),
         platform,
         subject=customer_id,
         kind="customer",
@@ -204,7 +205,7 @@ async def partner_token(
 ) -> str:
     """A partner's token (its webhooks hear the tickets it opened: ``data.partner_id``)."""
     return await issue_access_token(
-        identity.runtime.extras["keys"],  # type: ignore[arg-type]
+        identity.runtime.collaborators.get(KeyStore),
         platform,
         subject=partner,
         kind="partner",

@@ -20,8 +20,13 @@ from sqlalchemy import insert, select, update
 from sila_common.runtime import open_runtime
 from sila_common.service import Runtime
 from sila_common.settings import PlatformSettings
-from sila_notify.delivery import records
-from sila_notify.delivery.reports import DLR_DELIVERED, DLR_FAILED, DeliveryReport, DeliveryReports
+from sila_notify.flows.delivery import records
+from sila_notify.flows.delivery.reports import (
+    DLR_DELIVERED,
+    DLR_FAILED,
+    DeliveryReport,
+    DeliveryReports,
+)
 from sila_notify.service import definition
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import messages, metadata
@@ -32,7 +37,7 @@ outbox = metadata.tables["outbox"]
 @pytest.fixture
 async def runtime(
     platform: PlatformSettings, scratch_database: Callable[[str], Awaitable[str]]
-) -> AsyncIterator[Runtime]:
+) -> AsyncIterator[Runtime[Any]]:
     settings = NotifySettings(
         database_url=await scratch_database("notify"),
         quiet_hours_start=clock_time(0, 0),
@@ -42,7 +47,7 @@ async def runtime(
         yield opened
 
 
-async def sending(runtime: Runtime, count: int, *, lane: str = "otp") -> tuple[list[Any], str]:
+async def sending(runtime: Runtime[Any], count: int, *, lane: str = "otp") -> tuple[list[Any], str]:
     """``count`` SMS messages claimed by one attempt (state ``sending``), as the dispatcher does."""
     attempt_id = str(uuid.uuid4())
     now = datetime.now(UTC)
@@ -87,7 +92,7 @@ async def sending(runtime: Runtime, count: int, *, lane: str = "otp") -> tuple[l
     return list(loaded), attempt_id
 
 
-async def states(runtime: Runtime, rows: list[Any]) -> list[str]:
+async def states(runtime: Runtime[Any], rows: list[Any]) -> list[str]:
     async with runtime.session_factory() as session:
         found = dict(
             (
@@ -101,7 +106,7 @@ async def states(runtime: Runtime, rows: list[Any]) -> list[str]:
     return [str(found[r.id]) for r in rows]
 
 
-async def events_about(runtime: Runtime, rows: list[Any]) -> list[tuple[str, str]]:
+async def events_about(runtime: Runtime[Any], rows: list[Any]) -> list[tuple[str, str]]:
     """(event type, message id) of every outbox event about these messages."""
     ids = {r.id for r in rows}
     async with runtime.session_factory() as session:
@@ -114,7 +119,7 @@ async def events_about(runtime: Runtime, rows: list[Any]) -> list[tuple[str, str
 
 
 async def test_a_batch_of_sends_is_recorded_once_each_with_its_event_and_the_code_redacted(
-    runtime: Runtime,
+    runtime: Runtime[Any],
 ) -> None:
     rows, attempt_id = await sending(runtime, 5)
     # The third message was reconciled meanwhile (its sender was thought dead): not this attempt.
@@ -150,7 +155,7 @@ async def test_a_batch_of_sends_is_recorded_once_each_with_its_event_and_the_cod
 
 
 async def test_reports_arriving_together_are_each_applied_once_and_a_wrong_token_is_refused(
-    runtime: Runtime,
+    runtime: Runtime[Any],
 ) -> None:
     settings = runtime.settings
     assert isinstance(settings, NotifySettings)

@@ -17,7 +17,7 @@ from sqlalchemy import insert, select
 
 from sila_common.runtime import open_runtime
 from sila_common.settings import PlatformSettings
-from sila_notify.campaigns import CampaignPlanner
+from sila_notify.flows.campaigns import CampaignPlanner
 from sila_notify.service import definition
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import campaign_sends, consents, messages, recipients

@@ -11,8 +11,8 @@ from sqlalchemy import insert, select
 
 from sila_common.events import CloudEvent
 from sila_notify.channels.sms_kannel import KannelSmsChannel
-from sila_notify.delivery.dispatcher import Dispatcher
-from sila_notify.planning import plan_event
+from sila_notify.flows.delivery.dispatcher import Dispatcher
+from sila_notify.flows.planning import plan_event
 from sila_notify.tables import messages
 from tests.support import LiveService, eventually
 
@@ -129,10 +129,8 @@ async def test_the_same_event_delivered_twice_sends_once(
         customerid=customer.id,
         data=opened(customer.id),
     )
-    from sila_notify.context import current_settings
-
     async with notify.runtime.session_factory() as session, session.begin():
-        planned = await plan_event(session, current_settings(), event)
+        planned = await plan_event(session, notify.runtime.settings, event)
     assert planned.message_ids == []
     assert len([m for m in await smsc.messages() if m["to"] == customer.phone]) == 1
     assert len(await messages_of(notify, customer)) == 2  # sms + inbox
@@ -179,11 +177,11 @@ async def test_a_crash_between_sending_and_recording_does_not_send_the_sms_twice
             )
         )
     # The dying sender's call reached the SMS centre; it never recorded the outcome.
-    channel = KannelSmsChannel(settings)  # type: ignore[arg-type]
+    channel = KannelSmsChannel(settings)
     dispatcher = Dispatcher(
         session_factory=runtime.session_factory,
         outbox=runtime.outbox,
-        settings=settings,  # type: ignore[arg-type]
+        settings=settings,
         channels={"sms": channel},
     )
     async with runtime.session_factory() as session:

@@ -39,7 +39,8 @@ async def test_a_ticket_heard_of_before_its_customer_is_sent_once_the_customer_i
     factory = notify.runtime.session_factory
 
     async with factory() as session, session.begin():
-        await on_event(session, ticket_event)  # no error: it waits, it is not dead-lettered
+        # No error: it waits, it is not dead-lettered.
+        await on_event(session, ticket_event, notify.runtime.handler_context())
     async with factory() as session:
         assert (
             await session.scalar(
@@ -49,7 +50,7 @@ async def test_a_ticket_heard_of_before_its_customer_is_sent_once_the_customer_i
         )
 
     async with factory() as session, session.begin():
-        await on_event(session, registered)
+        await on_event(session, registered, notify.runtime.handler_context())
     async with factory() as session:
         planned = (
             await session.execute(
@@ -63,7 +64,8 @@ async def test_a_ticket_heard_of_before_its_customer_is_sent_once_the_customer_i
     assert left == 0
 
     async with factory() as session, session.begin():
-        await on_event(session, registered)  # a redelivery plans nothing twice
+        # A redelivery plans nothing twice.
+        await on_event(session, registered, notify.runtime.handler_context())
     async with factory() as session:
         again = await session.scalar(
             select(func.count()).where(messages.c.event_id == ticket_event.id)

@@ -11,8 +11,7 @@ from sqlalchemy import func, insert, select
 
 from sila_common.events import CloudEvent
 from sila_common.outbox import row_for
-from sila_notify.context import current_settings
-from sila_notify.planning import plan_event
+from sila_notify.flows.planning import plan_event
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import messages
 from tests.support import LiveService, bearer, eventually, problem_of
@@ -36,12 +35,18 @@ def event(event_type: str, customer_id: str, data: dict[str, Any]) -> CloudEvent
     )
 
 
-def quiet_now() -> NotifySettings:
+def notify_settings(notify: LiveService) -> NotifySettings:
+    """The settings the running notify was started with."""
+    settings: NotifySettings = notify.runtime.settings
+    return settings
+
+
+def quiet_now(notify: LiveService) -> NotifySettings:
     """Settings whose quiet hours cover the present moment, whatever the clock says."""
     local = datetime.now(ALGIERS)
     start = (local - timedelta(hours=1)).time().replace(second=0, microsecond=0)
     end = (local + timedelta(hours=1)).time().replace(second=0, microsecond=0)
-    return current_settings().model_copy(
+    return notify_settings(notify).model_copy(
         update={"quiet_hours_start": start, "quiet_hours_end": end}
     )
 
@@ -59,7 +64,7 @@ async def test_non_urgent_message_in_quiet_hours_is_held_until_they_end(
     notify: LiveService, new_customer: NewCustomer
 ) -> None:
     customer = await new_customer()
-    settings = quiet_now()
+    settings = quiet_now(notify)
     rows = await plan(
         notify, settings, event("tickets.ticket.opened", customer.id, opened(customer.id))
     )
@@ -76,7 +81,7 @@ async def test_one_time_codes_and_outage_notices_go_through_quiet_hours(
     notify: LiveService, new_customer: NewCustomer
 ) -> None:
     customer = await new_customer()
-    settings = quiet_now()
+    settings = quiet_now(notify)
     otp = await plan(
         notify,
         settings,
@@ -116,7 +121,7 @@ async def test_only_waiting_on_you_resolved_and_closed_status_changes_speak(
     notify: LiveService, new_customer: NewCustomer
 ) -> None:
     customer = await new_customer()
-    settings = current_settings()
+    settings = notify_settings(notify)
     base = {
         "ticket_id": "t",
         "number": "TT-2026-000042",
@@ -163,7 +168,9 @@ async def test_a_channel_the_customer_refused_is_not_used(
     )
     assert answer.status_code == 200, answer.text
     rows = await plan(
-        notify, current_settings(), event("tickets.ticket.opened", customer.id, opened(customer.id))
+        notify,
+        notify_settings(notify),
+        event("tickets.ticket.opened", customer.id, opened(customer.id)),
     )
     assert [r.channel for r in rows] == ["email", "in_app"]
     assert rows[0].failover == []
@@ -172,9 +179,9 @@ async def test_a_channel_the_customer_refused_is_not_used(
 async def test_marketing_never_goes_without_consent_and_goes_with_it(
     notify: LiveService, new_customer: NewCustomer, publish: Publish
 ) -> None:
-    settings = current_settings()
+    settings = notify_settings(notify)
     customer = await new_customer()
-    from sila_notify.planning import plan_messages
+    from sila_notify.flows.planning import plan_messages
 
     async def offer(event_id: str) -> list[str]:
         async with notify.runtime.session_factory() as session, session.begin():
@@ -222,8 +229,8 @@ async def test_marketing_over_the_frequency_cap_is_postponed(
     notify: LiveService, new_customer: NewCustomer
 ) -> None:
     customer = await new_customer()
-    settings = current_settings().model_copy(update={"marketing_cap_messages": 1})
-    from sila_notify.planning import plan_messages
+    settings = notify_settings(notify).model_copy(update={"marketing_cap_messages": 1})
+    from sila_notify.flows.planning import plan_messages
 
     async with notify.runtime.session_factory() as session, session.begin():
         from sila_notify.directory import record_consent
@@ -353,7 +360,7 @@ async def test_an_older_update_never_overwrites_a_newer_one_and_erasure_stops_ev
     assert (
         await plan(
             notify,
-            current_settings(),
+            notify_settings(notify),
             event("tickets.ticket.opened", customer.id, opened(customer.id)),
         )
     ) == []

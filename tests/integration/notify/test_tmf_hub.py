@@ -23,8 +23,8 @@ from starlette.routing import Route
 from sila_common.events import CloudEvent
 from sila_common.settings import PlatformSettings
 from sila_notify.domain.webhook_signature import verify
+from sila_notify.flows.webhooks.tmf_hub import ticket_changed
 from sila_notify.tables import webhook_deliveries
-from sila_notify.webhooks.tmf_hub import ticket_changed
 from tests.integration.simulators.servers import serve
 from tests.support import LiveService, bearer, eventually, problem_of
 
@@ -445,7 +445,7 @@ async def test_the_same_ticket_event_handled_twice_queues_each_tmf_event_once_pe
     )
     for _ in range(2):
         async with notify.runtime.session_factory() as session, session.begin():
-            await ticket_changed(session, event)
+            await ticket_changed(session, event, notify.runtime.settings)
     async with notify.runtime.session_factory() as session:
         rows = (
             await session.execute(

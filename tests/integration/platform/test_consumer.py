@@ -12,9 +12,10 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.consumer import EventConsumer, describe_dlq_record
+from sila_common.consumer import EventConsumer, HandlerContext, describe_dlq_record
 from sila_common.db import make_engine, make_session_factory
 from sila_common.events import CloudEvent, EventSpec
+from sila_common.outbox import Outbox
 from sila_common.settings import PlatformSettings
 from sila_identity.settings import IdentitySettings
 from sila_identity.tables import messaging, timeline_entries
@@ -31,7 +32,7 @@ NOTE = EventSpec(type="tickets.note.added", payload=Note, description="test even
 POISON = EventSpec(type="tickets.note.poisoned", payload=Note, description="always fails")
 
 
-async def always_fails(_session: AsyncSession, _event: CloudEvent) -> None:
+async def always_fails(_session: AsyncSession, _event: CloudEvent, _context: Any) -> None:
     raise RuntimeError("this handler cannot cope")
 
 
@@ -71,8 +72,11 @@ async def test_duplicates_are_applied_once_and_bad_records_go_to_the_dlq_without
         handlers={NOTE.type: project, POISON.type: always_fails},
         session_factory=make_session_factory(timeline_db),
         tables=messaging,
-        platform=platform,
-        settings=IdentitySettings(consumer_max_attempts=3, consumer_backoff_seconds=0.01),
+        context=HandlerContext(
+            settings=IdentitySettings(consumer_max_attempts=3, consumer_backoff_seconds=0.01),
+            platform=platform,
+            outbox=Outbox(messaging.outbox),
+        ),
     )
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
@@ -126,15 +130,16 @@ async def test_an_event_applied_by_one_instance_is_a_duplicate_for_another(
     factory = make_session_factory(timeline_db)
     settings = IdentitySettings()
 
-    def instance() -> EventConsumer:
+    def instance() -> EventConsumer[Any]:
         return EventConsumer(
             name="test-shared-group",
             topics=["unused"],
             handlers={NOTE.type: project},
             session_factory=factory,
             tables=messaging,
-            platform=platform,
-            settings=settings,
+            context=HandlerContext(
+                settings=settings, platform=platform, outbox=Outbox(messaging.outbox)
+            ),
         )
 
     outcomes = await asyncio.gather(

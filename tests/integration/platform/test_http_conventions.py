@@ -9,6 +9,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
+from sila_identity.auth.keys import KeyStore
 from sila_identity.tables import messaging
 from tests.support import LiveService, bearer, problem_of, random_mobile
 
@@ -73,8 +74,8 @@ async def test_a_token_signed_by_anyone_else_or_expired_is_refused(
     )
     assert (await tickets.client.get("/v1/tickets/x", headers=bearer(forged))).status_code == 401
 
-    keys = identity.runtime.extras["keys"]
-    signing = await keys.signing_key()  # type: ignore[attr-defined]
+    keys = identity.runtime.collaborators.get(KeyStore)
+    signing = await keys.signing_key()
     expired_claims = claims | {"exp": datetime.now(UTC) - timedelta(minutes=5)}
     expired = jwt.encode(
         expired_claims, signing.private_key, algorithm="ES256", headers={"kid": signing.kid}

@@ -10,10 +10,10 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import func, insert, select
 
-from sila_common.consumer import ANY_TYPE, EventConsumer
+from sila_common.consumer import ANY_TYPE, EventConsumer, HandlerContext
 from sila_common.db import make_engine, make_session_factory
 from sila_common.events import EventSpec
-from sila_common.outbox import row_for
+from sila_common.outbox import Outbox, row_for
 from sila_common.rebuild import reset_consumer
 from sila_common.relay import OutboxRelay
 from sila_common.service import ConsumerSpec, Runtime
@@ -61,8 +61,9 @@ async def test_a_reset_timeline_is_rebuilt_whole_by_replaying_the_history(
         handlers=spec.handlers,
         session_factory=make_session_factory(identity_engine),
         tables=identity_messaging,
-        platform=platform,
-        settings=identity_settings,
+        context=HandlerContext(
+            settings=identity_settings, platform=platform, outbox=Outbox(identity_messaging.outbox)
+        ),
     )
     relay = OutboxRelay(
         engine=tickets_engine,
@@ -114,7 +115,7 @@ async def test_a_reset_timeline_is_rebuilt_whole_by_replaying_the_history(
         await identity_engine.dispose()
 
 
-def _with_consumer(spec: ConsumerSpec) -> Any:
+def _with_consumer(spec: ConsumerSpec[Any]) -> Any:
     from dataclasses import replace
 
     return replace(identity_definition, consumers=[spec])

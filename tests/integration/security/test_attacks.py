@@ -24,7 +24,7 @@ from sila_common.settings import Profile
 from sila_gateway.app import create_gateway
 from sila_identity.service import check_production_secrets
 from sila_identity.settings import IdentitySettings
-from sila_notify.campaigns import CampaignPlanner
+from sila_notify.flows.campaigns import CampaignPlanner
 from sila_notify.tables import campaign_sends
 from tests.integration.security.conftest import Stack
 from tests.integration.simulators.servers import serve
@@ -169,7 +169,7 @@ async def test_a_campaign_stored_with_a_tiny_rate_does_not_stall_the_planner(
             )
     planner = CampaignPlanner(
         session_factory=runtime.session_factory,
-        settings=runtime.settings,  # type: ignore[arg-type]
+        settings=runtime.settings,
     )
     for _ in range(5):
         await planner.run_once()

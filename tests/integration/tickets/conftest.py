@@ -81,7 +81,7 @@ async def mint(
     roles: list[str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> str:
-    keys = identity.runtime.extras["keys"]
+    keys = identity.runtime.collaborators.get(KeyStore)
     assert isinstance(keys, KeyStore)
     return await issue_access_token(
         keys,

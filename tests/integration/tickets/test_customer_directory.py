@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from sila_common.events import CloudEvent
-from sila_tickets.handlers import erase_customer, remember_customer
+from sila_tickets.flows.directory import erase_customer, remember_customer
 from sila_tickets.tables import known_customers, ticket_notes
 from tests.integration.tickets.conftest import open_ticket
 from tests.support import LiveService, bearer, eventually
@@ -45,7 +45,7 @@ PROFILE = {
 
 async def apply(tickets: LiveService, handler: Any, evt: CloudEvent) -> None:
     async with tickets.runtime.session_factory() as session, session.begin():
-        await handler(session, evt)
+        await handler(session, evt, tickets.runtime.handler_context())
 
 
 async def entry(tickets: LiveService, customer_id: str) -> Any:

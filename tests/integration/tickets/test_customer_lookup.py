@@ -100,6 +100,19 @@ async def test_an_id_identity_does_not_know_is_still_an_unknown_customer(
     assert await directory_entry(tickets, nobody) is None
 
 
+async def test_an_id_no_customer_could_have_is_unknown_without_asking_identity(
+    tickets: LiveService, admin_token: str
+) -> None:
+    # Found by the OpenAPI fuzzer: control characters in the id made the lookup's URL
+    # invalid (a 500). Identity names customers by UUID; anything else is nobody.
+    for odd in ("\n\x1f¿", "../admin", "x" * 36):
+        answer = await tickets.client.post(
+            "/v1/tickets", headers=bearer(admin_token), json={"customer_id": odd, **TICKET}
+        )
+        assert answer.status_code == 422, (odd, answer.text)
+        assert problem_of(answer)["type"].endswith("/unknown-customer")
+
+
 async def test_an_erased_customer_identity_still_knows_is_refused(
     identity: LiveService, tickets: LiveService, admin_token: str
 ) -> None:

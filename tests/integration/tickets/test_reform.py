@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from sila_common.geography import reference
-from sila_tickets.reform import apply_reform
+from sila_tickets.flows.reform import apply_reform
 from sila_tickets.tables import incidents, queue_agents
 from sila_tickets.tables import tickets as ticket_rows
 from tests.integration.tickets.conftest import MakeCustomer, open_ticket

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select
@@ -16,8 +17,9 @@ from sila_common.settings import PlatformSettings, ServiceSettings
 from sila_tickets import flows
 from sila_tickets.domain.lifecycle import Status
 from sila_tickets.domain.sla import TicketCategory, TicketPriority
-from sila_tickets.scheduler import run_escalation_pass
+from sila_tickets.flows.escalation import run_escalation_pass
 from sila_tickets.service import definition
+from sila_tickets.settings import TicketsSettings
 from sila_tickets.tables import known_customers, messaging
 from sila_tickets.tables import tickets as tickets_table
 from tests.integration.tickets.conftest import MakeCustomer, open_ticket, outbox_events
@@ -129,15 +131,15 @@ async def lone_tickets(
     scratch_database: Callable[[str], object],
     platform: PlatformSettings,
     settings_for: Callable[..., ServiceSettings],
-) -> AsyncIterator[Runtime]:
+) -> AsyncIterator[Runtime[Any]]:
     url = await scratch_database("tickets")  # type: ignore[misc]
-    async with open_runtime(
-        definition, platform=platform, settings=settings_for("tickets", database_url=url)
-    ) as runtime:
+    settings = settings_for("tickets", database_url=url)
+    assert isinstance(settings, TicketsSettings)
+    async with open_runtime(definition, platform=platform, settings=settings) as runtime:
         yield runtime
 
 
-async def open_fault(runtime: Runtime, customer_id: str, *, at: datetime) -> str:
+async def open_fault(runtime: Runtime[Any], customer_id: str, *, at: datetime) -> str:
     async with runtime.session_factory() as session, session.begin():
         row = await flows.open_ticket(
             session,
@@ -155,7 +157,7 @@ async def open_fault(runtime: Runtime, customer_id: str, *, at: datetime) -> str
     return str(row["id"])
 
 
-async def escalations(runtime: Runtime) -> list[tuple[str, str]]:
+async def escalations(runtime: Runtime[Any]) -> list[tuple[str, str]]:
     outbox = messaging.outbox
     async with runtime.session_factory() as session:
         rows = await session.execute(
@@ -164,7 +166,7 @@ async def escalations(runtime: Runtime) -> list[tuple[str, str]]:
         return sorted((e["subject"], e["data"]["level"]) for (e,) in rows)
 
 
-async def add_lone_customer(runtime: Runtime) -> str:
+async def add_lone_customer(runtime: Runtime[Any]) -> str:
     customer_id = str(uuid.uuid4())
     async with runtime.session_factory() as session, session.begin():
         await session.execute(
@@ -179,7 +181,9 @@ async def add_lone_customer(runtime: Runtime) -> str:
     return customer_id
 
 
-async def test_concurrent_passes_warn_the_supervisor_once_per_ticket(lone_tickets: Runtime) -> None:
+async def test_concurrent_passes_warn_the_supervisor_once_per_ticket(
+    lone_tickets: Runtime[Any],
+) -> None:
     customer_id = await add_lone_customer(lone_tickets)
     ids = [await open_fault(lone_tickets, customer_id, at=T0) for _ in range(30)]
     # Critical faults: 24 hours, so the warning is due at 18 hours.
@@ -196,7 +200,7 @@ async def test_concurrent_passes_warn_the_supervisor_once_per_ticket(lone_ticket
 
 
 async def test_a_pass_after_downtime_catches_up_breaches_and_closes_old_resolutions(
-    lone_tickets: Runtime,
+    lone_tickets: Runtime[Any],
 ) -> None:
     customer_id = await add_lone_customer(lone_tickets)
     late = [await open_fault(lone_tickets, customer_id, at=T0) for _ in range(5)]

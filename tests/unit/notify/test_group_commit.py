@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from sila_notify.delivery.batching import GroupCommit, is_transient_conflict
+from sila_notify.flows.delivery.batching import GroupCommit, is_transient_conflict
 
 
 class Recorder:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from sila_notify.domain.sealing import MASK, Sealer, SealError, masked, secrets_of
-from sila_notify.planning import row_values
+from sila_notify.flows.planning import row_values
 from sila_notify.template_store import Rendered
 
 
@@ -46,6 +46,7 @@ def otp_row(rendered: Rendered | str) -> dict[str, object]:
         failover=[],
         scheduled_for=now,
         now=now,
+        sealer=Sealer("dev-only-otp-sealing-key"),
     )
 
 

@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, status
 from pydantic import AwareDatetime, BaseModel, Field
 
+from sila_billing.api.deps import RuntimeDep
 from sila_billing.domain.money import MAX_AMOUNT_CENTIMES
 from sila_billing.flows import catalogue
 from sila_billing.flows.common import utcnow
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
 
 router = APIRouter(prefix="/v1/offers", tags=["offers"])
@@ -60,7 +60,6 @@ async def add_price(
     runtime: RuntimeDep,
     principal: Principal = Depends(require_roles("billing")),
 ) -> Any:
-    async with runtime.session_factory() as session, session.begin():
-        return await catalogue.add_price(
-            session, code, body.price_centimes, body.valid_from, f"agent:{principal.subject}"
-        )
+    return await catalogue.add_price_version(
+        runtime, code, body.price_centimes, body.valid_from, f"agent:{principal.subject}"
+    )

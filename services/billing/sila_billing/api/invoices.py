@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 
 from sila_billing import documents
+from sila_billing.api.deps import RuntimeDep
 from sila_billing.api.views import (
     InvoicePage,
     InvoiceRead,
@@ -20,9 +21,7 @@ from sila_billing.api.views import (
 )
 from sila_billing.domain import bills as rules
 from sila_billing.flows import bills
-from sila_billing.flows.common import settings_of
 from sila_billing.tables import invoices
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal
 from sila_common.pagination import decode_cursor, encode_cursor
 from sila_common.problems import NotFound, Unprocessable
@@ -143,4 +142,4 @@ async def invoice_pdf(
 async def bill_run(body: BillRunCreate, runtime: RuntimeDep, principal: CurrentPrincipal) -> Any:
     ensure_billing_agent(principal)
     run = await bills.start_run(runtime, body.period, f"agent:{principal.subject}")
-    return await bills.run_to_end(runtime, run["id"], settings_of(runtime).bill_run_batch_size)
+    return await bills.run_to_end(runtime, run["id"], runtime.settings.bill_run_batch_size)

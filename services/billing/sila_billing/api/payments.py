@@ -11,8 +11,8 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_billing.api.deps import RuntimeDep
 from sila_billing.api.views import (
     PaymentPage,
     PaymentRead,
@@ -25,13 +25,10 @@ from sila_billing.api.views import (
 from sila_billing.domain.money import MAX_AMOUNT_CENTIMES
 from sila_billing.domain.payments import Method, PaymentState, Purpose
 from sila_billing.flows import payments as flow
-from sila_billing.flows.common import settings_of
 from sila_billing.tables import payments
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal
-from sila_common.idempotency import run_idempotent
 from sila_common.pagination import decode_cursor, encode_cursor
-from sila_common.problems import Conflict, Forbidden, NotFound, Problem
+from sila_common.problems import Forbidden, NotFound, Problem
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
@@ -62,6 +59,10 @@ class PaymentCreate(BaseModel):
         if self.purpose is Purpose.RECHARGE and not self.subscription_id:
             raise ValueError("a recharge names subscription_id")
         return self
+
+
+def _rendered(row: dict[str, Any]) -> dict[str, Any]:
+    return payment_view(row).model_dump(mode="json")
 
 
 class RefundCreate(BaseModel):
@@ -103,33 +104,15 @@ async def start_payment(
         language=body.language,
     )
 
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        row = await flow.start_payment(session, runtime, new, caller_of(principal))
-        return status.HTTP_201_CREATED, payment_view(row).model_dump(mode="json")
-
-    async def attempt() -> tuple[int, dict[str, Any], bool]:
-        return await run_idempotent(
-            runtime.session_factory,
-            runtime.definition.tables.idempotency_keys,
-            key=idempotency_key,
-            principal=f"{principal.kind}:{principal.subject}",
-            body=body.model_dump(mode="json"),
-            work=work,
-        )
-
-    try:
-        code, payload, replayed = await attempt()
-    except Conflict as conflict:
-        # A double click with one key: the twin waited on the bill's lock, then met the
-        # payment the first made. The first's answer is stored by now: replay it.
-        if idempotency_key is None or conflict.slug != "payment-in-progress":
-            raise
-        code, payload, replayed = await attempt()
-    response.status_code = code
-    response.headers["Location"] = f"/v1/payments/{payload['id']}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return payload
+    started = await flow.start_payment_once(
+        runtime,
+        principal,
+        new,
+        key=idempotency_key,
+        body=body.model_dump(mode="json"),
+        render=_rendered,
+    )
+    return started.render(response, location=f"/v1/payments/{started.body['id']}")
 
 
 @router.get("", response_model=PaymentPage, summary="Payments, newest first")
@@ -214,7 +197,7 @@ async def payment_return(
             "This return does not match a payment.", status=400, slug="payment-return-refused"
         )
     await flow.confirm_payment(runtime, payment_id)
-    target = settings_of(runtime).portal_payment_url.format(payment_id=payment_id)
+    target = runtime.settings.portal_payment_url.format(payment_id=payment_id)
     return RedirectResponse(target, status_code=303)
 
 
@@ -233,22 +216,14 @@ async def refund(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Any:
     ensure_billing_agent(principal)
-
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        row = await flow.refund_payment(
-            session, runtime, payment_id, body.amount_centimes, body.reason, caller_of(principal)
-        )
-        return status.HTTP_201_CREATED, payment_view(row).model_dump(mode="json")
-
-    code, payload, replayed = await run_idempotent(
-        runtime.session_factory,
-        runtime.definition.tables.idempotency_keys,
+    refunded = await flow.refund_once(
+        runtime,
+        principal,
+        payment_id,
+        body.amount_centimes,
+        body.reason,
         key=idempotency_key,
-        principal=f"{principal.kind}:{principal.subject}",
         body={"payment_id": payment_id, **body.model_dump(mode="json")},
-        work=work,
+        render=_rendered,
     )
-    response.status_code = code
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return payload
+    return refunded.render(response, location=f"/v1/payments/{payment_id}")

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
+from sila_billing.api.deps import RuntimeDep
 from sila_billing.api.views import ensure_billing_agent
 from sila_billing.flows import reconciliation
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal
 
 router = APIRouter(prefix="/v1/reconciliation", tags=["reconciliation"])
@@ -48,6 +48,5 @@ async def issues(
 @router.post("/issues/{issue_id}/resolution", status_code=204, summary="Mark an issue resolved")
 async def resolve(issue_id: str, runtime: RuntimeDep, principal: CurrentPrincipal) -> Response:
     ensure_billing_agent(principal)
-    async with runtime.session_factory() as session, session.begin():
-        await reconciliation.resolve_issue(session, issue_id)
+    await reconciliation.resolve(runtime, issue_id)
     return Response(status_code=204)

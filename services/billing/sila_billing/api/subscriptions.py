@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_billing.api.deps import RuntimeDep
 from sila_billing.api.views import (
     SubscriptionRead,
     customer_scope,
@@ -19,13 +19,11 @@ from sila_billing.api.views import (
 from sila_billing.domain.subscriptions import state_at
 from sila_billing.flows import subscriptions as flow
 from sila_billing.flows import vouchers
-from sila_billing.flows.common import aware, settings_of, utcnow
+from sila_billing.flows.common import utcnow
 from sila_billing.flows.recharge import subscription_for
 from sila_billing.tables import subscriptions
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal
-from sila_common.idempotency import run_idempotent
-from sila_common.problems import Forbidden, NotFound, Unprocessable
+from sila_common.problems import Forbidden, Unprocessable
 
 router = APIRouter(tags=["subscriptions"])
 
@@ -33,8 +31,8 @@ router = APIRouter(tags=["subscriptions"])
 def subscription_view(row: Any, notice_days: int = 3) -> SubscriptionRead:
     from datetime import timedelta
 
-    ends_at = aware(row.ends_at) if row.ends_at else None
-    idoomly_ends = aware(row.idoomly_ends_at) if row.idoomly_ends_at else None
+    ends_at = row.ends_at
+    idoomly_ends = row.idoomly_ends_at
     state = state_at(
         ends_at, utcnow(), suspended=row.suspended, notice=timedelta(days=notice_days)
     ).value
@@ -116,7 +114,7 @@ async def list_subscriptions(
                 .limit(200)
             )
         ).all()
-    days = settings_of(runtime).expiring_notice_days
+    days = runtime.settings.expiring_notice_days
     return [subscription_view(r, days) for r in rows]
 
 
@@ -128,7 +126,7 @@ async def get_subscription(
     owner = principal.customer_id if principal.kind == "customer" else None
     async with runtime.session_factory() as session:
         row = await subscription_for(session, subscription_id, owner)
-    return subscription_view(row, settings_of(runtime).expiring_notice_days)
+    return subscription_view(row, runtime.settings.expiring_notice_days)
 
 
 @router.post(
@@ -141,15 +139,13 @@ async def create_subscription(
     body: SubscriptionCreate, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Any:
     ensure_billing_agent(principal)
-    async with runtime.session_factory() as session, session.begin():
-        row = await flow.subscribe(
-            session,
-            customer_id=body.customer_id,
-            contract_id=body.contract_id,
-            offer_code=body.offer_code,
-            line_number=body.line_number,
-        )
-        fresh = await subscription_for(session, row["id"], None)
+    fresh = await flow.subscribe_contract(
+        runtime,
+        customer_id=body.customer_id,
+        contract_id=body.contract_id,
+        offer_code=body.offer_code,
+        line_number=body.line_number,
+    )
     return subscription_view(fresh)
 
 
@@ -162,9 +158,7 @@ async def suspend(
     subscription_id: str, body: Suspension, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Any:
     ensure_billing_agent(principal)
-    async with runtime.session_factory() as session, session.begin():
-        await flow.suspend(session, runtime, subscription_id, body.reason)
-        row = await subscription_for(session, subscription_id, None)
+    row = await flow.suspend_line(runtime, subscription_id, body.reason)
     return subscription_view(row)
 
 
@@ -181,22 +175,16 @@ async def idoomly(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Any:
     owner = _may_act_on(principal)
-
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        await flow.grant_idoomly(session, runtime, subscription_id, owner)
-        row = await subscription_for(session, subscription_id, None)
-        return 200, subscription_view(row).model_dump(mode="json")
-
-    code, payload, _ = await run_idempotent(
-        runtime.session_factory,
-        runtime.definition.tables.idempotency_keys,
+    granted = await flow.grant_idoomly_once(
+        runtime,
+        principal,
+        subscription_id,
+        owner,
         key=idempotency_key,
-        principal=f"{principal.kind}:{principal.subject}",
-        body={"idoomly": subscription_id},
-        work=work,
+        render=lambda row: subscription_view(row).model_dump(mode="json"),
     )
-    response.status_code = code
-    return payload
+    response.status_code = granted.status
+    return granted.body
 
 
 @router.post(
@@ -209,21 +197,6 @@ async def recharge_by_code(
     body: RechargeCreate, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Any:
     owner = _may_act_on(principal)
-    async with runtime.session_factory() as session:
-        line = await subscription_for(session, body.subscription_id, owner)
-    await vouchers.check_rate(
-        runtime.session_factory, runtime, line.customer_id, body.subscription_id
+    return await vouchers.recharge_with_code(
+        runtime, subscription_id=body.subscription_id, owner=owner, code=body.code
     )
-    try:
-        async with runtime.session_factory() as session, session.begin():
-            row = await vouchers.redeem(
-                session,
-                runtime,
-                subscription_id=body.subscription_id,
-                customer_id=owner,
-                code=body.code,
-            )
-    except vouchers.WrongCode:
-        await vouchers.record_failure(runtime.session_factory, line.customer_id, line.id)
-        raise NotFound("No unused card has this code.", slug="voucher-not-found") from None
-    return row

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from sila_billing.flows.common import Caller
 from sila_common.auth import Principal
+from sila_common.pagination import KeysetPage
 from sila_common.problems import Forbidden
 
 BILLING_ROLE = "billing"
@@ -80,9 +81,8 @@ def payment_view(row: dict[str, Any]) -> PaymentRead:
     )
 
 
-class PaymentPage(BaseModel):
-    items: list[PaymentRead]
-    next_cursor: str | None
+class PaymentPage(KeysetPage[PaymentRead]):
+    pass
 
 
 class SubscriptionRead(BaseModel):
@@ -114,6 +114,5 @@ class InvoiceRead(BaseModel):
     pdf_url: str
 
 
-class InvoicePage(BaseModel):
-    items: list[InvoiceRead]
-    next_cursor: str | None
+class InvoicePage(KeysetPage[InvoiceRead]):
+    pass

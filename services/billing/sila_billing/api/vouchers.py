@@ -6,13 +6,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Response, status
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_billing.api.deps import RuntimeDep
 from sila_billing.api.views import ensure_billing_agent
 from sila_billing.flows import vouchers
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal
-from sila_common.idempotency import run_idempotent
 
 router = APIRouter(prefix="/v1/voucher-batches", tags=["vouchers"])
 
@@ -40,24 +38,11 @@ async def create_batch(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Any:
     ensure_billing_agent(principal)
-
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        batch = await vouchers.create_batch(
-            session, runtime, body.offer_code, body.quantity, f"agent:{principal.subject}"
-        )
-        # The stored answer of a retry holds serials only: codes never rest in the database.
-        return 201, batch
-
-    code, payload, _ = await run_idempotent(
-        runtime.session_factory,
-        runtime.definition.tables.idempotency_keys,
-        key=None,
-        principal=f"{principal.kind}:{principal.subject}",
-        body=body.model_dump(mode="json"),
-        work=work,
+    batch = await vouchers.issue_batch(
+        runtime, body.offer_code, body.quantity, f"agent:{principal.subject}"
     )
-    response.status_code = code
-    return payload
+    response.status_code = status.HTTP_201_CREATED
+    return batch
 
 
 @router.post("/{batch_id}/state", status_code=204, summary="Suspend, reactivate or cancel")
@@ -65,6 +50,5 @@ async def set_state(
     batch_id: str, body: BatchState, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Response:
     ensure_billing_agent(principal)
-    async with runtime.session_factory() as session, session.begin():
-        await vouchers.set_batch_state(session, batch_id, body.state)
+    await vouchers.change_batch_state(runtime, batch_id, body.state)
     return Response(status_code=204)

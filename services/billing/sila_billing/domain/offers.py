@@ -63,10 +63,10 @@ class DefaultOffer:
 # The 2022-2025 residential and professional range (prices of AT's public catalogue).
 DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
     DefaultOffer(
-        "FIXE", "Idoom Fixe", Technology.FIXED, Billing.POSTPAID, "residential", 100_000, None
+        "IDOOM_FIXE", "Idoom Fixe", Technology.FIXED, Billing.POSTPAID, "residential", 100_000, None
     ),
     DefaultOffer(
-        "ADSL_10",
+        "IDOOM_ADSL_10M",
         "Idoom ADSL 10 Mbit/s",
         Technology.ADSL,
         Billing.PREPAID,
@@ -76,7 +76,7 @@ DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
         speed_mbps=10,
     ),
     DefaultOffer(
-        "ADSL_20",
+        "IDOOM_ADSL_20M",
         "Idoom ADSL 20 Mbit/s",
         Technology.ADSL,
         Billing.PREPAID,
@@ -86,7 +86,7 @@ DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
         speed_mbps=20,
     ),
     DefaultOffer(
-        "VDSL_50",
+        "IDOOM_VDSL_50M",
         "Idoom VDSL 50 Mbit/s",
         Technology.VDSL,
         Billing.PREPAID,
@@ -96,7 +96,7 @@ DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
         speed_mbps=50,
     ),
     DefaultOffer(
-        "FIBRE_100",
+        "IDOOM_FIBRE_100M",
         "Idoom Fibre 100 Mbit/s",
         Technology.FIBRE,
         Billing.PREPAID,
@@ -106,7 +106,7 @@ DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
         speed_mbps=100,
     ),
     DefaultOffer(
-        "FIBRE_300",
+        "IDOOM_FIBRE_300M",
         "Idoom Fibre 300 Mbit/s",
         Technology.FIBRE,
         Billing.PREPAID,
@@ -116,7 +116,7 @@ DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
         speed_mbps=300,
     ),
     DefaultOffer(
-        "LTE_100GB",
+        "IDOOM_4G_100GB",
         "Idoom 4G LTE 100 Go",
         Technology.LTE,
         Billing.PREPAID,
@@ -126,7 +126,7 @@ DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
         volume_gb=100,
     ),
     DefaultOffer(
-        "PRO_FIXE",
+        "IDOOM_FIXE_PRO",
         "Idoom Fixe Pro",
         Technology.FIXED,
         Billing.POSTPAID,

@@ -20,16 +20,16 @@ from sila_billing.events import (
     InvoiceIssued,
     InvoiceOverdue,
 )
-from sila_billing.flows.common import aware, utcnow
+from sila_billing.flows.common import utcnow
+from sila_billing.runtime import BillingRuntime
 from sila_billing.tables import bill_runs, invoices, offer_prices, subscriptions
 from sila_common.outbox import NewEvent
 from sila_common.problems import Unprocessable
-from sila_common.service import Runtime
 
 Progress = Callable[[int], None]
 
 
-async def start_run(runtime: Runtime, period: str, by: str) -> dict[str, Any]:
+async def start_run(runtime: BillingRuntime, period: str, by: str) -> dict[str, Any]:
     """The period's run (made once; a second start answers the same run, to resume it)."""
     try:
         bills.parse_period(period)
@@ -57,7 +57,7 @@ async def start_run(runtime: Runtime, period: str, by: str) -> dict[str, Any]:
     return dict(row._mapping)
 
 
-async def count_lines(runtime: Runtime) -> int:
+async def count_lines(runtime: BillingRuntime) -> int:
     async with runtime.session_factory() as session:
         return int(
             (
@@ -80,7 +80,7 @@ async def _prices(session: AsyncSession, moment: datetime) -> dict[str, tuple[in
     return {r.offer_code: (r.version, r.price_centimes) for r in rows}
 
 
-async def run_batch(runtime: Runtime, run_id: str, batch_size: int) -> int:
+async def run_batch(runtime: BillingRuntime, run_id: str, batch_size: int) -> int:
     """Bills the next ``batch_size`` lines; answers how many lines it looked at (0: done)."""
     async with runtime.session_factory() as session, session.begin():
         run = (
@@ -139,11 +139,13 @@ async def run_batch(runtime: Runtime, run_id: str, batch_size: int) -> int:
         issued = []
         if rows:
             # A line already billed for the period (a run before a crash) is skipped.
+            # Executemany form: one cached statement, batched by SQLAlchemy's insertmanyvalues
+            # (a literal multi-row VALUES would be compiled anew for every batch).
             result = await session.execute(
                 pg_insert(invoices)
-                .values(rows)
                 .on_conflict_do_nothing(index_elements=["subscription_id", "period"])
-                .returning(invoices.c.id)
+                .returning(invoices.c.id),
+                rows,
             )
             kept = {r.id for r in result.all()}
             issued = [r for r in rows if r["id"] in kept]
@@ -176,7 +178,7 @@ async def run_batch(runtime: Runtime, run_id: str, batch_size: int) -> int:
 
 
 async def run_to_end(
-    runtime: Runtime, run_id: str, batch_size: int, progress: Progress | None = None
+    runtime: BillingRuntime, run_id: str, batch_size: int, progress: Progress | None = None
 ) -> dict[str, Any]:
     while (done := await run_batch(runtime, run_id, batch_size)) > 0:
         if progress is not None:
@@ -186,7 +188,7 @@ async def run_to_end(
     return dict(row._mapping)
 
 
-async def mark_overdue(runtime: Runtime, limit: int) -> int:
+async def mark_overdue(runtime: BillingRuntime, limit: int) -> int:
     """Bills past their due date: state overdue and one reminder each."""
     now = utcnow()
     async with runtime.session_factory() as session, session.begin():
@@ -220,7 +222,7 @@ async def mark_overdue(runtime: Runtime, limit: int) -> int:
                     customer_id=row.customer_id,
                     amount_centimes=row.amount_centimes,
                     outstanding_centimes=bills.outstanding(row.amount_centimes, row.paid_centimes),
-                    due_at=aware(row.due_at),
+                    due_at=row.due_at,
                 ),
             )
     return len(rows)

@@ -10,15 +10,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_billing.domain.offers import DEFAULT_OFFERS, PriceVersion
-from sila_billing.flows.common import aware, utcnow
+from sila_billing.flows.common import utcnow
+from sila_billing.runtime import BillingRuntime
 from sila_billing.tables import offer_prices, offers
 from sila_common.problems import Conflict, NotFound
-from sila_common.service import Runtime
 
 CATALOGUE_START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-async def seed_catalogue(runtime: Runtime) -> None:
+async def seed_catalogue(runtime: BillingRuntime) -> None:
     """The default range, once (an existing offer is never touched)."""
     async with runtime.session_factory() as session, session.begin():
         now = utcnow()
@@ -71,7 +71,7 @@ async def current_price(session: AsyncSession, code: str, moment: datetime) -> P
     ).one_or_none()
     if row is None:
         raise Conflict(f"Offer {code} has no price in force.", slug="no-price")
-    return PriceVersion(row.version, row.price_centimes, aware(row.valid_from))
+    return PriceVersion(row.version, row.price_centimes, row.valid_from)
 
 
 async def add_price(
@@ -110,3 +110,11 @@ async def list_offers(session: AsyncSession, moment: datetime) -> list[dict[str,
             | {"price_centimes": price.price_centimes, "price_version": price.version}
         )
     return answer
+
+
+async def add_price_version(
+    runtime: BillingRuntime, code: str, price_centimes: int, valid_from: datetime, by: str
+) -> dict[str, Any]:
+    """``add_price`` in its own transaction."""
+    async with runtime.session_factory() as session, session.begin():
+        return await add_price(session, code, price_centimes, valid_from, by)

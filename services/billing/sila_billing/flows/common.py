@@ -6,26 +6,15 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sila_billing.settings import BillingSettings
 from sila_common.auth import Principal
-from sila_common.service import Runtime
 
 Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were stored in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def settings_of(runtime: Runtime) -> BillingSettings:
-    return cast(BillingSettings, runtime.settings)
 
 
 def order_number() -> str:
@@ -64,3 +53,7 @@ SYSTEM = Caller("system", "billing", None, True)
 
 def as_dict(row: Any) -> dict[str, Any]:
     return dict(row._mapping)
+
+
+# Renders a use case's row as the API answers it (the API's view, passed in by the API).
+Render = Callable[[Any], dict[str, Any]]

@@ -42,17 +42,18 @@ from sila_billing.events import (
 )
 from sila_billing.flows.common import (
     Caller,
+    Render,
     as_dict,
-    aware,
     order_number,
-    settings_of,
     utcnow,
 )
 from sila_billing.flows.recharge import credit_recharge, recharge_quote
 from sila_billing.gateways import ProviderRefused, ProviderUnavailable, gateways_of
+from sila_billing.runtime import BillingRuntime
 from sila_billing.tables import invoices, payments, refunds
+from sila_common.auth import Principal
+from sila_common.idempotency import Created, create_once
 from sila_common.problems import Conflict, NotFound, Problem, ServiceUnavailable, Unprocessable
-from sila_common.service import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -80,10 +81,10 @@ def _field_error(field: str, message: str) -> Unprocessable:
 
 
 async def start_payment(
-    session: AsyncSession, runtime: Runtime, new: NewPayment, caller: Caller
+    session: AsyncSession, runtime: BillingRuntime, new: NewPayment, caller: Caller
 ) -> dict[str, Any]:
     """Registers the payment with its provider; answers the row, pending, with redirect_url."""
-    settings = settings_of(runtime)
+    settings = runtime.settings
     now = utcnow()
     offer_code: str | None = None
     price_version: int | None = None
@@ -171,7 +172,7 @@ async def start_payment(
             redirect_url=open_one.redirect_url if open_one else None,
         ) from exc
 
-    provider = gateways_of(runtime.extras, settings).for_method(new.method.value)
+    provider = gateways_of(runtime).for_method(new.method.value)
     return_url = f"{settings.public_base_url.rstrip('/')}/v1/payments/{payment_id}/return"
     try:
         registration = await provider.register(
@@ -215,7 +216,7 @@ async def load_payment(session: AsyncSession, payment_id: str, caller: Caller) -
 
 
 async def confirm_payment(
-    runtime: Runtime,
+    runtime: BillingRuntime,
     payment_id: str,
     *,
     before_commit: BeforeCommit | None = None,
@@ -233,7 +234,7 @@ async def confirm_payment(
         raise NotFound("No such payment.")
     if PaymentState(row.state) not in OPEN or row.provider_order_id is None:
         return as_dict(row)
-    provider = gateways_of(runtime.extras, settings_of(runtime)).for_method(row.method)
+    provider = gateways_of(runtime).for_method(row.method)
     try:
         confirmation = await provider.confirm(row.provider_order_id)
     except ProviderUnavailable as exc:
@@ -256,7 +257,7 @@ async def confirm_payment(
 
 async def _apply(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: BillingRuntime,
     row: dict[str, Any],
     confirmation: Confirmation,
     settle_expired: bool,
@@ -277,13 +278,13 @@ async def _apply(
         return await _succeed(session, runtime, row, confirmation)
     if outcome in (Outcome.DECLINED, Outcome.REVERSED):
         return await _fail(session, runtime, row, PaymentState.FAILED, confirmation.reason)
-    if outcome is Outcome.WAITING and settle_expired and aware(row["expires_at"]) <= now:
+    if outcome is Outcome.WAITING and settle_expired and row["expires_at"] <= now:
         return await _fail(session, runtime, row, PaymentState.EXPIRED, "abandoned")
     return row
 
 
 async def _succeed(
-    session: AsyncSession, runtime: Runtime, row: dict[str, Any], confirmation: Confirmation
+    session: AsyncSession, runtime: BillingRuntime, row: dict[str, Any], confirmation: Confirmation
 ) -> dict[str, Any]:
     now = utcnow()
     changes = {
@@ -319,16 +320,14 @@ async def _succeed(
     return row
 
 
-async def _credit_bill(session: AsyncSession, runtime: Runtime, row: dict[str, Any]) -> None:
+async def _credit_bill(session: AsyncSession, runtime: BillingRuntime, row: dict[str, Any]) -> None:
     invoice = (
         await session.execute(
             select(invoices).where(invoices.c.id == row["invoice_id"]).with_for_update()
         )
     ).one()
     paid = invoice.paid_centimes + row["amount_centimes"]
-    state = bills.state_after_payment(
-        invoice.amount_centimes, paid, aware(invoice.due_at), utcnow()
-    )
+    state = bills.state_after_payment(invoice.amount_centimes, paid, invoice.due_at, utcnow())
     await session.execute(
         update(invoices)
         .where(invoices.c.id == invoice.id)
@@ -351,7 +350,7 @@ async def _credit_bill(session: AsyncSession, runtime: Runtime, row: dict[str, A
 
 async def _fail(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: BillingRuntime,
     row: dict[str, Any],
     state: PaymentState,
     reason: str | None,
@@ -384,7 +383,7 @@ async def _fail(
 
 async def refund_payment(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: BillingRuntime,
     payment_id: str,
     amount: int,
     reason: str,
@@ -405,7 +404,7 @@ async def refund_payment(
             str(exc),
             errors=[{"field": "body.amount_centimes", "message": str(exc), "type": "value"}],
         ) from exc
-    provider = gateways_of(runtime.extras, settings_of(runtime)).for_method(row.method)
+    provider = gateways_of(runtime).for_method(row.method)
     try:
         await provider.refund(row.provider_order_id, amount)
     except ProviderUnavailable as exc:
@@ -445,7 +444,7 @@ async def refund_payment(
             .values(
                 paid_centimes=paid,
                 state=bills.state_after_payment(
-                    invoice.amount_centimes, paid, aware(invoice.due_at), now
+                    invoice.amount_centimes, paid, invoice.due_at, now
                 ).value,
             )
         )
@@ -465,7 +464,7 @@ async def refund_payment(
     return as_dict(row) | {"refunded_centimes": refunded, "state": state.value}
 
 
-async def open_payments_due(runtime: Runtime, limit: int) -> list[str]:
+async def open_payments_due(runtime: BillingRuntime, limit: int) -> list[str]:
     """Pending payments past their window, oldest first."""
     async with runtime.session_factory() as session:
         rows = (
@@ -482,7 +481,7 @@ async def open_payments_due(runtime: Runtime, limit: int) -> list[str]:
     return [r.id for r in rows]
 
 
-async def settle_overdue_payments(runtime: Runtime, limit: int = 200) -> int:
+async def settle_overdue_payments(runtime: BillingRuntime, limit: int = 200) -> int:
     """Asks the provider about every payment left pending past its window; answers how many
     were settled (succeeded, failed or expired)."""
     settled = 0
@@ -491,3 +490,51 @@ async def settle_overdue_payments(runtime: Runtime, limit: int = 200) -> int:
         if PaymentState(row["state"]) not in OPEN:
             settled += 1
     return settled
+
+
+async def start_payment_once(
+    runtime: BillingRuntime,
+    principal: Principal,
+    new: NewPayment,
+    *,
+    key: str | None,
+    body: Any,
+    render: Render,
+) -> Created:
+    """Starts the payment once per Idempotency-Key; answers 201 with the rendered payment."""
+    caller = Caller.of(principal)
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        row = await start_payment(session, runtime, new, caller)
+        return 201, render(row)
+
+    try:
+        return await create_once(runtime, principal, key=key, body=body, work=work)
+    except Conflict as conflict:
+        # A double click with one key: the twin waited on the bill's lock, then met the
+        # payment the first made. The first's answer is stored by now: replay it.
+        if key is None or conflict.slug != "payment-in-progress":
+            raise
+        return await create_once(runtime, principal, key=key, body=body, work=work)
+
+
+async def refund_once(
+    runtime: BillingRuntime,
+    principal: Principal,
+    payment_id: str,
+    amount: int,
+    reason: str,
+    *,
+    key: str | None,
+    body: Any,
+    render: Render,
+) -> Created:
+    """Refunds once per Idempotency-Key; answers 201 with the rendered payment."""
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        row = await refund_payment(
+            session, runtime, payment_id, amount, reason, Caller.of(principal)
+        )
+        return 201, render(row)
+
+    return await create_once(runtime, principal, key=key, body=body, work=work)

@@ -14,10 +14,10 @@ from sila_billing.domain.offers import Billing
 from sila_billing.domain.subscriptions import extend
 from sila_billing.events import SUBSCRIPTION_RECHARGED, SubscriptionRecharged
 from sila_billing.flows.catalogue import current_price, offer_row
-from sila_billing.flows.common import aware, utcnow
+from sila_billing.flows.common import utcnow
+from sila_billing.runtime import BillingRuntime
 from sila_billing.tables import recharges, subscriptions
 from sila_common.problems import Conflict, NotFound
-from sila_common.service import Runtime
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ async def recharge_quote(
 
 async def apply_recharge(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: BillingRuntime,
     *,
     subscription_id: str,
     source: str,
@@ -73,7 +73,7 @@ async def apply_recharge(
     now = utcnow()
     sub = await subscription_for(session, subscription_id, None, lock=True)
     offer = await offer_row(session, offer_code)
-    ends_at = aware(sub.ends_at) if sub.ends_at is not None else None
+    ends_at = sub.ends_at
     # Idoomly's 36 hours are a loan: the recharge starts from the expiry, not their end.
     period = extend(ends_at, now, timedelta(days=offer.validity_days or 30))
     row = {
@@ -119,7 +119,9 @@ async def apply_recharge(
     return row
 
 
-async def credit_recharge(session: AsyncSession, runtime: Runtime, payment: dict[str, Any]) -> None:
+async def credit_recharge(
+    session: AsyncSession, runtime: BillingRuntime, payment: dict[str, Any]
+) -> None:
     await apply_recharge(
         session,
         runtime,

@@ -18,12 +18,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_billing.domain.payments import OPEN, PaymentState
-from sila_billing.flows.common import settings_of, utcnow
+from sila_billing.flows.common import utcnow
 from sila_billing.flows.payments import confirm_payment
 from sila_billing.gateways import ProviderUnavailable, ReportLine, gateways_of
+from sila_billing.runtime import BillingRuntime
 from sila_billing.tables import payments, reconciliation_issues
+from sila_common.db import rows_affected
 from sila_common.problems import NotFound
-from sila_common.service import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -58,12 +59,12 @@ async def _flag(
         )
         .on_conflict_do_nothing(index_elements=["provider", "provider_order_id", "kind"])
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return rows_affected(result) > 0
 
 
-async def reconcile(runtime: Runtime) -> Summary:
+async def reconcile(runtime: BillingRuntime) -> Summary:
     summary = Summary()
-    gateways = gateways_of(runtime.extras, settings_of(runtime))
+    gateways = gateways_of(runtime)
     for name, provider in (("satim", gateways.satim), ("khlass", gateways.khlass)):
         try:
             report = await provider.report()
@@ -164,5 +165,11 @@ async def resolve_issue(session: AsyncSession, issue_id: str) -> None:
         .where(reconciliation_issues.c.id == issue_id)
         .values(status="resolved", resolved_at=utcnow())
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rows_affected(result):
         raise NotFound("No such issue.")
+
+
+async def resolve(runtime: BillingRuntime, issue_id: str) -> None:
+    """``resolve_issue`` in its own transaction."""
+    async with runtime.session_factory() as session, session.begin():
+        await resolve_issue(session, issue_id)

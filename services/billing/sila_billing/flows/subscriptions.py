@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,16 +14,22 @@ from sila_billing.domain import idoomly
 from sila_billing.domain.offers import Technology
 from sila_billing.events import (
     IDOOMLY_GRANTED,
+    SUBSCRIPTION_EXPIRED,
+    SUBSCRIPTION_EXPIRING,
     SUBSCRIPTION_SUSPENDED,
     IdoomlyGranted,
+    SubscriptionExpired,
+    SubscriptionExpiring,
     SubscriptionSuspended,
 )
 from sila_billing.flows.catalogue import current_price, offer_row
-from sila_billing.flows.common import aware, utcnow
+from sila_billing.flows.common import Render, utcnow
 from sila_billing.flows.recharge import subscription_for
+from sila_billing.runtime import BillingRuntime
 from sila_billing.tables import subscriptions
+from sila_common.auth import Principal
+from sila_common.idempotency import Created, create_once
 from sila_common.problems import Conflict
-from sila_common.service import Runtime
 
 
 async def subscribe(
@@ -70,7 +76,7 @@ async def subscribe(
 
 
 async def suspend(
-    session: AsyncSession, runtime: Runtime, subscription_id: str, reason: str
+    session: AsyncSession, runtime: BillingRuntime, subscription_id: str, reason: str
 ) -> dict[str, Any]:
     row = await subscription_for(session, subscription_id, None, lock=True)
     if row.suspended:
@@ -97,7 +103,7 @@ async def suspend(
 
 async def grant_idoomly(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: BillingRuntime,
     subscription_id: str,
     customer_id: str | None,
     moment: datetime | None = None,
@@ -108,9 +114,9 @@ async def grant_idoomly(
     try:
         grant = idoomly.grant(
             technology=Technology(row.technology),
-            ends_at=aware(row.ends_at) if row.ends_at else None,
+            ends_at=row.ends_at,
             suspended=row.suspended,
-            last_grant_period_end=aware(row.idoomly_period_end) if row.idoomly_period_end else None,
+            last_grant_period_end=row.idoomly_period_end,
             moment=now,
         )
     except idoomly.IdoomlyRefused as refused:
@@ -141,3 +147,118 @@ async def grant_idoomly(
     )
     refreshed = await subscription_for(session, subscription_id, None)
     return dict(refreshed._mapping)
+
+
+async def subscribe_contract(
+    runtime: BillingRuntime,
+    *,
+    customer_id: str,
+    contract_id: str,
+    offer_code: str,
+    line_number: str | None,
+) -> Any:
+    """``subscribe`` in its own transaction; answers the subscription's row."""
+    async with runtime.session_factory() as session, session.begin():
+        row = await subscribe(
+            session,
+            customer_id=customer_id,
+            contract_id=contract_id,
+            offer_code=offer_code,
+            line_number=line_number,
+        )
+        return await subscription_for(session, row["id"], None)
+
+
+async def suspend_line(runtime: BillingRuntime, subscription_id: str, reason: str) -> Any:
+    """``suspend`` in its own transaction; answers the subscription's row."""
+    async with runtime.session_factory() as session, session.begin():
+        await suspend(session, runtime, subscription_id, reason)
+        return await subscription_for(session, subscription_id, None)
+
+
+async def grant_idoomly_once(
+    runtime: BillingRuntime,
+    principal: Principal,
+    subscription_id: str,
+    owner: str | None,
+    *,
+    key: str | None,
+    render: Render,
+) -> Created:
+    """Idoomly once per Idempotency-Key; answers 200 with the rendered subscription."""
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        await grant_idoomly(session, runtime, subscription_id, owner)
+        row = await subscription_for(session, subscription_id, None)
+        return 200, render(row)
+
+    return await create_once(
+        runtime, principal, key=key, body={"idoomly": subscription_id}, work=work
+    )
+
+
+async def subscription_notices(runtime: BillingRuntime, limit: int) -> int:
+    """One expiring notice and one expired notice per period end, claimed with SKIP LOCKED."""
+    settings = runtime.settings
+    now = utcnow()
+    horizon = now + timedelta(days=settings.expiring_notice_days)
+    sent = 0
+    async with runtime.session_factory() as session, session.begin():
+        rows = (
+            await session.execute(
+                select(subscriptions)
+                .where(
+                    subscriptions.c.billing == "prepaid",
+                    subscriptions.c.ends_at.is_not(None),
+                    subscriptions.c.ends_at <= horizon,
+                    subscriptions.c.suspended.is_(False),
+                    or_(
+                        subscriptions.c.expired_notice_for.is_(None),
+                        subscriptions.c.expired_notice_for != subscriptions.c.ends_at,
+                    ),
+                )
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for row in rows:
+            ends_at = row.ends_at
+            if ends_at <= now:
+                await session.execute(
+                    update(subscriptions)
+                    .where(subscriptions.c.id == row.id)
+                    .values(expired_notice_for=row.ends_at, expiring_notice_for=row.ends_at)
+                )
+                await runtime.outbox.record(
+                    session,
+                    SUBSCRIPTION_EXPIRED,
+                    subject=row.id,
+                    customer_id=row.customer_id,
+                    data=SubscriptionExpired(
+                        subscription_id=row.id,
+                        customer_id=row.customer_id,
+                        offer_code=row.offer_code,
+                        expired_at=ends_at,
+                    ),
+                )
+                sent += 1
+            elif row.expiring_notice_for is None or row.expiring_notice_for != ends_at:
+                await session.execute(
+                    update(subscriptions)
+                    .where(subscriptions.c.id == row.id)
+                    .values(expiring_notice_for=row.ends_at)
+                )
+                await runtime.outbox.record(
+                    session,
+                    SUBSCRIPTION_EXPIRING,
+                    subject=row.id,
+                    customer_id=row.customer_id,
+                    data=SubscriptionExpiring(
+                        subscription_id=row.id,
+                        customer_id=row.customer_id,
+                        offer_code=row.offer_code,
+                        expires_at=ends_at,
+                    ),
+                )
+                sent += 1
+    return sent

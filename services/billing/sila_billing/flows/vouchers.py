@@ -11,17 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_billing.domain.vouchers import code_hash, new_code, serial
 from sila_billing.flows.catalogue import current_price, offer_row
-from sila_billing.flows.common import settings_of, utcnow
-from sila_billing.flows.recharge import apply_recharge, recharge_quote
+from sila_billing.flows.common import utcnow
+from sila_billing.flows.recharge import apply_recharge, recharge_quote, subscription_for
+from sila_billing.runtime import BillingRuntime
 from sila_billing.tables import recharge_failures, voucher_batches, vouchers
-from sila_common.problems import Conflict, TooManyRequests, Unprocessable
-from sila_common.service import Runtime
+from sila_common.db import rows_affected
+from sila_common.problems import Conflict, NotFound, TooManyRequests, Unprocessable
 
 MAX_BATCH = 10_000
 
 
 async def create_batch(
-    session: AsyncSession, runtime: Runtime, offer_code: str, quantity: int, by: str
+    session: AsyncSession, runtime: BillingRuntime, offer_code: str, quantity: int, by: str
 ) -> dict[str, Any]:
     """Answers the batch with its codes in clear, this once; only their hashes are kept."""
     await offer_row(session, offer_code)
@@ -30,7 +31,7 @@ async def create_batch(
         await session.execute(select(func.coalesce(func.max(voucher_batches.c.number), 0)))
     ).scalar_one() + 1
     batch_id = str(uuid.uuid4())
-    pepper = settings_of(runtime).voucher_pepper.get_secret_value()
+    pepper = runtime.settings.voucher_pepper.get_secret_value()
     await session.execute(
         insert(voucher_batches).values(
             id=batch_id,
@@ -73,17 +74,17 @@ async def set_batch_state(session: AsyncSession, batch_id: str, state: str) -> N
     result = await session.execute(
         update(voucher_batches).where(voucher_batches.c.id == batch_id).values(state=state)
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if rows_affected(result) == 0:
         raise Conflict("No such batch.", slug="not-found", status=404)
 
 
 async def check_rate(
     factory: async_sessionmaker[AsyncSession],
-    runtime: Runtime,
+    runtime: BillingRuntime,
     customer_id: str,
     subscription_id: str,
 ) -> None:
-    settings = settings_of(runtime)
+    settings = runtime.settings
     since = utcnow() - timedelta(seconds=settings.voucher_failure_window_seconds)
     async with factory() as session:
         by_customer = (
@@ -127,7 +128,7 @@ class WrongCode(Exception):
 
 async def redeem(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: BillingRuntime,
     *,
     subscription_id: str,
     customer_id: str | None,
@@ -136,7 +137,7 @@ async def redeem(
     """Uses the code once (a conditional update: of two at the same instant, one wins)."""
     now = utcnow()
     quote = await recharge_quote(session, subscription_id, customer_id, now)
-    pepper = settings_of(runtime).voucher_pepper.get_secret_value()
+    pepper = runtime.settings.voucher_pepper.get_secret_value()
     used = (
         await session.execute(
             update(vouchers)
@@ -175,3 +176,44 @@ async def redeem(
         voucher_id=used.id,
     )
     return recharge | {"serial": used.serial}
+
+
+async def issue_batch(
+    runtime: BillingRuntime, offer_code: str, quantity: int, by: str
+) -> dict[str, Any]:
+    """``create_batch`` in its own transaction. Never under an Idempotency-Key: a stored
+    answer would keep the codes, and codes never rest in the database."""
+    async with runtime.session_factory() as session, session.begin():
+        return await create_batch(session, runtime, offer_code, quantity, by)
+
+
+async def change_batch_state(runtime: BillingRuntime, batch_id: str, state: str) -> None:
+    """``set_batch_state`` in its own transaction."""
+    async with runtime.session_factory() as session, session.begin():
+        await set_batch_state(session, batch_id, state)
+
+
+async def recharge_with_code(
+    runtime: BillingRuntime,
+    *,
+    subscription_id: str,
+    owner: str | None,
+    code: str,
+) -> dict[str, Any]:
+    """Recharge by voucher code: the line's rate of wrong codes checked first, a wrong code
+    counted (in its own transaction) and answered 404."""
+    async with runtime.session_factory() as session:
+        line = await subscription_for(session, subscription_id, owner)
+    await check_rate(runtime.session_factory, runtime, line.customer_id, subscription_id)
+    try:
+        async with runtime.session_factory() as session, session.begin():
+            return await redeem(
+                session,
+                runtime,
+                subscription_id=subscription_id,
+                customer_id=owner,
+                code=code,
+            )
+    except WrongCode:
+        await record_failure(runtime.session_factory, line.customer_id, line.id)
+        raise NotFound("No unused card has this code.", slug="voucher-not-found") from None

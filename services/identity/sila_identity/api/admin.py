@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import secrets
-import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
-from sila_common.app import RuntimeDep
+from sila_common.db import as_utc
 from sila_common.inputs import Name, decode_id_cursor
-from sila_common.pagination import encode_cursor
-from sila_common.problems import Conflict, NotFound, Unprocessable
+from sila_common.pagination import KeysetPage, encode_cursor
+from sila_common.problems import Unprocessable
 from sila_common.roles import ROLES, SCOPES
-from sila_identity import audit
-from sila_identity.api.deps import Admin, KeyStoreDep, forget_account
-from sila_identity.auth import sessions
+from sila_identity.api.deps import Admin, KeyStoreDep, RuntimeDep
 from sila_identity.auth.passwords import hash_password
-from sila_identity.directory import aware
 from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.wilayas import format_wilaya_code
-from sila_identity.events import PARTNER_CHANGED, PartnerChanged
-from sila_identity.tables import agents, audit_log, partners, signing_keys, wilayas
+from sila_identity.flows import admin as flows
+from sila_identity.tables import agents, audit_log, partners, signing_keys
 
 router = APIRouter(prefix="/v1/admin/identity", tags=["administration"])
 
@@ -107,58 +100,15 @@ class AgentRead(BaseModel):
 def agent_read(row: Any) -> AgentRead:
     read = AgentRead.model_validate(row, from_attributes=True)
     return read.model_copy(
-        update={"created_at": aware(read.created_at), "updated_at": aware(read.updated_at)}
+        update={"created_at": as_utc(read.created_at), "updated_at": as_utc(read.updated_at)}
     )
-
-
-async def _ensure_wilayas(session: AsyncSession, codes: list[str]) -> None:
-    if codes == [ALL_WILAYAS]:
-        return
-    known = set(
-        (await session.scalars(select(wilayas.c.code).where(wilayas.c.code.in_(codes)))).all()
-    )
-    missing = sorted(set(codes) - known)
-    if missing:
-        reason = f"no wilaya has the codes {', '.join(missing)}"
-        raise Unprocessable(
-            reason, errors=[{"field": "body.wilayas", "message": reason, "type": "unknown_wilaya"}]
-        )
-
-
-async def _agent_row(session: AsyncSession, agent_id: str) -> Any:
-    row = (await session.execute(select(agents).where(agents.c.id == agent_id))).one_or_none()
-    if row is None:
-        raise NotFound(f"No agent {agent_id}.")
-    return row
 
 
 @router.post(
     "/agents", status_code=status.HTTP_201_CREATED, response_model=AgentRead, summary="Add an agent"
 )
 async def create_agent(body: AgentCreate, runtime: RuntimeDep, principal: Admin) -> AgentRead:
-    now = datetime.now(UTC)
-    agent_id = str(uuid.uuid4())
-    try:
-        async with runtime.session_factory() as session, session.begin():
-            await _ensure_wilayas(session, body.wilayas)
-            await session.execute(
-                insert(agents).values(
-                    id=agent_id,
-                    username=body.username,
-                    display_name=body.display_name,
-                    password_hash=hash_password(body.password),
-                    roles=body.roles,
-                    wilayas=body.wilayas,
-                    agency=body.agency,
-                    disabled=False,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            await audit.record(session, principal, "agent.create", target=agent_id)
-            row = await _agent_row(session, agent_id)
-    except IntegrityError as exc:
-        raise Conflict(f"The username {body.username} is taken.") from exc
+    row = await flows.create_agent(runtime, principal, body.model_dump())
     return agent_read(row)
 
 
@@ -180,7 +130,7 @@ async def list_agents(
 @router.get("/agents/{agent_id}", response_model=AgentRead, summary="One agent")
 async def get_agent(agent_id: str, runtime: RuntimeDep, principal: Admin) -> AgentRead:
     async with runtime.session_factory() as session:
-        return agent_read(await _agent_row(session, agent_id))
+        return agent_read(await flows.agent_row(session, agent_id))
 
 
 @router.patch(
@@ -200,29 +150,14 @@ async def update_agent(
         raise Unprocessable("Fields of an agent cannot be set to null.")
     if body.password is not None:
         values["password_hash"] = hash_password(body.password)
-    async with runtime.session_factory() as session, session.begin():
-        await _agent_row(session, agent_id)
-        if "wilayas" in values:
-            await _ensure_wilayas(session, values["wilayas"])
-        if values:
-            await session.execute(
-                update(agents)
-                .where(agents.c.id == agent_id)
-                .values(**values, updated_at=datetime.now(UTC))
-            )
-        if body.disabled or "roles" in values or "wilayas" in values or body.password:
-            # New rights or no rights: the agent logs in again to get a matching token.
-            await sessions.revoke_subject(session, agent_id)
-        await audit.record(
-            session,
-            principal,
-            "agent.update",
-            target=agent_id,
-            detail={"fields": sorted(body.model_fields_set)},
-        )
-        row = await _agent_row(session, agent_id)
-    if "disabled" in values:
-        forget_account(runtime, agent_id)
+    row = await flows.update_agent(
+        runtime,
+        principal,
+        agent_id,
+        values,
+        revoke=bool(body.disabled or "roles" in values or "wilayas" in values or body.password),
+        fields=sorted(body.model_fields_set),
+    )
     return agent_read(row)
 
 
@@ -271,15 +206,8 @@ class PartnerWithSecret(PartnerRead):
 def partner_read(row: Any) -> PartnerRead:
     read = PartnerRead.model_validate(row, from_attributes=True)
     return read.model_copy(
-        update={"created_at": aware(read.created_at), "updated_at": aware(read.updated_at)}
+        update={"created_at": as_utc(read.created_at), "updated_at": as_utc(read.updated_at)}
     )
-
-
-async def _partner_row(session: AsyncSession, partner_id: str) -> Any:
-    row = (await session.execute(select(partners).where(partners.c.id == partner_id))).one_or_none()
-    if row is None:
-        raise NotFound(f"No partner {partner_id}.")
-    return row
 
 
 @router.post(
@@ -291,24 +219,7 @@ async def _partner_row(session: AsyncSession, partner_id: str) -> Any:
 async def create_partner(
     body: PartnerCreate, runtime: RuntimeDep, principal: Admin
 ) -> PartnerWithSecret:
-    now = datetime.now(UTC)
-    partner_id = str(uuid.uuid4())
-    secret = secrets.token_urlsafe(32)
-    async with runtime.session_factory() as session, session.begin():
-        await session.execute(
-            insert(partners).values(
-                id=partner_id,
-                name=body.name,
-                client_id=f"ptn_{secrets.token_hex(12)}",
-                secret_hash=hash_password(secret),
-                scopes=sorted(set(body.scopes)),
-                disabled=False,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        await audit.record(session, principal, "partner.create", target=partner_id)
-        row = await _partner_row(session, partner_id)
+    row, secret = await flows.create_partner(runtime, principal, body.name, body.scopes)
     return PartnerWithSecret(**partner_read(row).model_dump(), client_secret=secret)
 
 
@@ -328,35 +239,7 @@ async def update_partner(
         raise Unprocessable("Fields of a partner cannot be set to null.")
     if "scopes" in values:
         values["scopes"] = sorted(set(values["scopes"]))
-    async with runtime.session_factory() as session, session.begin():
-        await _partner_row(session, partner_id)
-        if values:
-            await session.execute(
-                update(partners)
-                .where(partners.c.id == partner_id)
-                .values(**values, updated_at=datetime.now(UTC))
-            )
-        await audit.record(
-            session,
-            principal,
-            "partner.update",
-            target=partner_id,
-            detail={"fields": sorted(values)},
-        )
-        row = await _partner_row(session, partner_id)
-        if {"scopes", "disabled"} & values.keys():
-            # Services holding what a partner receives (notify's webhooks) follow at once.
-            await runtime.outbox.record(
-                session,
-                PARTNER_CHANGED,
-                subject=partner_id,
-                customer_id=partner_id,
-                data=PartnerChanged(
-                    partner_id=partner_id, scopes=list(row.scopes), disabled=bool(row.disabled)
-                ),
-            )
-    if "disabled" in values:
-        forget_account(runtime, partner_id)
+    row = await flows.update_partner(runtime, principal, partner_id, values)
     return partner_read(row)
 
 
@@ -368,16 +251,7 @@ async def update_partner(
 async def rotate_partner_secret(
     partner_id: str, runtime: RuntimeDep, principal: Admin
 ) -> PartnerWithSecret:
-    secret = secrets.token_urlsafe(32)
-    async with runtime.session_factory() as session, session.begin():
-        await _partner_row(session, partner_id)
-        await session.execute(
-            update(partners)
-            .where(partners.c.id == partner_id)
-            .values(secret_hash=hash_password(secret), updated_at=datetime.now(UTC))
-        )
-        await audit.record(session, principal, "partner.secret", target=partner_id)
-        row = await _partner_row(session, partner_id)
+    row, secret = await flows.rotate_partner_secret(runtime, principal, partner_id)
     return PartnerWithSecret(**partner_read(row).model_dump(), client_secret=secret)
 
 
@@ -407,8 +281,8 @@ async def list_keys(runtime: RuntimeDep, principal: Admin) -> list[SigningKeyRea
     return [
         SigningKeyRead(
             kid=r.kid,
-            created_at=aware(r.created_at) or r.created_at,
-            retired_at=aware(r.retired_at),
+            created_at=r.created_at,
+            retired_at=r.retired_at,
         )
         for r in rows
     ]
@@ -425,9 +299,7 @@ async def list_keys(runtime: RuntimeDep, principal: Admin) -> list[SigningKeyRea
     ),
 )
 async def rotate_keys(runtime: RuntimeDep, keys: KeyStoreDep, principal: Admin) -> Rotation:
-    kid = await keys.rotate()
-    async with runtime.session_factory() as session, session.begin():
-        await audit.record(session, principal, "keys.rotate", target=kid)
+    kid = await flows.rotate_keys(runtime, principal, keys)
     return Rotation(kid=kid)
 
 
@@ -446,9 +318,8 @@ class AuditEntry(BaseModel):
     correlation_id: str | None
 
 
-class AuditPage(BaseModel):
-    items: list[AuditEntry]
-    next_cursor: str | None
+class AuditPage(KeysetPage[AuditEntry]):
+    pass
 
 
 @router.get("/audit", response_model=AuditPage, summary="Who read or changed what, newest first")
@@ -475,7 +346,7 @@ async def read_audit(
     async with runtime.session_factory() as session:
         rows = (await session.execute(query)).all()
     items = [
-        AuditEntry.model_validate(r, from_attributes=True).model_copy(update={"at": aware(r.at)})
+        AuditEntry.model_validate(r, from_attributes=True).model_copy(update={"at": r.at})
         for r in rows[:limit]
     ]
     next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
@@ -523,10 +394,5 @@ class WilayaCreate(BaseModel):
 )
 async def create_wilaya(body: WilayaCreate, runtime: RuntimeDep, principal: Admin) -> WilayaRead:
     row = body.model_dump() | {"active": True, "name_en": body.name_en or body.name_fr}
-    try:
-        async with runtime.session_factory() as session, session.begin():
-            await session.execute(insert(wilayas).values(**row))
-            await audit.record(session, principal, "wilaya.create", target=body.code)
-    except IntegrityError as exc:
-        raise Conflict(f"The wilaya {body.code} exists already.") from exc
+    await flows.create_wilaya(runtime, principal, row)
     return WilayaRead(**row)

@@ -23,11 +23,9 @@ from fastapi import APIRouter, Form, Request, Response, status
 from pydantic import BaseModel, Field, SecretStr
 from sqlalchemy import select
 
-from sila_common.app import RuntimeDep
 from sila_common.problems import Unprocessable
-from sila_common.service import Runtime
 from sila_common.settings import Profile
-from sila_identity.api.deps import Caller, IdentitySettingsDep, KeyStoreDep, client_ip
+from sila_identity.api.deps import Caller, IdentitySettingsDep, KeyStoreDep, RuntimeDep, client_ip
 from sila_identity.auth import otp, ratelimit, sessions
 from sila_identity.auth.errors import OAuthError, invalid_grant
 from sila_identity.auth.keys import KeyStore
@@ -36,6 +34,8 @@ from sila_identity.auth.tokens import issue_access_token
 from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.phone import normalize_phone
 from sila_identity.domain.ratelimit import Limit
+from sila_identity.flows import login
+from sila_identity.runtime import IdentityRuntime
 from sila_identity.settings import (
     DEFAULT_AGENT_ACCESS_TOKEN_TTL_SECONDS,
     SERVICE_SCOPE,
@@ -146,7 +146,9 @@ async def token(
 class _Issuer:
     """Signs access tokens and starts or continues refresh-token families."""
 
-    def __init__(self, runtime: Runtime, keys: KeyStore, settings: IdentitySettings) -> None:
+    def __init__(
+        self, runtime: IdentityRuntime, keys: KeyStore, settings: IdentitySettings
+    ) -> None:
         self.runtime = runtime
         self.keys = keys
         self.settings = settings
@@ -225,8 +227,7 @@ class _Issuer:
                 ).one_or_none()
                 allowed = erased is not None and erased.erased_at is None
         if not allowed:
-            async with self.runtime.session_factory() as session, session.begin():
-                await sessions.revoke_family(session, redeemed.family_id)
+            await login.revoke_family(self.runtime, redeemed.family_id)
             raise invalid_grant("The account is disabled; log in again once it is restored.")
         if redeemed.principal_kind == "agent":
             return await self.for_agent(agent, redeemed.family_id)
@@ -238,15 +239,14 @@ class _Issuer:
             if kind == "agent"
             else self.settings.customer_refresh_token_ttl_seconds
         )
-        async with self.runtime.session_factory() as session, session.begin():
-            return await sessions.issue(
-                session,
-                principal_kind=kind,
-                subject=subject,
-                ttl_seconds=ttl,
-                scope=scope,
-                family_id=family_id,
-            )
+        return await login.start_refresh(
+            self.runtime,
+            principal_kind=kind,
+            subject=subject,
+            ttl_seconds=ttl,
+            scope=scope,
+            family_id=family_id,
+        )
 
 
 class _LoginGuard:
@@ -260,7 +260,7 @@ class _LoginGuard:
     without refusing the owner.
     """
 
-    def __init__(self, runtime: Runtime, settings: IdentitySettings, address: str) -> None:
+    def __init__(self, runtime: IdentityRuntime, settings: IdentitySettings, address: str) -> None:
         self.factory = runtime.session_factory
         self.settings = settings
         self.address = address
@@ -288,16 +288,14 @@ class _LoginGuard:
         await ratelimit.count(self.factory, self.per_account, account)
 
 
-def password_checker(runtime: Runtime, settings: IdentitySettings) -> PasswordChecker:
-    checker = runtime.extras.get("password_checker")
-    if not isinstance(checker, PasswordChecker):
-        checker = PasswordChecker(settings.password_checks_concurrency)
-        runtime.extras["password_checker"] = checker
-    return checker
+def password_checker(runtime: IdentityRuntime, settings: IdentitySettings) -> PasswordChecker:
+    return runtime.collaborators.get_or_make(
+        PasswordChecker, lambda: PasswordChecker(settings.password_checks_concurrency)
+    )
 
 
 async def _password_grant(
-    runtime: Runtime, guard: _LoginGuard, issuer: _Issuer, username: str, password: str
+    runtime: IdentityRuntime, guard: _LoginGuard, issuer: _Issuer, username: str, password: str
 ) -> TokenResponse:
     account = f"agent:{username.lower()}"
     await guard.before(account)
@@ -315,7 +313,7 @@ async def _password_grant(
 
 
 async def _client_credentials_grant(
-    runtime: Runtime,
+    runtime: IdentityRuntime,
     guard: _LoginGuard,
     issuer: _Issuer,
     client_id: str,
@@ -440,8 +438,7 @@ async def revoke(
 ) -> Response:
     if token_type_hint not in (None, "refresh_token", "access_token"):
         raise OAuthError("Unknown token_type_hint.", error="unsupported_token_type")
-    async with runtime.session_factory() as session, session.begin():
-        await sessions.revoke_token(session, token)
+    await login.revoke_token(runtime, token)
     return Response(status_code=status.HTTP_200_OK)
 
 
@@ -457,13 +454,13 @@ class LogoutRequest(BaseModel):
 )
 async def logout(runtime: RuntimeDep, principal: Caller, body: LogoutRequest) -> Response:
     subject = principal.customer_id if principal.kind == "customer" else principal.subject
-    async with runtime.session_factory() as session, session.begin():
-        if body.refresh_token and not body.everywhere:
-            owner = await sessions.subject_of(session, body.refresh_token)
-            if owner == subject:
-                await sessions.revoke_token(session, body.refresh_token)
-        else:
-            await sessions.revoke_subject(session, subject or principal.subject)
+    await login.log_out(
+        runtime,
+        subject,
+        account=principal.subject,
+        refresh_token=body.refresh_token,
+        everywhere=body.everywhere,
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

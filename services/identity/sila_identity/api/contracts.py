@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
-from sila_common.app import RuntimeDep
-from sila_common.idempotency import run_idempotent
+from sila_common.db import as_utc
 from sila_common.inputs import Instant
 from sila_common.problems import Conflict, Forbidden, NotFound
-from sila_identity import audit
-from sila_identity.api.deps import Caller, FrontOffice
-from sila_identity.directory import aware, ensure_may_read, ensure_wilaya, load_row
-from sila_identity.domain.customers import make_contract_number
+from sila_identity.api.deps import Caller, FrontOffice, RuntimeDep
+from sila_identity.directory import ensure_may_read, load_row
 from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.phone import normalize_phone
 from sila_identity.domain.wilayas import format_wilaya_code
-from sila_identity.events import CONTRACT_SIGNED, ContractSigned
-from sila_identity.flows import installations
-from sila_identity.flows.geography import commune_for_text, ensure_commune
-from sila_identity.tables import contract_counters, contracts
+from sila_identity.flows import audit, installations
+from sila_identity.flows import contracts as flows
+from sila_identity.tables import contracts
 
 router = APIRouter(prefix="/v1/customers", tags=["contracts"])
 ALGIERS = ZoneInfo("Africa/Algiers")
@@ -99,26 +92,11 @@ def contract_read(row: Any) -> ContractRead:
     read = ContractRead.model_validate(row, from_attributes=True)
     return read.model_copy(
         update={
-            "starts_on": aware(read.starts_on),
-            "ends_on": aware(read.ends_on),
-            "created_at": aware(read.created_at),
+            "starts_on": as_utc(read.starts_on),
+            "ends_on": as_utc(read.ends_on),
+            "created_at": as_utc(read.created_at),
         }
     )
-
-
-async def next_contract_number(session: AsyncSession, wilaya_code: str, year: int) -> str:
-    """The next number of the wilaya's sequence for the year (atomic, gap-free per commit)."""
-    statement = (
-        pg_insert(contract_counters)
-        .values(wilaya_code=wilaya_code, year=year, last_value=1)
-        .on_conflict_do_update(
-            index_elements=["wilaya_code", "year"],
-            set_={"last_value": contract_counters.c.last_value + 1},
-        )
-        .returning(contract_counters.c.last_value)
-    )
-    sequence = (await session.execute(statement)).scalar_one()
-    return make_contract_number(wilaya_code, year, int(sequence))
 
 
 @router.post(
@@ -144,66 +122,19 @@ async def add_contract(
     if not principal.serves_wilaya(wilaya):
         raise Forbidden(f"Your scope does not cover wilaya {wilaya}.")
 
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        await ensure_wilaya(session, wilaya, "body.installation_wilaya_code")
-        commune_code = body.installation_commune_code
-        if commune_code:
-            await ensure_commune(
-                session,
-                commune_code,
-                wilaya,
-                commune_field="body.installation_commune_code",
-                wilaya_field="body.installation_wilaya_code",
-            )
-        else:
-            commune_code = await commune_for_text(session, wilaya, body.installation_commune)
-        now = datetime.now(UTC)
-        contract_id = str(uuid.uuid4())
-        number = await next_contract_number(session, wilaya, now.astimezone(ALGIERS).year)
-        row = body.model_dump() | {
-            "id": contract_id,
-            "customer_id": customer_id,
-            "number": number,
-            "installation_wilaya_code": wilaya,
-            "installation_commune_code": commune_code,
-            "ends_on": None,
-            "created_at": now,
-        }
-        await session.execute(insert(contracts).values(**row))
-        await runtime.outbox.record(
-            session,
-            CONTRACT_SIGNED,
-            subject=contract_id,
-            customer_id=customer_id,
-            data=ContractSigned(
-                customer_id=customer_id,
-                contract_id=contract_id,
-                number=number,
-                offer_code=body.offer_code,
-                line_number=body.line_number,
-                status=body.status,
-                installation_wilaya_code=wilaya,
-                installation_commune_code=commune_code,
-            ),
-        )
-        await audit.record(
-            session, principal, "contract.create", customer_id=customer_id, target=contract_id
-        )
-        return 201, ContractRead.model_validate(row).model_dump(mode="json")
-
-    code, payload, replayed = await run_idempotent(
-        runtime.session_factory,
-        runtime.definition.tables.idempotency_keys,
-        key=idempotency_key,
-        principal=f"{principal.kind}:{principal.subject}",
-        body={"customer_id": customer_id, **body.model_dump(mode="json")},
-        work=work,
+    created = await flows.add_contract(
+        runtime,
+        principal,
+        customer_id,
+        body.model_dump(),
+        wilaya=wilaya,
+        idempotency_key=idempotency_key,
+        request={"customer_id": customer_id, **body.model_dump(mode="json")},
+        render=lambda row: ContractRead.model_validate(row).model_dump(mode="json"),
     )
-    response.status_code = code
-    response.headers["Location"] = f"/v1/customers/{customer_id}/contracts/{payload['id']}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return payload
+    return created.render(
+        response, location=f"/v1/customers/{customer_id}/contracts/{created.body['id']}"
+    )
 
 
 @router.get(

@@ -13,58 +13,52 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from sila_common.app import runtime_of
 from sila_common.auth import CurrentPrincipal, Principal, ensure_roles
 from sila_common.problems import Unauthorized
 from sila_common.roles import ADMIN, CUSTOMER_CARE, FRONT_OFFICE, SUPERVISION
-from sila_common.service import Runtime
 from sila_identity.auth.accounts import AccountChecks
 from sila_identity.auth.keys import KeyStore
+from sila_identity.runtime import IdentityRuntime
 from sila_identity.settings import IdentitySettings
 
 
-async def get_key_store(request: Request) -> KeyStore:
-    keys = runtime_of(request).extras["keys"]
-    assert isinstance(keys, KeyStore)
-    return keys
+# Dependencies are ``async def`` even when they await nothing: FastAPI runs a plain ``def``
+# dependency in the thread pool.
+async def get_identity_runtime(request: Request) -> IdentityRuntime:
+    """The process's runtime, with identity's settings (the app is made from its definition)."""
+    runtime: IdentityRuntime = request.app.state.runtime
+    return runtime
 
 
-async def get_identity_settings(request: Request) -> IdentitySettings:
-    settings = runtime_of(request).settings
-    assert isinstance(settings, IdentitySettings)
-    return settings
+RuntimeDep = Annotated[IdentityRuntime, Depends(get_identity_runtime)]
+
+
+async def get_key_store(runtime: RuntimeDep) -> KeyStore:
+    return runtime.collaborators.get(KeyStore)
+
+
+async def get_identity_settings(runtime: RuntimeDep) -> IdentitySettings:
+    return runtime.settings
 
 
 KeyStoreDep = Annotated[KeyStore, Depends(get_key_store)]
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
 
 
-async def get_account_checks(request: Request) -> AccountChecks:
-    runtime = runtime_of(request)
-    checks = runtime.extras.get("accounts")
-    if checks is None:
-        settings = runtime.settings
-        assert isinstance(settings, IdentitySettings)
-        checks = runtime.extras["accounts"] = AccountChecks(settings.account_check_seconds)
-    assert isinstance(checks, AccountChecks)
-    return checks
+async def get_account_checks(runtime: RuntimeDep) -> AccountChecks:
+    return runtime.collaborators.get_or_make(
+        AccountChecks, lambda: AccountChecks(runtime.settings.account_check_seconds)
+    )
 
 
 AccountChecksDep = Annotated[AccountChecks, Depends(get_account_checks)]
 
 
-def forget_account(runtime: Runtime, account: str) -> None:
-    """After committing a change to an account's standing: this process asks again."""
-    checks = runtime.extras.get("accounts")
-    if isinstance(checks, AccountChecks):
-        checks.forget(account)
-
-
 async def active_principal(
-    request: Request, principal: CurrentPrincipal, accounts: AccountChecksDep
+    runtime: RuntimeDep, principal: CurrentPrincipal, accounts: AccountChecksDep
 ) -> Principal:
     """The caller, provided their account is still usable (auth.accounts)."""
-    if not await accounts.usable(runtime_of(request).session_factory, principal):
+    if not await accounts.usable(runtime.session_factory, principal):
         if principal.kind == "customer":
             raise Unauthorized("This customer account no longer exists.")
         raise Unauthorized(f"This {principal.kind} account is disabled.")

@@ -3,21 +3,20 @@ and its maintenance by admins (a law creates, renames or moves; the list is data
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
-from sila_common.app import RuntimeDep
 from sila_common.pagination import decode_cursor, encode_cursor
-from sila_common.problems import Conflict, NotFound
-from sila_identity import audit
-from sila_identity.api.deps import Admin, Caller, FrontOffice
+from sila_common.problems import NotFound
+from sila_identity.api.deps import Admin, Caller, FrontOffice, RuntimeDep
+from sila_identity.flows import geography as flows
 from sila_identity.flows.geography import name_matches
 from sila_identity.flows.reform import unmatched
+from sila_identity.runtime import IdentityRuntime
 from sila_identity.tables import agents, communes, dairas, reform_scope_grants, wilayas
 
 reference = APIRouter(tags=["reference data"])
@@ -57,7 +56,7 @@ class CommuneRead(BaseModel):
     active: bool
 
 
-async def _wilaya_row(runtime: Any, code: str) -> Any:
+async def _wilaya_row(runtime: IdentityRuntime, code: str) -> Any:
     async with runtime.session_factory() as session:
         row = (await session.execute(select(wilayas).where(wilayas.c.code == code))).one_or_none()
     if row is None:
@@ -175,12 +174,7 @@ async def patch_wilaya(
 ) -> WilayaRead:
     values = body.model_dump(exclude_unset=True)
     await _wilaya_row(runtime, code)
-    async with runtime.session_factory() as session, session.begin():
-        if values:
-            await session.execute(update(wilayas).where(wilayas.c.code == code).values(**values))
-        await audit.record(
-            session, principal, "wilaya.update", target=code, detail={"fields": sorted(values)}
-        )
+    await flows.update_wilaya(runtime, principal, code, values)
     return WilayaRead.model_validate(await _wilaya_row(runtime, code), from_attributes=True)
 
 
@@ -199,12 +193,7 @@ class DairaCreate(BaseModel):
 )
 async def create_daira(body: DairaCreate, runtime: RuntimeDep, principal: Admin) -> DairaRead:
     await _wilaya_row(runtime, body.wilaya_code)
-    try:
-        async with runtime.session_factory() as session, session.begin():
-            await session.execute(insert(dairas).values(**body.model_dump()))
-            await audit.record(session, principal, "daira.create", target=body.code)
-    except IntegrityError as exc:
-        raise Conflict(f"The daïra {body.code} exists already.") from exc
+    await flows.create_daira(runtime, principal, body.model_dump())
     return DairaRead(**body.model_dump())
 
 
@@ -230,7 +219,7 @@ class CommunePatch(BaseModel):
     active: bool | None = None
 
 
-async def _daira_wilaya(runtime: Any, code: str) -> str:
+async def _daira_wilaya(runtime: IdentityRuntime, code: str) -> str:
     async with runtime.session_factory() as session:
         wilaya = await session.scalar(select(dairas.c.wilaya_code).where(dairas.c.code == code))
     if wilaya is None:
@@ -250,12 +239,7 @@ async def create_commune(body: CommuneCreate, runtime: RuntimeDep, principal: Ad
         "former_wilaya_code": None,
         "active": True,
     }
-    try:
-        async with runtime.session_factory() as session, session.begin():
-            await session.execute(insert(communes).values(**row))
-            await audit.record(session, principal, "commune.create", target=body.code)
-    except IntegrityError as exc:
-        raise Conflict(f"The commune {body.code} exists already.") from exc
+    await flows.create_commune(runtime, principal, row)
     return CommuneRead(**row)
 
 
@@ -270,18 +254,7 @@ async def patch_commune(
     values = body.model_dump(exclude_unset=True)
     if body.daira_code is not None:
         values["wilaya_code"] = await _daira_wilaya(runtime, body.daira_code)
-    async with runtime.session_factory() as session, session.begin():
-        row = (await session.execute(select(communes).where(communes.c.code == code))).one_or_none()
-        if row is None:
-            raise NotFound(f"No commune {code}.")
-        if values.get("wilaya_code", row.wilaya_code) != row.wilaya_code:
-            values["former_wilaya_code"] = row.wilaya_code
-        if values:
-            await session.execute(update(communes).where(communes.c.code == code).values(**values))
-        await audit.record(
-            session, principal, "commune.update", target=code, detail={"fields": sorted(values)}
-        )
-        row = (await session.execute(select(communes).where(communes.c.code == code))).one()
+    row = await flows.update_commune(runtime, principal, code, values)
     return CommuneRead.model_validate(row, from_attributes=True)
 
 
@@ -353,7 +326,7 @@ async def list_scope_grants(runtime: RuntimeDep, principal: Admin) -> list[Scope
             username=r.username,
             wilaya_code=r.wilaya_code,
             parent_code=r.parent_code,
-            granted_at=r.granted_at if r.granted_at.tzinfo else r.granted_at.replace(tzinfo=UTC),
+            granted_at=r.granted_at,
             still_granted=r.wilaya_code in (r.wilayas or []),
         )
         for r in rows

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import insert, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select, tuple_
 
-from sila_common.app import RuntimeDep
-from sila_common.idempotency import run_idempotent
+from sila_common.db import as_utc
 from sila_common.inputs import Instant, decode_time_cursor
-from sila_common.pagination import encode_cursor
+from sila_common.pagination import KeysetPage, encode_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
-from sila_identity import audit
-from sila_identity.api.deps import LookupAgent
-from sila_identity.directory import aware, ensure_may_read, load_row
+from sila_identity.api.deps import LookupAgent, RuntimeDep
+from sila_identity.directory import ensure_may_read, load_row
 from sila_identity.domain.interactions import (
     Direction,
     Interaction,
@@ -29,7 +25,8 @@ from sila_identity.domain.interactions import (
     SocialNetwork,
     validate_interaction,
 )
-from sila_identity.events import INTERACTION_LOGGED, InteractionLogged
+from sila_identity.flows import audit
+from sila_identity.flows import interactions as flows
 from sila_identity.tables import interactions
 
 router = APIRouter(prefix="/v1/customers", tags=["interactions"])
@@ -67,15 +64,14 @@ class InteractionRead(BaseModel):
     created_at: datetime
 
 
-class InteractionPage(BaseModel):
-    items: list[InteractionRead]
-    next_cursor: str | None
+class InteractionPage(KeysetPage[InteractionRead]):
+    pass
 
 
 def interaction_read(row: Any) -> InteractionRead:
     read = InteractionRead.model_validate(row, from_attributes=True)
     return read.model_copy(
-        update={"occurred_at": aware(read.occurred_at), "created_at": aware(read.created_at)}
+        update={"occurred_at": as_utc(read.occurred_at), "created_at": as_utc(read.created_at)}
     )
 
 
@@ -123,52 +119,20 @@ async def log_interaction(
     if customer.erased_at is not None:
         raise Conflict("This customer was erased; no contact can be logged.")
 
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        interaction_id = str(uuid.uuid4())
-        row = body.model_dump(mode="json") | {
-            "id": interaction_id,
-            "customer_id": customer_id,
-            "agent_id": principal.subject,
-            "occurred_at": occurred.astimezone(UTC),
-            "created_at": now,
-        }
-        await session.execute(insert(interactions).values(**row))
-        await runtime.outbox.record(
-            session,
-            INTERACTION_LOGGED,
-            subject=interaction_id,
-            customer_id=customer_id,
-            data=InteractionLogged(
-                interaction_id=interaction_id,
-                customer_id=customer_id,
-                channel=body.channel,
-                direction=body.direction,
-                reason=body.reason,
-                outcome=body.outcome,
-                duration_seconds=body.duration_seconds,
-                agent_id=principal.subject,
-                ticket_id=body.ticket_id,
-                social_network=body.social_network,
-            ),
-        )
-        await audit.record(
-            session, principal, "interaction.log", customer_id=customer_id, target=interaction_id
-        )
-        return 201, InteractionRead.model_validate(row).model_dump(mode="json")
-
-    code, payload, replayed = await run_idempotent(
-        runtime.session_factory,
-        runtime.definition.tables.idempotency_keys,
-        key=idempotency_key,
-        principal=f"{principal.kind}:{principal.subject}",
-        body={"customer_id": customer_id, **body.model_dump(mode="json")},
-        work=work,
+    created = await flows.log_interaction(
+        runtime,
+        principal,
+        customer_id,
+        body.model_dump(mode="json"),
+        occurred=occurred,
+        now=now,
+        idempotency_key=idempotency_key,
+        request={"customer_id": customer_id, **body.model_dump(mode="json")},
+        render=lambda row: InteractionRead.model_validate(row).model_dump(mode="json"),
     )
-    response.status_code = code
-    response.headers["Location"] = f"/v1/customers/{customer_id}/interactions/{payload['id']}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return payload
+    return created.render(
+        response, location=f"/v1/customers/{customer_id}/interactions/{created.body['id']}"
+    )
 
 
 def _invalid(field: str, reason: str) -> Unprocessable:
@@ -204,9 +168,7 @@ async def list_interactions(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor(
-            [(aware(last.occurred_at) or last.occurred_at).isoformat(), last.id]
-        )
+        next_cursor = encode_cursor([(last.occurred_at).isoformat(), last.id])
     return InteractionPage(
         items=[interaction_read(r) for r in rows[:limit]], next_cursor=next_cursor
     )

@@ -9,17 +9,14 @@ from typing import Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import select
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, ensure_roles
-from sila_common.outbox import forget_customer_history
-from sila_common.problems import Conflict, Forbidden
+from sila_common.db import as_utc
+from sila_common.problems import Forbidden
 from sila_common.roles import FRONT_OFFICE, SUPERVISION
-from sila_identity import audit
-from sila_identity.api.deps import Caller, Supervisor, forget_account
-from sila_identity.auth import sessions
-from sila_identity.directory import aware, ensure_may_read, load_row, name_of
+from sila_identity.api.deps import Caller, RuntimeDep, Supervisor
+from sila_identity.directory import ensure_may_read, load_row, name_of
 from sila_identity.domain.consent import (
     CaptureChannel,
     ConsentChannel,
@@ -27,22 +24,17 @@ from sila_identity.domain.consent import (
     Purpose,
     current_consent,
 )
-from sila_identity.events import (
-    CONSENT_CHANGED,
-    CUSTOMER_ERASED,
-    ConsentChanged,
-    CustomerErased,
-)
+from sila_identity.flows import audit
+from sila_identity.flows import privacy as flows
+from sila_identity.flows.privacy import Consent
 from sila_identity.tables import (
     audit_log,
     consents,
     contracts,
-    customers,
     interactions,
-    otp_challenges,
     timeline_entries,
 )
-from sila_identity.timeline.projection import customer_facing, scrub_customer_entries
+from sila_identity.timeline.projection import customer_facing
 
 router = APIRouter(prefix="/v1/customers", tags=["personal data"])
 # Where a customer acting for themselves can have expressed a choice.
@@ -105,42 +97,18 @@ async def record_consent(
         raise Forbidden("A customer records consent from the portal, the app or by SMS.")
     if principal.kind == "agent":
         ensure_roles(principal, *FRONT_OFFICE)
-    now = datetime.now(UTC)
-    async with runtime.session_factory() as session, session.begin():
-        customer = await load_row(session, customer_id)
-        _ensure_person(principal, customer)
-        if customer.erased_at is not None:
-            raise Conflict("This customer was erased.")
-        row = {
-            "customer_id": customer_id,
-            "purpose": body.purpose.value,
-            "channel": body.channel.value,
-            "granted": body.granted,
-            "captured_via": body.captured_via.value,
-            "captured_by": f"{principal.kind}:{principal.subject}",
-            "recorded_at": now,
-        }
-        await session.execute(insert(consents).values(**row))
-        await runtime.outbox.record(
-            session,
-            CONSENT_CHANGED,
-            subject=customer_id,
-            customer_id=customer_id,
-            data=ConsentChanged(
-                customer_id=customer_id,
-                purpose=body.purpose.value,
-                channel=body.channel.value,
-                granted=body.granted,
-                captured_via=body.captured_via.value,
-            ),
-        )
-        await audit.record(
-            session,
-            principal,
-            "consent.change",
-            customer_id=customer_id,
-            detail={"purpose": body.purpose.value, "channel": body.channel.value},
-        )
+    row = await flows.record_consent(
+        runtime,
+        principal,
+        customer_id,
+        Consent(
+            purpose=body.purpose.value,
+            channel=body.channel.value,
+            granted=body.granted,
+            captured_via=body.captured_via.value,
+        ),
+        authorise=lambda customer: _ensure_person(principal, customer),
+    )
     return ConsentRead.model_validate(row)
 
 
@@ -163,7 +131,7 @@ async def list_consents(customer_id: str, runtime: RuntimeDep, principal: Caller
     await audit.record_reads(runtime.session_factory, principal, "consent.read", [customer_id])
     history = [
         ConsentRead.model_validate(r, from_attributes=True).model_copy(
-            update={"recorded_at": aware(r.recorded_at)}
+            update={"recorded_at": r.recorded_at}
         )
         for r in rows
     ]
@@ -241,7 +209,7 @@ def _plain(mapping: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in dict(mapping).items():
         if isinstance(value, datetime):
-            value = (aware(value) or value).isoformat()
+            value = (as_utc(value) or value).isoformat()
         out[key] = value
     return out
 
@@ -258,65 +226,5 @@ def _plain(mapping: Any) -> dict[str, Any]:
     ),
 )
 async def erase_customer(customer_id: str, runtime: RuntimeDep, principal: Supervisor) -> Erasure:
-    now = datetime.now(UTC)
-    async with runtime.session_factory() as session, session.begin():
-        customer = await load_row(session, customer_id, for_update=True)
-        ensure_may_read(principal, customer)
-        if customer.erased_at is not None:
-            return Erasure(customer_id=customer_id, erased_at=aware(customer.erased_at) or now)
-        await session.execute(
-            update(customers)
-            .where(customers.c.id == customer_id)
-            .values(
-                first_name=None,
-                last_name=None,
-                first_name_ar=None,
-                last_name_ar=None,
-                company_name=None,
-                legal_form=None,
-                trade_register_number=None,
-                tax_id=None,
-                national_id=None,
-                phone=None,
-                email=None,
-                commune=None,
-                commune_code=None,
-                address=None,
-                search_text=None,
-                name_keys=None,
-                status="closed",
-                erased_at=now,
-                version=customer.version + 1,
-                updated_at=now,
-            )
-        )
-        await session.execute(
-            update(contracts)
-            .where(contracts.c.customer_id == customer_id)
-            .values(
-                line_number=None,
-                access_number=None,
-                installation_address=None,
-                installation_commune=None,
-                installation_commune_code=None,
-            )
-        )
-        await session.execute(
-            update(interactions).where(interactions.c.customer_id == customer_id).values(notes=None)
-        )
-        await session.execute(
-            delete(otp_challenges).where(otp_challenges.c.customer_id == customer_id)
-        )
-        await sessions.revoke_subject(session, customer_id)
-        await scrub_customer_entries(session, customer_id)
-        await forget_customer_history(session, runtime.outbox.table, customer_id)
-        await runtime.outbox.record(
-            session,
-            CUSTOMER_ERASED,
-            subject=customer_id,
-            customer_id=customer_id,
-            data=CustomerErased(customer_id=customer_id, erased_at=now),
-        )
-        await audit.record(session, principal, "customer.erase", customer_id=customer_id)
-    forget_account(runtime, customer_id)
-    return Erasure(customer_id=customer_id, erased_at=now)
+    erased_at = await flows.erase_customer(runtime, principal, customer_id)
+    return Erasure(customer_id=customer_id, erased_at=erased_at)

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel
 from sqlalchemy import select, tuple_
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, ensure_scope
+from sila_common.db import as_utc
 from sila_common.inputs import Instant, decode_time_cursor
-from sila_common.pagination import encode_cursor
-from sila_identity import audit
-from sila_identity.api.deps import Caller
-from sila_identity.directory import ensure_may_read, load_row
+from sila_common.pagination import KeysetPage, encode_cursor
+from sila_identity.api.deps import Caller, RuntimeDep
+from sila_identity.directory import ensure_may_read
+from sila_identity.flows import timeline as flows
 from sila_identity.tables import timeline_entries
 from sila_identity.timeline.projection import customer_facing
 from sila_identity.timeline.summaries import summarise
@@ -34,13 +34,8 @@ class TimelineEntry(BaseModel):
     data: dict[str, Any]
 
 
-class TimelinePage(BaseModel):
-    items: list[TimelineEntry]
-    next_cursor: str | None
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+class TimelinePage(KeysetPage[TimelineEntry]):
+    pass
 
 
 @router.get("/{customer_id}/timeline", response_model=TimelinePage, summary="The timeline")
@@ -70,26 +65,27 @@ async def timeline(
     if channel:
         query = query.where(t.channel.in_(channel))
     if since:
-        query = query.where(t.occurred_at >= _aware(since).astimezone(UTC))
+        query = query.where(t.occurred_at >= as_utc(since).astimezone(UTC))
     if until:
-        query = query.where(t.occurred_at < _aware(until).astimezone(UTC))
+        query = query.where(t.occurred_at < as_utc(until).astimezone(UTC))
     if cursor:
         boundary, event_id = decode_time_cursor(cursor)
         # A row comparison, so the index range starts at the cursor instead of filtering.
         query = query.where(tuple_(t.occurred_at, t.event_id) < tuple_(boundary, event_id))
     query = query.order_by(t.occurred_at.desc(), t.event_id.desc()).limit(limit + 1)
     # The customer, the page and the audit row of the read: one transaction.
-    async with runtime.session_factory() as session, session.begin():
-        customer = await load_row(session, customer_id)
-        if principal.kind != "partner":
-            ensure_may_read(principal, customer)
-        rows = (await session.execute(query)).all()
-        await audit.record_reads_in(session, principal, "timeline.read", [customer_id])
+    customer, rows = await flows.read_page(
+        runtime,
+        principal,
+        customer_id,
+        query,
+        authorise=lambda row: _may_read(principal, row),
+    )
     language = lang or _language(accept_language) or customer.language
     items = [
         TimelineEntry(
             event_id=row.event_id,
-            occurred_at=_aware(row.occurred_at),
+            occurred_at=row.occurred_at,
             type=row.event_type,
             service=row.source_service,
             channel=row.channel,
@@ -104,6 +100,11 @@ async def timeline(
         last = rows[limit - 1]
         next_cursor = encode_cursor([last.occurred_at.isoformat(), last.event_id])
     return TimelinePage(items=items, next_cursor=next_cursor)
+
+
+def _may_read(principal: Principal, customer: Any) -> None:
+    if principal.kind != "partner":
+        ensure_may_read(principal, customer)
 
 
 def ensure_may_read_timeline_kind(principal: Principal) -> None:

@@ -93,8 +93,6 @@ class KeyStore:
         signing: SigningKey | None = None
         for row in rows:
             retired = row.retired_at
-            if retired is not None and retired.tzinfo is None:
-                retired = retired.replace(tzinfo=UTC)
             if retired is not None and now - retired > RETIRED_KEY_GRACE:
                 continue
             jwk = row.public_jwk if isinstance(row.public_jwk, dict) else json.loads(row.public_jwk)

@@ -13,24 +13,21 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
 
-from sila_common.service import Runtime
+from sila_common.db import as_utc
 from sila_identity.auth.errors import invalid_grant
-from sila_identity.directory import aware
 from sila_identity.domain import otp
 from sila_identity.events import OTP_REQUESTED, OtpRequested
-from sila_identity.settings import IdentitySettings
+from sila_identity.runtime import IdentityRuntime
 from sila_identity.tables import customers, otp_challenges
 
 NO_CUSTOMER = ""
 
 
-def _secret(runtime: Runtime) -> bytes:
-    settings = runtime.settings
-    assert isinstance(settings, IdentitySettings)
-    return settings.otp_secret.get_secret_value().encode()
+def _secret(runtime: IdentityRuntime) -> bytes:
+    return runtime.settings.otp_secret.get_secret_value().encode()
 
 
-async def request_code(runtime: Runtime, phone: str) -> None:
+async def request_code(runtime: IdentityRuntime, phone: str) -> None:
     """Create a challenge for ``phone``; if a customer has it, have notify send the code."""
     now = datetime.now(UTC)
     challenge_id = str(uuid.uuid4())
@@ -71,7 +68,7 @@ async def request_code(runtime: Runtime, phone: str) -> None:
             )
 
 
-async def redeem_code(runtime: Runtime, phone: str, code: str) -> str:
+async def redeem_code(runtime: IdentityRuntime, phone: str, code: str) -> str:
     """The customer id the code logs in, or invalid_grant."""
     now = datetime.now(UTC)
     refusal = "The code is wrong or has expired; ask for a new one."
@@ -88,7 +85,7 @@ async def redeem_code(runtime: Runtime, phone: str, code: str) -> str:
             .with_for_update()
         )
         challenge = (await session.execute(query)).one_or_none()
-        if challenge is None or (aware(challenge.expires_at) or now) <= now:
+        if challenge is None or (as_utc(challenge.expires_at) or now) <= now:
             raise invalid_grant(refusal)
         if challenge.attempts >= otp.MAX_ATTEMPTS:
             raise invalid_grant("Too many wrong codes; ask for a new one.")

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sila_common.db import as_utc, rows_affected
 from sila_identity.auth.errors import invalid_grant
-from sila_identity.directory import aware
 from sila_identity.tables import refresh_tokens
 
 TOKEN_BYTES = 32
@@ -76,7 +76,7 @@ async def redeem(factory: async_sessionmaker[AsyncSession], token: str) -> Redee
             raise invalid_grant("The refresh token is not valid.")
         if row.used_at is not None or row.revoked_at is not None:
             reused_family = row.family_id
-        elif (aware(row.expires_at) or now) <= now:
+        elif (as_utc(row.expires_at) or now) <= now:
             raise invalid_grant("The refresh token has expired; log in again.")
         else:
             claimed = await session.execute(
@@ -88,7 +88,7 @@ async def redeem(factory: async_sessionmaker[AsyncSession], token: str) -> Redee
                 )
                 .values(used_at=now)
             )
-            if _rowcount(claimed) != 1:
+            if rows_affected(claimed) != 1:
                 reused_family = row.family_id  # a concurrent request redeemed it first
     if reused_family is not None:
         async with factory() as session, session.begin():
@@ -111,17 +111,13 @@ async def _find(session: AsyncSession, token: str) -> Any:
     return (await session.execute(query)).one_or_none()
 
 
-def _rowcount(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 async def revoke_family(session: AsyncSession, family_id: str) -> int:
     result = await session.execute(
         update(refresh_tokens)
         .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
-    return _rowcount(result)
+    return rows_affected(result)
 
 
 async def revoke_token(session: AsyncSession, token: str) -> str | None:
@@ -146,7 +142,7 @@ async def revoke_subject(session: AsyncSession, subject: str) -> int:
         .where(refresh_tokens.c.subject == subject, refresh_tokens.c.revoked_at.is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
-    return _rowcount(result)
+    return rows_affected(result)
 
 
 async def subject_of(session: AsyncSession, token: str) -> str | None:

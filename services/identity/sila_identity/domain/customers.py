@@ -244,3 +244,19 @@ def clean_name(value: str, *, script: str) -> str:
         if not (char.isalpha() or char in _NAME_PUNCTUATION or "\u064b" <= char <= "\u0652"):
             raise InvalidName(f"unexpected character {char!r} in the name")
     return text
+
+
+def check_identity(kind: str, values: dict[str, object]) -> None:
+    """The names and company details a customer of this kind must (and must not) have."""
+    if kind == "professional":
+        if not values.get("company_name"):
+            raise ValueError("a professional customer needs company_name")
+        return
+    if not (
+        (values.get("first_name") and values.get("last_name"))
+        or (values.get("first_name_ar") and values.get("last_name_ar"))
+    ):
+        raise ValueError("a residential customer needs a first and last name (Latin or Arabic)")
+    for field in ("company_name", "legal_form", "trade_register_number", "tax_id"):
+        if values.get(field):
+            raise ValueError(f"{field} is for professional customers")

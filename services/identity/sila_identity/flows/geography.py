@@ -2,19 +2,23 @@
 and matching the communes people typed to it.
 
 The tables (`wilayas`, `dairas`, `communes`) are the editable copy: loaded by migration
-0006 from a frozen file, maintained by admins through the API.
+0006 from a frozen file, maintained by admins through the API (the use cases below).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_common.auth import Principal
 from sila_common.geography import Commune, Reference, Wilaya, match_commune, normalise_name
-from sila_common.problems import Unprocessable
-from sila_identity.tables import communes, wilayas
+from sila_common.problems import Conflict, NotFound, Unprocessable
+from sila_identity.flows import audit
+from sila_identity.runtime import IdentityRuntime
+from sila_identity.tables import communes, dairas, wilayas
 
 
 def _commune(row: Any) -> Commune:
@@ -116,3 +120,57 @@ def name_matches(query: str, row: Any) -> bool:
     "Bou Saâda", "بوسعادة" finds it too)."""
     wanted = normalise_name(query)
     return any(wanted in normalise_name(n or "") for n in (row.name_fr, row.name_ar, row.name_en))
+
+
+# --- Maintenance by admins (a law creates, renames or moves; each change audited) ---------
+
+
+async def update_wilaya(
+    runtime: IdentityRuntime, principal: Principal, code: str, values: dict[str, Any]
+) -> None:
+    async with runtime.session_factory() as session, session.begin():
+        if values:
+            await session.execute(update(wilayas).where(wilayas.c.code == code).values(**values))
+        await audit.record(
+            session, principal, "wilaya.update", target=code, detail={"fields": sorted(values)}
+        )
+
+
+async def create_daira(runtime: IdentityRuntime, principal: Principal, row: dict[str, Any]) -> None:
+    try:
+        async with runtime.session_factory() as session, session.begin():
+            await session.execute(insert(dairas).values(**row))
+            await audit.record(session, principal, "daira.create", target=row["code"])
+    except IntegrityError as exc:
+        raise Conflict(f"The daïra {row['code']} exists already.") from exc
+
+
+async def create_commune(
+    runtime: IdentityRuntime, principal: Principal, row: dict[str, Any]
+) -> None:
+    try:
+        async with runtime.session_factory() as session, session.begin():
+            await session.execute(insert(communes).values(**row))
+            await audit.record(session, principal, "commune.create", target=row["code"])
+    except IntegrityError as exc:
+        raise Conflict(f"The commune {row['code']} exists already.") from exc
+
+
+async def update_commune(
+    runtime: IdentityRuntime, principal: Principal, code: str, values: dict[str, Any]
+) -> Any:
+    """Rename, move (a new daïra: its wilaya, the former one remembered) or retire a
+    commune; returns its row after."""
+    async with runtime.session_factory() as session, session.begin():
+        row = (await session.execute(select(communes).where(communes.c.code == code))).one_or_none()
+        if row is None:
+            raise NotFound(f"No commune {code}.")
+        values = dict(values)
+        if values.get("wilaya_code", row.wilaya_code) != row.wilaya_code:
+            values["former_wilaya_code"] = row.wilaya_code
+        if values:
+            await session.execute(update(communes).where(communes.c.code == code).values(**values))
+        await audit.record(
+            session, principal, "commune.update", target=code, detail={"fields": sorted(values)}
+        )
+        return (await session.execute(select(communes).where(communes.c.code == code))).one()

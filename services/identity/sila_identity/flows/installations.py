@@ -10,15 +10,15 @@ from sqlalchemy import select, update
 
 from sila_common.auth import Principal
 from sila_common.problems import Forbidden, NotFound
-from sila_common.service import Runtime
-from sila_identity import audit
 from sila_identity.events import CONTRACT_UPDATED, ContractUpdated
+from sila_identity.flows import audit
 from sila_identity.flows.geography import ensure_commune
+from sila_identity.runtime import IdentityRuntime
 from sila_identity.tables import communes, contracts
 
 
 async def place_installation(
-    runtime: Runtime,
+    runtime: IdentityRuntime,
     principal: Principal,
     customer_id: str,
     contract_id: str,

@@ -27,12 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
 from sila_common.geography import Reference, candidates_for, match_commune
-from sila_common.service import Runtime
-from sila_identity import audit
 from sila_identity.directory import updated_payload
 from sila_identity.domain.search import customer_name_keys
 from sila_identity.events import CONTRACT_UPDATED, CUSTOMER_UPDATED, ContractUpdated
+from sila_identity.flows import audit
 from sila_identity.flows.geography import load_reference
+from sila_identity.runtime import IdentityRuntime
 from sila_identity.tables import agents, contracts, customers, reform_scope_grants
 
 BATCH = 200
@@ -82,7 +82,7 @@ def place_for(
     return code, wilaya_code
 
 
-async def _ids(runtime: Runtime, table: Any, clause: Any, after: str | None) -> list[str]:
+async def _ids(runtime: IdentityRuntime, table: Any, clause: Any, after: str | None) -> list[str]:
     query = select(table.c.id).where(clause).order_by(table.c.id).limit(BATCH)
     if after is not None:
         query = query.where(table.c.id > after)
@@ -91,7 +91,7 @@ async def _ids(runtime: Runtime, table: Any, clause: Any, after: str | None) -> 
 
 
 async def _each(
-    runtime: Runtime, table: Any, clause: Any, apply: Callable[[AsyncSession, str], Any]
+    runtime: IdentityRuntime, table: Any, clause: Any, apply: Callable[[AsyncSession, str], Any]
 ) -> None:
     # One transaction per batch: each change commits with its event and audit row, a crash
     # loses at most the batch in progress, and a re-run finds it still to do.
@@ -107,7 +107,7 @@ def _for_update(session: AsyncSession, query: Any) -> Any:
     return query.with_for_update()
 
 
-async def apply_reform(runtime: Runtime) -> ReformReport:
+async def apply_reform(runtime: IdentityRuntime) -> ReformReport:
     report = ReformReport()
     async with runtime.session_factory() as session:
         reference = await load_reference(session)
@@ -257,7 +257,9 @@ async def apply_reform(runtime: Runtime) -> ReformReport:
     return report
 
 
-async def _grant_scopes(runtime: Runtime, reference: Reference) -> list[tuple[str, str, str, str]]:
+async def _grant_scopes(
+    runtime: IdentityRuntime, reference: Reference
+) -> list[tuple[str, str, str, str]]:
     """Agents of a split wilaya keep seeing the customers carved out of it."""
     splits = reference.splits()
     granted: list[tuple[str, str, str, str]] = []

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.events import CloudEvent
 from sila_identity.domain.privacy import scrub
+from sila_identity.runtime import IdentityContext
 from sila_identity.tables import customers, timeline_entries
 
 # Members never kept on the timeline, whoever the customer (the log-in code).
@@ -57,12 +58,14 @@ def resource_for(event: CloudEvent) -> str | None:
 NOT_ABOUT_A_CUSTOMER = frozenset({"identity.partner.changed"})
 
 
-async def project(session: AsyncSession, event: CloudEvent) -> None:
+async def project(session: AsyncSession, event: CloudEvent, context: IdentityContext) -> None:
     """Add the event to its customer's timeline (once, whatever the deliveries)."""
-    await project_many(session, [event])
+    await project_many(session, [event], context)
 
 
-async def project_many(session: AsyncSession, events: list[CloudEvent]) -> None:
+async def project_many(
+    session: AsyncSession, events: list[CloudEvent], context: IdentityContext
+) -> None:
     """Add events to their customers' timelines: one look-up of the erased customers among
     them and one insert for all (the consumer's batch path; ``project`` is one of them)."""
     events = [event for event in events if event.type not in NOT_ABOUT_A_CUSTOMER]
@@ -76,7 +79,7 @@ async def project_many(session: AsyncSession, events: list[CloudEvent]) -> None:
             )
         )
     )
-    now = datetime.now(UTC)
+    now = context.clock()
     await session.execute(
         insert(timeline_entries).on_conflict_do_nothing(index_elements=["event_id"]),
         [entry_of(event, scrubbed=event.customerid in erased, at=now) for event in events],

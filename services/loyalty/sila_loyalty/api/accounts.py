@@ -8,19 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal
-from sila_common.idempotency import run_idempotent
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import Unprocessable
-from sila_loyalty.api.deps import ADJUSTERS, caller_label, ensure_agent, ensure_may_read
+from sila_loyalty.api.deps import ADJUSTERS, RuntimeDep, ensure_agent, ensure_may_read
 from sila_loyalty.domain.ledger import RewardKind
 from sila_loyalty.domain.tiers import PRIVILEGES, Tier
 from sila_loyalty.flows import adjustments
 from sila_loyalty.flows.accounts import balances_of, find_account
-from sila_loyalty.flows.common import aware
 from sila_loyalty.tables import boosts, ledger_entries
 
 router = APIRouter(prefix="/v1/loyalty/accounts", tags=["accounts"])
@@ -64,9 +60,8 @@ class EntryRead(BaseModel):
     recorded_at: datetime
 
 
-class EntryPage(BaseModel):
-    items: list[EntryRead]
-    next_cursor: str | None
+class EntryPage(KeysetPage[EntryRead]):
+    pass
 
 
 def entry_read(row: Any) -> EntryRead:
@@ -80,9 +75,9 @@ def entry_read(row: Any) -> EntryRead:
         campaign_id=row.campaign_id,
         agent_id=row.agent_id,
         details=row.details,
-        expires_at=aware(row.expires_at),
-        occurred_at=aware(row.occurred_at) or row.occurred_at,
-        recorded_at=aware(row.recorded_at) or row.recorded_at,
+        expires_at=row.expires_at,
+        occurred_at=row.occurred_at,
+        recorded_at=row.recorded_at,
     )
 
 
@@ -182,35 +177,20 @@ async def adjust(
             errors=[{"field": "body.speed_mbps", "message": "required for a speed boost"}],
         )
 
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        account = await find_account(session, customer_id)
-        ensure_may_read(principal, account)
-        entry = await adjustments.adjust(
-            session,
-            runtime,
-            customer_id=customer_id,
-            kind=body.kind,
-            quantity=body.quantity,
-            label=body.label,
-            agent_id=principal.subject,
-            speed_mbps=body.speed_mbps,
-        )
-        row = (
-            await session.execute(
-                select(ledger_entries).where(ledger_entries.c.entry_id == entry["entry_id"])
-            )
-        ).one()
-        return status.HTTP_201_CREATED, entry_read(row).model_dump(mode="json")
-
-    code, payload, replayed = await run_idempotent(
-        runtime.session_factory,
-        runtime.definition.tables.idempotency_keys,
+    adjusted = await adjustments.adjust_once(
+        runtime,
+        principal,
+        customer_id=customer_id,
+        kind=body.kind,
+        quantity=body.quantity,
+        label=body.label,
+        speed_mbps=body.speed_mbps,
         key=idempotency_key,
-        principal=caller_label(principal),
         body={"customer_id": customer_id, **body.model_dump(mode="json")},
-        work=work,
+        authorise=lambda account: ensure_may_read(principal, account),
+        render=lambda row: entry_read(row).model_dump(mode="json"),
     )
-    response.status_code = code
-    if replayed:
+    response.status_code = adjusted.status
+    if adjusted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return payload
+    return adjusted.body

@@ -9,14 +9,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal
-from sila_common.idempotency import run_idempotent
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import Unprocessable
-from sila_loyalty.api.deps import AUDIT, CAMPAIGN_READERS, MARKETING, caller_label, ensure_agent
+from sila_loyalty.api.deps import (
+    AUDIT,
+    CAMPAIGN_READERS,
+    MARKETING,
+    RuntimeDep,
+    ensure_agent,
+)
 from sila_loyalty.domain.campaigns import (
     TRIGGERS,
     Campaign,
@@ -32,7 +35,6 @@ from sila_loyalty.domain.periods import Period, Season, UnknownSeason, season
 from sila_loyalty.domain.tiers import Tier
 from sila_loyalty.flows import campaigns as flows
 from sila_loyalty.flows import draws as draw_flows
-from sila_loyalty.flows.common import aware
 from sila_loyalty.tables import campaigns
 
 router = APIRouter(prefix="/v1/loyalty", tags=["campaigns"])
@@ -98,9 +100,8 @@ class CampaignRead(BaseModel):
     created_at: datetime
 
 
-class CampaignPage(BaseModel):
-    items: list[CampaignRead]
-    next_cursor: str | None
+class CampaignPage(KeysetPage[CampaignRead]):
+    pass
 
 
 class DryRunRead(BaseModel):
@@ -118,8 +119,8 @@ def campaign_read(row: Any) -> CampaignRead:
         id=row.id,
         name=row.name,
         trigger=row.trigger,
-        starts_at=aware(row.starts_at) or row.starts_at,
-        ends_at=aware(row.ends_at) or row.ends_at,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
         season=row.season,
         conditions=row.conditions,
         reward=row.reward,
@@ -219,28 +220,19 @@ async def create_campaign(
     ensure_agent(principal, MARKETING)
     campaign, season_ = campaign_of(body)
 
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        try:
-            row = await flows.create_campaign(
-                session, campaign, created_by=caller_label(principal), season=season_
-            )
-        except InvalidCampaign as exc:
-            raise invalid(exc.errors) from exc
-        return status.HTTP_201_CREATED, campaign_read(row).model_dump(mode="json")
-
-    code, payload, replayed = await run_idempotent(
-        runtime.session_factory,
-        runtime.definition.tables.idempotency_keys,
-        key=idempotency_key,
-        principal=caller_label(principal),
-        body=body.model_dump(mode="json"),
-        work=work,
-    )
-    response.status_code = code
-    response.headers["Location"] = f"/v1/loyalty/campaigns/{payload['id']}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return payload
+    try:
+        created = await flows.create_campaign_once(
+            runtime,
+            principal,
+            campaign,
+            season=season_,
+            key=idempotency_key,
+            body=body.model_dump(mode="json"),
+            render=lambda row: campaign_read(row).model_dump(mode="json"),
+        )
+    except InvalidCampaign as exc:
+        raise invalid(exc.errors) from exc
+    return created.render(response, location=f"/v1/loyalty/campaigns/{created.body['id']}")
 
 
 @router.post(
@@ -293,9 +285,7 @@ async def list_campaigns(
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
-        next_cursor = encode_cursor(
-            [(aware(last.created_at) or last.created_at).isoformat(), last.id]
-        )
+        next_cursor = encode_cursor([last.created_at.isoformat(), last.id])
     return CampaignPage(items=[campaign_read(r) for r in page], next_cursor=next_cursor)
 
 
@@ -319,8 +309,7 @@ async def change_status(
     campaign_id: str, body: StatusChange, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Any:
     ensure_agent(principal, MARKETING)
-    async with runtime.session_factory() as session, session.begin():
-        return campaign_read(await flows.set_status(session, campaign_id, body.status))
+    return campaign_read(await flows.change_status(runtime, campaign_id, body.status))
 
 
 class DrawCreate(BaseModel):
@@ -380,30 +369,21 @@ async def hold_draw(
 ) -> Any:
     ensure_agent(principal, MARKETING)
 
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        row = await draw_flows.hold_draw(
-            session,
-            runtime,
-            campaign_id=campaign_id,
-            winners=body.winners,
-            prize_label=body.prize_label,
-            prize_item=body.prize_item,
-            drawn_by=caller_label(principal),
-        )
-        return status.HTTP_201_CREATED, DrawRead(**row).model_dump(mode="json")
-
-    code, payload, replayed = await run_idempotent(
-        runtime.session_factory,
-        runtime.definition.tables.idempotency_keys,
+    drawn = await draw_flows.hold_draw_once(
+        runtime,
+        principal,
+        campaign_id=campaign_id,
+        winners=body.winners,
+        prize_label=body.prize_label,
+        prize_item=body.prize_item,
         key=idempotency_key,
-        principal=caller_label(principal),
         body={"campaign_id": campaign_id, **body.model_dump(mode="json")},
-        work=work,
+        render=lambda row: DrawRead(**row).model_dump(mode="json"),
     )
-    response.status_code = code
-    if replayed:
+    response.status_code = drawn.status
+    if drawn.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return payload
+    return drawn.body
 
 
 @router.get("/draws/{draw_id}", response_model=DrawRead, summary="A draw, its seed and entrants")

@@ -1,11 +1,24 @@
-"""Who may do what in loyalty (the role x endpoint matrix is in docs/loyalty.md)."""
+"""Typed dependencies of loyalty's routers, and who may do what in loyalty (the role x
+endpoint matrix is in docs/loyalty.md)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
 
 from sila_common.auth import Principal
 from sila_common.problems import Forbidden, NotFound
+from sila_loyalty.runtime import LoyaltyRuntime
+
+
+async def get_loyalty_runtime(request: Request) -> LoyaltyRuntime:
+    """The process's runtime, with loyalty's settings (the app is made from its definition)."""
+    runtime: LoyaltyRuntime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[LoyaltyRuntime, Depends(get_loyalty_runtime)]
 
 # Agents who read a customer's account (within their wilayas).
 READER_ROLES = ("agent", "supervisor", "billing", "marketing", "audit")
@@ -17,10 +30,6 @@ CAMPAIGN_READERS = ("marketing", "supervisor", "audit")
 AUDIT = ("audit",)
 # Who grants goodwill or corrects an account by hand.
 ADJUSTERS = ("supervisor",)
-
-
-def caller_label(principal: Principal) -> str:
-    return f"{principal.kind}:{principal.subject}"
 
 
 def ensure_may_read(principal: Principal, account: Any) -> None:

@@ -7,18 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal
-from sila_common.idempotency import run_idempotent
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import Forbidden, Unprocessable
-from sila_loyalty.api.deps import caller_label, ensure_may_read
+from sila_loyalty.api.deps import RuntimeDep, ensure_may_read
 from sila_loyalty.domain.redemption import OPTIONS
 from sila_loyalty.flows import redemptions as flows
 from sila_loyalty.flows.accounts import find_account
-from sila_loyalty.flows.common import aware
 
 router = APIRouter(prefix="/v1/loyalty", tags=["redemptions"])
 
@@ -53,9 +49,8 @@ class RedemptionDone(RedemptionRead):
     label: str
 
 
-class RedemptionPage(BaseModel):
-    items: list[RedemptionRead]
-    next_cursor: str | None
+class RedemptionPage(KeysetPage[RedemptionRead]):
+    pass
 
 
 @router.get("/redemption-options", response_model=list[OptionRead], summary="What points buy")
@@ -92,24 +87,19 @@ async def redeem(
         # Another customer's account does not exist as far as this caller knows.
         raise Forbidden("A customer redeems only from their own account.")
 
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        row = await flows.redeem(
-            session, runtime, customer_id=body.customer_id, option_code=body.option
-        )
-        return status.HTTP_201_CREATED, RedemptionDone(**row).model_dump(mode="json")
-
-    code, payload, replayed = await run_idempotent(
-        runtime.session_factory,
-        runtime.definition.tables.idempotency_keys,
+    redeemed = await flows.redeem_once(
+        runtime,
+        principal,
+        customer_id=body.customer_id,
+        option_code=body.option,
         key=idempotency_key,
-        principal=caller_label(principal),
         body=body.model_dump(mode="json"),
-        work=work,
+        render=lambda row: RedemptionDone(**row).model_dump(mode="json"),
     )
-    response.status_code = code
-    if replayed:
+    response.status_code = redeemed.status
+    if redeemed.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return payload
+    return redeemed.body
 
 
 @router.get("/redemptions", response_model=RedemptionPage, summary="A customer's redemptions")
@@ -142,9 +132,7 @@ async def list_redemptions(
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
-        next_cursor = encode_cursor(
-            [(aware(last.created_at) or last.created_at).isoformat(), last.id]
-        )
+        next_cursor = encode_cursor([last.created_at.isoformat(), last.id])
     return RedemptionPage(
         items=[RedemptionRead(**dict(r._mapping)) for r in page], next_cursor=next_cursor
     )

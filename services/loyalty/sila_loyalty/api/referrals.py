@@ -8,13 +8,10 @@ from typing import Annotated, Any
 import phonenumbers
 from fastapi import APIRouter, Header, Response, status
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal
-from sila_common.idempotency import run_idempotent
 from sila_common.problems import Forbidden, Unprocessable
-from sila_loyalty.api.deps import caller_label
+from sila_loyalty.api.deps import RuntimeDep
 from sila_loyalty.flows import referrals as flows
 
 router = APIRouter(prefix="/v1/loyalty/referrals", tags=["referrals"])
@@ -83,28 +80,20 @@ async def create_referral(
     customer_id = principal.customer_id
     phone = e164(body.referee_phone) if body.referee_phone is not None else None
 
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        row = await flows.invite(
-            session,
-            referrer_id=customer_id,
-            referee_phone=phone,
-            referrer_code=body.referrer_code,
-            customer_id=customer_id,
-        )
-        return status.HTTP_201_CREATED, referral_read(row).model_dump(mode="json")
-
-    code, payload, replayed = await run_idempotent(
-        runtime.session_factory,
-        runtime.definition.tables.idempotency_keys,
+    invited = await flows.invite_once(
+        runtime,
+        principal,
+        customer_id=customer_id,
+        referee_phone=phone,
+        referrer_code=body.referrer_code,
         key=idempotency_key,
-        principal=caller_label(principal),
         body=body.model_dump(mode="json"),
-        work=work,
+        render=lambda row: referral_read(row).model_dump(mode="json"),
     )
-    response.status_code = code
-    if replayed:
+    response.status_code = invited.status
+    if invited.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return payload
+    return invited.body
 
 
 @router.get("", response_model=list[ReferralRead], summary="Your referrals, either side")

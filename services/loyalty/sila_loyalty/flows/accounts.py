@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.outbox import forget_customer_history
 from sila_common.problems import NotFound
-from sila_common.service import Runtime
 from sila_loyalty.domain.ledger import RewardKind
 from sila_loyalty.domain.referrals import new_code
 from sila_loyalty.domain.tiers import Tier
 from sila_loyalty.events import ACCOUNT_OPENED, AccountOpened
+from sila_loyalty.runtime import LoyaltyParts
 from sila_loyalty.tables import accounts, ledger_entries, messaging, referrals
 
 
@@ -87,7 +87,12 @@ async def find_account(session: AsyncSession, customer_id: str) -> Any:
 
 
 async def remember_customer(
-    session: AsyncSession, runtime: Runtime, *, customer_id: str, data: dict[str, Any], at: datetime
+    session: AsyncSession,
+    runtime: LoyaltyParts,
+    *,
+    customer_id: str,
+    data: dict[str, Any],
+    at: datetime,
 ) -> bool:
     """Fill the account from identity's state of the customer; True when newly registered."""
     account = await lock_account(session, customer_id)

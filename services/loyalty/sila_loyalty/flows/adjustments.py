@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_common.auth import Principal
+from sila_common.idempotency import Created, create_once
 from sila_common.problems import Conflict
-from sila_common.service import Runtime
 from sila_loyalty.domain.ledger import EntryReason, RewardKind
-from sila_loyalty.flows.accounts import balances_of, lock_account
+from sila_loyalty.flows.accounts import balances_of, find_account, lock_account
 from sila_loyalty.flows.grants import Source, grant, write_entry
+from sila_loyalty.runtime import LoyaltyParts, LoyaltyRuntime, Render
+from sila_loyalty.tables import ledger_entries
 
 
 async def adjust(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: LoyaltyParts,
     *,
     customer_id: str,
     kind: RewardKind,
@@ -64,3 +69,42 @@ async def adjust(
         )
     assert entry is not None
     return entry
+
+
+async def adjust_once(
+    runtime: LoyaltyRuntime,
+    principal: Principal,
+    *,
+    customer_id: str,
+    kind: RewardKind,
+    quantity: int,
+    label: str,
+    speed_mbps: int | None,
+    key: str | None,
+    body: Any,
+    authorise: Callable[[Any], None],
+    render: Render,
+) -> Created:
+    """A supervisor's adjustment, once per Idempotency-Key; ``authorise`` is given the
+    account (may this caller act on it), ``render`` the ledger row written."""
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        authorise(await find_account(session, customer_id))
+        entry = await adjust(
+            session,
+            runtime,
+            customer_id=customer_id,
+            kind=kind,
+            quantity=quantity,
+            label=label,
+            agent_id=principal.subject,
+            speed_mbps=speed_mbps,
+        )
+        row = (
+            await session.execute(
+                select(ledger_entries).where(ledger_entries.c.entry_id == entry["entry_id"])
+            )
+        ).one()
+        return 201, render(row)
+
+    return await create_once(runtime, principal, key=key, body=body, work=work)

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_common.auth import Principal
+from sila_common.idempotency import Created, create_once
 from sila_common.problems import NotFound
 from sila_loyalty.domain.campaigns import (
     Campaign,
@@ -24,6 +26,7 @@ from sila_loyalty.domain.campaigns import (
 from sila_loyalty.domain.ledger import RewardKind
 from sila_loyalty.domain.periods import Period
 from sila_loyalty.domain.tiers import Tier
+from sila_loyalty.runtime import LoyaltyRuntime, Render
 from sila_loyalty.tables import campaigns, recorded_events
 
 
@@ -35,7 +38,7 @@ def campaign_of(row: Any) -> Campaign:
         campaign_id=row.id,
         name=row.name,
         trigger=row.trigger,
-        period=Period(_aware(row.starts_at), _aware(row.ends_at)),
+        period=Period(row.starts_at, row.ends_at),
         reward=Reward(
             kind=RewardKind(r["kind"]),
             quantity=int(r["quantity"]),
@@ -62,10 +65,6 @@ def campaign_of(row: Any) -> Campaign:
 
 def _set(values: Sequence[str] | None) -> frozenset[str] | None:
     return frozenset(values) if values is not None else None
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def conditions_json(conditions: Conditions) -> dict[str, Any]:
@@ -157,3 +156,30 @@ async def simulate(session: AsyncSession, campaign: Campaign) -> DryRun:
     # An event still waiting for its customer's registration has no facts yet: not judged.
     judged = [Facts.from_json(facts) for (facts,) in rows.all() if facts is not None]
     return dry_run(campaign, judged)
+
+
+async def create_campaign_once(
+    runtime: LoyaltyRuntime,
+    principal: Principal,
+    campaign: Campaign,
+    *,
+    season: dict[str, Any] | None,
+    key: str | None,
+    body: Any,
+    render: Render,
+) -> Created:
+    """Stores the campaign once per Idempotency-Key (``InvalidCampaign`` if its rules fail)."""
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        row = await create_campaign(
+            session, campaign, created_by=f"{principal.kind}:{principal.subject}", season=season
+        )
+        return 201, render(row)
+
+    return await create_once(runtime, principal, key=key, body=body, work=work)
+
+
+async def change_status(runtime: LoyaltyRuntime, campaign_id: str, status: str) -> Any:
+    """``set_status`` in its own transaction."""
+    async with runtime.session_factory() as session, session.begin():
+        return await set_status(session, campaign_id, status)

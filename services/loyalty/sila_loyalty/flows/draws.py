@@ -9,13 +9,15 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_common.auth import Principal
+from sila_common.idempotency import Created, create_once
 from sila_common.problems import NotFound, Unprocessable
-from sila_common.service import Runtime
 from sila_loyalty.domain.draws import draw, new_seed
 from sila_loyalty.domain.ledger import EntryReason, RewardKind
 from sila_loyalty.flows.accounts import lock_accounts
 from sila_loyalty.flows.campaigns import load_campaign
 from sila_loyalty.flows.grants import Source, grant
+from sila_loyalty.runtime import LoyaltyParts, LoyaltyRuntime, Render
 from sila_loyalty.tables import draws, ledger_entries
 
 
@@ -34,7 +36,7 @@ async def entrants_of(session: AsyncSession, campaign_id: str) -> list[str]:
 
 async def hold_draw(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: LoyaltyParts,
     *,
     campaign_id: str,
     winners: int,
@@ -103,3 +105,32 @@ async def load_draw(session: AsyncSession, draw_id: str) -> Any:
 def rerun(row: Any) -> list[str]:
     """The winners the recorded seed and entrants give, computed again."""
     return draw(str(row.seed), list(row.entrants), int(row.winners_count))
+
+
+async def hold_draw_once(
+    runtime: LoyaltyRuntime,
+    principal: Principal,
+    *,
+    campaign_id: str,
+    winners: int,
+    prize_label: str,
+    prize_item: str,
+    key: str | None,
+    body: Any,
+    render: Render,
+) -> Created:
+    """The draw, once per Idempotency-Key."""
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        row = await hold_draw(
+            session,
+            runtime,
+            campaign_id=campaign_id,
+            winners=winners,
+            prize_label=prize_label,
+            prize_item=prize_item,
+            drawn_by=f"{principal.kind}:{principal.subject}",
+        )
+        return 201, render(row)
+
+    return await create_once(runtime, principal, key=key, body=body, work=work)

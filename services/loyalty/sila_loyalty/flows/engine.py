@@ -17,7 +17,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.events import CloudEvent
-from sila_common.service import Runtime
 from sila_loyalty.domain.campaigns import (
     Campaign,
     CapState,
@@ -34,8 +33,8 @@ from sila_loyalty.events import TIER_CHANGED, TierChanged
 from sila_loyalty.flows import referrals
 from sila_loyalty.flows.accounts import lock_account
 from sila_loyalty.flows.campaigns import campaign_of
-from sila_loyalty.flows.common import aware
 from sila_loyalty.flows.grants import Grant, Source, grant_many
+from sila_loyalty.runtime import LoyaltyParts, LoyaltyRuntime
 from sila_loyalty.tables import (
     accounts,
     campaign_reservations,
@@ -63,7 +62,7 @@ def _subject(event: CloudEvent) -> str:
 REGISTERED = "identity.customer.registered"
 
 
-async def observe(session: AsyncSession, runtime: Runtime, event: CloudEvent) -> Facts | None:
+async def observe(session: AsyncSession, runtime: LoyaltyParts, event: CloudEvent) -> Facts | None:
     """Record the event and its facts (once), update the tier and referral, run campaigns.
 
     An event of a customer whose registration has not been read yet (it comes on another
@@ -104,7 +103,7 @@ async def observe(session: AsyncSession, runtime: Runtime, event: CloudEvent) ->
     return facts
 
 
-async def release_waiting(session: AsyncSession, runtime: Runtime, customer_id: str) -> int:
+async def release_waiting(session: AsyncSession, runtime: LoyaltyParts, customer_id: str) -> int:
     """Decide, in the order they happened, the events that waited for this registration."""
     rows = (
         await session.execute(
@@ -130,7 +129,7 @@ async def release_waiting(session: AsyncSession, runtime: Runtime, customer_id: 
 
 
 async def _record(
-    session: AsyncSession, runtime: Runtime, event: CloudEvent, account: Any
+    session: AsyncSession, runtime: LoyaltyParts, event: CloudEvent, account: Any
 ) -> Facts:
     customer_id = event.customerid
     data = event.data
@@ -157,7 +156,7 @@ async def _record(
         wilaya_code=account.wilaya_code or data.get("wilaya_code"),
         offers=frozenset(offers),
         tier=tier,
-        tenure_days=tenure_days(aware(account.registered_at), event.time),
+        tenure_days=tenure_days(account.registered_at, event.time),
         amount_centimes=amount,
         first_time=not earlier,
         level=data.get("level") if isinstance(data.get("level"), str) else None,
@@ -182,11 +181,11 @@ async def _record(
 
 
 async def _update_tier(
-    session: AsyncSession, runtime: Runtime, account: Any, at: datetime, amount: int | None
+    session: AsyncSession, runtime: LoyaltyParts, account: Any, at: datetime, amount: int | None
 ) -> Tier:
     """The tier as of ``at`` (this event's spend included); an older event never lowers it."""
     current = Tier(account.tier)
-    evaluated = aware(account.tier_evaluated_at)
+    evaluated = account.tier_evaluated_at
     if evaluated is not None and at < evaluated:
         return current
     spend = await session.scalar(
@@ -198,7 +197,7 @@ async def _update_tier(
         )
     )
     spend = int(spend or 0) + (amount or 0)
-    tier = tier_for(tenure_days(aware(account.registered_at), at), spend)
+    tier = tier_for(tenure_days(account.registered_at, at), spend)
     await session.execute(
         update(accounts)
         .where(accounts.c.customer_id == account.customer_id)
@@ -236,7 +235,7 @@ async def active_campaigns(session: AsyncSession, trigger: str, at: datetime) ->
     return [c for c in cache[trigger] if c.period.starts_at <= at < c.period.ends_at]
 
 
-async def run_campaigns(session: AsyncSession, runtime: Runtime, facts: Facts) -> int:
+async def run_campaigns(session: AsyncSession, runtime: LoyaltyParts, facts: Facts) -> int:
     """Grant what each active campaign of this trigger promises for these facts; returns how
     many grants were made. The caller holds the customer's account lock."""
     candidates = [
@@ -280,7 +279,7 @@ async def run_campaigns(session: AsyncSession, runtime: Runtime, facts: Facts) -
         ]
     if not candidates:
         return 0
-    reserved = await reserve_budgets(runtime, candidates)
+    reserved = await reserve_budgets(session, candidates)
     ticket = (
         {"ticket_id": facts.subject, "ticket_number": facts.ticket_number}
         if facts.event_type == "tickets.ticket.escalated"
@@ -319,7 +318,9 @@ async def run_campaigns(session: AsyncSession, runtime: Runtime, facts: Facts) -
     return len(granted)
 
 
-async def reserve_budgets(runtime: Runtime, wanted: list[tuple[Campaign, str]]) -> set[str]:
+async def reserve_budgets(
+    grants_session: AsyncSession, wanted: list[tuple[Campaign, str]]
+) -> set[str]:
     """Reserve each grant's cost and stock (campaign, grant key) in a short transaction of
     its own, committed at once; returns the keys reserved.
 
@@ -339,7 +340,8 @@ async def reserve_budgets(runtime: Runtime, wanted: list[tuple[Campaign, str]]) 
     c = campaigns.c
     r = campaign_reservations.c
     reserved: set[str] = set()
-    async with runtime.session_factory() as session, session.begin():
+    # Another connection of the same engine as the grant's transaction.
+    async with AsyncSession(grants_session.bind) as session, session.begin():
         await session.execute(text("SET LOCAL synchronous_commit = off"))
         reserved.update(
             await session.scalars(
@@ -410,7 +412,7 @@ async def reserve_budgets(runtime: Runtime, wanted: list[tuple[Campaign, str]]) 
 
 
 async def release_orphan_reservations(
-    runtime: Runtime, now: datetime, *, older_than: timedelta = ORPHAN_AFTER
+    runtime: LoyaltyRuntime, now: datetime, *, older_than: timedelta = ORPHAN_AFTER
 ) -> int:
     """Give back what reservations without a grant took (their event went to the DLQ):
     only reservations older than any grant transaction lives, so none is in flight."""

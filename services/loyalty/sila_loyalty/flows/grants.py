@@ -12,9 +12,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.outbox import NewEvent
-from sila_common.service import Runtime
 from sila_loyalty.domain.ledger import EntryReason, RewardKind, points_expiry
 from sila_loyalty.events import REWARD_GRANTED, RewardGranted
+from sila_loyalty.runtime import LoyaltyParts
 from sila_loyalty.tables import boosts, ledger_entries
 
 
@@ -73,7 +73,7 @@ async def write_entry(
 
 async def grant(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: LoyaltyParts,
     *,
     customer_id: str,
     kind: RewardKind,
@@ -166,7 +166,11 @@ class Grant:
 
 
 async def grant_many(
-    session: AsyncSession, runtime: Runtime, grants: list[Grant], *, now: datetime | None = None
+    session: AsyncSession,
+    runtime: LoyaltyParts,
+    grants: list[Grant],
+    *,
+    now: datetime | None = None,
 ) -> list[str]:
     """``grant`` for several rewards at once (an event's campaigns): one insert for their
     entries, one for their boosts, one for their events. Returns the source keys written

@@ -19,15 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.aio import wait_or_timeout
 from sila_common.events import CloudEvent
-from sila_common.service import Runtime
 from sila_loyalty.domain.ledger import ALGIERS, EntryReason, PointLot, RewardKind, expiring_now
 from sila_loyalty.domain.tenure import ANNIVERSARY, anniversary_event_id, due_anniversary
 from sila_loyalty.events import BOOST_ENDED, POINTS_EXPIRED, BoostEnded, PointsExpired
 from sila_loyalty.flows import engine
 from sila_loyalty.flows.accounts import lock_account, points_of
-from sila_loyalty.flows.common import aware, settings_of
 from sila_loyalty.flows.engine import release_orphan_reservations
 from sila_loyalty.flows.grants import Source, write_entry
+from sila_loyalty.runtime import LoyaltyParts, LoyaltyRuntime
 from sila_loyalty.tables import accounts, boosts, ledger_entries
 
 log = structlog.get_logger(__name__)
@@ -41,7 +40,7 @@ class PassResult:
     anniversaries: int = 0
 
 
-async def end_boosts(runtime: Runtime, now: datetime, *, batch_size: int = 200) -> int:
+async def end_boosts(runtime: LoyaltyRuntime, now: datetime, *, batch_size: int = 200) -> int:
     ended = 0
     while True:
         async with runtime.session_factory() as session, session.begin():
@@ -55,7 +54,7 @@ async def end_boosts(runtime: Runtime, now: datetime, *, batch_size: int = 200) 
                 )
             ).all()
             for row in rows:
-                ends_at = aware(row.ends_at) or now
+                ends_at = row.ends_at or now
                 await session.execute(
                     update(boosts).where(boosts.c.id == row.id).values(ended_at=ends_at)
                 )
@@ -77,7 +76,7 @@ async def end_boosts(runtime: Runtime, now: datetime, *, batch_size: int = 200) 
             return ended
 
 
-async def expire_points(runtime: Runtime, now: datetime, *, batch_size: int = 200) -> int:
+async def expire_points(runtime: LoyaltyRuntime, now: datetime, *, batch_size: int = 200) -> int:
     """Withdraw what is left of every lot past its expiry, account by account."""
     expired = 0
     while True:
@@ -107,7 +106,7 @@ async def expire_points(runtime: Runtime, now: datetime, *, batch_size: int = 20
 
 
 async def _expire_account(
-    session: AsyncSession, runtime: Runtime, customer_id: str, now: datetime
+    session: AsyncSession, runtime: LoyaltyParts, customer_id: str, now: datetime
 ) -> int:
     await lock_account(session, customer_id)
     entries = (
@@ -119,7 +118,7 @@ async def _expire_account(
         )
     ).all()
     lots = [
-        PointLot(e.entry_id, int(e.quantity), aware(e.expires_at) or now)
+        PointLot(e.entry_id, int(e.quantity), e.expires_at or now)
         for e in entries
         if e.quantity > 0 and e.expires_at is not None
     ]
@@ -166,7 +165,9 @@ async def _expire_account(
     return total
 
 
-async def celebrate_anniversaries(runtime: Runtime, now: datetime, *, batch_size: int = 200) -> int:
+async def celebrate_anniversaries(
+    runtime: LoyaltyRuntime, now: datetime, *, batch_size: int = 200
+) -> int:
     """Every customer whose tenure anniversary has come this year (Algiers) and is not yet
     celebrated: the anniversary goes through the rule engine as an event of its own,
     ``tenure:<customer>:<year>``, once per customer per year (the account's
@@ -206,10 +207,10 @@ async def celebrate_anniversaries(runtime: Runtime, now: datetime, *, batch_size
 
 
 async def _celebrate(
-    session: AsyncSession, runtime: Runtime, customer_id: str, now: datetime
+    session: AsyncSession, runtime: LoyaltyRuntime, customer_id: str, now: datetime
 ) -> int:
     account = await lock_account(session, customer_id)
-    registered_at = aware(account.registered_at)
+    registered_at = account.registered_at
     if registered_at is None or account.erased_at is not None:
         return 0
     due = due_anniversary(registered_at, account.tenure_celebrated_year, now)
@@ -239,10 +240,10 @@ async def _celebrate(
 
 
 async def run_pass(
-    runtime: Runtime, now: datetime | None = None, *, anniversaries: bool = True
+    runtime: LoyaltyRuntime, now: datetime | None = None, *, anniversaries: bool = True
 ) -> PassResult:
     now = now or datetime.now(UTC)
-    batch = settings_of(runtime).jobs_batch_size
+    batch = runtime.settings.jobs_batch_size
     return PassResult(
         boosts_ended=await end_boosts(runtime, now, batch_size=batch),
         points_expired=await expire_points(runtime, now, batch_size=batch),
@@ -253,9 +254,9 @@ async def run_pass(
     )
 
 
-async def run_jobs(runtime: Runtime, stop: asyncio.Event) -> None:
+async def run_jobs(runtime: LoyaltyRuntime, stop: asyncio.Event) -> None:
     """Run passes every ``jobs_interval_seconds`` until ``stop`` is set."""
-    interval = settings_of(runtime).jobs_interval_seconds
+    interval = runtime.settings.jobs_interval_seconds
     log.info("loyalty.jobs_started", interval=interval)
     # Anniversaries once a day (Algiers), at the first pass of the day: at start-up, then
     # at the first pass after midnight.

@@ -14,13 +14,15 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_common.auth import Principal
+from sila_common.idempotency import Created, create_once
 from sila_common.problems import Conflict, NotFound, Unprocessable
-from sila_common.service import Runtime
 from sila_loyalty.domain.ledger import EntryReason, RewardKind
 from sila_loyalty.domain.redemption import OPTIONS, InsufficientPoints, check_affordable
 from sila_loyalty.events import POINTS_REDEEMED, PointsRedeemed
 from sila_loyalty.flows.accounts import lock_account, points_of
 from sila_loyalty.flows.grants import Source, grant, write_entry
+from sila_loyalty.runtime import LoyaltyParts, LoyaltyRuntime, Render
 from sila_loyalty.tables import redemptions
 
 COUPON_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -32,7 +34,7 @@ def _coupon_code() -> str:
 
 async def redeem(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: LoyaltyParts,
     *,
     customer_id: str,
     option_code: str,
@@ -127,3 +129,22 @@ async def page_of(
         )
     query = query.order_by(redemptions.c.created_at.desc(), redemptions.c.id.desc())
     return list((await session.execute(query.limit(limit + 1))).all())
+
+
+async def redeem_once(
+    runtime: LoyaltyRuntime,
+    principal: Principal,
+    *,
+    customer_id: str,
+    option_code: str,
+    key: str | None,
+    body: Any,
+    render: Render,
+) -> Created:
+    """The redemption, once per Idempotency-Key."""
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        row = await redeem(session, runtime, customer_id=customer_id, option_code=option_code)
+        return 201, render(row)
+
+    return await create_once(runtime, principal, key=key, body=body, work=work)

@@ -10,16 +10,17 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_common.auth import Principal
+from sila_common.idempotency import Created, create_once
 from sila_common.problems import Conflict, NotFound, Unprocessable
-from sila_common.service import Runtime
 from sila_loyalty.domain.campaigns import Facts
 from sila_loyalty.domain.ledger import EntryReason, RewardKind
 from sila_loyalty.domain.referrals import ReferralRefusal, check_referral
 from sila_loyalty.domain.tiers import Tier
 from sila_loyalty.events import REFERRAL_CONVERTED, ReferralConverted
 from sila_loyalty.flows.accounts import lock_account
-from sila_loyalty.flows.common import settings_of
 from sila_loyalty.flows.grants import Source, grant
+from sila_loyalty.runtime import LoyaltyParts, LoyaltyRuntime, Render
 from sila_loyalty.tables import accounts, recorded_events, referrals
 
 # The advisory lock that serialises invitations (any number unique to this purpose).
@@ -143,7 +144,7 @@ async def referrers_of(session: AsyncSession, referees: set[str], phones: set[st
 
 
 async def convert(
-    session: AsyncSession, runtime: Runtime, referee_id: str, *, at: datetime
+    session: AsyncSession, runtime: LoyaltyParts, referee_id: str, *, at: datetime
 ) -> bool:
     """The referee paid for the first time: reward both sides once, tell the referrer."""
     referral = (
@@ -160,7 +161,7 @@ async def convert(
         .where(referrals.c.id == referral.id)
         .values(status="converted", converted_at=at)
     )
-    settings = settings_of(runtime)
+    settings = runtime.settings
     await lock_account(session, referral.referrer_id)
     for customer_id, side, points in (
         (referral.referrer_id, "referrer", settings.referral_referrer_points),
@@ -227,3 +228,29 @@ async def load(session: AsyncSession, referral_id: str) -> Any:
     if row is None:
         raise NotFound(f"No referral {referral_id}.")
     return row
+
+
+async def invite_once(
+    runtime: LoyaltyRuntime,
+    principal: Principal,
+    *,
+    customer_id: str,
+    referee_phone: str | None,
+    referrer_code: str | None,
+    key: str | None,
+    body: Any,
+    render: Render,
+) -> Created:
+    """The invitation (``invite``, the caller being ``customer_id``), once per Idempotency-Key."""
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        row = await invite(
+            session,
+            referrer_id=customer_id,
+            referee_phone=referee_phone,
+            referrer_code=referrer_code,
+            customer_id=customer_id,
+        )
+        return 201, render(row)
+
+    return await create_once(runtime, principal, key=key, body=body, work=work)

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
 from sila_common.geography import reference as geography
 from sila_common.inputs import Name
-from sila_common.problems import Conflict, NotFound, Unprocessable
+from sila_common.problems import NotFound
 from sila_common.roles import CAMPAIGNS
-from sila_notify.api.deps import NotifySettingsDep, aware
-from sila_notify.campaigns import MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND
-from sila_notify.domain.templates import TemplateRenderError
+from sila_notify.api.deps import NotifySettingsDep, RuntimeDep
+from sila_notify.flows import campaigns as flows
+from sila_notify.flows.campaigns import MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND
 from sila_notify.tables import campaign_sends, messages
-from sila_notify.template_store import latest_template, render_row
 
 router = APIRouter(prefix="/v1/campaign-sends", tags=["campaigns"])
 
@@ -97,8 +94,8 @@ async def _read(session: Any, campaign_id: str) -> CampaignRead:
         targeted=row.targeted,
         skipped=row.skipped,
         messages=states,
-        created_at=aware(row.created_at) or datetime.now(UTC),
-        planned_at=aware(row.planned_at),
+        created_at=row.created_at or datetime.now(UTC),
+        planned_at=row.planned_at,
     )
 
 
@@ -111,46 +108,17 @@ async def _read(session: Any, campaign_id: str) -> CampaignRead:
 async def create_campaign(
     body: CampaignWrite, runtime: RuntimeDep, settings: NotifySettingsDep, principal: Marketers
 ) -> CampaignRead:
-    now = datetime.now(UTC)
-    campaign_id = str(uuid.uuid4())
-    async with runtime.session_factory() as session, session.begin():
-        template = await latest_template(
-            session, event_type=body.template, variant="", language="fr", channel=body.channel
-        )
-        if template is None:
-            raise Unprocessable(
-                f"No template {body.template} on {body.channel}.",
-                errors=[{"field": "body.template", "message": "unknown", "type": "template"}],
-            )
-        try:
-            render_row(template, body.variables, "fr", body.channel)
-        except TemplateRenderError as error:
-            raise Unprocessable(
-                "The variables do not fit the template.",
-                errors=[
-                    {"field": f"body.variables.{p.name}", "message": p.detail, "type": p.code}
-                    for p in error.problems
-                ],
-            ) from error
-        await session.execute(
-            campaign_sends.insert().values(
-                id=campaign_id,
-                name=body.name,
-                event_type=body.template,
-                channel=body.channel,
-                segment=body.segment.model_dump(exclude_none=True),
-                variables=body.variables,
-                state="planning",
-                rate_per_second=body.rate_per_second or settings.campaign_rate_per_second,
-                cursor=None,
-                targeted=0,
-                skipped=0,
-                next_slot=now,
-                created_by=f"{principal.kind}:{principal.subject}"[:100],
-                created_at=now,
-                planned_at=None,
-            )
-        )
+    campaign_id = await flows.start_campaign(
+        runtime,
+        name=body.name,
+        template=body.template,
+        channel=body.channel,
+        segment=body.segment.model_dump(exclude_none=True),
+        variables=body.variables,
+        rate_per_second=body.rate_per_second or settings.campaign_rate_per_second,
+        created_by=f"{principal.kind}:{principal.subject}"[:100],
+    )
+    async with runtime.session_factory() as session:
         return await _read(session, campaign_id)
 
 
@@ -166,19 +134,6 @@ async def get_campaign(campaign_id: str, runtime: RuntimeDep, principal: Markete
 async def cancel_campaign(
     campaign_id: str, runtime: RuntimeDep, principal: Marketers
 ) -> CampaignRead:
-    now = datetime.now(UTC)
-    async with runtime.session_factory() as session, session.begin():
-        current = await _read(session, campaign_id)
-        if current.state == "cancelled":
-            raise Conflict("The campaign is already cancelled.")
-        await session.execute(
-            update(campaign_sends)
-            .where(campaign_sends.c.id == campaign_id)
-            .values(state="cancelled")
-        )
-        await session.execute(
-            update(messages)
-            .where(messages.c.campaign_id == campaign_id, messages.c.state == "queued")
-            .values(state="failed", provider_reason="campaign cancelled", failed_at=now)
-        )
+    await flows.cancel_campaign(runtime, campaign_id)
+    async with runtime.session_factory() as session:
         return await _read(session, campaign_id)

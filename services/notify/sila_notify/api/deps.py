@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -10,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.app import runtime_of
 from sila_common.auth import Principal, ensure_roles
-from sila_common.identity_client import identity_client_of
 from sila_common.problems import Forbidden, NotFound
 from sila_common.roles import CONTENT, CUSTOMER_CARE, FRONT_OFFICE
-from sila_common.service import Runtime
-from sila_notify.directory import recipient_row, remember_identity_answer
+from sila_notify.directory import recipient_row
+from sila_notify.flows.recipients import learn_customer
+from sila_notify.runtime import NotifyRuntime
 from sila_notify.settings import NotifySettings
 
 # The platform's groups (sila_common.roles), the same as in identity and tickets: customer
@@ -25,19 +24,20 @@ WRITERS = FRONT_OFFICE
 CONTENT_ROLES = CONTENT
 
 
-async def get_notify_settings(request: Request) -> NotifySettings:
-    settings = runtime_of(request).settings
-    assert isinstance(settings, NotifySettings)
-    return settings
+async def get_notify_runtime(request: Request) -> NotifyRuntime:
+    """The process's runtime, with notify's settings (the app is made from notify's definition)."""
+    runtime: NotifyRuntime = runtime_of(request)
+    return runtime
 
 
+async def get_notify_settings(
+    runtime: Annotated[NotifyRuntime, Depends(get_notify_runtime)],
+) -> NotifySettings:
+    return runtime.settings
+
+
+RuntimeDep = Annotated[NotifyRuntime, Depends(get_notify_runtime)]
 NotifySettingsDep = Annotated[NotifySettings, Depends(get_notify_settings)]
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def customer_not_found(customer_id: str) -> NotFound:
@@ -46,7 +46,7 @@ def customer_not_found(customer_id: str) -> NotFound:
 
 async def customer_in_scope(
     session: AsyncSession,
-    runtime: Runtime,
+    runtime: NotifyRuntime,
     principal: Principal,
     customer_id: str,
     *,
@@ -67,12 +67,8 @@ async def customer_in_scope(
     elif principal.kind != "service":
         raise Forbidden("Partners do not read customers' notifications.")
     recipient = await recipient_row(session, customer_id)
-    if recipient is None:
-        answer = await identity_client_of(runtime).customer(customer_id)
-        if answer is not None:
-            async with runtime.session_factory() as own, own.begin():
-                await remember_identity_answer(own, answer)
-            recipient = await recipient_row(session, customer_id)
+    if recipient is None and await learn_customer(runtime, customer_id):
+        recipient = await recipient_row(session, customer_id)
     if recipient is None or recipient.erased:
         raise customer_not_found(customer_id)
     if principal.kind == "agent" and not principal.serves_wilaya(recipient.wilaya_code):

@@ -8,16 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal
 from sila_common.inputs import decode_time_cursor
-from sila_common.pagination import encode_cursor
+from sila_common.pagination import KeysetPage, encode_cursor
 from sila_common.problems import NotFound, Unprocessable
-from sila_notify.api.deps import NotifySettingsDep, aware, customer_in_scope
-from sila_notify.delivery import records
-from sila_notify.delivery.reports import DeliveryReport, delivery_reports
+from sila_notify.api.deps import NotifySettingsDep, RuntimeDep, customer_in_scope
+from sila_notify.flows import inbox as inbox_flows
+from sila_notify.flows.delivery import records
+from sila_notify.flows.delivery.reports import DeliveryReport, delivery_reports
 from sila_notify.tables import inbox_items, messages
 
 notifications = APIRouter(prefix="/v1/notifications", tags=["notifications"])
@@ -49,9 +49,8 @@ class MessageRead(BaseModel):
     campaign_id: str | None
 
 
-class MessagePage(BaseModel):
-    items: list[MessageRead]
-    next_cursor: str | None
+class MessagePage(KeysetPage[MessageRead]):
+    pass
 
 
 def to_message(row: Any) -> MessageRead:
@@ -71,11 +70,11 @@ def to_message(row: Any) -> MessageRead:
         state=row.state,
         provider_reason=row.provider_reason,
         attempts=row.attempts,
-        scheduled_for=aware(row.scheduled_for) or datetime.now(UTC),
-        created_at=aware(row.created_at) or datetime.now(UTC),
-        sent_at=aware(row.sent_at),
-        delivered_at=aware(row.delivered_at),
-        failed_at=aware(row.failed_at),
+        scheduled_for=row.scheduled_for or datetime.now(UTC),
+        created_at=row.created_at or datetime.now(UTC),
+        sent_at=row.sent_at,
+        delivered_at=row.delivered_at,
+        failed_at=row.failed_at,
         campaign_id=row.campaign_id,
     )
 
@@ -138,10 +137,8 @@ class InboxItem(BaseModel):
     read_at: datetime | None
 
 
-class InboxPage(BaseModel):
-    items: list[InboxItem]
+class InboxPage(KeysetPage[InboxItem]):
     unread_count: int
-    next_cursor: str | None
 
 
 def _inbox_owner(principal: Any, customer_id: str | None) -> str:
@@ -194,8 +191,8 @@ async def list_inbox(
             event_type=r.event_type,
             title=r.title,
             body=r.body,
-            created_at=aware(r.created_at) or datetime.now(UTC),
-            read_at=aware(r.read_at),
+            created_at=r.created_at or datetime.now(UTC),
+            read_at=r.read_at,
         )
         for r in rows[:limit]
     ]
@@ -209,28 +206,18 @@ async def list_inbox(
 
 @inbox.post("/{item_id}/read", response_model=InboxItem, summary="Mark an inbox item read")
 async def mark_read(item_id: str, runtime: RuntimeDep, principal: CurrentPrincipal) -> InboxItem:
-    async with runtime.session_factory() as session, session.begin():
-        row = (
-            await session.execute(select(inbox_items).where(inbox_items.c.id == item_id))
-        ).one_or_none()
-        if row is None:
-            raise NotFound(f"No inbox item {item_id}.")
-        try:
-            await customer_in_scope(session, runtime, principal, row.customer_id)
-        except NotFound as hidden:
-            raise NotFound(f"No inbox item {item_id}.") from hidden
-        read_at = aware(row.read_at) or datetime.now(UTC)
-        if row.read_at is None:
-            await session.execute(
-                update(inbox_items).where(inbox_items.c.id == item_id).values(read_at=read_at)
-            )
+    row, read_at = await inbox_flows.mark_read(
+        runtime,
+        item_id,
+        scope=lambda session, customer: customer_in_scope(session, runtime, principal, customer),
+    )
     return InboxItem(
         id=row.id,
         message_id=row.message_id,
         event_type=row.event_type,
         title=row.title,
         body=row.body,
-        created_at=aware(row.created_at) or datetime.now(UTC),
+        created_at=row.created_at or datetime.now(UTC),
         read_at=read_at,
     )
 
@@ -252,7 +239,7 @@ async def sms_delivery_report(
     # Reports arriving together are recorded in one transaction (delivery/reports.py); each is
     # answered once its own is committed.
     report = DeliveryReport(message_id=message_id, token=token, type=type, answer=answer)
-    if not await delivery_reports(runtime, settings).record(report):
+    if not await delivery_reports(runtime).record(report):
         # The same answer whether the message exists or not.
         raise NotFound("No such delivery report target.")
     return PlainTextResponse("OK")

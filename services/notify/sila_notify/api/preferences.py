@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal
-from sila_notify.api.deps import WRITERS, NotifySettingsDep, aware, customer_in_scope
-from sila_notify.directory import record_consent
+from sila_notify.api.deps import WRITERS, NotifySettingsDep, RuntimeDep, customer_in_scope
 from sila_notify.domain.quiet_hours import QuietHoursWindow
-from sila_notify.tables import consents, push_tokens, recipients
+from sila_notify.flows import preferences as flows
+from sila_notify.tables import consents, push_tokens
 
 router = APIRouter(prefix="/v1/notification-preferences", tags=["preferences"])
 
@@ -106,7 +104,7 @@ async def _read(session: AsyncSession, recipient: Any, window: QuietHoursWindow)
                 channel=row.channel,
                 granted=row.granted,
                 captured_via=row.captured_via,
-                updated_at=aware(row.updated_at),
+                updated_at=row.updated_at,
             )
             for row in rows
         ],
@@ -149,25 +147,17 @@ async def put_preferences(
     settings: NotifySettingsDep,
     principal: CurrentPrincipal,
 ) -> PreferencesRead:
-    now = datetime.now(UTC)
-    async with runtime.session_factory() as session, session.begin():
-        recipient = await customer_in_scope(session, runtime, principal, customer_id, roles=WRITERS)
-        if body.channel_order is not None:
-            await session.execute(
-                update(recipients)
-                .where(recipients.c.customer_id == customer_id)
-                .values(channel_order=list(body.channel_order), updated_at=now)
-            )
-        for consent in body.consents:
-            await record_consent(
-                session,
-                customer_id=customer_id,
-                purpose=consent.purpose,
-                channel=consent.channel,
-                granted=consent.granted,
-                captured_via=_captured_via(principal),
-                at=now,
-            )
+    await flows.set_preferences(
+        runtime,
+        customer_id,
+        channel_order=list(body.channel_order) if body.channel_order is not None else None,
+        consents=[(c.purpose, c.channel, c.granted) for c in body.consents],
+        captured_via=_captured_via(principal),
+        scope=lambda session, customer: customer_in_scope(
+            session, runtime, principal, customer, roles=WRITERS
+        ),
+    )
+    async with runtime.session_factory() as session:
         recipient = await customer_in_scope(session, runtime, principal, customer_id, roles=WRITERS)
         return await _read(session, recipient, settings.quiet_window())
 
@@ -180,16 +170,15 @@ async def put_preferences(
 async def add_push_token(
     customer_id: str, body: PushTokenWrite, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Response:
-    async with runtime.session_factory() as session, session.begin():
-        await customer_in_scope(session, runtime, principal, customer_id, roles=WRITERS)
-        values = {
-            "customer_id": customer_id,
-            "platform": body.platform,
-            "created_at": datetime.now(UTC),
-        }
-        stmt = pg_insert(push_tokens).values(token=body.token, **values)
-        # A device that changes hands belongs to whoever registered it last.
-        await session.execute(stmt.on_conflict_do_update(index_elements=["token"], set_=values))
+    await flows.add_push_token(
+        runtime,
+        customer_id,
+        body.token,
+        body.platform,
+        scope=lambda session, customer: customer_in_scope(
+            session, runtime, principal, customer, roles=WRITERS
+        ),
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -201,11 +190,12 @@ async def add_push_token(
 async def delete_push_token(
     customer_id: str, token: str, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Response:
-    async with runtime.session_factory() as session, session.begin():
-        await customer_in_scope(session, runtime, principal, customer_id, roles=WRITERS)
-        await session.execute(
-            delete(push_tokens).where(
-                push_tokens.c.customer_id == customer_id, push_tokens.c.token == token
-            )
-        )
+    await flows.delete_push_token(
+        runtime,
+        customer_id,
+        token,
+        scope=lambda session, customer: customer_in_scope(
+            session, runtime, principal, customer, roles=WRITERS
+        ),
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import re
 import string
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
-from sila_common.problems import Conflict, NotFound, Unprocessable
+from sila_common.problems import NotFound, Unprocessable
 from sila_common.roles import ROLES
-from sila_notify.api.deps import CONTENT_ROLES, aware
+from sila_notify.api.deps import CONTENT_ROLES, RuntimeDep
 from sila_notify.domain.sms import count_sms
 from sila_notify.domain.templates import (
     TemplateProblem,
@@ -26,10 +22,10 @@ from sila_notify.domain.templates import (
     VariableType,
     validate_template,
 )
+from sila_notify.flows import templates as flows
 from sila_notify.tables import event_routes, templates
 from sila_notify.template_store import (
     latest_template,
-    next_version,
     render_row,
     template_name,
     used_in,
@@ -177,7 +173,7 @@ def to_read(row: Any) -> TemplateRead:
         body=row.body,
         variables=dict(row.variables),
         created_by=row.created_by,
-        created_at=aware(row.created_at) or datetime.now(UTC),
+        created_at=row.created_at or datetime.now(UTC),
     )
 
 
@@ -198,31 +194,17 @@ async def save_template(
             title="Invalid template",
             errors=faults,
         )
-    try:
-        async with runtime.session_factory() as session, session.begin():
-            version = await next_version(
-                session,
-                event_type=body.event_type,
-                variant=body.variant,
-                language=body.language,
-                channel=body.channel,
-            )
-            row = {
-                "id": str(uuid.uuid4()),
-                "event_type": body.event_type,
-                "variant": body.variant,
-                "language": body.language,
-                "channel": body.channel,
-                "version": version,
-                "subject": body.subject,
-                "body": body.body,
-                "variables": {k: v.value for k, v in body.variables.items()},
-                "created_by": f"{principal.kind}:{principal.subject}"[:100],
-                "created_at": datetime.now(UTC),
-            }
-            await session.execute(pg_insert(templates).values(**row))
-    except IntegrityError as race:
-        raise Conflict("Another version was saved at the same moment; try again.") from race
+    row = await flows.save_template(
+        runtime,
+        event_type=body.event_type,
+        variant=body.variant,
+        language=body.language,
+        channel=body.channel,
+        subject=body.subject,
+        body=body.body,
+        variables={k: v.value for k, v in body.variables.items()},
+        created_by=f"{principal.kind}:{principal.subject}"[:100],
+    )
     return TemplateRead(name=template_name(body.event_type, body.variant), **row)
 
 
@@ -371,17 +353,7 @@ async def put_route(
             "Not an event type.",
             errors=[{"field": "path.event_type", "message": "svc.entity.verb", "type": "pattern"}],
         )
-    values = {**body.model_dump(), "updated_at": datetime.now(UTC)}
-    async with runtime.session_factory() as session, session.begin():
-        stmt = pg_insert(event_routes).values(event_type=event_type, **values)
-        await session.execute(
-            stmt.on_conflict_do_update(index_elements=["event_type"], set_=values)
-        )
-        row = (
-            await session.execute(
-                select(event_routes).where(event_routes.c.event_type == event_type)
-            )
-        ).one()
+    row = await flows.put_route(runtime, event_type, body.model_dump())
     return _route(row)
 
 
@@ -394,5 +366,5 @@ def _route(row: Any) -> RouteRead:
         condition=dict(row.condition),
         variant_field=row.variant_field,
         enabled=row.enabled,
-        updated_at=aware(row.updated_at) or datetime.now(UTC),
+        updated_at=row.updated_at or datetime.now(UTC),
     )

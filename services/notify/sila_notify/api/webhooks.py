@@ -14,23 +14,28 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field, HttpUrl, field_validator
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, or_, select
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_scope
 from sila_common.inputs import decode_time_cursor
-from sila_common.pagination import encode_cursor
-from sila_common.problems import Conflict, NotFound, Unprocessable
-from sila_notify.api.deps import NotifySettingsDep, aware
+from sila_common.pagination import KeysetPage, encode_cursor
+from sila_common.problems import Unprocessable
+from sila_notify.api.deps import NotifySettingsDep, RuntimeDep
 from sila_notify.domain.webhook_policy import (
     NEVER_DELIVERED,
     DestinationRefused,
     partner_may_subscribe,
 )
 from sila_notify.domain.webhook_signature import generate_secret
-from sila_notify.sql import rows_affected
+from sila_notify.flows import subscriptions as flows
+from sila_notify.flows.subscriptions import (
+    is_admin,
+    owner_of,
+    owner_scopes,
+    visible_subscription,
+)
+from sila_notify.flows.webhooks.destinations import check_destination
 from sila_notify.tables import webhook_attempts, webhook_deliveries, webhook_subscriptions
-from sila_notify.webhooks.destinations import check_destination
 
 router = APIRouter(prefix="/v1/webhook-subscriptions", tags=["webhooks"])
 
@@ -40,19 +45,6 @@ PATTERN = r"^(\*|[a-z_]+\.\*|[a-z_]+\.[a-z_]+\.[a-z_]+)$"
 
 # Partners with webhooks:manage (their own subscriptions), or administrators (all).
 Manager = Annotated[Principal, Depends(require_scope(MANAGE_SCOPE, or_admin=True))]
-
-
-def owner_of(principal: Principal) -> str:
-    return f"{principal.kind}:{principal.subject}"[:150]
-
-
-def is_admin(principal: Principal) -> bool:
-    return principal.is_admin
-
-
-def owner_scopes(principal: Principal) -> list[str]:
-    """What bounds a partner's subscription: the scopes of the token that saved it."""
-    return sorted(principal.scopes) if principal.kind == "partner" else []
 
 
 def ensure_receivable(principal: Principal, event_types: list[str]) -> None:
@@ -151,9 +143,8 @@ class DeliveryRead(BaseModel):
     attempt_log: list[dict[str, Any]]
 
 
-class DeliveryPage(BaseModel):
-    items: list[DeliveryRead]
-    next_cursor: str | None
+class DeliveryPage(KeysetPage[DeliveryRead]):
+    pass
 
 
 def to_read(row: Any) -> SubscriptionRead:
@@ -168,9 +159,9 @@ def to_read(row: Any) -> SubscriptionRead:
         description=row.description,
         state=row.state,
         disabled_reason=row.disabled_reason,
-        previous_secret_expires_at=aware(row.previous_secret_expires_at),
-        created_at=aware(row.created_at) or datetime.now(UTC),
-        updated_at=aware(row.updated_at) or datetime.now(UTC),
+        previous_secret_expires_at=row.previous_secret_expires_at,
+        created_at=row.created_at or datetime.now(UTC),
+        updated_at=row.updated_at or datetime.now(UTC),
     )
 
 
@@ -184,27 +175,6 @@ async def _check_url(url: str, runtime: Any) -> None:
             title="Destination refused",
             errors=[{"field": "body.url", "message": str(refused), "type": "destination"}],
         ) from refused
-
-
-async def _visible(session: Any, principal: Principal, subscription_id: str) -> Any:
-    row = (
-        await session.execute(
-            select(webhook_subscriptions).where(webhook_subscriptions.c.id == subscription_id)
-        )
-    ).one_or_none()
-    if row is None or not (is_admin(principal) or row.owner == owner_of(principal)):
-        raise NotFound(f"No webhook subscription {subscription_id}.")
-    return row
-
-
-def _refuse_for_hub_listener(row: Any, changes: set[str]) -> None:
-    if row.kind == "tmf621" and changes:
-        raise Conflict(
-            "This is a TMF621 hub listener: change or remove it through "
-            "/tmf-api/troubleTicket/v4/hub (only its state can be changed here).",
-            slug="tmf-hub-listener",
-            title="Managed by the TMF621 hub",
-        )
 
 
 @router.post(
@@ -235,8 +205,7 @@ async def create_subscription(
         "created_at": now,
         "updated_at": now,
     }
-    async with runtime.session_factory() as session, session.begin():
-        await session.execute(webhook_subscriptions.insert().values(**row))
+    await flows.create_subscription(runtime, row)
     return SubscriptionCreated(**{k: v for k, v in row.items() if k != "previous_secret"})
 
 
@@ -255,7 +224,7 @@ async def get_subscription(
     subscription_id: str, runtime: RuntimeDep, principal: Manager
 ) -> SubscriptionRead:
     async with runtime.session_factory() as session:
-        return to_read(await _visible(session, principal, subscription_id))
+        return to_read(await visible_subscription(session, principal, subscription_id))
 
 
 @router.patch(
@@ -274,19 +243,7 @@ async def update_subscription(
         await _check_url(changes["url"], runtime)
     if changes.get("state") == "active":
         changes["disabled_reason"] = None
-    async with runtime.session_factory() as session, session.begin():
-        current = await _visible(session, principal, subscription_id)
-        _refuse_for_hub_listener(current, set(changes) - {"state", "disabled_reason"})
-        if current.owner == owner_of(principal) and principal.kind == "partner":
-            # Saved again by its partner: bounded by the scopes it holds now.
-            changes["owner_scopes"] = owner_scopes(principal)
-        if changes:
-            await session.execute(
-                update(webhook_subscriptions)
-                .where(webhook_subscriptions.c.id == subscription_id)
-                .values(**changes, updated_at=datetime.now(UTC))
-            )
-        row = await _visible(session, principal, subscription_id)
+    row = await flows.update_subscription(runtime, principal, subscription_id, changes)
     return to_read(row)
 
 
@@ -294,22 +251,7 @@ async def update_subscription(
 async def delete_subscription(
     subscription_id: str, runtime: RuntimeDep, principal: Manager
 ) -> Response:
-    async with runtime.session_factory() as session, session.begin():
-        _refuse_for_hub_listener(await _visible(session, principal, subscription_id), {"delete"})
-        ids = select(webhook_deliveries.c.id).where(
-            webhook_deliveries.c.subscription_id == subscription_id
-        )
-        await session.execute(
-            delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(ids))
-        )
-        await session.execute(
-            delete(webhook_deliveries).where(
-                webhook_deliveries.c.subscription_id == subscription_id
-            )
-        )
-        await session.execute(
-            delete(webhook_subscriptions).where(webhook_subscriptions.c.id == subscription_id)
-        )
+    await flows.delete_subscription(runtime, principal, subscription_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -323,19 +265,9 @@ async def rotate_secret(
 ) -> SecretRotated:
     now = datetime.now(UTC)
     expires = now + timedelta(hours=settings.webhook_secret_overlap_hours)
-    secret = generate_secret()
-    async with runtime.session_factory() as session, session.begin():
-        row = await _visible(session, principal, subscription_id)
-        await session.execute(
-            update(webhook_subscriptions)
-            .where(webhook_subscriptions.c.id == subscription_id)
-            .values(
-                secret=secret,
-                previous_secret=row.secret,
-                previous_secret_expires_at=expires,
-                updated_at=now,
-            )
-        )
+    secret = await flows.rotate_secret(
+        runtime, principal, subscription_id, now=now, expires=expires
+    )
     return SecretRotated(secret=secret, previous_secret_expires_at=expires)
 
 
@@ -353,7 +285,7 @@ async def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> DeliveryPage:
     async with runtime.session_factory() as session:
-        await _visible(session, principal, subscription_id)
+        await visible_subscription(session, principal, subscription_id)
         query = select(webhook_deliveries).where(
             webhook_deliveries.c.subscription_id == subscription_id
         )
@@ -389,7 +321,7 @@ async def list_deliveries(
     for attempt in attempts:
         log.setdefault(attempt.delivery_id, []).append(
             {
-                "attempted_at": (aware(attempt.attempted_at) or datetime.now(UTC)).isoformat(),
+                "attempted_at": (attempt.attempted_at or datetime.now(UTC)).isoformat(),
                 "status_code": attempt.status_code,
                 "error": attempt.error,
                 "duration_ms": attempt.duration_ms,
@@ -402,11 +334,11 @@ async def list_deliveries(
             event_type=r.event_type,
             state="pending" if r.state == "pending" else r.state,
             attempts=r.attempts,
-            next_attempt_at=aware(r.next_attempt_at) if r.state == "pending" else None,
+            next_attempt_at=r.next_attempt_at if r.state == "pending" else None,
             last_status_code=r.last_status_code,
             last_error=r.last_error,
-            created_at=aware(r.created_at) or datetime.now(UTC),
-            completed_at=aware(r.completed_at),
+            created_at=r.created_at or datetime.now(UTC),
+            completed_at=r.completed_at,
             attempt_log=log.get(r.id, []),
         )
         for r in page
@@ -427,27 +359,5 @@ async def list_deliveries(
 async def replay_delivery(
     subscription_id: str, delivery_id: str, runtime: RuntimeDep, principal: Manager
 ) -> dict[str, str]:
-    async with runtime.session_factory() as session, session.begin():
-        subscription = await _visible(session, principal, subscription_id)
-        if subscription.state != "active":
-            raise Unprocessable(
-                "Enable the subscription again before replaying its deliveries.",
-                slug="webhook-disabled",
-                title="Subscription disabled",
-            )
-        result = await session.execute(
-            update(webhook_deliveries)
-            .where(
-                webhook_deliveries.c.id == delivery_id,
-                webhook_deliveries.c.subscription_id == subscription_id,
-            )
-            .values(
-                state="pending",
-                attempts=0,
-                next_attempt_at=datetime.now(UTC),
-                completed_at=None,
-            )
-        )
-        if not rows_affected(result):
-            raise NotFound(f"No delivery {delivery_id} for this subscription.")
+    await flows.replay_delivery(runtime, principal, subscription_id, delivery_id)
     return {"id": delivery_id, "state": "pending"}

@@ -6,17 +6,16 @@ policies) and supervisors (queues).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal, require_roles
 from sila_common.inputs import Day, Instant, Name
 from sila_common.problems import Forbidden, NotFound, Unprocessable
+from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.api.views import AGENT_ROLES
 from sila_tickets.domain.agencies import AGENCY_CODE_PATTERN
 from sila_tickets.domain.calendar import CalendarCoverageError
@@ -24,16 +23,15 @@ from sila_tickets.domain.routing import AssignmentStrategy
 from sila_tickets.domain.sla import (
     ClockKind,
     Duration,
-    NoPolicyError,
     SlaPolicy,
     TicketCategory,
     TicketPriority,
     compute_due,
-    select_policy,
 )
-from sila_tickets.reference import covering_years, load_holidays, policy_from_row, reference_of
-from sila_tickets.seed import policy_key, policy_row
-from sila_tickets.tables import holiday_overrides, queue_agents, queues, sla_policies, subcategories
+from sila_tickets.flows import reference as reference_flows
+from sila_tickets.reference import policy_from_row
+from sila_tickets.seed import policy_key
+from sila_tickets.tables import queue_agents, queues, sla_policies, subcategories
 
 router = APIRouter(prefix="/v1/tickets", tags=["reference data"])
 
@@ -163,15 +161,7 @@ async def put_policy(body: PolicyBody, runtime: RuntimeDep) -> PolicyRead:
         first_response=Duration(body.first_response.amount, body.first_response.kind),
         resolution=Duration(body.resolution.amount, body.resolution.kind),
     )
-    row = policy_row(policy, datetime.now(UTC))
-    async with runtime.session_factory() as session, session.begin():
-        stmt = pg_insert(sla_policies).values(**row)
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["key"], set_={k: v for k, v in row.items() if k != "key"}
-            )
-        )
-    reference_of(runtime).invalidate()
+    await reference_flows.put_policy(runtime, policy)
     return policy_read(policy)
 
 
@@ -182,19 +172,7 @@ async def put_policy(body: PolicyBody, runtime: RuntimeDep) -> PolicyRead:
     dependencies=[Admin],
 )
 async def delete_policy(key: str, runtime: RuntimeDep) -> Response:
-    async with runtime.session_factory() as session, session.begin():
-        row = (
-            await session.execute(select(sla_policies).where(sla_policies.c.key == key))
-        ).one_or_none()
-        if row is None:
-            raise NotFound(f"No policy {key}.")
-        if row.subcategory is None and row.priority is None:
-            raise Unprocessable(
-                "A category keeps its own policy: every ticket needs one.",
-                slug="category-policy-required",
-            )
-        await session.execute(delete(sla_policies).where(sla_policies.c.key == key))
-    reference_of(runtime).invalidate()
+    await reference_flows.delete_policy(runtime, key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -224,24 +202,14 @@ async def preview_policy(
     opened = opened_at or datetime.now(UTC)
     if opened.tzinfo is None:
         raise Unprocessable("opened_at needs a UTC offset.", slug="naive-datetime")
-    reference = reference_of(runtime)
-    async with runtime.session_factory() as session, session.begin():
-        try:
-            policy = select_policy(
-                await reference.policies(session),
-                category=category,
-                subcategory=subcategory,
-                priority=priority,
-            )
-        except NoPolicyError as exc:
-            raise Unprocessable(str(exc), slug="no-policy") from exc
-        if agency_code is not None and agency_code not in await reference.agencies(session):
-            raise Unprocessable(
-                f"No agency {agency_code}.",
-                slug="unknown-agency",
-                errors=[{"field": "query.agency_code", "message": "no such agency"}],
-            )
-        calendar = await reference.calendar(session, opened, agency=agency_code)
+    policy, calendar = await reference_flows.policy_for(
+        runtime,
+        category=category,
+        subcategory=subcategory,
+        priority=priority,
+        opened=opened,
+        agency_code=agency_code,
+    )
     try:
         first_response_due_at = compute_due(policy.first_response, opened, calendar)
         due_at = compute_due(policy.resolution, opened, calendar)
@@ -294,11 +262,7 @@ class CalendarRead(BaseModel):
 async def get_calendar(
     runtime: RuntimeDep, year: Annotated[int, Query(ge=2000, le=2100)]
 ) -> CalendarRead:
-    async with runtime.session_factory() as session, session.begin():
-        holidays = await load_holidays(session, frozenset({year}))
-        overrides = (
-            await session.execute(select(holiday_overrides).order_by(holiday_overrides.c.id))
-        ).all()
+    holidays, overrides = await reference_flows.calendar_of(runtime, year)
     return CalendarRead(
         year=year,
         holidays=[HolidayRead(day=h.day, name=h.name, estimated=h.estimated) for h in holidays],
@@ -341,29 +305,17 @@ async def override_holiday(
     runtime: RuntimeDep,
     principal: Annotated[Principal, Admin],
 ) -> CalendarRead:
-    now = datetime.now(UTC)
-    actor = f"{principal.kind}:{principal.subject}"
-    rows: list[dict[str, Any]] = []
-    base = {"reason": body.reason, "created_by": actor, "created_at": now}
-    if body.action in ("confirm", "move", "remove"):
-        async with runtime.session_factory() as session, session.begin():
-            current = await load_holidays(session, covering_years(datetime(body.day.year, 6, 1)))
-        names = [h.name for h in current if h.day == body.day]
-        if body.name not in names and not (body.action == "remove" and body.name is None):
-            raise Unprocessable(
-                f"No holiday {body.name!r} on {body.day}; that day has {names}.",
-                slug="no-such-holiday",
-            )
-    if body.action == "confirm":
-        rows.append({"day": body.day, "action": "add", "name": body.name, **base})
-    elif body.action == "move":
-        rows.append({"day": body.day, "action": "remove", "name": body.name, **base})
-        rows.append({"day": body.to_day, "action": "add", "name": body.name, **base})
-    else:
-        rows.append({"day": body.day, "action": body.action, "name": body.name, **base})
-    async with runtime.session_factory() as session, session.begin():
-        await session.execute(insert(holiday_overrides), rows)
-    reference_of(runtime).invalidate()
+    await reference_flows.override_holiday(
+        runtime,
+        reference_flows.HolidayChange(
+            action=body.action,
+            day=body.day,
+            name=body.name,
+            to_day=body.to_day,
+            reason=body.reason,
+        ),
+        actor=f"{principal.kind}:{principal.subject}",
+    )
     return await get_calendar(runtime, body.day.year)
 
 
@@ -432,10 +384,7 @@ async def set_strategy(
     principal: Annotated[Principal, Supervisor],
 ) -> StrategyBody:
     await _queue_exists(runtime, code)
-    async with runtime.session_factory() as session, session.begin():
-        await session.execute(
-            update(queues).where(queues.c.code == code).values(strategy=body.strategy.value)
-        )
+    await reference_flows.set_strategy(runtime, code, body.strategy)
     return body
 
 
@@ -460,16 +409,9 @@ async def add_member(
 ) -> Response:
     await _queue_exists(runtime, code)
     _ensure_supervises(principal, wilaya)
-    async with runtime.session_factory() as session, session.begin():
-        stmt = pg_insert(queue_agents).values(
-            queue=code,
-            wilaya_code=wilaya,
-            agent_id=agent_id,
-            last_assigned_at=None,
-            added_by=f"{principal.kind}:{principal.subject}",
-            added_at=datetime.now(UTC),
-        )
-        await session.execute(stmt.on_conflict_do_nothing())
+    await reference_flows.add_member(
+        runtime, code, agent_id, wilaya, f"{principal.kind}:{principal.subject}"
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -486,14 +428,5 @@ async def remove_member(
     wilaya: Annotated[str, Query(pattern=r"^(\d{2}|\*)$")] = "*",
 ) -> Response:
     _ensure_supervises(principal, wilaya)
-    async with runtime.session_factory() as session, session.begin():
-        result = await session.execute(
-            delete(queue_agents).where(
-                queue_agents.c.queue == code,
-                queue_agents.c.agent_id == agent_id,
-                queue_agents.c.wilaya_code == wilaya,
-            )
-        )
-    if not result.rowcount:  # type: ignore[attr-defined]
-        raise NotFound(f"Agent {agent_id} is not in queue {code} for {wilaya}.")
+    await reference_flows.remove_member(runtime, code, agent_id, wilaya)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,6 +7,7 @@ hours.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from itertools import pairwise
 from typing import Annotated, Any, Literal
@@ -14,14 +15,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
 from sila_common.geography import match_commune
 from sila_common.geography import reference as geography
 from sila_common.inputs import Name
 from sila_common.problems import Forbidden, NotFound, Unprocessable
+from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.api.views import AGENT_ROLES
 from sila_tickets.domain.agencies import (
     AGENCY_CODE_PATTERN,
@@ -29,7 +29,7 @@ from sila_tickets.domain.agencies import (
     hours_document,
 )
 from sila_tickets.domain.calendar import BusinessHours
-from sila_tickets.reference import reference_of
+from sila_tickets.flows import reference as reference_flows
 from sila_tickets.tables import agencies
 
 router = APIRouter(prefix="/v1/tickets", tags=["reference data"])
@@ -153,7 +153,7 @@ def agency_read(row: Any) -> AgencyRead:
         hour_overrides=row.hour_overrides,
         active=row.active,
         updated_by=row.updated_by,
-        updated_at=row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC),
+        updated_at=row.updated_at,
     )
 
 
@@ -252,19 +252,11 @@ async def put_agency(
         "updated_by": f"{principal.kind}:{principal.subject}",
         "updated_at": now,
     }
-    async with runtime.session_factory() as session, session.begin():
-        existing = await session.scalar(
-            select(agencies.c.wilaya_code).where(agencies.c.code == body.code).with_for_update()
-        )
-        for wilaya in {body.wilaya_code, existing} - {None}:
+
+    def authorise(wilayas: Sequence[str]) -> None:
+        for wilaya in wilayas:
             if not principal.serves_wilaya(wilaya):
                 raise Forbidden(f"Your scope does not cover wilaya {wilaya}.")
-        stmt = pg_insert(agencies).values(**row)
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["code"], set_={k: v for k, v in row.items() if k != "code"}
-            )
-        )
-        saved = (await session.execute(select(agencies).where(agencies.c.code == body.code))).one()
-    reference_of(runtime).invalidate()
+
+    saved = await reference_flows.put_agency(runtime, row, authorise=authorise)
     return agency_read(saved)

@@ -2,54 +2,28 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
-from sila_common.events import EventSpec
+from sila_common.db import as_utc
 from sila_common.geography import reference as geography
 from sila_common.inputs import Instant, Name
-from sila_common.outbox import NewEvent
-from sila_common.problems import Conflict, Forbidden, NotFound, Unprocessable
-from sila_common.service import Runtime
+from sila_common.problems import Forbidden, Unprocessable
 from sila_tickets import flows
+from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.api.views import AGENT_ROLES
-from sila_tickets.domain.incidents import (
-    PLACES,
-    AreaKind,
-    UnknownPlace,
-    area_value,
-    normalise,
-    place_names,
-    resolve_place,
-)
-from sila_tickets.domain.lifecycle import OPEN, Status
-from sila_tickets.events import (
-    INCIDENT_CUSTOMER_AFFECTED,
-    INCIDENT_CUSTOMER_RESTORED,
-    IncidentCustomerAffected,
-    IncidentCustomerRestored,
-)
-from sila_tickets.tables import (
-    incident_customers,
-    incidents,
-    known_customers,
-    known_installations,
-    tickets,
-)
+from sila_tickets.domain.incidents import PLACES, AreaKind, UnknownPlace, resolve_place
+from sila_tickets.flows.incidents import Area as IncidentArea
+from sila_tickets.flows.incidents import NewIncident, linked_tickets, load_incident
+from sila_tickets.tables import incidents
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 Staff = Annotated[Principal, Depends(require_roles(*AGENT_ROLES))]
-RESOLVE_BATCH = 200
-RESOLVED_REASON = "The network incident is resolved."
 # An estimate in the past is a typo (a client's clock a little behind is not); one beyond
 # three months is not an estimate, and customers would be told a date nobody believes.
 ESTIMATE_SKEW = timedelta(minutes=5)
@@ -120,62 +94,8 @@ class IncidentRead(BaseModel):
 def read(row: Any, linked: int = 0) -> IncidentRead:
     data = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
     for name in ("estimated_end_at", "declared_at", "resolved_at"):
-        data[name] = flows.aware(data[name])
+        data[name] = as_utc(data[name])
     return IncidentRead(**data, linked_tickets=linked)
-
-
-async def affected_customers(session: AsyncSession, area: Area) -> list[str]:
-    """The directory's customers in the area (erased ones are no longer anybody's)."""
-    if area.kind in (AreaKind.COMMUNE, AreaKind.DAIRA):
-        return await installed_in(session, area.kind, area.value)
-    query = select(
-        known_customers.c.customer_id,
-        known_customers.c.commune,
-        known_customers.c.exchange,
-        known_customers.c.olt,
-    ).where(
-        known_customers.c.erased_at.is_(None), known_customers.c.wilaya_code == area.wilaya_code
-    )
-    if area.kind is AreaKind.EXCHANGE:
-        query = query.where(known_customers.c.exchange.is_not(None))
-    elif area.kind is AreaKind.OLT:
-        query = query.where(known_customers.c.olt.is_not(None))
-    rows = (await session.execute(query)).all()
-    if area.kind is AreaKind.WILAYA:
-        return [row.customer_id for row in rows]
-    wanted = normalise(area.value)
-    column = area.kind.value
-    return [row.customer_id for row in rows if normalise(getattr(row, column) or "") == wanted]
-
-
-async def installed_in(session: AsyncSession, kind: AreaKind, code: str) -> list[str]:
-    """The customers with a line installed in the commune or daïra (where they live does
-    not matter: a network incident cuts lines, not homes)."""
-    column = (
-        known_installations.c.commune_code
-        if kind is AreaKind.COMMUNE
-        else known_installations.c.daira_code
-    )
-    installed = (
-        select(known_installations.c.customer_id)
-        .join(known_customers, known_customers.c.customer_id == known_installations.c.customer_id)
-        .where(column == code, known_customers.c.erased_at.is_(None))
-        .distinct()
-    )
-    return sorted((await session.scalars(installed)).all())
-
-
-async def record_many(
-    session: AsyncSession,
-    runtime: Runtime,
-    spec: EventSpec,
-    subject: str,
-    payloads: Sequence[tuple[str, Any]],
-) -> None:
-    """One event per customer, written to the outbox in bulk (a storm is thousands)."""
-    await runtime.outbox.record_many(
-        session, [NewEvent(spec, subject, customer_id, data) for customer_id, data in payloads]
-    )
 
 
 @router.post(
@@ -199,82 +119,26 @@ async def declare_incident(body: IncidentCreate, runtime: RuntimeDep, principal:
             slug="estimated-end-out-of-range",
             errors=[{"field": "body.estimated_end_at", "message": "out of range"}],
         )
-    i18n = {"area_label": names} if names and not body.area_label else {}
-    label = body.area_label or (names or {}).get("fr") or f"{area.kind.value} {area.value}"
-    incident_id = str(uuid.uuid4())
-    row: dict[str, Any] = {
-        "id": incident_id,
-        "service": body.service,
-        "area_kind": area.kind.value,
-        "area_value": area_value(area.kind, area.value, area.wilaya_code),
-        "wilaya_code": area.wilaya_code,
-        "area_label": label,
-        "description": body.description,
-        "status": "active",
-        "estimated_end_at": estimated_end,
-        "declared_by": f"{principal.kind}:{principal.subject}",
-        "declared_at": now,
-        "resolved_by": None,
-        "resolved_at": None,
-        "affected_count": 0,
-    }
-    async with runtime.session_factory() as session, session.begin():
-        customers = await affected_customers(session, area)
-        row["affected_count"] = len(customers)
-        await session.execute(insert(incidents).values(**row))
-        if customers:
-            await session.execute(
-                insert(incident_customers),
-                [
-                    {"incident_id": row["id"], "customer_id": c, "notified_at": now}
-                    for c in customers
-                ],
-            )
-            await record_many(
-                session,
-                runtime,
-                INCIDENT_CUSTOMER_AFFECTED,
-                row["id"],
-                [
-                    (
-                        c,
-                        IncidentCustomerAffected(
-                            incident_id=row["id"],
-                            customer_id=c,
-                            service=body.service,
-                            area_label=label,
-                            estimated_end_at=estimated_end,
-                            i18n=i18n,
-                        ),
-                    )
-                    for c in customers
-                ],
-            )
-    return read(row)
-
-
-async def _load(
-    session: AsyncSession, incident_id: str, principal: Principal, *, lock: bool = False
-) -> Any:
-    query = select(incidents).where(incidents.c.id == incident_id)
-    row = (await session.execute(query.with_for_update() if lock else query)).one_or_none()
-    if row is None or not principal.serves_wilaya(row.wilaya_code):
-        raise NotFound(f"No incident {incident_id}.")
-    return row
-
-
-async def _linked(session: AsyncSession, incident_id: str) -> int:
-    count = await session.scalar(
-        select(func.count()).select_from(tickets).where(tickets.c.incident_id == incident_id)
+    row = await flows.declare_incident(
+        runtime,
+        NewIncident(
+            service=body.service,
+            area=IncidentArea(area.kind, area.value, area.wilaya_code),
+            estimated_end_at=estimated_end,
+            description=body.description,
+            area_label=body.area_label,
+            names=names,
+        ),
+        flows.Caller.of(principal),
     )
-    return int(count or 0)
+    return read(row)
 
 
 @router.get("/{incident_id}", response_model=IncidentRead, summary="One incident")
 async def get_incident(incident_id: str, runtime: RuntimeDep, principal: Staff) -> Any:
     async with runtime.session_factory() as session:
-        row = await _load(session, incident_id, principal)
-        return read(row, await _linked(session, incident_id))
+        row = await load_incident(session, incident_id, principal)
+        return read(row, await linked_tickets(session, incident_id))
 
 
 @router.get("", response_model=list[IncidentRead], summary="Incidents, newest first")
@@ -305,75 +169,11 @@ class ResolveBody(BaseModel):
 async def resolve_incident(
     incident_id: str, runtime: RuntimeDep, principal: Staff, body: ResolveBody | None = None
 ) -> Any:
-    caller = flows.Caller.of(principal)
-    now = datetime.now(UTC)
-    async with runtime.session_factory() as session, session.begin():
-        row = await _load(session, incident_id, principal, lock=True)
-        if row.status == "active":
-            await session.execute(
-                update(incidents)
-                .where(incidents.c.id == incident_id)
-                .values(status="resolved", resolved_at=now, resolved_by=caller.label)
-            )
-            affected = (
-                (
-                    await session.execute(
-                        select(incident_customers.c.customer_id).where(
-                            incident_customers.c.incident_id == incident_id
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            names = place_names(geography(), row.area_kind, row.area_value)
-            # A label an agent wrote stays as written; a place's is named in each language.
-            named = names is not None and row.area_label == names["fr"]
-            restored_names = {"area_label": names} if named and names else {}
-            await record_many(
-                session,
-                runtime,
-                INCIDENT_CUSTOMER_RESTORED,
-                incident_id,
-                [
-                    (
-                        c,
-                        IncidentCustomerRestored(
-                            incident_id=incident_id,
-                            customer_id=c,
-                            service=row.service,
-                            area_label=row.area_label,
-                            i18n=restored_names,
-                        ),
-                    )
-                    for c in affected
-                ],
-            )
-        elif await _open_linked(session, incident_id, limit=1) == []:
-            raise Conflict(f"Incident {incident_id} is already resolved.", slug="incident-resolved")
-    # The linked tickets in batches: a storm's thousands never sit in one transaction, and
-    # calling resolve again finishes what a crash left.
-    reason = (body.reason if body else None) or RESOLVED_REASON
-    while True:
-        async with runtime.session_factory() as session, session.begin():
-            batch = await _open_linked(session, incident_id, limit=RESOLVE_BATCH)
-            for ticket in batch:
-                await flows.transition(
-                    session, runtime, ticket, Status.RESOLVED, reason=reason, caller=caller, now=now
-                )
-        if len(batch) < RESOLVE_BATCH:
-            break
+    await flows.resolve_incident(
+        runtime, incident_id, principal=principal, reason=body.reason if body else None
+    )
     async with runtime.session_factory() as session:
         return read(
-            await _load(session, incident_id, principal), await _linked(session, incident_id)
+            await load_incident(session, incident_id, principal),
+            await linked_tickets(session, incident_id),
         )
-
-
-async def _open_linked(session: AsyncSession, incident_id: str, *, limit: int) -> list[Any]:
-    query = (
-        select(tickets)
-        .where(tickets.c.incident_id == incident_id, tickets.c.status.in_([s.value for s in OPEN]))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list((await session.execute(query)).all())

@@ -14,11 +14,12 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_roles
+from sila_common.db import as_utc
 from sila_common.geography import reference as geography
 from sila_common.inputs import Instant
 from sila_common.problems import Unprocessable
+from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.domain.calendar import ALGIERS
 from sila_tickets.domain.lifecycle import OPEN
 from sila_tickets.domain.metrics import csat_score, median, nps, percentile, share
@@ -33,15 +34,10 @@ LONGEST_PERIOD = timedelta(days=5 * 366)
 Supervisor = Annotated[Principal, Depends(require_roles("supervisor"))]
 
 
-def instant(value: datetime) -> datetime:
-    """A stored timestamp as an aware datetime (naive ones are UTC)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def hours(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
-    return round((instant(end) - instant(start)).total_seconds() / 3600, 2)
+    return round((as_utc(end) - as_utc(start)).total_seconds() / 3600, 2)
 
 
 def spread(values: list[float]) -> dict[str, float | int | None]:
@@ -63,19 +59,14 @@ async def ticket_section(
         and_(tickets.c.resolved_at >= start, tickets.c.resolved_at < end),
     )
     rows = (await session.execute(select(tickets).where(scope, in_period))).all()
-    opened = [r for r in rows if start <= instant(r.opened_at) < end]
-    resolved = [
-        r for r in rows if r.resolved_at is not None and start <= instant(r.resolved_at) < end
-    ]
-    on_time = [
-        r for r in resolved if r.due_at is None or instant(r.resolved_at) <= instant(r.due_at)
-    ]
+    opened = [r for r in rows if start <= r.opened_at < end]
+    resolved = [r for r in rows if r.resolved_at is not None and start <= r.resolved_at < end]
+    on_time = [r for r in resolved if r.due_at is None or r.resolved_at <= r.due_at]
     responded = [r for r in opened if r.first_responded_at is not None]
     responded_on_time = [
         r
         for r in responded
-        if r.first_response_due_at is None
-        or instant(r.first_responded_at) <= instant(r.first_response_due_at)
+        if r.first_response_due_at is None or r.first_responded_at <= r.first_response_due_at
     ]
     first_contact = [r for r in resolved if r.first_contact_resolution]
     backlog_rows = (

@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal, ensure_roles, require_roles
-from sila_common.problems import Conflict, Forbidden, NotFound, Unprocessable
+from sila_common.problems import Forbidden, Unprocessable
 from sila_common.roles import SUPERVISION
 from sila_tickets import flows
+from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.api.views import AGENT_ROLES, ensure_visible
-from sila_tickets.domain.lifecycle import Status
 from sila_tickets.domain.questionnaire import (
-    Questionnaire,
     QuestionnaireError,
-    check_answers,
     parse_questionnaire,
 )
-from sila_tickets.events import SURVEY_ANSWERED, SurveyAnswered
-from sila_tickets.tables import questionnaire_responses, questionnaires, surveys
+from sila_tickets.flows.surveys import SurveyAnswer
+from sila_tickets.tables import questionnaires
 
 router = APIRouter(tags=["satisfaction"])
-ANSWERABLE = {Status.RESOLVED.value, Status.CLOSED.value}
 
 
 class SurveyBody(BaseModel):
@@ -67,24 +60,6 @@ class SurveyRead(BaseModel):
     recorded_on_call: bool = False
 
 
-async def questionnaire(session: AsyncSession, code: str) -> Questionnaire:
-    row = (
-        await session.execute(select(questionnaires).where(questionnaires.c.code == code))
-    ).one_or_none()
-    if row is None:
-        raise NotFound(f"No questionnaire {code}.")
-    return parse_questionnaire(row.code, row.document)
-
-
-def checked(form: Questionnaire, answers: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return check_answers(form, answers)
-    except QuestionnaireError as exc:
-        raise Unprocessable(
-            "Some answers do not fit the questionnaire.", slug="invalid-answers", errors=exc.errors
-        ) from exc
-
-
 @router.post(
     "/v1/tickets/{ticket_id}/survey",
     status_code=status.HTTP_201_CREATED,
@@ -119,76 +94,21 @@ async def answer_survey(
             )
     else:
         raise Forbidden("The customer answers, or an agent recording their answer on a call.")
-    now = datetime.now(UTC)
-    by_agent = principal.kind == "agent"
-    try:
-        async with runtime.session_factory() as session, session.begin():
-            ticket = await flows.load_ticket(session, ticket_id, lock=True)
-            ensure_visible(principal, ticket)
-            if ticket.status not in ANSWERABLE:
-                raise Conflict(
-                    "The survey opens once the ticket is resolved.",
-                    slug="survey-before-resolution",
-                    status_now=ticket.status,
-                )
-            already = (
-                await session.execute(select(surveys).where(surveys.c.ticket_id == ticket_id))
-            ).one_or_none()
-            if already is not None and (by_agent or not already.recorded_on_call):
-                raise Conflict(
-                    "This ticket's survey is already answered.", slug="survey-already-answered"
-                )
-            row = {
-                "ticket_id": ticket_id,
-                "customer_id": ticket.customer_id,
-                "csat": body.csat,
-                "nps": body.nps,
-                "recommend": body.recommend,
-                "comment": body.comment,
-                "answered_at": now,
-                "answered_by": f"{principal.kind}:{principal.subject}"[:150],
-                "recorded_on_call": by_agent,
-            }
-            if already is not None:
-                # The customer's own answer replaces the one an agent recorded for them.
-                await session.execute(delete(surveys).where(surveys.c.ticket_id == ticket_id))
-                await session.execute(
-                    delete(questionnaire_responses).where(
-                        questionnaire_responses.c.ticket_id == ticket_id
-                    )
-                )
-            await session.execute(insert(surveys).values(**row))
-            if body.questionnaire and body.answers:
-                form = await questionnaire(session, body.questionnaire)
-                await session.execute(
-                    insert(questionnaire_responses).values(
-                        id=str(uuid.uuid4()),
-                        questionnaire_code=form.code,
-                        ticket_id=ticket_id,
-                        customer_id=ticket.customer_id,
-                        answers=checked(form, body.answers),
-                        submitted_at=now,
-                        recorded_by=row["answered_by"] if by_agent else None,
-                    )
-                )
-            await runtime.outbox.record(
-                session,
-                SURVEY_ANSWERED,
-                subject=ticket_id,
-                customer_id=ticket.customer_id,
-                data=SurveyAnswered(
-                    ticket_id=ticket_id,
-                    customer_id=ticket.customer_id,
-                    csat=body.csat,
-                    nps=body.nps,
-                    recommend=body.recommend,
-                    recorded_on_call=by_agent,
-                ),
-            )
-    except IntegrityError as exc:  # a concurrent answer won
-        raise Conflict(
-            "This ticket's survey is already answered.", slug="survey-already-answered"
-        ) from exc
+    row = await flows.answer_survey(
+        runtime,
+        ticket_id,
+        SurveyAnswer(
+            csat=body.csat,
+            nps=body.nps,
+            recommend=body.recommend,
+            comment=body.comment,
+            questionnaire=body.questionnaire,
+            answers=body.answers,
+            answered_by=f"{principal.kind}:{principal.subject}",
+            recorded_on_call=principal.kind == "agent",
+        ),
+        authorise=lambda ticket: ensure_visible(principal, ticket),
+    )
     return SurveyRead(**{k: v for k, v in row.items() if k != "customer_id"})
 
 
@@ -238,19 +158,7 @@ async def create_questionnaire(
         raise Unprocessable(
             "The questionnaire is not valid.", slug="invalid-questionnaire", errors=exc.errors
         ) from exc
-    try:
-        async with runtime.session_factory() as session, session.begin():
-            await session.execute(
-                insert(questionnaires).values(
-                    code=form.code,
-                    title=form.title,
-                    language=form.language,
-                    document=body.document,
-                    created_at=datetime.now(UTC),
-                )
-            )
-    except IntegrityError as exc:
-        raise Conflict(f"A questionnaire {body.code} exists already.") from exc
+    await flows.create_questionnaire(runtime, form, body.document)
     return QuestionnaireRead(
         code=form.code, title=form.title, language=form.language, document=body.document
     )
@@ -283,22 +191,16 @@ async def respond(
         ensure_roles(principal, *AGENT_ROLES)
     elif principal.kind != "customer":
         raise Forbidden("Respondents answer, or an agent recording their answers.")
-    now = datetime.now(UTC)
-    response_id = str(uuid.uuid4())
-    async with runtime.session_factory() as session, session.begin():
-        form = await questionnaire(session, code)
-        answers = checked(form, body.answers)
-        await session.execute(
-            insert(questionnaire_responses).values(
-                id=response_id,
-                questionnaire_code=code,
-                ticket_id=None,
-                customer_id=principal.customer_id if principal.kind == "customer" else None,
-                answers=answers,
-                submitted_at=now,
-                recorded_by=f"agent:{principal.subject}"[:150]
-                if principal.kind == "agent"
-                else None,
-            )
-        )
-    return ResponseRead(id=response_id, questionnaire=code, answers=answers, submitted_at=now)
+    answered = await flows.respond(
+        runtime,
+        code,
+        body.answers,
+        customer_id=principal.customer_id if principal.kind == "customer" else None,
+        recorded_by=f"agent:{principal.subject}" if principal.kind == "agent" else None,
+    )
+    return ResponseRead(
+        id=answered.id,
+        questionnaire=code,
+        answers=answered.answers,
+        submitted_at=answered.submitted_at,
+    )

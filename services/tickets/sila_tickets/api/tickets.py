@@ -8,15 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import CurrentPrincipal, Principal, ensure_roles, ensure_scope
-from sila_common.idempotency import run_idempotent
 from sila_common.inputs import decode_time_cursor
 from sila_common.pagination import encode_cursor
 from sila_common.problems import Forbidden, Unprocessable
 from sila_tickets import flows
+from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.api.views import (
     AGENT_ROLES,
     TICKETS_READ,
@@ -34,7 +32,6 @@ from sila_tickets.domain.agencies import AGENCY_CODE_PATTERN
 from sila_tickets.domain.lifecycle import OPEN, Status
 from sila_tickets.domain.sla import TicketCategory, TicketPriority
 from sila_tickets.flows import Caller, NewTicket
-from sila_tickets.reference import reference_of
 from sila_tickets.tables import tickets
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
@@ -129,30 +126,16 @@ async def open_ticket(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Any:
     ensure_may_open(principal, body.customer_id, body.agency_code)
-
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        row = await flows.open_ticket(
-            session,
-            runtime,
-            new_ticket(body),
-            Caller.of(principal),
-            authorise=scope_check(principal),
-        )
-        return status.HTTP_201_CREATED, summary(row).model_dump(mode="json")
-
-    code, payload, replayed = await run_idempotent(
-        runtime.session_factory,
-        runtime.definition.tables.idempotency_keys,
-        key=idempotency_key,
-        principal=f"{principal.kind}:{principal.subject}",
-        body=body.model_dump(mode="json"),
-        work=work,
+    created = await flows.open_ticket_once(
+        runtime,
+        principal,
+        new_ticket(body),
+        idempotency_key=idempotency_key,
+        request=body.model_dump(mode="json"),
+        authorise=scope_check(principal),
+        render=lambda row: summary(row).model_dump(mode="json"),
     )
-    response.status_code = code
-    response.headers["Location"] = f"/v1/tickets/{payload['id']}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return payload
+    return created.render(response, location=f"/v1/tickets/{created.body['id']}")
 
 
 @router.get(
@@ -233,7 +216,7 @@ async def list_tickets(
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
-        opened_at = flows.aware(last.opened_at) or now
+        opened_at = last.opened_at or now
         next_cursor = encode_cursor([opened_at.isoformat(), last.id])
     return TicketPage(items=[summary(row) for row in page], next_cursor=next_cursor)
 
@@ -252,13 +235,16 @@ async def move_ticket(
     ticket_id: str, body: TransitionRequest, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Any:
     ensure_may_work(principal)
-    async with runtime.session_factory() as session, session.begin():
-        row = await flows.load_ticket(session, ticket_id, lock=True)
-        ensure_visible(principal, row)
-        await flows.transition(
-            session, runtime, row, body.to, reason=body.reason, caller=Caller.of(principal)
-        )
-        return await detail(session, principal, await flows.load_ticket(session, ticket_id))
+    moved = await flows.move_ticket(
+        runtime,
+        ticket_id,
+        body.to,
+        reason=body.reason,
+        caller=Caller.of(principal),
+        authorise=lambda row: ensure_visible(principal, row),
+    )
+    async with runtime.session_factory() as session:
+        return await detail(session, principal, moved)
 
 
 class NoteCreate(BaseModel):
@@ -279,12 +265,14 @@ async def add_note(
     if principal.kind in ("customer", "partner") and not body.public:
         # Internal notes are the agents' own working notes (docs/security.md).
         raise Forbidden(f"{principal.kind.capitalize()}s' notes are always public.")
-    async with runtime.session_factory() as session, session.begin():
-        row = await flows.load_ticket(session, ticket_id, lock=True)
-        ensure_visible(principal, row)
-        note = await flows.add_note(
-            session, runtime, row, text=body.text, public=body.public, caller=Caller.of(principal)
-        )
+    note = await flows.note_ticket(
+        runtime,
+        ticket_id,
+        text=body.text,
+        public=body.public,
+        caller=Caller.of(principal),
+        authorise=lambda row: ensure_visible(principal, row),
+    )
     return NoteRead(
         id=note["id"],
         public=note["public"],
@@ -312,19 +300,13 @@ async def assign_ticket(
     taking_it = body.assignee_id == principal.subject
     if not taking_it and not principal.has_role("supervisor"):
         raise Forbidden("Only a supervisor assigns tickets to others; agents may take one.")
-    async with runtime.session_factory() as session, session.begin():
-        row = await flows.load_ticket(session, ticket_id, lock=True)
-        ensure_visible(principal, row)
-        if row.status not in {s.value for s in OPEN}:
-            raise Unprocessable(f"A {row.status} ticket is not assigned.", slug="ticket-not-open")
-        assigned = await flows.assign(
-            session, runtime, dict(row._mapping), body.assignee_id, Caller.of(principal)
-        )
-        if assigned is None:
-            raise Unprocessable(
-                f"No agent of the {row.queue} queue serves wilaya {row.wilaya_code}.",
-                slug="no-agent-available",
-            )
+    assigned = await flows.assign_ticket(
+        runtime,
+        ticket_id,
+        body.assignee_id,
+        caller=Caller.of(principal),
+        authorise=lambda row: ensure_visible(principal, row),
+    )
     return summary(assigned)
 
 
@@ -349,22 +331,12 @@ async def record_script_answers(
 ) -> ScriptState:
     if principal.kind != "agent" or not principal.has_role(*AGENT_ROLES):
         raise Forbidden("Scripts are the agents' tools.")
-    async with runtime.session_factory() as session, session.begin():
-        row = await flows.load_ticket(session, ticket_id, lock=True)
-        ensure_visible(principal, row)
-        if row.subcategory is None:
-            raise Unprocessable(
-                "This ticket has no subcategory, hence no script.", slug="no-script"
-            )
-        sub = (await reference_of(runtime).subcategories(session)).get(row.subcategory)
-        script = sub.script if sub is not None else []
-        merged = {**(row.script_answers or {}), **body.answers}
-        clean, missing = flows.checked_script(script, merged)
-        await session.execute(
-            tickets.update()
-            .where(tickets.c.id == ticket_id)
-            .values(script_answers=clean, updated_at=datetime.now(UTC))
-        )
+    state = await flows.record_script_answers(
+        runtime, ticket_id, body.answers, authorise=lambda row: ensure_visible(principal, row)
+    )
     return ScriptState(
-        subcategory=row.subcategory, answers=clean, missing=missing, complete=not missing
+        subcategory=state.subcategory,
+        answers=state.answers,
+        missing=state.missing,
+        complete=not state.missing,
     )

@@ -6,9 +6,8 @@ Every error on these paths has the TMF ``Error`` shape instead of RFC 9457: the 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
@@ -17,18 +16,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from sila_common.app import RuntimeDep
 from sila_common.auth import Principal, require_scope
+from sila_common.db import as_utc
 from sila_common.destinations import DestinationRefused, check_destination
 from sila_common.inputs import Name
 from sila_common.problems import PROBLEM_BASE, NotFound, Problem
 from sila_common.settings import Profile
 from sila_tickets import flows
+from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.domain.lifecycle import Status
 from sila_tickets.domain.sla import TicketPriority
 from sila_tickets.domain.tmf import (
@@ -43,14 +43,13 @@ from sila_tickets.domain.tmf import (
     select_fields,
     status_of,
 )
-from sila_tickets.events import HUB_SUBSCRIPTION_CHANGED, HubSubscriptionChanged
 from sila_tickets.flows import Caller, NewTicket
+from sila_tickets.flows.tmf621 import Listener, TroubleTicketChange
 from sila_tickets.settings import TicketsSettings
 from sila_tickets.tables import (
     ticket_notes,
     ticket_transitions,
     tickets,
-    tmf_hub_subscriptions,
 )
 
 log = structlog.get_logger(__name__)
@@ -162,21 +161,16 @@ def _ensure_reach(principal: Principal, row: Any) -> None:
 
 
 def _rfc3339(value: datetime | None) -> str | None:
-    moment = flows.aware(value)
+    moment = as_utc(value)
     return moment.isoformat() if moment is not None else None
 
 
-def href_of(runtime_settings: Any, ticket_id: str) -> str:
-    base = (
-        runtime_settings.public_base_url.rstrip("/")
-        if isinstance(runtime_settings, TicketsSettings)
-        else ""
-    )
-    return f"{base}{BASE}/troubleTicket/{ticket_id}"
+def href_of(settings: TicketsSettings, ticket_id: str) -> str:
+    return f"{settings.public_base_url.rstrip('/')}{BASE}/troubleTicket/{ticket_id}"
 
 
 async def resources(
-    session: AsyncSession, settings: Any, rows: Sequence[Any]
+    session: AsyncSession, settings: TicketsSettings, rows: Sequence[Any]
 ) -> list[dict[str, Any]]:
     """Tickets as TMF621 TroubleTickets (public notes only; staff named by kind), in 2 queries."""
     ids = [row.id for row in rows]
@@ -198,12 +192,12 @@ async def resources(
     return [_resource(settings, row, histories[row.id], notes[row.id]) for row in rows]
 
 
-async def resource(session: AsyncSession, settings: Any, row: Any) -> dict[str, Any]:
+async def resource(session: AsyncSession, settings: TicketsSettings, row: Any) -> dict[str, Any]:
     return (await resources(session, settings, [row]))[0]
 
 
 def _resource(
-    settings: Any, row: Any, history: Sequence[Any], notes: Sequence[Any]
+    settings: TicketsSettings, row: Any, history: Sequence[Any], notes: Sequence[Any]
 ) -> dict[str, Any]:
     last = history[-1] if history else None
     characteristics = [
@@ -405,22 +399,17 @@ async def list_trouble_tickets(
 async def create_trouble_ticket(
     body: TroubleTicketCreate, runtime: RuntimeDep, principal: Writer
 ) -> JSONResponse:
-    new = new_ticket(body)
-    caller = Caller.of(principal)
-    async with runtime.session_factory() as session, session.begin():
-        row = await flows.open_ticket(session, runtime, new, caller)
-        ticket = await flows.load_ticket(session, row["id"], lock=True)
-        for note in body.note:
-            await flows.add_note(
-                session, runtime, ticket, text=note.text, public=True, caller=caller
-            )
+    ticket_id = await flows.open_trouble_ticket(
+        runtime, new_ticket(body), Caller.of(principal), [note.text for note in body.note]
+    )
+    async with runtime.session_factory() as session:
         document = await resource(
-            session, runtime.settings, await flows.load_ticket(session, row["id"])
+            session, runtime.settings, await flows.load_ticket(session, ticket_id)
         )
     return JSONResponse(
         document,
         status_code=status.HTTP_201_CREATED,
-        headers={"Location": f"{BASE}/troubleTicket/{row['id']}"},
+        headers={"Location": f"{BASE}/troubleTicket/{ticket_id}"},
     )
 
 
@@ -459,23 +448,24 @@ async def patch_trouble_ticket(
     if body.status is None and body.status_change_reason is not None:
         raise TmfRequestError("statusChangeReason goes with a status.", field="statusChangeReason")
     target = status_of(body.status) if body.status is not None else None
-    caller = Caller.of(principal)
-    async with runtime.session_factory() as session, session.begin():
-        row = await _load(session, ticket_id, principal, lock=True)
-        if "external_id" in body.model_fields_set:
-            await session.execute(
-                tickets.update()
-                .where(tickets.c.id == ticket_id)
-                .values(external_id=body.external_id, updated_at=datetime.now(UTC))
-            )
-        for note in body.note or []:
-            row = await flows.load_ticket(session, ticket_id)
-            await flows.add_note(session, runtime, row, text=note.text, public=True, caller=caller)
-        if target is not None and target.value != row.status:
-            row = await flows.load_ticket(session, ticket_id)
-            await flows.transition(
-                session, runtime, row, target, reason=body.status_change_reason, caller=caller
-            )
+
+    async def load(session: AsyncSession, ticket_id: str) -> Any:
+        return await _load(session, ticket_id, principal, lock=True)
+
+    await flows.change_trouble_ticket(
+        runtime,
+        ticket_id,
+        TroubleTicketChange(
+            notes=[note.text for note in body.note or []],
+            target=target,
+            reason=body.status_change_reason,
+            sets_external_id="external_id" in body.model_fields_set,
+            external_id=body.external_id,
+        ),
+        caller=Caller.of(principal),
+        load=load,
+    )
+    async with runtime.session_factory() as session:
         document = await resource(
             session, runtime.settings, await flows.load_ticket(session, ticket_id)
         )
@@ -490,8 +480,12 @@ class HubCreate(_Tmf):
     query: str | None = Field(default=None, max_length=1000)
 
 
-def _owner(principal: Principal) -> str:
-    return f"{principal.kind}:{principal.subject}"
+def _listener(principal: Principal) -> Listener:
+    return Listener(
+        owner=f"{principal.kind}:{principal.subject}",
+        partner_id=principal.subject,
+        reach="all" if _is_admin(principal) else "own",
+    )
 
 
 @router.post(
@@ -511,48 +505,13 @@ async def register_listener(
         await check_destination(callback, runtime.platform.profile)
     except DestinationRefused as refused:
         raise TmfRequestError(f"The callback is refused: {refused}.", field="callback") from refused
-    subscription_id = str(uuid.uuid4())
-    async with runtime.session_factory() as session, session.begin():
-        await session.execute(
-            insert(tmf_hub_subscriptions).values(
-                id=subscription_id,
-                partner=_owner(principal),
-                callback=callback,
-                query=body.query,
-                created_at=datetime.now(UTC),
-            )
-        )
-        await _announce(session, runtime, principal, subscription_id, callback, body.query, True)
+    subscription_id = await flows.register_listener(
+        runtime, _listener(principal), callback, body.query
+    )
     return JSONResponse(
         {"id": subscription_id, "callback": callback, "query": body.query},
         status_code=status.HTTP_201_CREATED,
         headers={"Location": f"{BASE}/hub/{subscription_id}"},
-    )
-
-
-async def _announce(
-    session: AsyncSession,
-    runtime: Any,
-    principal: Principal,
-    subscription_id: str,
-    callback: str,
-    query: str | None,
-    active: bool,
-) -> None:
-    await runtime.outbox.record(
-        session,
-        HUB_SUBSCRIPTION_CHANGED,
-        subject=subscription_id,
-        customer_id=principal.subject,
-        data=HubSubscriptionChanged(
-            subscription_id=subscription_id,
-            partner_id=principal.subject,
-            callback=callback,
-            query=query,
-            active=active,
-            event_types=hub_event_types(query),
-            reach="all" if _is_admin(principal) else "own",
-        ),
     )
 
 
@@ -562,22 +521,7 @@ async def _announce(
     summary="Remove a listener",
 )
 async def remove_listener(subscription_id: str, runtime: RuntimeDep, principal: Writer) -> Response:
-    async with runtime.session_factory() as session, session.begin():
-        row = (
-            await session.execute(
-                select(tmf_hub_subscriptions)
-                .where(tmf_hub_subscriptions.c.id == subscription_id)
-                .with_for_update()
-            )
-        ).one_or_none()
-        if row is None or row.partner != _owner(principal):
-            raise NotFound(f"No hub listener {subscription_id}.")
-        await session.execute(
-            delete(tmf_hub_subscriptions).where(tmf_hub_subscriptions.c.id == subscription_id)
-        )
-        await _announce(
-            session, runtime, principal, subscription_id, row.callback, row.query, False
-        )
+    await flows.remove_listener(runtime, _listener(principal), subscription_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -10,10 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal, ensure_roles, ensure_scope
+from sila_common.db import as_utc
+from sila_common.pagination import KeysetPage
 from sila_common.problems import NotFound
 from sila_common.roles import CUSTOMER_CARE, Scope
 from sila_tickets.domain.lifecycle import PUBLIC_STATUS, Status
-from sila_tickets.flows import aware, history_of
+from sila_tickets.flows import history_of
 from sila_tickets.tables import ticket_notes
 
 # The platform's groups (sila_common.roles): who works on customers' cases.
@@ -72,15 +74,14 @@ class TicketDetail(TicketSummary):
     script_answers: dict[str, Any] | None
 
 
-class TicketPage(BaseModel):
-    items: list[TicketSummary]
-    next_cursor: str | None
+class TicketPage(KeysetPage[TicketSummary]):
+    pass
 
 
 def summary(row: Any) -> TicketSummary:
     data = dict(row) if isinstance(row, dict) else dict(row._mapping)
     for name in ("opened_at", "first_response_due_at", "due_at", "resolved_at", "closed_at"):
-        data[name] = aware(data.get(name))
+        data[name] = as_utc(data.get(name))
     data["public_status"] = PUBLIC_STATUS[Status(data["status"])]
     data.setdefault("reopen_count", 0)
     data["agency_code"] = data.get("agency")
@@ -145,7 +146,7 @@ async def detail(session: AsyncSession, principal: Principal, row: Any) -> Ticke
                 from_status=h.from_status,
                 status=h.to_status,
                 reason=h.reason,
-                at=aware(h.at) or h.at,
+                at=h.at,
                 by=shown_actor(principal, h.actor),
             )
             for h in history
@@ -156,7 +157,7 @@ async def detail(session: AsyncSession, principal: Principal, row: Any) -> Ticke
                 public=n.public,
                 text=n.text,
                 author=shown_actor(principal, n.author),
-                created_at=aware(n.created_at) or n.created_at,
+                created_at=n.created_at,
             )
             for n in notes
         ],

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from sila_identity.domain.search import customer_name_keys
+from sila_identity.migrations.frozen.name_keys import customer_name_keys_0004 as customer_name_keys
 
 revision: str = "0004"
 down_revision: str | None = "0003"

@@ -6,13 +6,14 @@ Create Date: 2026-11-26 03:23:06.091687
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from sila_common.db import JsonDoc
-from sila_tickets import seed
 
 # Frozen shapes of the reference tables as this revision creates them.
 _subcategories = sa.table(
@@ -55,6 +56,568 @@ _questionnaires = sa.table(
     sa.column("document", JsonDoc),
     sa.column("created_at", sa.DateTime(timezone=True)),
 )
+
+# The reference rows as this revision loaded them (frozen: once sila_tickets.seed and the
+# domain's catalogue, SLA policies and queues; today's code may change, this may not).
+SUBCATEGORIES: list[dict[str, Any]] = [
+    {
+        "code": "no_connection",
+        "category": "technical",
+        "label_fr": "Pas de connexion",
+        "label_en": "No connection",
+        "script": [
+            {
+                "key": "subscription_active",
+                "text": "L'abonnement est-il actif (recharge valide) ?",
+                "type": "yes_no",
+                "options": [],
+                "required": True,
+            },
+            {
+                "key": "modem_restarted",
+                "text": "Le client a-t-il redémarré le modem ?",
+                "type": "yes_no",
+                "options": [],
+                "required": True,
+            },
+            {
+                "key": "modem_lights",
+                "text": "État des voyants du modem",
+                "type": "choice",
+                "options": [
+                    "tous éteints",
+                    "power seul",
+                    "DSL/PON clignotant",
+                    "DSL/PON fixe, internet rouge",
+                    "tous normaux",
+                ],
+                "required": True,
+            },
+            {
+                "key": "since",
+                "text": "Depuis quand ?",
+                "type": "text",
+                "options": [],
+                "required": True,
+            },
+        ],
+        "active": True,
+    },
+    {
+        "code": "slow_line",
+        "category": "technical",
+        "label_fr": "Débit lent",
+        "label_en": "Slow line",
+        "script": [
+            {
+                "key": "subscription_active",
+                "text": "L'abonnement est-il actif (recharge valide) ?",
+                "type": "yes_no",
+                "options": [],
+                "required": True,
+            },
+            {
+                "key": "measured_mbps",
+                "text": "Débit mesuré (Mbit/s)",
+                "type": "number",
+                "options": [],
+                "required": True,
+            },
+            {
+                "key": "wired_test",
+                "text": "Le test a-t-il été fait en filaire ?",
+                "type": "yes_no",
+                "options": [],
+                "required": True,
+            },
+            {
+                "key": "peak_hours_only",
+                "text": "Seulement aux heures de pointe ?",
+                "type": "yes_no",
+                "options": [],
+                "required": False,
+            },
+        ],
+        "active": True,
+    },
+    {
+        "code": "line_cut",
+        "category": "technical",
+        "label_fr": "Ligne coupée",
+        "label_en": "Line cut",
+        "script": [
+            {
+                "key": "dial_tone",
+                "text": "Y a-t-il une tonalité sur le fixe ?",
+                "type": "yes_no",
+                "options": [],
+                "required": True,
+            },
+            {
+                "key": "visible_damage",
+                "text": "Câble visiblement endommagé ?",
+                "type": "yes_no",
+                "options": [],
+                "required": False,
+            },
+            {
+                "key": "neighbours_affected",
+                "text": "Les voisins sont-ils touchés ?",
+                "type": "yes_no",
+                "options": [],
+                "required": False,
+            },
+        ],
+        "active": True,
+    },
+    {
+        "code": "frequent_disconnections",
+        "category": "technical",
+        "label_fr": "Coupures fréquentes",
+        "label_en": "Frequent disconnections",
+        "script": [
+            {
+                "key": "subscription_active",
+                "text": "L'abonnement est-il actif (recharge valide) ?",
+                "type": "yes_no",
+                "options": [],
+                "required": True,
+            },
+            {
+                "key": "modem_restarted",
+                "text": "Le client a-t-il redémarré le modem ?",
+                "type": "yes_no",
+                "options": [],
+                "required": True,
+            },
+            {
+                "key": "modem_lights",
+                "text": "État des voyants du modem",
+                "type": "choice",
+                "options": [
+                    "tous éteints",
+                    "power seul",
+                    "DSL/PON clignotant",
+                    "DSL/PON fixe, internet rouge",
+                    "tous normaux",
+                ],
+                "required": True,
+            },
+            {
+                "key": "per_day",
+                "text": "Nombre de coupures par jour",
+                "type": "number",
+                "options": [],
+                "required": False,
+            },
+        ],
+        "active": True,
+    },
+    {
+        "code": "no_dial_tone",
+        "category": "technical",
+        "label_fr": "Pas de tonalité",
+        "label_en": "No dial tone",
+        "script": [
+            {
+                "key": "other_handset",
+                "text": "Testé avec un autre poste ?",
+                "type": "yes_no",
+                "options": [],
+                "required": True,
+            }
+        ],
+        "active": True,
+    },
+    {
+        "code": "billing_dispute",
+        "category": "administrative",
+        "label_fr": "Contestation de facture",
+        "label_en": "Billing dispute",
+        "script": [
+            {
+                "key": "invoice_number",
+                "text": "Numéro de la facture contestée",
+                "type": "text",
+                "options": [],
+                "required": True,
+            },
+            {
+                "key": "disputed_amount_dzd",
+                "text": "Montant contesté (DZD)",
+                "type": "number",
+                "options": [],
+                "required": True,
+            },
+            {
+                "key": "already_paid",
+                "text": "La facture a-t-elle été payée ?",
+                "type": "yes_no",
+                "options": [],
+                "required": True,
+            },
+        ],
+        "active": True,
+    },
+    {
+        "code": "payment_not_credited",
+        "category": "administrative",
+        "label_fr": "Paiement non pris en compte",
+        "label_en": "Payment not credited",
+        "script": [
+            {
+                "key": "payment_method",
+                "text": "Moyen de paiement",
+                "type": "choice",
+                "options": ["Edahabia", "CIB", "Khlass/CCP", "agence"],
+                "required": True,
+            },
+            {
+                "key": "payment_reference",
+                "text": "Référence du paiement",
+                "type": "text",
+                "options": [],
+                "required": True,
+            },
+        ],
+        "active": True,
+    },
+    {
+        "code": "change_of_address",
+        "category": "administrative",
+        "label_fr": "Changement d'adresse",
+        "label_en": "Change of address",
+        "script": [
+            {
+                "key": "new_address",
+                "text": "Nouvelle adresse",
+                "type": "text",
+                "options": [],
+                "required": True,
+            },
+            {
+                "key": "documents_provided",
+                "text": "Justificatif de domicile fourni ?",
+                "type": "yes_no",
+                "options": [],
+                "required": True,
+            },
+        ],
+        "active": True,
+    },
+    {
+        "code": "contract_renewal",
+        "category": "administrative",
+        "label_fr": "Renouvellement de contrat",
+        "label_en": "Contract renewal",
+        "script": [
+            {
+                "key": "identity_checked",
+                "text": "Pièce d'identité vérifiée ?",
+                "type": "yes_no",
+                "options": [],
+                "required": True,
+            }
+        ],
+        "active": True,
+    },
+    {
+        "code": "subscription_request",
+        "category": "commercial",
+        "label_fr": "Demande d'abonnement",
+        "label_en": "Subscription request",
+        "script": [
+            {
+                "key": "offer",
+                "text": "Offre souhaitée",
+                "type": "choice",
+                "options": [
+                    "Idoom Fixe",
+                    "Idoom ADSL",
+                    "Idoom VDSL",
+                    "Idoom 4G LTE",
+                    "Idoom Fibre",
+                ],
+                "required": True,
+            },
+            {
+                "key": "eligibility_checked",
+                "text": "Éligibilité de la ligne vérifiée ?",
+                "type": "yes_no",
+                "options": [],
+                "required": True,
+            },
+        ],
+        "active": True,
+    },
+    {
+        "code": "offer_change",
+        "category": "commercial",
+        "label_fr": "Changement d'offre",
+        "label_en": "Offer change",
+        "script": [
+            {
+                "key": "target_offer",
+                "text": "Offre visée",
+                "type": "text",
+                "options": [],
+                "required": True,
+            }
+        ],
+        "active": True,
+    },
+    {
+        "code": "promotion_information",
+        "category": "commercial",
+        "label_fr": "Information sur une promotion",
+        "label_en": "Promotion information",
+        "script": [],
+        "active": True,
+    },
+]
+
+SLA_POLICIES: list[dict[str, Any]] = [
+    {
+        "key": "technical/*/*",
+        "category": "technical",
+        "subcategory": None,
+        "priority": None,
+        "first_response_kind": "working_hours",
+        "first_response_amount": 4,
+        "resolution_kind": "calendar_hours",
+        "resolution_amount": 48,
+    },
+    {
+        "key": "technical/*/critical",
+        "category": "technical",
+        "subcategory": None,
+        "priority": "critical",
+        "first_response_kind": "working_hours",
+        "first_response_amount": 4,
+        "resolution_kind": "calendar_hours",
+        "resolution_amount": 24,
+    },
+    {
+        "key": "technical/*/high",
+        "category": "technical",
+        "subcategory": None,
+        "priority": "high",
+        "first_response_kind": "working_hours",
+        "first_response_amount": 4,
+        "resolution_kind": "calendar_hours",
+        "resolution_amount": 48,
+    },
+    {
+        "key": "technical/*/normal",
+        "category": "technical",
+        "subcategory": None,
+        "priority": "normal",
+        "first_response_kind": "working_hours",
+        "first_response_amount": 4,
+        "resolution_kind": "calendar_hours",
+        "resolution_amount": 48,
+    },
+    {
+        "key": "technical/*/low",
+        "category": "technical",
+        "subcategory": None,
+        "priority": "low",
+        "first_response_kind": "working_hours",
+        "first_response_amount": 4,
+        "resolution_kind": "calendar_hours",
+        "resolution_amount": 72,
+    },
+    {
+        "key": "administrative/*/*",
+        "category": "administrative",
+        "subcategory": None,
+        "priority": None,
+        "first_response_kind": "working_days",
+        "first_response_amount": 1,
+        "resolution_kind": "working_days",
+        "resolution_amount": 7,
+    },
+    {
+        "key": "commercial/*/*",
+        "category": "commercial",
+        "subcategory": None,
+        "priority": None,
+        "first_response_kind": "working_days",
+        "first_response_amount": 1,
+        "resolution_kind": "working_days",
+        "resolution_amount": 5,
+    },
+]
+
+QUEUES: list[dict[str, Any]] = [
+    {"code": "technical", "label": "Service technique", "strategy": "round_robin"},
+    {"code": "billing", "label": "Facturation et administratif", "strategy": "round_robin"},
+    {"code": "commercial", "label": "Service commercial", "strategy": "round_robin"},
+]
+
+QUESTIONNAIRES: list[dict[str, Any]] = [
+    {
+        "code": "ticket-satisfaction",
+        "title": "Votre avis sur le traitement de votre demande",
+        "language": "fr",
+        "document": {
+            "title": "Votre avis sur le traitement de votre demande",
+            "language": "fr",
+            "questions": [
+                {
+                    "key": "csat",
+                    "text": "Êtes-vous satisfait(e) du traitement ?",
+                    "type": "scale",
+                    "min": 1,
+                    "max": 5,
+                },
+                {
+                    "key": "nps",
+                    "text": "Recommanderiez-vous Algérie Télécom (0 à 10) ?",
+                    "type": "scale",
+                    "min": 0,
+                    "max": 10,
+                },
+                {
+                    "key": "recommend",
+                    "text": "Recommanderiez-vous nos services ?",
+                    "type": "single_choice",
+                    "options": ["yes", "no", "maybe"],
+                },
+                {"key": "comment", "text": "Un commentaire ?", "type": "open"},
+            ],
+        },
+    },
+    {
+        "code": "thesis-2025",
+        "title": "Le management de la relation client au sein d'Algérie Télécom",
+        "language": "fr",
+        "document": {
+            "title": "Le management de la relation client au sein d'Algérie Télécom",
+            "language": "fr",
+            "source": "Annex of the field study in seed/ (107 respondents, Tizi-Ouzou, 2025)",
+            "questions": [
+                {
+                    "key": "sexe",
+                    "text": "Sexe",
+                    "type": "single_choice",
+                    "options": ["Homme", "Femme"],
+                },
+                {
+                    "key": "age",
+                    "text": "Âge",
+                    "type": "single_choice",
+                    "options": ["Moins de 25 ans", "25-35 ans", "36-45 ans", "Plus de 45 ans"],
+                },
+                {
+                    "key": "statut",
+                    "text": "Vous êtes",
+                    "type": "single_choice",
+                    "options": ["Client d'Algérie Télécom", "Employé d'Algérie Télécom"],
+                },
+                {
+                    "key": "q1_satisfaction",
+                    "text": "Selon vous, la qualité de la relation client chez Algérie "
+                    "Télécom est-elle satisfaisante ?",
+                    "type": "single_choice",
+                    "scale": True,
+                    "options": [
+                        "Très satisfaisante",
+                        "Satisfaisante",
+                        "Moyenne",
+                        "Insatisfaisante",
+                        "Très insatisfaisante",
+                    ],
+                },
+                {"key": "q1_pourquoi", "text": "Pourquoi ?", "type": "open"},
+                {
+                    "key": "q2_problemes",
+                    "text": "Quels types de problèmes avez-vous rencontrés dans votre "
+                    "interaction avec le service client d'Algérie Télécom ?",
+                    "type": "multiple_choice",
+                    "other": True,
+                    "options": [
+                        "Temps d'attente long",
+                        "Manque de professionnalisme",
+                        "Mauvaise communication",
+                        "Résolution lente des problèmes",
+                    ],
+                },
+                {
+                    "key": "q3_frequence",
+                    "text": "À quelle fréquence contactez-vous le service client ?",
+                    "type": "single_choice",
+                    "options": [
+                        "Rarement",
+                        "Une fois par mois",
+                        "Une fois par semaine",
+                        "Très fréquemment",
+                    ],
+                },
+                {
+                    "key": "q4_canaux_efficaces",
+                    "text": "Les canaux de communication mis à disposition (téléphone, "
+                    "agence, application, site web, etc.) sont-ils efficaces ?",
+                    "type": "single_choice",
+                    "options": ["Oui, tout à fait", "Moyennement", "Non, pas du tout"],
+                },
+                {"key": "q4_pourquoi", "text": "Si non, pourquoi ?", "type": "open"},
+                {
+                    "key": "q5_employes_formes",
+                    "text": "Pensez-vous que les employés d'Algérie Télécom sont bien "
+                    "formés pour gérer la relation client ?",
+                    "type": "single_choice",
+                    "options": ["Oui", "Non", "Je ne sais pas"],
+                },
+                {"key": "q5_suggestions", "text": "Suggestions d'amélioration", "type": "open"},
+                {
+                    "key": "q6_qualites",
+                    "text": "Quelles qualités sont, selon vous, essentielles pour un bon "
+                    "service de relation client ?",
+                    "type": "open",
+                },
+                {
+                    "key": "q7_domaine_prioritaire",
+                    "text": "Quels sont les domaines où Algérie Télécom doit "
+                    "prioritairement améliorer sa relation client ?",
+                    "type": "multiple_choice",
+                    "other": True,
+                    "options": [
+                        "Rapidité de réponse",
+                        "Qualité d'écoute",
+                        "Personnalisation du service",
+                        "Suivi des réclamations",
+                        "Formation du personnel",
+                    ],
+                },
+                {
+                    "key": "q8_strategies",
+                    "text": "Quelles stratégies recommanderiez-vous pour améliorer le "
+                    "management de la relation client chez Algérie Télécom ?",
+                    "type": "open",
+                },
+                {
+                    "key": "q9_ameliorations_remarquees",
+                    "text": "Avez-vous remarqué des améliorations récentes dans la "
+                    "gestion de la relation client chez Algérie Télécom ?",
+                    "type": "single_choice",
+                    "options": ["Oui", "Non"],
+                },
+                {"key": "q9_lesquelles", "text": "Si oui, lesquelles ?", "type": "open"},
+                {
+                    "key": "q10_recommander",
+                    "text": "Seriez-vous prêt(e) à recommander les services d'Algérie "
+                    "Télécom à d'autres, en fonction de votre expérience avec le "
+                    "service client ?",
+                    "type": "single_choice",
+                    "options": ["Oui", "Non", "Peut-être"],
+                },
+                {"key": "q10_pourquoi", "text": "Pourquoi ?", "type": "open"},
+            ],
+        },
+    },
+]
+
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -326,10 +889,11 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
     # Reference data (hand-written): what the service reads from the first start.
-    op.bulk_insert(_subcategories, seed.subcategory_rows())
-    op.bulk_insert(_sla_policies, seed.policy_rows())
-    op.bulk_insert(_queues, seed.queue_rows())
-    op.bulk_insert(_questionnaires, seed.questionnaire_rows())
+    now = datetime.now(UTC)
+    op.bulk_insert(_subcategories, SUBCATEGORIES)
+    op.bulk_insert(_sla_policies, [{**row, "updated_at": now} for row in SLA_POLICIES])
+    op.bulk_insert(_queues, QUEUES)
+    op.bulk_insert(_questionnaires, [{**row, "created_at": now} for row in QUESTIONNAIRES])
 
 
 def downgrade() -> None:

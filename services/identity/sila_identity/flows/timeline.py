@@ -1,0 +1,31 @@
+"""Reading a customer's timeline: the customer, the page and the audit row of the read in
+one transaction (the projection that writes the timeline is ``timeline.projection``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sila_common.auth import Principal
+from sila_identity.directory import load_row
+from sila_identity.flows import audit
+from sila_identity.runtime import IdentityRuntime
+
+
+async def read_page(
+    runtime: IdentityRuntime,
+    principal: Principal,
+    customer_id: str,
+    query: Any,
+    *,
+    authorise: Callable[[Any], None],
+) -> tuple[Any, list[Any]]:
+    """The customer's row and the rows of ``query``, once ``authorise`` accepted the
+    customer; the read is audited in the same commit."""
+    async with runtime.session_factory() as session, session.begin():
+        customer = await load_row(session, customer_id)
+        authorise(customer)
+        rows = list((await session.execute(query)).all())
+        await audit.record_reads_in(session, principal, "timeline.read", [customer_id])
+    return customer, rows

@@ -1,0 +1,1 @@
+"""Code as old migrations ran it, frozen: today's domain may change, a past revision may not."""

@@ -1,0 +1,85 @@
+"""The 2025 reform inside identity (`apply-reform`): customers and installations typed in a
+parent wilaya move to the wilaya carved out of it, each with its event and audit row; agents
+of the parent wilaya are granted the new one once; a re-run does nothing more."""
+
+from __future__ import annotations
+
+import uuid
+
+from sila_common.geography import reference
+from sila_identity.flows.reform import apply_reform
+from tests.conftest import token_for
+from tests.integration.identity.conftest import Cast, events_of, register
+from tests.support import LiveService, bearer
+
+PASSWORD = "a long enough test password"
+BOU_SAADA = next(c for c in reference().communes.values() if c.name_fr == "Bou Saada").code
+MSILA = next(c for c in reference().communes.values() if c.name_fr == "M'sila").code
+
+
+async def test_the_reform_moves_a_customer_of_msila_to_bou_saada_once_and_grants_the_agent(
+    identity: LiveService, cast: Cast
+) -> None:
+    admin = bearer(cast.admin)
+    username = f"msila.{uuid.uuid4().hex[:6]}"
+    made = await identity.client.post(
+        "/v1/admin/identity/agents",
+        headers=admin,
+        json={
+            "username": username,
+            "display_name": "Agent de M'Sila",
+            "password": PASSWORD,
+            "roles": ["agent"],
+            "wilayas": ["28"],
+        },
+    )
+    assert made.status_code == 201, made.text
+    agent_id = made.json()["id"]
+    agent = await token_for(identity, username, PASSWORD)
+    moving = await register(identity, agent, wilaya_code="28", commune="بوسعادة")
+    staying = await register(identity, agent, wilaya_code="28", commune="Msila")
+    # Before the reform, Bou Saâda is no commune of M'Sila: the text is kept, unplaced.
+    assert (moving["wilaya_code"], moving["commune_code"]) == ("28", None)
+    assert staying["commune_code"] == MSILA
+    contract = await identity.client.post(
+        f"/v1/customers/{moving['id']}/contracts",
+        headers=bearer(agent),
+        json={"offer_code": "IDOOM_ADSL_20M", "installation_commune": "Bou-Saâda"},
+    )
+    assert contract.status_code == 201, contract.text
+    assert contract.json()["installation_commune_code"] is None
+
+    report = await apply_reform(identity.runtime)
+
+    assert (agent_id, username, "64", "28") in report.scope_grants
+    moved = (await identity.client.get(f"/v1/customers/{moving['id']}", headers=admin)).json()
+    assert (moved["wilaya_code"], moved["commune_code"], moved["version"]) == ("64", BOU_SAADA, 2)
+    assert moved["commune"] == "بوسعادة"
+    [installed] = (
+        await identity.client.get(f"/v1/customers/{moving['id']}/contracts", headers=admin)
+    ).json()
+    assert (installed["installation_wilaya_code"], installed["installation_commune_code"]) == (
+        "64",
+        BOU_SAADA,
+    )
+    kept = (await identity.client.get(f"/v1/customers/{staying['id']}", headers=admin)).json()
+    assert (kept["wilaya_code"], kept["version"]) == ("28", 1)
+    [updated] = await events_of(identity, moving["id"], "identity.customer.updated")
+    assert updated["data"]["reason"] == "reform"
+    assert {"wilaya_code", "commune_code"} <= set(updated["data"]["changed"])
+    [relocated] = await events_of(identity, moving["id"], "identity.contract.updated")
+    assert relocated["data"]["installation_wilaya_code"] == "64"
+    audit = await identity.client.get(
+        "/v1/admin/identity/audit", headers=admin, params={"customer_id": moving["id"]}
+    )
+    by_reform = {e["action"] for e in audit.json()["items"] if e["actor_id"] == "identity.reform"}
+    assert by_reform == {"customer.update", "contract.update"}
+    # The agent's new token serves 64 too; a re-run changes nothing and grants nothing again.
+    again = await apply_reform(identity.runtime)
+    assert all(grant[0] != agent_id for grant in again.scope_grants)
+    assert len(await events_of(identity, moving["id"], "identity.customer.updated")) == 1
+    seen = await identity.client.get(
+        f"/v1/customers/{moving['id']}",
+        headers=bearer(await token_for(identity, username, PASSWORD)),
+    )
+    assert seen.status_code == 200
