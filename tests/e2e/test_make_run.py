@@ -133,7 +133,7 @@ async def payment_journey(client: httpx.AsyncClient, customer: dict[str, str], b
         return next((line for line in lines.json() if line["offer_code"] == KARIM_LINE), None)
 
     # The demo contract reaches billing as identity.contract.signed.
-    line = await eventually(prepaid_line, timeout=30, what="the demo line's subscription")
+    line = await eventually(prepaid_line, timeout=60, what="the demo line's subscription")
     assert line["billing"] == "prepaid"
     offers = (await client.get("/v1/offers")).json()
     price = next(offer for offer in offers if offer["code"] == KARIM_LINE)["price_centimes"]
