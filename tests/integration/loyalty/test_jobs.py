@@ -9,12 +9,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, null, select, update
 
+from sila_common.events import CloudEvent
 from sila_common.settings import PlatformSettings, ServiceSettings
 from sila_loyalty.domain.ledger import ALGIERS
 from sila_loyalty.flows.jobs import celebrate_anniversaries, run_pass
-from sila_loyalty.tables import accounts, boosts
+from sila_loyalty.tables import accounts, boosts, recorded_events
 from tests.integration.loyalty.conftest import (
     Emit,
     Staff,
@@ -223,3 +224,48 @@ async def test_a_tenure_anniversary_is_celebrated_by_the_daily_job_once_a_year(
         f"campaign:{campaign['id']}:tenure:{today}:{year + 1}",
     ]
     assert len(await outbox_events(loyalty, today, "loyalty.reward.granted")) == 2
+
+
+async def test_an_event_stranded_waiting_for_a_registration_already_read_is_decided_by_the_jobs(
+    loyalty: LiveService, staff: Staff, emit: Emit
+) -> None:
+    offer = f"stranded_{uuid.uuid4().hex[:6]}"
+    campaign = await create_campaign(loyalty, staff, conditions={"offers": [offer]})
+    customer = await registered_by_event(emit)
+    await account_open(loyalty, customer)
+    # What the engine left before migration 0004: a payment read before the registration,
+    # never released by it.
+    paid = CloudEvent(
+        id=str(uuid.uuid4()),
+        source="/sila/billing",
+        type="billing.payment.succeeded",
+        time=datetime.now(UTC) - timedelta(minutes=10),
+        subject=customer,
+        dataschema="https://schemas.sila.algerietelecom.dz/events/billing.payment.succeeded.v1.json",
+        customerid=customer,
+        data={"customer_id": customer, "amount_centimes": 150_000, "offer_code": offer},
+    )
+    async with loyalty.runtime.session_factory() as session, session.begin():
+        await session.execute(
+            insert(recorded_events).values(
+                event_id=paid.id,
+                customer_id=customer,
+                event_type=paid.type,
+                occurred_at=paid.time,
+                amount_centimes=None,
+                facts=null(),
+                pending_event=paid.model_dump(mode="json"),
+            )
+        )
+    assert await ledger_of(loyalty, customer) == []
+
+    result = await run_pass(loyalty.runtime)
+    assert result.released >= 1
+    [entry] = await ledger_of(loyalty, customer)
+    assert (entry.campaign_id, entry.event_id) == (campaign["id"], paid.id)
+    async with loyalty.runtime.session_factory() as session:
+        facts = await session.scalar(
+            select(recorded_events.c.facts).where(recorded_events.c.event_id == paid.id)
+        )
+    assert facts is not None and facts["amount_centimes"] == 150_000
+    assert (await run_pass(loyalty.runtime)).released == 0

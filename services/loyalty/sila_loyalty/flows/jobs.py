@@ -27,7 +27,7 @@ from sila_loyalty.flows.accounts import lock_account, points_of
 from sila_loyalty.flows.engine import release_orphan_reservations
 from sila_loyalty.flows.grants import Source, write_entry
 from sila_loyalty.runtime import LoyaltyParts, LoyaltyRuntime
-from sila_loyalty.tables import accounts, boosts, ledger_entries
+from sila_loyalty.tables import accounts, boosts, ledger_entries, recorded_events
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +38,7 @@ class PassResult:
     points_expired: int = 0
     reservations_released: int = 0
     anniversaries: int = 0
+    released: int = 0
 
 
 async def end_boosts(runtime: LoyaltyRuntime, now: datetime, *, batch_size: int = 200) -> int:
@@ -239,6 +240,32 @@ async def _celebrate(
     return 1
 
 
+async def release_stranded(runtime: LoyaltyRuntime, *, batch_size: int = 200) -> int:
+    """Events still waiting for a registration that has already been read (written before
+    migration 0004, when nothing ever released them): decided now, customer by customer."""
+    released = 0
+    async with runtime.session_factory() as session:
+        stranded = list(
+            await session.scalars(
+                select(recorded_events.c.customer_id)
+                .join(accounts, accounts.c.customer_id == recorded_events.c.customer_id)
+                .where(
+                    recorded_events.c.facts.is_(None),
+                    accounts.c.registered_at.is_not(None),
+                    accounts.c.erased_at.is_(None),
+                )
+                .distinct()
+                .limit(batch_size)
+            )
+        )
+    for customer_id in stranded:
+        async with runtime.session_factory() as session, session.begin():
+            account = await lock_account(session, customer_id)
+            if account.registered_at is not None:
+                released += await engine.release_waiting(session, runtime, customer_id)
+    return released
+
+
 async def run_pass(
     runtime: LoyaltyRuntime, now: datetime | None = None, *, anniversaries: bool = True
 ) -> PassResult:
@@ -248,6 +275,7 @@ async def run_pass(
         boosts_ended=await end_boosts(runtime, now, batch_size=batch),
         points_expired=await expire_points(runtime, now, batch_size=batch),
         reservations_released=await release_orphan_reservations(runtime, now),
+        released=await release_stranded(runtime, batch_size=batch),
         anniversaries=(
             await celebrate_anniversaries(runtime, now, batch_size=batch) if anniversaries else 0
         ),
@@ -272,6 +300,7 @@ async def run_jobs(runtime: LoyaltyRuntime, stop: asyncio.Event) -> None:
                 or result.points_expired
                 or result.reservations_released
                 or result.anniversaries
+                or result.released
             ):
                 log.info(
                     "loyalty.jobs_pass",
@@ -279,6 +308,7 @@ async def run_jobs(runtime: LoyaltyRuntime, stop: asyncio.Event) -> None:
                     points_expired=result.points_expired,
                     reservations_released=result.reservations_released,
                     anniversaries=result.anniversaries,
+                    released=result.released,
                 )
         except Exception as exc:  # a failed pass is retried at the next tick
             log.warning("loyalty.jobs_pass_failed", error=f"{type(exc).__name__}: {exc}")
