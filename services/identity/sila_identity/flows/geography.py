@@ -2,12 +2,15 @@
 and matching the communes people typed to it.
 
 The tables (`wilayas`, `dairas`, `communes`) are the editable copy: loaded by migration
-0006 from a frozen file, maintained by admins through the API (the use cases below).
+0006 from a frozen file, maintained by admins through the API (the use cases below). Each admin edit is
+also an ``identity.geography.changed`` event (the place as it is after the edit, keyed by
+``geography``), recorded with it: tickets and notify lay it over the reference shipped with
+their release, so names and commune checks follow at once.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
 from sila_common.geography import Commune, Reference, Wilaya, match_commune, normalise_name
+from sila_common.geography_overlay import GEOGRAPHY_KEY
 from sila_common.problems import Conflict, NotFound, Unprocessable
+from sila_identity.events import GEOGRAPHY_CHANGED, GeographyChanged
 from sila_identity.flows import audit
 from sila_identity.runtime import IdentityRuntime
 from sila_identity.tables import communes, dairas, wilayas
@@ -125,12 +130,48 @@ def name_matches(query: str, row: Any) -> bool:
 # --- Maintenance by admins (a law creates, renames or moves; each change audited) ---------
 
 
+async def _announce(
+    session: AsyncSession,
+    runtime: IdentityRuntime,
+    kind: Literal["wilaya", "daira", "commune"],
+    code: str,
+    change: Literal["created", "updated"],
+) -> Any:
+    """Record the place as it is now as an ``identity.geography.changed``; returns its row."""
+    table = {"wilaya": wilayas, "daira": dairas, "commune": communes}[kind]
+    row = (await session.execute(select(table).where(table.c.code == code))).one()
+    fields = row._mapping
+    await runtime.outbox.record(
+        session,
+        GEOGRAPHY_CHANGED,
+        subject=f"{kind}:{code}",
+        customer_id=GEOGRAPHY_KEY,
+        data=GeographyChanged(
+            kind=kind,
+            code=code,
+            change=change,
+            name_fr=row.name_fr,
+            name_ar=row.name_ar,
+            name_en=row.name_en,
+            wilaya_code=fields.get("wilaya_code"),
+            daira_code=fields.get("daira_code"),
+            postal_code=fields.get("postal_code"),
+            former_wilaya_code=fields.get("former_wilaya_code"),
+            active=bool(fields.get("active", True)),
+            parent_code=fields.get("parent_code"),
+            established_on=fields.get("established_on"),
+        ),
+    )
+    return row
+
+
 async def update_wilaya(
     runtime: IdentityRuntime, principal: Principal, code: str, values: dict[str, Any]
 ) -> None:
     async with runtime.session_factory() as session, session.begin():
         if values:
             await session.execute(update(wilayas).where(wilayas.c.code == code).values(**values))
+            await _announce(session, runtime, "wilaya", code, "updated")
         await audit.record(
             session, principal, "wilaya.update", target=code, detail={"fields": sorted(values)}
         )
@@ -140,6 +181,7 @@ async def create_daira(runtime: IdentityRuntime, principal: Principal, row: dict
     try:
         async with runtime.session_factory() as session, session.begin():
             await session.execute(insert(dairas).values(**row))
+            await _announce(session, runtime, "daira", row["code"], "created")
             await audit.record(session, principal, "daira.create", target=row["code"])
     except IntegrityError as exc:
         raise Conflict(f"The daïra {row['code']} exists already.") from exc
@@ -151,6 +193,7 @@ async def create_commune(
     try:
         async with runtime.session_factory() as session, session.begin():
             await session.execute(insert(communes).values(**row))
+            await _announce(session, runtime, "commune", row["code"], "created")
             await audit.record(session, principal, "commune.create", target=row["code"])
     except IntegrityError as exc:
         raise Conflict(f"The commune {row['code']} exists already.") from exc
@@ -173,4 +216,6 @@ async def update_commune(
         await audit.record(
             session, principal, "commune.update", target=code, detail={"fields": sorted(values)}
         )
+        if values:
+            return await _announce(session, runtime, "commune", code, "updated")
         return (await session.execute(select(communes).where(communes.c.code == code))).one()
