@@ -6,10 +6,11 @@ Identity owns the editable copy of the map and records each admin edit as an
 fr/ar/en, its daïra and wilaya, postal code, active). A service keeps those places in its
 own small ``geography_overlay`` table (one row per place, the latest edit by event time
 winning) and reads ``overlay_of(runtime.collaborators).reference(session, table)``: the
-shipped reference (`sila_common.geography.reference()`) with the overlay applied. The merged reference is
-cached per process; the consumer applying an edit drops it at once (after its commit), and
-other processes of the service read the table again within ``CACHE_SECONDS``. With no edit
-the shipped reference itself is returned (one small query per ``CACHE_SECONDS``).
+shipped reference (`sila_common.geography.reference()`) with the overlay applied. The
+merged reference is cached per process; the consumer applying an edit drops it at once
+(after its commit), and other processes of the service read the table again within
+``CACHE_SECONDS``. With no edit the shipped reference itself is returned (one small query
+per ``CACHE_SECONDS``).
 
 The next release's data file carries the edits; the overlay rows then agree with it.
 """
