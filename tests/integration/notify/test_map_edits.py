@@ -60,7 +60,7 @@ async def test_a_commune_renamed_after_the_incident_event_is_named_by_its_new_na
                     geography_overlay.c.kind == "commune", geography_overlay.c.code == IN_AMENAS
                 )
             )
-        return bool(place) and place["name_fr"] == "In Amenas Centre"
+        return place is not None and place["name_fr"] == "In Amenas Centre"
 
     await eventually(kept, what="notify keeping the edit")
     await publish("tickets.incident.customer_affected", customer.id, affected)
