@@ -396,6 +396,53 @@ async def test_an_admins_edits_of_the_map_reach_tickets_and_notify_at_once(
     )
     assert elsewhere.status_code == 422, elsewhere.text
 
+    # A line installed in the new commune is found by an incident over it.
+    newcomer = await identity.client.post(
+        "/v1/customers",
+        headers=admin,
+        json={
+            "first_name": "Tahar",
+            "last_name": "Ag Sidi",
+            "phone": random_mobile(),
+            "wilaya_code": "33",
+            "commune_code": new_code,
+            "address": "Quartier de l'oued",
+            "language": "fr",
+        },
+    )
+    assert newcomer.status_code == 201, newcomer.text
+    installed = await identity.client.post(
+        f"/v1/customers/{newcomer.json()['id']}/contracts",
+        headers=admin,
+        json={"offer_code": "IDOOM_ADSL_20M", "installation_commune_code": new_code},
+    )
+    assert installed.status_code == 201, installed.text
+
+    async def placed_in_new_commune() -> bool:
+        async with tickets.runtime.session_factory() as session:
+            row = (
+                await session.execute(
+                    select(known_installations).where(
+                        known_installations.c.customer_id == newcomer.json()["id"]
+                    )
+                )
+            ).one_or_none()
+        return row is not None and (row.commune_code, row.daira_code) == (new_code, "3301")
+
+    await eventually(placed_in_new_commune, what="tickets placing the line in the new commune")
+    outage = await tickets.client.post(
+        "/v1/incidents",
+        headers=admin,
+        json={
+            "service": "adsl",
+            "area": {"kind": "commune", "value": new_code},
+            "estimated_end_at": (datetime.now(UTC) + timedelta(hours=3)).isoformat(),
+        },
+    )
+    assert outage.status_code == 201, outage.text
+    assert (outage.json()["area_label"], outage.json()["affected_count"]) == ("Tin Tarabine", 1)
+    await tickets.client.post(f"/v1/incidents/{outage.json()['id']}/resolve", headers=admin)
+
     # An incident over the renamed commune is named by its new name and reaches the line.
     async def line_known() -> bool:
         async with tickets.runtime.session_factory() as session:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_common.collaborators import Collaborators
 from sila_common.events import CloudEvent
 from sila_common.geography import Reference
 from sila_common.geography_overlay import overlay_of
@@ -23,12 +24,13 @@ async def remember_map_change(
     await overlay_of(context.collaborators).apply(session, geography_overlay, event)
 
 
-async def map_in(session: AsyncSession, runtime: TicketsRuntime) -> Reference:
-    """The map (cached per process), read through the caller's session."""
-    return await overlay_of(runtime.collaborators).reference(session, geography_overlay)
+async def map_in(session: AsyncSession, collaborators: Collaborators) -> Reference:
+    """The map (cached per process), read through the caller's session
+    (``runtime.collaborators`` in a use case, ``context.collaborators`` in a handler)."""
+    return await overlay_of(collaborators).reference(session, geography_overlay)
 
 
 async def current_map(runtime: TicketsRuntime) -> Reference:
     """The map, for a caller without a session (an API checking its input)."""
     async with runtime.session_factory() as session:
-        return await map_in(session, runtime)
+        return await map_in(session, runtime.collaborators)

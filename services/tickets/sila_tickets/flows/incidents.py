@@ -228,7 +228,9 @@ async def resolve_incident(
                 .scalars()
                 .all()
             )
-            names = place_names(await map_in(session, runtime), row.area_kind, row.area_value)
+            names = place_names(
+                await map_in(session, runtime.collaborators), row.area_kind, row.area_value
+            )
             # A label an agent wrote stays as written; a place's is named in each language.
             named = names is not None and row.area_label == names["fr"]
             restored_names: PlaceNames = {"area_label": names} if named and names else {}

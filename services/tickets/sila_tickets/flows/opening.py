@@ -221,7 +221,9 @@ async def installed_places(
         rows = chosen or rows
     if rows:
         return [(r.commune_code, r.daira_code) for r in rows]
-    commune = (await map_in(session, runtime)).communes.get(customer.commune_code or "")
+    commune = (await map_in(session, runtime.collaborators)).communes.get(
+        customer.commune_code or ""
+    )
     return [(commune.code, commune.daira_code)] if commune else []
 
 

@@ -78,7 +78,7 @@ async def apply_reform(runtime: TicketsRuntime) -> TicketsReformReport:
     report = TicketsReformReport()
     now = datetime.now(UTC)
     async with runtime.session_factory() as session, session.begin():
-        ref = await map_in(session, runtime)
+        ref = await map_in(session, runtime.collaborators)
         for row in (await session.execute(select(agencies).with_for_update())).all():
             code, wilaya = _place(ref, row.wilaya_code, row.commune_code, row.commune)
             if code is None:
