@@ -56,7 +56,12 @@ async def on_event(session: AsyncSession, event: CloudEvent, context: NotifyCont
         await park(session, event, context.clock())
         return
     if event.type in CUSTOMER_KNOWN:
-        await release_parked(session, context.settings, event.customerid)
+        await release_parked(
+            session,
+            context.settings,
+            event.customerid,
+            prepare=lambda parked: named_places(session, parked, context),
+        )
 
 
 CUSTOMER_KNOWN = ("identity.customer.registered", "identity.customer.updated")
