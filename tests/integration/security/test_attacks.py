@@ -11,6 +11,7 @@ import ipaddress
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -281,6 +282,23 @@ async def test_after_an_upstream_crash_the_next_request_gets_through(edge: str) 
         for _ in range(3):
             answer = await client.get("/v1/loyalty/ok")
             assert answer.status_code == 200, answer.text
+
+
+async def test_an_empty_bearer_token_through_the_edge_is_a_401_not_a_502(edge: str) -> None:
+    """``Authorization: Bearer `` (a script whose token variable is empty, as curl sends it):
+    the edge forwards the value without its trailing space, and the service refuses it."""
+    host, port = urlsplit(edge).hostname, urlsplit(edge).port
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(
+        b"GET /v1/customers HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer \r\n"
+        b"Connection: close\r\n\r\n"
+    )
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    status = answer.split(b"\r\n", 1)[0]
+    assert status.startswith(b"HTTP/1.1 401"), answer.decode(errors="replace")
+    assert b"application/problem+json" in answer
 
 
 async def test_answers_through_the_edge_carry_one_date_and_one_server(edge: str) -> None:

@@ -16,6 +16,7 @@ from sila_common.pagination import KeysetPage, next_time_cursor
 from sila_identity.api.deps import Caller, RuntimeDep
 from sila_identity.directory import ensure_may_read
 from sila_identity.flows import timeline as flows
+from sila_identity.flows.geography import current_map
 from sila_identity.tables import timeline_entries
 from sila_identity.timeline.projection import customer_facing
 from sila_identity.timeline.summaries import summarise
@@ -79,6 +80,7 @@ async def timeline(
         authorise=lambda row: _may_read(principal, row),
     )
     language = lang or _language(accept_language) or customer.language
+    places = await current_map(runtime)
     items = [
         TimelineEntry(
             event_id=row.event_id,
@@ -86,7 +88,7 @@ async def timeline(
             type=row.event_type,
             service=row.source_service,
             channel=row.channel,
-            summary=summarise(row.event_type, row.data, language),
+            summary=summarise(row.event_type, row.data, language, places),
             resource=row.resource,
             data=row.data,
         )
