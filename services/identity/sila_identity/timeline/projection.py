@@ -55,8 +55,17 @@ def resource_for(event: CloudEvent) -> str | None:
     return template.format(subject=event.subject, customer=event.customerid) if template else None
 
 
-# Events keyed by something other than a customer: not on any timeline.
-NOT_ABOUT_A_CUSTOMER = frozenset({"identity.partner.changed"})
+# Events keyed by something other than a customer (a partner, a place of the map, an agency,
+# an incident as a whole): not on any timeline.
+NOT_ABOUT_A_CUSTOMER = frozenset(
+    {
+        "identity.partner.changed",
+        "identity.geography.changed",
+        "tickets.hub_subscription.changed",
+        "tickets.agency.relocated",
+        "tickets.incident.relocated",
+    }
+)
 
 
 async def project(session: AsyncSession, event: CloudEvent, context: IdentityContext) -> None:

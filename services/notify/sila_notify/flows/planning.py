@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 import structlog
 from sqlalchemy import event as sa_event
@@ -329,25 +329,28 @@ async def _plans(
     return plans
 
 
+class MessageFields(TypedDict):
+    """What a message row is made of besides its rendered text (``row_values``)."""
+
+    event_id: str
+    event_type: str
+    variant: str
+    customer_id: str
+    channel: str
+    destination: str
+    language: str
+    lane: str
+    urgent: bool
+    data: Mapping[str, Any]
+    failover: list[str]
+    scheduled_for: datetime
+    now: datetime
+    sealer: Sealer
+    campaign_id: NotRequired[str | None]
+
+
 async def message_row(
-    session: AsyncSession,
-    *,
-    event_id: str,
-    event_type: str,
-    variant: str,
-    customer_id: str,
-    channel: str,
-    destination: str,
-    language: str,
-    lane: str,
-    urgent: bool,
-    data: Mapping[str, Any],
-    failover: list[str],
-    scheduled_for: datetime,
-    now: datetime,
-    sealer: Sealer,
-    campaign_id: str | None = None,
-    unreadable: str | None = None,
+    session: AsyncSession, *, unreadable: str | None = None, **fields: Unpack[MessageFields]
 ) -> dict[str, Any]:
     """A queued message with its text; a template that cannot render makes it failed at once
     (as does ``unreadable``: a text that cannot be made)."""
@@ -358,32 +361,15 @@ async def message_row(
         try:
             rendered = await render_for(
                 session,
-                event_type=event_type,
-                variant=variant,
-                language=language,
-                channel=channel,
-                data=data,
+                event_type=fields["event_type"],
+                variant=fields["variant"],
+                language=fields["language"],
+                channel=fields["channel"],
+                data=fields["data"],
             )
         except (NoTemplate, TemplateRenderError) as error:
             rendered = f"template: {error}"
-    return row_values(
-        rendered,
-        event_id=event_id,
-        event_type=event_type,
-        variant=variant,
-        customer_id=customer_id,
-        channel=channel,
-        destination=destination,
-        language=language,
-        lane=lane,
-        urgent=urgent,
-        data=data,
-        failover=failover,
-        scheduled_for=scheduled_for,
-        now=now,
-        sealer=sealer,
-        campaign_id=campaign_id,
-    )
+    return row_values(rendered, **fields)
 
 
 def row_values(
