@@ -27,7 +27,7 @@ from sila_common.settings import PlatformSettings
 from sila_identity.tables import messaging as identity_messaging
 from sila_notify.tables import messages
 from tests.integration.security_support import new_agent, new_customer
-from tests.support import LiveService, eventually, otp_event_data, random_mobile
+from tests.support import LiveService, bearer, eventually, otp_event_data, random_mobile
 
 from .conftest import NewCustomer, Publish, Simulator
 
@@ -249,3 +249,56 @@ async def test_a_sealed_code_that_does_not_open_is_never_sent_and_the_consumer_g
     assert not any(attacker_phone in t for t in texts)
     assert "notify.otp_code_unreadable" in logged.err
     assert "which this service lacks" in logged.err  # the foreign key is named by its id
+
+
+async def test_a_code_goes_by_sms_in_the_otp_lane_whatever_an_editor_makes_of_its_route(
+    notify: LiveService, identity: LiveService, smsc: Simulator, admin_token: str
+) -> None:
+    """Marketing edits routes (content): sending the code to the inbox or e-mail in the
+    service lane would keep it in clear in the rows agents read. The route is overridden."""
+    marketing = await new_agent(identity, admin_token, ["marketing"], ["15"])
+    agent = await new_agent(identity, admin_token, ["agent"], ["15"])
+    route = f"/v1/templates/routes/{OTP}"
+    original = (await notify.client.get("/v1/templates/routes", headers=marketing.auth)).json()
+    before = next(r for r in original if r["event_type"] == OTP)
+    changed = await notify.client.put(
+        route,
+        headers=marketing.auth,
+        json={"lane": "service", "urgent": False, "channels": ["in_app", "email", "sms"]},
+    )
+    assert changed.status_code == 200, changed.text
+    try:
+        phone = random_mobile()
+        customer = await new_customer(identity, agent, phone=phone)
+        asked = await identity.client.post("/v1/auth/otp", json={"phone": phone})
+        assert asked.status_code == 202, asked.text
+
+        async def sms() -> list[dict[str, Any]]:
+            return [m for m in await smsc.messages() if m["to"] == phone]
+
+        text = (await eventually(sms, timeout=20, what="the code's SMS"))[0]["text"]
+        found = re.search(r"\b(\d{6})\b", text)
+        assert found is not None, text
+
+        async def recorded() -> list[Any] | None:
+            async with notify.runtime.session_factory() as session:
+                rows = list(
+                    (
+                        await session.execute(
+                            select(messages).where(messages.c.customer_id == customer["id"])
+                        )
+                    ).all()
+                )
+            return rows if rows and all(r.state in ("sent", "delivered") for r in rows) else None
+
+        rows = await eventually(recorded, what="the code's message recorded sent")
+    finally:
+        restored = await notify.client.put(
+            route,
+            headers=bearer(admin_token),
+            json={k: before[k] for k in ("lane", "urgent", "channels", "condition", "enabled")},
+        )
+        assert restored.status_code == 200, restored.text
+    assert [(r.channel, r.lane) for r in rows] == [("sms", "otp")]
+    assert rows[0].render_data == {}
+    assert not shows(found.group(1), f"{rows[0].body} {rows[0].subject}")

@@ -82,7 +82,11 @@ async def plan_event(session: AsyncSession, settings: NotifySettings, event: Clo
     variant = str(event.data.get(route.variant_field) or "") if route.variant_field else ""
     data: Mapping[str, Any] = event.data
     unreadable: str | None = None
+    lane, urgent, channels = str(route.lane), bool(route.urgent), list(route.channels)
     if event.type in SEALED_CODE_EVENTS:
+        # A code goes in the otp lane by SMS alone whatever an editor made of its route: any
+        # other lane would keep it in clear in the row (body, render_data), the inbox included.
+        lane, urgent, channels = "otp", True, ["sms"]
         # The code arrives sealed by identity for notify alone; it is opened here, in memory,
         # and the row seals the text again under notify's own key (row_values).
         try:
@@ -105,9 +109,9 @@ async def plan_event(session: AsyncSession, settings: NotifySettings, event: Clo
         variant=variant,
         customer_id=event.customerid,
         data=data,
-        lane=route.lane,
-        urgent=bool(route.urgent),
-        route_channels=list(route.channels),
+        lane=lane,
+        urgent=urgent,
+        route_channels=channels,
         now=datetime.now(UTC),
         unreadable=unreadable,
     )
