@@ -42,7 +42,9 @@ def used_offsets() -> list[int]:
 def free_base_port() -> int:
     """A base port whose every offset is free (the ports make run would take)."""
     for _ in range(200):
-        base = random.randrange(20_000, 60_000, 100)
+        # Below the kernel's ephemeral range (32768-60999), where outgoing connections of
+        # everything else on the machine would take the ports between this check and use.
+        base = random.randrange(20_000, 32_000, 100)
         if not any(port_open("127.0.0.1", base + offset) for offset in used_offsets()):
             return base
     raise AssertionError("no free range of ports for make run")
@@ -244,7 +246,12 @@ async def test_make_run_serves_the_customer_journey_and_stops_without_leaving_a_
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{base}", timeout=10) as client:
 
             async def ready() -> bool:
-                assert process.returncode is None, "make run exited"
+                if process.returncode is not None:
+                    said = await process.stdout.read() if process.stdout else b""
+                    raise AssertionError(
+                        f"make run exited ({process.returncode}):\n"
+                        + said.decode(errors="replace")[-4000:]
+                    )
                 try:
                     return (await client.get("/health/ready")).status_code == 200
                 except httpx.HTTPError:
