@@ -21,7 +21,7 @@ from sila_common.logging import configure_logging
 from sila_local.broker import start_broker
 from sila_local.processes import free_port
 
-MODULES = ["fastpaths", "platform", "identity", "tickets", "notify", "billing"]
+MODULES = ["fastpaths", "platform", "identity", "tickets", "notify", "billing", "loyalty"]
 
 
 async def main(selected: list[str]) -> None:

@@ -6,12 +6,15 @@ the response). Run by ``benchmarks.served.serve_bare`` under uvicorn like the se
   line) and the audit row of the read, in one transaction committed asynchronously.
 - ``GET /v1/customers/{id}/timeline?limit=50``: the customer row, the keyset page, the
   audit row.
+- ``GET /v1/loyalty/accounts/{id}``: loyalty's balance read (the account, the sums of its
+  ledger by kind, its running boosts), read-only like loyalty's.
 - ``POST /v1/tickets``: the same statements as tickets' creation with automatic
   assignment and an Idempotency-Key (see ``open_ticket``), in one transaction.
 - ``POST /v1/payments``: records one payment row in billing's ``payments`` table (the anchor
   of billing's payments per second end to end).
 
-Databases: ``SILA_BARE_IDENTITY_DSN``, ``SILA_BARE_TICKETS_DSN`` and ``SILA_BARE_BILLING_DSN``
+Databases: ``SILA_BARE_IDENTITY_DSN``, ``SILA_BARE_TICKETS_DSN``, ``SILA_BARE_BILLING_DSN``
+and ``SILA_BARE_LOYALTY_DSN``
 (plain postgresql://).
 """
 
@@ -77,7 +80,7 @@ def _e164(phone: str) -> str:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     pools: dict[str, asyncpg.Pool] = {}
-    for name in ("identity", "tickets", "billing"):
+    for name in ("identity", "tickets", "billing", "loyalty"):
         dsn = os.environ.get(f"SILA_BARE_{name.upper()}_DSN")
         if dsn:
             pools[name] = await asyncpg.create_pool(dsn, min_size=2, max_size=POOL_SIZE)
@@ -112,6 +115,38 @@ async def lookup(request: Request, phone: str) -> Response:
                 [(datetime.now(UTC), "customer.lookup", r["id"], '{"by": "phone"}') for r in rows],
             )
     return _json([dict(r) for r in rows])
+
+
+@app.get("/v1/loyalty/accounts/{customer_id}")
+async def loyalty_account(request: Request, customer_id: str) -> Response:
+    pool: asyncpg.Pool = request.app.state.pools["loyalty"]
+    async with pool.acquire() as conn:
+        account = await conn.fetchrow(
+            "SELECT * FROM accounts WHERE customer_id = $1 AND erased_at IS NULL", customer_id
+        )
+        if account is None:
+            return _json({"title": "Not found"}, 404)
+        sums = await conn.fetch(
+            "SELECT kind, coalesce(sum(quantity), 0) AS total FROM ledger_entries "
+            "WHERE customer_id = $1 GROUP BY kind",
+            customer_id,
+        )
+        running = await conn.fetch(
+            "SELECT speed_mbps, starts_at, ends_at FROM boosts "
+            "WHERE customer_id = $1 AND ended_at IS NULL",
+            customer_id,
+        )
+    return _json(
+        {
+            "customer_id": customer_id,
+            "tier": account["tier"],
+            "balances": {r["kind"]: int(r["total"]) for r in sums},
+            "referral_code": account["referral_code"],
+            "wilaya_code": account["wilaya_code"],
+            "opened_at": account["opened_at"].isoformat(),
+            "active_boosts": [dict(r) for r in running],
+        }
+    )
 
 
 @app.get("/v1/customers/{customer_id}/timeline")

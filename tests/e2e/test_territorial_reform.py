@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sila_common.auth import JwksKeySource
 from sila_common.geography import reference
 from sila_common.settings import PlatformSettings, ServiceSettings
+from sila_notify.tables import geography_overlay as notify_overlay
 from sila_notify.tables import messages, recipients
 from sila_tickets.tables import known_customers, known_installations
 from sila_tickets.tables import tickets as ticket_rows
@@ -273,7 +274,18 @@ async def test_the_reform_moves_a_customer_of_msila_to_bou_saada_and_every_servi
     )
     assert declared.status_code == 201, declared.text
     assert declared.json()["wilaya_code"] == "64"
-    assert declared.json()["affected_count"] == 2
+    # Exactly the lines installed in Bou Saâda: this test's two, and any other test's that
+    # installed one there in the same database (the count is the directory's, not a guess).
+    async with tickets.runtime.session_factory() as session:
+        installed_there = set(
+            await session.scalars(
+                select(known_installations.c.customer_id).where(
+                    known_installations.c.commune_code == BOU_SAADA
+                )
+            )
+        )
+    assert {arabic, french} <= installed_there and stays not in installed_there
+    assert declared.json()["affected_count"] == len(installed_there)
 
     async def incident_messages() -> dict[str, str] | None:
         async with notify.runtime.session_factory() as session:
@@ -293,3 +305,222 @@ async def test_the_reform_moves_a_customer_of_msila_to_bou_saada_and_every_servi
     assert "à Bou Saada" in bodies[french] and "wilaya" not in bodies[french]
     assert "في بوسعادة" in bodies[arabic] and BOU_SAADA not in bodies[arabic]
     await tickets.client.post(f"/v1/incidents/{declared.json()['id']}/resolve", headers=admin)
+
+
+async def test_an_admins_edits_of_the_map_reach_tickets_and_notify_at_once(
+    identity: LiveService,
+    tickets: LiveService,
+    notify: LiveService,
+    admin_token: str,
+) -> None:
+    """A commune renamed and one created through identity's admin API, by an administrator
+    logged in with the password grant: tickets accepts the new commune and names the renamed
+    one in the incident, notify's messages say its new name, in French and in Arabic."""
+    username = f"cartographe.{uuid.uuid4().hex[:6]}"
+    made = await identity.client.post(
+        "/v1/admin/identity/agents",
+        headers=bearer(admin_token),
+        json={
+            "username": username,
+            "display_name": "Administratrice du référentiel",
+            "password": PASSWORD,
+            "roles": ["agent", "supervisor", "admin"],
+            "wilayas": ["*"],
+        },
+    )
+    assert made.status_code == 201, made.text
+    granted = await identity.client.post(
+        "/v1/oauth/token",
+        data={"grant_type": "password", "username": username, "password": PASSWORD},
+    )
+    assert granted.status_code == 200, granted.text
+    admin = bearer(granted.json()["access_token"])
+
+    # A customer of Illizi whose line is installed in Debdeb (3303), before any edit.
+    debdeb = "3303"
+    created = await identity.client.post(
+        "/v1/customers",
+        headers=admin,
+        json={
+            "first_name": "Moussa",
+            "last_name": "Ag Amastane",
+            "phone": random_mobile(),
+            "wilaya_code": "33",
+            "commune_code": debdeb,
+            "address": "Cité des palmiers",
+            "language": "ar",
+        },
+    )
+    assert created.status_code == 201, created.text
+    customer = created.json()["id"]
+    contract = await identity.client.post(
+        f"/v1/customers/{customer}/contracts",
+        headers=admin,
+        json={"offer_code": "IDOOM_ADSL_20M", "installation_commune_code": debdeb},
+    )
+    assert contract.status_code == 201, contract.text
+
+    # The admin renames Debdeb and adds a commune to the daïra of Illizi.
+    renamed = await identity.client.patch(
+        f"/v1/admin/identity/communes/{debdeb}",
+        headers=admin,
+        json={"name_fr": "Debdeb Nord", "name_ar": "دبداب الشمالية", "name_en": "North Debdeb"},
+    )
+    assert renamed.status_code == 200, renamed.text
+    new_code = f"33{uuid.uuid4().int % 40 + 60}"
+    added = await identity.client.post(
+        "/v1/admin/identity/communes",
+        headers=admin,
+        json={
+            "code": new_code,
+            "daira_code": "3301",
+            "name_fr": "Tin Tarabine",
+            "name_ar": "تين ترابين",
+            "name_en": "Tin Tarabine",
+            "postal_code": "33010",
+        },
+    )
+    assert added.status_code == 201, added.text
+
+    # Tickets: an agency in the new commune is accepted once the edit has arrived (a 422
+    # "no commune has the code" before).
+    agency = {"code": f"33-TT-{uuid.uuid4().hex[:4].upper()}", "name": "ACTEL Tin Tarabine"}
+
+    async def agency_accepted() -> dict[str, Any] | None:
+        answer = await tickets.client.put(
+            "/v1/tickets/admin/agencies",
+            headers=admin,
+            json=agency | {"wilaya_code": "33", "commune_code": new_code},
+        )
+        if answer.status_code == 422:
+            return None
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    accepted = await eventually(agency_accepted, what="tickets knowing the new commune")
+    assert accepted["commune_code"] == new_code
+    # The new commune is a place of wilaya 33 only.
+    elsewhere = await tickets.client.put(
+        "/v1/tickets/admin/agencies",
+        headers=admin,
+        json=agency | {"wilaya_code": "11", "commune_code": new_code},
+    )
+    assert elsewhere.status_code == 422, elsewhere.text
+
+    # A line installed in the new commune is found by an incident over it.
+    newcomer = await identity.client.post(
+        "/v1/customers",
+        headers=admin,
+        json={
+            "first_name": "Tahar",
+            "last_name": "Ag Sidi",
+            "phone": random_mobile(),
+            "wilaya_code": "33",
+            "commune_code": new_code,
+            "address": "Quartier de l'oued",
+            "language": "fr",
+        },
+    )
+    assert newcomer.status_code == 201, newcomer.text
+    installed = await identity.client.post(
+        f"/v1/customers/{newcomer.json()['id']}/contracts",
+        headers=admin,
+        json={"offer_code": "IDOOM_ADSL_20M", "installation_commune_code": new_code},
+    )
+    assert installed.status_code == 201, installed.text
+
+    async def placed_in_new_commune() -> bool:
+        async with tickets.runtime.session_factory() as session:
+            row = (
+                await session.execute(
+                    select(known_installations).where(
+                        known_installations.c.customer_id == newcomer.json()["id"]
+                    )
+                )
+            ).one_or_none()
+        return row is not None and (row.commune_code, row.daira_code) == (new_code, "3301")
+
+    await eventually(placed_in_new_commune, what="tickets placing the line in the new commune")
+    outage = await tickets.client.post(
+        "/v1/incidents",
+        headers=admin,
+        json={
+            "service": "adsl",
+            "area": {"kind": "commune", "value": new_code},
+            "estimated_end_at": (datetime.now(UTC) + timedelta(hours=3)).isoformat(),
+        },
+    )
+    assert outage.status_code == 201, outage.text
+    assert (outage.json()["area_label"], outage.json()["affected_count"]) == ("Tin Tarabine", 1)
+    await tickets.client.post(f"/v1/incidents/{outage.json()['id']}/resolve", headers=admin)
+
+    # An incident over the renamed commune is named by its new name and reaches the line.
+    async def line_known() -> bool:
+        async with tickets.runtime.session_factory() as session:
+            return (
+                await session.scalar(
+                    select(known_installations.c.customer_id).where(
+                        known_installations.c.customer_id == customer,
+                        known_installations.c.commune_code == debdeb,
+                    )
+                )
+                is not None
+            )
+
+    await eventually(line_known, what="tickets knowing where the line is")
+
+    # Identity's edits share one message key: the rename arrived before the new commune.
+    declared = await tickets.client.post(
+        "/v1/incidents",
+        headers=admin,
+        json={
+            "service": "adsl",
+            "area": {"kind": "commune", "value": debdeb},
+            "estimated_end_at": (datetime.now(UTC) + timedelta(hours=3)).isoformat(),
+        },
+    )
+    assert declared.status_code == 201, declared.text
+    incident = declared.json()
+    assert incident["area_label"] == "Debdeb Nord"
+    assert incident["affected_count"] == 1
+
+    async def message() -> str | None:
+        async with notify.runtime.session_factory() as session:
+            body = await session.scalar(
+                select(messages.c.body).where(
+                    messages.c.event_type == "tickets.incident.customer_affected",
+                    messages.c.customer_id == customer,
+                )
+            )
+        return str(body) if body else None
+
+    body = await eventually(message, what="notify's message to the customer")
+    assert "دبداب الشمالية" in body and debdeb not in body
+    await tickets.client.post(f"/v1/incidents/{incident['id']}/resolve", headers=admin)
+
+    # Notify keeps the edits too (its own overlay), and identity's timeline names the
+    # incident's place by its new name.
+    async def notify_knows() -> bool:
+        async with notify.runtime.session_factory() as session:
+            rows = (
+                await session.execute(
+                    select(notify_overlay.c.code).where(notify_overlay.c.kind == "commune")
+                )
+            ).all()
+        return {debdeb, new_code} <= {row.code for row in rows}
+
+    await eventually(notify_knows, what="notify keeping the edits")
+
+    async def timeline_line() -> list[str] | None:
+        page = await identity.client.get(
+            f"/v1/customers/{customer}/timeline", headers=admin, params={"lang": "fr"}
+        )
+        lines = [
+            item["summary"]
+            for item in page.json()["items"]
+            if item["type"] == "tickets.incident.customer_affected"
+        ]
+        return lines or None
+
+    lines = await eventually(timeline_line, what="the incident on the timeline")
+    assert any("Debdeb Nord" in line for line in lines), lines

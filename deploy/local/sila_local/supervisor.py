@@ -78,6 +78,12 @@ class Supervisor:
         self._default("SILA_NOTIFY_PUBLIC_BASE_URL", url["notify"])
         self._default("SILA_NOTIFY_TMF_PUBLIC_BASE_URL", url["gateway"])
         self._default("SILA_TICKETS_PUBLIC_BASE_URL", url["gateway"])
+        # The payment providers send the browser back through the gateway, on this base port.
+        self._default("SILA_BILLING_PUBLIC_BASE_URL", url["gateway"])
+        self._default(
+            "SILA_BILLING_PORTAL_PAYMENT_URL",
+            f"{url['gateway']}/espace-client/paiements/{{payment_id}}",
+        )
         for service in SERVICES:
             self._default(f"SILA_GATEWAY_{service.name.upper()}_URL", url[service.name])
 

@@ -45,7 +45,13 @@ PII_KEYS = {
 # Standard-library loggers kept at WARNING whatever the root level (see configure_logging).
 QUIET_LOGGERS = ("httpx", "httpcore")
 
-_PHONE = re.compile(r"(?<!\d)(?:(?:\+|00)\s?213|213|0)[\s.-]?\(?[2-9](?:[\s.)-]?\d){7,8}(?!\d)")
+# A phone number stands alone: digits inside a longer token (a trace id, a UUID, a hash)
+# are not one.
+_PHONE = re.compile(
+    r"(?<![0-9A-Za-z])(?:(?:\+|00)\s?213|213|0)[\s.-]?\(?[2-9](?:[\s.)-]?\d){7,8}(?![0-9A-Za-z])"
+)
+# Identifiers the platform itself generates: never personal data, kept whole for tracing.
+ID_KEYS = frozenset({"trace_id", "span_id", "correlation_id", "event_id", "request_id"})
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _NIN = re.compile(r"(?<!\d)\d{18}(?!\d)")
 
@@ -73,7 +79,7 @@ def _mask_pii(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     for key, value in list(event_dict.items()):
-        if key in {"timestamp", "level", "logger"}:
+        if key in {"timestamp", "level", "logger"} or key in ID_KEYS:
             continue
         event_dict[key] = mask_value(key, value)
     return event_dict

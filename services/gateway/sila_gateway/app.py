@@ -93,7 +93,11 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
         if target is None:
             return problem(404, "not-found", "Not found", "No service answers this path.")
         service, upstream_path = target
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        # Whitespace around a field value is not part of it (RFC 9110 5.5); the upstream's
+        # client refuses to send it ("Authorization: Bearer " with an empty token).
+        headers = {
+            k: v.strip(" \t") for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP
+        }
         headers.setdefault("x-request-id", new_correlation_id())
         client_ip = request.client.host if request.client else ""
         headers["x-forwarded-for"] = ", ".join(
@@ -109,6 +113,9 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
         )
         try:
             answer = await _send(client, upstream)
+        except httpx.LocalProtocolError:
+            # What the client sent cannot be forwarded as HTTP: its fault, not the service's.
+            return problem(400, "bad-request", "Bad request", "The request cannot be forwarded.")
         except (httpx.HTTPError, httpx.InvalidURL):
             return problem(
                 502,

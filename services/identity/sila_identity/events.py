@@ -1,11 +1,12 @@
-"""The events identity publishes on ``sila.identity`` (all keyed by customer id)."""
+"""The events identity publishes on ``sila.identity`` (keyed by customer id, but for a
+partner's changes, keyed by the partner id, and the map's, keyed by ``geography``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from sila_common.events import declare_event
 
@@ -51,11 +52,19 @@ class ConsentChanged(BaseModel):
 
 
 class OtpRequested(BaseModel):
-    """A log-in code to send by SMS; notify delivers it. The code lives 5 minutes."""
+    """A log-in code to send by SMS; notify delivers it. The code lives 5 minutes.
+
+    The code is never in clear here: ``sealed_code`` carries it sealed for notify alone
+    (AES-256-GCM under the transport key ``key_id`` names, ``SILA_OTP_TRANSPORT_KEY``, held by
+    identity and notify only), bound to ``customer_id`` and ``phone``."""
 
     customer_id: str
     phone: str
-    code: str
+    sealed_code: str = Field(
+        description="The code, sealed (AES-256-GCM, `v1.` + base64url of nonce and ciphertext)"
+        " for notify alone; bound to customer_id and phone."
+    )
+    key_id: str = Field(description="Which transport key sealed it (a hash, never the key).")
     expires_at: datetime
     language: str
 
@@ -89,6 +98,29 @@ class ContractUpdated(ContractSigned):
 
     changed: list[str] = []
     reason: str | None = None
+
+
+class GeographyChanged(BaseModel):
+    """An administrator created or changed a place of the map: the place as it is after the
+    change (names, daïra and wilaya, postal code, whether it is still a commune). Tickets and
+    notify lay it over the reference shipped with their release (sila_common.geography_overlay).
+    Keyed by ``geography`` (one key: the edits stay in order); about no customer."""
+
+    kind: Literal["wilaya", "daira", "commune"]
+    code: str
+    change: Literal["created", "updated"]
+    name_fr: str
+    name_ar: str
+    name_en: str | None
+    # A daïra's and a commune's wilaya; a commune's daïra.
+    wilaya_code: str | None = None
+    daira_code: str | None = None
+    postal_code: str | None = None
+    former_wilaya_code: str | None = None
+    active: bool = True
+    # A wilaya carved out of another by a reform: which one, and from when.
+    parent_code: str | None = None
+    established_on: date | None = None
 
 
 class PartnerChanged(BaseModel):
@@ -139,6 +171,11 @@ PARTNER_CHANGED = declare_event(
     "identity.partner.changed",
     PartnerChanged,
     "An administrator changed a partner's scopes or disabled it (keyed by the partner id).",
+)
+GEOGRAPHY_CHANGED = declare_event(
+    "identity.geography.changed",
+    GeographyChanged,
+    "An administrator created or changed a wilaya, daïra or commune (keyed by `geography`).",
 )
 
 CONTRACT_UPDATED = declare_event(

@@ -60,7 +60,7 @@ async def triggering_event(
     await engine.observe(session, context, event)
 
 
-HANDLERS: dict[str, Handler[LoyaltySettings]] = {
+DISPATCH: dict[str, Handler[LoyaltySettings]] = {
     **dict.fromkeys(
         (t for t in TRIGGERS if not t.startswith("loyalty.")),
         triggering_event,
@@ -70,6 +70,44 @@ HANDLERS: dict[str, Handler[LoyaltySettings]] = {
     "identity.customer.erased": customer_erased,
     "identity.contract.signed": contract_signed,
 }
+
+
+async def handle(session: AsyncSession, event: CloudEvent, context: LoyaltyContext) -> None:
+    """One event, alone in its transaction (the consumer's per-record path)."""
+    await DISPATCH[event.type](session, event, context)
+
+
+async def accounts_touched(session: AsyncSession, events: list[CloudEvent]) -> set[str]:
+    """Every account a batch will lock: its customers', and their referrers' (a first
+    payment rewards the referrer; a registration links a referral made by phone)."""
+    customers = {event.customerid for event in events if event.customerid}
+    phones = {
+        str(event.data["phone"])[:20]
+        for event in events
+        if event.type == "identity.customer.registered" and event.data.get("phone")
+    }
+    if not customers:
+        return customers
+    return customers | await referrals.referrers_of(session, customers, phones)
+
+
+async def handle_many(
+    session: AsyncSession, events: list[CloudEvent], context: LoyaltyContext
+) -> None:
+    """A fetch's events in one transaction: every account they touch is locked first, in
+    customer id order, then each event is handled in its order. Two engines (one reading
+    identity's partitions, the other billing's) thus never hold accounts crosswise, and
+    campaign budgets are reserved outside this transaction (``engine.reserve_budgets``):
+    nothing here waits in an order another engine could reverse."""
+    await accounts.lock_accounts(session, await accounts_touched(session, events))
+    for event in events:
+        await handle(session, event, context)
+
+
+handle.many = handle_many  # type: ignore[attr-defined]
+
+# Every type goes to the one handler, so the consumer hands a whole fetch to ``many``.
+HANDLERS: dict[str, Handler[LoyaltySettings]] = dict.fromkeys(DISPATCH, handle)
 
 ENGINE = ConsumerSpec[LoyaltySettings](
     name="loyalty.engine",

@@ -34,6 +34,8 @@ accounts = Table(
     Column("tier_evaluated_at", UtcDateTime(), nullable=True),
     Column("referral_code", String(12), nullable=False, unique=True),
     Column("points_expired_through", UtcDateTime(), nullable=True),
+    # The last year whose tenure anniversary was celebrated (the daily job, Algiers time).
+    Column("tenure_celebrated_year", Integer, nullable=True),
     Column("opened_at", UtcDateTime(), nullable=False),
     Column("erased_at", UtcDateTime(), nullable=True),
 )
@@ -101,6 +103,19 @@ campaigns = Table(
     Column("created_by", String(64), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_campaigns_trigger", "trigger", "status", "starts_at"),
+)
+
+# A campaign's budget and stock are reserved in a short transaction of their own (never in
+# the long one that grants, which holds accounts): one row per grant in flight, keyed like
+# its ledger entry, deleted when the entry is written; a retry of a rolled-back grant finds
+# it and uses it again, so nothing is reserved twice.
+campaign_reservations = Table(
+    "campaign_reservations",
+    metadata,
+    Column("source_key", String(200), primary_key=True),
+    Column("campaign_id", String(36), nullable=False),
+    Column("cost_centimes", BigInteger, nullable=False),
+    Column("reserved_at", UtcDateTime(), nullable=False),
 )
 
 redemptions = Table(

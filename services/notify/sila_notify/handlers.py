@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.consumer import ANY_TYPE
 from sila_common.events import SERVICES, CloudEvent, topic_for
+from sila_common.geography_overlay import GEOGRAPHY_CHANGED
 from sila_common.service import ConsumerSpec
 from sila_notify import directory
+from sila_notify.flows.geography import named_places, remember_map_change
 from sila_notify.flows.parking import park, release_parked
 from sila_notify.flows.planning import (
     RecipientUnknown,
@@ -43,13 +45,23 @@ async def on_event(session: AsyncSession, event: CloudEvent, context: NotifyCont
         # An erasure fails what is queued: the codes kept for this batch are queued first.
         await flush_deferred(session)
         await directory_handler(session, event)
+    if event.type == GEOGRAPHY_CHANGED:
+        # An admin's edit of the map: laid over the shipped reference; it speaks to nobody.
+        await remember_map_change(session, event, context)
+        return
+    event = await named_places(session, event, context)
     try:
         await plan_event(session, context.settings, event)
     except RecipientUnknown:
         await park(session, event, context.clock())
         return
     if event.type in CUSTOMER_KNOWN:
-        await release_parked(session, context.settings, event.customerid)
+        await release_parked(
+            session,
+            context.settings,
+            event.customerid,
+            prepare=lambda parked: named_places(session, parked, context),
+        )
 
 
 CUSTOMER_KNOWN = ("identity.customer.registered", "identity.customer.updated")

@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 
 from sila_common.db import BigId, JsonDoc, UtcDateTime, new_metadata
+from sila_common.geography_overlay import geography_overlay_table
 from sila_common.outbox import messaging_tables
 
 metadata = new_metadata()
@@ -287,3 +288,6 @@ webhook_attempts = Table(
     Column("error", Text, nullable=True),
     Column("duration_ms", Integer, nullable=False),
 )
+
+# Admins' edits of the map (identity.geography.changed), laid over the shipped reference.
+geography_overlay = geography_overlay_table(metadata)

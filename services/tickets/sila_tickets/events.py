@@ -106,6 +106,9 @@ class IncidentCustomerAffected(BaseModel):
     area_label: str
     estimated_end_at: datetime
     i18n: PlaceNames = {}
+    # The place each member of `i18n` names ("commune:2801"): notify names it as its map
+    # says when it sends (an admin may have renamed it since).
+    places: dict[str, str] = {}
 
 
 class IncidentCustomerRestored(BaseModel):
@@ -114,6 +117,7 @@ class IncidentCustomerRestored(BaseModel):
     service: str
     area_label: str
     i18n: PlaceNames = {}
+    places: dict[str, str] = {}
 
 
 class SurveyAnswered(BaseModel):
@@ -125,6 +129,33 @@ class SurveyAnswered(BaseModel):
     # An agent recorded the customer's answer on a call (the customer may still answer
     # themself later: a new event then replaces this one's figures).
     recorded_on_call: bool = False
+
+
+class AgencyRelocated(BaseModel):
+    """An agency now belongs to another wilaya (a reform carved its commune out): its hours
+    and its tickets' due dates go with it. Keyed by the agency code (about no customer)."""
+
+    agency_code: str
+    name: str
+    commune_code: str | None
+    from_wilaya_code: str
+    wilaya_code: str
+    reason: str
+    actor: str
+
+
+class IncidentRelocated(BaseModel):
+    """An active incident over a commune or daïra now belongs to another wilaya (a reform):
+    that wilaya's agents see it. Keyed by the incident id (about no customer)."""
+
+    incident_id: str
+    area_kind: str
+    area_value: str
+    area_label: str
+    from_wilaya_code: str
+    wilaya_code: str
+    reason: str
+    actor: str
 
 
 class HubSubscriptionChanged(BaseModel):
@@ -190,4 +221,14 @@ HUB_SUBSCRIPTION_CHANGED = declare_event(
     "tickets.hub_subscription.changed",
     HubSubscriptionChanged,
     "A partner registered or removed a TMF621 event subscription (keyed by partner id).",
+)
+AGENCY_RELOCATED = declare_event(
+    "tickets.agency.relocated",
+    AgencyRelocated,
+    "A reform moved an agency to a new wilaya (keyed by the agency code; no customer's).",
+)
+INCIDENT_RELOCATED = declare_event(
+    "tickets.incident.relocated",
+    IncidentRelocated,
+    "A reform moved an active incident to a new wilaya (keyed by the incident id; no customer's).",
 )

@@ -13,6 +13,7 @@ from sila_tickets.flows.directory import (
     remember_customer,
     remember_installation,
 )
+from sila_tickets.flows.geography import remember_map_change
 from sila_tickets.settings import TicketsSettings
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "keep_identity_answer",
     "remember_customer",
     "remember_installation",
+    "remember_map_change",
 ]
 
 CUSTOMER_DIRECTORY = ConsumerSpec[TicketsSettings](
@@ -32,5 +34,7 @@ CUSTOMER_DIRECTORY = ConsumerSpec[TicketsSettings](
         "identity.customer.erased": erase_customer,
         "identity.contract.signed": remember_installation,
         "identity.contract.updated": remember_installation,
+        # Admins' edits of the map, laid over the shipped reference (flows/geography.py).
+        "identity.geography.changed": remember_map_change,
     },
 )

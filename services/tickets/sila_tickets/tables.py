@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 
 from sila_common.db import BigId, JsonDoc, UtcDateTime, new_metadata
+from sila_common.geography_overlay import geography_overlay_table
 from sila_common.outbox import messaging_tables
 
 metadata = new_metadata()
@@ -352,3 +353,6 @@ tmf_hub_subscriptions = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_tmf_hub_subscriptions_partner", "partner"),
 )
+
+# Admins' edits of the map (identity.geography.changed), laid over the shipped reference.
+geography_overlay = geography_overlay_table(metadata)

@@ -3,8 +3,11 @@ maintained by admins, and addresses checked against it."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from sila_identity.tables import messaging, timeline_entries
 from tests.integration.identity.conftest import Cast, events_of, register
-from tests.support import LiveService, bearer, problem_of, random_mobile
+from tests.support import LiveService, bearer, eventually, problem_of, random_mobile
 
 
 async def test_anyone_logged_in_reads_the_69_wilayas_with_their_names_and_the_reform_split(
@@ -139,6 +142,43 @@ async def test_admins_add_and_move_a_commune_and_others_may_not(
     )
     assert moved.status_code == 200, moved.text
     assert (moved.json()["wilaya_code"], moved.json()["former_wilaya_code"]) == ("06", "15")
+
+    # Each edit is an event with the place as it is after it (the refused ones none), keyed
+    # by `geography`, for tickets and notify to lay over their shipped copy.
+    edits = [
+        e
+        for e in await events_of(identity, "geography", "identity.geography.changed")
+        if e["subject"] == "commune:1599"
+    ]
+    assert [(e["data"]["change"], e["data"]["wilaya_code"]) for e in edits] == [
+        ("created", "15"),
+        ("updated", "06"),
+    ]
+    assert edits[1]["data"]["former_wilaya_code"] == "15"
+    assert edits[1]["data"]["name_ar"] == "تالة أومادي"
+    assert {e["customerid"] for e in edits} == {"geography"}
+
+    # They are about no customer: identity's timeline consumer takes them and writes nothing.
+    inbox = messaging.inbox
+    ids = [e["id"] for e in edits]
+
+    async def handled() -> bool:
+        async with identity.runtime.session_factory() as session:
+            seen = set(
+                await session.scalars(
+                    select(inbox.c.event_id).where(
+                        inbox.c.consumer == "identity.timeline", inbox.c.event_id.in_(ids)
+                    )
+                )
+            )
+        return seen == set(ids)
+
+    await eventually(handled, what="the timeline consumer taking the edits")
+    async with identity.runtime.session_factory() as session:
+        entries = await session.scalar(
+            select(timeline_entries.c.id).where(timeline_entries.c.event_id.in_(ids))
+        )
+    assert entries is None
 
 
 async def test_communes_the_reference_cannot_place_are_listed_for_an_agent_who_fixes_them(

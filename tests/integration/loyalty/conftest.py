@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,9 +23,12 @@ from sqlalchemy import func, select
 
 from sila_common.auth import JwksKeySource
 from sila_common.events import CloudEvent
+from sila_common.runtime import open_runtime, run_workers
 from sila_common.settings import PlatformSettings, ServiceSettings
 from sila_identity.auth.keys import KeyStore
 from sila_identity.auth.tokens import issue_access_token
+from sila_loyalty.runtime import LoyaltyRuntime
+from sila_loyalty.settings import LoyaltySettings
 from sila_loyalty.tables import accounts, ledger_entries, messaging
 from tests.conftest import RUN_ID, create_agent, token_for
 from tests.support import LiveService, bearer, eventually, live_service, random_mobile
@@ -42,11 +47,34 @@ async def loyalty(
 
     jwks_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=identity.app))
     keys = JwksKeySource("http://identity/.well-known/jwks.json", client=jwks_client)
+    # Its background jobs pass once at start-up, then hourly: the tests that need them run
+    # a process of their own (``jobs_process``), started and stopped when they say.
+    settings = settings_for("loyalty", jobs_interval_seconds=3600.0)
     async with live_service(
-        definition, platform=platform, settings=settings_for("loyalty"), key_source=keys
+        definition, platform=platform, settings=settings, key_source=keys
     ) as service:
         yield service
     await jwks_client.aclose()
+
+
+@asynccontextmanager
+async def jobs_process(
+    loyalty: LiveService, settings_for: Callable[..., ServiceSettings], platform: PlatformSettings
+) -> AsyncIterator[LoyaltyRuntime]:
+    """Another loyalty process running its relay and background jobs (a pass every 0.1 s)
+    until the block ends, as ``python -m sila_loyalty relay`` would."""
+    from sila_loyalty.service import definition
+
+    settings = settings_for("loyalty", jobs_interval_seconds=0.1)
+    assert isinstance(settings, LoyaltySettings)
+    stop = asyncio.Event()
+    async with open_runtime(definition, platform=platform, settings=settings) as runtime:
+        workers = asyncio.create_task(run_workers(runtime, stop, consumers=False))
+        try:
+            yield runtime
+        finally:
+            stop.set()
+            await workers
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,11 @@ from sqlalchemy import insert, select
 from sila_common.geography import reference
 from sila_identity.auth.keys import KeyStore
 from sila_identity.auth.tokens import issue_access_token
+from sila_identity.tables import messaging as identity_messaging
+from sila_identity.tables import timeline_entries
 from sila_tickets.tables import known_customers, known_installations, messaging
 from tests.conftest import create_agent, token_for
-from tests.support import LiveService, bearer
+from tests.support import LiveService, bearer, eventually
 
 MakeCustomer = Callable[..., Awaitable[str]]
 
@@ -173,3 +175,30 @@ async def open_ticket(
     assert answer.status_code == 201, answer.text
     ticket: dict[str, Any] = answer.json()
     return ticket
+
+
+async def timeline_rows_once_projected(identity: LiveService, event_ids: list[str]) -> list[Any]:
+    """Wait until identity's timeline consumer has handled these events (its inbox has
+    them), then the timeline entries they made (none for an event about no customer)."""
+    inbox = identity_messaging.inbox
+
+    async def handled() -> bool:
+        async with identity.runtime.session_factory() as session:
+            seen = set(
+                await session.scalars(
+                    select(inbox.c.event_id).where(
+                        inbox.c.consumer == "identity.timeline", inbox.c.event_id.in_(event_ids)
+                    )
+                )
+            )
+        return seen == set(event_ids)
+
+    await eventually(handled, what="identity's timeline consumer handling the events")
+    async with identity.runtime.session_factory() as session:
+        return list(
+            (
+                await session.execute(
+                    select(timeline_entries).where(timeline_entries.c.event_id.in_(event_ids))
+                )
+            ).all()
+        )

@@ -14,7 +14,12 @@ from sila_common.geography import reference
 from sila_tickets.flows.reform import apply_reform
 from sila_tickets.tables import incidents, queue_agents
 from sila_tickets.tables import tickets as ticket_rows
-from tests.integration.tickets.conftest import MakeCustomer, open_ticket
+from tests.integration.tickets.conftest import (
+    MakeCustomer,
+    open_ticket,
+    outbox_events,
+    timeline_rows_once_projected,
+)
 from tests.support import LiveService, bearer, problem_of
 
 AGENCIES = "/v1/tickets/admin/agencies"
@@ -23,7 +28,7 @@ BOU_SAADA = next(c for c in reference().communes.values() if c.name_fr == "Bou S
 
 
 async def test_an_agency_in_bou_saada_its_incident_and_its_queue_move_to_wilaya_64_once(
-    tickets: LiveService, admin_token: str
+    tickets: LiveService, identity: LiveService, admin_token: str
 ) -> None:
     admin = bearer(admin_token)
     code = f"28-BS-{uuid.uuid4().hex[:6].upper()}"
@@ -94,6 +99,26 @@ async def test_an_agency_in_bou_saada_its_incident_and_its_queue_move_to_wilaya_
             )
         )
     assert count is None
+
+    # Each move was one ordinary event, keyed by what moved, recorded once for both runs...
+    [agency_moved] = await outbox_events(tickets, "tickets.agency.relocated", code)
+    [incident_moved] = await outbox_events(tickets, "tickets.incident.relocated", incident_id)
+    assert agency_moved["customerid"] == code and incident_moved["customerid"] == incident_id
+    assert {k: agency_moved["data"][k] for k in ("from_wilaya_code", "wilaya_code")} == {
+        "from_wilaya_code": "28",
+        "wilaya_code": "64",
+    }
+    assert agency_moved["data"]["commune_code"] == BOU_SAADA
+    assert (incident_moved["data"]["from_wilaya_code"], incident_moved["data"]["wilaya_code"]) == (
+        "28",
+        "64",
+    )
+    assert agency_moved["data"]["actor"] == "service:tickets.reform"
+    # ...about no customer: identity's timeline consumer takes them and writes nothing.
+    assert (
+        await timeline_rows_once_projected(identity, [agency_moved["id"], incident_moved["id"]])
+        == []
+    )
     await tickets.client.post(f"/v1/incidents/{incident_id}/resolve", headers=admin)
 
 

@@ -11,7 +11,11 @@ import httpx
 from sqlalchemy import select
 
 from sila_tickets.tables import tmf_hub_subscriptions
-from tests.integration.tickets.conftest import MakeCustomer, outbox_events
+from tests.integration.tickets.conftest import (
+    MakeCustomer,
+    outbox_events,
+    timeline_rows_once_projected,
+)
 from tests.support import LiveService, bearer
 
 BASE = "/tmf-api/troubleTicket/v4"
@@ -248,7 +252,7 @@ async def test_scopes_guard_every_path_with_tmf_errors(
 
 
 async def test_a_listener_is_registered_announced_and_removed(
-    tickets: LiveService, partner_auth: PartnerAuth
+    tickets: LiveService, identity: LiveService, partner_auth: PartnerAuth
 ) -> None:
     subject = f"partner-{uuid.uuid4().hex[:6]}"
     partner = await partner_auth(subject=subject, scope=FULL)
@@ -282,6 +286,9 @@ async def test_a_listener_is_registered_announced_and_removed(
     assert removed.status_code == 204
     events = await outbox_events(tickets, "tickets.hub_subscription.changed", listener["id"])
     assert [e["data"]["active"] for e in events] == [True, False]
+    # Keyed by the partner, about no customer: identity's timeline consumer writes nothing.
+    assert events[0]["customerid"] == subject
+    assert await timeline_rows_once_projected(identity, [e["id"] for e in events]) == []
     tmf_error_of(await tickets.client.delete(f"{BASE}/hub/{listener['id']}", headers=partner), 404)
 
 

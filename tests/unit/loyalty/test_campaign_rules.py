@@ -151,3 +151,15 @@ def test_seasons_of_a_year_come_from_the_calendar() -> None:
     assert season(Season.YEAR_END, 2026).ends_at.date() == date(2027, 1, 13)
     with pytest.raises(UnknownSeason):
         ramadan(1800)
+
+
+def test_a_default_label_says_the_points_a_tier_actually_grants() -> None:
+    from sila_loyalty.domain.campaigns import Reward, default_label, granted_label
+    from sila_loyalty.domain.ledger import RewardKind
+
+    plain = Reward(kind=RewardKind.POINTS, quantity=100, label="")
+    plain = Reward(kind=RewardKind.POINTS, quantity=100, label=default_label(plain))
+    assert granted_label(plain, 125) == "125 points fidélité"
+    assert granted_label(plain, 100) == "100 points fidélité"
+    own = Reward(kind=RewardKind.POINTS, quantity=100, label="Cadeau de l'Aïd")
+    assert granted_label(own, 150) == "Cadeau de l'Aïd"

@@ -47,3 +47,16 @@ def test_a_log_line_is_json_with_the_correlation_id_and_no_pii(
     assert line["correlation_id"] == "req-42"
     assert line["service"] == "test"
     assert "0661 23 45 67" not in line["note"]
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "91e028504634b685307fb2387dcc09d3",  # a trace id whose digits read like 0504 634 ...
+        "91e02850-4634-b685-307f-b2387dcc09d3",
+        "a0550123456",
+    ],
+)
+def test_digits_inside_an_identifier_are_no_phone(token: str) -> None:
+    assert mask_text(f"id {token} seen") == f"id {token} seen"
+    assert mask_text("call 0550123456 now") == "call 0550*****456 now"

@@ -7,15 +7,16 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from sila_common.auth import Principal, ensure_scope
-from sila_common.db import as_utc
+from sila_common.db import as_utc, newest_first
 from sila_common.inputs import Instant, decode_time_cursor
-from sila_common.pagination import KeysetPage, encode_cursor
+from sila_common.pagination import KeysetPage, next_time_cursor
 from sila_identity.api.deps import Caller, RuntimeDep
 from sila_identity.directory import ensure_may_read
 from sila_identity.flows import timeline as flows
+from sila_identity.flows.geography import current_map
 from sila_identity.tables import timeline_entries
 from sila_identity.timeline.projection import customer_facing
 from sila_identity.timeline.summaries import summarise
@@ -68,11 +69,8 @@ async def timeline(
         query = query.where(t.occurred_at >= as_utc(since).astimezone(UTC))
     if until:
         query = query.where(t.occurred_at < as_utc(until).astimezone(UTC))
-    if cursor:
-        boundary, event_id = decode_time_cursor(cursor)
-        # A row comparison, so the index range starts at the cursor instead of filtering.
-        query = query.where(tuple_(t.occurred_at, t.event_id) < tuple_(boundary, event_id))
-    query = query.order_by(t.occurred_at.desc(), t.event_id.desc()).limit(limit + 1)
+    after = decode_time_cursor(cursor) if cursor else None
+    query = newest_first(query, t.occurred_at, t.event_id, after=after, limit=limit)
     # The customer, the page and the audit row of the read: one transaction.
     customer, rows = await flows.read_page(
         runtime,
@@ -82,6 +80,7 @@ async def timeline(
         authorise=lambda row: _may_read(principal, row),
     )
     language = lang or _language(accept_language) or customer.language
+    places = await current_map(runtime)
     # Built without validation and rendered here: the rows come from our own table, and
     # validating 50 entries (then the page again, as the response model) was a quarter of a
     # timeline read's CPU (py-spy, docs/benchmarks.md). The response model still documents it.
@@ -92,16 +91,13 @@ async def timeline(
             type=row.event_type,
             service=row.source_service,
             channel=row.channel,
-            summary=summarise(row.event_type, row.data, language),
+            summary=summarise(row.event_type, row.data, language, places),
             resource=row.resource,
             data=row.data,
         )
         for row in rows[:limit]
     ]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last.occurred_at.isoformat(), last.event_id])
+    next_cursor = next_time_cursor(rows, limit, "occurred_at", "event_id")
     page = TimelinePage.model_construct(items=items, next_cursor=next_cursor)
     return Response(page.model_dump_json(), media_type="application/json")
 

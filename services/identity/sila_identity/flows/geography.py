@@ -2,20 +2,33 @@
 and matching the communes people typed to it.
 
 The tables (`wilayas`, `dairas`, `communes`) are the editable copy: loaded by migration
-0006 from a frozen file, maintained by admins through the API (the use cases below).
+0006 from a frozen file, maintained by admins through the API (the use cases below). Each
+admin edit is also an ``identity.geography.changed`` event (the place as it is after the
+edit, keyed by ``geography``), recorded with it: tickets and notify lay it over the
+reference shipped with their release, so names and commune checks follow at once.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Literal
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
-from sila_common.geography import Commune, Reference, Wilaya, match_commune, normalise_name
+from sila_common.geography import (
+    Commune,
+    Daira,
+    Reference,
+    Wilaya,
+    match_commune,
+    normalise_name,
+)
+from sila_common.geography_overlay import GEOGRAPHY_KEY
 from sila_common.problems import Conflict, NotFound, Unprocessable
+from sila_identity.events import GEOGRAPHY_CHANGED, GeographyChanged
 from sila_identity.flows import audit
 from sila_identity.runtime import IdentityRuntime
 from sila_identity.tables import communes, dairas, wilayas
@@ -48,14 +61,56 @@ def _wilaya(row: Any) -> Wilaya:
 async def load_reference(session: AsyncSession) -> Reference:
     """The whole reference as identity holds it now (1,541 communes: a few milliseconds)."""
     wilaya_rows = (await session.execute(select(wilayas))).all()
+    daira_rows = (await session.execute(select(dairas))).all()
     commune_rows = (
         await session.execute(select(communes).where(communes.c.active.is_(True)))
     ).all()
     return Reference(
         wilayas={r.code: _wilaya(r) for r in wilaya_rows},
-        dairas={},
+        dairas={
+            r.code: Daira(
+                code=r.code,
+                name_fr=r.name_fr,
+                name_ar=r.name_ar,
+                name_en=r.name_en,
+                wilaya_code=r.wilaya_code,
+            )
+            for r in daira_rows
+        },
         communes={r.code: _commune(r) for r in commune_rows},
     )
+
+
+# How long a process names places from its copy before reading the tables again (the
+# process where an admin edits drops its copy at once).
+MAP_CACHE_SECONDS = 30.0
+
+
+class IdentityMap:
+    """One process's cached copy of the reference as identity's tables hold it (the
+    timeline's summaries name places from it)."""
+
+    def __init__(self) -> None:
+        self._cached: tuple[float, Reference] | None = None
+
+    def invalidate(self) -> None:
+        self._cached = None
+
+    async def reference(self, session: AsyncSession) -> Reference:
+        if self._cached is not None and time.monotonic() - self._cached[0] < MAP_CACHE_SECONDS:
+            return self._cached[1]
+        loaded = await load_reference(session)
+        self._cached = (time.monotonic(), loaded)
+        return loaded
+
+
+def map_of(runtime: IdentityRuntime) -> IdentityMap:
+    return runtime.collaborators.get_or_make(IdentityMap, IdentityMap)
+
+
+async def current_map(runtime: IdentityRuntime) -> Reference:
+    async with runtime.session_factory() as session:
+        return await map_of(runtime).reference(session)
 
 
 async def wilaya_names(session: AsyncSession, codes: set[str]) -> dict[str, str]:
@@ -125,24 +180,63 @@ def name_matches(query: str, row: Any) -> bool:
 # --- Maintenance by admins (a law creates, renames or moves; each change audited) ---------
 
 
+async def _announce(
+    session: AsyncSession,
+    runtime: IdentityRuntime,
+    kind: Literal["wilaya", "daira", "commune"],
+    code: str,
+    change: Literal["created", "updated"],
+) -> Any:
+    """Record the place as it is now as an ``identity.geography.changed``; returns its row."""
+    table = {"wilaya": wilayas, "daira": dairas, "commune": communes}[kind]
+    row = (await session.execute(select(table).where(table.c.code == code))).one()
+    fields = row._mapping
+    await runtime.outbox.record(
+        session,
+        GEOGRAPHY_CHANGED,
+        subject=f"{kind}:{code}",
+        customer_id=GEOGRAPHY_KEY,
+        data=GeographyChanged(
+            kind=kind,
+            code=code,
+            change=change,
+            name_fr=row.name_fr,
+            name_ar=row.name_ar,
+            name_en=row.name_en,
+            wilaya_code=fields.get("wilaya_code"),
+            daira_code=fields.get("daira_code"),
+            postal_code=fields.get("postal_code"),
+            former_wilaya_code=fields.get("former_wilaya_code"),
+            active=bool(fields.get("active", True)),
+            parent_code=fields.get("parent_code"),
+            established_on=fields.get("established_on"),
+        ),
+    )
+    return row
+
+
 async def update_wilaya(
     runtime: IdentityRuntime, principal: Principal, code: str, values: dict[str, Any]
 ) -> None:
     async with runtime.session_factory() as session, session.begin():
         if values:
             await session.execute(update(wilayas).where(wilayas.c.code == code).values(**values))
+            await _announce(session, runtime, "wilaya", code, "updated")
         await audit.record(
             session, principal, "wilaya.update", target=code, detail={"fields": sorted(values)}
         )
+    map_of(runtime).invalidate()
 
 
 async def create_daira(runtime: IdentityRuntime, principal: Principal, row: dict[str, Any]) -> None:
     try:
         async with runtime.session_factory() as session, session.begin():
             await session.execute(insert(dairas).values(**row))
+            await _announce(session, runtime, "daira", row["code"], "created")
             await audit.record(session, principal, "daira.create", target=row["code"])
     except IntegrityError as exc:
         raise Conflict(f"The daïra {row['code']} exists already.") from exc
+    map_of(runtime).invalidate()
 
 
 async def create_commune(
@@ -151,9 +245,11 @@ async def create_commune(
     try:
         async with runtime.session_factory() as session, session.begin():
             await session.execute(insert(communes).values(**row))
+            await _announce(session, runtime, "commune", row["code"], "created")
             await audit.record(session, principal, "commune.create", target=row["code"])
     except IntegrityError as exc:
         raise Conflict(f"The commune {row['code']} exists already.") from exc
+    map_of(runtime).invalidate()
 
 
 async def update_commune(
@@ -173,4 +269,9 @@ async def update_commune(
         await audit.record(
             session, principal, "commune.update", target=code, detail={"fields": sorted(values)}
         )
-        return (await session.execute(select(communes).where(communes.c.code == code))).one()
+        if values:
+            row = await _announce(session, runtime, "commune", code, "updated")
+        else:
+            row = (await session.execute(select(communes).where(communes.c.code == code))).one()
+    map_of(runtime).invalidate()
+    return row

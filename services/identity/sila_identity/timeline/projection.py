@@ -20,8 +20,9 @@ from sila_identity.domain.privacy import scrub
 from sila_identity.runtime import IdentityContext
 from sila_identity.tables import customers, timeline_entries
 
-# Members never kept on the timeline, whoever the customer (the log-in code).
-SECRET_KEYS = {"identity.otp.requested": frozenset({"code"})}
+# Members never kept on the timeline, whoever the customer: the log-in code, sealed (and,
+# in events older than the sealing, in clear).
+SECRET_KEYS = {"identity.otp.requested": frozenset({"code", "sealed_code", "key_id"})}
 
 RESOURCE_PATHS = {
     "identity.customer": "/v1/customers/{subject}",
@@ -54,8 +55,17 @@ def resource_for(event: CloudEvent) -> str | None:
     return template.format(subject=event.subject, customer=event.customerid) if template else None
 
 
-# Events keyed by something other than a customer: not on any timeline.
-NOT_ABOUT_A_CUSTOMER = frozenset({"identity.partner.changed"})
+# Events keyed by something other than a customer (a partner, a place of the map, an agency,
+# an incident as a whole): not on any timeline.
+NOT_ABOUT_A_CUSTOMER = frozenset(
+    {
+        "identity.partner.changed",
+        "identity.geography.changed",
+        "tickets.hub_subscription.changed",
+        "tickets.agency.relocated",
+        "tickets.incident.relocated",
+    }
+)
 
 
 async def project(session: AsyncSession, event: CloudEvent, context: IdentityContext) -> None:

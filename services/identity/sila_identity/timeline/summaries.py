@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from sila_common.geography import Place, Reference
 from sila_common.geography import reference as geography
 
 Language = str
@@ -356,8 +357,14 @@ def template_for(event_type: str, data: Mapping[str, Any], language: Language) -
     return templates.get(language) or templates["fr"]
 
 
-def summarise(event_type: str, data: Mapping[str, Any], language: Language) -> str:
-    """The entry's sentence in ``language`` (French when the language is not served)."""
+def summarise(
+    event_type: str,
+    data: Mapping[str, Any],
+    language: Language,
+    reference: Reference | None = None,
+) -> str:
+    """The entry's sentence in ``language`` (French when the language is not served);
+    places are named as ``reference`` says (identity's tables), else as the shipped file."""
     language = language if language in LANGUAGES else "fr"
     values = _Blank({k: v for k, v in data.items() if v is not None})
     for member, labels in LABELS.items():
@@ -368,7 +375,7 @@ def summarise(event_type: str, data: Mapping[str, Any], language: Language) -> s
         values["changed"] = ", ".join(
             FIELD_NAMES.get(str(f), {}).get(language, str(f)) for f in data["changed"]
         )
-    _name_places(values, data, language)
+    _name_places(values, data, language, reference or geography())
     for member in ("due_at", "estimated_end_at", "expires_at"):
         if data.get(member):
             values[f"{member}_local"] = local_time(str(data[member]))
@@ -391,23 +398,42 @@ def money(centimes: int, language: Language) -> str:
     return f"{sign}{dinars:,}".replace(",", "\u00a0") + f",{rest:02d} {unit}"
 
 
-def _name_places(values: dict[str, Any], data: Mapping[str, Any], language: Language) -> None:
+def _name_places(
+    values: dict[str, Any], data: Mapping[str, Any], language: Language, reference: Reference
+) -> None:
     """Places by their names in the reader's language, never by their codes: every
     `…wilaya_code` / `…commune_code` member gets a `…wilaya_name` / `…commune_name`, and the
-    members an event names in every language (`i18n`) are shown in the reader's."""
-    reference = geography()
+    members an event names in every language (`i18n`) are shown in the reader's, by the
+    place's current name when the event says which place (`places`: "commune:2801")."""
     for member, value in data.items():
         if not isinstance(value, str):
             continue
         if member.endswith("wilaya_code"):
             values[member.removesuffix("code") + "name"] = reference.wilaya_name(value, language)
-        elif member.endswith("commune_code") and value in reference.communes:
-            values[member.removesuffix("code") + "name"] = reference.communes[value].name(language)
+        elif member.endswith("commune_code"):
+            # A commune retired since is still named as it was.
+            commune = reference.communes.get(value) or geography().communes.get(value)
+            if commune is not None:
+                values[member.removesuffix("code") + "name"] = commune.name(language)
     names = data.get("i18n")
     if isinstance(names, Mapping):
         for member, forms in names.items():
             if isinstance(forms, Mapping) and isinstance(forms.get(language), str):
                 values[member] = forms[language]
+        places = data.get("places")
+        for member, key in places.items() if isinstance(places, Mapping) else ():
+            place = _place(reference, str(key)) if member in names else None
+            if place is not None:
+                values[member] = place.name(language)
+
+
+def _place(reference: Reference, key: str) -> Place | None:
+    kind, _, code = key.partition(":")
+    if kind == "wilaya":
+        return reference.wilayas.get(code)
+    if kind == "daira":
+        return reference.dairas.get(code)
+    return reference.communes.get(code) if kind == "commune" else None
 
 
 def local_time(iso: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -25,6 +25,7 @@ TRIGGERS: Final[dict[str, str]] = {
     "tickets.ticket.escalated": "a ticket's commitment was breached (level breached only)",
     "tickets.survey.answered": "the customer answered a satisfaction survey",
     "loyalty.referral.converted": "a customer's referee made their first payment",
+    "loyalty.tenure.anniversary": "the customer's tenure anniversary (a daily job, Algiers time)",
 }
 # Triggers that fire only on some of their events, and what makes a grant "once".
 ONCE_PER_SUBJECT: Final = {"tickets.ticket.escalated"}
@@ -328,3 +329,11 @@ def default_label(reward: Reward) -> str:
     if reward.kind is RewardKind.COUPON:
         return f"un bon de {reward.quantity // 100} DA sur votre prochaine recharge"
     return f"un cadeau : {reward.item}"
+
+
+def granted_label(reward: Reward, quantity: int) -> str:
+    """The label of what is granted: the campaign's own words, or the default ones said
+    with the quantity actually granted (a tier's bonus on points changes it)."""
+    if quantity != reward.quantity and reward.label == default_label(reward):
+        return default_label(replace(reward, quantity=quantity))
+    return reward.label

@@ -3,6 +3,7 @@ scrubbed at erasure; read with balances derived from the ledger."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,10 @@ from sila_loyalty.tables import accounts, ledger_entries, messaging, referrals
 async def lock_account(session: AsyncSession, customer_id: str) -> Any:
     """The customer's account, locked for this transaction (created empty if not yet known,
     when another service's event arrives before identity's registration)."""
+    query = select(accounts).where(accounts.c.customer_id == customer_id).with_for_update()
+    found = (await session.execute(query)).one_or_none()
+    if found is not None:
+        return found
     await session.execute(
         pg_insert(accounts)
         .values(
@@ -34,11 +39,42 @@ async def lock_account(session: AsyncSession, customer_id: str) -> Any:
         )
         .on_conflict_do_nothing(index_elements=["customer_id"])
     )
-    return (
-        await session.execute(
-            select(accounts).where(accounts.c.customer_id == customer_id).with_for_update()
+    return (await session.execute(query)).one()
+
+
+async def lock_accounts(session: AsyncSession, customer_ids: Iterable[str]) -> None:
+    """Lock several accounts at once, in customer id order (created empty when unknown).
+
+    A batch of events locks every account it will touch up front and in one order, so two
+    engines reading different topics (identity's, billing's) with the same customers never
+    hold each other's accounts crosswise.
+    """
+    ordered = sorted(set(customer_ids))
+    if not ordered:
+        return
+    now = datetime.now(UTC)
+    await session.execute(
+        pg_insert(accounts)
+        .values(
+            [
+                {
+                    "customer_id": customer_id,
+                    "referral_code": new_code(),
+                    "opened_at": now,
+                    "tier": Tier.BRONZE.value,
+                    "offers": [],
+                }
+                for customer_id in ordered
+            ]
         )
-    ).one()
+        .on_conflict_do_nothing(index_elements=["customer_id"])
+    )
+    await session.execute(
+        select(accounts.c.customer_id)
+        .where(accounts.c.customer_id.in_(ordered))
+        .order_by(accounts.c.customer_id)
+        .with_for_update()
+    )
 
 
 async def find_account(session: AsyncSession, customer_id: str) -> Any:

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
@@ -14,7 +14,7 @@ from sila_common.idempotency import Created, create_once
 from sila_common.problems import NotFound, Unprocessable
 from sila_loyalty.domain.draws import draw, new_seed
 from sila_loyalty.domain.ledger import EntryReason, RewardKind
-from sila_loyalty.flows.accounts import lock_account
+from sila_loyalty.flows.accounts import lock_accounts
 from sila_loyalty.flows.campaigns import load_campaign
 from sila_loyalty.flows.grants import Source, grant
 from sila_loyalty.runtime import LoyaltyParts, LoyaltyRuntime, Render
@@ -46,7 +46,12 @@ async def hold_draw(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
-    await load_campaign(session, campaign_id, lock=True)
+    await load_campaign(session, campaign_id)
+    # One draw of a campaign at a time. Not the campaign's row lock: the engine reserves
+    # budgets on that row while it holds accounts, and this transaction locks accounts.
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(f"loyalty.draw:{campaign_id}", 0)))
+    )
     entrants = await entrants_of(session, campaign_id)
     if not entrants:
         raise Unprocessable(
@@ -69,8 +74,9 @@ async def hold_draw(
         "drawn_at": now,
     }
     await session.execute(insert(draws).values(**row))
+    # The winners' accounts in customer id order, as the engine's batches lock them.
+    await lock_accounts(session, chosen)
     for customer_id in chosen:
-        await lock_account(session, customer_id)
         await grant(
             session,
             runtime,

@@ -9,10 +9,10 @@ already in the ledger).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, null, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,7 @@ from sila_loyalty.domain.campaigns import (
     Facts,
     cap_refusal,
     grant_key,
+    granted_label,
     granted_quantity,
     refusal,
 )
@@ -32,13 +33,21 @@ from sila_loyalty.events import TIER_CHANGED, TierChanged
 from sila_loyalty.flows import referrals
 from sila_loyalty.flows.accounts import lock_account
 from sila_loyalty.flows.campaigns import campaign_of
-from sila_loyalty.flows.grants import Source, grant
-from sila_loyalty.runtime import LoyaltyParts
-from sila_loyalty.tables import accounts, campaigns, ledger_entries, recorded_events
+from sila_loyalty.flows.grants import Grant, Source, grant_many
+from sila_loyalty.runtime import LoyaltyParts, LoyaltyRuntime
+from sila_loyalty.tables import (
+    accounts,
+    campaign_reservations,
+    campaigns,
+    ledger_entries,
+    recorded_events,
+)
 
 PAYMENT = "billing.payment.succeeded"
 SPEND_TYPES = (PAYMENT,)
 SPEND_WINDOW = timedelta(days=365)
+# A reservation this old without its ledger entry belongs to an event that failed for good.
+ORPHAN_AFTER = timedelta(hours=1)
 
 
 def _amount(data: dict[str, Any]) -> int | None:
@@ -79,7 +88,8 @@ async def observe(session: AsyncSession, runtime: LoyaltyParts, event: CloudEven
                 event_type=event.type,
                 occurred_at=event.time,
                 amount_centimes=None,
-                facts=None,
+                # SQL NULL, not JSON null: ``release_waiting`` looks for ``facts IS NULL``.
+                facts=null(),
                 pending_event=event.model_dump(mode="json"),
             )
             .on_conflict_do_nothing(index_elements=["event_id"])
@@ -163,6 +173,7 @@ async def _record(
             occurred_at=event.time,
             amount_centimes=amount if event.type in SPEND_TYPES else None,
             facts=facts.as_json(),
+            pending_event=null(),
         )
         .on_conflict_do_nothing(index_elements=["event_id"])
     )
@@ -209,89 +220,232 @@ async def _update_tier(
 
 
 async def active_campaigns(session: AsyncSession, trigger: str, at: datetime) -> list[Campaign]:
-    rows = await session.execute(
-        select(campaigns)
-        .where(
-            campaigns.c.trigger == trigger,
-            campaigns.c.status == "active",
-            campaigns.c.starts_at <= at,
-            campaigns.c.ends_at > at,
+    """The campaigns of this trigger active at ``at``, in id order. Read once per trigger
+    and transaction (a batch of events): a campaign paused meanwhile cannot grant anyway,
+    its reservation checks the status."""
+    cache: dict[str, list[Campaign]] = session.info.setdefault("loyalty.campaigns", {})
+    if trigger not in cache:
+        rows = await session.execute(
+            select(campaigns)
+            .where(campaigns.c.trigger == trigger, campaigns.c.status == "active")
+            # In id order, so a dry run and a replay meet them in the same order.
+            .order_by(campaigns.c.id)
         )
-        # One order for everyone: concurrent grants lock campaigns without deadlocking.
-        .order_by(campaigns.c.id)
-    )
-    return [campaign_of(row) for row in rows.all()]
+        cache[trigger] = [campaign_of(row) for row in rows.all()]
+    return [c for c in cache[trigger] if c.period.starts_at <= at < c.period.ends_at]
 
 
 async def run_campaigns(session: AsyncSession, runtime: LoyaltyParts, facts: Facts) -> int:
     """Grant what each active campaign of this trigger promises for these facts; returns how
     many grants were made. The caller holds the customer's account lock."""
-    granted = 0
-    for campaign in await active_campaigns(session, facts.event_type, facts.occurred_at):
-        if refusal(campaign, facts) is not None:
-            continue
-        key = grant_key(campaign, facts)
-        if await session.scalar(
-            select(ledger_entries.c.id).where(ledger_entries.c.source_key == key)
-        ):
-            continue
-        if campaign.caps.per_customer is not None:
-            used = await session.scalar(
-                select(func.count())
-                .select_from(ledger_entries)
-                .where(
-                    ledger_entries.c.campaign_id == campaign.campaign_id,
-                    ledger_entries.c.customer_id == facts.customer_id,
-                )
+    candidates = [
+        (campaign, grant_key(campaign, facts))
+        for campaign in await active_campaigns(session, facts.event_type, facts.occurred_at)
+        if refusal(campaign, facts) is None
+    ]
+    if not candidates:
+        return 0
+    done = set(
+        await session.scalars(
+            select(ledger_entries.c.source_key).where(
+                ledger_entries.c.source_key.in_([key for _, key in candidates])
             )
-            state = CapState(per_customer={facts.customer_id: int(used or 0)})
-            if cap_refusal(campaign, state, facts.customer_id) == "per_customer":
-                continue
-        if not await _take_budget(session, campaign):
+        )
+    )
+    candidates = [(c, key) for c, key in candidates if key not in done]
+    capped = [c.campaign_id for c, _ in candidates if c.caps.per_customer is not None]
+    if capped:
+        used: dict[str, int] = dict(
+            (
+                await session.execute(
+                    select(ledger_entries.c.campaign_id, func.count())
+                    .where(
+                        ledger_entries.c.campaign_id.in_(capped),
+                        ledger_entries.c.customer_id == facts.customer_id,
+                    )
+                    .group_by(ledger_entries.c.campaign_id)
+                )
+            ).all()
+        )
+        candidates = [
+            (c, key)
+            for c, key in candidates
+            if cap_refusal(
+                c,
+                CapState(per_customer={facts.customer_id: int(used.get(c.campaign_id, 0))}),
+                facts.customer_id,
+            )
+            != "per_customer"
+        ]
+    if not candidates:
+        return 0
+    reserved = await reserve_budgets(session, candidates)
+    ticket = (
+        {"ticket_id": facts.subject, "ticket_number": facts.ticket_number}
+        if facts.event_type == "tickets.ticket.escalated"
+        else None
+    )
+    wanted: list[Grant] = []
+    for campaign, key in candidates:
+        if key not in reserved:
             continue
         reward = campaign.reward
-        ticket = (
-            {"ticket_id": facts.subject, "ticket_number": facts.ticket_number}
-            if facts.event_type == "tickets.ticket.escalated"
-            else None
+        quantity = granted_quantity(reward, facts.tier)
+        wanted.append(
+            Grant(
+                customer_id=facts.customer_id,
+                kind=reward.kind,
+                quantity=quantity,
+                label=granted_label(reward, quantity),
+                source=Source(
+                    key=key,
+                    reason=EntryReason.CAMPAIGN,
+                    event_id=facts.event_id,
+                    campaign_id=campaign.campaign_id,
+                ),
+                occurred_at=facts.occurred_at,
+                speed_mbps=reward.speed_mbps,
+                ticket=ticket,
+            )
         )
-        await grant(
-            session,
-            runtime,
-            customer_id=facts.customer_id,
-            kind=reward.kind,
-            quantity=granted_quantity(reward, facts.tier),
-            label=reward.label,
-            source=Source(
-                key=key,
-                reason=EntryReason.CAMPAIGN,
-                event_id=facts.event_id,
-                campaign_id=campaign.campaign_id,
-            ),
-            occurred_at=facts.occurred_at,
-            speed_mbps=reward.speed_mbps,
-            ticket=ticket,
+    granted = await grant_many(session, runtime, wanted)
+    if granted:
+        # The entries now stand for their reservations (a rollback keeps the reservations
+        # for the retry).
+        await session.execute(
+            delete(campaign_reservations).where(campaign_reservations.c.source_key.in_(granted))
         )
-        granted += 1
-    return granted
+    return len(granted)
 
 
-async def _take_budget(session: AsyncSession, campaign: Campaign) -> bool:
-    """Reserve one reward's cost and stock in a single conditional update: concurrent grants
-    across partitions and processes never go past the budget or the stock."""
-    cost = campaign.reward.unit_cost_centimes
+async def reserve_budgets(
+    grants_session: AsyncSession, wanted: list[tuple[Campaign, str]]
+) -> set[str]:
+    """Reserve each grant's cost and stock (campaign, grant key) in a short transaction of
+    its own, committed at once; returns the keys reserved.
+
+    The grant's own transaction holds customers' accounts (and, in a batch, several of
+    them); taking campaigns' rows there too made two engines meet in opposite orders (a
+    registration read on identity's topic, a payment on billing's) and deadlock. Here only
+    campaign rows are locked, in id order, by one statement; what fits in their budget and
+    stock is then taken, so concurrent grants, across partitions and processes, stay within
+    them; the reservation row, keyed like the ledger entry, makes a retry of a
+    rolled-back grant use the same reservation instead of taking a second one.
+
+    The commit does not wait for the disk (``synchronous_commit = off``): the grant's own
+    commit, later in the WAL, waits for it and everything before it, so a grant that
+    survives a crash has its reservation; a reservation lost in a crash had no grant yet,
+    and the retry takes it again.
+    """
     c = campaigns.c
-    taken = await session.scalar(
-        update(campaigns)
-        .where(
-            c.id == campaign.campaign_id,
-            or_(c.budget_centimes.is_(None), c.spent_centimes + cost <= c.budget_centimes),
-            or_(c.stock.is_(None), c.stock_used + 1 <= c.stock),
-            and_(c.status == "active"),
+    r = campaign_reservations.c
+    reserved: set[str] = set()
+    # Another connection of the same engine as the grant's transaction.
+    async with AsyncSession(grants_session.bind) as session, session.begin():
+        await session.execute(text("SET LOCAL synchronous_commit = off"))
+        reserved.update(
+            await session.scalars(
+                select(r.source_key).where(r.source_key.in_([key for _, key in wanted]))
+            )
         )
-        .values(
-            spent_centimes=c.spent_centimes + cost, stock_used=c.stock_used + 1, grants=c.grants + 1
-        )
-        .returning(c.id)
-    )
-    return taken is not None
+        todo = [(campaign, key) for campaign, key in wanted if key not in reserved]
+        if not todo:
+            return reserved
+        # The campaigns' rows, locked in id order by one statement.
+        state = {
+            row.id: row
+            for row in (
+                await session.execute(
+                    select(c.id, c.budget_centimes, c.spent_centimes, c.stock, c.stock_used)
+                    .where(
+                        c.id.in_({campaign.campaign_id for campaign, _ in todo}),
+                        c.status == "active",
+                    )
+                    .order_by(c.id)
+                    .with_for_update()
+                )
+            ).all()
+        }
+        spent = {campaign_id: int(row.spent_centimes) for campaign_id, row in state.items()}
+        used = {campaign_id: int(row.stock_used) for campaign_id, row in state.items()}
+        taken: dict[str, tuple[int, int]] = {}
+        rows: list[dict[str, Any]] = []
+        now = datetime.now(UTC)
+        for campaign, key in todo:
+            row = state.get(campaign.campaign_id)
+            if row is None:
+                continue  # paused or ended meanwhile
+            cost = campaign.reward.unit_cost_centimes
+            cid = campaign.campaign_id
+            if row.budget_centimes is not None and spent[cid] + cost > row.budget_centimes:
+                continue
+            if row.stock is not None and used[cid] + 1 > row.stock:
+                continue
+            spent[cid] += cost
+            used[cid] += 1
+            grants, cost_sum = taken.get(cid, (0, 0))
+            taken[cid] = (grants + 1, cost_sum + cost)
+            reserved.add(key)
+            rows.append(
+                {"source_key": key, "campaign_id": cid, "cost_centimes": cost, "reserved_at": now}
+            )
+        if taken:
+            await session.execute(
+                update(campaigns)
+                .where(c.id == bindparam("campaign"))
+                .values(
+                    spent_centimes=c.spent_centimes + bindparam("cost"),
+                    stock_used=c.stock_used + bindparam("count"),
+                    grants=c.grants + bindparam("count"),
+                ),
+                [
+                    {"campaign": cid, "count": count, "cost": cost}
+                    for cid, (count, cost) in sorted(taken.items())
+                ],
+            )
+            await session.execute(
+                pg_insert(campaign_reservations)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["source_key"])
+            )
+    return reserved
+
+
+async def release_orphan_reservations(
+    runtime: LoyaltyRuntime, now: datetime, *, older_than: timedelta = ORPHAN_AFTER
+) -> int:
+    """Give back what reservations without a grant took (their event went to the DLQ):
+    only reservations older than any grant transaction lives, so none is in flight."""
+    released = 0
+    r = campaign_reservations.c
+    async with runtime.session_factory() as session, session.begin():
+        rows = (
+            await session.execute(
+                select(campaign_reservations)
+                .where(
+                    r.reserved_at < now - older_than,
+                    ~select(ledger_entries.c.id)
+                    .where(ledger_entries.c.source_key == r.source_key)
+                    .exists(),
+                )
+                .order_by(r.campaign_id)
+                .limit(500)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for row in rows:
+            c = campaigns.c
+            await session.execute(
+                update(campaigns)
+                .where(c.id == row.campaign_id)
+                .values(
+                    spent_centimes=c.spent_centimes - row.cost_centimes,
+                    stock_used=c.stock_used - 1,
+                    grants=c.grants - 1,
+                )
+            )
+            await session.execute(
+                delete(campaign_reservations).where(r.source_key == row.source_key)
+            )
+            released += 1
+    return released

@@ -11,6 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_common.outbox import NewEvent
 from sila_loyalty.domain.ledger import EntryReason, RewardKind, points_expiry
 from sila_loyalty.events import REWARD_GRANTED, RewardGranted
 from sila_loyalty.runtime import LoyaltyParts
@@ -148,3 +149,114 @@ async def grant(
         ),
     )
     return entry
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One reward to grant, for ``grant_many``."""
+
+    customer_id: str
+    kind: RewardKind
+    quantity: int
+    label: str
+    source: Source
+    occurred_at: datetime
+    speed_mbps: int | None = None
+    ticket: dict[str, str | None] | None = None
+
+
+async def grant_many(
+    session: AsyncSession,
+    runtime: LoyaltyParts,
+    grants: list[Grant],
+    *,
+    now: datetime | None = None,
+) -> list[str]:
+    """``grant`` for several rewards at once (an event's campaigns): one insert for their
+    entries, one for their boosts, one for their events. Returns the source keys written
+    (a key already used writes nothing)."""
+    if not grants:
+        return []
+    now = now or datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    for item in grants:
+        details: dict[str, Any] = {}
+        if item.speed_mbps is not None:
+            details["speed_mbps"] = item.speed_mbps
+        if item.ticket:
+            details.update({k: v for k, v in item.ticket.items() if v})
+        rows.append(
+            {
+                "entry_id": str(uuid.uuid4()),
+                "customer_id": item.customer_id,
+                "kind": item.kind.value,
+                "quantity": item.quantity,
+                "reason": item.source.reason.value,
+                "source_key": item.source.key,
+                "event_id": item.source.event_id,
+                "campaign_id": item.source.campaign_id,
+                "agent_id": item.source.agent_id,
+                "label": item.label[:200],
+                "details": details or None,
+                "expires_at": points_expiry(item.occurred_at)
+                if item.kind is RewardKind.POINTS
+                else None,
+                "occurred_at": item.occurred_at,
+                "recorded_at": now,
+            }
+        )
+    written = set(
+        await session.scalars(
+            pg_insert(ledger_entries)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["source_key"])
+            .returning(ledger_entries.c.source_key)
+        )
+    )
+    boost_rows: list[dict[str, Any]] = []
+    events: list[NewEvent] = []
+    for item, row in zip(grants, rows, strict=True):
+        if item.source.key not in written:
+            continue
+        starts_at = ends_at = None
+        if item.kind is RewardKind.SPEED_BOOST:
+            starts_at, ends_at = now, now + timedelta(hours=item.quantity)
+            boost_rows.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "customer_id": item.customer_id,
+                    "entry_id": row["entry_id"],
+                    "speed_mbps": item.speed_mbps or 0,
+                    "starts_at": starts_at,
+                    "ends_at": ends_at,
+                    "ended_at": None,
+                }
+            )
+        events.append(
+            NewEvent(
+                REWARD_GRANTED,
+                row["entry_id"],
+                item.customer_id,
+                RewardGranted(
+                    entry_id=row["entry_id"],
+                    customer_id=item.customer_id,
+                    kind=item.kind.value,
+                    quantity=item.quantity,
+                    reward_label=row["label"],
+                    reason=item.source.reason.value,
+                    campaign_id=item.source.campaign_id,
+                    source_event_id=item.source.event_id,
+                    agent_id=item.source.agent_id,
+                    speed_mbps=item.speed_mbps,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    expires_at=row["expires_at"],
+                    ticket_id=(item.ticket or {}).get("ticket_id"),
+                    ticket_number=(item.ticket or {}).get("ticket_number"),
+                ),
+            )
+        )
+    if boost_rows:
+        await session.execute(insert(boosts), boost_rows)
+    await runtime.outbox.record_many(session, events)
+    return [item.source.key for item in grants if item.source.key in written]

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import and_, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
@@ -130,6 +130,17 @@ async def link_registered(session: AsyncSession, customer_id: str, phone: str | 
         .where(referrals.c.referee_phone == phone, referrals.c.referee_id.is_(None))
         .values(referee_id=customer_id)
     )
+
+
+async def referrers_of(session: AsyncSession, referees: set[str], phones: set[str]) -> set[str]:
+    """The referrers a batch of these customers' events may reward."""
+    query = select(referrals.c.referrer_id).where(
+        or_(
+            and_(referrals.c.referee_id.in_(referees), referrals.c.status == "invited"),
+            and_(referrals.c.referee_phone.in_(phones), referrals.c.referee_id.is_(None)),
+        )
+    )
+    return {str(r) for r in await session.scalars(query)}
 
 
 async def convert(

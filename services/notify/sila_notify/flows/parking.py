@@ -4,6 +4,7 @@ registration arrives, then are planned in the order they happened.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -29,8 +30,14 @@ async def park(session: AsyncSession, event: CloudEvent, now: datetime) -> None:
     )
 
 
-async def release_parked(session: AsyncSession, settings: NotifySettings, customer_id: str) -> None:
-    """Plan what waited for this customer, in the order it happened."""
+async def release_parked(
+    session: AsyncSession,
+    settings: NotifySettings,
+    customer_id: str,
+    prepare: Callable[[CloudEvent], Awaitable[CloudEvent]] | None = None,
+) -> None:
+    """Plan what waited for this customer, in the order it happened (each event through
+    ``prepare`` first: its places named as the map says now)."""
     rows = (
         await session.execute(
             select(parked_events.c.envelope).where(parked_events.c.customer_id == customer_id)
@@ -38,7 +45,7 @@ async def release_parked(session: AsyncSession, settings: NotifySettings, custom
     ).all()
     waiting = sorted((CloudEvent.model_validate(row.envelope) for row in rows), key=_when)
     for parked in waiting:
-        await plan_event(session, settings, parked)
+        await plan_event(session, settings, await prepare(parked) if prepare else parked)
     if waiting:
         await session.execute(
             delete(parked_events).where(parked_events.c.customer_id == customer_id)

@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import select
 
 from sila_common.auth import Principal, require_roles
-from sila_common.geography import match_commune
-from sila_common.geography import reference as geography
+from sila_common.geography import Reference, match_commune
 from sila_common.inputs import Name
 from sila_common.problems import Forbidden, NotFound, Unprocessable
 from sila_tickets.api.deps import RuntimeDep
@@ -30,6 +29,7 @@ from sila_tickets.domain.agencies import (
 )
 from sila_tickets.domain.calendar import BusinessHours
 from sila_tickets.flows import reference as reference_flows
+from sila_tickets.flows.geography import current_map
 from sila_tickets.tables import agencies
 
 router = APIRouter(prefix="/v1/tickets", tags=["reference data"])
@@ -157,14 +157,11 @@ def agency_read(row: Any) -> AgencyRead:
     )
 
 
-def agency_commune(body: AgencyBody) -> str | None:
+def agency_commune(body: AgencyBody, ref: Reference) -> str | None:
     """The agency's commune code, checked against its wilaya (422 naming both)."""
-    ref = geography()
     if body.wilaya_code not in ref.wilayas:
         reason = f"no wilaya has the code {body.wilaya_code}"
-        raise Unprocessable(
-            reason, errors=[{"field": "body.wilaya_code", "message": reason, "type": "unknown"}]
-        )
+        raise Unprocessable.at("body.wilaya_code", reason, kind="unknown")
     if body.commune_code is None:
         found, _ = match_commune(body.commune or "", ref.communes_of(body.wilaya_code))
         return found.code if found else None
@@ -237,7 +234,7 @@ async def put_agency(
         "name": body.name,
         "wilaya_code": body.wilaya_code,
         "commune": body.commune,
-        "commune_code": agency_commune(body),
+        "commune_code": agency_commune(body, await current_map(runtime)),
         "hours": _document(body.hours),
         "hour_overrides": [
             {

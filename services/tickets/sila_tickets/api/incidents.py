@@ -11,13 +11,14 @@ from sqlalchemy import select
 
 from sila_common.auth import Principal, require_roles
 from sila_common.db import as_utc
-from sila_common.geography import reference as geography
+from sila_common.geography import Reference
 from sila_common.inputs import Instant, Name
 from sila_common.problems import Forbidden, Unprocessable
 from sila_tickets import flows
 from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.api.views import AGENT_ROLES
 from sila_tickets.domain.incidents import PLACES, AreaKind, UnknownPlace, resolve_place
+from sila_tickets.flows.geography import current_map
 from sila_tickets.flows.incidents import Area as IncidentArea
 from sila_tickets.flows.incidents import NewIncident, linked_tickets, load_incident
 from sila_tickets.tables import incidents
@@ -49,18 +50,19 @@ class Area(BaseModel):
         return self
 
 
-def checked_area(area: Area) -> tuple[Area, dict[str, str] | None]:
+def checked_area(area: Area, ref: Reference) -> tuple[Area, dict[str, str] | None]:
     """The area with a place's code and wilaya, and the place's names; 422 naming what is
     wrong when the reference has no such place in that wilaya."""
     if area.kind not in PLACES:
         return area, None
     try:
-        place = resolve_place(geography(), area.kind, area.value, area.wilaya_code)
+        place = resolve_place(ref, area.kind, area.value, area.wilaya_code)
     except UnknownPlace as exc:
-        raise Unprocessable(
+        raise Unprocessable.at(
+            "body.area.value",
             exc.reason,
+            kind="unknown_place",
             slug="unknown-place",
-            errors=[{"field": "body.area.value", "message": exc.reason, "type": "unknown_place"}],
             candidates=exc.candidates,
         ) from exc
     checked = area.model_copy(update={"value": place.code, "wilaya_code": place.wilaya_code})
@@ -108,7 +110,7 @@ async def declare_incident(body: IncidentCreate, runtime: RuntimeDep, principal:
     estimated_end = body.estimated_end_at
     if estimated_end.tzinfo is None:
         raise Unprocessable("estimated_end_at needs a UTC offset.", slug="naive-datetime")
-    area, names = checked_area(body.area)
+    area, names = checked_area(body.area, await current_map(runtime))
     if not principal.serves_wilaya(area.wilaya_code):
         raise Forbidden(f"Your scope does not cover wilaya {area.wilaya_code}.")
     now = datetime.now(UTC)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal, require_roles
 from sila_common.db import as_utc
-from sila_common.geography import reference as geography
+from sila_common.geography import Reference
 from sila_common.inputs import Instant
 from sila_common.problems import Unprocessable
 from sila_tickets.api.deps import RuntimeDep
@@ -24,6 +24,7 @@ from sila_tickets.domain.calendar import ALGIERS
 from sila_tickets.domain.lifecycle import OPEN
 from sila_tickets.domain.metrics import csat_score, median, nps, percentile, share
 from sila_tickets.domain.questionnaire import distribution, parse_questionnaire
+from sila_tickets.flows.geography import map_in
 from sila_tickets.tables import questionnaire_responses, questionnaires, surveys, tickets
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -51,7 +52,11 @@ def spread(values: list[float]) -> dict[str, float | int | None]:
 
 
 async def ticket_section(
-    session: AsyncSession, start: datetime, end: datetime, wilayas: list[str] | None
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    wilayas: list[str] | None,
+    ref: Reference,
 ) -> dict[str, Any]:
     scope = tickets.c.wilaya_code.in_(wilayas) if wilayas is not None else true()
     in_period = or_(
@@ -99,20 +104,20 @@ async def ticket_section(
             "at_first_contact": len(first_contact),
             "share": share(len(first_contact), len(resolved)),
         },
-        "opened_by_wilaya": dict(Counter(as_of(r.wilaya_code, end) for r in opened)),
+        "opened_by_wilaya": dict(Counter(as_of(r.wilaya_code, end, ref) for r in opened)),
         "backlog": {
             "total": len(backlog_rows),
             "by_queue": dict(Counter(r.queue for r in backlog_rows)),
-            "by_wilaya": dict(Counter(as_of(r.wilaya_code, end) for r in backlog_rows)),
+            "by_wilaya": dict(Counter(as_of(r.wilaya_code, end, ref) for r in backlog_rows)),
             "by_agency": dict(Counter(r.agency or "none" for r in backlog_rows)),
         },
     }
 
 
-def as_of(code: str | None, end: datetime) -> str:
+def as_of(code: str | None, end: datetime, ref: Reference) -> str:
     """The wilaya as the map stood in the period: a wilaya created after the period ended
     is reported as the one it was carved out of (Bou Saâda before 2025 is M'Sila)."""
-    wilaya = geography().wilayas.get(code or "")
+    wilaya = ref.wilayas.get(code or "")
     if wilaya is None:
         return code or "unknown"
     created = wilaya.established_on
@@ -121,9 +126,8 @@ def as_of(code: str | None, end: datetime) -> str:
     return wilaya.code
 
 
-def split_of(parent: str) -> dict[str, Any]:
+def split_of(parent: str, ref: Reference) -> dict[str, Any]:
     """How the reform split a wilaya: into which, from when, in a sentence."""
-    ref = geography()
     children = [ref.wilayas[code] for code in ref.splits()[parent]]
     since = children[0].established_on
     listed = ", ".join(f"{child.name_fr} ({child.code})" for child in children)
@@ -137,16 +141,16 @@ def split_of(parent: str) -> dict[str, Any]:
     }
 
 
-def wilaya_section(counts: list[dict[str, int]]) -> dict[str, Any]:
-    """The names of the wilayas the report counts, and how the reform split those concerned."""
-    ref = geography()
+def wilaya_section(counts: list[dict[str, int]], ref: Reference) -> dict[str, Any]:
+    """The names of the wilayas the report counts (as the map with the admins' edits says),
+    and how the reform split those concerned."""
     codes = sorted({code for count in counts for code in count if code in ref.wilayas})
     splits = ref.splits()
     concerned = {code for code in codes if code in splits}
     concerned |= {ref.wilayas[code].parent_code or "" for code in codes} & splits.keys()
     return {
         "names": {code: ref.wilayas[code].names() for code in codes},
-        "splits": [split_of(parent) for parent in sorted(concerned)],
+        "splits": [split_of(parent, ref) for parent in sorted(concerned)],
     }
 
 
@@ -232,17 +236,18 @@ async def tickets_report(
         )
     wilayas = None if "*" in principal.wilayas else sorted(principal.wilayas)
     async with runtime.session_factory() as session:
+        ref = await map_in(session, runtime.collaborators)
         report: dict[str, Any] = {
             "period": {"from": from_.isoformat(), "to": to.isoformat()},
             "generated_at": datetime.now(UTC).isoformat(),
             "scope": wilayas or "*",
-            "tickets": await ticket_section(session, from_, to, wilayas),
+            "tickets": await ticket_section(session, from_, to, wilayas, ref),
             "satisfaction": await satisfaction_section(session, from_, to, wilayas),
             "questionnaires": await questionnaire_section(session, from_, to),
         }
         section = report["tickets"]
         report["wilayas"] = wilaya_section(
-            [section["opened_by_wilaya"], section["backlog"]["by_wilaya"]]
+            [section["opened_by_wilaya"], section["backlog"]["by_wilaya"]], ref
         )
     if format == "json":
         return JSONResponse(report)

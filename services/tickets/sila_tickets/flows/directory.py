@@ -15,11 +15,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.events import CloudEvent
-from sila_common.geography import reference
 from sila_common.identity_client import IdentityCustomer
 from sila_common.outbox import NewEvent, Outbox, forget_customer_history
 from sila_tickets.domain.lifecycle import OPEN, Status
 from sila_tickets.events import TICKET_RELOCATED, TicketRelocated
+from sila_tickets.flows.geography import map_in
 from sila_tickets.runtime import TicketsContext
 from sila_tickets.tables import (
     known_customers,
@@ -154,7 +154,8 @@ async def remember_installation(
     if stored is not None and stored > event.time:
         return
     commune_code = data.get("installation_commune_code")
-    commune = reference().communes.get(str(commune_code or ""))
+    # The map with the admins' edits: a line in a commune created since the release counts.
+    commune = (await map_in(session, context.collaborators)).communes.get(str(commune_code or ""))
     values: dict[str, Any] = {
         "contract_id": contract_id,
         "customer_id": event.customerid,

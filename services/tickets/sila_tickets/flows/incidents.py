@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
 from sila_common.events import EventSpec
-from sila_common.geography import reference as geography
 from sila_common.outbox import NewEvent
 from sila_common.problems import Conflict, NotFound
 from sila_tickets.domain.incidents import AreaKind, area_value, normalise, place_names
@@ -27,6 +26,7 @@ from sila_tickets.events import (
     IncidentCustomerRestored,
     PlaceNames,
 )
+from sila_tickets.flows.geography import map_in
 from sila_tickets.flows.lifecycle import transition
 from sila_tickets.flows.shared import Caller
 from sila_tickets.runtime import TicketsRuntime
@@ -128,6 +128,7 @@ async def declare_incident(
     # A label an agent wrote stays as written; a place's is named in each language.
     i18n: PlaceNames = {"area_label": names} if names and not new.area_label else {}
     label = new.area_label or (names or {}).get("fr") or f"{new.area.kind.value} {new.area.value}"
+    places = {"area_label": f"{new.area.kind.value}:{new.area.value}"} if i18n else {}
     row: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "service": new.service,
@@ -171,6 +172,7 @@ async def declare_incident(
                             area_label=label,
                             estimated_end_at=new.estimated_end_at,
                             i18n=i18n,
+                            places=places,
                         ),
                     )
                     for c in customers
@@ -226,7 +228,9 @@ async def resolve_incident(
                 .scalars()
                 .all()
             )
-            names = place_names(geography(), row.area_kind, row.area_value)
+            names = place_names(
+                await map_in(session, runtime.collaborators), row.area_kind, row.area_value
+            )
             # A label an agent wrote stays as written; a place's is named in each language.
             named = names is not None and row.area_label == names["fr"]
             restored_names: PlaceNames = {"area_label": names} if named and names else {}
@@ -244,6 +248,11 @@ async def resolve_incident(
                             service=row.service,
                             area_label=row.area_label,
                             i18n=restored_names,
+                            places=(
+                                {"area_label": f"{row.area_kind}:{row.area_value}"}
+                                if restored_names
+                                else {}
+                            ),
                         ),
                     )
                     for c in affected

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
 from sila_common.db import as_utc
-from sila_common.geography import reference as geography
 from sila_common.idempotency import Created, create_once
 from sila_common.identity_client import identity_client_of
 from sila_common.problems import Unprocessable
@@ -35,6 +34,7 @@ from sila_tickets.events import (
 )
 from sila_tickets.flows.assignment import assign
 from sila_tickets.flows.directory import keep_identity_answer
+from sila_tickets.flows.geography import map_in
 from sila_tickets.flows.scripts import checked_script
 from sila_tickets.flows.shared import Caller, partner_of, record_transition
 from sila_tickets.reference import reference_of
@@ -205,7 +205,7 @@ async def active_incident_for(
 
 
 async def installed_places(
-    session: AsyncSession, customer: Any, contract_id: str | None
+    session: AsyncSession, runtime: TicketsRuntime, customer: Any, contract_id: str | None
 ) -> list[tuple[str | None, str | None]]:
     """(commune, daïra) codes where the line is: the contract's installation, else every
     installation of the customer, else the customer's own commune."""
@@ -221,7 +221,9 @@ async def installed_places(
         rows = chosen or rows
     if rows:
         return [(r.commune_code, r.daira_code) for r in rows]
-    commune = geography().communes.get(customer.commune_code or "")
+    commune = (await map_in(session, runtime.collaborators)).communes.get(
+        customer.commune_code or ""
+    )
     return [(commune.code, commune.daira_code)] if commune else []
 
 
@@ -247,7 +249,7 @@ async def open_ticket(
         incident = await active_incident_for(
             session,
             wilaya_code=customer.wilaya_code,
-            places=await installed_places(session, customer, new.contract_id),
+            places=await installed_places(session, runtime, customer, new.contract_id),
             exchange=exchange,
             olt=olt,
             service=new.service,

@@ -8,6 +8,10 @@ directory's handlers). What only tickets knows moves here:
   commune carved out into a new wilaya moves to it (its hours and due dates go with it);
 - active incidents over a commune or a daïra now in a new wilaya move to it (the agents of
   that wilaya see them);
+- each move of an agency or an incident is an ordinary event (`tickets.agency.relocated`,
+  `tickets.incident.relocated`, keyed by the agency code / incident id, about no customer),
+  recorded with the move; tickets keeps no audit table, so the event (with its actor) and
+  the agency's `updated_by` are the record of who moved it;
 - queues: a new wilaya gets, once per queue, the members its parent wilaya has, so the
   tickets that moved are still assigned; supervisors change them afterwards (`reform_steps`
   remembers it was done: a later run does not undo their choice).
@@ -22,13 +26,20 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from sila_common.geography import Reference, candidates_for, match_commune
-from sila_common.geography import reference as geography
 from sila_tickets.domain.incidents import AreaKind
+from sila_tickets.events import (
+    AGENCY_RELOCATED,
+    INCIDENT_RELOCATED,
+    AgencyRelocated,
+    IncidentRelocated,
+)
+from sila_tickets.flows.geography import map_in
 from sila_tickets.reference import reference_of
 from sila_tickets.runtime import TicketsRuntime
 from sila_tickets.tables import agencies, incidents, queue_agents, reform_steps
 
 ACTOR = "service:tickets.reform"
+REASON = "reform-2025"
 QUEUE_STEP = "queue"
 
 
@@ -64,10 +75,10 @@ def _place(
 
 
 async def apply_reform(runtime: TicketsRuntime) -> TicketsReformReport:
-    ref = geography()
     report = TicketsReformReport()
     now = datetime.now(UTC)
     async with runtime.session_factory() as session, session.begin():
+        ref = await map_in(session, runtime.collaborators)
         for row in (await session.execute(select(agencies).with_for_update())).all():
             code, wilaya = _place(ref, row.wilaya_code, row.commune_code, row.commune)
             if code is None:
@@ -84,6 +95,22 @@ async def apply_reform(runtime: TicketsRuntime) -> TicketsReformReport:
                 .where(agencies.c.code == row.code)
                 .values(commune_code=code, wilaya_code=wilaya, updated_by=ACTOR, updated_at=now)
             )
+            if wilaya != row.wilaya_code:
+                await runtime.outbox.record(
+                    session,
+                    AGENCY_RELOCATED,
+                    subject=row.code,
+                    customer_id=row.code,
+                    data=AgencyRelocated(
+                        agency_code=row.code,
+                        name=row.name,
+                        commune_code=code,
+                        from_wilaya_code=row.wilaya_code,
+                        wilaya_code=wilaya,
+                        reason=REASON,
+                        actor=ACTOR,
+                    ),
+                )
         active = (
             await session.execute(
                 select(incidents)
@@ -105,6 +132,22 @@ async def apply_reform(runtime: TicketsRuntime) -> TicketsReformReport:
                     update(incidents)
                     .where(incidents.c.id == row.id)
                     .values(wilaya_code=place.wilaya_code)
+                )
+                await runtime.outbox.record(
+                    session,
+                    INCIDENT_RELOCATED,
+                    subject=row.id,
+                    customer_id=row.id,
+                    data=IncidentRelocated(
+                        incident_id=row.id,
+                        area_kind=row.area_kind,
+                        area_value=row.area_value,
+                        area_label=row.area_label,
+                        from_wilaya_code=row.wilaya_code,
+                        wilaya_code=place.wilaya_code,
+                        reason=REASON,
+                        actor=ACTOR,
+                    ),
                 )
                 report.incidents_moved.append(row.id)
         members = (await session.execute(select(queue_agents))).all()
