@@ -422,7 +422,6 @@ async def refresh_outbox_gauges(engine: AsyncEngine, tables: MessagingTables, se
     )
 
 
-
 class _Batch:
     """One claimed batch: its open transaction, its rows' ids, the acks awaited."""
 
