@@ -14,13 +14,17 @@ balance read over real HTTP against a bare asyncpg handler, each pair in the sam
   ``benchmarks.bare``'s same three statements, wrk at 1 and 16 clients, over the ledger
   the engine part wrote.
 
-``SILA_BENCH_QUICK=1``: 3,000 events; otherwise 20,000.
+``SILA_BENCH_QUICK=1``: 3,000 events; otherwise 20,000. ``SILA_BENCH_PROFILE=<dir>``: py-spy
+samples the bench process (where the engine's consumer runs) for 30 s of the timed part
+into ``<dir>/loyalty-engine.txt`` (``python -m benchmarks.flame`` summarises it).
+``SILA_BENCH_LOYALTY_ENGINE_ONLY=1``: the rule engine's figures only (no balance reads).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import time
 import uuid
@@ -33,7 +37,7 @@ from sqlalchemy import event, func, select
 
 from benchmarks.fastpaths import dsn_of, measure_pair, rows_for, sizes
 from benchmarks.harness import BenchEnv, Row
-from benchmarks.served import Request, serve_bare, serve_service
+from benchmarks.served import Request, profile_pid, serve_bare, serve_service
 from sila_common.consumer import EventConsumer
 from sila_common.events import CloudEvent
 from sila_common.kafka import make_consumer
@@ -211,7 +215,10 @@ async def engine_rate(env: BenchEnv, url: str, customers: list[str]) -> list[Row
             await timed(applied, WARM, WARM, 120)
             grants_before = await granted()
             event.listen(runtime.engine.sync_engine, "before_cursor_execute", counted)
+            spy = profile_pid(os.getpid(), "loyalty-engine", 30)
             seconds = await timed(applied, 0, WARM + count, 600)
+            if spy is not None:
+                await spy
             event.remove(runtime.engine.sync_engine, "before_cursor_execute", counted)
             grants = await granted() - grants_before
         finally:
@@ -337,5 +344,6 @@ async def run(env: BenchEnv) -> list[Row]:
     customers = [str(uuid.uuid4()) for _ in range(CUSTOMERS)]
     await seed(url, customers)
     rows = await engine_rate(env, url, customers)
-    rows += await balance_reads(env, url, customers)
+    if os.environ.get("SILA_BENCH_LOYALTY_ENGINE_ONLY") != "1":
+        rows += await balance_reads(env, url, customers)
     return rows
