@@ -7,8 +7,8 @@ in a transaction of its own (the consumer's per-record path). The batch mixes wh
 the rules stateful: registrations before and after their customers' payments (one waits,
 then is released), tiers crossed by spends inside the batch, a per-customer cap, a budget
 and a stock running out, a first payment converting a referral mid-run, a ticket breached
-twice (rewarded once), a payment read after a newer one, a replay of the whole batch. Ledger, recorded facts, accounts,
-campaign counters and the outbox (in order) end identical.
+twice (rewarded once), a payment read after a newer one, a replay of the whole batch.
+Ledger, recorded facts, accounts, campaign counters and the outbox (in order) end identical.
 """
 
 from __future__ import annotations
