@@ -15,8 +15,8 @@ balance read over real HTTP against a bare asyncpg handler, each pair in the sam
   the engine part wrote.
 
 ``SILA_BENCH_QUICK=1``: 3,000 events; otherwise 20,000. ``SILA_BENCH_PROFILE=<dir>``: py-spy
-samples the bench process (where the engine's consumer runs) for 30 s of the timed part
-into ``<dir>/loyalty-engine.txt`` (``python -m benchmarks.flame`` summarises it).
+samples the bench process (where the engine's consumer runs) over the timed part, into
+``<dir>/loyalty-engine.txt`` (``python -m benchmarks.flame`` summarises it).
 ``SILA_BENCH_LOYALTY_ENGINE_ONLY=1``: the rule engine's figures only (no balance reads).
 """
 
@@ -26,9 +26,13 @@ import asyncio
 import json
 import os
 import random
+import shutil
+import signal
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -37,7 +41,7 @@ from sqlalchemy import event
 
 from benchmarks.fastpaths import dsn_of, measure_pair, rows_for, sizes
 from benchmarks.harness import BenchEnv, Row
-from benchmarks.served import Request, profile_pid, serve_bare, serve_service
+from benchmarks.served import Request, profile_dir, serve_bare, serve_service
 from sila_common.consumer import EventConsumer
 from sila_common.events import CloudEvent
 from sila_common.kafka import make_consumer
@@ -175,6 +179,23 @@ async def timed(count_now: object, warm: int, total: int, deadline: float) -> tu
     return ended - started, done - begun
 
 
+async def profiling(label: str) -> asyncio.subprocess.Process | None:
+    """With ``SILA_BENCH_PROFILE``, py-spy sampling this process (the engine's consumer runs
+    here) until sent SIGINT, into ``<dir>/<label>.txt``."""
+    target = profile_dir()
+    if target is None:
+        return None
+    target.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    process = await asyncio.create_subprocess_exec(
+        spy, "record", "--pid", str(os.getpid()), "--rate", "200", "--format", "raw",
+        "--nonblocking", "--output", str(target / f"{label}.txt"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    await asyncio.sleep(1)  # py-spy attached
+    return process
+
+
 async def engine_rate(env: BenchEnv, url: str, customers: list[str]) -> list[Row]:
     count = 3_000 if env.quick else 20_000
     topic = f"bench.loyalty.{uuid.uuid4().hex[:6]}"
@@ -216,12 +237,13 @@ async def engine_rate(env: BenchEnv, url: str, customers: list[str]) -> list[Row
             await timed(applied, WARM, WARM, 120)
             grants_before = await granted()
             event.listen(runtime.engine.sync_engine, "before_cursor_execute", counted)
-            spy = profile_pid(os.getpid(), "loyalty-engine", 30)
+            spy = await profiling("loyalty-engine")
             seconds, processed = await timed(applied, 0, WARM + count, 600)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled
+                await spy.wait()
             event.remove(runtime.engine.sync_engine, "before_cursor_execute", counted)
             grants = await granted() - grants_before
-            if spy is not None:
-                await spy
         finally:
             stop.set()
             await task
