@@ -235,9 +235,9 @@ async def engine_rate(env: BenchEnv, url: str, customers: list[str]) -> list[Row
         task = asyncio.create_task(consumer.run(stop))
         try:
             await timed(applied, WARM, WARM, 120)
+            spy = await profiling("loyalty-engine")
             grants_before = await granted()
             event.listen(runtime.engine.sync_engine, "before_cursor_execute", counted)
-            spy = await profiling("loyalty-engine")
             seconds, processed = await timed(applied, 0, WARM + count, 600)
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled

@@ -23,6 +23,7 @@ from sila_common.events import CloudEvent
 from sila_common.outbox import NewEvent
 from sila_loyalty.domain.campaigns import (
     Campaign,
+    CampaignIndex,
     CapState,
     Facts,
     cap_refusal,
@@ -387,10 +388,15 @@ async def _grant_run(session: AsyncSession, decided: list[Facts]) -> dict[int, l
     """``run_campaigns`` for each of these facts in their order, at once: the grants'
     ``loyalty.reward.granted`` by the index of their facts (to be recorded by the caller)."""
     candidates: list[tuple[int, Campaign, str]] = []
+    indexes: dict[str, CampaignIndex] = session.info.setdefault("loyalty.campaign_index", {})
     for index, facts in enumerate(decided):
-        for campaign in await active_campaigns(session, facts.event_type, facts.occurred_at):
-            if refusal(campaign, facts) is None:
-                candidates.append((index, campaign, grant_key(campaign, facts)))
+        if facts.event_type not in indexes:
+            await active_campaigns(session, facts.event_type, facts.occurred_at)
+            cached = session.info["loyalty.campaigns"][facts.event_type]
+            indexes[facts.event_type] = CampaignIndex(cached)
+        # ``refusal`` checks the period too: the same campaigns as ``active_campaigns``.
+        for campaign in indexes[facts.event_type].rewarding(facts):
+            candidates.append((index, campaign, grant_key(campaign, facts)))
     if not candidates:
         return {}
     lc = ledger_entries.c
