@@ -30,8 +30,8 @@ def summarise(path: Path, top: int = 25) -> str:
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack:
-            continue
+        if not stack or not count_text.isdigit():
+            continue  # not a stack (a message py-spy wrote when stopped)
         count = int(count_text)
         frames = [short(f) for f in stack.split(";")]
         if frames and frames[0].startswith("process "):

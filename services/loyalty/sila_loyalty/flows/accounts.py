@@ -53,20 +53,29 @@ async def lock_accounts(session: AsyncSession, customer_ids: Iterable[str]) -> d
     ordered = sorted(set(customer_ids))
     if not ordered:
         return {}
-    now = datetime.now(UTC)
-    await session.execute(
-        pg_insert(accounts).on_conflict_do_nothing(index_elements=["customer_id"]),
-        [
-            {
-                "customer_id": customer_id,
-                "referral_code": new_code(),
-                "opened_at": now,
-                "tier": Tier.BRONZE.value,
-                "offers": [],
-            }
-            for customer_id in ordered
-        ],
+    # Referral codes are made only for the accounts missing (not for the batch's every
+    # customer, most of them known), then all are locked in id order as before.
+    known = set(
+        await session.scalars(
+            select(accounts.c.customer_id).where(accounts.c.customer_id.in_(ordered))
+        )
     )
+    now = datetime.now(UTC)
+    missing = [customer_id for customer_id in ordered if customer_id not in known]
+    if missing:
+        await session.execute(
+            pg_insert(accounts).on_conflict_do_nothing(index_elements=["customer_id"]),
+            [
+                {
+                    "customer_id": customer_id,
+                    "referral_code": new_code(),
+                    "opened_at": now,
+                    "tier": Tier.BRONZE.value,
+                    "offers": [],
+                }
+                for customer_id in missing
+            ],
+        )
     rows = await session.execute(
         select(accounts)
         .where(accounts.c.customer_id.in_(ordered))
