@@ -259,9 +259,8 @@ async def engine_rate(env: BenchEnv, url: str, customers: list[str]) -> list[Row
             "rule engine statements per event",
             statements / processed,
             "statements",
-            f"SQL statements the engine sent while timed, per event ({statements:,} for "
-            f"{processed:,} events in {batches} fetches: {statements / max(batches, 1):.1f} "
-            "per fetch)",
+            f"{statements:,} sent in {batches} fetches ({statements / max(batches, 1):.1f} "
+            f"each) for {processed:,} events",
         ),
         Row(
             "bare consumer (ids in one transaction per fetch)",
