@@ -43,11 +43,12 @@ from benchmarks.harness import BenchEnv, Row, median, percentile
 from sila_common.app import create_app
 from sila_common.events import CloudEvent, topic_for
 from sila_common.geography import reference as geography
+from sila_common.otp_transport import TransportKey
 from sila_common.service import Runtime
 from sila_local.processes import free_port
 from sila_notify.handlers import MESSAGES, WEBHOOKS
 from sila_notify.service import definition
-from sila_notify.settings import NotifySettings
+from sila_notify.settings import NotifySettings, get_settings
 from sila_notify.tables import campaign_sends, messages
 from sila_simulators.smsc import SmscSimulatorConfig, create_smsc_app
 
@@ -64,6 +65,10 @@ def _phone(n: int) -> str:
     return number[:-1] + "1" if number.endswith(("0000", "9999")) else number
 
 
+# The transport key notify is configured with (SILA_OTP_TRANSPORT_KEY, or the dev default).
+_TRANSPORT_KEY = TransportKey.from_secret(get_settings().otp_transport_key.get_secret_value())
+
+
 def _otp_event(n: int) -> CloudEvent:
     customer_id = str(uuid.uuid4())
     now = datetime.now(UTC)
@@ -78,7 +83,13 @@ def _otp_event(n: int) -> CloudEvent:
         data={
             "customer_id": customer_id,
             "phone": _phone(n),
-            "code": f"{random.randrange(1_000_000):06d}",  # noqa: S311 - not a real code
+            # Sealed for notify as identity seals it (notify opens it when it plans the SMS).
+            "sealed_code": _TRANSPORT_KEY.seal(
+                f"{random.randrange(1_000_000):06d}",  # noqa: S311 - not a real code
+                customer_id=customer_id,
+                phone=_phone(n),
+            ),
+            "key_id": _TRANSPORT_KEY.key_id,
             "expires_at": (now + timedelta(minutes=5)).isoformat(),
             "language": ("fr", "ar", "en")[n % 3],
         },

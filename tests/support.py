@@ -8,11 +8,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from sila_common.app import create_app
 from sila_common.auth import KeySource
@@ -124,3 +125,48 @@ def problem_of(response: httpx.Response) -> dict[str, Any]:
     assert body["status"] == response.status_code
     assert {"type", "title", "detail"} <= body.keys()
     return body
+
+
+class HasTransportKey(Protocol):
+    """Identity's or notify's settings: both hold the transport key of one-time codes."""
+
+    @property
+    def otp_transport_key(self) -> SecretStr: ...
+
+
+def otp_code_of(data: dict[str, Any], settings: HasTransportKey) -> str:
+    """The code sealed in an ``identity.otp.requested`` event's data, opened as notify opens it
+    (with the transport key identity and notify share: ``settings.otp_transport_key``)."""
+    from sila_common.otp_transport import TransportKeyring
+
+    keys = TransportKeyring([settings.otp_transport_key.get_secret_value()])
+    return keys.open(
+        str(data["sealed_code"]),
+        key_id=str(data["key_id"]),
+        customer_id=str(data["customer_id"]),
+        phone=str(data["phone"]),
+    )
+
+
+def otp_event_data(
+    settings: HasTransportKey,
+    *,
+    customer_id: str,
+    phone: str,
+    code: str,
+    expires_at: str = "2026-01-12T13:35:00+00:00",
+    language: str = "fr",
+) -> dict[str, Any]:
+    """The data of an ``identity.otp.requested`` event as identity records it: the code
+    sealed under the transport key of ``settings`` (identity's or notify's: the same)."""
+    from sila_common.otp_transport import TransportKey
+
+    key = TransportKey.from_secret(settings.otp_transport_key.get_secret_value())
+    return {
+        "customer_id": customer_id,
+        "phone": phone,
+        "sealed_code": key.seal(code, customer_id=customer_id, phone=phone),
+        "key_id": key.key_id,
+        "expires_at": expires_at,
+        "language": language,
+    }

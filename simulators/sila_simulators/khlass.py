@@ -14,8 +14,6 @@ Test accounts and failures: simulators/README.md. Run it:
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import html
 import secrets
 import time
@@ -31,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from sila_simulators.support import SimulatorSpec
+from sila_simulators.support import Faults, SimulatorSpec, base_argument_parser, health
 
 MAX_CODE_ATTEMPTS = 3
 # account number -> (key, balance in centimes, blocked)
@@ -40,12 +38,6 @@ ACCOUNTS: dict[str, tuple[str, int, bool]] = {
     "0000000002": ("02", 100, False),  # insufficient funds
     "0000000003": ("03", 10**10, True),  # blocked account
 }
-
-
-@dataclass
-class Fault:
-    mode: str
-    remaining: int
 
 
 @dataclass
@@ -73,7 +65,12 @@ class Khlass:
     payments: dict[str, Payment] = field(default_factory=dict)
     by_number: dict[str, str] = field(default_factory=dict)
     balances: dict[str, int] = field(default_factory=dict)
-    faults: dict[str, Fault] = field(default_factory=dict)
+    faults: Faults = field(init=False)
+    # The account a payment waiting for its code will debit (as the bank would); never its key.
+    debited_accounts: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.faults = Faults(self.hang_seconds, {"error": "internal"})
 
     def refresh(self, payment: Payment) -> None:
         now = time.monotonic()
@@ -95,71 +92,9 @@ class Khlass:
             "refunded_amount": payment.refunded,
         }
 
-
-def _mask(account: str) -> str:
-    return "*" * (len(account) - 4) + account[-4:]
-
-
-def create_app(khlass: Khlass | None = None) -> Starlette:
-    kh = khlass or Khlass()
-    for number, (_, balance, _) in ACCOUNTS.items():
-        kh.balances.setdefault(number, balance)
-
-    async def fault(operation: str) -> Response | None:
-        current = kh.faults.get(operation)
-        if current is None or current.remaining <= 0:
-            return None
-        current.remaining -= 1
-        if current.mode == "hang":
-            await asyncio.sleep(kh.hang_seconds)
-        return JSONResponse({"error": "internal"}, status_code=500)
-
-    def authorised(request: Request) -> bool:
-        return request.headers.get("authorization") == f"Bearer {kh.api_key}"
-
-    def problem(status: int, reason: str) -> JSONResponse:
-        return JSONResponse({"error": reason}, status_code=status)
-
-    async def create(request: Request) -> Response:
-        if (failure := await fault("create")) is not None:
-            return failure
-        if not authorised(request):
-            return problem(401, "unauthorised")
-        body = await request.json()
-        number = str(body.get("order_number", ""))
-        amount = body.get("amount")
-        if not number or not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-            return problem(422, "order_number and a positive integer amount are required")
-        if str(body.get("currency", "012")) != "012" or not body.get("return_url"):
-            return problem(422, "currency 012 and return_url are required")
-        if number in kh.by_number:
-            return problem(409, "order_number already used")
-        payment = Payment(
-            payment_id=str(uuid.uuid4()),
-            order_number=number,
-            amount=amount,
-            return_url=str(body["return_url"]),
-            created=time.monotonic(),
-        )
-        kh.payments[payment.payment_id] = payment
-        kh.by_number[number] = payment.payment_id
-        base = str(request.base_url).rstrip("/")
-        answer = kh.body(payment) | {"payment_url": f"{base}/pay/{payment.payment_id}"}
-        return JSONResponse(answer, status_code=201)
-
-    async def read(request: Request) -> Response:
-        if (failure := await fault("status")) is not None:
-            return failure
-        if not authorised(request):
-            return problem(401, "unauthorised")
-        payment = kh.payments.get(request.path_params["payment_id"])
-        if payment is None:
-            return problem(404, "unknown payment")
-        return JSONResponse(kh.body(payment))
-
-    def give_account(payment: Payment, account: str, key: str) -> str | None:
+    def give_account(self, payment: Payment, account: str, key: str) -> str | None:
         """Checks the account; on success a code is sent. Answers a failure reason or None."""
-        kh.refresh(payment)
+        self.refresh(payment)
         if payment.status != "pending":
             return payment.reason or payment.status
         known = ACCOUNTS.get(account)
@@ -170,21 +105,18 @@ def create_app(khlass: Khlass | None = None) -> Starlette:
         if known[2]:
             payment.status, payment.reason = "failed", "account_blocked"
             return payment.reason
-        if kh.balances[account] < payment.amount:
+        if self.balances[account] < payment.amount:
             payment.status, payment.reason = "failed", "insufficient_funds"
             return payment.reason
         payment.status = "awaiting_code"
         payment.code = f"{secrets.randbelow(10**6):06d}"
         payment.code_sent_at = time.monotonic()
         payment.attempts = 0
-        # The account is kept only to debit it (as the bank would); never its key.
-        payment_accounts[payment.payment_id] = account
+        self.debited_accounts[payment.payment_id] = account
         return None
 
-    payment_accounts: dict[str, str] = {}
-
-    def give_code(payment: Payment, code: str) -> str | None:
-        kh.refresh(payment)
+    def give_code(self, payment: Payment, code: str) -> str | None:
+        self.refresh(payment)
         if payment.status != "awaiting_code":
             return payment.reason or payment.status
         if not secrets.compare_digest(code, payment.code or ""):
@@ -192,81 +124,153 @@ def create_app(khlass: Khlass | None = None) -> Starlette:
             if payment.attempts >= MAX_CODE_ATTEMPTS:
                 payment.status, payment.reason = "failed", "wrong_code"
             return "wrong_code"
-        account = payment_accounts.pop(payment.payment_id)
-        kh.balances[account] -= payment.amount
+        account = self.debited_accounts.pop(payment.payment_id)
+        self.balances[account] -= payment.amount
         payment.status, payment.reason, payment.code = "paid", None, None
         return None
 
-    def back(payment: Payment) -> str:
-        joiner = "&" if "?" in payment.return_url else "?"
-        return f"{payment.return_url}{joiner}{urlencode({'payment_id': payment.payment_id})}"
-
-    async def page(request: Request) -> Response:
-        payment = kh.payments.get(request.path_params["payment_id"])
-        if payment is None:
-            return HTMLResponse("<h1>Paiement inconnu</h1>", status_code=404)
-        kh.refresh(payment)
-        pid = html.escape(payment.payment_id)
-        if payment.status == "awaiting_code":
-            form = f"""<form method="post" action="/pay/{pid}/code">
-<label>Code reçu par SMS <input name="code"></label><button>Confirmer</button></form>"""
-        else:
-            form = f"""<form method="post" action="/pay/{pid}/account">
-<label>Compte CCP <input name="account"></label><label>Clé <input name="key"></label>
-<button>Recevoir le code</button></form>"""
-        return HTMLResponse(
-            f"""<!doctype html><meta charset="utf-8"><title>Khlass - خالص</title>
-<h1>Payer {payment.amount / 100:.2f} DZD</h1><p>{html.escape(payment.status)}</p>{form}"""
-        )
-
-    async def page_account(request: Request) -> Response:
-        payment = kh.payments.get(request.path_params["payment_id"])
-        if payment is None:
-            return HTMLResponse("<h1>Paiement inconnu</h1>", status_code=404)
-        form = await request.form()
-        failure = give_account(payment, str(form.get("account", "")), str(form.get("key", "")))
-        if failure is not None:
-            return RedirectResponse(back(payment), status_code=303)
-        return RedirectResponse(f"/pay/{payment.payment_id}", status_code=303)
-
-    async def page_code(request: Request) -> Response:
-        payment = kh.payments.get(request.path_params["payment_id"])
-        if payment is None:
-            return HTMLResponse("<h1>Paiement inconnu</h1>", status_code=404)
-        form = await request.form()
-        give_code(payment, str(form.get("code", "")))
-        if payment.status == "awaiting_code":
-            return RedirectResponse(f"/pay/{payment.payment_id}", status_code=303)
-        return RedirectResponse(back(payment), status_code=303)
-
-    async def refund(request: Request) -> Response:
-        if (failure := await fault("refund")) is not None:
-            return failure
-        if not authorised(request):
-            return problem(401, "unauthorised")
-        payment = kh.payments.get(request.path_params["payment_id"])
-        if payment is None:
-            return problem(404, "unknown payment")
-        body = await request.json()
-        amount = body.get("amount")
-        kh.refresh(payment)
+    def refund(self, payment: Payment, amount: Any) -> JSONResponse | None:
+        """Refunds ``amount`` of ``payment``; answers the refusal, or None once refunded."""
+        self.refresh(payment)
         if payment.status not in ("paid", "partially_refunded"):
-            return problem(409, "payment not refundable")
+            return _problem(409, "payment not refundable")
         if not isinstance(amount, int) or amount <= 0 or amount > payment.amount - payment.refunded:
-            return problem(422, "amount above what may be refunded")
+            return _problem(422, "amount above what may be refunded")
         payment.refunded += amount
         payment.status = "refunded" if payment.refunded == payment.amount else "partially_refunded"
-        return JSONResponse(kh.body(payment), status_code=201)
+        return None
 
-    async def report(request: Request) -> Response:
-        if (failure := await fault("report")) is not None:
+
+def _mask(account: str) -> str:
+    return "*" * (len(account) - 4) + account[-4:]
+
+
+def _problem(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+def _new_payment_refusal(kh: Khlass, body: dict[str, Any]) -> JSONResponse | None:
+    """Why a new payment is refused (the merchant's mistakes), or None."""
+    number = str(body.get("order_number", ""))
+    amount = body.get("amount")
+    if not number or not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        return _problem(422, "order_number and a positive integer amount are required")
+    if str(body.get("currency", "012")) != "012" or not body.get("return_url"):
+        return _problem(422, "currency 012 and return_url are required")
+    if number in kh.by_number:
+        return _problem(409, "order_number already used")
+    return None
+
+
+def _back(payment: Payment) -> str:
+    joiner = "&" if "?" in payment.return_url else "?"
+    return f"{payment.return_url}{joiner}{urlencode({'payment_id': payment.payment_id})}"
+
+
+def _page_html(payment: Payment) -> str:
+    pid = html.escape(payment.payment_id)
+    if payment.status == "awaiting_code":
+        form = f"""<form method="post" action="/pay/{pid}/code">
+<label>Code reçu par SMS <input name="code"></label><button>Confirmer</button></form>"""
+    else:
+        form = f"""<form method="post" action="/pay/{pid}/account">
+<label>Compte CCP <input name="account"></label><label>Clé <input name="key"></label>
+<button>Recevoir le code</button></form>"""
+    return f"""<!doctype html><meta charset="utf-8"><title>Khlass - خالص</title>
+<h1>Payer {payment.amount / 100:.2f} DZD</h1><p>{html.escape(payment.status)}</p>{form}"""
+
+
+UNKNOWN_PAYMENT_PAGE = "<h1>Paiement inconnu</h1>"
+
+
+@dataclass
+class _Routes:
+    """Khlass over HTTP: the merchant API, the customer's pages and ``/_sim/*``."""
+
+    kh: Khlass
+
+    async def _merchant_call(self, request: Request, operation: str) -> Response | None:
+        """A planned failure of ``operation``, or 401 for a wrong API key; None to go on."""
+        if (failure := await self.kh.faults.failure(operation)) is not None:
             return failure
-        if not authorised(request):
-            return problem(401, "unauthorised")
-        return JSONResponse({"payments": [kh.body(p) for p in kh.payments.values()]})
+        if request.headers.get("authorization") != f"Bearer {self.kh.api_key}":
+            return _problem(401, "unauthorised")
+        return None
 
-    async def sim_pay(request: Request) -> Response:
+    async def create(self, request: Request) -> Response:
+        kh = self.kh
+        if (refusal := await self._merchant_call(request, "create")) is not None:
+            return refusal
+        body = await request.json()
+        if (refusal := _new_payment_refusal(kh, body)) is not None:
+            return refusal
+        payment = Payment(
+            payment_id=str(uuid.uuid4()),
+            order_number=str(body["order_number"]),
+            amount=body["amount"],
+            return_url=str(body["return_url"]),
+            created=time.monotonic(),
+        )
+        kh.payments[payment.payment_id] = payment
+        kh.by_number[payment.order_number] = payment.payment_id
+        base = str(request.base_url).rstrip("/")
+        answer = kh.body(payment) | {"payment_url": f"{base}/pay/{payment.payment_id}"}
+        return JSONResponse(answer, status_code=201)
+
+    async def read(self, request: Request) -> Response:
+        if (refusal := await self._merchant_call(request, "status")) is not None:
+            return refusal
+        payment = self.kh.payments.get(request.path_params["payment_id"])
+        if payment is None:
+            return _problem(404, "unknown payment")
+        return JSONResponse(self.kh.body(payment))
+
+    async def page(self, request: Request) -> Response:
+        payment = self.kh.payments.get(request.path_params["payment_id"])
+        if payment is None:
+            return HTMLResponse(UNKNOWN_PAYMENT_PAGE, status_code=404)
+        self.kh.refresh(payment)
+        return HTMLResponse(_page_html(payment))
+
+    async def page_account(self, request: Request) -> Response:
+        payment = self.kh.payments.get(request.path_params["payment_id"])
+        if payment is None:
+            return HTMLResponse(UNKNOWN_PAYMENT_PAGE, status_code=404)
+        form = await request.form()
+        account, key = str(form.get("account", "")), str(form.get("key", ""))
+        if self.kh.give_account(payment, account, key) is not None:
+            return RedirectResponse(_back(payment), status_code=303)
+        return RedirectResponse(f"/pay/{payment.payment_id}", status_code=303)
+
+    async def page_code(self, request: Request) -> Response:
+        payment = self.kh.payments.get(request.path_params["payment_id"])
+        if payment is None:
+            return HTMLResponse(UNKNOWN_PAYMENT_PAGE, status_code=404)
+        form = await request.form()
+        self.kh.give_code(payment, str(form.get("code", "")))
+        if payment.status == "awaiting_code":
+            return RedirectResponse(f"/pay/{payment.payment_id}", status_code=303)
+        return RedirectResponse(_back(payment), status_code=303)
+
+    async def refund(self, request: Request) -> Response:
+        if (refusal := await self._merchant_call(request, "refund")) is not None:
+            return refusal
+        payment = self.kh.payments.get(request.path_params["payment_id"])
+        if payment is None:
+            return _problem(404, "unknown payment")
+        body = await request.json()
+        if (refusal := self.kh.refund(payment, body.get("amount"))) is not None:
+            return refusal
+        return JSONResponse(self.kh.body(payment), status_code=201)
+
+    async def report(self, request: Request) -> Response:
+        if (refusal := await self._merchant_call(request, "report")) is not None:
+            return refusal
+        return JSONResponse({"payments": [self.kh.body(p) for p in self.kh.payments.values()]})
+
+    async def sim_pay(self, request: Request) -> Response:
         """The customer's steps in one call: account and key, then the code (or a given one)."""
+        kh = self.kh
         body = await request.json()
         payment = kh.payments.get(str(body.get("payment_id", "")))
         if payment is None:
@@ -274,48 +278,43 @@ def create_app(khlass: Khlass | None = None) -> Starlette:
         if body.get("abandon"):
             return JSONResponse({"status": kh.body(payment)["status"]})
         if payment.status == "pending":
-            give_account(payment, str(body.get("account", "")), str(body.get("key", "")))
+            kh.give_account(payment, str(body.get("account", "")), str(body.get("key", "")))
         if payment.status == "awaiting_code" and not body.get("stop_before_code"):
             for code in body.get("codes") or [payment.code or ""]:
-                give_code(payment, str(code))
-        return JSONResponse({"status": kh.body(payment)["status"], "redirect": back(payment)})
+                kh.give_code(payment, str(code))
+        return JSONResponse({"status": kh.body(payment)["status"], "redirect": _back(payment)})
 
-    async def sim_code(request: Request) -> Response:
-        payment = kh.payments.get(request.path_params["payment_id"])
+    async def sim_code(self, request: Request) -> Response:
+        payment = self.kh.payments.get(request.path_params["payment_id"])
         if payment is None or payment.code is None:
             return JSONResponse({"error": "no code"}, status_code=404)
         return JSONResponse({"code": payment.code})
 
-    async def sim_faults(request: Request) -> Response:
-        body = await request.json()
-        for operation, spec in body.items():
-            kh.faults[operation] = Fault(spec.get("mode", "error"), int(spec.get("count", 1)))
-        return JSONResponse({"faults": {k: v.remaining for k, v in kh.faults.items()}})
 
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
+def create_app(khlass: Khlass | None = None) -> Starlette:
+    kh = khlass or Khlass()
+    for number, (_, balance, _) in ACCOUNTS.items():
+        kh.balances.setdefault(number, balance)
+    r = _Routes(kh)
     return Starlette(
         routes=[
-            Route("/api/v1/payments", create, methods=["POST"]),
-            Route("/api/v1/payments/{payment_id}", read, methods=["GET"]),
-            Route("/api/v1/payments/{payment_id}/refunds", refund, methods=["POST"]),
-            Route("/api/v1/report", report, methods=["GET"]),
-            Route("/pay/{payment_id}", page, methods=["GET"]),
-            Route("/pay/{payment_id}/account", page_account, methods=["POST"]),
-            Route("/pay/{payment_id}/code", page_code, methods=["POST"]),
-            Route("/_sim/pay", sim_pay, methods=["POST"]),
-            Route("/_sim/codes/{payment_id}", sim_code, methods=["GET"]),
-            Route("/_sim/faults", sim_faults, methods=["POST"]),
+            Route("/api/v1/payments", r.create, methods=["POST"]),
+            Route("/api/v1/payments/{payment_id}", r.read, methods=["GET"]),
+            Route("/api/v1/payments/{payment_id}/refunds", r.refund, methods=["POST"]),
+            Route("/api/v1/report", r.report, methods=["GET"]),
+            Route("/pay/{payment_id}", r.page, methods=["GET"]),
+            Route("/pay/{payment_id}/account", r.page_account, methods=["POST"]),
+            Route("/pay/{payment_id}/code", r.page_code, methods=["POST"]),
+            Route("/_sim/pay", r.sim_pay, methods=["POST"]),
+            Route("/_sim/codes/{payment_id}", r.sim_code, methods=["GET"]),
+            Route("/_sim/faults", kh.faults.plan, methods=["POST"]),
             Route("/_sim/health", health, methods=["GET"]),
         ]
     )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Khlass (CCP) payment simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=13021)
+    parser = base_argument_parser("Khlass (CCP) payment simulator", 13021)
     parser.add_argument("--api-key", default="sila-khlass-key")
     parser.add_argument("--session-seconds", type=float, default=600.0)
     parser.add_argument("--code-seconds", type=float, default=120.0)

@@ -19,8 +19,6 @@ Run it: ``python -m sila_simulators satim --port 13020``.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import html
 import json
 import logging
@@ -38,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from sila_simulators.support import SimulatorSpec
+from sila_simulators.support import Faults, SimulatorSpec, base_argument_parser, health
 
 log = logging.getLogger("sila_simulators.satim")
 
@@ -54,12 +52,6 @@ CARD_OUTCOMES: dict[str, tuple[str, int, str]] = {
     "0007": ("00", 0, "Approved (confirmation late)"),
 }
 SESSION_EXPIRED = ("", -2007, "Payment session expired")
-
-
-@dataclass
-class Fault:
-    mode: str  # "error" (HTTP 500) or "hang"
-    remaining: int
 
 
 @dataclass
@@ -95,8 +87,11 @@ class Gateway:
     hang_seconds: float = 30.0
     orders: dict[str, Order] = field(default_factory=dict)
     by_number: dict[str, str] = field(default_factory=dict)
-    faults: dict[str, Fault] = field(default_factory=dict)
+    faults: Faults = field(init=False)
     calls: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.faults = Faults(self.hang_seconds, {"error": "Internal Server Error"})
 
     def refresh(self, order: Order) -> None:
         now = time.monotonic()
@@ -106,9 +101,64 @@ class Gateway:
         if order.status == 5 and order.settles_at is not None and now >= order.settles_at:
             order.status = 2
 
+    async def fault(self, operation: str) -> Response | None:
+        """Counts a call of ``operation``; answers its planned failure, if any."""
+        self.calls[operation] = self.calls.get(operation, 0) + 1
+        return await self.faults.failure(operation)
+
+    def authorised(self, params: dict[str, str]) -> bool:
+        return params.get("userName") == self.username and params.get("password") == (self.password)
+
+    def settle(self, order: Order, p: dict[str, str]) -> str:
+        """Pays or declines ``order`` with the card in ``p``; answers where to send the customer."""
+        self.refresh(order)
+        if order.status != 0:
+            return order.fail_url if order.status == 6 else order.return_url
+        if p.get("cancel"):
+            order.status = 6
+            order.resp_code, order.action_code, order.description = ("", -2006, "Cancelled")
+            return order.fail_url
+        pan = "".join(c for c in p.get("pan", "") if c.isdigit())
+        if len(pan) not in (16, 19):
+            order.status = 6
+            order.resp_code, order.action_code, order.description = ("14", 2001, "Invalid card")
+            return order.fail_url
+        order.pan = _mask(pan)
+        resp, action, description = _card_outcome(pan, p.get("expiry", ""))
+        order.resp_code, order.action_code, order.description = resp, action, description
+        if resp != "00":
+            order.status = 6
+            return order.fail_url
+        order.deposited = order.amount
+        order.approval_code = uuid.uuid4().hex[:6].upper()
+        order.paid_at = time.time()
+        if pan.endswith("0007"):
+            order.status = 5
+            order.settles_at = time.monotonic() + self.late_seconds
+        else:
+            order.status = 2
+        return order.return_url
+
+    def reset(self) -> None:
+        self.orders.clear()
+        self.by_number.clear()
+        self.faults.planned.clear()
+        self.calls.clear()
+
 
 def _mask(pan: str) -> str:
     return pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
+
+
+def _card_outcome(pan: str, expiry: str) -> tuple[str, int, str]:
+    """(respCode, actionCode, description) for a card: its last four digits, then its expiry."""
+    outcome = CARD_OUTCOMES.get(pan[-4:], ("05", 2000, "Do not honour"))
+    if outcome[0] == "00" and len(expiry) == 4 and expiry.isdigit():
+        month, year = int(expiry[:2]), 2000 + int(expiry[2:])
+        today = datetime.now(UTC)
+        if (year, month) < (today.year, today.month):
+            return CARD_OUTCOMES["0004"]
+    return outcome
 
 
 async def _params(request: Request) -> dict[str, str]:
@@ -123,77 +173,65 @@ def _error(code: str, message: str) -> JSONResponse:
     return JSONResponse({"errorCode": code, "errorMessage": message})
 
 
-async def _fault(gateway: Gateway, operation: str) -> Response | None:
-    gateway.calls[operation] = gateway.calls.get(operation, 0) + 1
-    fault = gateway.faults.get(operation)
-    if fault is None or fault.remaining <= 0:
-        return None
-    fault.remaining -= 1
-    if fault.mode == "hang":
-        await asyncio.sleep(gateway.hang_seconds)
-    return JSONResponse({"error": "Internal Server Error"}, status_code=500)
+def _register_refusal(gw: Gateway, p: dict[str, str]) -> JSONResponse | None:
+    """Why ``register.do`` refuses these parameters (SATIM's errorCode), or None."""
+    if not gw.authorised(p):
+        return _error("5", "Access denied")
+    number = p.get("orderNumber", "")
+    if not number or len(number) > 32:
+        return _error("1", "Order number is empty or too long")
+    if number in gw.by_number:
+        return _error("1", "Order with this number was already processed")
+    amount = p.get("amount", "")
+    if not _is_int(amount) or int(amount) <= 0:
+        return _error("4", "Amount is invalid")
+    if p.get("currency", CURRENCY) != CURRENCY:
+        return _error("7", "Currency is invalid")
+    if not p.get("returnUrl"):
+        return _error("4", "Return URL is empty")
+    return None
 
 
-def _authorised(gateway: Gateway, params: dict[str, str]) -> bool:
-    return params.get("userName") == gateway.username and params.get("password") == (
-        gateway.password
-    )
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
 
 
-def create_app(gateway: Gateway | None = None) -> Starlette:
-    gw = gateway or Gateway()
+def _back_to_merchant(url: str, order: Order) -> str:
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}{urlencode({'orderId': order.order_id})}"
 
-    async def register(request: Request) -> Response:
-        if (failure := await _fault(gw, "register")) is not None:
-            return failure
-        p = await _params(request)
-        if not _authorised(gw, p):
-            return _error("5", "Access denied")
-        number = p.get("orderNumber", "")
-        if not number or len(number) > 32:
-            return _error("1", "Order number is empty or too long")
-        if number in gw.by_number:
-            return _error("1", "Order with this number was already processed")
-        try:
-            amount = int(p.get("amount", ""))
-        except ValueError:
-            return _error("4", "Amount is invalid")
-        if amount <= 0:
-            return _error("4", "Amount is invalid")
-        if p.get("currency", CURRENCY) != CURRENCY:
-            return _error("7", "Currency is invalid")
-        if not p.get("returnUrl"):
-            return _error("4", "Return URL is empty")
-        try:
-            json_params = json.loads(p.get("jsonParams") or "{}")
-        except ValueError:
-            return _error("4", "jsonParams is not JSON")
-        order = Order(
-            order_id=str(uuid.uuid4()),
-            order_number=number,
-            amount=amount,
-            return_url=p["returnUrl"],
-            fail_url=p.get("failUrl") or p["returnUrl"],
-            language=p.get("language", "fr"),
-            json_params=json_params if isinstance(json_params, dict) else {},
-            created=time.monotonic(),
-        )
-        gw.orders[order.order_id] = order
-        gw.by_number[number] = order.order_id
-        base = str(request.base_url).rstrip("/")
-        form_url = f"{base}/payment/merchants/sila/payment_{order.language}.html?" + urlencode(
-            {"mdOrder": order.order_id}
-        )
-        return JSONResponse({"orderId": order.order_id, "formUrl": form_url, "errorCode": "0"})
 
-    async def page(request: Request) -> Response:
-        order = gw.orders.get(request.query_params.get("mdOrder", ""))
-        if order is None:
-            return HTMLResponse("<h1>Commande inconnue</h1>", status_code=404)
-        gw.refresh(order)
-        oid = html.escape(order.order_id)
-        return HTMLResponse(
-            f"""<!doctype html><html lang="{html.escape(order.language)}"><meta charset="utf-8">
+def _status_body(order: Order) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "ErrorCode": "0",
+        "ErrorMessage": "Success",
+        "OrderStatus": order.status,
+        "OrderNumber": order.order_number,
+        "Amount": order.amount,
+        "currency": CURRENCY,
+        "actionCode": order.action_code,
+        "actionCodeDescription": order.description,
+        "depositAmount": order.deposited,
+        "params": {
+            "respCode": order.resp_code,
+            "respCode_desc": order.description,
+            **{k: str(v) for k, v in order.json_params.items()},
+        },
+    }
+    if order.pan:
+        body["Pan"] = order.pan
+    if order.approval_code:
+        body["approvalCode"] = order.approval_code
+    return body
+
+
+def _page_html(order: Order) -> str:
+    oid = html.escape(order.order_id)
+    return f"""<!doctype html><html lang="{html.escape(order.language)}"><meta charset="utf-8">
 <title>SATIM - paiement</title><h1>Paiement de {order.amount / 100:.2f} DZD</h1>
 <p>Commande {html.escape(order.order_number)}</p>
 <form method="post" action="/payment/rest/processform.do">
@@ -206,115 +244,96 @@ def create_app(gateway: Gateway | None = None) -> Starlette:
 <button>Payer</button></form>
 <form method="post" action="/payment/rest/processform.do"><input type="hidden" name="mdOrder"
 value="{oid}"><input type="hidden" name="cancel" value="1"><button>Annuler</button></form>"""
-        )
 
-    def settle(order: Order, p: dict[str, str]) -> str:
-        """Pays or declines ``order`` with the card in ``p``; answers where to send the customer."""
-        gw.refresh(order)
-        if order.status != 0:
-            return order.fail_url if order.status == 6 else order.return_url
-        if p.get("cancel"):
-            order.status = 6
-            order.resp_code, order.action_code, order.description = ("", -2006, "Cancelled")
-            return order.fail_url
-        pan = "".join(c for c in p.get("pan", "") if c.isdigit())
-        if len(pan) not in (16, 19):
-            order.status = 6
-            order.resp_code, order.action_code, order.description = ("14", 2001, "Invalid card")
-            return order.fail_url
-        order.pan = _mask(pan)
-        resp, action, description = CARD_OUTCOMES.get(pan[-4:], ("05", 2000, "Do not honour"))
-        expiry = p.get("expiry", "")
-        if resp == "00" and len(expiry) == 4 and expiry.isdigit():
-            month, year = int(expiry[:2]), 2000 + int(expiry[2:])
-            today = datetime.now(UTC)
-            if (year, month) < (today.year, today.month):
-                resp, action, description = CARD_OUTCOMES["0004"]
-        order.resp_code, order.action_code, order.description = resp, action, description
-        if resp != "00":
-            order.status = 6
-            return order.fail_url
-        order.deposited = order.amount
-        order.approval_code = uuid.uuid4().hex[:6].upper()
-        order.paid_at = time.time()
-        if pan.endswith("0007"):
-            order.status = 5
-            order.settles_at = time.monotonic() + gw.late_seconds
-        else:
-            order.status = 2
-        return order.return_url
 
-    def back_to_merchant(url: str, order: Order) -> str:
-        joiner = "&" if "?" in url else "?"
-        return f"{url}{joiner}{urlencode({'orderId': order.order_id})}"
+UNKNOWN_ORDER_PAGE = "<h1>Commande inconnue</h1>"
 
-    async def process_form(request: Request) -> Response:
-        p = await _params(request)
-        order = gw.orders.get(p.get("mdOrder", ""))
-        if order is None:
-            return HTMLResponse("<h1>Commande inconnue</h1>", status_code=404)
-        target = settle(order, p)
-        return RedirectResponse(back_to_merchant(target, order), status_code=303)
 
-    def status_body(order: Order, language: str) -> dict[str, Any]:
-        gw.refresh(order)
-        body: dict[str, Any] = {
-            "ErrorCode": "0",
-            "ErrorMessage": "Success",
-            "OrderStatus": order.status,
-            "OrderNumber": order.order_number,
-            "Amount": order.amount,
-            "currency": CURRENCY,
-            "actionCode": order.action_code,
-            "actionCodeDescription": order.description,
-            "depositAmount": order.deposited,
-            "params": {
-                "respCode": order.resp_code,
-                "respCode_desc": order.description,
-                **{k: str(v) for k, v in order.json_params.items()},
-            },
-        }
-        if order.pan:
-            body["Pan"] = order.pan
-        if order.approval_code:
-            body["approvalCode"] = order.approval_code
-        if order.status == 6:
-            body["ErrorCode"] = "0"
-        return body
+@dataclass
+class _Routes:
+    """The gateway's HTTP face: SATIM's merchant API, its payment page and ``/_sim/*``."""
 
-    async def order_status(request: Request, operation: str, key: str) -> Response:
-        if (failure := await _fault(gw, operation)) is not None:
+    gw: Gateway
+
+    async def register(self, request: Request) -> Response:
+        gw = self.gw
+        if (failure := await gw.fault("register")) is not None:
             return failure
         p = await _params(request)
-        if not _authorised(gw, p):
+        if (refusal := _register_refusal(gw, p)) is not None:
+            return refusal
+        try:
+            json_params = json.loads(p.get("jsonParams") or "{}")
+        except ValueError:
+            return _error("4", "jsonParams is not JSON")
+        order = Order(
+            order_id=str(uuid.uuid4()),
+            order_number=p["orderNumber"],
+            amount=int(p["amount"]),
+            return_url=p["returnUrl"],
+            fail_url=p.get("failUrl") or p["returnUrl"],
+            language=p.get("language", "fr"),
+            json_params=json_params if isinstance(json_params, dict) else {},
+            created=time.monotonic(),
+        )
+        gw.orders[order.order_id] = order
+        gw.by_number[order.order_number] = order.order_id
+        base = str(request.base_url).rstrip("/")
+        form_url = f"{base}/payment/merchants/sila/payment_{order.language}.html?" + urlencode(
+            {"mdOrder": order.order_id}
+        )
+        return JSONResponse({"orderId": order.order_id, "formUrl": form_url, "errorCode": "0"})
+
+    async def page(self, request: Request) -> Response:
+        order = self.gw.orders.get(request.query_params.get("mdOrder", ""))
+        if order is None:
+            return HTMLResponse(UNKNOWN_ORDER_PAGE, status_code=404)
+        self.gw.refresh(order)
+        return HTMLResponse(_page_html(order))
+
+    async def process_form(self, request: Request) -> Response:
+        p = await _params(request)
+        order = self.gw.orders.get(p.get("mdOrder", ""))
+        if order is None:
+            return HTMLResponse(UNKNOWN_ORDER_PAGE, status_code=404)
+        target = self.gw.settle(order, p)
+        return RedirectResponse(_back_to_merchant(target, order), status_code=303)
+
+    async def _order_status(self, request: Request, operation: str, key: str) -> Response:
+        gw = self.gw
+        if (failure := await gw.fault(operation)) is not None:
+            return failure
+        p = await _params(request)
+        if not gw.authorised(p):
             return JSONResponse({"ErrorCode": "5", "ErrorMessage": "Access denied"})
         order = gw.orders.get(p.get(key, "") or p.get("orderId", ""))
         if order is None:
             return JSONResponse({"ErrorCode": "6", "ErrorMessage": "Unknown order"})
         if operation == "acknowledge":
             order.acknowledged = True
-        return JSONResponse(status_body(order, p.get("language", "fr")))
+        gw.refresh(order)
+        return JSONResponse(_status_body(order))
 
-    async def acknowledge(request: Request) -> Response:
-        return await order_status(request, "acknowledge", "mdOrder")
+    async def acknowledge(self, request: Request) -> Response:
+        return await self._order_status(request, "acknowledge", "mdOrder")
 
-    async def get_order_status(request: Request) -> Response:
-        return await order_status(request, "status", "orderId")
+    async def get_order_status(self, request: Request) -> Response:
+        return await self._order_status(request, "status", "orderId")
 
-    async def refund(request: Request) -> Response:
-        if (failure := await _fault(gw, "refund")) is not None:
+    async def refund(self, request: Request) -> Response:
+        gw = self.gw
+        if (failure := await gw.fault("refund")) is not None:
             return failure
         p = await _params(request)
-        if not _authorised(gw, p):
+        if not gw.authorised(p):
             return _error("5", "Access denied")
         order = gw.orders.get(p.get("orderId", ""))
         if order is None:
             return _error("6", "Unknown order")
         gw.refresh(order)
-        try:
-            amount = int(p.get("amount", ""))
-        except ValueError:
+        if not _is_int(p.get("amount", "")):
             return _error("4", "Amount is invalid")
+        amount = int(p["amount"])
         if order.status not in (2, 4) or amount <= 0:
             return _error("7", "Payment must be in a correct state")
         if amount > order.deposited - order.refunded:
@@ -324,12 +343,12 @@ value="{oid}"><input type="hidden" name="cancel" value="1"><button>Annuler</butt
             order.status = 4
         return _error("0", "Success")
 
-    async def report(request: Request) -> Response:
-        if (failure := await _fault(gw, "report")) is not None:
+    async def report(self, request: Request) -> Response:
+        if (failure := await self.gw.fault("report")) is not None:
             return failure
         rows = []
-        for order in gw.orders.values():
-            gw.refresh(order)
+        for order in self.gw.orders.values():
+            self.gw.refresh(order)
             rows.append(
                 {
                     "orderId": order.order_id,
@@ -343,70 +362,60 @@ value="{oid}"><input type="hidden" name="cancel" value="1"><button>Annuler</butt
             )
         return JSONResponse({"orders": rows})
 
-    async def faults(request: Request) -> Response:
-        body = await request.json()
-        for operation, spec in body.items():
-            gw.faults[operation] = Fault(spec.get("mode", "error"), int(spec.get("count", 1)))
-        return JSONResponse({"faults": {k: v.remaining for k, v in gw.faults.items()}})
-
-    async def pay(request: Request) -> Response:
+    async def pay(self, request: Request) -> Response:
         """Pays an order's page as the customer's browser would, answering where it was sent."""
         body = await request.json()
-        order = gw.orders.get(str(body.get("orderId", "")))
+        order = self.gw.orders.get(str(body.get("orderId", "")))
         if order is None:
             return JSONResponse({"error": "unknown order"}, status_code=404)
-        target = settle(order, {k: str(v) for k, v in body.items()})
+        target = self.gw.settle(order, {k: str(v) for k, v in body.items()})
         if "deposit" in body and order.deposited:
             # The acquirer settled another amount than the one authorised (a capture error).
             order.deposited = int(body["deposit"])
-        return JSONResponse({"redirect": back_to_merchant(target, order)})
+        return JSONResponse({"redirect": _back_to_merchant(target, order)})
 
-    async def reverse(request: Request) -> Response:
+    async def reverse(self, request: Request) -> Response:
         """The bank reverses a paid order afterwards (a chargeback): nothing stays deposited."""
         body = await request.json()
-        order = gw.orders.get(str(body.get("orderId", "")))
+        order = self.gw.orders.get(str(body.get("orderId", "")))
         if order is None:
             return JSONResponse({"error": "unknown order"}, status_code=404)
         order.status, order.deposited = 3, 0
         return JSONResponse({"OrderStatus": order.status})
 
-    async def reset(request: Request) -> Response:
-        gw.orders.clear()
-        gw.by_number.clear()
-        gw.faults.clear()
-        gw.calls.clear()
+    async def reset(self, request: Request) -> Response:
+        self.gw.reset()
         return Response(status_code=204)
 
-    async def calls(request: Request) -> Response:
-        return JSONResponse(gw.calls)
+    async def calls(self, request: Request) -> Response:
+        return JSONResponse(self.gw.calls)
 
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
 
+def create_app(gateway: Gateway | None = None) -> Starlette:
+    gw = gateway or Gateway()
+    r = _Routes(gw)
     methods = ["GET", "POST"]
     return Starlette(
         routes=[
-            Route("/payment/rest/register.do", register, methods=methods),
-            Route("/payment/merchants/{merchant}/{page}", page, methods=["GET"]),
-            Route("/payment/rest/processform.do", process_form, methods=["POST"]),
-            Route("/payment/rest/public/acknowledgeTransaction.do", acknowledge, methods=methods),
-            Route("/payment/rest/getOrderStatus.do", get_order_status, methods=methods),
-            Route("/payment/rest/refund.do", refund, methods=methods),
-            Route("/_sim/report", report, methods=["GET"]),
-            Route("/_sim/faults", faults, methods=["POST"]),
-            Route("/_sim/pay", pay, methods=["POST"]),
-            Route("/_sim/reverse", reverse, methods=["POST"]),
-            Route("/_sim/reset", reset, methods=["POST"]),
-            Route("/_sim/calls", calls, methods=["GET"]),
+            Route("/payment/rest/register.do", r.register, methods=methods),
+            Route("/payment/merchants/{merchant}/{page}", r.page, methods=["GET"]),
+            Route("/payment/rest/processform.do", r.process_form, methods=["POST"]),
+            Route("/payment/rest/public/acknowledgeTransaction.do", r.acknowledge, methods=methods),
+            Route("/payment/rest/getOrderStatus.do", r.get_order_status, methods=methods),
+            Route("/payment/rest/refund.do", r.refund, methods=methods),
+            Route("/_sim/report", r.report, methods=["GET"]),
+            Route("/_sim/faults", gw.faults.plan, methods=["POST"]),
+            Route("/_sim/pay", r.pay, methods=["POST"]),
+            Route("/_sim/reverse", r.reverse, methods=["POST"]),
+            Route("/_sim/reset", r.reset, methods=["POST"]),
+            Route("/_sim/calls", r.calls, methods=["GET"]),
             Route("/_sim/health", health, methods=["GET"]),
         ]
     )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="SATIM-compatible payment gateway simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=13020)
+    parser = base_argument_parser("SATIM-compatible payment gateway simulator", 13020)
     parser.add_argument("--username", default="sila")
     parser.add_argument("--password", default="sila-secret")
     parser.add_argument("--session-seconds", type=float, default=600.0)

@@ -1,9 +1,11 @@
 """What every simulator shares: its description for ``make run`` (``SimulatorSpec``), the
-message viewer's inbox shape (``InboxEntry``), rate and failure counters, a CLI runner."""
+message viewer's inbox shape (``InboxEntry``), rate and failure counters, the faults a test
+plans for a payment gateway's next calls (``Faults``), a CLI runner."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -12,6 +14,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 import uvicorn
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
 Channel = Literal["sms", "push", "email", "payment"]
@@ -98,6 +102,44 @@ class TemporaryFailures:
 
     def reset(self) -> None:
         self._attempts.clear()
+
+
+@dataclass
+class Fault:
+    mode: str  # "error" (HTTP 500) or "hang"
+    remaining: int
+
+
+@dataclass
+class Faults:
+    """What a test asks of a simulator's next calls, by operation (``POST /_sim/faults`` with
+    ``{operation: {"mode": "error" | "hang", "count": n}}``): answer a 500, or hang first."""
+
+    hang_seconds: float
+    error_body: dict[str, Any]
+    planned: dict[str, Fault] = field(default_factory=dict)
+
+    async def failure(self, operation: str) -> Response | None:
+        """The planned failure of this call of ``operation``, or None to serve it."""
+        fault = self.planned.get(operation)
+        if fault is None or fault.remaining <= 0:
+            return None
+        fault.remaining -= 1
+        if fault.mode == "hang":
+            await asyncio.sleep(self.hang_seconds)
+        return JSONResponse(self.error_body, status_code=500)
+
+    async def plan(self, request: Request) -> Response:
+        """``POST /_sim/faults``: answers what remains planned."""
+        body = await request.json()
+        for operation, spec in body.items():
+            self.planned[operation] = Fault(spec.get("mode", "error"), int(spec.get("count", 1)))
+        return JSONResponse({"faults": {k: v.remaining for k, v in self.planned.items()}})
+
+
+async def health(request: Request) -> Response:
+    """``GET /_sim/health``: the simulator is listening."""
+    return JSONResponse({"status": "ok"})
 
 
 def base_argument_parser(description: str, default_port: int) -> argparse.ArgumentParser:

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from sila_local.processes import free_port, port_open
+from sila_local.processes import port_open
 from sila_local.services import OFFSETS
 from sila_simulators.registry import ports_of, simulator, simulators
 from tests.support import bearer, eventually
@@ -39,11 +39,19 @@ def used_offsets() -> list[int]:
     return sorted({*OFFSETS.values(), *extra})
 
 
+# The test's broker sits in its base's range too (make run's offsets stop at 32).
+BROKER_OFFSET = 92
+
+
 def free_base_port() -> int:
     """A base port whose every offset is free (the ports make run would take)."""
     for _ in range(200):
-        base = random.randrange(20_000, 60_000, 100)
-        if not any(port_open("127.0.0.1", base + offset) for offset in used_offsets()):
+        # Below the kernel's ephemeral range (32768-60999), where outgoing connections of
+        # everything else on the machine would take the ports between this check and use.
+        base = random.randrange(20_000, 32_000, 100)
+        if not any(
+            port_open("127.0.0.1", base + offset) for offset in [*used_offsets(), BROKER_OFFSET]
+        ):
             return base
     raise AssertionError("no free range of ports for make run")
 
@@ -237,14 +245,20 @@ async def counter_journey(client: httpx.AsyncClient) -> None:
 async def test_make_run_serves_the_customer_journey_and_stops_without_leaving_a_process(
     tmp_path: Path,
 ) -> None:
-    base, broker = free_base_port(), free_port()
+    base = free_base_port()
+    broker = base + BROKER_OFFSET
     all_ports = [base + offset for offset in used_offsets()] + [broker]
     process = await start_make_run(tmp_path, base, broker)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{base}", timeout=10) as client:
 
             async def ready() -> bool:
-                assert process.returncode is None, "make run exited"
+                if process.returncode is not None:
+                    said = await process.stdout.read() if process.stdout else b""
+                    raise AssertionError(
+                        f"make run exited ({process.returncode}):\n"
+                        + said.decode(errors="replace")[-4000:]
+                    )
                 try:
                     return (await client.get("/health/ready")).status_code == 200
                 except httpx.HTTPError:

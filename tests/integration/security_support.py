@@ -22,7 +22,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from tests.integration.simulators.servers import serve
-from tests.support import LiveService, bearer, random_mobile
+from tests.support import LiveService, bearer, otp_code_of, random_mobile
 
 PASSWORD = "a long enough security test password"
 
@@ -174,7 +174,7 @@ async def customer_login(identity: LiveService, phone: str) -> Account:
             await session.execute(select(outbox.c.envelope).order_by(outbox.c.id.desc()).limit(200))
         ).scalars()
         code = next(
-            e["data"]["code"]
+            otp_code_of(e["data"], identity.runtime.settings)
             for e in envelopes
             if e["type"] == "identity.otp.requested" and e["data"]["phone"] == phone
         )

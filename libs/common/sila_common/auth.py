@@ -88,9 +88,11 @@ class JwksKeySource:
         client: httpx.AsyncClient | None = None,
         refetch_interval: float = 10.0,
         max_age: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
         self.client = client
+        self.clock = clock
         self.refetch_interval = refetch_interval
         self.max_age = max_age
         self._keys: dict[str, Any] = {}
@@ -100,15 +102,12 @@ class JwksKeySource:
         self._lock = asyncio.Lock()
 
     async def key_for(self, kid: str) -> Any:
-        if time.monotonic() - self._loaded_at > self.max_age:
+        if self.clock() - self._loaded_at > self.max_age:
             await self._refresh_expired()
         if kid in self._keys:
             return self._keys[kid]
         async with self._lock:
-            if (
-                kid not in self._keys
-                and time.monotonic() - self._fetched_at > self.refetch_interval
-            ):
+            if kid not in self._keys and self.clock() - self._fetched_at > self.refetch_interval:
                 await self._fetch()
         if kid not in self._keys:
             raise Unauthorized("The token was signed with an unknown key.")
@@ -116,8 +115,8 @@ class JwksKeySource:
 
     async def _refresh_expired(self) -> None:
         async with self._lock:
-            age = time.monotonic() - self._loaded_at
-            if age <= self.max_age or time.monotonic() - self._fetched_at <= self.refetch_interval:
+            age = self.clock() - self._loaded_at
+            if age <= self.max_age or self.clock() - self._fetched_at <= self.refetch_interval:
                 if age > 2 * self.max_age:
                     self._keys = {}
                 return
@@ -129,7 +128,7 @@ class JwksKeySource:
                     raise
 
     async def _fetch(self) -> None:
-        self._fetched_at = time.monotonic()
+        self._fetched_at = self.clock()
         try:
             if self.client is not None:
                 response = await self.client.get(self.url, timeout=5)
@@ -143,7 +142,7 @@ class JwksKeySource:
         self._keys = {
             jwk["kid"]: PyJWK.from_dict(jwk).key for jwk in document.get("keys", []) if "kid" in jwk
         }
-        self._loaded_at = time.monotonic()
+        self._loaded_at = self.clock()
 
 
 class LocalKeySource:

@@ -7,12 +7,15 @@ from typing import Any, cast, overload
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     CursorResult,
     DateTime,
     Dialect,
     MetaData,
     Result,
+    Select,
     TypeDecorator,
+    tuple_,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
@@ -76,6 +79,23 @@ class UtcDateTime(TypeDecorator[datetime]):
 def rows_affected(result: Result[Any]) -> int:
     """How many rows an UPDATE, DELETE or INSERT touched (a session hides the cursor type)."""
     return int(cast(CursorResult[Any], result).rowcount or 0)
+
+
+def newest_first(
+    query: Select[Any],
+    instant: ColumnElement[Any],
+    key: ColumnElement[Any],
+    *,
+    after: tuple[Any, Any] | None,
+    limit: int,
+) -> Select[Any]:
+    """``query`` as one page of a keyset list, newest first by ``(instant, key)``: the rows
+    after the cursor's ``after`` (a decoded ``decode_time_cursor``), one row more than
+    ``limit`` so the caller knows whether another page follows (``next_time_cursor``)."""
+    if after is not None:
+        # A row comparison, so the index range starts at the cursor instead of filtering.
+        query = query.where(tuple_(instant, key) < tuple_(*after))
+    return query.order_by(instant.desc(), key.desc()).limit(limit + 1)
 
 
 def new_metadata() -> MetaData:

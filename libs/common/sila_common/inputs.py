@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator
 
-from sila_common.pagination import decode_cursor
+from sila_common.pagination import decode_cursor, invalid_cursor
 from sila_common.problems import MEDIA_TYPE, Unprocessable
 
 # The instants and days Sila has business with. Wide enough for any contract, SLA or
@@ -86,29 +86,22 @@ Day = Annotated[date, BeforeValidator(_refuse_numbers), AfterValidator(_check_da
 Name = Annotated[str, AfterValidator(check_name)]
 
 
-def _invalid_cursor() -> Unprocessable:
-    return Unprocessable(
-        "The cursor is not one this API gave out.",
-        errors=[{"field": "query.cursor", "message": "invalid cursor", "type": "cursor"}],
-    )
-
-
 def decode_time_cursor(cursor: str) -> tuple[datetime, str]:
     """A ``[instant, id]`` keyset cursor (newest-first lists): the instant in UTC and the id."""
     moment, last_id = decode_cursor(cursor, size=2)
     if not isinstance(moment, str) or not isinstance(last_id, str) or len(last_id) > 200:
-        raise _invalid_cursor()
+        raise invalid_cursor()
     try:
         return utc_instant(datetime.fromisoformat(moment)), last_id
     except ValueError as exc:
-        raise _invalid_cursor() from exc
+        raise invalid_cursor() from exc
 
 
 def decode_id_cursor(cursor: str) -> int:
     """A ``[id]`` keyset cursor over an integer key."""
     (last_id,) = decode_cursor(cursor, size=1)
     if not _is_bigint(last_id):
-        raise _invalid_cursor()
+        raise invalid_cursor()
     assert isinstance(last_id, int)
     return last_id
 

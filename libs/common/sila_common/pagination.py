@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -18,21 +19,32 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def invalid_cursor() -> Unprocessable:
+    """The 422 for a cursor this API did not give out (or one tampered with)."""
+    return Unprocessable(
+        "The cursor is not one this API gave out.",
+        errors=[{"field": "query.cursor", "message": "invalid cursor", "type": "cursor"}],
+    )
+
+
 def decode_cursor(cursor: str, *, size: int) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, TypeError) as exc:
-        raise Unprocessable(
-            "The cursor is not one this API gave out.",
-            errors=[{"field": "query.cursor", "message": "invalid cursor", "type": "cursor"}],
-        ) from exc
+        raise invalid_cursor() from exc
     if not isinstance(values, list) or len(values) != size:
-        raise Unprocessable(
-            "The cursor is not one this API gave out.",
-            errors=[{"field": "query.cursor", "message": "invalid cursor", "type": "cursor"}],
-        )
+        raise invalid_cursor()
     return values
+
+
+def next_time_cursor(rows: Sequence[Any], limit: int, instant: str, key: str = "id") -> str | None:
+    """The cursor of the page after ``rows[:limit]`` (read with one row more than ``limit``,
+    newest first): the last row's ``instant`` and ``key``; None when no row follows."""
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    return encode_cursor([getattr(last, instant).isoformat(), getattr(last, key)])
 
 
 class KeysetPage(BaseModel, Generic[ItemT]):

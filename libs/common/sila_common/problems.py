@@ -90,6 +90,24 @@ class Forbidden(Problem):
 class Unprocessable(Problem):
     status, slug, title = 422, "validation-error", "Invalid request"
 
+    @classmethod
+    def at(
+        cls,
+        field: str,
+        message: str,
+        *,
+        detail: str | None = None,
+        kind: str | None = None,
+        **extensions: Any,
+    ) -> Unprocessable:
+        """A 422 naming the one field at fault, as FastAPI's own validation errors do:
+        ``errors=[{"field", "message", "type"}]`` (``type`` is ``kind``, left out when None);
+        ``detail`` is ``message`` unless given; ``slug``, ``title`` and other members pass on."""
+        error = {"field": field, "message": message}
+        if kind is not None:
+            error["type"] = kind
+        return cls(message if detail is None else detail, errors=[error], **extensions)
+
 
 class TooManyRequests(Problem):
     status, slug, title = 429, "too-many-requests", "Too many requests"

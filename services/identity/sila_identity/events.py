@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from sila_common.events import declare_event
 
@@ -52,11 +52,19 @@ class ConsentChanged(BaseModel):
 
 
 class OtpRequested(BaseModel):
-    """A log-in code to send by SMS; notify delivers it. The code lives 5 minutes."""
+    """A log-in code to send by SMS; notify delivers it. The code lives 5 minutes.
+
+    The code is never in clear here: ``sealed_code`` carries it sealed for notify alone
+    (AES-256-GCM under the transport key ``key_id`` names, ``SILA_OTP_TRANSPORT_KEY``, held by
+    identity and notify only), bound to ``customer_id`` and ``phone``."""
 
     customer_id: str
     phone: str
-    code: str
+    sealed_code: str = Field(
+        description="The code, sealed (AES-256-GCM, `v1.` + base64url of nonce and ciphertext)"
+        " for notify alone; bound to customer_id and phone."
+    )
+    key_id: str = Field(description="Which transport key sealed it (a hash, never the key).")
     expires_at: datetime
     language: str
 

@@ -91,9 +91,7 @@ async def by_name(
     words = query_words(q)
     if not words:
         reason = "the query has no name in it (at least one word of two letters)"
-        raise Unprocessable(
-            reason, errors=[{"field": "query.q", "message": reason, "type": "name"}]
-        )
+        raise Unprocessable.at("query.q", reason, kind="name")
     code = f"{int(wilaya):02d}" if wilaya else None
     scopes = search_scopes(code, principal.wilayas)
     if not scopes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sila_common import otp_transport
 from sila_common.auth import KeySource, LocalKeySource
 from sila_common.service import ServiceDefinition
 from sila_common.settings import Profile
@@ -25,7 +26,7 @@ from sila_identity.runtime import IdentityRuntime
 from sila_identity.settings import IdentitySettings, get_settings
 from sila_identity.tables import messaging, metadata
 
-SECRETS = ("signing_key_passphrase", "otp_secret")
+SECRETS = ("signing_key_passphrase", "otp_secret", "otp_transport_key")
 # Values anyone can read (the settings' defaults, docker-compose.yml's defaults, the
 # placeholders of .env.example and deploy/k8s/secrets.example.yaml): refused in prod.
 PUBLIC_SECRET_VALUES = frozenset(
@@ -33,6 +34,7 @@ PUBLIC_SECRET_VALUES = frozenset(
         *(IdentitySettings.model_fields[name].default.get_secret_value() for name in SECRETS),
         "sila-dev-signing-key-passphrase",
         "sila-dev-otp-secret",
+        *otp_transport.PUBLIC_KEYS,
         "change-me",
         "change-me-too",
         "change-me-three",
@@ -43,12 +45,17 @@ MIN_SECRET_LENGTH = 16
 
 
 def check_production_secrets(settings: IdentitySettings) -> None:
-    """RuntimeError unless both secrets are set to private values of a decent length."""
+    """RuntimeError unless every secret is set to private values of a decent length."""
     for name in SECRETS:
         value = getattr(settings, name).get_secret_value()
         if value in PUBLIC_SECRET_VALUES or len(value) < MIN_SECRET_LENGTH:
+            variable = (
+                otp_transport.KEY_ENV
+                if name == "otp_transport_key"
+                else f"SILA_IDENTITY_{name.upper()}"
+            )
             raise RuntimeError(
-                f"SILA_IDENTITY_{name.upper()} must be set in production to a private value "
+                f"{variable} must be set in production to a private value "
                 f"of at least {MIN_SECRET_LENGTH} characters (not a published default)"
             )
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from sila_common.otp_transport import DEV_KEY, KEY_ENV, TransportKey
 from sila_common.settings import ServiceSettings
 
 # Verifiers allow this much clock skew past ``exp`` (sila_common.auth.TokenVerifier).
@@ -23,6 +26,12 @@ class IdentitySettings(ServiceSettings):
     signing_key_passphrase: SecretStr = SecretStr("dev-only-signing-key-passphrase")
     # Keys the HMAC of one-time codes; the dev default is refused in prod.
     otp_secret: SecretStr = SecretStr("dev-only-otp-secret")
+    # Seals each one-time code for notify in ``identity.otp.requested`` (AES-256-GCM), so the
+    # code is never in clear on the broker or in the outbox. Shared with notify, unprefixed:
+    # SILA_OTP_TRANSPORT_KEY (sila_common.otp_transport). The dev default is refused in prod.
+    otp_transport_key: SecretStr = Field(
+        default=SecretStr(DEV_KEY), validation_alias=AliasChoices(KEY_ENV, "otp_transport_key")
+    )
     # Sila's own services (client id -> secret), which ask identity about a customer their
     # copy of the directory lacks: the client_credentials grant gives them a token of kind
     # ``service`` with the scope ``customers:read``. The dev secrets are refused in prod.
@@ -73,6 +82,14 @@ class IdentitySettings(ServiceSettings):
     search_timeout_ms: int = Field(default=2000, ge=10)
     search_fuzzy_timeout_ms: int = Field(default=150, ge=10)
     search_fuzzy_fill: bool = False
+
+    def transport_key(self) -> TransportKey:
+        return _transport_key(self.otp_transport_key.get_secret_value())
+
+
+@lru_cache(maxsize=4)
+def _transport_key(secret: str) -> TransportKey:
+    return TransportKey.from_secret(secret)
 
 
 DEFAULT_AGENT_ACCESS_TOKEN_TTL_SECONDS = 60 - VERIFIER_LEEWAY_SECONDS

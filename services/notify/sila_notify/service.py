@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sila_common.otp_transport import (
+    KEY_ENV,
+    MIN_KEY_LENGTH,
+    PREVIOUS_KEYS_ENV,
+    is_public,
+    parse_previous_keys,
+)
 from sila_common.service import ServiceDefinition
 from sila_common.settings import Profile
 from sila_notify import handlers
@@ -16,11 +23,21 @@ from sila_notify.workers import run_notify_workers
 
 
 def check_production_secrets(settings: NotifySettings, profile: Profile) -> None:
-    """Production refuses the sealing keys anyone can read (this code, the compose file)."""
-    if profile == Profile.PROD and (
-        settings.otp_sealing_key.get_secret_value() in PUBLIC_OTP_SEALING_KEYS
-    ):
+    """Production refuses the keys anyone can read (this code, the compose file, the
+    examples): the sealing key of codes at rest, and the transport key shared with identity
+    (and any previous one still accepted)."""
+    if profile != Profile.PROD:
+        return
+    if settings.otp_sealing_key.get_secret_value() in PUBLIC_OTP_SEALING_KEYS:
         raise RuntimeError("SILA_NOTIFY_OTP_SEALING_KEY must be set in production")
+    previous = parse_previous_keys(settings.otp_transport_previous_keys.get_secret_value())
+    if is_public(settings.otp_transport_key.get_secret_value()):
+        raise RuntimeError(
+            f"{KEY_ENV} must be set in production to a private value of at least "
+            f"{MIN_KEY_LENGTH} characters (the same as identity's)"
+        )
+    if any(is_public(key) for key in previous):
+        raise RuntimeError(f"{PREVIOUS_KEYS_ENV} holds a published or short key")
 
 
 async def on_startup(runtime: NotifyRuntime) -> None:

@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import time
 from functools import lru_cache
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from sila_common.otp_transport import (
+    DEV_KEY,
+    KEY_ENV,
+    PREVIOUS_KEYS_ENV,
+    TransportKeyring,
+    parse_previous_keys,
+)
 from sila_common.settings import ServiceSettings
 from sila_notify.domain.quiet_hours import QuietHoursWindow
 from sila_notify.domain.routing import LANES
@@ -36,6 +43,18 @@ class NotifySettings(ServiceSettings):
     # Seals the text of one-time-code messages at rest (docs/notify.md); the dev default is
     # refused in prod. Changing it fails the codes queued at that moment (they live minutes).
     otp_sealing_key: SecretStr = SecretStr("dev-only-otp-sealing-key")
+    # Opens the code identity sealed for notify in ``identity.otp.requested``: the same
+    # SILA_OTP_TRANSPORT_KEY as identity's (unprefixed, shared by the two services only;
+    # sila_common.otp_transport). During a rotation, SILA_OTP_TRANSPORT_PREVIOUS_KEYS
+    # (comma-separated) still opens the codes sealed under the old key. The dev default is
+    # refused in prod.
+    otp_transport_key: SecretStr = Field(
+        default=SecretStr(DEV_KEY), validation_alias=AliasChoices(KEY_ENV, "otp_transport_key")
+    )
+    otp_transport_previous_keys: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices(PREVIOUS_KEYS_ENV, "otp_transport_previous_keys"),
+    )
     # Where the SMS centre calls back with delivery reports (this service, as seen from it).
     public_base_url: str = "http://127.0.0.1:8005"
     provider_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -100,6 +119,12 @@ class NotifySettings(ServiceSettings):
     def sealer(self) -> Sealer:
         return _sealer(self.otp_sealing_key.get_secret_value())
 
+    def transport_keys(self) -> TransportKeyring:
+        return _keyring(
+            self.otp_transport_key.get_secret_value(),
+            self.otp_transport_previous_keys.get_secret_value(),
+        )
+
     def quiet_window(self) -> QuietHoursWindow:
         return QuietHoursWindow(start=self.quiet_hours_start, end=self.quiet_hours_end)
 
@@ -107,6 +132,11 @@ class NotifySettings(ServiceSettings):
 @lru_cache(maxsize=4)
 def _sealer(secret: str) -> Sealer:
     return Sealer(secret)
+
+
+@lru_cache(maxsize=4)
+def _keyring(current: str, previous: str) -> TransportKeyring:
+    return TransportKeyring([current, *parse_previous_keys(previous)])
 
 
 DEV_OTP_SEALING_KEY = "dev-only-otp-sealing-key"

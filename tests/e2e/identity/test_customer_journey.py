@@ -14,7 +14,7 @@ from sila_common.events import CloudEvent, topic_for
 from sila_common.settings import PlatformSettings
 from sila_identity.api.auth import OTP_GRANT
 from tests.conftest import create_agent, token_for
-from tests.support import LiveService, bearer, eventually, random_mobile
+from tests.support import LiveService, bearer, eventually, otp_code_of, random_mobile
 
 PASSWORD = "agency front desk password"
 
@@ -77,9 +77,9 @@ async def test_a_customer_logs_in_by_sms_code_follows_their_timeline_and_is_eras
     assert asked.status_code == 202
     sms = await identity_event(platform, customer_id, "identity.otp.requested")
     assert sms.data["phone"] == phone
+    code = otp_code_of(sms.data, identity.runtime.settings)
     login = await identity.client.post(
-        "/v1/oauth/token",
-        data={"grant_type": OTP_GRANT, "phone": phone, "code": sms.data["code"]},
+        "/v1/oauth/token", data={"grant_type": OTP_GRANT, "phone": phone, "code": code}
     )
     assert login.status_code == 200, login.text
     tokens = login.json()

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from sila_billing.flows.payments import confirm_payment, settle_overdue_payments
 from sila_billing.tables import payments, recharges
+from sila_common.pagination import encode_cursor
 from tests.integration.billing.conftest import (
     EDAHABIA_OK,
     Customer,
@@ -352,6 +353,26 @@ async def test_a_customer_sees_and_pays_only_their_own(
     assert (
         await billing.client.get(f"/v1/invoices/{invoice_id}", headers=stranger.headers)
     ).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/v1/payments", "/v1/invoices"])
+@pytest.mark.parametrize(
+    "boundary",
+    [
+        ["not a date", "x"],
+        [5, "x"],
+        ["0001-01-01T00:00:00+14:00", "x"],
+        ["2031-01-01T00:00:00Z", 7],
+    ],
+)
+async def test_a_cursor_billing_did_not_give_out_is_a_422_naming_the_cursor(
+    billing: LiveService, customer: Customer, path: str, boundary: list[Any]
+) -> None:
+    answer = await billing.client.get(
+        path, params={"cursor": encode_cursor(boundary)}, headers=customer.headers
+    )
+    assert answer.status_code == 422, answer.text
+    assert problem_of(answer)["errors"][0]["field"] == "query.cursor"
 
 
 async def test_a_recharge_by_card_extends_the_line_from_now_once(

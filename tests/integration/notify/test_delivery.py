@@ -14,7 +14,7 @@ from sila_notify.channels.sms_kannel import KannelSmsChannel
 from sila_notify.flows.delivery.dispatcher import Dispatcher
 from sila_notify.flows.planning import plan_event
 from sila_notify.tables import messages
-from tests.support import LiveService, eventually
+from tests.support import LiveService, eventually, otp_event_data
 
 from .conftest import NewCustomer, Publish, Simulator
 from .test_sms_and_inbox import messages_of, opened
@@ -254,13 +254,9 @@ async def test_a_campaign_backlog_never_delays_a_one_time_code(
     await publish(
         "identity.otp.requested",
         customer.id,
-        {
-            "customer_id": customer.id,
-            "phone": customer.phone,
-            "code": "482913",
-            "expires_at": "2026-01-12T13:35:00+00:00",
-            "language": "fr",
-        },
+        otp_event_data(
+            notify.runtime.settings, customer_id=customer.id, phone=customer.phone, code="482913"
+        ),
     )
 
     async def otp() -> Any:

@@ -14,7 +14,7 @@ from sila_common.outbox import row_for
 from sila_notify.flows.planning import plan_event
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import messages
-from tests.support import LiveService, bearer, eventually, problem_of
+from tests.support import LiveService, bearer, eventually, otp_event_data, problem_of
 
 from .conftest import NewCustomer, Publish
 from .test_sms_and_inbox import opened
@@ -88,13 +88,12 @@ async def test_one_time_codes_and_outage_notices_go_through_quiet_hours(
         event(
             "identity.otp.requested",
             customer.id,
-            {
-                "customer_id": customer.id,
-                "phone": customer.phone,
-                "code": "123456",
-                "expires_at": "2026-01-12T13:35:00+00:00",
-                "language": "fr",
-            },
+            otp_event_data(
+                notify.runtime.settings,
+                customer_id=customer.id,
+                phone=customer.phone,
+                code="123456",
+            ),
         ),
     )
     outage = await plan(

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sila_common.destinations import DestinationRefused, check_addresses, check_destination
+from sila_common.otp_transport import DEV_KEY
 from sila_common.settings import Profile
 from sila_gateway.app import create_gateway
 from sila_identity.service import check_production_secrets
@@ -358,27 +359,42 @@ async def test_a_key_withdrawn_from_the_jwks_stops_verifying_after_max_age() -> 
         return JSONResponse(served)
 
     async with serve(Starlette(routes=[Route("/jwks", jwks)])) as url:
-        source = JwksKeySource(f"{url}/jwks", refetch_interval=0.0, max_age=0.05)
+        now = [1_000.0]
+        source = JwksKeySource(
+            f"{url}/jwks", refetch_interval=0.0, max_age=300.0, clock=lambda: now[0]
+        )
         assert await source.key_for("k1") is not None
         served["keys"] = []  # rotated out, or withdrawn after a leak
-        await asyncio.sleep(0.1)  # noqa: ASYNC - the cache's age is the subject of the test
+        now[0] += 299.0  # still within its age: the cached key verifies
+        assert await source.key_for("k1") is not None
+        now[0] += 2.0  # older than max_age: refetched, and the key is gone
         with pytest.raises(Exception, match="unknown key"):
             await source.key_for("k1")
 
 
 def test_production_refuses_the_published_default_secrets() -> None:
-    for passphrase, otp in (
-        ("sila-dev-signing-key-passphrase", "a-private-otp-secret-0123456789"),
-        ("a-private-passphrase-0123456789", "sila-dev-otp-secret"),
-        ("a-private-passphrase-0123456789", "short"),
+    transport = "a-private-transport-key-0123456789"
+    for passphrase, otp, key in (
+        ("sila-dev-signing-key-passphrase", "a-private-otp-secret-0123456789", transport),
+        ("a-private-passphrase-0123456789", "sila-dev-otp-secret", transport),
+        ("a-private-passphrase-0123456789", "short", transport),
+        ("a-private-passphrase-0123456789", "a-private-otp-secret-0123456789", DEV_KEY),
+        (
+            "a-private-passphrase-0123456789",
+            "a-private-otp-secret-0123456789",
+            "compose-public-otp-transport-key",
+        ),
     ):
-        settings = IdentitySettings(signing_key_passphrase=passphrase, otp_secret=otp)
+        settings = IdentitySettings(
+            signing_key_passphrase=passphrase, otp_secret=otp, otp_transport_key=key
+        )
         with pytest.raises(RuntimeError):
             check_production_secrets(settings)
     check_production_secrets(
         IdentitySettings(
             signing_key_passphrase="a-private-passphrase-0123456789",
             otp_secret="a-private-otp-secret-0123456789",
+            otp_transport_key=transport,
         )
     )
 
@@ -489,6 +505,43 @@ def test_compose_and_kubernetes_set_the_otp_secret_and_trust_the_edge_address() 
                 otp_secret=defaults["SILA_IDENTITY_OTP_SECRET"],
             )
         )
+    # The transport key identity and notify share: one compose default, for both, refused.
+    shared = re.findall(r"SILA_OTP_TRANSPORT_KEY: \$\{SILA_OTP_TRANSPORT_KEY:-([^}]*)\}", compose)
+    assert len(shared) == 2 and len(set(shared)) == 1
+    with pytest.raises(RuntimeError, match="SILA_OTP_TRANSPORT_KEY"):
+        check_production_secrets(
+            IdentitySettings(
+                signing_key_passphrase="a-private-passphrase-0123456789",
+                otp_secret="a-private-otp-secret-0123456789",
+                otp_transport_key=shared[0],
+            )
+        )
     k8s = (root / "deploy" / "k8s" / "identity.yaml").read_text()
     assert "SILA_IDENTITY_OTP_SECRET" in k8s and "key: otp-secret" in k8s
     assert re.search(r"SILA_IDENTITY_TRUST_FORWARDED_FOR\s+value: \"true\"", k8s)
+    # Every process of identity and notify checks its secrets at start in prod (relays and
+    # consumers too): each Deployment gets them, the transport key from the shared Secret.
+    import yaml
+
+    needed = {
+        "identity": {
+            "SILA_IDENTITY_SIGNING_KEY_PASSPHRASE",
+            "SILA_IDENTITY_OTP_SECRET",
+            "SILA_IDENTITY_SERVICE_CLIENTS",
+            "SILA_OTP_TRANSPORT_KEY",
+        },
+        "notify": {"SILA_NOTIFY_OTP_SEALING_KEY", "SILA_OTP_TRANSPORT_KEY"},
+    }
+    for service, variables in needed.items():
+        documents = yaml.safe_load_all((root / "deploy" / "k8s" / f"{service}.yaml").read_text())
+        deployments = [d for d in documents if d and d["kind"] == "Deployment"]
+        assert len(deployments) == 3, service
+        for deployment in deployments:
+            env = {
+                e["name"]: e
+                for c in deployment["spec"]["template"]["spec"]["containers"]
+                for e in c.get("env", [])
+            }
+            assert variables <= set(env), (deployment["metadata"]["name"], variables - set(env))
+            ref = env["SILA_OTP_TRANSPORT_KEY"]["valueFrom"]["secretKeyRef"]
+            assert (ref["name"], ref["key"]) == ("sila-otp-transport", "key")

@@ -86,7 +86,63 @@ def test_production_refuses_a_sealing_key_anyone_can_read() -> None:
                 NotifySettings(otp_sealing_key=SecretStr(public)), Profile.PROD
             )
         check_production_secrets(NotifySettings(otp_sealing_key=SecretStr(public)), Profile.DEV)
-    check_production_secrets(
-        NotifySettings(otp_sealing_key=SecretStr("a real secret from the vault")), Profile.PROD
+    private = NotifySettings(
+        otp_sealing_key=SecretStr("a real secret from the vault"),
+        otp_transport_key=SecretStr("the transport key from the vault"),
     )
+    check_production_secrets(private, Profile.PROD)
     assert "compose-public-otp-sealing-key" in PUBLIC_OTP_SEALING_KEYS
+
+
+def test_production_refuses_a_transport_key_anyone_can_read() -> None:
+    from pydantic import SecretStr
+
+    from sila_common.otp_transport import PUBLIC_KEYS
+    from sila_common.settings import Profile
+    from sila_notify.service import check_production_secrets
+    from sila_notify.settings import NotifySettings
+
+    sealing = SecretStr("a real secret from the vault")
+    for public in (*PUBLIC_KEYS, "short"):
+        settings = NotifySettings(otp_sealing_key=sealing, otp_transport_key=SecretStr(public))
+        with pytest.raises(RuntimeError, match="SILA_OTP_TRANSPORT_KEY"):
+            check_production_secrets(settings, Profile.PROD)
+        check_production_secrets(settings, Profile.DEV)
+    # A previous key still accepted during a rotation must be private too.
+    with pytest.raises(RuntimeError, match="SILA_OTP_TRANSPORT_PREVIOUS_KEYS"):
+        check_production_secrets(
+            NotifySettings(
+                otp_sealing_key=sealing,
+                otp_transport_key=SecretStr("the transport key from the vault"),
+                otp_transport_previous_keys=SecretStr("an old private key 01,change-me-four"),
+            ),
+            Profile.PROD,
+        )
+    assert "compose-public-otp-transport-key" in PUBLIC_KEYS
+
+
+def test_the_code_identity_sealed_is_opened_for_the_text_and_a_clear_one_is_never_used() -> None:
+    from sila_common.otp_transport import CodeUnreadable, TransportKey, TransportKeyring
+    from sila_notify.domain.sealing import with_opened_code
+
+    secret = "the transport key from the vault"
+    key = TransportKey.from_secret(secret)
+    event = {
+        "customer_id": "c-1",
+        "phone": "+213661234567",
+        "sealed_code": key.seal("246810", customer_id="c-1", phone="+213661234567"),
+        "key_id": key.key_id,
+        "expires_at": "2026-01-12T13:35:00+00:00",
+        "language": "fr",
+    }
+    opened = with_opened_code(event, TransportKeyring([secret]))
+    # What the template renders: the code, and nothing of the seal.
+    assert opened["code"] == "246810"
+    assert "sealed_code" not in opened and "key_id" not in opened
+    assert opened["phone"] == event["phone"]
+    # A code in clear beside (or instead of) the seal is never what is sent.
+    forged = {**event, "code": "000000"}
+    assert with_opened_code(forged, TransportKeyring([secret]))["code"] == "246810"
+    clear = {k: v for k, v in forged.items() if k not in ("sealed_code", "key_id")}
+    with pytest.raises(CodeUnreadable, match="no sealed code"):
+        with_opened_code(clear, TransportKeyring([secret]))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import BaseModel, ValidationError
 
 from sila_common.events import CloudEvent, EventSpec, declare_event
+from sila_common.inputs import decode_time_cursor
 from sila_common.outbox import SHARD_COUNT, shard_of
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.pagination import decode_cursor, encode_cursor, next_time_cursor
 from sila_common.problems import Unprocessable
 
 
@@ -65,3 +69,23 @@ def test_cursors_round_trip_and_forgeries_are_a_clear_error() -> None:
         decode_cursor("not-a-cursor!!", size=2)
     with pytest.raises(Unprocessable):
         decode_cursor(encode_cursor(["only-one"]), size=2)
+
+
+def test_the_next_page_starts_after_the_last_row_shown_and_the_last_page_has_no_cursor() -> None:
+    Row = namedtuple("Row", "created_at id")
+    rows = [Row(datetime(2026, 11, 26, 10, i, tzinfo=UTC), f"m{i}") for i in (3, 2, 1)]
+    assert next_time_cursor(rows, 3, "created_at") is None
+    cursor = next_time_cursor(rows, 2, "created_at")
+    assert cursor is not None
+    assert decode_time_cursor(cursor) == (rows[1].created_at, "m2")
+
+
+def test_a_field_error_names_the_field_and_repeats_its_message_as_the_detail() -> None:
+    body = Unprocessable.at("body.phone", "not a phone number", kind="phone").body()
+    assert body["status"] == 422 and body["detail"] == "not a phone number"
+    assert body["errors"] == [
+        {"field": "body.phone", "message": "not a phone number", "type": "phone"}
+    ]
+    other = Unprocessable.at("query.from", "out of range", detail="Too long.", slug="too-long")
+    assert other.body()["detail"] == "Too long." and other.body()["type"].endswith("/too-long")
+    assert other.body()["errors"] == [{"field": "query.from", "message": "out of range"}]

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from sila_billing import documents
 from sila_billing.api.deps import RuntimeDep
@@ -23,7 +23,9 @@ from sila_billing.domain import bills as rules
 from sila_billing.flows import bills
 from sila_billing.tables import invoices
 from sila_common.auth import CurrentPrincipal
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.db import newest_first
+from sila_common.inputs import decode_time_cursor
+from sila_common.pagination import next_time_cursor
 from sila_common.problems import NotFound, Unprocessable
 
 router = APIRouter(tags=["invoices"])
@@ -75,23 +77,19 @@ async def list_invoices(
             "Name the customer.",
             errors=[{"field": "query.customer_id", "message": "required", "type": "missing"}],
         )
-    query = select(invoices).where(invoices.c.customer_id == scoped)
-    if cursor:
-        at, last_id = decode_cursor(cursor, size=2)
-        moment = datetime.fromisoformat(str(at))
-        query = query.where(
-            or_(
-                invoices.c.issued_at < moment,
-                and_(invoices.c.issued_at == moment, invoices.c.id < str(last_id)),
-            )
-        )
-    query = query.order_by(invoices.c.issued_at.desc(), invoices.c.id.desc()).limit(limit + 1)
+    query = newest_first(
+        select(invoices).where(invoices.c.customer_id == scoped),
+        invoices.c.issued_at,
+        invoices.c.id,
+        after=decode_time_cursor(cursor) if cursor else None,
+        limit=limit,
+    )
     async with runtime.session_factory() as session:
         rows = (await session.execute(query)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor([rows[-1].issued_at.isoformat(), rows[-1].id]) if more else None
-    return InvoicePage(items=[invoice_view(r) for r in rows], next_cursor=next_cursor)
+    return InvoicePage(
+        items=[invoice_view(r) for r in rows[:limit]],
+        next_cursor=next_time_cursor(rows, limit, "issued_at"),
+    )
 
 
 @router.get("/v1/invoices/{invoice_id}", response_model=InvoiceRead)

@@ -3,14 +3,13 @@ from the provider's page, refunds."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from sila_billing.api.deps import RuntimeDep
 from sila_billing.api.views import (
@@ -27,7 +26,9 @@ from sila_billing.domain.payments import Method, PaymentState, Purpose
 from sila_billing.flows import payments as flow
 from sila_billing.tables import payments
 from sila_common.auth import CurrentPrincipal
-from sila_common.pagination import decode_cursor, encode_cursor
+from sila_common.db import newest_first
+from sila_common.inputs import decode_time_cursor
+from sila_common.pagination import next_time_cursor
 from sila_common.problems import Forbidden, NotFound, Problem
 
 log = structlog.get_logger(__name__)
@@ -132,24 +133,14 @@ async def list_payments(
         query = query.where(payments.c.customer_id == scoped)
     if status_ is not None:
         query = query.where(payments.c.state == status_.value)
-    if cursor:
-        at, last_id = decode_cursor(cursor, size=2)
-        moment = datetime.fromisoformat(str(at))
-        query = query.where(
-            or_(
-                payments.c.created_at < moment,
-                and_(payments.c.created_at == moment, payments.c.id < str(last_id)),
-            )
-        )
-    query = query.order_by(payments.c.created_at.desc(), payments.c.id.desc()).limit(limit + 1)
+    after = decode_time_cursor(cursor) if cursor else None
+    query = newest_first(query, payments.c.created_at, payments.c.id, after=after, limit=limit)
     async with runtime.session_factory() as session:
-        rows = [dict(r._mapping) for r in (await session.execute(query)).all()]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = (
-        encode_cursor([rows[-1]["created_at"].isoformat(), rows[-1]["id"]]) if more else None
+        rows = (await session.execute(query)).all()
+    return PaymentPage(
+        items=[payment_view(dict(r._mapping)) for r in rows[:limit]],
+        next_cursor=next_time_cursor(rows, limit, "created_at"),
     )
-    return PaymentPage(items=[payment_view(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(

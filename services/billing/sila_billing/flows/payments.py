@@ -77,7 +77,7 @@ class NewPayment:
 
 
 def _field_error(field: str, message: str) -> Unprocessable:
-    return Unprocessable(message, errors=[{"field": field, "message": message, "type": "value"}])
+    return Unprocessable.at(field, message, kind="value")
 
 
 async def start_payment(
@@ -400,10 +400,7 @@ async def refund_payment(
             PaymentState(row.state), row.amount_centimes, row.refunded_centimes, amount
         )
     except RefundError as exc:
-        raise Unprocessable(
-            str(exc),
-            errors=[{"field": "body.amount_centimes", "message": str(exc), "type": "value"}],
-        ) from exc
+        raise Unprocessable.at("body.amount_centimes", str(exc), kind="value") from exc
     provider = gateways_of(runtime).for_method(row.method)
     try:
         await provider.refund(row.provider_order_id, amount)

@@ -404,9 +404,7 @@ async def request_otp(
     try:
         phone = normalize_phone(body.phone).e164
     except InvalidValue as exc:
-        raise Unprocessable(
-            exc.reason, errors=[{"field": "body.phone", "message": exc.reason, "type": "phone"}]
-        ) from exc
+        raise Unprocessable.at("body.phone", exc.reason, kind="phone") from exc
     await ratelimit.hit(
         runtime.session_factory,
         Limit("otp-requests-ip", settings.otp_requests_per_ip_per_hour, 3600),

@@ -310,6 +310,4 @@ def _query_value(parse: Any, value: str, field: str) -> Any:
     try:
         return parse(value)
     except InvalidValue as exc:
-        raise Unprocessable(
-            exc.reason, errors=[{"field": f"query.{field}", "message": exc.reason, "type": field}]
-        ) from exc
+        raise Unprocessable.at(f"query.{field}", exc.reason, kind=field) from exc

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
-from sila_common.db import as_utc
+from sila_common.db import as_utc, newest_first
 from sila_common.inputs import Instant, decode_time_cursor
-from sila_common.pagination import KeysetPage, encode_cursor
+from sila_common.pagination import KeysetPage, next_time_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_identity.api.deps import LookupAgent, RuntimeDep
 from sila_identity.directory import ensure_may_read, load_row
@@ -136,9 +136,7 @@ async def log_interaction(
 
 
 def _invalid(field: str, reason: str) -> Unprocessable:
-    return Unprocessable(
-        reason, errors=[{"field": f"body.{field}", "message": reason, "type": "interaction"}]
-    )
+    return Unprocessable.at(f"body.{field}", reason, kind="interaction")
 
 
 @router.get(
@@ -156,21 +154,16 @@ async def list_interactions(
 ) -> InteractionPage:
     t = interactions.c
     query = select(interactions).where(t.customer_id == customer_id)
-    if cursor:
-        boundary, last_id = decode_time_cursor(cursor)
-        query = query.where(tuple_(t.occurred_at, t.id) < tuple_(boundary, last_id))
-    query = query.order_by(t.occurred_at.desc(), t.id.desc()).limit(limit + 1)
+    after = decode_time_cursor(cursor) if cursor else None
+    query = newest_first(query, t.occurred_at, t.id, after=after, limit=limit)
     async with runtime.session_factory() as session:
         customer = await load_row(session, customer_id)
         ensure_may_read(principal, customer)
         rows = (await session.execute(query)).all()
     await audit.record_reads(runtime.session_factory, principal, "interaction.read", [customer_id])
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([(last.occurred_at).isoformat(), last.id])
     return InteractionPage(
-        items=[interaction_read(r) for r in rows[:limit]], next_cursor=next_cursor
+        items=[interaction_read(r) for r in rows[:limit]],
+        next_cursor=next_time_cursor(rows, limit, "occurred_at"),
     )
 
 

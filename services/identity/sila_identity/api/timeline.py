@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from sila_common.auth import Principal, ensure_scope
-from sila_common.db import as_utc
+from sila_common.db import as_utc, newest_first
 from sila_common.inputs import Instant, decode_time_cursor
-from sila_common.pagination import KeysetPage, encode_cursor
+from sila_common.pagination import KeysetPage, next_time_cursor
 from sila_identity.api.deps import Caller, RuntimeDep
 from sila_identity.directory import ensure_may_read
 from sila_identity.flows import timeline as flows
@@ -69,11 +69,8 @@ async def timeline(
         query = query.where(t.occurred_at >= as_utc(since).astimezone(UTC))
     if until:
         query = query.where(t.occurred_at < as_utc(until).astimezone(UTC))
-    if cursor:
-        boundary, event_id = decode_time_cursor(cursor)
-        # A row comparison, so the index range starts at the cursor instead of filtering.
-        query = query.where(tuple_(t.occurred_at, t.event_id) < tuple_(boundary, event_id))
-    query = query.order_by(t.occurred_at.desc(), t.event_id.desc()).limit(limit + 1)
+    after = decode_time_cursor(cursor) if cursor else None
+    query = newest_first(query, t.occurred_at, t.event_id, after=after, limit=limit)
     # The customer, the page and the audit row of the read: one transaction.
     customer, rows = await flows.read_page(
         runtime,
@@ -97,10 +94,7 @@ async def timeline(
         )
         for row in rows[:limit]
     ]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last.occurred_at.isoformat(), last.event_id])
+    next_cursor = next_time_cursor(rows, limit, "occurred_at", "event_id")
     return TimelinePage(items=items, next_cursor=next_cursor)
 
 

@@ -53,6 +53,8 @@ async def request_code(runtime: IdentityRuntime, phone: str) -> None:
             )
         )
         if customer is not None:
+            # The code leaves identity sealed for notify alone (sila_common.otp_transport).
+            key = runtime.settings.transport_key()
             await runtime.outbox.record(
                 session,
                 OTP_REQUESTED,
@@ -61,7 +63,8 @@ async def request_code(runtime: IdentityRuntime, phone: str) -> None:
                 data=OtpRequested(
                     customer_id=customer.id,
                     phone=phone,
-                    code=code,
+                    sealed_code=key.seal(code, customer_id=customer.id, phone=phone),
+                    key_id=key.key_id,
                     expires_at=otp.expires_at(now),
                     language=customer.language,
                 ),

@@ -36,9 +36,7 @@ async def _ensure_wilayas(session: AsyncSession, codes: list[str]) -> None:
     missing = sorted(set(codes) - known)
     if missing:
         reason = f"no wilaya has the codes {', '.join(missing)}"
-        raise Unprocessable(
-            reason, errors=[{"field": "body.wilayas", "message": reason, "type": "unknown_wilaya"}]
-        )
+        raise Unprocessable.at("body.wilayas", reason, kind="unknown_wilaya")
 
 
 async def agent_row(session: AsyncSession, agent_id: str) -> Any:

@@ -20,8 +20,9 @@ from sila_identity.domain.privacy import scrub
 from sila_identity.runtime import IdentityContext
 from sila_identity.tables import customers, timeline_entries
 
-# Members never kept on the timeline, whoever the customer (the log-in code).
-SECRET_KEYS = {"identity.otp.requested": frozenset({"code"})}
+# Members never kept on the timeline, whoever the customer: the log-in code, sealed (and,
+# in events older than the sealing, in clear).
+SECRET_KEYS = {"identity.otp.requested": frozenset({"code", "sealed_code", "key_id"})}
 
 RESOURCE_PATHS = {
     "identity.customer": "/v1/customers/{subject}",

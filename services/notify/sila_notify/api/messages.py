@@ -8,11 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 
 from sila_common.auth import CurrentPrincipal
+from sila_common.db import newest_first
 from sila_common.inputs import decode_time_cursor
-from sila_common.pagination import KeysetPage, encode_cursor
+from sila_common.pagination import KeysetPage, next_time_cursor
 from sila_common.problems import NotFound, Unprocessable
 from sila_notify.api.deps import NotifySettingsDep, RuntimeDep, customer_in_scope
 from sila_notify.flows import inbox as inbox_flows
@@ -89,27 +90,18 @@ async def list_notifications(
 ) -> MessagePage:
     async with runtime.session_factory() as session:
         await customer_in_scope(session, runtime, principal, customer_id)
-        query = select(messages).where(messages.c.customer_id == customer_id)
-        if cursor:
-            boundary, last_id = decode_time_cursor(cursor)
-            query = query.where(
-                or_(
-                    messages.c.created_at < boundary,
-                    and_(messages.c.created_at == boundary, messages.c.id < last_id),
-                )
-            )
-        rows = (
-            await session.execute(
-                query.order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(limit + 1)
-            )
-        ).all()
-    items = [to_message(r) for r in rows[:limit]]
-    next_cursor = (
-        encode_cursor([items[-1].created_at.isoformat(), items[-1].id])
-        if len(rows) > limit
-        else None
+        query = newest_first(
+            select(messages).where(messages.c.customer_id == customer_id),
+            messages.c.created_at,
+            messages.c.id,
+            after=decode_time_cursor(cursor) if cursor else None,
+            limit=limit,
+        )
+        rows = (await session.execute(query)).all()
+    return MessagePage(
+        items=[to_message(r) for r in rows[:limit]],
+        next_cursor=next_time_cursor(rows, limit, "created_at"),
     )
-    return MessagePage(items=items, next_cursor=next_cursor)
 
 
 @notifications.get("/{message_id}", response_model=MessageRead, summary="One message")
@@ -163,22 +155,14 @@ async def list_inbox(
     owner = _inbox_owner(principal, customer_id)
     async with runtime.session_factory() as session:
         await customer_in_scope(session, runtime, principal, owner)
-        query = select(inbox_items).where(inbox_items.c.customer_id == owner)
-        if cursor:
-            boundary, last_id = decode_time_cursor(cursor)
-            query = query.where(
-                or_(
-                    inbox_items.c.created_at < boundary,
-                    and_(inbox_items.c.created_at == boundary, inbox_items.c.id < last_id),
-                )
-            )
-        rows = (
-            await session.execute(
-                query.order_by(inbox_items.c.created_at.desc(), inbox_items.c.id.desc()).limit(
-                    limit + 1
-                )
-            )
-        ).all()
+        query = newest_first(
+            select(inbox_items).where(inbox_items.c.customer_id == owner),
+            inbox_items.c.created_at,
+            inbox_items.c.id,
+            after=decode_time_cursor(cursor) if cursor else None,
+            limit=limit,
+        )
+        rows = (await session.execute(query)).all()
         unread = await session.scalar(
             select(func.count()).where(
                 inbox_items.c.customer_id == owner, inbox_items.c.read_at.is_(None)
@@ -196,11 +180,7 @@ async def list_inbox(
         )
         for r in rows[:limit]
     ]
-    next_cursor = (
-        encode_cursor([items[-1].created_at.isoformat(), items[-1].id])
-        if len(rows) > limit
-        else None
-    )
+    next_cursor = next_time_cursor(rows, limit, "created_at")
     return InboxPage(items=items, unread_count=int(unread or 0), next_cursor=next_cursor)
 
 

@@ -14,11 +14,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field, HttpUrl, field_validator
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from sila_common.auth import Principal, require_scope
+from sila_common.db import newest_first
 from sila_common.inputs import decode_time_cursor
-from sila_common.pagination import KeysetPage, encode_cursor
+from sila_common.pagination import KeysetPage, next_time_cursor
 from sila_common.problems import Unprocessable
 from sila_notify.api.deps import NotifySettingsDep, RuntimeDep
 from sila_notify.domain.webhook_policy import (
@@ -291,24 +292,14 @@ async def list_deliveries(
         )
         if state:
             query = query.where(webhook_deliveries.c.state == state)
-        if cursor:
-            boundary, last_id = decode_time_cursor(cursor)
-            query = query.where(
-                or_(
-                    webhook_deliveries.c.created_at < boundary,
-                    and_(
-                        webhook_deliveries.c.created_at == boundary,
-                        webhook_deliveries.c.id < last_id,
-                    ),
-                )
-            )
-        rows = (
-            await session.execute(
-                query.order_by(
-                    webhook_deliveries.c.created_at.desc(), webhook_deliveries.c.id.desc()
-                ).limit(limit + 1)
-            )
-        ).all()
+        query = newest_first(
+            query,
+            webhook_deliveries.c.created_at,
+            webhook_deliveries.c.id,
+            after=decode_time_cursor(cursor) if cursor else None,
+            limit=limit,
+        )
+        rows = (await session.execute(query)).all()
         page = rows[:limit]
         attempts = (
             await session.execute(
@@ -343,11 +334,7 @@ async def list_deliveries(
         )
         for r in page
     ]
-    next_cursor = (
-        encode_cursor([items[-1].created_at.isoformat(), items[-1].id])
-        if len(rows) > limit
-        else None
-    )
+    next_cursor = next_time_cursor(rows, limit, "created_at")
     return DeliveryPage(items=items, next_cursor=next_cursor)
 
 

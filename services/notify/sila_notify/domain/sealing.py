@@ -20,8 +20,14 @@ from typing import Any, Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from sila_common.otp_transport import CodeUnreadable, TransportKeyring
+
 # The data members of a one-time-code event that are secrets.
 SECRET_MEMBERS: Final = ("code",)
+# What a one-time-code event carries instead: the code sealed for notify by identity.
+SEALED_MEMBERS: Final = ("sealed_code", "key_id")
+# The events whose code arrives sealed (sila_common.otp_transport).
+SEALED_CODE_EVENTS: Final = frozenset({"identity.otp.requested"})
 MASK: Final = "••••••"
 _VERSION: Final = "v1"
 # Binds a sealed text to its purpose: a sealed body cannot be replayed as anything else.
@@ -68,3 +74,20 @@ class Sealer:
             return self._aead.decrypt(raw[:12], raw[12:], _CONTEXT).decode()
         except (InvalidTag, ValueError) as error:
             raise SealError("sealed with another key, or altered") from error
+
+
+def with_opened_code(data: Mapping[str, Any], keys: TransportKeyring) -> dict[str, Any]:
+    """The event's data with ``code`` opened from ``sealed_code`` (in memory only: the row
+    seals its text again), or ``CodeUnreadable``. A code in clear (an event older than the
+    sealing, or forged) is never used: only what identity sealed is sent."""
+    opened = {k: v for k, v in data.items() if k not in (*SECRET_MEMBERS, *SEALED_MEMBERS)}
+    sealed, key_id = data.get("sealed_code"), data.get("key_id")
+    if not isinstance(sealed, str) or not isinstance(key_id, str) or not sealed:
+        raise CodeUnreadable("the event carries no sealed code")
+    opened["code"] = keys.open(
+        sealed,
+        key_id=key_id,
+        customer_id=str(data.get("customer_id") or ""),
+        phone=str(data.get("phone") or ""),
+    )
+    return opened

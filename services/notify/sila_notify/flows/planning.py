@@ -11,8 +11,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
+import structlog
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import as_utc
 from sila_common.events import CloudEvent
+from sila_common.otp_transport import CodeUnreadable
 from sila_notify.directory import consents_of, device_tokens, recipient_row
 from sila_notify.domain.quiet_hours import FrequencyCap, earliest_send_time
 from sila_notify.domain.routing import (
@@ -31,7 +33,13 @@ from sila_notify.domain.routing import (
     matches,
     split_primary,
 )
-from sila_notify.domain.sealing import Sealer, masked, secrets_of
+from sila_notify.domain.sealing import (
+    SEALED_CODE_EVENTS,
+    Sealer,
+    masked,
+    secrets_of,
+    with_opened_code,
+)
 from sila_notify.domain.templates import TemplateRenderError
 from sila_notify.flows.delivery.wakeup import wake_after_commit
 from sila_notify.settings import NotifySettings
@@ -47,6 +55,8 @@ from sila_notify.template_store import (
     session_cache,
     template_name,
 )
+
+log = structlog.get_logger(__name__)
 
 PUSH_DESTINATION = "devices"
 INBOX_DESTINATION = "inbox"
@@ -70,6 +80,27 @@ async def plan_event(session: AsyncSession, settings: NotifySettings, event: Clo
     if not matches(route.condition or {}, event.data):
         return Planned([], "condition not met")
     variant = str(event.data.get(route.variant_field) or "") if route.variant_field else ""
+    data: Mapping[str, Any] = event.data
+    unreadable: str | None = None
+    lane, urgent, channels = str(route.lane), bool(route.urgent), list(route.channels)
+    if event.type in SEALED_CODE_EVENTS:
+        # A code goes in the otp lane by SMS alone whatever an editor made of its route: any
+        # other lane would keep it in clear in the row (body, render_data), the inbox included.
+        lane, urgent, channels = "otp", True, ["sms"]
+        # The code arrives sealed by identity for notify alone; it is opened here, in memory,
+        # and the row seals the text again under notify's own key (row_values).
+        try:
+            data = with_opened_code(event.data, settings.transport_keys())
+        except CodeUnreadable as error:
+            unreadable = f"code: cannot open the sealed code ({error})"
+            data = {k: v for k, v in event.data.items() if k not in ("code", "sealed_code")}
+            log.warning(
+                "notify.otp_code_unreadable",
+                event_id=event.id,
+                event_type=event.type,
+                key_id=str(event.data.get("key_id") or "")[:32],
+                reason=str(error),
+            )
     return await plan_messages(
         session,
         settings,
@@ -77,11 +108,12 @@ async def plan_event(session: AsyncSession, settings: NotifySettings, event: Clo
         event_type=event.type,
         variant=variant,
         customer_id=event.customerid,
-        data=event.data,
-        lane=route.lane,
-        urgent=bool(route.urgent),
-        route_channels=list(route.channels),
+        data=data,
+        lane=lane,
+        urgent=urgent,
+        route_channels=channels,
         now=datetime.now(UTC),
+        unreadable=unreadable,
     )
 
 
@@ -117,9 +149,13 @@ async def plan_messages(
     now: datetime,
     not_before: datetime | None = None,
     campaign_id: str | None = None,
+    unreadable: str | None = None,
 ) -> Planned:
     """The messages an event makes for a customer: by which channels (reachable, allowed,
     in their order), when (quiet hours, caps), each row once per event and channel.
+
+    ``unreadable``: why the event's text cannot be made (a sealed code that does not open);
+    its messages are recorded failed with that reason, never sent.
     """
     if lane == "otp" and session.info.get(DEFER_OTP_INSERTS):
         # A consumer batch: its codes are planned together just before it commits.
@@ -137,6 +173,7 @@ async def plan_messages(
                 "not_before": not_before,
                 "campaign_id": campaign_id,
                 "sealer": settings.sealer(),
+                "unreadable": unreadable,
             },
         )
         return Planned([])
@@ -173,6 +210,7 @@ async def plan_messages(
             now=now,
             campaign_id=campaign_id,
             sealer=settings.sealer(),
+            unreadable=unreadable,
         )
         for channel, failover, when in plans
     ]
@@ -295,56 +333,47 @@ async def _plans(
     return plans
 
 
+class MessageFields(TypedDict):
+    """What a message row is made of besides its rendered text (``row_values``)."""
+
+    event_id: str
+    event_type: str
+    variant: str
+    customer_id: str
+    channel: str
+    destination: str
+    language: str
+    lane: str
+    urgent: bool
+    data: Mapping[str, Any]
+    failover: list[str]
+    scheduled_for: datetime
+    now: datetime
+    sealer: Sealer
+    campaign_id: NotRequired[str | None]
+
+
 async def message_row(
-    session: AsyncSession,
-    *,
-    event_id: str,
-    event_type: str,
-    variant: str,
-    customer_id: str,
-    channel: str,
-    destination: str,
-    language: str,
-    lane: str,
-    urgent: bool,
-    data: Mapping[str, Any],
-    failover: list[str],
-    scheduled_for: datetime,
-    now: datetime,
-    sealer: Sealer,
-    campaign_id: str | None = None,
+    session: AsyncSession, *, unreadable: str | None = None, **fields: Unpack[MessageFields]
 ) -> dict[str, Any]:
-    """A queued message with its text; a template that cannot render makes it failed at once."""
+    """A queued message with its text; a template that cannot render makes it failed at once
+    (as does ``unreadable``: a text that cannot be made)."""
     rendered: Rendered | str
-    try:
-        rendered = await render_for(
-            session,
-            event_type=event_type,
-            variant=variant,
-            language=language,
-            channel=channel,
-            data=data,
-        )
-    except (NoTemplate, TemplateRenderError) as error:
-        rendered = f"template: {error}"
-    return row_values(
-        rendered,
-        event_id=event_id,
-        event_type=event_type,
-        variant=variant,
-        customer_id=customer_id,
-        channel=channel,
-        destination=destination,
-        language=language,
-        lane=lane,
-        urgent=urgent,
-        data=data,
-        failover=failover,
-        scheduled_for=scheduled_for,
-        now=now,
-        sealer=sealer,
-        campaign_id=campaign_id,
-    )
+    if unreadable is not None:
+        rendered = unreadable
+    else:
+        try:
+            rendered = await render_for(
+                session,
+                event_type=fields["event_type"],
+                variant=fields["variant"],
+                language=fields["language"],
+                channel=fields["channel"],
+                data=fields["data"],
+            )
+        except (NoTemplate, TemplateRenderError) as error:
+            rendered = f"template: {error}"
+    return row_values(rendered, **fields)
 
 
 def row_values(
@@ -526,7 +555,7 @@ def _plan_deferred_otps(sync_session: Any) -> None:
         for channel, failover in plans:
             rows.append(
                 row_values(
-                    _render_sync(sync_session, otp, language, channel),
+                    otp["unreadable"] or _render_sync(sync_session, otp, language, channel),
                     event_id=otp["event_id"],
                     event_type=otp["event_type"],
                     variant=otp["variant"],

@@ -161,9 +161,7 @@ def agency_commune(body: AgencyBody, ref: Reference) -> str | None:
     """The agency's commune code, checked against its wilaya (422 naming both)."""
     if body.wilaya_code not in ref.wilayas:
         reason = f"no wilaya has the code {body.wilaya_code}"
-        raise Unprocessable(
-            reason, errors=[{"field": "body.wilaya_code", "message": reason, "type": "unknown"}]
-        )
+        raise Unprocessable.at("body.wilaya_code", reason, kind="unknown")
     if body.commune_code is None:
         found, _ = match_commune(body.commune or "", ref.communes_of(body.wilaya_code))
         return found.code if found else None

@@ -58,10 +58,11 @@ def checked_area(area: Area, ref: Reference) -> tuple[Area, dict[str, str] | Non
     try:
         place = resolve_place(ref, area.kind, area.value, area.wilaya_code)
     except UnknownPlace as exc:
-        raise Unprocessable(
+        raise Unprocessable.at(
+            "body.area.value",
             exc.reason,
+            kind="unknown_place",
             slug="unknown-place",
-            errors=[{"field": "body.area.value", "message": exc.reason, "type": "unknown_place"}],
             candidates=exc.candidates,
         ) from exc
     checked = area.model_copy(update={"value": place.code, "wilaya_code": place.wilaya_code})

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, or_, select
 
 from sila_common.auth import CurrentPrincipal, Principal, ensure_roles, ensure_scope
 from sila_common.inputs import decode_time_cursor
-from sila_common.pagination import encode_cursor
+from sila_common.pagination import next_time_cursor
 from sila_common.problems import Forbidden, Unprocessable
-from sila_tickets import flows
+from sila_tickets import flows, queries
 from sila_tickets.api.deps import RuntimeDep
 from sila_tickets.api.views import (
     AGENT_ROLES,
@@ -29,10 +29,10 @@ from sila_tickets.api.views import (
     summary,
 )
 from sila_tickets.domain.agencies import AGENCY_CODE_PATTERN
-from sila_tickets.domain.lifecycle import OPEN, Status
+from sila_tickets.domain.lifecycle import Status
 from sila_tickets.domain.sla import TicketCategory, TicketPriority
 from sila_tickets.flows import Caller, NewTicket
-from sila_tickets.tables import tickets
+from sila_tickets.queries import TicketFilter
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
@@ -162,63 +162,49 @@ async def list_tickets(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TicketPage:
-    query = select(tickets)
+    bounds = _list_bounds(principal, customer_id, wilaya)
+    if bounds is None:
+        return TicketPage(items=[], next_cursor=None)
+    wanted = replace(
+        bounds,
+        status=status_.value if status_ is not None else None,
+        queue=queue,
+        assignee=assignee,
+        incident_id=incident_id,
+        overdue=overdue,
+    )
+    after = decode_time_cursor(cursor) if cursor is not None else None
+    query = queries.ticket_list(wanted, now=datetime.now(UTC), after=after, limit=limit)
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(query)).all()
+    return TicketPage(
+        items=[summary(row) for row in rows[:limit]],
+        next_cursor=next_time_cursor(rows, limit, "opened_at"),
+    )
+
+
+def _list_bounds(
+    principal: Principal, customer_id: str | None, wilaya: str | None
+) -> TicketFilter | None:
+    """The part of the list ``principal`` may ask for: a customer their own tickets (None
+    when they ask for another's: an empty page, no leak), an agent the wilayas they serve
+    (403 for another), a partner with ``tickets:read`` the tickets it opened."""
     if principal.kind == "customer":
         if customer_id not in (None, principal.customer_id):
-            return TicketPage(items=[], next_cursor=None)
-        customer_id = principal.customer_id
-    elif principal.kind == "agent":
+            return None
+        return TicketFilter(customer_id=principal.customer_id, wilaya=wilaya)
+    if principal.kind == "agent":
         ensure_roles(principal, *AGENT_ROLES)
         if wilaya is not None and not principal.serves_wilaya(wilaya):
             raise Forbidden(f"Your scope does not cover wilaya {wilaya}.")
-        if "*" not in principal.wilayas:
-            query = query.where(tickets.c.wilaya_code.in_(sorted(principal.wilayas)))
-    elif principal.kind == "partner":
+        within = None if "*" in principal.wilayas else principal.wilayas
+        return TicketFilter(customer_id=customer_id, wilaya=wilaya, within_wilayas=within)
+    if principal.kind == "partner":
         # Listing is reading: tickets:write alone opens tickets but does not list them.
         ensure_scope(principal, TICKETS_READ)
-        query = query.where(tickets.c.opened_by == f"partner:{principal.subject}")
-    if customer_id is not None:
-        query = query.where(tickets.c.customer_id == customer_id)
-    if status_ is not None:
-        query = query.where(tickets.c.status == status_.value)
-    if queue is not None:
-        query = query.where(tickets.c.queue == queue)
-    if wilaya is not None:
-        query = query.where(tickets.c.wilaya_code == wilaya)
-    if assignee is not None:
-        query = query.where(tickets.c.assignee_id == assignee)
-    if incident_id is not None:
-        query = query.where(tickets.c.incident_id == incident_id)
-    now = datetime.now(UTC)
-    open_statuses = [s.value for s in OPEN]
-    if overdue is True:
-        query = query.where(tickets.c.status.in_(open_statuses), tickets.c.due_at < now)
-    elif overdue is False:
-        query = query.where(
-            or_(
-                ~tickets.c.status.in_(open_statuses),
-                tickets.c.due_at.is_(None),
-                tickets.c.due_at >= now,
-            )
-        )
-    if cursor is not None:
-        opened, last_id = decode_time_cursor(cursor)
-        query = query.where(
-            or_(
-                tickets.c.opened_at < opened,
-                and_(tickets.c.opened_at == opened, tickets.c.id < last_id),
-            )
-        )
-    query = query.order_by(tickets.c.opened_at.desc(), tickets.c.id.desc()).limit(limit + 1)
-    async with runtime.session_factory() as session:
-        rows = (await session.execute(query)).all()
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        opened_at = last.opened_at or now
-        next_cursor = encode_cursor([opened_at.isoformat(), last.id])
-    return TicketPage(items=[summary(row) for row in page], next_cursor=next_cursor)
+        opened_by = f"partner:{principal.subject}"
+        return TicketFilter(customer_id=customer_id, wilaya=wilaya, opened_by=opened_by)
+    return TicketFilter(customer_id=customer_id, wilaya=wilaya)
 
 
 class TransitionRequest(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,14 +32,36 @@ async def fan_out(session: AsyncSession, event: CloudEvent) -> None:
     if not views:
         return
     envelope = event.model_dump(mode="json")
+    await queue_deliveries(
+        session,
+        [
+            PendingDelivery(sub.id, event.id, event.type, {**envelope, "data": view})
+            for sub, view in views
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    subscription_id: str
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+
+
+async def queue_deliveries(session: AsyncSession, deliveries: list[PendingDelivery]) -> None:
+    """Records each delivery as pending, due now; one already recorded for the same
+    subscription and event is left as it is (a redelivered event queues nothing twice)."""
+    if not deliveries:
+        return
     now = datetime.now(UTC)
     rows = [
         {
             "id": str(uuid.uuid4()),
-            "subscription_id": sub.id,
-            "event_id": event.id,
-            "event_type": event.type,
-            "payload": {**envelope, "data": view},
+            "subscription_id": delivery.subscription_id,
+            "event_id": delivery.event_id,
+            "event_type": delivery.event_type,
+            "payload": delivery.payload,
             "state": "pending",
             "attempts": 0,
             "next_attempt_at": now,
@@ -47,14 +70,13 @@ async def fan_out(session: AsyncSession, event: CloudEvent) -> None:
             "created_at": now,
             "completed_at": None,
         }
-        for sub, view in views
+        for delivery in deliveries
     ]
-    if rows:
-        await session.execute(
-            pg_insert(webhook_deliveries)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
-        )
+    await session.execute(
+        pg_insert(webhook_deliveries)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
+    )
 
 
 def audience_of(subscription: Any) -> Audience:

@@ -8,7 +8,6 @@ destination check. The unique (subscription, event id) makes a redelivered event
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +24,7 @@ from sila_notify.domain.tmf_hub import (
     hears,
     tmf_events,
 )
+from sila_notify.flows.webhooks.fanout import PendingDelivery, queue_deliveries
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import webhook_attempts, webhook_deliveries, webhook_subscriptions
 
@@ -124,22 +124,8 @@ async def ticket_changed(
         )
     ).all()
     ticket_partner = event.data.get("partner_id")
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "id": str(uuid.uuid4()),
-            "subscription_id": listener.id,
-            "event_id": tmf.event_id,
-            "event_type": tmf.event_type,
-            "payload": tmf.body,
-            "state": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "last_status_code": None,
-            "last_error": None,
-            "created_at": now,
-            "completed_at": None,
-        }
+    deliveries = [
+        PendingDelivery(listener.id, tmf.event_id, tmf.event_type, tmf.body)
         for listener in listeners
         for tmf in events
         if hears(
@@ -150,12 +136,7 @@ async def ticket_changed(
             tmf_type=tmf.event_type,
         )
     ]
-    if rows:
-        await session.execute(
-            pg_insert(webhook_deliveries)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
-        )
+    await queue_deliveries(session, deliveries)
 
 
 async def on_event(session: AsyncSession, event: CloudEvent, settings: NotifySettings) -> None:
