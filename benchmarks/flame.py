@@ -31,8 +31,7 @@ def summarise(path: Path, top: int = 25) -> str:
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
-            # py-spy's own messages, or the rest of a frame name that spans lines
-            continue
+            continue  # not a stack (a message py-spy wrote when stopped)
         count = int(count_text)
         frames = [short(f) for f in stack.split(";")]
         if frames and frames[0].startswith("process "):

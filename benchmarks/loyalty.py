@@ -14,26 +14,34 @@ balance read over real HTTP against a bare asyncpg handler, each pair in the sam
   ``benchmarks.bare``'s same three statements, wrk at 1 and 16 clients, over the ledger
   the engine part wrote.
 
-``SILA_BENCH_QUICK=1``: 3,000 events; otherwise 20,000.
+``SILA_BENCH_QUICK=1``: 3,000 events; otherwise 20,000. ``SILA_BENCH_PROFILE=<dir>``: py-spy
+samples the bench process (where the engine's consumer runs) over the timed part, into
+``<dir>/loyalty-engine.txt`` (``python -m benchmarks.flame`` summarises it).
+``SILA_BENCH_LOYALTY_ENGINE_ONLY=1``: the rule engine's figures only (no balance reads).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import shutil
+import signal
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 
 from benchmarks.fastpaths import dsn_of, measure_pair, rows_for, sizes
 from benchmarks.harness import BenchEnv, Row
-from benchmarks.served import Request, serve_bare, serve_service
+from benchmarks.served import Request, profile_dir, serve_bare, serve_service
 from sila_common.consumer import EventConsumer
 from sila_common.events import CloudEvent
 from sila_common.kafka import make_consumer
@@ -46,7 +54,7 @@ from sila_loyalty.flows.campaigns import create_campaign
 from sila_loyalty.handlers import ENGINE
 from sila_loyalty.service import definition
 from sila_loyalty.settings import LoyaltySettings
-from sila_loyalty.tables import accounts, ledger_entries, messaging
+from sila_loyalty.tables import accounts, messaging
 
 CUSTOMERS = 2_000
 CAMPAIGNS = 100
@@ -152,19 +160,40 @@ async def produce(env: BenchEnv, topic: str, events: list[CloudEvent]) -> None:
         await producer.stop()
 
 
-async def timed(count_now: object, warm: int, total: int, deadline: float) -> float:
-    """Seconds from the warm-up done (``warm`` processed) to ``total`` processed."""
+async def timed(count_now: object, warm: int, total: int, deadline: float) -> tuple[float, int]:
+    """Seconds from the warm-up done (``warm`` processed) to ``total`` processed, and how
+    many were processed in that time (a batch may take the count past ``warm``: the
+    events timed are those after the count seen when the clock starts)."""
 
-    async def reach(target: int) -> float:
+    async def reach(target: int) -> tuple[float, int]:
         limit = time.monotonic() + deadline
         while time.monotonic() < limit:
-            if await count_now() >= target:  # type: ignore[operator]
-                return time.perf_counter()
+            now = await count_now()  # type: ignore[operator]
+            if now >= target:
+                return time.perf_counter(), now
             await asyncio.sleep(0.02)
         raise RuntimeError(f"{target} events not processed within {deadline} s")
 
-    started = await reach(warm)
-    return await reach(total) - started
+    started, begun = await reach(warm)
+    ended, done = await reach(total)
+    return ended - started, done - begun
+
+
+async def profiling(label: str) -> asyncio.subprocess.Process | None:
+    """With ``SILA_BENCH_PROFILE``, py-spy sampling this process (the engine's consumer runs
+    here) until sent SIGINT, into ``<dir>/<label>.txt``."""
+    target = profile_dir()
+    if target is None:
+        return None
+    target.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    process = await asyncio.create_subprocess_exec(
+        spy, "record", "--pid", str(os.getpid()), "--rate", "200", "--format", "raw",
+        "--nonblocking", "--output", str(target / f"{label}.txt"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    await asyncio.sleep(1)  # py-spy attached
+    return process
 
 
 async def engine_rate(env: BenchEnv, url: str, customers: list[str]) -> list[Row]:
@@ -182,53 +211,56 @@ async def engine_rate(env: BenchEnv, url: str, customers: list[str]) -> list[Row
             tables=messaging,
             context=runtime.handler_context(),
         )
-        inbox = messaging.inbox
+        # The probes read through a connection of their own, so the statements counted on
+        # the runtime's engine are the engine's alone.
+        probe = await asyncpg.connect(dsn_of(url))
 
         async def applied() -> int:
-            async with runtime.session_factory() as session:
-                return int(
-                    await session.scalar(
-                        select(func.count()).select_from(inbox).where(inbox.c.consumer == name)
-                    )
-                    or 0
-                )
+            return int(
+                await probe.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", name) or 0
+            )
 
         async def granted() -> int:
-            async with runtime.session_factory() as session:
-                return int(
-                    await session.scalar(select(func.count()).select_from(ledger_entries)) or 0
-                )
+            return int(await probe.fetchval("SELECT count(*) FROM ledger_entries") or 0)
 
-        statements = 0
+        statements = batches = 0
 
-        def counted(*_: object) -> None:
-            nonlocal statements
+        def counted(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            nonlocal statements, batches
             statements += 1
+            # The consumer's one inbox insert per fetch's transaction.
+            batches += statement.startswith("INSERT INTO inbox")
 
         stop = asyncio.Event()
         task = asyncio.create_task(consumer.run(stop))
         try:
             await timed(applied, WARM, WARM, 120)
+            spy = await profiling("loyalty-engine")
             grants_before = await granted()
             event.listen(runtime.engine.sync_engine, "before_cursor_execute", counted)
-            seconds = await timed(applied, 0, WARM + count, 600)
+            seconds, processed = await timed(applied, 0, WARM + count, 600)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled
+                await spy.wait()
             event.remove(runtime.engine.sync_engine, "before_cursor_execute", counted)
             grants = await granted() - grants_before
         finally:
             stop.set()
             await task
+            await probe.close()
 
-    bare_seconds = await bare_consumer(env, url, topic, count)
-    note = f"{count:,} payments, {CAMPAIGNS} active campaigns, {CUSTOMERS:,} accounts"
-    rate, bare_rate = count / seconds, count / bare_seconds
+    bare_seconds, bare_processed = await bare_consumer(env, url, topic, count)
+    note = f"{processed:,} payments timed, {CAMPAIGNS} active campaigns, {CUSTOMERS:,} accounts"
+    rate, bare_rate = processed / seconds, bare_processed / bare_seconds
     return [
         Row("rule engine events", rate, "events/s", note, bare_rate, "beside the bare consumer"),
         Row("rule engine grants", grants / seconds, "grants/s", f"{grants:,} grants; " + note),
         Row(
             "rule engine statements per event",
-            statements / count,
+            statements / processed,
             "statements",
-            "SQL statements the engine sent (the probes' own included, a few per second)",
+            f"{statements:,} sent in {batches} fetches ({statements / max(batches, 1):.1f} "
+            f"each) for {processed:,} events",
         ),
         Row(
             "bare consumer (ids in one transaction per fetch)",
@@ -239,7 +271,7 @@ async def engine_rate(env: BenchEnv, url: str, customers: list[str]) -> list[Row
     ]
 
 
-async def bare_consumer(env: BenchEnv, url: str, topic: str, count: int) -> float:
+async def bare_consumer(env: BenchEnv, url: str, topic: str, count: int) -> tuple[float, int]:
     """An aiokafka group on the same topic; each fetch's event ids inserted in one asyncpg
     transaction, offsets committed after."""
     conn = await asyncpg.connect(dsn_of(url))
@@ -337,5 +369,6 @@ async def run(env: BenchEnv) -> list[Row]:
     customers = [str(uuid.uuid4()) for _ in range(CUSTOMERS)]
     await seed(url, customers)
     rows = await engine_rate(env, url, customers)
-    rows += await balance_reads(env, url, customers)
+    if os.environ.get("SILA_BENCH_LOYALTY_ENGINE_ONLY") != "1":
+        rows += await balance_reads(env, url, customers)
     return rows

@@ -7,6 +7,7 @@ import pytest
 
 from sila_loyalty.domain.campaigns import (
     Campaign,
+    CampaignIndex,
     Caps,
     Conditions,
     Facts,
@@ -163,3 +164,38 @@ def test_a_default_label_says_the_points_a_tier_actually_grants() -> None:
     assert granted_label(plain, 100) == "100 points fidélité"
     own = Reward(kind=RewardKind.POINTS, quantity=100, label="Cadeau de l'Aïd")
     assert granted_label(own, 150) == "Cadeau de l'Aïd"
+
+
+def test_the_index_by_offer_finds_what_refusal_allows_in_id_order() -> None:
+    offers = ["fibre_100", "adsl_8", "4g_30", "fibre_1g"]
+    campaigns = [
+        campaign(
+            campaign_id=f"c{n:02d}",
+            conditions=Conditions(
+                offers=None if n % 5 == 0 else frozenset(offers[n % 4 : n % 4 + 1 + n % 2]),
+                wilayas=frozenset({"15"}) if n % 3 == 0 else None,
+                min_amount_centimes=300_000 if n % 7 == 0 else None,
+            ),
+            period=PERIOD if n % 6 else Period(START, START + timedelta(hours=3)),
+        )
+        for n in range(30)
+    ]
+    index = CampaignIndex(campaigns)
+    cases = [
+        facts(n, offers=frozenset(chosen), wilaya_code=wilaya, amount_centimes=amount)
+        for n, (chosen, wilaya, amount) in enumerate(
+            [
+                ({"fibre_100"}, "15", 250_000),
+                ({"adsl_8", "fibre_1g"}, "16", 400_000),
+                (set(), "15", 500_000),
+                ({"4g_30", "fibre_100", "adsl_8"}, "15", 100_000),
+                ({"fibre_1g"}, "31", 300_000),
+            ]
+        )
+    ]
+    cases.append(replace(cases[0], event_type="tickets.survey.answered"))
+    for case in cases:
+        expected = [c for c in campaigns if refusal(c, case) is None]
+        assert index.rewarding(case) == expected
+    assert any(index.rewarding(case) for case in cases)
+    assert any(len(index.rewarding(case)) < len(campaigns) // 2 for case in cases)

@@ -230,6 +230,36 @@ def refusal(campaign: Campaign, facts: Facts) -> str | None:
     return None
 
 
+class CampaignIndex:
+    """Campaigns (one trigger's, in id order) indexed by the offers their conditions name,
+    so an event is checked only against those its offers may satisfy: with a hundred
+    campaigns of ten offers, ten instead of a hundred ``refusal`` calls per event."""
+
+    def __init__(self, campaigns: Iterable[Campaign]) -> None:
+        self._order: dict[str, int] = {}
+        self._any: list[Campaign] = []
+        self._by_offer: dict[str, list[Campaign]] = {}
+        for position, campaign in enumerate(campaigns):
+            self._order[campaign.campaign_id] = position
+            offers = campaign.conditions.offers
+            if offers is None:
+                self._any.append(campaign)
+            for offer in offers or ():
+                self._by_offer.setdefault(offer, []).append(campaign)
+
+    def rewarding(self, facts: Facts) -> list[Campaign]:
+        """The campaigns that reward these facts (``refusal`` is None), in id order."""
+        pool = {c.campaign_id: c for c in self._any}
+        for offer in facts.offers:
+            for campaign in self._by_offer.get(offer, ()):
+                pool[campaign.campaign_id] = campaign
+        return [
+            campaign
+            for campaign in sorted(pool.values(), key=lambda c: self._order[c.campaign_id])
+            if refusal(campaign, facts) is None
+        ]
+
+
 def grant_key(campaign: Campaign, facts: Facts) -> str:
     """The source key that makes a campaign's grant happen once for what triggered it."""
     once_for = facts.subject if facts.event_type in ONCE_PER_SUBJECT else facts.event_id

@@ -42,8 +42,9 @@ async def lock_account(session: AsyncSession, customer_id: str) -> Any:
     return (await session.execute(query)).one()
 
 
-async def lock_accounts(session: AsyncSession, customer_ids: Iterable[str]) -> None:
-    """Lock several accounts at once, in customer id order (created empty when unknown).
+async def lock_accounts(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, Any]:
+    """Lock several accounts at once, in customer id order (created empty when unknown);
+    returns their rows by customer id.
 
     A batch of events locks every account it will touch up front and in one order, so two
     engines reading different topics (identity's, billing's) with the same customers never
@@ -51,11 +52,19 @@ async def lock_accounts(session: AsyncSession, customer_ids: Iterable[str]) -> N
     """
     ordered = sorted(set(customer_ids))
     if not ordered:
-        return
+        return {}
+    # Referral codes are made only for the accounts missing (not for the batch's every
+    # customer, most of them known), then all are locked in id order as before.
+    known = set(
+        await session.scalars(
+            select(accounts.c.customer_id).where(accounts.c.customer_id.in_(ordered))
+        )
+    )
     now = datetime.now(UTC)
-    await session.execute(
-        pg_insert(accounts)
-        .values(
+    missing = [customer_id for customer_id in ordered if customer_id not in known]
+    if missing:
+        await session.execute(
+            pg_insert(accounts).on_conflict_do_nothing(index_elements=["customer_id"]),
             [
                 {
                     "customer_id": customer_id,
@@ -64,17 +73,16 @@ async def lock_accounts(session: AsyncSession, customer_ids: Iterable[str]) -> N
                     "tier": Tier.BRONZE.value,
                     "offers": [],
                 }
-                for customer_id in ordered
-            ]
+                for customer_id in missing
+            ],
         )
-        .on_conflict_do_nothing(index_elements=["customer_id"])
-    )
-    await session.execute(
-        select(accounts.c.customer_id)
+    rows = await session.execute(
+        select(accounts)
         .where(accounts.c.customer_id.in_(ordered))
         .order_by(accounts.c.customer_id)
         .with_for_update()
     )
+    return {row.customer_id: row for row in rows.all()}
 
 
 async def find_account(session: AsyncSession, customer_id: str) -> Any:

@@ -9,16 +9,21 @@ already in the ledger).
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, null, select, text, update
+from sqlalchemy import String, any_, bindparam, delete, func, null, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.events import CloudEvent
+from sila_common.outbox import NewEvent
 from sila_loyalty.domain.campaigns import (
     Campaign,
+    CampaignIndex,
     CapState,
     Facts,
     cap_refusal,
@@ -31,9 +36,9 @@ from sila_loyalty.domain.ledger import EntryReason, tenure_days
 from sila_loyalty.domain.tiers import Tier, is_upgrade, tier_for
 from sila_loyalty.events import TIER_CHANGED, TierChanged
 from sila_loyalty.flows import referrals
-from sila_loyalty.flows.accounts import lock_account
+from sila_loyalty.flows.accounts import lock_account, lock_accounts
 from sila_loyalty.flows.campaigns import campaign_of
-from sila_loyalty.flows.grants import Grant, Source, grant_many
+from sila_loyalty.flows.grants import Grant, Source, grant_many, write_grants
 from sila_loyalty.runtime import LoyaltyParts, LoyaltyRuntime
 from sila_loyalty.tables import (
     accounts,
@@ -42,6 +47,7 @@ from sila_loyalty.tables import (
     ledger_entries,
     recorded_events,
 )
+from sila_loyalty.tables import referrals as referrals_table
 
 PAYMENT = "billing.payment.succeeded"
 SPEND_TYPES = (PAYMENT,)
@@ -60,6 +66,12 @@ def _subject(event: CloudEvent) -> str:
 
 
 REGISTERED = "identity.customer.registered"
+
+
+def _keys(keys: list[str]) -> Any:
+    """A list of keys as one array parameter (``= ANY(:keys)``): a batch may hold more
+    keys than a statement may have parameters."""
+    return bindparam("keys", keys, type_=ARRAY(String()))
 
 
 async def observe(session: AsyncSession, runtime: LoyaltyParts, event: CloudEvent) -> Facts | None:
@@ -126,6 +138,350 @@ async def release_waiting(session: AsyncSession, runtime: LoyaltyParts, customer
     for event in waiting:
         await observe(session, runtime, event)
     return len(waiting)
+
+
+@dataclass
+class _Run:
+    """What a run of events (part of a consumer's batch) has decided, before it is written."""
+
+    decided: list[tuple[Facts, list[NewEvent]]] = field(default_factory=list)
+    recorded: list[dict[str, Any]] = field(default_factory=list)
+    waiting: list[dict[str, Any]] = field(default_factory=list)
+    tiers: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+
+
+async def observe_many(
+    session: AsyncSession, runtime: LoyaltyParts, events: list[CloudEvent]
+) -> None:
+    """``observe`` for a run of a batch's events (none a registration), deciding exactly as
+    ``observe`` one by one would, in their order, with a few statements for the whole run
+    instead of some twenty per event: the accounts, the recorded events, the first times,
+    the 365-day spends and the invited referrals read at once; facts and tiers decided in
+    memory; the campaigns' candidates checked against the ledger and the per-customer caps
+    at once and reserved by one short transaction (``reserve_budgets``); the recorded
+    events, ledger entries, boosts, outbox rows and tiers written by multi-row statements.
+
+    A first payment of a customer with an invited referral converts it (``referrals.convert``,
+    which grants and runs campaigns of its own): what precedes it is written first, it goes
+    through ``observe``, and the events after it make a new run.
+    """
+    start = 0
+    while start < len(events):
+        start += await _observe_run(session, runtime, events[start:])
+
+
+async def _observe_run(
+    session: AsyncSession, runtime: LoyaltyParts, events: list[CloudEvent]
+) -> int:
+    """Decide and write ``events`` up to the first that converts a referral (that one through
+    ``observe``); returns how many were handled."""
+    rc = recorded_events.c
+    customers = sorted({event.customerid for event in events})
+    # Already locked by the batch (``handlers.handle_many``): this reads them, or locks them
+    # in id order for a caller that did not.
+    account_rows = await lock_accounts(session, customers)
+    stored: dict[str, Any] = {
+        row.event_id: row.facts
+        for row in (
+            await session.execute(
+                select(rc.event_id, rc.facts).where(
+                    rc.event_id == any_(_keys([event.id for event in events]))
+                )
+            )
+        ).all()
+    }
+    fresh = [event for event in events if event.id not in stored]
+    earliest: dict[tuple[str, str], datetime] = {}
+    spends: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
+    invited: set[str] = set()
+    if fresh:
+        fresh_customers = sorted({event.customerid for event in fresh})
+        earliest = {
+            (row.customer_id, row.event_type): row.first
+            for row in (
+                await session.execute(
+                    select(rc.customer_id, rc.event_type, func.min(rc.occurred_at).label("first"))
+                    .where(
+                        rc.customer_id.in_(fresh_customers),
+                        rc.event_type.in_({event.type for event in fresh}),
+                    )
+                    .group_by(rc.customer_id, rc.event_type)
+                )
+            ).all()
+        }
+        first_at = min(event.time for event in fresh)
+        last_at = max(event.time for event in fresh)
+        for row in (
+            await session.execute(
+                select(rc.customer_id, rc.occurred_at, rc.amount_centimes).where(
+                    rc.customer_id.in_(fresh_customers),
+                    rc.event_type.in_(SPEND_TYPES),
+                    rc.occurred_at > first_at - SPEND_WINDOW,
+                    rc.occurred_at <= last_at,
+                    rc.amount_centimes.is_not(None),
+                )
+            )
+        ).all():
+            spends[row.customer_id].append((row.occurred_at, int(row.amount_centimes)))
+        if any(event.type == PAYMENT for event in fresh):
+            invited = set(
+                await session.scalars(
+                    select(referrals_table.c.referee_id).where(
+                        referrals_table.c.referee_id.in_(fresh_customers),
+                        referrals_table.c.status == "invited",
+                    )
+                )
+            )
+    state = {customer: dict(row._mapping) for customer, row in account_rows.items()}
+    run = _Run()
+    handled = len(events)
+    converting: CloudEvent | None = None
+    for index, event in enumerate(events):
+        customer_id = event.customerid
+        account = state[customer_id]
+        if event.id in stored:
+            if stored[event.id] is None:
+                continue  # still waiting for the registration
+            run.decided.append((Facts.from_json(stored[event.id]), []))
+            continue
+        pair = (customer_id, event.type)
+        if account["registered_at"] is None and event.type != REGISTERED:
+            run.waiting.append(
+                {
+                    "event_id": event.id,
+                    "customer_id": customer_id,
+                    "event_type": event.type,
+                    "occurred_at": event.time,
+                    "amount_centimes": None,
+                    "pending_event": event.model_dump(mode="json"),
+                }
+            )
+            stored[event.id] = None
+            earliest[pair] = min(earliest.get(pair, event.time), event.time)
+            continue
+        facts, tier_change = _decide(event, account, earliest.get(pair), spends[customer_id])
+        if event.type == PAYMENT and facts.first_time and customer_id in invited:
+            handled, converting = index, event
+            break
+        amount = _amount(event.data)
+        told: list[NewEvent] = []
+        if tier_change is not None:
+            tier, previous = tier_change
+            account["tier"], account["tier_evaluated_at"] = tier.value, event.time
+            run.tiers[customer_id] = (tier.value, event.time)
+            if tier is not previous:
+                told.append(
+                    NewEvent(
+                        TIER_CHANGED,
+                        customer_id,
+                        customer_id,
+                        TierChanged(
+                            customer_id=customer_id,
+                            tier=tier.value,
+                            previous_tier=previous.value,
+                            upgrade=is_upgrade(previous, tier),
+                        ),
+                    )
+                )
+        spend = amount if event.type in SPEND_TYPES else None
+        if spend is not None:
+            spends[customer_id].append((event.time, spend))
+        run.recorded.append(
+            {
+                "event_id": event.id,
+                "customer_id": customer_id,
+                "event_type": event.type,
+                "occurred_at": event.time,
+                "amount_centimes": spend,
+                "facts": facts.as_json(),
+            }
+        )
+        stored[event.id] = run.recorded[-1]["facts"]
+        earliest[pair] = min(earliest.get(pair, event.time), event.time)
+        run.decided.append((facts, told))
+    await _write_run(session, runtime, run)
+    if converting is not None:
+        await observe(session, runtime, converting)
+        return handled + 1
+    return handled
+
+
+def _decide(
+    event: CloudEvent,
+    account: dict[str, Any],
+    earliest: datetime | None,
+    spends: list[tuple[datetime, int]],
+) -> tuple[Facts, tuple[Tier, Tier] | None]:
+    """The facts ``_record`` would record for this event, and the tier it would set (with
+    the one before), from the account's state and the customer's recorded spends."""
+    data = event.data
+    at = event.time
+    amount = _amount(data)
+    offers = set(account["offers"] or [])
+    if data.get("offer_code"):
+        offers.add(str(data["offer_code"]))
+    current = Tier(account["tier"])
+    evaluated = account["tier_evaluated_at"]
+    change: tuple[Tier, Tier] | None = None
+    tier = current
+    if evaluated is None or at >= evaluated:
+        spend = sum(value for when, value in spends if at - SPEND_WINDOW < when <= at)
+        tier = tier_for(tenure_days(account["registered_at"], at), spend + (amount or 0))
+        change = (tier, current)
+    facts = Facts(
+        event_id=event.id,
+        event_type=event.type,
+        customer_id=event.customerid,
+        occurred_at=at,
+        subject=_subject(event),
+        wilaya_code=account["wilaya_code"] or data.get("wilaya_code"),
+        offers=frozenset(offers),
+        tier=tier,
+        tenure_days=tenure_days(account["registered_at"], at),
+        amount_centimes=amount,
+        first_time=earliest is None or earliest >= at,
+        level=data.get("level") if isinstance(data.get("level"), str) else None,
+        ticket_number=str(data["number"])
+        if event.type.startswith("tickets.") and data.get("number")
+        else None,
+    )
+    return facts, change
+
+
+async def _write_run(session: AsyncSession, runtime: LoyaltyParts, run: _Run) -> None:
+    """The run's campaigns decided and everything it decided written, a few statements in
+    all; the outbox rows in the order ``observe`` one by one would have recorded them."""
+    if run.recorded:
+        await session.execute(
+            pg_insert(recorded_events)
+            .values(pending_event=null())
+            .on_conflict_do_nothing(index_elements=["event_id"]),
+            run.recorded,
+        )
+    if run.waiting:
+        await session.execute(
+            pg_insert(recorded_events)
+            # SQL NULL, not JSON null: ``release_waiting`` looks for ``facts IS NULL``.
+            .values(facts=null())
+            .on_conflict_do_nothing(index_elements=["event_id"]),
+            run.waiting,
+        )
+    if run.tiers:
+        await session.execute(
+            update(accounts)
+            .where(accounts.c.customer_id == bindparam("customer"))
+            .values(tier=bindparam("new_tier"), tier_evaluated_at=bindparam("evaluated")),
+            [
+                {"customer": customer, "new_tier": tier, "evaluated": at}
+                for customer, (tier, at) in sorted(run.tiers.items())
+            ],
+        )
+    granted = await _grant_run(session, [facts for facts, _ in run.decided])
+    told: list[NewEvent] = []
+    for index, (_, tier_events) in enumerate(run.decided):
+        told += tier_events
+        told += granted.get(index, [])
+    await runtime.outbox.record_many(session, told)
+
+
+async def _grant_run(session: AsyncSession, decided: list[Facts]) -> dict[int, list[NewEvent]]:
+    """``run_campaigns`` for each of these facts in their order, at once: the grants'
+    ``loyalty.reward.granted`` by the index of their facts (to be recorded by the caller)."""
+    candidates: list[tuple[int, Campaign, str]] = []
+    indexes: dict[str, CampaignIndex] = session.info.setdefault("loyalty.campaign_index", {})
+    for index, facts in enumerate(decided):
+        if facts.event_type not in indexes:
+            await active_campaigns(session, facts.event_type, facts.occurred_at)
+            cached = session.info["loyalty.campaigns"][facts.event_type]
+            indexes[facts.event_type] = CampaignIndex(cached)
+        # ``refusal`` checks the period too: the same campaigns as ``active_campaigns``.
+        for campaign in indexes[facts.event_type].rewarding(facts):
+            candidates.append((index, campaign, grant_key(campaign, facts)))
+    if not candidates:
+        return {}
+    lc = ledger_entries.c
+    seen = set(
+        await session.scalars(
+            select(lc.source_key).where(lc.source_key == any_(_keys([k for *_, k in candidates])))
+        )
+    )
+    capped = sorted({c.campaign_id for _, c, _ in candidates if c.caps.per_customer is not None})
+    used: dict[tuple[str, str], int] = {}
+    if capped:
+        rows = await session.execute(
+            select(lc.campaign_id, lc.customer_id, func.count().label("used"))
+            .where(
+                lc.campaign_id.in_(capped),
+                lc.customer_id.in_({decided[index].customer_id for index, _, _ in candidates}),
+            )
+            .group_by(lc.campaign_id, lc.customer_id)
+        )
+        used = {(row.campaign_id, row.customer_id): int(row.used) for row in rows.all()}
+    # In order, as one by one: a key granted once (a breached ticket's) is not granted
+    # again, and a per-customer cap counts the grants of the events before. A grant refused
+    # its reservation below counted here too: every later grant of its campaign in this
+    # run is refused as well (a budget or stock that did not fit stays short, a paused
+    # campaign stays paused), so none was kept from a grant it would have had.
+    kept: list[tuple[int, Campaign, str]] = []
+    for index, campaign, key in candidates:
+        if key in seen:
+            continue
+        customer_id = decided[index].customer_id
+        slot = (campaign.campaign_id, customer_id)
+        if (
+            cap_refusal(
+                campaign, CapState(per_customer={customer_id: used.get(slot, 0)}), customer_id
+            )
+            == "per_customer"
+        ):
+            continue
+        seen.add(key)
+        used[slot] = used.get(slot, 0) + 1
+        kept.append((index, campaign, key))
+    if not kept:
+        return {}
+    reserved = await reserve_budgets(session, [(campaign, key) for _, campaign, key in kept])
+    wanted: list[tuple[int, Grant]] = []
+    for index, campaign, key in kept:
+        if key not in reserved:
+            continue
+        facts = decided[index]
+        reward = campaign.reward
+        quantity = granted_quantity(reward, facts.tier)
+        wanted.append(
+            (
+                index,
+                Grant(
+                    customer_id=facts.customer_id,
+                    kind=reward.kind,
+                    quantity=quantity,
+                    label=granted_label(reward, quantity),
+                    source=Source(
+                        key=key,
+                        reason=EntryReason.CAMPAIGN,
+                        event_id=facts.event_id,
+                        campaign_id=campaign.campaign_id,
+                    ),
+                    occurred_at=facts.occurred_at,
+                    speed_mbps=reward.speed_mbps,
+                    ticket={"ticket_id": facts.subject, "ticket_number": facts.ticket_number}
+                    if facts.event_type == "tickets.ticket.escalated"
+                    else None,
+                ),
+            )
+        )
+    written, events = await write_grants(session, [grant for _, grant in wanted])
+    if written:
+        await session.execute(
+            delete(campaign_reservations).where(
+                campaign_reservations.c.source_key == any_(_keys(written))
+            )
+        )
+    told: dict[int, list[NewEvent]] = defaultdict(list)
+    for (index, _), told_event in zip(wanted, events, strict=True):
+        if told_event is not None:
+            told[index].append(told_event)
+    return told
 
 
 async def _record(
@@ -313,7 +669,9 @@ async def run_campaigns(session: AsyncSession, runtime: LoyaltyParts, facts: Fac
         # The entries now stand for their reservations (a rollback keeps the reservations
         # for the retry).
         await session.execute(
-            delete(campaign_reservations).where(campaign_reservations.c.source_key.in_(granted))
+            delete(campaign_reservations).where(
+                campaign_reservations.c.source_key == any_(_keys(granted))
+            )
         )
     return len(granted)
 
@@ -345,7 +703,7 @@ async def reserve_budgets(
         await session.execute(text("SET LOCAL synchronous_commit = off"))
         reserved.update(
             await session.scalars(
-                select(r.source_key).where(r.source_key.in_([key for _, key in wanted]))
+                select(r.source_key).where(r.source_key == any_(_keys([key for _, key in wanted])))
             )
         )
         todo = [(campaign, key) for campaign, key in wanted if key not in reserved]
@@ -404,9 +762,10 @@ async def reserve_budgets(
                 ],
             )
             await session.execute(
-                pg_insert(campaign_reservations)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["source_key"])
+                pg_insert(campaign_reservations).on_conflict_do_nothing(
+                    index_elements=["source_key"]
+                ),
+                rows,
             )
     return reserved
 

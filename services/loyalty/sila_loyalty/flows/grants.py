@@ -175,8 +175,20 @@ async def grant_many(
     """``grant`` for several rewards at once (an event's campaigns): one insert for their
     entries, one for their boosts, one for their events. Returns the source keys written
     (a key already used writes nothing)."""
+    written, events = await write_grants(session, grants, now=now)
+    await runtime.outbox.record_many(session, [e for e in events if e is not None])
+    return written
+
+
+async def write_grants(
+    session: AsyncSession, grants: list[Grant], *, now: datetime | None = None
+) -> tuple[list[str], list[NewEvent | None]]:
+    """The entries (one multi-row insert) and boosts of ``grants``, without their events:
+    returns the source keys written and, for each grant in its order, the
+    ``loyalty.reward.granted`` to record (None when its key was already used), so a batch
+    records them in the order of what triggered them."""
     if not grants:
-        return []
+        return [], []
     now = now or datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for item in grants:
@@ -205,18 +217,20 @@ async def grant_many(
                 "recorded_at": now,
             }
         )
+    # executemany: SQLAlchemy sends the rows as multi-row INSERTs of up to 1,000 rows.
     written = set(
         await session.scalars(
             pg_insert(ledger_entries)
-            .values(rows)
             .on_conflict_do_nothing(index_elements=["source_key"])
-            .returning(ledger_entries.c.source_key)
+            .returning(ledger_entries.c.source_key),
+            rows,
         )
     )
     boost_rows: list[dict[str, Any]] = []
-    events: list[NewEvent] = []
+    events: list[NewEvent | None] = []
     for item, row in zip(grants, rows, strict=True):
         if item.source.key not in written:
+            events.append(None)
             continue
         starts_at = ends_at = None
         if item.kind is RewardKind.SPEED_BOOST:
@@ -258,5 +272,4 @@ async def grant_many(
         )
     if boost_rows:
         await session.execute(insert(boosts), boost_rows)
-    await runtime.outbox.record_many(session, events)
-    return [item.source.key for item in grants if item.source.key in written]
+    return [item.source.key for item in grants if item.source.key in written], events
