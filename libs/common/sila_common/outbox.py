@@ -68,6 +68,9 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
             "id",
             postgresql_where=text("published_at IS NULL"),
         ),
+        # The pending rows in id order: a relay holding several shards claims the oldest
+        # ``relay_batch_size`` of them without reading and sorting every pending row.
+        Index("ix_outbox_pending_id", "id", postgresql_where=text("published_at IS NULL")),
         Index("ix_outbox_published_at", "published_at"),
         # One customer's events: what an erasure deletes from the history.
         Index("ix_outbox_message_key", "message_key"),
