@@ -94,15 +94,19 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
             return problem(404, "not-found", "Not found", "No service answers this path.")
         service, upstream_path = target
         # Whitespace around a field value is not part of it (RFC 9110 5.5); the upstream's
-        # client refuses to send it ("Authorization: Bearer " with an empty token).
-        headers = {
-            k: v.strip(" \t") for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP
+        # client refuses to send it ("Authorization: Bearer " with an empty token). Values go
+        # on as the bytes that came (Starlette read them as latin-1): UTF-8 in a header
+        # (``Idempotency-Key: مفتاح``) is the service's to judge, not a failure of the edge.
+        headers: dict[bytes, bytes] = {
+            k.encode("latin-1"): v.strip(" \t").encode("latin-1")
+            for k, v in request.headers.items()
+            if k.lower() not in HOP_BY_HOP
         }
-        headers.setdefault("x-request-id", new_correlation_id())
+        headers.setdefault(b"x-request-id", new_correlation_id().encode())
         client_ip = request.client.host if request.client else ""
-        headers["x-forwarded-for"] = ", ".join(
+        headers[b"x-forwarded-for"] = ", ".join(
             p for p in (request.headers.get("x-forwarded-for"), client_ip) if p
-        )
+        ).encode("latin-1")
         client = client_holder["client"]
         upstream = client.build_request(
             request.method,

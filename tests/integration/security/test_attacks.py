@@ -310,6 +310,21 @@ async def test_answers_through_the_edge_carry_one_date_and_one_server(edge: str)
     assert len(answer.headers.get_list("server")) == 1
 
 
+async def test_a_header_in_utf8_through_the_edge_is_forwarded_not_a_500(edge: str) -> None:
+    """``Idempotency-Key: مفتاح`` (UTF-8 bytes in a header value, as curl sends them): the
+    edge forwards the bytes as they came, as nginx does, instead of failing on them."""
+    async with httpx.AsyncClient(base_url=edge) as client:
+        answer = await client.get(
+            "/.well-known/jwks.json",
+            headers={
+                "Idempotency-Key": "مفتاح".encode(),
+                "Accept-Language": "ar-DZ, عربي".encode(),
+            },
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["keys"]
+
+
 # -- 9. defaults that failed open ----------------------------------------------------------
 
 
