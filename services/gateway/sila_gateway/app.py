@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sila_common.correlation import new_correlation_id
 from sila_common.problems import MEDIA_TYPE, PROBLEM_BASE
@@ -137,6 +139,23 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
             },
             background=BackgroundTask(answer.aclose),
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # What the edge itself refuses before forwarding (a method it never forwards: TRACE,
+        # PROPFIND): a problem like the services', not Starlette's {"detail": ...}.
+        if exc.status_code == 405:
+            answer = problem(
+                405,
+                "method-not-allowed",
+                "Method not allowed",
+                f"{request.method} is not allowed on {request.url.path}",
+            )
+        else:
+            phrase = HTTPStatus(exc.status_code).phrase
+            answer = problem(exc.status_code, "http-error", phrase, str(exc.detail))
+        answer.headers.update(exc.headers or {})
+        return answer
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, _exc: Exception) -> JSONResponse:

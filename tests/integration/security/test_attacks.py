@@ -325,6 +325,14 @@ async def test_a_header_in_utf8_through_the_edge_is_forwarded_not_a_500(edge: st
     assert answer.json()["keys"]
 
 
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "PURGE"])
+async def test_a_method_the_edge_never_forwards_is_a_problem(edge: str, method: str) -> None:
+    async with httpx.AsyncClient(base_url=edge) as client:
+        answer = await client.request(method, "/v1/tickets")
+    assert answer.status_code == 405, answer.text
+    assert problem_of(answer)["status"] == 405
+
+
 # -- 9. defaults that failed open ----------------------------------------------------------
 
 
