@@ -317,8 +317,8 @@ async def test_a_header_in_utf8_through_the_edge_is_forwarded_not_a_500(edge: st
         answer = await client.get(
             "/.well-known/jwks.json",
             headers={
-                "Idempotency-Key": "مفتاح".encode(),
-                "Accept-Language": "ar-DZ, عربي".encode(),
+                b"Idempotency-Key": "مفتاح".encode(),
+                b"Accept-Language": "ar-DZ, عربي".encode(),
             },
         )
     assert answer.status_code == 200, answer.text
