@@ -42,7 +42,6 @@ from sila_identity.auth.passwords import hash_password
 from sila_local.processes import free_port, python_command
 
 OFFER = "IDOOM_FIBRE_100M"
-BILL_RUN_GOAL_SECONDS = 600.0
 MILLION = 1_000_000
 
 

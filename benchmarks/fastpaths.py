@@ -40,6 +40,7 @@ import httpx
 from benchmarks import identity as identity_bench
 from benchmarks.harness import BenchEnv, Row, median, percentile
 from benchmarks.served import (
+    BENCH_OTP_TRANSPORT_KEY,
     LoadResult,
     Request,
     Served,
@@ -50,6 +51,7 @@ from benchmarks.served import (
     serve_service,
     serve_worker,
 )
+from sila_common.otp_transport import TransportKey
 from sila_identity.auth.passwords import hash_password
 
 ROUNDS = 3
@@ -542,7 +544,7 @@ async def sms_path(env: BenchEnv) -> list[Row]:
                 "SILA_NOTIFY_QUIET_HOURS_END": "00:00",
             }
             async with (
-                serve_service(env, "notify", database_url=url, extra=extra, port=port),
+                serve_service(env, "notify", database_url=url, extra=extra, port=port) as api,
                 serve_worker(env, "notify", "relay", database_url=url, extra=extra) as relay,
                 serve_worker(env, "notify", "consume", database_url=url, extra=extra) as consume,
             ):
@@ -561,7 +563,8 @@ async def sms_path(env: BenchEnv) -> list[Row]:
                     )
 
                 try:
-                    warm = _otp_event(0)
+                    key = TransportKey.from_secret(BENCH_OTP_TRANSPORT_KEY)
+                    warm = _otp_event(0, key)
                     await producer.send_and_wait(
                         topic_for("identity"), warm.to_bytes(), key=warm.customerid.encode()
                     )
@@ -570,10 +573,15 @@ async def sms_path(env: BenchEnv) -> list[Row]:
                         return await sent() >= 1
 
                     await wait_for(warmed, 120, "the warm-up code sent")
-                    events = [_otp_event(n) for n in range(1, count + 1)]
+                    events = [_otp_event(n, key) for n in range(1, count + 1)]
                     spies = [
                         profile_pid(child.process.pid, f"sms-{child.name}", 8)
                         for child in (relay, consume)
+                        if child.process is not None
+                    ] + [
+                        profile_pid(child.process.pid, f"sms-{label}", 8)
+                        for label, served in (("api", api), ("smsc", smsc))
+                        for child in served.children[:1]
                         if child.process is not None
                     ]
                     first = datetime.now(UTC)

@@ -69,7 +69,10 @@ def _phone(n: int) -> str:
 _TRANSPORT_KEY = TransportKey.from_secret(get_settings().otp_transport_key.get_secret_value())
 
 
-def _otp_event(n: int) -> CloudEvent:
+def _otp_event(n: int, key: TransportKey | None = None) -> CloudEvent:
+    """A one-time-code event as identity publishes it, sealed with ``key`` (default: the
+    key this process's notify settings name)."""
+    key = key or _TRANSPORT_KEY
     customer_id = str(uuid.uuid4())
     now = datetime.now(UTC)
     return CloudEvent(
@@ -84,12 +87,12 @@ def _otp_event(n: int) -> CloudEvent:
             "customer_id": customer_id,
             "phone": _phone(n),
             # Sealed for notify as identity seals it (notify opens it when it plans the SMS).
-            "sealed_code": _TRANSPORT_KEY.seal(
+            "sealed_code": key.seal(
                 f"{random.randrange(1_000_000):06d}",  # noqa: S311 - not a real code
                 customer_id=customer_id,
                 phone=_phone(n),
             ),
-            "key_id": _TRANSPORT_KEY.key_id,
+            "key_id": key.key_id,
             "expires_at": (now + timedelta(minutes=5)).isoformat(),
             "language": ("fr", "ar", "en")[n % 3],
         },

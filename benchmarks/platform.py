@@ -151,7 +151,7 @@ async def relay_throughput(env: BenchEnv) -> list[Row]:
     await relay.start()
     await relay.hold_shards()
     started = time.perf_counter()
-    while await relay.publish_batch():
+    while await relay.publish_pending():
         pass
     relay_seconds = time.perf_counter() - started
     await relay.stop()

@@ -40,7 +40,10 @@ from sila_local.processes import Child, free_port, python_command, wait_for_port
 
 LOG_DIR = Path("var/bench")
 # Production refuses the development secrets; the bench sets throwaway ones.
+# Identity seals one-time codes for notify with it (the bench seals its own OTP events with it).
+BENCH_OTP_TRANSPORT_KEY = "bench-only otp transport key, not a secret"
 PROD_SECRETS = {
+    "SILA_OTP_TRANSPORT_KEY": BENCH_OTP_TRANSPORT_KEY,
     "SILA_NOTIFY_OTP_SEALING_KEY": "bench-only sealing key, not a secret",
     "SILA_IDENTITY_SIGNING_KEY_PASSPHRASE": "bench-only passphrase, not a secret",
     "SILA_IDENTITY_OTP_SECRET": "bench-only otp secret, not a secret",

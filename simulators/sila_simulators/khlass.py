@@ -9,7 +9,7 @@ refunds with ``POST /api/v1/payments/{id}/refunds``. ``GET /api/v1/report`` list
 transactions. The CCP key is never kept nor logged; a payment keeps the masked account.
 
 Test accounts and failures: simulators/README.md. Run it:
-``python -m sila_simulators khlass --port 13021``.
+``python -m sila_simulators khlass --port 8016``.
 """
 
 from __future__ import annotations
@@ -314,7 +314,7 @@ def create_app(khlass: Khlass | None = None) -> Starlette:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = base_argument_parser("Khlass (CCP) payment simulator", 13021)
+    parser = base_argument_parser("Khlass (CCP) payment simulator", 8016)
     parser.add_argument("--api-key", default="sila-khlass-key")
     parser.add_argument("--session-seconds", type=float, default=600.0)
     parser.add_argument("--code-seconds", type=float, default=120.0)

@@ -14,7 +14,7 @@ What a test card does is in simulators/README.md. ``/_sim/*`` is the simulator's
 ``GET /_sim/report`` is the day's transactions (SATIM's settlement file, as JSON).
 Card numbers are never logged nor kept: an order keeps the masked PAN only.
 
-Run it: ``python -m sila_simulators satim --port 13020``.
+Run it: ``python -m sila_simulators satim --port 8015``.
 """
 
 from __future__ import annotations
@@ -415,7 +415,7 @@ def create_app(gateway: Gateway | None = None) -> Starlette:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = base_argument_parser("SATIM-compatible payment gateway simulator", 13020)
+    parser = base_argument_parser("SATIM-compatible payment gateway simulator", 8015)
     parser.add_argument("--username", default="sila")
     parser.add_argument("--password", default="sila-secret")
     parser.add_argument("--session-seconds", type=float, default=600.0)

@@ -199,9 +199,9 @@ class EventConsumer(Generic[SettingsT]):
     async def _apply_all(
         self, session: AsyncSession, todo: list[tuple[CloudEvent, Handler[SettingsT]]]
     ) -> None:
-        """Each event to its handler, in order. A handler with a ``many`` attribute (a batch
-        version, for read models that write no events) takes each run of consecutive events
-        it handles in one call: one statement for the run instead of one per event; each
+        """Each event to its handler, in order. A handler with a ``many`` attribute (its batch
+        version, leaving what the handler would leave event by event: the per-record fallback
+        calls the handler) takes each run of consecutive events it handles in one call; each
         event still gets its consumer span, in its own trace."""
         start = 0
         while start < len(todo):

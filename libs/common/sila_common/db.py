@@ -60,17 +60,12 @@ def as_utc(moment: datetime | None) -> datetime | None:
 class UtcDateTime(TypeDecorator[datetime]):
     """``TIMESTAMP WITH TIME ZONE`` that always reads back aware.
 
-    PostgreSQL returns aware values; SQLite keeps no offset and returns naive ones, which
-    were written in UTC: they are read back as UTC, so no caller has to fix them.
+    asyncpg returns aware values; a naive one (raw SQL through another driver) is taken to
+    be UTC, so no caller has to fix them.
     """
 
     impl = DateTime(timezone=True)
     cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is not None and dialect.name == "sqlite":
-            return value.astimezone(UTC)
-        return value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return as_utc(value) if value is not None else None

@@ -16,16 +16,27 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
-from sqlalchemy import Text, cast, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import (
+    SmallInteger,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from sila_common.aio import wait_or_timeout
 from sila_common.db import rows_affected
@@ -40,6 +51,8 @@ ADVISORY_NAMESPACE = 0x5117A  # "sila": keeps our advisory locks apart from anyo
 BROKER_CHECK_SECONDS = 10.0
 BROKER_PROBE_SECONDS = 3.0
 PURGE_EVERY_SECONDS = 600.0
+# Batches published per call before the shards, the broker and the history are looked at.
+PIPELINE_MAX_BATCHES = 20
 
 
 class OutboxRelay:
@@ -81,7 +94,7 @@ class OutboxRelay:
                 if self.producer is None:
                     await self.start()
                 await self.hold_shards()
-                published = await self.publish_batch()
+                published = await self.publish_pending()
                 await self._maybe_check_broker()
             except (KafkaError, OSError, ConnectionError) as exc:
                 log.warning("relay.broker_unavailable", error=str(exc))
@@ -142,16 +155,133 @@ class OutboxRelay:
     # -- publishing ----------------------------------------------------------------------
     async def publish_batch(self) -> int:
         """Publish one batch of pending rows; returns how many were published."""
-        if not self.owned_shards:
+        batch = await self._send_batch()
+        if batch is None:
             return 0
+        return await self._finish_batch(batch)
+
+    async def publish_pending(self, *, max_batches: int = PIPELINE_MAX_BATCHES) -> int:
+        """Publish batches until none is pending (or ``max_batches``), two at a time.
+
+        The next batch is read and handed to the producer while the previous one's acks are
+        in flight: its rows are locked by the previous batch's open transaction, so ``SKIP
+        LOCKED`` reads the rows after them, and the producer queues the records behind the
+        previous batch's on each partition (per-key order as with one batch). A batch is
+        marked published only after every earlier one was: when one fails, the batch after
+        it is rolled back too and both go out again in id order (duplicates, absorbed by the
+        idempotent consumers; never a loss).
+        """
+        total = 0
+        in_flight: _Batch | None = None
+        try:
+            for _ in range(max_batches):
+                following = await self._send_batch()
+                if in_flight is not None:
+                    previous, in_flight = in_flight, following
+                    total += await self._finish_batch(previous)
+                else:
+                    in_flight = following
+                if in_flight is None:
+                    break
+            if in_flight is not None:
+                last, in_flight = in_flight, None
+                total += await self._finish_batch(last)
+        finally:
+            if in_flight is not None:
+                await in_flight.abandon()
+        return total
+
+    async def _send_batch(self) -> _Batch | None:
+        """Claim the next pending rows in a transaction left open, and send them."""
+        if not self.owned_shards:
+            return None
         producer = self.producer
         if producer is None:
             raise RuntimeError("relay not started")
+        conn = await self.engine.connect()
+        transaction = await conn.begin()
+        batch = _Batch(conn, transaction)
+        try:
+            rows = (
+                await conn.execute(self._claim_query, {"shards": sorted(self.owned_shards)})
+            ).all()
+            if not rows:
+                await batch.abandon()
+                return None
+            # Read before sending: any offset the broker hands out afterwards must be higher.
+            batch.known = await self._known_offsets(conn)
+            batch.ids = [row.id for row in rows]
+            send = producer.send
+            for row in rows:
+                headers = [("content-type", b"application/cloudevents+json")]
+                # Copies of envelope attributes for tools that read only headers.
+                if row.correlationid:
+                    headers.append(("correlationid", str(row.correlationid).encode()))
+                if row.traceparent:
+                    headers.append(("traceparent", str(row.traceparent).encode()))
+                batch.acks.append(
+                    await send(
+                        row.topic,
+                        value=str(row.body).encode(),
+                        key=row.message_key.encode(),
+                        headers=headers,
+                    )
+                )
+        except BaseException:
+            await batch.abandon()
+            raise
+        return batch
+
+    async def _finish_batch(self, batch: _Batch) -> int:
+        """Wait for the batch's acks, then mark its rows and remember the offsets: one
+        statement, one commit."""
+        try:
+            metadata = await asyncio.gather(*batch.acks)
+            highest: dict[tuple[str, int], int] = {}
+            lowest: dict[tuple[str, int], int] = {}
+            for record in metadata:
+                tp = (record.topic, record.partition)
+                highest[tp] = max(highest.get(tp, -1), record.offset)
+                lowest[tp] = min(lowest.get(tp, record.offset), record.offset)
+            known = batch.known
+            lost = any(lowest[tp] <= known[tp] for tp in lowest if tp in known)
+            # Sorted, so that relays writing the same partitions lock their rows in one order.
+            ordered = sorted(highest.items())
+            await batch.conn.execute(
+                self._mark_statement,
+                {
+                    "ids": batch.ids,
+                    "now": datetime.now(UTC),
+                    "topics": [t for (t, _), _ in ordered],
+                    "partitions": [p for (_, p), _ in ordered],
+                    "offsets": [o for _, o in ordered],
+                },
+            )
+            await batch.transaction.commit()
+        finally:
+            await batch.abandon()
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(batch.ids))
+        if lost:
+            await self.replay(reason="offsets_went_backwards")
+        return len(batch.ids)
+
+    @functools.cached_property
+    def _claim_query(self) -> Any:
         outbox = self.tables.outbox
         envelope = outbox.c.envelope
+        # The ids first, sorted alone (a sort of whole rows computed the envelope's text for
+        # every pending row before the limit: 110 ms a batch of 500 with 20,000 pending).
+        claimed = (
+            select(outbox.c.id)
+            .where(outbox.c.published_at.is_(None))
+            .where(outbox.c.shard == any_(bindparam("shards", type_=ARRAY(SmallInteger))))
+            .order_by(outbox.c.id)
+            .limit(self.settings.relay_batch_size)
+            .with_for_update(skip_locked=True)
+        )
         # The envelope as the database's text (no JSON decoding and re-encoding per row in
         # Python) and the two attributes copied into headers, read by the database.
-        query = (
+        return (
             select(
                 outbox.c.id,
                 outbox.c.topic,
@@ -160,45 +290,26 @@ class OutboxRelay:
                 envelope["correlationid"].as_string().label("correlationid"),
                 envelope["traceparent"].as_string().label("traceparent"),
             )
-            .where(outbox.c.published_at.is_(None))
+            .where(outbox.c.id.in_(claimed))
             .order_by(outbox.c.id)
-            .where(outbox.c.shard.in_(sorted(self.owned_shards)))
-            .limit(self.settings.relay_batch_size)
-            .with_for_update(skip_locked=True)
         )
-        async with self.engine.begin() as conn:
-            rows = (await conn.execute(query)).all()
-            if not rows:
-                return 0
-            # Read before sending: any offset the broker hands out afterwards must be higher.
-            known = await self._known_offsets(conn)
-            pending = []
-            for row in rows:
-                headers = [("content-type", b"application/cloudevents+json")]
-                # Copies of envelope attributes for tools that read only headers.
-                if row.correlationid:
-                    headers.append(("correlationid", str(row.correlationid).encode()))
-                if row.traceparent:
-                    headers.append(("traceparent", str(row.traceparent).encode()))
-                pending.append(
-                    await producer.send(
-                        row.topic,
-                        value=str(row.body).encode(),
-                        key=row.message_key.encode(),
-                        headers=headers,
-                    )
-                )
-            metadata = await asyncio.gather(*pending)
-            lost = await self._remember_offsets(conn, metadata, known)
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([row.id for row in rows]))
-                .values(published_at=datetime.now(UTC))
-            )
-        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
-        if lost:
-            await self.replay(reason="offsets_went_backwards")
-        return len(rows)
+
+    @functools.cached_property
+    def _mark_statement(self) -> Any:
+        """Mark the rows published and keep the highest offset seen per partition (several
+        relays may write the same partition), in one round trip."""
+        outbox = self.tables.outbox.name
+        offsets = self.tables.partition_offsets.name
+        return text(
+            f"WITH marked AS (UPDATE {outbox} SET published_at = CAST(:now AS timestamptz)"  # noqa: S608 - table names
+            f" WHERE id = ANY(CAST(:ids AS bigint[])))"
+            f" INSERT INTO {offsets} (topic, partition, last_offset, updated_at)"
+            f" SELECT t, p, o, CAST(:now AS timestamptz) FROM unnest(CAST(:topics AS varchar[]),"
+            f" CAST(:partitions AS integer[]), CAST(:offsets AS bigint[])) AS u(t, p, o)"
+            f" ON CONFLICT (topic, partition) DO UPDATE SET"
+            f" last_offset = greatest({offsets}.last_offset, excluded.last_offset),"
+            f" updated_at = excluded.updated_at"
+        )
 
     async def _known_offsets(self, conn: AsyncConnection) -> dict[tuple[str, int], int]:
         offsets = self.tables.partition_offsets
@@ -206,36 +317,6 @@ class OutboxRelay:
             (row.topic, row.partition): row.last_offset
             for row in (await conn.execute(select(offsets))).all()
         }
-
-    async def _remember_offsets(
-        self, conn: AsyncConnection, metadata: Sequence[Any], known: dict[tuple[str, int], int]
-    ) -> bool:
-        """Store the highest offset per partition; True when the broker went backwards."""
-        highest: dict[tuple[str, int], int] = {}
-        lowest: dict[tuple[str, int], int] = {}
-        for record in metadata:
-            tp = (record.topic, record.partition)
-            highest[tp] = max(highest.get(tp, -1), record.offset)
-            lowest[tp] = min(lowest.get(tp, record.offset), record.offset)
-        offsets = self.tables.partition_offsets
-        lost = any(lowest[tp] <= known[tp] for tp in lowest if tp in known)
-        now = datetime.now(UTC)
-        values = [
-            {"topic": t, "partition": p, "last_offset": o, "updated_at": now}
-            for (t, p), o in highest.items()
-        ]
-        stmt = insert(offsets).values(values)
-        # Several relays may write the same partition: keep the highest offset seen.
-        await conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["topic", "partition"],
-                set_={
-                    "last_offset": func.greatest(offsets.c.last_offset, stmt.excluded.last_offset),
-                    "updated_at": now,
-                },
-            )
-        )
-        return lost
 
     # -- broker data loss ----------------------------------------------------------------
     async def _maybe_check_broker(self) -> None:
@@ -339,3 +420,26 @@ async def refresh_outbox_gauges(engine: AsyncEngine, tables: MessagingTables, se
     OUTBOX_OLDEST_AGE.labels(service).set(
         (datetime.now(UTC) - oldest).total_seconds() if oldest else 0
     )
+
+
+class _Batch:
+    """One claimed batch: its open transaction, its rows' ids, the acks awaited."""
+
+    def __init__(self, conn: AsyncConnection, transaction: AsyncTransaction) -> None:
+        self.conn = conn
+        self.transaction = transaction
+        self.ids: list[int] = []
+        self.acks: list[asyncio.Future[Any]] = []
+        self.known: dict[tuple[str, int], int] = {}
+        self._closed = False
+
+    async def abandon(self) -> None:
+        """Roll back what was not committed and give the connection back (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.transaction.is_active:
+                await self.transaction.rollback()
+        finally:
+            await self.conn.close()

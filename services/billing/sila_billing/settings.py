@@ -17,12 +17,13 @@ class BillingSettings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     # Where the portal shows the payment's result after the confirmation.
     portal_payment_url: str = "http://127.0.0.1:8000/espace-client/paiements/{payment_id}"
-    # SATIM (CIB and Edahabia). The simulator's defaults in dev; the real gateway in prod.
-    satim_url: str = "http://127.0.0.1:13020"
+    # SATIM (CIB and Edahabia). The defaults are make run's simulators (sila_simulators), on
+    # the base port 8000; the real gateway in prod.
+    satim_url: str = "http://127.0.0.1:8015"
     satim_username: str = "sila"
     satim_password: SecretStr = SecretStr("sila-secret")
     # Khlass (CCP).
-    khlass_url: str = "http://127.0.0.1:13021"
+    khlass_url: str = "http://127.0.0.1:8016"
     khlass_api_key: SecretStr = SecretStr("sila-khlass-key")
     provider_timeout_seconds: float = Field(default=10.0, gt=0)
     # A pending payment not confirmed by then is settled by asking the provider.

@@ -1,9 +1,10 @@
 """Which service answers which path prefix: the one routing table of the edge.
 
 ``ROUTES`` is the only list. The development gateway routes with it, and the production
-nginx's locations are generated from it (``python -m sila_gateway nginx`` rewrites the
-generated block of deploy/nginx/nginx.conf; a test fails when the file is stale), so the
-two edges cannot drift apart. A path no prefix names (``/metrics``, ``/docs``, a service's
+nginx's locations and the Kubernetes Ingress's paths are generated from it (``python -m
+sila_gateway edges`` rewrites the generated blocks of deploy/nginx/nginx.conf and
+deploy/k8s/ingress.yaml; a test fails when either is stale), so the edges cannot drift
+apart. A path no prefix names (``/metrics``, ``/docs``, a service's
 operations pages) is not reachable from outside.
 """
 

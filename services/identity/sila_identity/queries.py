@@ -46,21 +46,29 @@ from sila_identity.tables import contracts, customers
 CANDIDATES = 200
 
 
-async def by_phone(session: AsyncSession, e164: str) -> list[Any]:
-    """The customer whose phone it is first, then those holding it as a contract's line; one
-    statement (two index probes whose ids are joined to customers by primary key).
-    """
+def _by_phone_statement() -> Any:
+    phone = bindparam("phone", type_=customers.c.phone.type)
     ids = union(
-        select(customers.c.id).where(customers.c.phone == e164),
-        select(contracts.c.customer_id).where(contracts.c.line_number == e164),
+        select(customers.c.id).where(customers.c.phone == phone),
+        select(contracts.c.customer_id).where(contracts.c.line_number == phone),
     )
-    own = customers.c.phone == e164
-    query = (
+    own = customers.c.phone == phone
+    return (
         select(customers)
         .where(customers.c.id.in_(ids))
         .order_by(case((own, 0), else_=1), customers.c.id)
     )
-    return list((await session.execute(query)).all())
+
+
+# Built once: building the statement per request was 10 % of a look-up's CPU (py-spy).
+BY_PHONE = _by_phone_statement()
+
+
+async def by_phone(session: AsyncSession, e164: str) -> list[Any]:
+    """The customer whose phone it is first, then those holding it as a contract's line; one
+    statement (two index probes whose ids are joined to customers by primary key).
+    """
+    return list((await session.execute(BY_PHONE, {"phone": e164})).all())
 
 
 async def by_contract(session: AsyncSession, number: str) -> list[Any]:

@@ -16,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sila_common.service import Runtime
 from sila_tickets.domain.agencies import Agency, hours_from_document, periods_from_document
 from sila_tickets.domain.calendar import (
     Holiday,
@@ -33,6 +32,7 @@ from sila_tickets.domain.sla import (
     TicketCategory,
     TicketPriority,
 )
+from sila_tickets.runtime import TicketsRuntime
 from sila_tickets.tables import (
     agencies,
     calendar_holidays,
@@ -185,5 +185,5 @@ def _fresh(loaded_at: float) -> bool:
     return time.monotonic() - loaded_at < CACHE_SECONDS
 
 
-def reference_of(runtime: Runtime[Any]) -> Reference:
+def reference_of(runtime: TicketsRuntime) -> Reference:
     return runtime.collaborators.get_or_make(Reference, Reference)

@@ -1,28 +1,18 @@
-"""The reference rows the migration loads: subcategories, SLA policies, queues, questionnaires.
+"""Reference-row shapes: an SLA policy's key and row (the admin API writes them), the data
+folder (the field study's questionnaire) and the post-resolution survey's document.
 
-Kept as functions of the domain's seed data so the migration and the tests agree.
+Migration 0002 carries its own frozen copy of the rows it loaded; it does not import this.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sila_tickets.domain.catalogue import SUBCATEGORIES
-from sila_tickets.domain.routing import QUEUES, AssignmentStrategy
-from sila_tickets.domain.sla import SlaPolicy, default_policies
+from sila_tickets.domain.sla import SlaPolicy
 
 DATA_DIR = Path(__file__).parent / "data"
-THESIS_QUESTIONNAIRE = "thesis-2025"
-TICKET_SURVEY = "ticket-satisfaction"
-
-QUEUE_LABELS = {
-    "technical": "Service technique",
-    "billing": "Facturation et administratif",
-    "commercial": "Service commercial",
-}
 
 
 def policy_key(category: str, subcategory: str | None, priority: str | None) -> str:
@@ -41,32 +31,6 @@ def policy_row(policy: SlaPolicy, now: datetime) -> dict[str, Any]:
         "resolution_amount": policy.resolution.amount,
         "updated_at": now,
     }
-
-
-def policy_rows() -> list[dict[str, Any]]:
-    now = datetime.now(UTC)
-    return [policy_row(policy, now) for policy in default_policies()]
-
-
-def subcategory_rows() -> list[dict[str, Any]]:
-    return [
-        {
-            "code": sub.code,
-            "category": sub.category.value,
-            "label_fr": sub.label_fr,
-            "label_en": sub.label_en,
-            "script": [question.as_document() for question in sub.script],
-            "active": True,
-        }
-        for sub in SUBCATEGORIES
-    ]
-
-
-def queue_rows() -> list[dict[str, Any]]:
-    return [
-        {"code": code, "label": QUEUE_LABELS[code], "strategy": AssignmentStrategy.ROUND_ROBIN}
-        for code in QUEUES
-    ]
 
 
 def ticket_survey_document() -> dict[str, Any]:
@@ -98,19 +62,3 @@ def ticket_survey_document() -> dict[str, Any]:
             {"key": "comment", "text": "Un commentaire ?", "type": "open"},
         ],
     }
-
-
-def questionnaire_rows() -> list[dict[str, Any]]:
-    now = datetime.now(UTC)
-    thesis = json.loads((DATA_DIR / "questionnaire-thesis.json").read_text(encoding="utf-8"))
-    survey = ticket_survey_document()
-    return [
-        {
-            "code": code,
-            "title": doc["title"],
-            "language": doc["language"],
-            "document": doc,
-            "created_at": now,
-        }
-        for code, doc in ((TICKET_SURVEY, survey), (THESIS_QUESTIONNAIRE, thesis))
-    ]

@@ -32,7 +32,6 @@ class Purpose(enum.StrEnum):
 
 
 OPEN: Final = frozenset({PaymentState.CREATED, PaymentState.PENDING})
-FINAL: Final = frozenset({PaymentState.FAILED, PaymentState.EXPIRED, PaymentState.REFUNDED})
 
 TRANSITIONS: Final[dict[PaymentState, frozenset[PaymentState]]] = {
     PaymentState.CREATED: frozenset(

@@ -11,13 +11,12 @@ minute the issue allows; other services rely on the agents' short token life).
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.auth import Principal
-from sila_common.service import Runtime
+from sila_identity.runtime import IdentityRuntime
 from sila_identity.tables import agents, customers, partners
 
 # Beyond this many remembered accounts, the memory starts again (bounded, no LRU needed).
@@ -77,7 +76,7 @@ async def _usable(session: AsyncSession, principal: Principal) -> bool:
     return row is not None and row.erased_at is None
 
 
-def forget_account(runtime: Runtime[Any], account: str) -> None:
+def forget_account(runtime: IdentityRuntime, account: str) -> None:
     """After committing a change to an account's standing: this process asks again."""
     checks = runtime.collaborators.find(AccountChecks)
     if checks is not None:

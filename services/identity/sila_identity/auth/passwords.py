@@ -1,9 +1,9 @@
 """Agent passwords and partners' secrets, hashed with argon2id.
 
-Verifying costs tens of milliseconds of CPU by design. ``check_password`` runs it in a worker
-thread, at most ``PasswordChecker.concurrency`` at a time: on the event loop, a burst of
-unauthenticated token requests would stall every other request of the process, and without
-a bound it would take every core.
+Verifying costs tens of milliseconds of CPU by design. ``PasswordChecker.verify`` runs it in
+a worker thread, at most ``PasswordChecker.concurrency`` at a time: on the event loop, a
+burst of unauthenticated token requests would stall every other request of the process,
+and without a bound it would take every core.
 """
 
 from __future__ import annotations

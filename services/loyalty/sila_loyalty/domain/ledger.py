@@ -101,10 +101,6 @@ def expiring_now(
     }
 
 
-def local_day(instant: datetime) -> date:
-    return instant.astimezone(ALGIERS).date()
-
-
 def tenure_days(since: datetime | None, at: datetime) -> int:
     if since is None:
         return 0

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from sila_common.auth import Principal, require_scope
 from sila_common.db import newest_first
+from sila_common.destinations import check_destination
 from sila_common.inputs import decode_time_cursor
 from sila_common.pagination import KeysetPage, next_time_cursor
 from sila_common.problems import Unprocessable
@@ -35,7 +36,6 @@ from sila_notify.flows.subscriptions import (
     owner_scopes,
     visible_subscription,
 )
-from sila_notify.flows.webhooks.destinations import check_destination
 from sila_notify.tables import webhook_attempts, webhook_deliveries, webhook_subscriptions
 
 router = APIRouter(prefix="/v1/webhook-subscriptions", tags=["webhooks"])

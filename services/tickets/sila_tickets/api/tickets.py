@@ -38,12 +38,6 @@ router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
 Queue = Literal["technical", "billing", "commercial"]
 Channel = Literal["agency", "call_centre", "web", "app", "social", "email", "partner"]
-# Kept for callers of the skeleton's name.
-QUEUE_BY_CATEGORY = {
-    "technical": "technical",
-    "administrative": "billing",
-    "commercial": "commercial",
-}
 
 
 class TicketCreate(BaseModel):

@@ -34,7 +34,6 @@ class Actor(enum.StrEnum):
 
 
 INITIAL = Status.ACKNOWLEDGED
-TERMINAL = frozenset({Status.CLOSED, Status.REJECTED, Status.CANCELLED})
 # Open: the commitment still runs (or is paused); the ticket is in someone's backlog.
 OPEN = frozenset({Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.PENDING_CUSTOMER, Status.HELD})
 # The SLA clock stops while the ticket waits on the customer, and between a resolution

@@ -6,21 +6,13 @@ Functions taking a ``session`` run inside the caller's transaction (another use 
 the others open their own.
 """
 
-from sila_tickets.flows.assignment import assign, assign_ticket, open_loads
+from sila_tickets.flows.assignment import assign_ticket
 from sila_tickets.flows.incidents import declare_incident, resolve_incident
-from sila_tickets.flows.lifecycle import move_ticket, sla_dates, survey_url, transition
-from sila_tickets.flows.notes import add_note, note_ticket
+from sila_tickets.flows.lifecycle import move_ticket, transition
+from sila_tickets.flows.notes import note_ticket
 from sila_tickets.flows.opening import NewTicket, next_number, open_ticket, open_ticket_once
-from sila_tickets.flows.scripts import ScriptAnswers, checked_script, record_script_answers
-from sila_tickets.flows.shared import (
-    SCHEDULER,
-    SYSTEM,
-    Caller,
-    history_of,
-    load_ticket,
-    partner_of,
-    spans,
-)
+from sila_tickets.flows.scripts import record_script_answers
+from sila_tickets.flows.shared import Caller, history_of, load_ticket
 from sila_tickets.flows.surveys import answer_survey, create_questionnaire, respond
 from sila_tickets.flows.tmf621 import (
     change_trouble_ticket,
@@ -30,17 +22,11 @@ from sila_tickets.flows.tmf621 import (
 )
 
 __all__ = [
-    "SCHEDULER",
-    "SYSTEM",
     "Caller",
     "NewTicket",
-    "ScriptAnswers",
-    "add_note",
     "answer_survey",
-    "assign",
     "assign_ticket",
     "change_trouble_ticket",
-    "checked_script",
     "create_questionnaire",
     "declare_incident",
     "history_of",
@@ -48,18 +34,13 @@ __all__ = [
     "move_ticket",
     "next_number",
     "note_ticket",
-    "open_loads",
     "open_ticket",
     "open_ticket_once",
     "open_trouble_ticket",
-    "partner_of",
     "record_script_answers",
     "register_listener",
     "remove_listener",
     "resolve_incident",
     "respond",
-    "sla_dates",
-    "spans",
-    "survey_url",
     "transition",
 ]

@@ -23,8 +23,6 @@ from sila_tickets.tables import (
     tickets,
 )
 
-SCHEDULER = "system:scheduler"
-
 
 @dataclass(frozen=True)
 class Caller:

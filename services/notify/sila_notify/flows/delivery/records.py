@@ -42,43 +42,6 @@ async def load(session: AsyncSession, message_id: str, *, lock: bool = False) ->
     return (await session.execute(query)).one_or_none()
 
 
-async def mark_sent(
-    session: AsyncSession,
-    outbox: Outbox,
-    row: Any,
-    *,
-    attempt_id: str,
-    provider_message_id: str | None,
-    delivered: bool,
-) -> bool:
-    now = datetime.now(UTC)
-    values: dict[str, Any] = {
-        "state": "delivered" if delivered else "sent",
-        "sent_at": now,
-        "provider_message_id": provider_message_id,
-        "provider_reason": None,
-        "sending_since": None,
-    }
-    if delivered:
-        values["delivered_at"] = now
-    if row.lane == "otp":
-        values["body"] = REDACTED
-        values["sealed_body"] = None
-    result = await session.execute(
-        update(messages)
-        .where(
-            messages.c.id == row.id,
-            messages.c.attempt_id == attempt_id,
-            messages.c.state == "sending",
-        )
-        .values(**values)
-    )
-    if not rows_affected(result):
-        return False
-    await outbox.record_many(session, [sent_event(row)])
-    return True
-
-
 @dataclass(frozen=True)
 class Sent:
     """A provider's acceptance of one claimed message, to record."""

@@ -23,12 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.aio import wait_or_timeout
 from sila_common.db import as_utc, rows_affected
+from sila_common.destinations import check_destination
 from sila_common.outbox import Outbox
 from sila_common.settings import Profile
 from sila_notify.domain.webhook_policy import DestinationRefused, next_retry_delay
 from sila_notify.domain.webhook_signature import webhook_headers
 from sila_notify.events import WEBHOOK_SUBSCRIPTION_DISABLED, WebhookSubscriptionDisabled
-from sila_notify.flows.webhooks.destinations import check_destination
 from sila_notify.flows.webhooks.fanout import payload_now
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import webhook_attempts, webhook_deliveries, webhook_subscriptions
