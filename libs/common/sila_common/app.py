@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.datastructures import Headers, MutableHeaders
@@ -93,7 +94,12 @@ def create_app(
         description=definition.description,
         version="0.1.0",
         lifespan=lifespan,
+        # The pages are ours (below): FastAPI's name the document as /openapi.json, which
+        # the edge does not route (it serves this service's as /<service>/openapi.json).
+        docs_url=None,
+        redoc_url=None,
     )
+    _add_api_pages(app)
     install_problem_handlers(app)
     app.add_middleware(CorrelationAndMetrics, service=definition.name)
     instrument_app(app, tracer_provider)
@@ -144,6 +150,20 @@ class CorrelationAndMetrics:
             HTTP_LATENCY.labels(self.service, scope["method"], template, str(status)).observe(
                 time.perf_counter() - started
             )
+
+
+def _add_api_pages(app: FastAPI) -> None:
+    """/docs and /redoc naming the OpenAPI document relative to themselves: the browser asks
+    for /<service>/openapi.json behind the edge (/<service>/docs), /openapi.json on the
+    service itself."""
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="openapi.json", title=f"{app.title} - Swagger UI")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="openapi.json", title=f"{app.title} - ReDoc")
 
 
 def _operations_router(definition: ServiceDefinition[Any]) -> APIRouter:

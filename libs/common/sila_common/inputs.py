@@ -10,6 +10,7 @@ shows "gpj.exe" as "exe.jpg").
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from datetime import UTC, date, datetime
@@ -111,12 +112,15 @@ def _is_bigint(value: Any) -> bool:
 
 
 class RefuseNul:
-    """ASGI middleware: a NUL character anywhere in the request is a 422 problem.
+    """ASGI middleware: a NUL character anywhere in the request is a 422 problem, and so is
+    a JSON body with a number JSON has no place for (``NaN``, ``Infinity``, ``1e400``).
 
     PostgreSQL cannot store NUL in text, so a ``\\u0000`` in a name, a note or a query
     parameter would otherwise surface as a 500 from the database driver, in whichever
     endpoint it was sent to. Checked once here for every service: the path, the query
-    string, and the body of JSON and form requests (escaped or raw).
+    string, and the body of JSON and form requests (escaped or raw). Python's JSON reader
+    takes ``NaN`` and ``Infinity`` (and reads ``1e400`` as infinity), which jsonb refuses:
+    in a free-form member (script answers, a questionnaire's document) that was a 500 too.
     """
 
     def __init__(self, app: Any) -> None:
@@ -132,15 +136,19 @@ class RefuseNul:
             where = "path"
         elif b"\x00" in scope.get("query_string", b"") or b"%00" in scope.get("query_string", b""):
             where = "query"
+        problem = _NUL
         if where is None and scope["method"] in ("POST", "PUT", "PATCH"):
             body, more = await _read_body(receive)
-            if _has_nul(body, _content_type(scope)):
+            content_type = _content_type(scope)
+            if _has_nul(body, content_type):
                 where = "body"
+            elif _has_non_finite_number(body, content_type):
+                where, problem = "body", _NON_FINITE
             receive = _replay(body, more, receive)
         if where is None:
             await self.app(scope, receive, send)
             return
-        await _problem_response(send, where)
+        await _problem_response(send, where, problem)
 
 
 def _content_type(scope: Any) -> bytes:
@@ -157,6 +165,40 @@ def _has_nul(body: bytes, content_type: bytes) -> bool:
         return b"\\u0000" in body
     if b"x-www-form-urlencoded" in content_type:
         return b"%00" in body
+    return False
+
+
+# What may spell a number outside JSON's (RFC 8259): the constants Python accepts, and
+# literals too large for a float (an exponent of three digits or more, or 300 digits). Only
+# a body holding one of them is parsed here, to tell a number from the same letters in a
+# string.
+_MAYBE_NON_FINITE = re.compile(rb"NaN|Infinity|[eE][+]?\d{3}|\d{300}")
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _NonFinite(text)
+    return number
+
+
+def _refuse_constant(text: str) -> float:
+    raise _NonFinite(text)
+
+
+def _has_non_finite_number(body: bytes, content_type: bytes) -> bool:
+    if b"json" not in content_type or not _MAYBE_NON_FINITE.search(body):
+        return False
+    try:
+        json.loads(body, parse_float=_finite, parse_constant=_refuse_constant)
+    except _NonFinite:
+        return True
+    except ValueError:
+        return False  # not JSON (or cut at the inspected size): the endpoint says so
     return False
 
 
@@ -195,11 +237,25 @@ def _replay(body: bytes, more: bool, receive: Any) -> Any:
     return replay
 
 
-async def _problem_response(send: Any, where: str) -> None:
+# (detail, slug, message, type) of each refusal.
+_NUL = (
+    "A NUL character is not accepted anywhere in a request.",
+    "nul-character",
+    "contains a NUL character",
+    "nul",
+)
+_NON_FINITE = (
+    "JSON numbers are finite: NaN, Infinity and numbers beyond a float's range are refused.",
+    "non-finite-number",
+    "contains NaN, Infinity or a number too large for a float",
+    "non_finite_number",
+)
+
+
+async def _problem_response(send: Any, where: str, refusal: tuple[str, str, str, str]) -> None:
+    detail, slug, message, kind = refusal
     problem = Unprocessable(
-        "A NUL character is not accepted anywhere in a request.",
-        slug="nul-character",
-        errors=[{"field": where, "message": "contains a NUL character", "type": "nul"}],
+        detail, slug=slug, errors=[{"field": where, "message": message, "type": kind}]
     )
     payload = json.dumps(problem.body()).encode()
     await send(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sila_common.correlation import new_correlation_id
 from sila_common.problems import MEDIA_TYPE, PROBLEM_BASE
@@ -94,15 +96,19 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
             return problem(404, "not-found", "Not found", "No service answers this path.")
         service, upstream_path = target
         # Whitespace around a field value is not part of it (RFC 9110 5.5); the upstream's
-        # client refuses to send it ("Authorization: Bearer " with an empty token).
-        headers = {
-            k: v.strip(" \t") for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP
+        # client refuses to send it ("Authorization: Bearer " with an empty token). Values go
+        # on as the bytes that came (Starlette read them as latin-1): UTF-8 in a header
+        # (``Idempotency-Key: مفتاح``) is the service's to judge, not a failure of the edge.
+        headers: dict[bytes, bytes] = {
+            k.encode("latin-1"): v.strip(" \t").encode("latin-1")
+            for k, v in request.headers.items()
+            if k.lower() not in HOP_BY_HOP
         }
-        headers.setdefault("x-request-id", new_correlation_id())
+        headers.setdefault(b"x-request-id", new_correlation_id().encode())
         client_ip = request.client.host if request.client else ""
-        headers["x-forwarded-for"] = ", ".join(
+        headers[b"x-forwarded-for"] = ", ".join(
             p for p in (request.headers.get("x-forwarded-for"), client_ip) if p
-        )
+        ).encode("latin-1")
         client = client_holder["client"]
         upstream = client.build_request(
             request.method,
@@ -133,6 +139,23 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
             },
             background=BackgroundTask(answer.aclose),
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # What the edge itself refuses before forwarding (a method it never forwards: TRACE,
+        # PROPFIND): a problem like the services', not Starlette's {"detail": ...}.
+        if exc.status_code == 405:
+            answer = problem(
+                405,
+                "method-not-allowed",
+                "Method not allowed",
+                f"{request.method} is not allowed on {request.url.path}",
+            )
+        else:
+            phrase = HTTPStatus(exc.status_code).phrase
+            answer = problem(exc.status_code, "http-error", phrase, str(exc.detail))
+        answer.headers.update(exc.headers or {})
+        return answer
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, _exc: Exception) -> JSONResponse:

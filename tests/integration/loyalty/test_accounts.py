@@ -50,7 +50,10 @@ async def test_a_registered_customer_gets_an_account_they_alone_read_with_agents
     out_of_scope = await loyalty.client.get(
         f"/v1/loyalty/accounts/{customer_id}", headers=bearer(staff.agent_16)
     )
-    assert out_of_scope.status_code == 403
+    # Out of the agent's wilayas reads as unknown: no 403 confirming the account exists
+    # (docs/security.md, rule 3), the same answer as for no such customer below.
+    assert out_of_scope.status_code == 404
+    assert problem_of(out_of_scope)["detail"] == f"No loyalty account for customer {customer_id}."
     anonymous = await loyalty.client.get(f"/v1/loyalty/accounts/{customer_id}")
     assert anonymous.status_code == 401
     unknown = await loyalty.client.get(

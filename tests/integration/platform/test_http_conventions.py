@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
+from sila_gateway.app import create_gateway
 from sila_identity.auth.keys import KeyStore
 from sila_identity.tables import messaging
+from tests.integration.simulators.servers import serve
 from tests.support import LiveService, bearer, problem_of, random_mobile
 
 
@@ -122,3 +127,22 @@ async def test_health_and_metrics_answer(identity: LiveService) -> None:
     metrics = await identity.client.get("/metrics")
     assert "sila_outbox_backlog" in metrics.text
     assert "sila_http_request_duration_seconds" in metrics.text
+
+
+async def test_the_api_pages_load_their_document_through_the_edge(identity: LiveService) -> None:
+    """README: "Interactive API pages: <gateway>/<service>/docs". The page names its OpenAPI
+    document relative to itself, so behind the edge it asks for /identity/openapi.json (the
+    edge routes no /openapi.json), and straight on the service for /openapi.json."""
+    async with (
+        serve(identity.app, lifespan="off") as service,
+        serve(create_gateway({"identity": service})) as edge,
+        httpx.AsyncClient(timeout=30) as client,
+    ):
+        for base, page in ((edge, "/identity/docs"), (edge, "/identity/redoc"), (service, "/docs")):
+            html = await client.get(base + page)
+            assert html.status_code == 200, html.text
+            named = re.search(r"""(?:url: |spec-url=)["']([^"']+)["']""", html.text)
+            assert named is not None, html.text
+            document = await client.get(urljoin(base + page, named.group(1)))
+            assert document.status_code == 200, (page, named.group(1), document.text)
+            assert "/v1/customers" in document.json()["paths"]

@@ -310,6 +310,29 @@ async def test_answers_through_the_edge_carry_one_date_and_one_server(edge: str)
     assert len(answer.headers.get_list("server")) == 1
 
 
+async def test_a_header_in_utf8_through_the_edge_is_forwarded_not_a_500(edge: str) -> None:
+    """``Idempotency-Key: مفتاح`` (UTF-8 bytes in a header value, as curl sends them): the
+    edge forwards the bytes as they came, as nginx does, instead of failing on them."""
+    async with httpx.AsyncClient(base_url=edge) as client:
+        answer = await client.get(
+            "/.well-known/jwks.json",
+            headers={
+                b"Idempotency-Key": "مفتاح".encode(),
+                b"Accept-Language": "ar-DZ, عربي".encode(),
+            },
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["keys"]
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "PURGE"])
+async def test_a_method_the_edge_never_forwards_is_a_problem(edge: str, method: str) -> None:
+    async with httpx.AsyncClient(base_url=edge) as client:
+        answer = await client.request(method, "/v1/tickets")
+    assert answer.status_code == 405, answer.text
+    assert problem_of(answer)["status"] == 405
+
+
 # -- 9. defaults that failed open ----------------------------------------------------------
 
 

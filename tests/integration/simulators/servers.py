@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from starlette.applications import Starlette
@@ -21,10 +21,11 @@ CONDITION_DEADLINE_SECONDS = 10.0
 
 
 @contextlib.asynccontextmanager
-async def serve(app: ASGIApp) -> AsyncIterator[str]:
-    """Serve `app` on a free 127.0.0.1 port (the OS picks it) and yield its base URL."""
+async def serve(app: ASGIApp, *, lifespan: Literal["on", "off"] = "on") -> AsyncIterator[str]:
+    """Serve `app` on a free 127.0.0.1 port (the OS picks it) and yield its base URL
+    (``lifespan="off"`` for an app already started, such as a ``LiveService``'s)."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan)
     )
     task = asyncio.create_task(server.serve())
     try:

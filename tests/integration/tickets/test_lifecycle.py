@@ -271,3 +271,62 @@ async def test_script_answers_are_checked_and_kept_on_the_ticket(
     assert wrong.status_code == 422
     seen = await tickets.client.get(f"/v1/tickets/{ticket['id']}", headers=bearer(admin_token))
     assert seen.json()["script_answers"]["modem_lights"] == "power seul"
+
+
+async def test_a_number_json_cannot_store_is_a_422_not_a_500(
+    tickets: LiveService, admin_token: str, make_customer: MakeCustomer
+) -> None:
+    """NaN, Infinity and 1e400 (Python's JSON reads them; PostgreSQL's jsonb refuses them):
+    in a script answer or a questionnaire's document they were a 500 from the database."""
+    admin = bearer(admin_token) | {"content-type": "application/json"}
+    ticket = await open_ticket(
+        tickets,
+        bearer(admin_token),
+        await make_customer(),
+        category="administrative",
+        subcategory="billing_dispute",
+    )
+    url = f"/v1/tickets/{ticket['id']}/script-answers"
+    for number in ("NaN", "Infinity", "-Infinity", "1e400", "-1E+999"):
+        answer = await tickets.client.put(
+            url,
+            headers=admin,
+            content=f'{{"answers": {{"disputed_amount_dzd": {number}}}}}'.encode(),
+        )
+        assert answer.status_code == 422, (number, answer.text)
+        assert problem_of(answer)["errors"][0]["field"] == "body"
+    written = await tickets.client.put(
+        url, headers=admin, json={"answers": {"disputed_amount_dzd": 1500, "invoice_number": "NaN"}}
+    )
+    assert written.status_code == 200, written.text
+    seen = await tickets.client.get(f"/v1/tickets/{ticket['id']}", headers=admin)
+    assert seen.json()["script_answers"] == {"disputed_amount_dzd": 1500, "invoice_number": "NaN"}
+    questionnaire = await tickets.client.post(
+        "/v1/surveys/questionnaires",
+        headers=admin,
+        content=b'{"code": "nan-doc", "document": {"questions": [], "weight": NaN}}',
+    )
+    assert questionnaire.status_code == 422, questionnaire.text
+    problem_of(questionnaire)
+
+
+async def test_a_number_answer_is_a_quantity_not_a_negative_or_astronomical_one(
+    tickets: LiveService, admin_token: str, make_customer: MakeCustomer
+) -> None:
+    """The script's numbers are amounts, speeds and counts: -5 DZD disputed or 1e308 Mbit/s
+    measured are typing accidents, refused with the answer named, as a text too long is."""
+    admin = bearer(admin_token)
+    ticket = await open_ticket(
+        tickets, admin, await make_customer(), category="technical", subcategory="slow_line"
+    )
+    url = f"/v1/tickets/{ticket['id']}/script-answers"
+    kept = await tickets.client.put(url, headers=admin, json={"answers": {"measured_mbps": 2.5}})
+    assert kept.status_code == 200, kept.text
+    for number in (-5, -0.1, 1e308, 10**26):
+        answer = await tickets.client.put(
+            url, headers=admin, json={"answers": {"measured_mbps": number}}
+        )
+        assert answer.status_code == 422, (number, answer.text)
+        assert problem_of(answer)["errors"][0]["field"] == "answers.measured_mbps"
+    seen = await tickets.client.get(f"/v1/tickets/{ticket['id']}", headers=admin)
+    assert seen.json()["script_answers"] == {"measured_mbps": 2.5}

@@ -33,14 +33,15 @@ ADJUSTERS = ("supervisor",)
 
 
 def ensure_may_read(principal: Principal, account: Any) -> None:
-    """A customer reads their own account (404 for others'); an agent one in their wilayas."""
+    """A customer reads their own account, an agent one in their wilayas; any other account
+    is a 404, as for no account at all (no answer that confirms it exists)."""
     if principal.kind == "customer":
         if principal.customer_id != account.customer_id:
             raise NotFound(f"No loyalty account for customer {account.customer_id}.")
         return
     if principal.kind == "agent" and principal.has_role(*READER_ROLES):
         if not principal.serves_wilaya(account.wilaya_code):
-            raise Forbidden(f"Your scope does not cover wilaya {account.wilaya_code}.")
+            raise NotFound(f"No loyalty account for customer {account.customer_id}.")
         return
     raise Forbidden("This needs a customer's own token or an agent role.")
 

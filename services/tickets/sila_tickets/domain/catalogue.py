@@ -197,6 +197,11 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
 )
 
 
+# The largest number a script answer takes (a disputed amount in DZD, a speed, a count).
+MAX_NUMBER_ANSWER = 1_000_000_000
+NUMBER_EXPECTED = f"expects a number from 0 to {MAX_NUMBER_ANSWER:,}".replace(",", " ")
+
+
 class ScriptAnswerError(ValueError):
     """Answers that do not fit the script; `errors` names each field at fault."""
 
@@ -236,8 +241,9 @@ def _type_problem(kind: ScriptAnswerType, value: Any, options: Sequence[str]) ->
     if kind is ScriptAnswerType.YES_NO:
         return None if isinstance(value, bool) else "expects true or false"
     if kind is ScriptAnswerType.NUMBER:
+        # Amounts, speeds and counts: none is negative, none beyond a billion.
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return None if ok else "expects a number"
+        return None if ok and 0 <= value <= MAX_NUMBER_ANSWER else NUMBER_EXPECTED
     if kind is ScriptAnswerType.CHOICE:
         return None if value in options else f"expects one of {list(options)}"
     ok = isinstance(value, str) and 0 < len(value) <= 1000
