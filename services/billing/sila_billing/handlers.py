@@ -1,10 +1,12 @@
-"""What billing consumes: identity's signed contracts, each becoming its subscription."""
+"""What billing consumes from identity: signed contracts, each becoming its subscription, and
+its customers (registered, updated, erased), whose wilaya scopes agents (flows/customers.py)."""
 
 from __future__ import annotations
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_billing.flows.customers import remember_customer
 from sila_billing.flows.subscriptions import subscribe
 from sila_billing.runtime import BillingContext
 from sila_billing.settings import BillingSettings
@@ -37,8 +39,25 @@ async def contract_signed(
         return
 
 
+async def customer_changed(
+    session: AsyncSession, event: CloudEvent, context: BillingContext
+) -> None:
+    await remember_customer(session, event, erased=False)
+
+
+async def customer_erased(
+    session: AsyncSession, event: CloudEvent, context: BillingContext
+) -> None:
+    await remember_customer(session, event, erased=True)
+
+
 CONTRACTS = ConsumerSpec[BillingSettings](
     name="billing.contracts",
     topics=[topic_for("identity")],
-    handlers={"identity.contract.signed": contract_signed},
+    handlers={
+        "identity.contract.signed": contract_signed,
+        "identity.customer.registered": customer_changed,
+        "identity.customer.updated": customer_changed,
+        "identity.customer.erased": customer_erased,
+    },
 )

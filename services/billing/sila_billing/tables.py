@@ -238,3 +238,17 @@ reconciliation_issues = Table(
     Column("resolved_at", UtcDateTime(), nullable=True),
     UniqueConstraint("provider", "provider_order_id", "kind", name="uq_reconciliation_issue"),
 )
+
+# Identity's customers as billing needs them: which wilaya each is in, so an agent scoped to
+# some wilayas reads and acts on the bills of theirs only (docs/security.md). Fed by
+# identity.customer.registered / updated / erased; a customer not yet heard of is asked of
+# identity and the answer kept (source_time NULL: the events that follow stay the authority).
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_id", String(36), primary_key=True),
+    Column("wilaya_code", String(2), nullable=True),
+    Column("erased", Boolean, nullable=False),
+    Column("source_time", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)

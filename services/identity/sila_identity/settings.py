@@ -13,7 +13,7 @@ from sila_common.settings import ServiceSettings
 # Verifiers allow this much clock skew past ``exp`` (sila_common.auth.TokenVerifier).
 VERIFIER_LEEWAY_SECONDS = 5
 # The services that look customers up in identity (each has a dev-only secret).
-DEV_SERVICE_CLIENTS = ("tickets", "notify")
+DEV_SERVICE_CLIENTS = ("tickets", "notify", "billing")
 SERVICE_SCOPE = "customers:read"
 
 

@@ -75,6 +75,7 @@ async def billing(
     platform: PlatformSettings,
     settings_for: Callable[..., ServiceSettings],
     identity: LiveService,
+    identity_url: str,
     satim: Simulator,
     khlass: Simulator,
 ) -> AsyncIterator[LiveService]:
@@ -89,6 +90,7 @@ async def billing(
         provider_timeout_seconds=2.0,
         jobs_interval_seconds=3600.0,
         public_base_url="http://billing",
+        identity_url=identity_url,
     )
     async with live_service(
         definition, platform=platform, settings=settings, key_source=keys

@@ -85,7 +85,7 @@ async def stack(
                 # As deployed behind the edge (compose, k8s): the address is the edge's
                 # X-Forwarded-For entry. Slowing kept short so the attack tests stay fast.
                 overrides |= {"trust_forwarded_for": True, "login_slowdown_seconds": 0.05}
-            if name in ("tickets", "notify"):
+            if name in ("tickets", "notify", "billing"):
                 overrides["identity_url"] = urls["identity"]
             settings = settings_for(name, **overrides)
             key_source = None

@@ -17,6 +17,7 @@ from sila_billing.api.views import (
     InvoiceRead,
     customer_scope,
     ensure_billing_agent,
+    ensure_customer_in_scope,
     ensure_reader,
 )
 from sila_billing.domain import bills as rules
@@ -29,6 +30,8 @@ from sila_common.pagination import next_time_cursor
 from sila_common.problems import NotFound, Unprocessable
 
 router = APIRouter(tags=["invoices"])
+
+NO_BILL = "No such bill."
 
 
 def invoice_view(row: Any) -> InvoiceRead:
@@ -77,6 +80,7 @@ async def list_invoices(
             "Name the customer.",
             errors=[{"field": "query.customer_id", "message": "required", "type": "missing"}],
         )
+    await ensure_customer_in_scope(runtime, principal, scoped)
     query = newest_first(
         select(invoices).where(invoices.c.customer_id == scoped),
         invoices.c.issued_at,
@@ -100,7 +104,8 @@ async def get_invoice(invoice_id: str, runtime: RuntimeDep, principal: CurrentPr
             await session.execute(select(invoices).where(invoices.c.id == invoice_id))
         ).one_or_none()
     if row is None or (principal.kind == "customer" and row.customer_id != principal.customer_id):
-        raise NotFound("No such bill.")
+        raise NotFound(NO_BILL)
+    await ensure_customer_in_scope(runtime, principal, row.customer_id, NO_BILL)
     return invoice_view(row)
 
 
@@ -122,7 +127,8 @@ async def invoice_pdf(
             await session.execute(select(invoices).where(invoices.c.id == invoice_id))
         ).one_or_none()
     if row is None or (principal.kind == "customer" and row.customer_id != principal.customer_id):
-        raise NotFound("No such bill.")
+        raise NotFound(NO_BILL)
+    await ensure_customer_in_scope(runtime, principal, row.customer_id, NO_BILL)
     content = await asyncio.to_thread(documents.invoice_pdf, row, language)
     return Response(
         content,

@@ -18,13 +18,16 @@ from sila_billing.api.views import (
     caller_of,
     customer_scope,
     ensure_billing_agent,
+    ensure_customer_in_scope,
     ensure_reader,
+    ensure_row_in_scope,
     payment_view,
+    scoped_to_wilayas,
 )
 from sila_billing.domain.money import MAX_AMOUNT_CENTIMES
 from sila_billing.domain.payments import Method, PaymentState, Purpose
 from sila_billing.flows import payments as flow
-from sila_billing.tables import payments
+from sila_billing.tables import customers, payments
 from sila_common.auth import CurrentPrincipal
 from sila_common.db import newest_first
 from sila_common.inputs import decode_time_cursor
@@ -33,6 +36,10 @@ from sila_common.problems import Forbidden, NotFound, Problem
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
+
+# The same answers as the use cases' for an unknown payment or bill.
+NO_PAYMENT = "No such payment."
+NO_BILL = "No such bill for this customer."
 
 
 class PaymentCreate(BaseModel):
@@ -92,6 +99,7 @@ async def start_payment(
         if body.customer_id is None:
             raise Forbidden("An agent names the customer paying (customer_id).")
         customer_id = body.customer_id
+        await ensure_customer_in_scope(runtime, principal, customer_id, NO_BILL)
     else:
         raise Forbidden("Payments are made by the customer (or a billing agent for them).")
     assert customer_id is not None
@@ -130,7 +138,17 @@ async def list_payments(
         return PaymentPage(items=[], next_cursor=None)
     query = select(payments)
     if scoped is not None:
+        await ensure_customer_in_scope(runtime, principal, scoped)
         query = query.where(payments.c.customer_id == scoped)
+    elif scoped_to_wilayas(principal):
+        # Every payment an agent scoped to some wilayas may see: their customers' only.
+        query = query.where(
+            payments.c.customer_id.in_(
+                select(customers.c.customer_id).where(
+                    customers.c.wilaya_code.in_(sorted(principal.wilayas))
+                )
+            )
+        )
     if status_ is not None:
         query = query.where(payments.c.state == status_.value)
     after = decode_time_cursor(cursor) if cursor else None
@@ -153,6 +171,7 @@ async def get_payment(payment_id: str, runtime: RuntimeDep, principal: CurrentPr
     caller = caller_of(principal)
     async with runtime.session_factory() as session:
         row = await flow.load_payment(session, payment_id, caller)
+    await ensure_customer_in_scope(runtime, principal, row["customer_id"], NO_PAYMENT)
     if row["state"] == PaymentState.PENDING.value:
         row = await flow.confirm_payment(runtime, payment_id)
     return payment_view(row)
@@ -207,6 +226,7 @@ async def refund(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Any:
     ensure_billing_agent(principal)
+    await ensure_row_in_scope(runtime, principal, payments, payment_id, NO_PAYMENT)
     refunded = await flow.refund_once(
         runtime,
         principal,

@@ -14,7 +14,9 @@ from sila_billing.api.views import (
     SubscriptionRead,
     customer_scope,
     ensure_billing_agent,
+    ensure_customer_in_scope,
     ensure_reader,
+    ensure_row_in_scope,
 )
 from sila_billing.domain.subscriptions import state_at
 from sila_billing.flows import subscriptions as flow
@@ -26,6 +28,9 @@ from sila_common.auth import CurrentPrincipal, Principal
 from sila_common.problems import Forbidden, Unprocessable
 
 router = APIRouter(tags=["subscriptions"])
+
+# The same answer as flows.recharge.subscription_for's for an unknown line.
+NO_SUBSCRIPTION = "No such subscription for this customer."
 
 
 def subscription_view(row: Any, notice_days: int = 3) -> SubscriptionRead:
@@ -105,6 +110,7 @@ async def list_subscriptions(
         )
     if principal.kind == "customer" and customer_id not in (None, scoped):
         return []
+    await ensure_customer_in_scope(runtime, principal, scoped)
     async with runtime.session_factory() as session:
         rows = (
             await session.execute(
@@ -126,6 +132,7 @@ async def get_subscription(
     owner = principal.customer_id if principal.kind == "customer" else None
     async with runtime.session_factory() as session:
         row = await subscription_for(session, subscription_id, owner)
+    await ensure_customer_in_scope(runtime, principal, row.customer_id, NO_SUBSCRIPTION)
     return subscription_view(row, runtime.settings.expiring_notice_days)
 
 
@@ -139,6 +146,7 @@ async def create_subscription(
     body: SubscriptionCreate, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Any:
     ensure_billing_agent(principal)
+    await ensure_customer_in_scope(runtime, principal, body.customer_id)
     fresh = await flow.subscribe_contract(
         runtime,
         customer_id=body.customer_id,
@@ -158,6 +166,7 @@ async def suspend(
     subscription_id: str, body: Suspension, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Any:
     ensure_billing_agent(principal)
+    await ensure_row_in_scope(runtime, principal, subscriptions, subscription_id, NO_SUBSCRIPTION)
     row = await flow.suspend_line(runtime, subscription_id, body.reason)
     return subscription_view(row)
 
@@ -175,6 +184,7 @@ async def idoomly(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Any:
     owner = _may_act_on(principal)
+    await ensure_row_in_scope(runtime, principal, subscriptions, subscription_id, NO_SUBSCRIPTION)
     granted = await flow.grant_idoomly_once(
         runtime,
         principal,
@@ -197,6 +207,9 @@ async def recharge_by_code(
     body: RechargeCreate, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> Any:
     owner = _may_act_on(principal)
+    await ensure_row_in_scope(
+        runtime, principal, subscriptions, body.subscription_id, NO_SUBSCRIPTION
+    )
     return await vouchers.recharge_with_code(
         runtime, subscription_id=body.subscription_id, owner=owner, code=body.code
     )

@@ -7,11 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import Table, select
 
 from sila_billing.flows.common import Caller
+from sila_billing.flows.customers import wilaya_of
+from sila_billing.runtime import BillingRuntime
 from sila_common.auth import Principal
 from sila_common.pagination import KeysetPage
-from sila_common.problems import Forbidden
+from sila_common.problems import Forbidden, NotFound
 
 BILLING_ROLE = "billing"
 # Agents who may read a customer's billing (the call centre answers "did my payment go?").
@@ -33,6 +36,29 @@ def ensure_reader(principal: Principal) -> None:
 def ensure_billing_agent(principal: Principal) -> None:
     if principal.kind != "agent" or not principal.has_role(BILLING_ROLE):
         raise Forbidden("This needs the billing role.")
+
+
+def scoped_to_wilayas(principal: Principal) -> bool:
+    """An agent who serves some wilayas only (not every one: "*")."""
+    return principal.kind == "agent" and "*" not in principal.wilayas
+
+
+async def ensure_customer_in_scope(
+    runtime: BillingRuntime,
+    principal: Principal,
+    customer_id: str,
+    not_found: str = "No such customer.",
+) -> None:
+    """An agent scoped to some wilayas acts on the customers of those wilayas only. Outside
+    them the agent learns nothing, not even that the customer exists: the same 404 as an
+    unknown customer (docs/security.md). A customer billing's directory lacks is asked of
+    identity (and the answer kept); a customer only ever reaches their own (checked by the
+    caller); agents with every wilaya and services are not limited."""
+    if not scoped_to_wilayas(principal):
+        return
+    known, wilaya = await wilaya_of(runtime, customer_id)
+    if not known or not principal.serves_wilaya(wilaya):
+        raise NotFound(not_found)
 
 
 def customer_scope(principal: Principal, customer_id: str | None) -> str | None:
@@ -116,3 +142,24 @@ class InvoiceRead(BaseModel):
 
 class InvoicePage(KeysetPage[InvoiceRead]):
     pass
+
+
+async def owner_of(runtime: BillingRuntime, table: Table, row_id: str) -> str | None:
+    """The customer a subscription, bill or payment is of (None: no such row)."""
+    async with runtime.session_factory() as session:
+        owner = (
+            await session.execute(select(table.c.customer_id).where(table.c.id == row_id))
+        ).scalar_one_or_none()
+    return None if owner is None else str(owner)
+
+
+async def ensure_row_in_scope(
+    runtime: BillingRuntime, principal: Principal, table: Table, row_id: str, not_found: str
+) -> None:
+    """A subscription, bill or payment of a customer outside a scoped agent's wilayas: the
+    same 404 as an unknown one (an unknown one is left to the use case's own 404)."""
+    if not scoped_to_wilayas(principal):
+        return
+    owner = await owner_of(runtime, table, row_id)
+    if owner is not None:
+        await ensure_customer_in_scope(runtime, principal, owner, not_found)
