@@ -192,6 +192,19 @@ async def test_an_agent_of_wilaya_16_learns_nothing_of_a_wilaya_15_customer_s_bi
     )
     assert done.status_code == 200 and done.json()["state"] == "suspended"
 
+    # Work over every wilaya at once is not theirs: the bill run, reconciliation.
+    for method, path in (
+        ("GET", "/v1/reconciliation/issues"),
+        ("POST", "/v1/reconciliation/runs"),
+        ("POST", f"/v1/reconciliation/issues/{uuid.uuid4()}/resolution"),
+    ):
+        answer = await billing.client.request(method, path, headers=scoped)
+        assert answer.status_code == 403 and problem_of(answer)["status"] == 403, path
+    answer = await billing.client.post("/v1/bill-runs", headers=scoped, json={"period": "2020-01"})
+    assert answer.status_code == 403, answer.text
+    answer = await billing.client.get("/v1/reconciliation/issues", headers=national)
+    assert answer.status_code == 200
+
     # A national billing agent sees both.
     for books in (in_15, in_16):
         for path, query in reads(books):

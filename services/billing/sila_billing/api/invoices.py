@@ -16,8 +16,8 @@ from sila_billing.api.views import (
     InvoicePage,
     InvoiceRead,
     customer_scope,
-    ensure_billing_agent,
     ensure_customer_in_scope,
+    ensure_national_billing_agent,
     ensure_reader,
 )
 from sila_billing.domain import bills as rules
@@ -144,6 +144,6 @@ async def invoice_pdf(
     summary="Run (or resume) the period's bill run to its end (billing agents)",
 )
 async def bill_run(body: BillRunCreate, runtime: RuntimeDep, principal: CurrentPrincipal) -> Any:
-    ensure_billing_agent(principal)
+    ensure_national_billing_agent(principal)
     run = await bills.start_run(runtime, body.period, f"agent:{principal.subject}")
     return await bills.run_to_end(runtime, run["id"], runtime.settings.bill_run_batch_size)

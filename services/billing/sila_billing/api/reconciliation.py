@@ -1,4 +1,5 @@
-"""Reconciliation over HTTP (billing agents): run it now, list and resolve what it found."""
+"""Reconciliation over HTTP (billing agents of every wilaya): run it now, list and resolve
+what it found."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from sila_billing.api.deps import RuntimeDep
-from sila_billing.api.views import ensure_billing_agent
+from sila_billing.api.views import ensure_national_billing_agent
 from sila_billing.flows import reconciliation
 from sila_common.auth import CurrentPrincipal
 
@@ -30,7 +31,7 @@ class IssueRead(BaseModel):
 
 @router.post("/runs", summary="Compare the providers' reports with Sila's payments now")
 async def run(runtime: RuntimeDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    ensure_billing_agent(principal)
+    ensure_national_billing_agent(principal)
     return asdict(await reconciliation.reconcile(runtime))
 
 
@@ -40,13 +41,13 @@ async def issues(
     principal: CurrentPrincipal,
     status: Annotated[Literal["open", "resolved"], Query()] = "open",
 ) -> Any:
-    ensure_billing_agent(principal)
+    ensure_national_billing_agent(principal)
     async with runtime.session_factory() as session:
         return await reconciliation.list_issues(session, status)
 
 
 @router.post("/issues/{issue_id}/resolution", status_code=204, summary="Mark an issue resolved")
 async def resolve(issue_id: str, runtime: RuntimeDep, principal: CurrentPrincipal) -> Response:
-    ensure_billing_agent(principal)
+    ensure_national_billing_agent(principal)
     await reconciliation.resolve(runtime, issue_id)
     return Response(status_code=204)

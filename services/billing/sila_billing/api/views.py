@@ -61,6 +61,15 @@ async def ensure_customer_in_scope(
         raise NotFound(not_found)
 
 
+def ensure_national_billing_agent(principal: Principal) -> None:
+    """Work over every customer at once (the bill run, reconciliation with the providers'
+    national reports, whose differences may name no customer): billing agents of every
+    wilaya only; an agent scoped to some wilayas is refused (403: never opened to them)."""
+    ensure_billing_agent(principal)
+    if scoped_to_wilayas(principal):
+        raise Forbidden("This needs the billing role over every wilaya.")
+
+
 def customer_scope(principal: Principal, customer_id: str | None) -> str | None:
     """The customer a list is about: a customer only ever sees their own."""
     ensure_reader(principal)
