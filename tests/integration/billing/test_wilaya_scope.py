@@ -173,6 +173,17 @@ async def test_an_agent_of_wilaya_16_learns_nothing_of_a_wilaya_15_customer_s_bi
         },
     )
     assert refused.status_code == 404
+    # Idoomly and a voucher recharge of wilaya 15's line: as for a line that does not exist.
+    for line in (in_15.subscription_id, str(uuid.uuid4())):
+        idoomly = await billing.client.post(f"/v1/subscriptions/{line}/idoomly", headers=scoped)
+        recharge = await billing.client.post(
+            "/v1/recharges",
+            headers=scoped,
+            json={"subscription_id": line, "code": "1234567890123456"},
+        )
+        assert (idoomly.status_code, recharge.status_code) == (404, 404), line
+        assert problem_of(idoomly)["detail"] == problem_of(recharge)["detail"]
+        assert problem_of(idoomly)["detail"] == "No such subscription for this customer."
     payment_15 = await billing.client.get(f"/v1/payments/{in_15.payment_id}", headers=national)
     assert payment_15.json()["refunded_centimes"] == 0
     assert not (await subscription_row(billing, in_15.subscription_id)).suspended
