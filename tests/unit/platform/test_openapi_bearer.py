@@ -66,3 +66,16 @@ async def test_authenticated_operations_ask_for_it_and_public_ones_do_not() -> N
     for path, item in loyalty["paths"].items():
         if "health" in path:
             assert all(not op.get("security") for op in item.values()), path
+
+
+@pytest.mark.parametrize("header", [None, "Basic dXNlcjpwYXNz", "Bearer", "bearer "])
+async def test_the_documented_scheme_leaves_the_401_problem_as_it_was(header: str | None) -> None:
+    # An operation that needs nothing but the principal (the app runs without its runtime).
+    definition = importlib.import_module("sila_loyalty.service").definition
+    transport = httpx.ASGITransport(app=create_app(definition))
+    headers = {"Authorization": header} if header is not None else {}
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        answer = await client.get("/v1/loyalty/redemption-options", headers=headers)
+    assert answer.status_code == 401
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["detail"] == "A bearer token is required."
