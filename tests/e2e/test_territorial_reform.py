@@ -474,7 +474,7 @@ async def test_an_admins_edits_of_the_map_reach_tickets_and_notify_at_once(
         "/v1/incidents",
         headers=admin,
         json={
-            "service": "adsl",
+            "service": "fibre",
             "area": {"kind": "commune", "value": debdeb},
             "estimated_end_at": (datetime.now(UTC) + timedelta(hours=3)).isoformat(),
         },
@@ -496,6 +496,8 @@ async def test_an_admins_edits_of_the_map_reach_tickets_and_notify_at_once(
 
     body = await eventually(message, what="notify's message to the customer")
     assert "دبداب الشمالية" in body and debdeb not in body
+    # The service by its name in the customer's language, never its code.
+    assert "الألياف البصرية" in body and "fibre" not in body
     await tickets.client.post(f"/v1/incidents/{incident['id']}/resolve", headers=admin)
 
     # Notify keeps the edits too (its own overlay), and identity's timeline names the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -31,6 +32,7 @@ from sila_common.settings import PlatformSettings, SettingsT
 from sila_common.tracing import instrument_app, make_tracer_provider
 
 CORRELATION_HEADER = "X-Request-ID"
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 BROKER_CHECK_CACHE_SECONDS = 2.0
 
 
@@ -127,11 +129,9 @@ class CorrelationAndMetrics:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        correlation = (
-            headers.get(CORRELATION_HEADER)
-            or headers.get("X-Correlation-ID")
-            or new_correlation_id()
-        )[:128]
+        offered = headers.get(CORRELATION_HEADER) or headers.get("X-Correlation-ID") or ""
+        # A caller's id is kept only when it is a plain token (it is echoed back and logged).
+        correlation = offered if _PLAIN_ID.fullmatch(offered) else new_correlation_id()
         set_correlation_id(correlation)
         started = time.perf_counter()
         status = 500

@@ -9,6 +9,7 @@ from urllib.parse import urljoin
 
 import httpx
 import jwt
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
@@ -117,6 +118,18 @@ async def test_the_correlation_id_flows_from_the_request_into_the_event(
     assert envelope is not None
     envelope = envelope if isinstance(envelope, dict) else json.loads(envelope)
     assert envelope["correlationid"] == "req-correlation-1"
+
+
+@pytest.mark.parametrize("offered", ["مفتاح", "a b", "x" * 129, "id\ttab", ""])
+async def test_a_request_id_that_is_no_plain_token_is_replaced(
+    identity: LiveService, offered: str
+) -> None:
+    """The id is echoed back and written in every log line and event: only a plain token of
+    a caller's is kept; anything else gets a fresh id instead."""
+    answer = await identity.client.get("/health/live", headers={b"X-Request-ID": offered.encode()})
+    echoed = answer.headers["x-request-id"]
+    assert echoed.encode() != offered.encode()
+    assert re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", echoed)
 
 
 async def test_health_and_metrics_answer(identity: LiveService) -> None:

@@ -24,6 +24,29 @@ class AreaKind(enum.StrEnum):
 
 
 ANY_SERVICE = "all"
+
+# What a customer reads for a service code, in each language (messages name the service,
+# never its code: "perturbation Fibre optique", not "perturbation fibre").
+SERVICE_NAMES: dict[str, dict[str, str]] = {
+    "all": {"fr": "tous services", "ar": "جميع الخدمات", "en": "all services"},
+    "adsl": {"fr": "ADSL", "ar": "ADSL", "en": "ADSL"},
+    "vdsl": {"fr": "VDSL", "ar": "VDSL", "en": "VDSL"},
+    "fibre": {"fr": "Fibre optique", "ar": "الألياف البصرية", "en": "Fibre"},
+    "ftth": {"fr": "Fibre optique", "ar": "الألياف البصرية", "en": "Fibre"},
+    "4g": {"fr": "4G LTE", "ar": "الجيل الرابع 4G", "en": "4G LTE"},
+    "lte": {"fr": "4G LTE", "ar": "الجيل الرابع 4G", "en": "4G LTE"},
+    "fixed": {"fr": "téléphone fixe", "ar": "الهاتف الثابت", "en": "fixed line"},
+    "fixe": {"fr": "téléphone fixe", "ar": "الهاتف الثابت", "en": "fixed line"},
+    "voice": {"fr": "téléphone fixe", "ar": "الهاتف الثابت", "en": "fixed line"},
+}
+
+
+def service_names(code: str) -> dict[str, str] | None:
+    """The service's name in fr, ar and en; None for a code the table does not know (the
+    message then shows the code as the agent typed it)."""
+    return SERVICE_NAMES.get(code.strip().lower())
+
+
 PLACES = frozenset({AreaKind.WILAYA, AreaKind.DAIRA, AreaKind.COMMUNE})
 
 

@@ -17,7 +17,13 @@ from sila_common.auth import Principal
 from sila_common.events import EventSpec
 from sila_common.outbox import NewEvent
 from sila_common.problems import Conflict, NotFound
-from sila_tickets.domain.incidents import AreaKind, area_value, normalise, place_names
+from sila_tickets.domain.incidents import (
+    AreaKind,
+    area_value,
+    normalise,
+    place_names,
+    service_names,
+)
 from sila_tickets.domain.lifecycle import OPEN, Status
 from sila_tickets.events import (
     INCIDENT_CUSTOMER_AFFECTED,
@@ -119,6 +125,12 @@ async def record_many(
     )
 
 
+def named_service(code: str) -> PlaceNames:
+    """The ``i18n`` member naming the service in each language, when it has names."""
+    names = service_names(code)
+    return {"service": names} if names else {}
+
+
 async def declare_incident(
     runtime: TicketsRuntime, new: NewIncident, caller: Caller
 ) -> dict[str, Any]:
@@ -171,7 +183,7 @@ async def declare_incident(
                             service=new.service,
                             area_label=label,
                             estimated_end_at=new.estimated_end_at,
-                            i18n=i18n,
+                            i18n=i18n | named_service(new.service),
                             places=places,
                         ),
                     )
@@ -247,7 +259,7 @@ async def resolve_incident(
                             customer_id=c,
                             service=row.service,
                             area_label=row.area_label,
-                            i18n=restored_names,
+                            i18n=restored_names | named_service(row.service),
                             places=(
                                 {"area_label": f"{row.area_kind}:{row.area_value}"}
                                 if restored_names
