@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal, Protocol
 import httpx
 import jwt
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jwt import PyJWK
 
 from sila_common.problems import Forbidden, Unauthorized
@@ -230,7 +231,21 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     )
 
 
-async def current_principal(request: Request) -> Principal:
+# Documents the bearer scheme in every service's OpenAPI (components.securitySchemes and each
+# authenticated operation's ``security``), so the API pages can send a token. It never
+# refuses by itself (auto_error=False): current_principal answers 401 as a problem detail.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="An access token from identity's POST /v1/oauth/token (ES256 JWT).",
+)
+
+
+async def current_principal(
+    request: Request,
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
+) -> Principal:
     """The authenticated caller; 401 without a valid bearer token."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

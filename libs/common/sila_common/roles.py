@@ -44,6 +44,8 @@ CONTENT: Final[tuple[str, ...]] = (Role.SUPERVISOR, Role.MARKETING)
 CAMPAIGNS: Final[tuple[str, ...]] = (Role.MARKETING,)
 # Assign tickets to others, reports, agencies' hours, exports and erasure.
 SUPERVISION: Final[tuple[str, ...]] = (Role.SUPERVISOR,)
+# Check what others did without changing it: read campaigns and draws, re-run a draw.
+AUDITING: Final[tuple[str, ...]] = (Role.AUDIT,)
 
 ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "front_office": FRONT_OFFICE,
@@ -51,6 +53,7 @@ ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "content": CONTENT,
     "campaigns": CAMPAIGNS,
     "supervision": SUPERVISION,
+    "auditing": AUDITING,
 }
 
 

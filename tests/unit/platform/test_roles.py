@@ -53,3 +53,19 @@ def test_the_one_scope_check_refuses_agents_and_customers_holding_no_scope() -> 
     ensure_scope(agent("admin"), "tmf621:read", or_admin=True)
     with pytest.raises(Forbidden):
         ensure_roles(partner, "agent")
+
+
+def test_loyalty_asks_the_platforms_groups() -> None:
+    from sila_loyalty.api import deps as loyalty_deps
+
+    assert loyalty_deps.READERS is roles.CUSTOMER_CARE
+    assert loyalty_deps.MARKETING is roles.CAMPAIGNS
+    assert loyalty_deps.ADJUSTERS is roles.SUPERVISION
+    assert loyalty_deps.AUDIT is roles.AUDITING
+    assert set(loyalty_deps.CAMPAIGN_READERS) == {"marketing", "supervisor", "audit"}
+    marketing = agent("marketing", wilayas=("*",))
+    with pytest.raises(Forbidden):
+        loyalty_deps.ensure_reader(marketing)
+    with pytest.raises(Forbidden):
+        loyalty_deps.ensure_reader(agent("audit", wilayas=("*",)))
+    loyalty_deps.ensure_reader(agent("technician"))

@@ -12,7 +12,13 @@ from sqlalchemy import select
 from sila_common.auth import CurrentPrincipal
 from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import Unprocessable
-from sila_loyalty.api.deps import ADJUSTERS, RuntimeDep, ensure_agent, ensure_may_read
+from sila_loyalty.api.deps import (
+    ADJUSTERS,
+    RuntimeDep,
+    ensure_agent,
+    ensure_may_read,
+    ensure_reader,
+)
 from sila_loyalty.domain.ledger import RewardKind
 from sila_loyalty.domain.tiers import PRIVILEGES, Tier
 from sila_loyalty.flows import adjustments
@@ -83,6 +89,7 @@ def entry_read(row: Any) -> EntryRead:
 
 @router.get("/{customer_id}", response_model=AccountRead, summary="Balance, tier, privileges")
 async def get_account(customer_id: str, runtime: RuntimeDep, principal: CurrentPrincipal) -> Any:
+    ensure_reader(principal)
     async with runtime.session_factory() as session:
         account = await find_account(session, customer_id)
         ensure_may_read(principal, account)
@@ -126,6 +133,7 @@ async def get_ledger(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> EntryPage:
+    ensure_reader(principal)
     query = select(ledger_entries).where(ledger_entries.c.customer_id == customer_id)
     if kind is not None:
         query = query.where(ledger_entries.c.kind == kind.value)

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from sila_common.auth import Principal
 from sila_common.problems import Forbidden, NotFound
+from sila_common.roles import AUDITING, CAMPAIGNS, CUSTOMER_CARE, SUPERVISION, expand
 from sila_loyalty.runtime import LoyaltyRuntime
 
 
@@ -20,16 +21,27 @@ async def get_loyalty_runtime(request: Request) -> LoyaltyRuntime:
 
 RuntimeDep = Annotated[LoyaltyRuntime, Depends(get_loyalty_runtime)]
 
-# Agents who read a customer's account (within their wilayas).
-READER_ROLES = ("agent", "supervisor", "billing", "marketing", "audit")
-# Who defines campaigns and holds draws.
-MARKETING = ("marketing",)
-# Who reads campaigns and draws.
-CAMPAIGN_READERS = ("marketing", "supervisor", "audit")
+# Who reads one customer's account, ledger and redemptions (within their wilayas): the
+# platform's customer care. Marketing and audit work on campaigns, never on one customer.
+READERS = CUSTOMER_CARE
+# Who defines campaigns, dry-runs them and holds draws.
+MARKETING = CAMPAIGNS
+# Who reads campaigns (their counters) and draws.
+CAMPAIGN_READERS = (*CAMPAIGNS, *SUPERVISION, *AUDITING)
 # Who re-runs a draw to check it.
-AUDIT = ("audit",)
+AUDIT = AUDITING
 # Who grants goodwill or corrects an account by hand.
-ADJUSTERS = ("supervisor",)
+ADJUSTERS = SUPERVISION
+
+
+def ensure_reader(principal: Principal) -> None:
+    """403 before any look-up for a caller who may read no one's account (marketing, audit,
+    partners), so the answer never tells whether the account exists."""
+    if principal.kind == "customer" or principal.is_agent_with(*READERS):
+        return
+    raise Forbidden(
+        f"This needs a customer's own token or one of the roles: {', '.join(expand(*READERS))}."
+    )
 
 
 def ensure_may_read(principal: Principal, account: Any) -> None:
@@ -39,13 +51,14 @@ def ensure_may_read(principal: Principal, account: Any) -> None:
         if principal.customer_id != account.customer_id:
             raise NotFound(f"No loyalty account for customer {account.customer_id}.")
         return
-    if principal.kind == "agent" and principal.has_role(*READER_ROLES):
-        if not principal.serves_wilaya(account.wilaya_code):
+    if principal.kind == "agent" and principal.has_role(*READERS):
+        if not principal.may_read_customer(account.customer_id, account.wilaya_code):
             raise NotFound(f"No loyalty account for customer {account.customer_id}.")
         return
-    raise Forbidden("This needs a customer's own token or an agent role.")
+    ensure_reader(principal)
+    raise NotFound(f"No loyalty account for customer {account.customer_id}.")
 
 
 def ensure_agent(principal: Principal, roles: tuple[str, ...]) -> None:
     if principal.kind != "agent" or not principal.has_role(*roles):
-        raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
+        raise Forbidden(f"This needs one of the roles: {', '.join(expand(*roles))}.")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sila_common.auth import CurrentPrincipal
 from sila_common.pagination import KeysetPage, decode_cursor, encode_cursor
 from sila_common.problems import Forbidden, Unprocessable
-from sila_loyalty.api.deps import RuntimeDep, ensure_may_read
+from sila_loyalty.api.deps import RuntimeDep, ensure_may_read, ensure_reader
 from sila_loyalty.domain.redemption import OPTIONS
 from sila_loyalty.flows import redemptions as flows
 from sila_loyalty.flows.accounts import find_account
@@ -110,6 +110,7 @@ async def list_redemptions(
     cursor: Annotated[str | None, Query(max_length=300)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> RedemptionPage:
+    ensure_reader(principal)
     if principal.kind == "customer":
         customer_id = customer_id or principal.customer_id
     if customer_id is None:
