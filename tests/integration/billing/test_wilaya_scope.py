@@ -274,3 +274,31 @@ async def test_billing_learns_customers_wilayas_from_identity_s_events_and_asks_
     ]
     kept = await directory_entry(billing, customer.id)
     assert kept is not None and kept.wilaya_code == "15" and kept.source_time is None
+
+
+async def test_customer_care_reads_a_customer_s_billing_and_marketing_does_not(
+    identity: LiveService,
+    billing: LiveService,
+    satim: Simulator,
+    admin_token: str,
+    billing_agent: str,
+) -> None:
+    """The same roles read one customer's records in every service (sila_common.roles):
+    a technician of the wilaya answers "did my payment go?", marketing never sees a person."""
+    books = await books_of(
+        billing, satim, await register(identity, admin_token, "16"), billing_agent
+    )
+    technician = bearer(await agent_of(identity, admin_token, ["technician"], ["16"]))
+    marketing = bearer(await agent_of(identity, admin_token, ["marketing"], ["16"]))
+    for path, query in reads(books):
+        read = await billing.client.get(path, headers=technician, params=query)
+        assert read.status_code == 200, (path, read.text)
+        refused = await billing.client.get(path, headers=marketing, params=query)
+        assert refused.status_code == 403, (path, refused.text)
+    # Reading is not acting: a technician cannot refund.
+    refund = await billing.client.post(
+        f"/v1/payments/{books.payment_id}/refunds",
+        headers=technician,
+        json={"amount_centimes": 1_000, "reason": "geste commercial"},
+    )
+    assert refund.status_code == 403

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from sila_billing.api.deps import RuntimeDep
 from sila_billing.api.views import (
+    BILLING_ROLE,
     PaymentPage,
     PaymentRead,
     caller_of,
@@ -95,7 +96,7 @@ async def start_payment(
         if body.customer_id not in (None, principal.customer_id):
             raise NotFound("No such bill for this customer.")
         customer_id = principal.customer_id
-    elif principal.kind == "agent" and principal.has_role("billing"):
+    elif principal.kind == "agent" and principal.has_role(BILLING_ROLE):
         if body.customer_id is None:
             raise Forbidden("An agent names the customer paying (customer_id).")
         customer_id = body.customer_id

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from sila_billing.api.deps import RuntimeDep
 from sila_billing.api.views import (
+    ACT_ROLES,
     SubscriptionRead,
     customer_scope,
     ensure_billing_agent,
@@ -89,7 +90,7 @@ def _may_act_on(principal: Principal) -> str | None:
     """The customer whose line it must be (None: an agent acting for any customer)."""
     if principal.kind == "customer":
         return principal.customer_id
-    if principal.kind == "agent" and principal.has_role("billing", "agent"):
+    if principal.kind == "agent" and principal.has_role(*ACT_ROLES):
         return None
     raise Forbidden("This needs a customer token or an agent role.")
 

@@ -15,10 +15,15 @@ from sila_billing.runtime import BillingRuntime
 from sila_common.auth import Principal
 from sila_common.pagination import KeysetPage
 from sila_common.problems import Forbidden, NotFound
+from sila_common.roles import CUSTOMER_CARE, FRONT_OFFICE, Role
 
-BILLING_ROLE = "billing"
-# Agents who may read a customer's billing (the call centre answers "did my payment go?").
-READ_ROLES = ("agent", "supervisor", "billing")
+BILLING_ROLE = Role.BILLING
+# Agents who may read a customer's billing (the call centre answers "did my payment go?"):
+# customer care, as one customer's records in every service (docs/security.md).
+READ_ROLES = CUSTOMER_CARE
+# Agents who act on a customer's line for them (Idoomly, a recharge by voucher): the front
+# office and billing.
+ACT_ROLES = (*FRONT_OFFICE, Role.BILLING)
 
 
 def caller_of(principal: Principal) -> Caller:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sila_common.auth import Principal
+from sila_common.roles import Role
 
 Clock = Callable[[], datetime]
 
@@ -35,7 +36,7 @@ class Caller:
             principal.kind,
             principal.subject,
             principal.customer_id,
-            principal.kind == "agent" and principal.has_role("billing"),
+            principal.kind == "agent" and principal.has_role(Role.BILLING),
         )
 
     @property
