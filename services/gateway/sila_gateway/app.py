@@ -17,6 +17,78 @@ from sila_common.correlation import new_correlation_id
 from sila_common.problems import MEDIA_TYPE, PROBLEM_BASE
 from sila_gateway.routes import DEV_ROUTES, ROUTES, UnsafePath, check_path, route
 
+# As nginx's ``client_max_body_size 1m`` and the Ingress's: the services' input checks
+# (sila_common.inputs) assume no body is larger.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def problem(status: int, slug: str, title: str, detail: str) -> JSONResponse:
+    return JSONResponse(
+        {"type": f"{PROBLEM_BASE}/{slug}", "title": title, "status": status, "detail": detail},
+        status_code=status,
+        media_type=MEDIA_TYPE,
+    )
+
+
+async def _accepted(
+    request: Request, path: str, table: dict[str, tuple[str, ...]]
+) -> tuple[str, str, dict[bytes, bytes], bytes] | JSONResponse:
+    """The service, its path, the headers and the body to forward; or the edge's refusal."""
+    raw_path = request.scope.get("raw_path") or b""
+    try:
+        checked = check_path(raw_path.decode("latin-1") or "/" + path)
+    except UnsafePath as refused:
+        return problem(400, "unsafe-path", "Unsafe path", str(refused))
+    target = route(checked, table)
+    if target is None:
+        return problem(404, "not-found", "Not found", "No service answers this path.")
+    body = await _body_within(request, MAX_BODY_BYTES)
+    if body is None:
+        return problem(
+            413,
+            "content-too-large",
+            "Content too large",
+            f"A request body is at most {MAX_BODY_BYTES // 1024} KiB.",
+        )
+    return (*target, _forwarded_headers(request), body)
+
+
+def _forwarded_headers(request: Request) -> dict[bytes, bytes]:
+    """The request's end-to-end headers as the upstream gets them.
+
+    Whitespace around a field value is not part of it (RFC 9110 5.5); the upstream's client
+    refuses to send it ("Authorization: Bearer " with an empty token). Values go on as the
+    bytes that came (Starlette read them as latin-1): UTF-8 in a header
+    (``Idempotency-Key: مفتاح``) is the service's to judge, not a failure of the edge.
+    """
+    headers: dict[bytes, bytes] = {
+        k.encode("latin-1"): v.strip(" \t").encode("latin-1")
+        for k, v in request.headers.items()
+        if k.lower() not in HOP_BY_HOP
+    }
+    headers.setdefault(b"x-request-id", new_correlation_id().encode())
+    client_ip = request.client.host if request.client else ""
+    headers[b"x-forwarded-for"] = ", ".join(
+        p for p in (request.headers.get("x-forwarded-for"), client_ip) if p
+    ).encode("latin-1")
+    return headers
+
+
+async def _body_within(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None once it is larger than ``limit`` (read no further)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -53,13 +125,6 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
         title="Sila gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
 
-    def problem(status: int, slug: str, title: str, detail: str) -> JSONResponse:
-        return JSONResponse(
-            {"type": f"{PROBLEM_BASE}/{slug}", "title": title, "status": status, "detail": detail},
-            status_code=status,
-            media_type=MEDIA_TYPE,
-        )
-
     @app.get("/health/live")
     async def live() -> dict[str, str]:
         return {"status": "ok", "service": "gateway"}
@@ -86,36 +151,17 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
         "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
     )
     async def forward(request: Request, path: str) -> Response:
-        raw_path = request.scope.get("raw_path") or b""
-        try:
-            checked = check_path(raw_path.decode("latin-1") or "/" + path)
-        except UnsafePath as refused:
-            return problem(400, "unsafe-path", "Unsafe path", str(refused))
-        target = route(checked, table)
-        if target is None:
-            return problem(404, "not-found", "Not found", "No service answers this path.")
-        service, upstream_path = target
-        # Whitespace around a field value is not part of it (RFC 9110 5.5); the upstream's
-        # client refuses to send it ("Authorization: Bearer " with an empty token). Values go
-        # on as the bytes that came (Starlette read them as latin-1): UTF-8 in a header
-        # (``Idempotency-Key: مفتاح``) is the service's to judge, not a failure of the edge.
-        headers: dict[bytes, bytes] = {
-            k.encode("latin-1"): v.strip(" \t").encode("latin-1")
-            for k, v in request.headers.items()
-            if k.lower() not in HOP_BY_HOP
-        }
-        headers.setdefault(b"x-request-id", new_correlation_id().encode())
-        client_ip = request.client.host if request.client else ""
-        headers[b"x-forwarded-for"] = ", ".join(
-            p for p in (request.headers.get("x-forwarded-for"), client_ip) if p
-        ).encode("latin-1")
+        accepted = await _accepted(request, path, table)
+        if isinstance(accepted, JSONResponse):
+            return accepted
+        service, upstream_path, headers, body = accepted
         client = client_holder["client"]
         upstream = client.build_request(
             request.method,
             f"{upstreams[service]}{upstream_path}",
             params=httpx.QueryParams(request.url.query),
             headers=headers,
-            content=await request.body(),
+            content=body,
         )
         try:
             answer = await _send(client, upstream)

@@ -249,7 +249,12 @@ async def edge(stack: Stack) -> AsyncIterator[str]:
     async def fine(_request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
-    broken = Starlette(routes=[Route("/v1/loyalty/crash", crash), Route("/v1/loyalty/ok", fine)])
+    broken = Starlette(
+        routes=[
+            Route("/v1/loyalty/crash", crash),
+            Route("/v1/loyalty/ok", fine, methods=["GET", "POST"]),
+        ]
+    )
     async with serve(broken) as broken_url:
         upstreams = {**stack.urls, "loyalty": broken_url}
         async with serve(create_gateway(upstreams)) as url:
@@ -274,6 +279,26 @@ async def test_the_edge_never_reaches_unlisted_paths(edge: str, path: str) -> No
         answer = await client.get(edge + path)
     assert answer.status_code in (400, 404), answer.text
     problem_of(answer)
+
+
+async def test_a_body_over_a_mebibyte_is_refused_at_the_edge_declared_or_streamed(
+    edge: str,
+) -> None:
+    """As nginx's `client_max_body_size 1m`: the services' input checks assume no more."""
+    big = b'{"subject": "' + b"x" * (1024 * 1024) + b'"}'
+
+    async def streamed() -> AsyncIterator[bytes]:
+        for start in range(0, len(big), 64 * 1024):
+            yield big[start : start + 64 * 1024]
+
+    async with httpx.AsyncClient(base_url=edge, timeout=30) as client:
+        declared = await client.post("/v1/loyalty/ok", content=big)
+        chunked = await client.post("/v1/loyalty/ok", content=streamed())
+        small = await client.post("/v1/loyalty/ok", content=b'{"subject": "x"}')
+    for refused in (declared, chunked):
+        assert refused.status_code == 413, refused.text
+        assert problem_of(refused)["status"] == 413
+    assert small.status_code == 200
 
 
 async def test_after_an_upstream_crash_the_next_request_gets_through(edge: str) -> None:
