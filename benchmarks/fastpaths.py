@@ -24,6 +24,7 @@ otherwise 200,000 customers (``SILA_BENCH_FAST_CUSTOMERS``) and 15 s per measure
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -32,6 +33,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -505,11 +507,29 @@ async def publish_to_timeline(env: BenchEnv) -> list[Row]:
     ]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (``/proc/<pid>/stat``); 0 once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    # utime and stime are the 14th and 15th fields; the 3rd is the first after the name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sms_dispatchers() -> int:
+    """``SILA_BENCH_SMS_DISPATCHERS``: how many notify relay processes (each runs the
+    dispatcher; they share the messages by SKIP LOCKED)."""
+    return max(1, int(os.environ.get("SILA_BENCH_SMS_DISPATCHERS", "1")))
+
+
 async def sms_path(env: BenchEnv) -> list[Row]:
     """Notify's production roles in their own processes and the SMS centre simulator in its
     own; a burst of one-time-code events on the broker, timed from the first publish to the
     last message recorded sent. The anchor: the simulator's own ceiling, wrk sending to it
-    directly at 16 clients (no delivery reports asked)."""
+    directly at 16 clients (no delivery reports asked). Also the CPU each process spent per
+    message, from the first publish until every delivery report is recorded."""
     from aiokafka import AIOKafkaProducer
 
     from benchmarks.notify import OTP, _otp_event, _skip_to_end_of_topics
@@ -517,9 +537,11 @@ async def sms_path(env: BenchEnv) -> list[Row]:
     from sila_local.processes import free_port
 
     count = 2_000 if env.quick else 10_000
+    dispatchers = sms_dispatchers()
     url = await env.database("notify")
     db = await asyncpg.connect(dsn_of(url))
     size = sizes(env)
+    cpu: dict[str, float] = {}
     try:
         async with serve_factory("benchmarks.apps:smsc_app") as smsc:
             ceiling = await load(
@@ -543,24 +565,39 @@ async def sms_path(env: BenchEnv) -> list[Row]:
                 "SILA_NOTIFY_QUIET_HOURS_START": "00:00",
                 "SILA_NOTIFY_QUIET_HOURS_END": "00:00",
             }
-            async with (
-                serve_service(env, "notify", database_url=url, extra=extra, port=port) as api,
-                serve_worker(env, "notify", "relay", database_url=url, extra=extra) as relay,
-                serve_worker(env, "notify", "consume", database_url=url, extra=extra) as consume,
-            ):
+            async with contextlib.AsyncExitStack() as stack:
+                api = await stack.enter_async_context(
+                    serve_service(env, "notify", database_url=url, extra=extra, port=port)
+                )
+                relays = [
+                    await stack.enter_async_context(
+                        serve_worker(env, "notify", "relay", database_url=url, extra=extra)
+                    )
+                    for _ in range(dispatchers)
+                ]
+                consume = await stack.enter_async_context(
+                    serve_worker(env, "notify", "consume", database_url=url, extra=extra)
+                )
                 producer = AIOKafkaProducer(
                     bootstrap_servers=env.platform.kafka_bootstrap, acks="all", linger_ms=5
                 )
                 await producer.start()
 
-                async def sent() -> int:
+                async def counted(column: str) -> int:
                     return int(
                         await db.fetchval(
-                            "SELECT count(*) FROM messages WHERE event_type = $1 "
-                            "AND sent_at IS NOT NULL",
+                            f"SELECT count(*) FROM messages WHERE event_type = $1 "  # noqa: S608
+                            f"AND {column} IS NOT NULL",
                             OTP,
                         )
                     )
+
+                async def notify_backends() -> list[int]:
+                    pids = await db.fetchval(
+                        "SELECT array_agg(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                    return list(pids or [])
 
                 try:
                     key = TransportKey.from_secret(BENCH_OTP_TRANSPORT_KEY)
@@ -570,13 +607,23 @@ async def sms_path(env: BenchEnv) -> list[Row]:
                     )
 
                     async def warmed() -> bool:
-                        return await sent() >= 1
+                        return await counted("delivered_at") >= 1
 
-                    await wait_for(warmed, 120, "the warm-up code sent")
+                    await wait_for(warmed, 120, "the warm-up code sent and delivered")
                     events = [_otp_event(n, key) for n in range(1, count + 1)]
+                    processes: dict[str, list[int]] = {
+                        "dispatcher": [r.process.pid for r in relays if r.process is not None],
+                        "api": [c.process.pid for c in api.children if c.process is not None],
+                        "consume": [consume.process.pid] if consume.process is not None else [],
+                        "simulator": [
+                            c.process.pid for c in smsc.children if c.process is not None
+                        ],
+                        "postgresql": await notify_backends(),
+                    }
+                    before = {pid: cpu_seconds(pid) for pids in processes.values() for pid in pids}
                     spies = [
-                        profile_pid(child.process.pid, f"sms-{child.name}", 8)
-                        for child in (relay, consume)
+                        profile_pid(child.process.pid, f"sms-{child.name}-{n}", 8)
+                        for n, child in enumerate([*relays, consume])
                         if child.process is not None
                     ] + [
                         profile_pid(child.process.pid, f"sms-{label}", 8)
@@ -596,9 +643,19 @@ async def sms_path(env: BenchEnv) -> list[Row]:
                         )
 
                     async def all_sent() -> bool:
-                        return await sent() >= count + 1
+                        return await counted("sent_at") >= count + 1
+
+                    async def all_delivered() -> bool:
+                        return await counted("delivered_at") >= count + 1
 
                     await wait_for(all_sent, 120 + count / 20, "every code sent")
+                    await wait_for(all_delivered, 60, "every delivery report recorded")
+                    # Backends opened during the burst (a pool growing) count from zero.
+                    processes["postgresql"] = sorted(
+                        set(processes["postgresql"]) | set(await notify_backends())
+                    )
+                    for label, pids in processes.items():
+                        cpu[label] = sum(cpu_seconds(pid) - before.get(pid, 0.0) for pid in pids)
                     await asyncio.gather(*(spy for spy in spies if spy is not None))
                 finally:
                     await producer.stop()
@@ -608,16 +665,24 @@ async def sms_path(env: BenchEnv) -> list[Row]:
     finally:
         await db.close()
     rate = count / (last - first).total_seconds()
+    per_message = {label: 1000 * seconds / count for label, seconds in cpu.items()}
     return [
         Row(
             "SMS path throughput",
             rate,
             "msgs/s",
-            f"{count:,} OTP events in one burst; notify api + relay/dispatcher + consume "
-            "processes; anchor: the simulator alone under wrk, 16 clients",
+            f"{count:,} OTP events in one burst; notify api + {dispatchers} relay/dispatcher + "
+            "consume processes; anchor: the simulator alone under wrk, 16 clients",
             ceiling.rate,
             "≥ 1,000 msgs/s",
-        )
+        ),
+        Row(
+            "SMS path CPU per message, all processes",
+            sum(per_message.values()),
+            "ms",
+            "; ".join(f"{label} {ms:.2f}" for label, ms in per_message.items())
+            + " (first publish → last delivery report recorded; postgresql: notify's backends)",
+        ),
     ]
 
 

@@ -4,15 +4,19 @@ The dlr-url names the message and carries its unguessable callback token, so tha
 unauthenticated callback can only move a message its SMS centre was actually given. The
 message id also goes out as ``msg-id`` (an aggregator's client reference): an SMS centre
 that deduplicates on it, as our simulator does, sends a message retried after a crash once.
+
+The client is aiohttp, not httpx (the platform's client everywhere else): this is the one
+HTTP call made per message on the busiest path, and aiohttp's request costs about a fifth of
+httpx's CPU here (0.09 against 0.43-0.46 ms per sendsms request, measured side by side in
+``benchmarks/sms_client.py``; docs/benchmarks.md, "Fourth pass").
 """
 
 from __future__ import annotations
 
-import asyncio
-import ssl
 from urllib.parse import urlencode
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from sila_notify.channels.base import (
     OutgoingMessage,
@@ -37,77 +41,66 @@ def dlr_url(base_url: str, message_id: str, token: str) -> str:
 class KannelSmsChannel:
     name = "sms"
 
-    def __init__(self, settings: NotifySettings, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: NotifySettings) -> None:
         self.settings = settings
-        # One kept-alive connection per send in flight, each in a client of its own, lent to
-        # one send at a time: httpcore's pool looks at every connection and every waiting
-        # request on each request (35 % of the dispatcher's CPU with 35 connections in one
-        # pool); a pool of one does that for one.
-        self.client = client
-        self._idle: asyncio.LifoQueue[httpx.AsyncClient] = asyncio.LifoQueue()
-        self._clients: list[httpx.AsyncClient] = []
-        self._max_clients = settings.dispatcher_concurrency + settings.marketing_concurrency
-        # One TLS context for all of them (building one took 22 % of a burst's first seconds).
-        self._tls: ssl.SSLContext | None = None
-
-    def _lend(self) -> httpx.AsyncClient | None:
-        try:
-            return self._idle.get_nowait()
-        except asyncio.QueueEmpty:
-            if len(self._clients) >= self._max_clients:
-                return None
-        if self._tls is None:
-            self._tls = httpx.create_ssl_context()
-        client = httpx.AsyncClient(
-            verify=self._tls,
-            timeout=self.settings.provider_timeout_seconds,
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        # One pool of kept-alive connections, as many as sends can be in flight.
+        self._max_connections = settings.dispatcher_concurrency + settings.marketing_concurrency
+        self._session: aiohttp.ClientSession | None = None
+        # What every request says the same way, encoded once.
+        fixed = urlencode(
+            {
+                "username": settings.sms_username,
+                "password": settings.sms_password.get_secret_value(),
+                "from": settings.sms_sender,
+                "charset": "UTF-8",
+                "dlr-mask": str(DLR_MASK),
+            }
         )
-        self._clients.append(client)
-        return client
+        separator = "&" if "?" in settings.sms_url else "?"
+        self._prefix = f"{settings.sms_url}{separator}{fixed}&"
 
-    async def _get(self, params: dict[str, str]) -> httpx.Response:
-        if self.client is not None:
-            return await self.client.get(self.settings.sms_url, params=params)
-        client = self._lend() or await self._idle.get()
-        try:
-            return await client.get(self.settings.sms_url, params=params)
-        finally:
-            self._idle.put_nowait(client)
+    def request_url(self, message: OutgoingMessage) -> URL:
+        """The sendsms request for one message (already encoded: yarl does not parse it again)."""
+        ucs2 = encoding_for(message.body) == "UCS-2"
+        varying = urlencode(
+            {
+                "to": message.destinations[0],
+                "text": message.body,
+                "coding": "2" if ucs2 else "0",
+                "dlr-url": dlr_url(
+                    self.settings.public_base_url, message.id, message.callback_token or ""
+                ),
+                "msg-id": message.id,
+            }
+        )
+        return URL(self._prefix + varying, encoded=True)
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Made on first use: a session belongs to the running event loop.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+                timeout=aiohttp.ClientTimeout(total=self.settings.provider_timeout_seconds),
+            )
+        return self._session
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         if not message.destinations:
             raise PermanentFailure("no phone number")
-        ucs2 = encoding_for(message.body) == "UCS-2"
-        params = {
-            "username": self.settings.sms_username,
-            "password": self.settings.sms_password.get_secret_value(),
-            "from": self.settings.sms_sender,
-            "to": message.destinations[0],
-            "text": message.body,
-            "charset": "UTF-8",
-            "coding": "2" if ucs2 else "0",
-            "dlr-mask": str(DLR_MASK),
-            "dlr-url": dlr_url(
-                self.settings.public_base_url, message.id, message.callback_token or ""
-            ),
-            "msg-id": message.id,
-        }
         try:
-            response = await self._get(params)
-        except httpx.HTTPError as error:
+            async with self._client().get(self.request_url(message)) as response:
+                status = response.status
+                answer = (await response.read()).decode("utf-8", "replace").strip()[:300]
+        except (aiohttp.ClientError, TimeoutError) as error:
             raise TemporaryFailure(f"sms centre unreachable: {type(error).__name__}") from error
-        answer = response.text.strip()[:300]
-        if response.status_code in (200, 202):
+        if status in (200, 202):
             return SendResult(provider_message_id=None)
-        if response.status_code >= 500 or response.status_code in (403, 429):
+        if status >= 500 or status in (403, 429):
             # 403 is our credentials: an operator fixes it, the queue waits.
-            raise TemporaryFailure(f"sms centre {response.status_code}: {answer}")
-        raise PermanentFailure(f"sms centre {response.status_code}: {answer}")
+            raise TemporaryFailure(f"sms centre {status}: {answer}")
+        raise PermanentFailure(f"sms centre {status}: {answer}")
 
     async def close(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
-        for client in self._clients:
-            await client.aclose()
-        self._clients = []
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
