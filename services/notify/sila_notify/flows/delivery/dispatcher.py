@@ -67,6 +67,10 @@ class Dispatcher:
         self._recorders: dict[str, GroupCommit[records.Sent, bool]] = {
             lane: GroupCommit(self._record_sends) for lane in LANES
         }
+        # Temporary failures too: a throttling SMS centre refuses a whole burst at once.
+        self._retriers: dict[str, GroupCommit[records.Retry, bool]] = {
+            lane: GroupCommit(self._record_retries) for lane in LANES
+        }
         self.wakeups: dict[str, asyncio.Event] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -241,21 +245,31 @@ class Dispatcher:
             recorded = await records.mark_sent_many(session, self.outbox, sends)
         return [str(s.row.id) in recorded for s in sends]
 
+    async def _record_retries(self, retries: list[records.Retry]) -> list[bool]:
+        async with self.session_factory() as session, session.begin():
+            queued = await records.retry_many(session, retries)
+        return [r.message_id in queued for r in retries]
+
     async def _record_failure(self, row: Any, attempt_id: str, error: ChannelError) -> None:
+        attempts = int(row.attempts)
+        if isinstance(error, TemporaryFailure) and attempts < self.settings.max_attempts:
+            if error.dead_destinations:
+                async with self.session_factory() as session, session.begin():
+                    await _forget_devices(session, error.dead_destinations)
+            delay = retry_delay_seconds(attempts, self.settings.retry_base_seconds)
+            retry = records.Retry(
+                message_id=str(row.id),
+                attempt_id=attempt_id,
+                reason=error.reason,
+                at=datetime.now(UTC) + timedelta(seconds=delay),
+            )
+            queued = await self._retriers[str(row.lane)].submit(retry)
+            log.info(
+                "dispatcher.retry", message_id=row.id, attempts=attempts, delay=delay, queued=queued
+            )
+            return
         async with self.session_factory() as session, session.begin():
             await _forget_devices(session, error.dead_destinations)
-            attempts = int(row.attempts)
-            if isinstance(error, TemporaryFailure) and attempts < self.settings.max_attempts:
-                delay = retry_delay_seconds(attempts, self.settings.retry_base_seconds)
-                await records.retry_later(
-                    session,
-                    row,
-                    attempt_id=attempt_id,
-                    reason=error.reason,
-                    at=datetime.now(UTC) + timedelta(seconds=delay),
-                )
-                log.info("dispatcher.retry", message_id=row.id, attempts=attempts, delay=delay)
-                return
             reason = error.reason
             if isinstance(error, TemporaryFailure):
                 reason = f"gave up after {attempts} attempts: {reason}"

@@ -159,19 +159,70 @@ def delivered_event(row: Any) -> NewEvent:
     )
 
 
-async def retry_later(
-    session: AsyncSession, row: Any, *, attempt_id: str, reason: str, at: datetime
-) -> bool:
-    result = await session.execute(
+@dataclass(frozen=True)
+class Retry:
+    """A temporary failure of one claimed message: queued again for ``at``."""
+
+    message_id: str
+    attempt_id: str
+    reason: str
+    at: datetime
+
+
+def _retry_update() -> Any:
+    """One UPDATE for a batch of retries (arrays unnested), built once like SENT_UPDATE."""
+    retry = (
+        func.unnest(
+            bindparam("ids", type_=ARRAY(String)),
+            bindparam("attempt_ids", type_=ARRAY(String)),
+            bindparam("reasons", type_=ARRAY(String)),
+            bindparam("ats", type_=ARRAY(messages.c.scheduled_for.type)),
+        )
+        .table_valued("id", "attempt_id", "reason", "at")
+        .render_derived(name="retry")
+    )
+    return (
         update(messages)
         .where(
-            messages.c.id == row.id,
-            messages.c.attempt_id == attempt_id,
+            messages.c.id == retry.c.id,
+            messages.c.attempt_id == retry.c.attempt_id,
             messages.c.state == "sending",
         )
-        .values(state="queued", scheduled_for=at, provider_reason=reason, sending_since=None)
+        .values(
+            state="queued",
+            scheduled_for=retry.c.at,
+            provider_reason=retry.c.reason,
+            sending_since=None,
+        )
+        .returning(messages.c.id)
     )
-    return bool(rows_affected(result))
+
+
+RETRY_UPDATE = _retry_update()
+
+
+async def retry_many(session: AsyncSession, retries: Sequence[Retry]) -> set[str]:
+    """Queue a batch of temporarily failed messages again, each only if still in its attempt;
+    returns the ids queued. Locks in id order first, as sends and delivery reports do."""
+    if not retries:
+        return set()
+    ids = [r.message_id for r in retries]
+    await session.execute(
+        select(messages.c.id)
+        .where(messages.c.id.in_(ids))
+        .order_by(messages.c.id)
+        .with_for_update()
+    )
+    result = await session.execute(
+        RETRY_UPDATE,
+        {
+            "ids": ids,
+            "attempt_ids": [r.attempt_id for r in retries],
+            "reasons": [r.reason[:1000] for r in retries],
+            "ats": [r.at for r in retries],
+        },
+    )
+    return {str(i) for i in result.scalars()}
 
 
 async def fail(
