@@ -43,7 +43,7 @@ PII_KEYS = {
 }
 
 # Standard-library loggers kept at WARNING whatever the root level (see configure_logging).
-QUIET_LOGGERS = ("httpx", "httpcore")
+QUIET_LOGGERS = ("httpx", "httpcore", "aiohttp")
 
 # A phone number stands alone: digits inside a longer token (a trace id, a UUID, a hash)
 # are not one.

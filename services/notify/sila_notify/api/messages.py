@@ -15,7 +15,7 @@ from sila_common.db import newest_first
 from sila_common.inputs import decode_time_cursor
 from sila_common.pagination import KeysetPage, next_time_cursor
 from sila_common.problems import NotFound, Unprocessable
-from sila_notify.api.deps import NotifySettingsDep, RuntimeDep, customer_in_scope
+from sila_notify.api.deps import RuntimeDep, customer_in_scope
 from sila_notify.flows import inbox as inbox_flows
 from sila_notify.flows.delivery import records
 from sila_notify.flows.delivery.reports import DeliveryReport, delivery_reports
@@ -210,7 +210,6 @@ async def mark_read(item_id: str, runtime: RuntimeDep, principal: CurrentPrincip
 )
 async def sms_delivery_report(
     runtime: RuntimeDep,
-    settings: NotifySettingsDep,
     message_id: Annotated[str, Query(max_length=36)],
     token: Annotated[str, Query(max_length=100)],
     type: Annotated[int, Query(ge=0, le=63)],

@@ -91,6 +91,13 @@ def _sent_update() -> Any:
 
 
 SENT_UPDATE = _sent_update()
+# Messages of a batch locked in id order; one array parameter, one prepared statement.
+LOCK_IN_ID_ORDER = (
+    select(messages.c.id)
+    .where(messages.c.id == func.any(bindparam("ids", type_=ARRAY(String))))
+    .order_by(messages.c.id)
+    .with_for_update()
+)
 
 
 async def mark_sent_many(session: AsyncSession, outbox: Outbox, sends: Sequence[Sent]) -> set[str]:
@@ -103,12 +110,7 @@ async def mark_sent_many(session: AsyncSession, outbox: Outbox, sends: Sequence[
     ids = [str(s.row.id) for s in sends]
     # Lock in id order first, as delivery reports do, so the two never deadlock (an UPDATE
     # joined to a list locks in whatever order its plan visits the rows).
-    await session.execute(
-        select(messages.c.id)
-        .where(messages.c.id.in_(ids))
-        .order_by(messages.c.id)
-        .with_for_update()
-    )
+    await session.execute(LOCK_IN_ID_ORDER, {"ids": ids})
     result = await session.execute(
         SENT_UPDATE,
         {
@@ -207,12 +209,7 @@ async def retry_many(session: AsyncSession, retries: Sequence[Retry]) -> set[str
     if not retries:
         return set()
     ids = [r.message_id for r in retries]
-    await session.execute(
-        select(messages.c.id)
-        .where(messages.c.id.in_(ids))
-        .order_by(messages.c.id)
-        .with_for_update()
-    )
+    await session.execute(LOCK_IN_ID_ORDER, {"ids": ids})
     result = await session.execute(
         RETRY_UPDATE,
         {
@@ -334,22 +331,17 @@ async def _contact(session: AsyncSession, customer_id: str) -> dict[str, str]:
     return contact
 
 
-async def mark_delivered_many(session: AsyncSession, outbox: Outbox, rows: Sequence[Any]) -> None:
-    """Delivery reports for locked rows, one UPDATE for all; each can overtake the sender's record.
-
-    The rows must be locked by the caller (their ``state`` is the one the update sees).
-    """
-    if not rows:
-        return
-    if len(rows) == 1:
-        for row in rows:
-            await mark_delivered(session, outbox, row)
-        return
-    now = datetime.now(UTC)
+def _delivered_update() -> Any:
+    """Delivery reports for a batch of messages; one array parameter, so built and prepared
+    once whatever the batch size (an expanded ``IN`` list is a new statement per size)."""
+    now = bindparam("now", type_=messages.c.delivered_at.type)
     was_sending = messages.c.state == "sending"
-    result = await session.execute(
+    return (
         update(messages)
-        .where(messages.c.id.in_([r.id for r in rows]), messages.c.state.in_(("sending", "sent")))
+        .where(
+            messages.c.id == func.any(bindparam("ids", type_=ARRAY(String))),
+            messages.c.state.in_(("sending", "sent")),
+        )
         .values(
             state="delivered",
             delivered_at=now,
@@ -361,6 +353,25 @@ async def mark_delivered_many(session: AsyncSession, outbox: Outbox, rows: Seque
             sealed_body=None,
         )
         .returning(messages.c.id)
+    )
+
+
+DELIVERED_UPDATE = _delivered_update()
+
+
+async def mark_delivered_many(session: AsyncSession, outbox: Outbox, rows: Sequence[Any]) -> None:
+    """Delivery reports for locked rows, one UPDATE for all; each can overtake the sender's record.
+
+    The rows must be locked by the caller (their ``state`` is the one the update sees).
+    """
+    if not rows:
+        return
+    if len(rows) == 1:
+        for row in rows:
+            await mark_delivered(session, outbox, row)
+        return
+    result = await session.execute(
+        DELIVERED_UPDATE, {"ids": [str(r.id) for r in rows], "now": datetime.now(UTC)}
     )
     recorded = {str(i) for i in result.scalars()}
     events: list[NewEvent] = []
