@@ -165,7 +165,9 @@ class _SmscState:
         if self.session is None:
             self.session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=DLR_CONNECTIONS),
-                timeout=aiohttp.ClientTimeout(total=5.0),
+                # Per step, not in total: a burst's reports queue for the 16 connections,
+                # and that wait is the SMS centre's own, not the callback's slowness.
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=5.0, sock_read=5.0),
             )
         async with self.session.get(url) as response:
             await response.read()

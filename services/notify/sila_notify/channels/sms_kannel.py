@@ -43,8 +43,15 @@ class KannelSmsChannel:
 
     def __init__(self, settings: NotifySettings) -> None:
         self.settings = settings
-        # One pool of kept-alive connections, as many as sends can be in flight.
-        self._max_connections = settings.dispatcher_concurrency + settings.marketing_concurrency
+        # One pool of kept-alive connections, as many as sends can be in flight (each lane's
+        # concurrency: otp and service, then marketing), so that no send waits for a
+        # connection: the timeout below counts from the call, and a wait would eat it.
+        self._max_connections = sum(
+            settings.marketing_concurrency
+            if lane == "marketing"
+            else settings.dispatcher_concurrency
+            for lane in settings.served_lanes()
+        )
         self._session: aiohttp.ClientSession | None = None
         # What every request says the same way, encoded once.
         fixed = urlencode(
