@@ -5,7 +5,8 @@
 - Claim: due rows are locked ``FOR UPDATE SKIP LOCKED`` (several dispatchers share the work)
   and marked ``sending`` with an attempt id, committed before the provider is called.
 - After the call, the outcome is recorded only if the message is still in that attempt;
-  successes that finish together are recorded in one transaction (group commit).
+  successes that finish together are recorded in one transaction (group commit), and so are
+  temporary failures (queued again, each for its own backoff).
 - ``SILA_NOTIFY_LANES`` chooses the lanes a process sends (a campaign in its own process).
 - A message left ``sending`` past the lease (its sender died mid-call) is reconciled: queued
   again with the same message id, which providers use to drop the duplicate (SMS ``msg-id``,
