@@ -148,7 +148,7 @@ async def test_events_arriving_twice_and_out_of_order_make_one_entry_each_in_tim
             customer_id=customer_id,
             contract_id=str(uuid.uuid4()),
             number=f"AT-15-2026-{i:07d}-0",
-            offer_code="IDOOM_ADSL",
+            offer_code="IDOOM_ADSL_20M",
         )
         for i in range(12)
     ]
@@ -161,7 +161,7 @@ async def test_events_arriving_twice_and_out_of_order_make_one_entry_each_in_tim
             customer_id=customer_id,
             contract_id=str(uuid.uuid4()),
             number="AT-15-2026-0000099-0",
-            offer_code="IDOOM_FIBRE",
+            offer_code="IDOOM_FIBRE_100M",
         )
     )
     deliveries = events + random.sample(events, 6)
@@ -202,7 +202,7 @@ async def test_a_run_of_events_projected_at_once_makes_one_entry_each_duplicates
             customer_id=customer_id,
             contract_id=str(uuid.uuid4()),
             number=f"AT-15-2026-{i:07d}-0",
-            offer_code="IDOOM_ADSL",
+            offer_code="IDOOM_ADSL_20M",
         )
         for i in range(6)
     ]
