@@ -68,7 +68,9 @@ async def test_a_customer_logs_in_by_sms_code_follows_their_timeline_and_is_eras
     assert registered.status_code == 201, registered.text
     customer_id = registered.json()["id"]
     contract = await identity.client.post(
-        f"/v1/customers/{customer_id}/contracts", headers=agent, json={"offer_code": "IDOOM_FIBRE_100M"}
+        f"/v1/customers/{customer_id}/contracts",
+        headers=agent,
+        json={"offer_code": "IDOOM_FIBRE_100M"},
     )
     number = contract.json()["number"]
 
