@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
 
 from sila_common.db import as_utc
 from sila_common.inputs import Instant
@@ -21,6 +20,7 @@ from sila_identity.domain.phone import normalize_phone
 from sila_identity.domain.wilayas import format_wilaya_code
 from sila_identity.flows import audit, installations
 from sila_identity.flows import contracts as flows
+from sila_identity.queries import contracts_as_read
 from sila_identity.tables import contracts
 
 router = APIRouter(prefix="/v1/customers", tags=["contracts"])
@@ -159,7 +159,7 @@ async def list_contracts(
         ensure_may_read(principal, customer)
         rows = (
             await session.execute(
-                select(contracts)
+                contracts_as_read()
                 .where(contracts.c.customer_id == customer_id)
                 .order_by(contracts.c.created_at.desc(), contracts.c.id)
             )
@@ -179,7 +179,7 @@ async def get_contract(
         ensure_may_read(principal, customer)
         row = (
             await session.execute(
-                select(contracts).where(
+                contracts_as_read().where(
                     contracts.c.id == contract_id, contracts.c.customer_id == customer_id
                 )
             )
