@@ -306,10 +306,9 @@ async def test_a_commit_wakes_the_dispatchers_of_its_own_runtime_only(
     other.serve(other_runtime_sessions)
     other.listen("test-lane", theirs)
 
-    async with runtime.session_factory() as session:
-        async with session.begin():
-            wake_after_commit(session, "test-lane")
-            await session.rollback()
+    async with runtime.session_factory() as session, session.begin():
+        wake_after_commit(session, "test-lane")
+        await session.rollback()
     assert not mine.is_set() and not theirs.is_set()
     async with runtime.session_factory() as session, session.begin():
         wake_after_commit(session, "test-lane")
