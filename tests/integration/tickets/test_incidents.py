@@ -238,7 +238,7 @@ async def test_a_commune_an_admin_moves_to_another_daira_takes_its_installations
     assert moved.status_code == 200, moved.text
 
     async def followed() -> bool:
-        return await installed_daira() == new["code"]
+        return await installed_daira() == str(new["code"])
 
     await eventually(followed, timeout=20, what="the line placed in the commune's new daïra")
 

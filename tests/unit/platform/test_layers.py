@@ -222,7 +222,7 @@ def module_state(module: Module) -> list[str]:
                 )
                 changed = next((t.value for t in targets if isinstance(t, ast.Subscript)), None)
             if isinstance(changed, ast.Name) and changed.id in bound:
-                found.append(f"{module.path}:{node.lineno} changes module-level {changed.id}")
+                found.append(f"{module.path}:{changed.lineno} changes module-level {changed.id}")
     return found
 
 
