@@ -29,6 +29,7 @@ from sila_notify.flows.delivery.reports import (
     DeliveryReport,
     DeliveryReports,
 )
+from sila_notify.flows.delivery.wakeup import wakeups_of
 from sila_notify.service import definition
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import messages, metadata
@@ -274,6 +275,7 @@ async def test_a_batch_the_sms_centre_partly_refuses_records_each_message_under_
         outbox=runtime.outbox,
         settings=settings,
         channels={"sms": KannelSmsChannel(settings)},
+        wakeups=wakeups_of(runtime),
     )
     started = datetime.now(UTC)
     try:
