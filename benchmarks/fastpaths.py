@@ -90,18 +90,23 @@ async def seed_identity(url: str, count: int) -> tuple[list[tuple[str, str, str]
         _, sample = await identity_bench._seed(conn, count)
         hot, _ = await identity_bench._seed_timeline(conn)
         await conn.execute("ANALYZE")
-        await conn.execute(
-            "INSERT INTO agents (id, username, display_name, password_hash, roles, wilayas, "
-            "agency, disabled, created_at) VALUES ($1, 'bench', 'Bench', $2, $3, $4, NULL, "
-            "false, now())",
-            str(uuid.uuid4()),
-            hash_password(identity_bench.PASSWORD),
-            json.dumps(["agent", "supervisor", "admin"]),
-            json.dumps(["*"]),
-        )
+        await seed_bench_agent(conn)
     finally:
         await conn.close()
     return sample, hot
+
+
+async def seed_bench_agent(conn: asyncpg.Connection) -> None:
+    """The agent whose token every request carries (all roles, every wilaya)."""
+    await conn.execute(
+        "INSERT INTO agents (id, username, display_name, password_hash, roles, wilayas, "
+        "agency, disabled, created_at) VALUES ($1, 'bench', 'Bench', $2, $3, $4, NULL, "
+        "false, now())",
+        str(uuid.uuid4()),
+        hash_password(identity_bench.PASSWORD),
+        json.dumps(["agent", "supervisor", "admin"]),
+        json.dumps(["*"]),
+    )
 
 
 async def seed_tickets(url: str, customers: list[str]) -> None:
@@ -215,7 +220,14 @@ async def measure_pair(
     concurrency, so drifting load on a shared machine falls on both alike. Rates are over
     all slices; percentiles the median of the slices'."""
     for url, reqs, hdrs in ((sila_url, sila_requests, headers), (bare_url, bare_requests, {})):
-        await load(url, reqs, connections=clients, seconds=size.warm_seconds, headers=hdrs)
+        await load(
+            url,
+            reqs,
+            connections=clients,
+            seconds=size.warm_seconds,
+            headers=hdrs,
+            idempotent=idempotent,
+        )
     slice_seconds = max(1.0, size.seconds / ROUNDS)
     sila: list[LoadResult] = []
     bare: list[LoadResult] = []
@@ -231,7 +243,16 @@ async def measure_pair(
                 profile=(profile[0], f"{profile[1]}-{clients}") if profile and not round_ else None,
             )
         )
-        bare.append(await load(bare_url, bare_requests, connections=clients, seconds=slice_seconds))
+        # The anchor gets an Idempotency-Key too: it looks up and stores the answer as Sila does.
+        bare.append(
+            await load(
+                bare_url,
+                bare_requests,
+                connections=clients,
+                seconds=slice_seconds,
+                idempotent=idempotent,
+            )
+        )
     return combined(sila), combined(bare)
 
 
@@ -245,11 +266,25 @@ def combined(results: list[LoadResult]) -> LoadResult:
     )
 
 
-async def http_paths(env: BenchEnv) -> list[Row]:
+async def ticket_paths(env: BenchEnv) -> list[Row]:
+    """Ticket creation alone (``SILA_BENCH_FAST_PARTS=tickets``): the same measure as in
+    ``http``, without the identity reads and the second process."""
+    return await http_paths(env, tickets_only=True)
+
+
+async def http_paths(env: BenchEnv, *, tickets_only: bool = False) -> list[Row]:
     size = sizes(env)
     identity_url = await env.database("identity")
     tickets_url, bare_tickets_url = await env.database("tickets"), await env.database("tickets")
-    sample, hot = await seed_identity(identity_url, size.customers)
+    if tickets_only:
+        conn = await asyncpg.connect(dsn_of(identity_url))
+        try:
+            await seed_bench_agent(conn)
+        finally:
+            await conn.close()
+        sample, hot = [], ""
+    else:
+        sample, hot = await seed_identity(identity_url, size.customers)
     known = [str(uuid.uuid4()) for _ in range(size.known_customers)]
     await seed_tickets(tickets_url, known)
     await seed_tickets(bare_tickets_url, known)
@@ -276,7 +311,7 @@ async def http_paths(env: BenchEnv) -> list[Row]:
             extra={"SILA_JWKS_URL": f"{ident.url}/.well-known/jwks.json"},
         ) as tick:
             note = f"{size.customers:,} customers"
-            for clients in (1, 16):
+            for clients in () if tickets_only else (1, 16):
                 sila, anchor = await measure_pair(
                     ident.url,
                     bare.url,
@@ -296,7 +331,7 @@ async def http_paths(env: BenchEnv) -> list[Row]:
                     goal_rate="ratio ≥ 0.5" if clients == 16 else "",
                     note=note,
                 )
-            for clients in (1, 16):
+            for clients in () if tickets_only else (1, 16):
                 sila, anchor = await measure_pair(
                     ident.url,
                     bare.url,
@@ -335,6 +370,8 @@ async def http_paths(env: BenchEnv) -> list[Row]:
                     goal_rate="ratio ≥ 0.5",
                     note="auto-assignment on, Idempotency-Key on each",
                 )
+    if tickets_only:
+        return rows
     # What a second API process adds on this machine: one against two, same load.
     results: dict[int, LoadResult] = {}
     for processes in (1, 2):
@@ -623,6 +660,7 @@ async def sms_path(env: BenchEnv) -> list[Row]:
 
 PARTS = {
     "http": http_paths,
+    "tickets": ticket_paths,
     "relay": relay_against_producer,
     "timeline": publish_to_timeline,
     "sms": sms_path,

@@ -59,8 +59,11 @@ LUA = r"""
 -- Requests from a file (one per line: METHOD<TAB>PATH<TAB>BODY), round robin per thread,
 -- each thread starting at its own offset; Idempotency-Key unique per request when asked.
 local lines = {}
-local n, index, idem, thread_id = 0, 0, false, 0
+-- thread_id is a global: setup() sets it in each thread's state (a local declared here
+-- would shadow it, and every thread would send the same keys and the same bodies).
+local n, index, idem = 0, 0, false
 local counter = 0
+thread_id = 0
 setup_id = 0
 function setup(thread)
   setup_id = setup_id + 1
