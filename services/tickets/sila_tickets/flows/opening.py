@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import insert, or_, select, text
@@ -13,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
 from sila_common.db import as_utc
-from sila_common.idempotency import Created, create_once
+from sila_common.idempotency import Created, Last, create_once
 from sila_common.identity_client import identity_client_of
+from sila_common.outbox import NewEvent
 from sila_common.problems import Unprocessable
 from sila_tickets.domain.agencies import agency_named
 from sila_tickets.domain.escalation import WARNING_FRACTION
@@ -28,11 +30,8 @@ from sila_tickets.domain.sla import (
     TicketPriority,
     select_policy,
 )
-from sila_tickets.events import (
-    TICKET_OPENED,
-    TicketOpened,
-)
-from sila_tickets.flows.assignment import assign
+from sila_tickets.events import TICKET_OPENED, TicketOpened
+from sila_tickets.flows.assignment import assigned_event, choose_assignee, stamp_assignment
 from sila_tickets.flows.directory import keep_identity_answer
 from sila_tickets.flows.geography import map_in
 from sila_tickets.flows.scripts import checked_script
@@ -66,6 +65,10 @@ class NewTicket:
     external_id: str | None = None
     # The agency handling it; None: the agency the caller's token names, if it names one.
     agency_code: str | None = None
+
+
+# Parameters rather than .values(): one statement object, its compiled form cached.
+INSERT_TICKET = insert(tickets)
 
 
 def number_sequence(year: int) -> str:
@@ -235,8 +238,14 @@ async def open_ticket(
     *,
     authorise: Callable[[Any], None] = lambda customer: None,
     now: datetime | None = None,
+    later: Callable[[Last], None] | None = None,
 ) -> dict[str, Any]:
-    """Open a ticket: commitment, number, incident link, automatic assignment, events."""
+    """Open a ticket: commitment, number, incident link, automatic assignment, events.
+
+    The chosen agent's queue rows are stamped last (every opening that chose the same
+    agent waits on them until the commit); ``later`` takes that step instead, for a caller
+    that still writes before committing (the stored Idempotency-Key answer).
+    """
     now = now or datetime.now(UTC)
     customer = await known_customer(session, runtime, new.customer_id, now=now)
     authorise(customer)
@@ -254,33 +263,46 @@ async def open_ticket(
             olt=olt,
             service=new.service,
         )
+    number = await next_number(session, now.year, runtime)
+    # The assignee is chosen before the ticket is written, so the ticket is inserted with it
+    # (no insert-then-update). Tickets of a known incident are the incident's work: nobody
+    # is dispatched to each.
+    queue = queue_for(new.category)
+    assignee_id = (
+        await choose_assignee(session, queue, customer.wilaya_code) if incident is None else None
+    )
     row = _ticket_row(
         new,
         customer,
         caller,
         commitment,
-        number=await next_number(session, now.year, runtime),
+        number=number,
         exchange=exchange,
         olt=olt,
         incident_id=incident.id if incident is not None else None,
+        assignee_id=assignee_id,
         answers=answers,
         now=now,
     )
-    # Parameters rather than .values(): the compiled statement is cached (a hot path).
-    await session.execute(insert(tickets), row)
+    await session.execute(INSERT_TICKET, row)
     await record_transition(session, row["id"], None, INITIAL, "opened", caller, now)
-    await runtime.outbox.record(
-        session,
-        TICKET_OPENED,
-        subject=row["id"],
-        customer_id=new.customer_id,
-        data=_opened(row, incident),
-    )
-    # Tickets of a known incident are the incident's work: nobody is dispatched to each.
-    if incident is None:
-        assigned = await assign(session, runtime, row, None, caller, now=now)
-        if assigned is not None:
-            row = assigned
+    events = [NewEvent(TICKET_OPENED, row["id"], new.customer_id, _opened(row, incident))]
+    if assignee_id is not None:
+        events.append(assigned_event(row, automatic=True))
+    # Opened, then assigned: one insert, the rows in that order (the customer's order).
+    await runtime.outbox.record_many(session, events)
+    if assignee_id is not None:
+        stamp = partial(
+            stamp_assignment,
+            queue=queue,
+            wilaya_code=customer.wilaya_code,
+            agent_id=assignee_id,
+            at=now,
+        )
+        if later is None:
+            await stamp(session)
+        else:
+            later(stamp)
     return row
 
 
@@ -337,6 +359,7 @@ def _ticket_row(
     exchange: str | None,
     olt: str | None,
     incident_id: str | None,
+    assignee_id: str | None,
     answers: dict[str, Any] | None,
     now: datetime,
 ) -> dict[str, Any]:
@@ -355,7 +378,7 @@ def _ticket_row(
         "status": INITIAL.value,
         "queue": queue_for(new.category),
         "wilaya_code": customer.wilaya_code,
-        "assignee_id": None,
+        "assignee_id": assignee_id,
         "opened_by": caller.label,
         "opened_at": now,
         "first_response_due_at": commitment.first_response_due_at,
@@ -376,7 +399,7 @@ def _ticket_row(
         "breached_at": None,
         "escalation_level": None,
         "first_responded_at": None,
-        "assigned_at": None,
+        "assigned_at": now if assignee_id is not None else None,
         "resolved_at": None,
         "closed_at": None,
         "reopen_count": 0,
@@ -423,8 +446,19 @@ async def open_ticket_once(
     stored answer (a retry gets the same one).
     """
 
+    steps: list[Last] = []
+
     async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        row = await open_ticket(session, runtime, new, Caller.of(principal), authorise=authorise)
+        caller = Caller.of(principal)
+        row = await open_ticket(
+            session, runtime, new, caller, authorise=authorise, later=steps.append
+        )
         return 201, render(row)
 
-    return await create_once(runtime, principal, key=idempotency_key, body=request, work=work)
+    async def last(session: AsyncSession) -> None:
+        for step in steps:
+            await step(session)
+
+    return await create_once(
+        runtime, principal, key=idempotency_key, body=request, work=work, last=last
+    )
