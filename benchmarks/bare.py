@@ -180,8 +180,9 @@ async def timeline(request: Request, customer_id: str, limit: int = 50) -> Respo
 
 
 INCIDENT_SQL = (
-    "SELECT * FROM incidents WHERE status = 'active' AND ((area_kind = 'wilaya' AND "
-    "area_value = $1)) AND service IN ('*', $2) ORDER BY declared_at DESC LIMIT 1"
+    "SELECT incidents.* FROM incidents JOIN unnest($1::text[], $2::text[]) AS area(kind, "
+    "value) ON area_kind = area.kind AND area_value = area.value WHERE status = 'active' "
+    "AND service = ANY($3::text[]) ORDER BY declared_at DESC LIMIT 1"
 )
 INSTALLATIONS_SQL = (
     "SELECT commune_code, daira_code FROM known_installations WHERE customer_id = $1 "
@@ -271,7 +272,7 @@ async def _open_ticket(pool: asyncpg.Pool, body: dict[str, Any], key: str | None
         if category == "technical":
             await conn.fetch(INSTALLATIONS_SQL, body["customer_id"])
             incident = await conn.fetchrow(
-                INCIDENT_SQL, customer["wilaya_code"], body.get("service")
+                INCIDENT_SQL, ["wilaya"], [customer["wilaya_code"]], ["*", body.get("service")]
             )
         number = f"TT-{now.year}-{await conn.fetchval(NUMBER_SQL.format(year=now.year)):06d}"
         assignee = None

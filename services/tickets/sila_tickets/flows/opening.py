@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -9,7 +10,18 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import insert, or_, select, text
+from sqlalchemy import (
+    String,
+    TextClause,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
@@ -67,8 +79,38 @@ class NewTicket:
     agency_code: str | None = None
 
 
-# Parameters rather than .values(): one statement object, its compiled form cached.
+# The statements of an opening are built once (a hot path): SQLAlchemy then reuses their
+# cache keys and compiled forms. Values go as parameters, lists as arrays (``= ANY``: an
+# expanding ``IN`` is rewritten at each execution).
 INSERT_TICKET = insert(tickets)
+_CUSTOMER = select(known_customers).where(known_customers.c.customer_id == bindparam("customer"))
+_INSTALLED = select(known_installations.c.commune_code, known_installations.c.daira_code).where(
+    known_installations.c.customer_id == bindparam("customer"),
+    known_installations.c.commune_code.is_not(None),
+)
+_INSTALLED_FOR_CONTRACT = _INSTALLED.where(
+    known_installations.c.contract_id == bindparam("contract")
+)
+# The line's areas as two arrays joined to the index of active incidents; 'active' written
+# in the statement so that the partial index's predicate holds for any plan.
+_AREAS = (
+    func.unnest(bindparam("kinds", type_=ARRAY(String)), bindparam("values", type_=ARRAY(String)))
+    .table_valued("kind", "value")
+    .render_derived(name="area")
+)
+_ACTIVE_INCIDENT = (
+    select(incidents)
+    .join(
+        _AREAS,
+        (incidents.c.area_kind == _AREAS.c.kind) & (incidents.c.area_value == _AREAS.c.value),
+    )
+    .where(incidents.c.status == literal_column("'active'"))
+    .order_by(incidents.c.declared_at.desc())
+    .limit(1)
+)
+_ACTIVE_INCIDENT_OF_SERVICE = _ACTIVE_INCIDENT.where(
+    incidents.c.service == any_(bindparam("services", type_=ARRAY(String)))
+)
 
 
 def number_sequence(year: int) -> str:
@@ -91,8 +133,13 @@ async def next_number(session: AsyncSession, year: int, runtime: TicketsRuntime)
     if year not in known:
         await ensure_number_sequence(runtime, year)
         known.add(year)
-    value = await session.scalar(text(f"SELECT nextval('{number_sequence(year)}')"))
+    value = await session.scalar(_nextval(year))
     return f"TT-{year}-{int(value or 0):06d}"
+
+
+@functools.cache
+def _nextval(year: int) -> TextClause:
+    return text(f"SELECT nextval('{number_sequence(year)}')")
 
 
 async def ensure_number_sequence(runtime: TicketsRuntime, year: int) -> None:
@@ -117,8 +164,8 @@ async def known_customer(
     A customer the directory lacks may have been registered a moment ago (its event not yet
     consumed): identity is asked, and its answer kept. Unknown to identity, or erased: 422.
     """
-    query = select(known_customers).where(known_customers.c.customer_id == customer_id)
-    customer = (await session.execute(query)).one_or_none()
+    parameters = {"customer": customer_id}
+    customer = (await session.execute(_CUSTOMER, parameters)).one_or_none()
     if customer is None:
         # (An id that is no UUID is nobody to identity: answered None without a call.)
         answer = await identity_client_of(runtime).customer(customer_id)
@@ -127,7 +174,7 @@ async def known_customer(
             # refusal rolls the request back.
             async with runtime.session_factory() as own, own.begin():
                 await keep_identity_answer(own, answer, now=now)
-            customer = (await session.execute(query)).one_or_none()
+            customer = (await session.execute(_CUSTOMER, parameters)).one_or_none()
     if customer is None or customer.erased_at is not None:
         raise Unprocessable(
             f"No customer {customer_id} is known.",
@@ -194,17 +241,15 @@ async def active_incident_for(
     keys = area_keys(wilaya_code=wilaya_code, places=places, exchange=exchange, olt=olt)
     if not keys:
         return None
-    area = or_(
-        *(
-            (incidents.c.area_kind == kind.value) & (incidents.c.area_value == value)
-            for kind, value in keys
-        )
-    )
-    query = select(incidents).where(incidents.c.status == "active", area)
+    parameters: dict[str, Any] = {
+        "kinds": [kind.value for kind, _ in keys],
+        "values": [value for _, value in keys],
+    }
+    query = _ACTIVE_INCIDENT
     if service is not None:
-        query = query.where(incidents.c.service.in_([ANY_SERVICE, service.strip().lower()]))
-    query = query.order_by(incidents.c.declared_at.desc()).limit(1)
-    return (await session.execute(query)).one_or_none()
+        query = _ACTIVE_INCIDENT_OF_SERVICE
+        parameters["services"] = [ANY_SERVICE, service.strip().lower()]
+    return (await session.execute(query, parameters)).one_or_none()
 
 
 async def installed_places(
@@ -212,15 +257,11 @@ async def installed_places(
 ) -> list[tuple[str | None, str | None]]:
     """(commune, daïra) codes where the line is: the contract's installation, else every
     installation of the customer, else the customer's own commune."""
-    query = select(known_installations.c.commune_code, known_installations.c.daira_code).where(
-        known_installations.c.customer_id == customer.customer_id,
-        known_installations.c.commune_code.is_not(None),
-    )
-    rows = (await session.execute(query)).all()
+    parameters = {"customer": customer.customer_id}
+    rows = (await session.execute(_INSTALLED, parameters)).all()
     if contract_id is not None:
-        chosen = (
-            await session.execute(query.where(known_installations.c.contract_id == contract_id))
-        ).all()
+        parameters["contract"] = contract_id
+        chosen = (await session.execute(_INSTALLED_FOR_CONTRACT, parameters)).all()
         rows = chosen or rows
     if rows:
         return [(r.commune_code, r.daira_code) for r in rows]
