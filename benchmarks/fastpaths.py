@@ -30,7 +30,7 @@ import random
 import statistics
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +44,7 @@ from benchmarks.served import (
     LoadResult,
     Request,
     Served,
+    cpu_seconds,
     load,
     profile_pid,
     serve_bare,
@@ -190,7 +191,21 @@ def rows_for(
 ) -> list[Row]:
     conditions = f"wrk, {clients} client{'s' if clients > 1 else ''}, {note}".rstrip(", ")
     errors = f"; errors {sila.errors} / {bare.errors}" if sila.errors or bare.errors else ""
+    cpu = []
+    if sila.cpu_seconds and bare.cpu_seconds:
+        # The server process's CPU time per request: what the shared machine's load moves
+        # least (the rates move with it).
+        cpu.append(
+            Row(
+                f"{label} CPU per request @{clients}",
+                sila.cpu_ms_per_request,
+                "ms",
+                conditions + "; the API process's user + system time",
+                bare.cpu_ms_per_request,
+            )
+        )
     return [
+        *cpu,
         Row(f"{label} p50 @{clients}", sila.p50_ms, "ms", conditions, bare.p50_ms),
         Row(f"{label} p99 @{clients}", sila.p99_ms, "ms", conditions, bare.p99_ms, goal_p99),
         Row(
@@ -215,10 +230,12 @@ async def measure_pair(
     headers: dict[str, str],
     idempotent: bool = False,
     profile: tuple[Served, str] | None = None,
+    cpu_of: tuple[Served, Served] | None = None,
 ) -> tuple[LoadResult, LoadResult]:
     """Warm both, then Sila and the bare app in alternating slices (ROUNDS each) at the same
     concurrency, so drifting load on a shared machine falls on both alike. Rates are over
-    all slices; percentiles the median of the slices'."""
+    all slices; percentiles the median of the slices'. With ``cpu_of`` (Sila's process, the
+    anchor's), the CPU time each process spent in its slices is kept too."""
     for url, reqs, hdrs in ((sila_url, sila_requests, headers), (bare_url, bare_requests, {})):
         await load(
             url,
@@ -232,6 +249,7 @@ async def measure_pair(
     sila: list[LoadResult] = []
     bare: list[LoadResult] = []
     for round_ in range(ROUNDS):
+        before = cpu_seconds(cpu_of[0]) if cpu_of else 0.0
         sila.append(
             await load(
                 sila_url,
@@ -243,6 +261,9 @@ async def measure_pair(
                 profile=(profile[0], f"{profile[1]}-{clients}") if profile and not round_ else None,
             )
         )
+        if cpu_of:
+            sila[-1] = replace(sila[-1], cpu_seconds=cpu_seconds(cpu_of[0]) - before)
+            before = cpu_seconds(cpu_of[1])
         # The anchor gets an Idempotency-Key too: it looks up and stores the answer as Sila does.
         bare.append(
             await load(
@@ -253,6 +274,8 @@ async def measure_pair(
                 idempotent=idempotent,
             )
         )
+        if cpu_of:
+            bare[-1] = replace(bare[-1], cpu_seconds=cpu_seconds(cpu_of[1]) - before)
     return combined(sila), combined(bare)
 
 
@@ -263,6 +286,7 @@ def combined(results: list[LoadResult]) -> LoadResult:
         p50_ms=statistics.median(r.p50_ms for r in results),
         p99_ms=statistics.median(r.p99_ms for r in results),
         errors=sum(r.errors for r in results),
+        cpu_seconds=sum(r.cpu_seconds for r in results),
     )
 
 
@@ -361,6 +385,7 @@ async def http_paths(env: BenchEnv, *, tickets_only: bool = False) -> list[Row]:
                     headers={**auth, "Content-Type": "application/json"},
                     idempotent=True,
                     profile=(tick, "tickets"),
+                    cpu_of=(tick, bare),
                 )
                 rows += rows_for(
                     "ticket creation",

@@ -119,10 +119,27 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     errors: int
+    # CPU time (user + system) the served process spent during the load, when measured.
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_seconds * 1000 / self.requests if self.requests else 0.0
+
+
+def cpu_seconds(served: Served) -> float:
+    """User + system CPU time of the served process so far (Linux ``/proc/<pid>/stat``); 0
+    where it cannot be read."""
+    process = served.children[0].process
+    try:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (AttributeError, OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
