@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaTimeoutError
 from pydantic import BaseModel
 from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sila_common.db import make_engine
 from sila_common.events import EventSpec
-from sila_common.outbox import row_for
+from sila_common.outbox import EVENT_MAX_BYTES, EventTooLarge, Outbox, row_for
 from sila_common.relay import OutboxRelay
 from sila_common.settings import PlatformSettings, ServiceSettings
 from sila_local.broker import start_broker
@@ -159,6 +162,92 @@ async def test_pipelined_batches_publish_each_event_once_in_each_customers_order
     assert len(by_customer) == len(customers)
     for customer, sequences in by_customer.items():
         assert sequences == sorted(sequences), f"{customer}'s events out of order"
+
+
+class FirstSendsExpire:
+    """The real producer, except that its first ``count`` records never reach the broker and
+    their futures fail, as when a broker stays away longer than the producer's timeout
+    while later records, sent once it is back, get through."""
+
+    def __init__(self, producer: AIOKafkaProducer, count: int) -> None:
+        self.producer = producer
+        self.left = count
+
+    async def send(self, topic: str, **record: Any) -> asyncio.Future[Any]:
+        if self.left > 0:
+            self.left -= 1
+            expired: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            expired.set_exception(KafkaTimeoutError())
+            return expired
+        delivery: asyncio.Future[Any] = await self.producer.send(topic, **record)
+        return delivery
+
+
+async def test_a_batch_that_fails_while_the_next_one_is_in_flight_keeps_each_customers_order(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    """The pipeline's second batch reaches the broker while the first one fails: no
+    customer may then have a later event on the broker before an earlier one."""
+    topic = f"test.pipefail.{uuid.uuid4().hex[:8]}"
+    customers = [f"customer-{i}" for i in range(20)]
+    async with outbox_engine.begin() as conn:
+        await conn.execute(
+            insert(messaging.outbox),
+            [probe_row(topic, customers[n % len(customers)], n) for n in range(200)],
+        )
+    relay = relay_for(outbox_engine, platform, relay_batch_size=30)
+    await relay.start()
+    try:
+        await relay.hold_shards()
+        real = relay.producer
+        assert real is not None
+        relay.producer = cast(AIOKafkaProducer, FirstSendsExpire(real, count=30))
+        with pytest.raises(KafkaTimeoutError):
+            await relay.publish_pending()
+        relay.producer = real
+        assert await pending(outbox_engine) == 200, "the failed batch and the next rolled back"
+        while await pending(outbox_engine):
+            assert await relay.publish_pending() > 0
+    finally:
+        await relay.stop()
+    events = events_of(await read_topic(platform, topic, expect=200))
+    # What an idempotent consumer sees: each event the first time it arrives.
+    seen: set[str] = set()
+    by_customer: dict[str, list[int]] = {}
+    for event in events:  # records of one key share a partition, read in offset order
+        if event.id not in seen:
+            seen.add(event.id)
+            by_customer.setdefault(event.customerid, []).append(int(event.data["sequence"]))
+    assert len(seen) == 200
+    for customer, sequences in by_customer.items():
+        assert sequences == sorted(sequences), f"{customer}'s events out of order"
+    assert len(events) > 200, "the second batch reached the broker before it was rolled back"
+
+
+async def test_an_event_too_large_for_the_broker_is_refused_where_it_is_written(
+    outbox_engine: AsyncEngine,
+) -> None:
+    class Note(BaseModel):
+        text: str
+
+    spec = EventSpec(type="tickets.probe.noted", payload=Note, description="test event")
+    outbox = Outbox(messaging.outbox)
+    async with AsyncSession(outbox_engine) as session, session.begin():
+        await outbox.record(
+            session, spec, subject="c-1", customer_id="c-1", data=Note(text="ب" * 1000)
+        )
+        with pytest.raises(EventTooLarge) as refused:
+            # Arabic letters are two bytes each in UTF-8: the limit is on bytes.
+            await outbox.record(
+                session,
+                spec,
+                subject="c-1",
+                customer_id="c-1",
+                data=Note(text="ب" * (EVENT_MAX_BYTES // 2)),
+            )
+    assert refused.value.status == 413
+    assert f"{EVENT_MAX_BYTES:,}" in str(refused.value)
+    assert await pending(outbox_engine) == 1, "the event that fits is written, the other not"
 
 
 async def test_a_standby_relay_takes_over_the_shards_of_a_relay_that_died(
