@@ -52,8 +52,9 @@ ADVISORY_NAMESPACE = 0x5117A  # "sila": keeps our advisory locks apart from anyo
 BROKER_CHECK_SECONDS = 10.0
 BROKER_PROBE_SECONDS = 3.0
 PURGE_EVERY_SECONDS = 600.0
-# Batches published per call before the shards, the broker and the history are looked at.
-PIPELINE_MAX_BATCHES = 20
+# Batches published per lane of shards and per call, before the shards, the broker and
+# the history are looked at again.
+PIPELINE_MAX_BATCHES = 10
 
 
 class OutboxRelay:
@@ -165,44 +166,47 @@ class OutboxRelay:
         return published
 
     async def publish_pending(self, *, max_batches: int = PIPELINE_MAX_BATCHES) -> int:
-        """Publish batches until none is pending (or ``max_batches`` claims), two at a time.
+        """Publish batches until none is pending (or ``max_batches`` a lane), lanes at once.
 
-        The next batch is read and handed to the producer while the previous one's acks are
-        in flight. The two batches come from the two halves of the relay's shards in turn,
-        so they never hold events of the same customer: when a batch fails (a broker away
-        longer than the producer's timeout) while the one after it reaches the broker, no
-        customer's later event is on the broker before an earlier one. A batch is marked
-        published only after every earlier one was: when one fails, the batch after it is
-        rolled back too and both go out again (duplicates of the second, absorbed by the
-        idempotent consumers; never a loss, never a customer's events out of order).
+        The relay's shards are dealt into ``relay_lanes`` lanes, each drained batch after
+        batch (claim, send, acks, mark) while the other lanes' batches are at other steps:
+        one lane's database round trips overlap the others' records on the wire. A
+        customer's events are all in one shard, so the batches in flight never hold events
+        of the same customer: when one fails (a broker away longer than the producer's
+        timeout) while another reaches the broker, no customer's later event is on the
+        broker before an earlier one. A failed batch is rolled back and goes out again
+        (duplicates of what reached the broker, absorbed by the idempotent consumers; never
+        a loss); the other lanes are stopped and theirs rolled back too.
         """
-        halves = _halves(self.owned_shards)
-        total = 0
-        in_flight: _Batch | None = None
-        empty_claims = 0
         lost = False
-        try:
-            for turn in range(max_batches):
-                following = await self._send_batch(halves[turn % 2])
-                previous, in_flight = in_flight, following
-                if previous is not None:
-                    published, lost = await self._finish_batch(previous)
-                    total += published
-                    if lost:  # what the broker lost goes out again before anything newer
-                        break
-                empty_claims = 0 if following is not None else empty_claims + 1
-                if empty_claims == 2:  # both halves had nothing pending
+
+        async def drain(shards: list[int]) -> int:
+            nonlocal lost
+            total = 0
+            for _ in range(max_batches):
+                if lost:
                     break
-            if in_flight is not None and not lost:
-                last, in_flight = in_flight, None
-                published, lost = await self._finish_batch(last)
+                batch = await self._send_batch(shards)
+                if batch is None:
+                    break
+                published, lost_here = await self._finish_batch(batch)
                 total += published
-        finally:
-            if in_flight is not None:
-                await in_flight.abandon()
-        if lost:
+                lost = lost or lost_here
+            return total
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                drains = [
+                    group.create_task(drain(lane))
+                    for lane in _lanes(self.owned_shards, self.settings.relay_lanes)
+                ]
+        except BaseExceptionGroup as failed:
+            # The first failure, as from a plain call; the other lanes were cancelled and
+            # their batches rolled back.
+            raise failed.exceptions[0] from None
+        if lost:  # what the broker lost goes out again before anything newer
             await self.replay(reason="offsets_went_backwards")
-        return total
+        return sum(task.result() for task in drains)
 
     async def _send_batch(self, shards: Iterable[int]) -> _Batch | None:
         """Claim the next pending rows of ``shards`` in a transaction left open, and send
@@ -434,10 +438,10 @@ async def refresh_outbox_gauges(engine: AsyncEngine, tables: MessagingTables, se
     )
 
 
-def _halves(shards: Iterable[int]) -> tuple[list[int], list[int]]:
-    """The shards split in two alternate halves (a single shard: one half is empty)."""
+def _lanes(shards: Iterable[int], count: int) -> list[list[int]]:
+    """The shards dealt into ``count`` lanes (fewer when there are fewer shards)."""
     ordered = sorted(shards)
-    return ordered[0::2], ordered[1::2]
+    return [lane for lane in (ordered[i::count] for i in range(count)) if lane]
 
 
 class _Batch:
