@@ -1,4 +1,5 @@
-"""Customer lookups and the name search: the read SQL behind ``GET /v1/customers``.
+"""Customer lookups and the name search: the read SQL behind ``GET /v1/customers``; and
+contracts as they are read (``contracts_as_read``).
 
 By phone (the customer's own, then a contract's line), by contract number, and by name:
 on PostgreSQL by the exact and phonetic name keys (GIN), country- or wilaya-scoped, ranked,
@@ -38,7 +39,7 @@ from sila_identity.domain.search import (
     search_scopes,
 )
 from sila_identity.settings import IdentitySettings
-from sila_identity.tables import contracts, customers
+from sila_identity.tables import communes, contracts, customers
 
 # Name search ranks at most this many customers matched by the exact keys per pass: when a
 # very common name matches more, the answer is the best of a sample of them (all equally
@@ -251,3 +252,16 @@ def _cancelled(exc: DBAPIError) -> bool:
         or "QueryCanceled" in type(orig).__name__
         or ("canceling statement due to statement timeout" in str(orig))
     )
+
+
+def contracts_as_read() -> Any:
+    """Contracts with the installation's commune by its current name: an admin's rename of
+    the commune (``PATCH /v1/admin/identity/communes/{code}``) shows at once; the text stored
+    at signing is shown only for a contract whose commune is not placed in the reference."""
+    current_name = func.coalesce(communes.c.name_fr, contracts.c.installation_commune)
+    columns = [
+        current_name.label(column.name) if column.name == "installation_commune" else column
+        for column in contracts.c
+    ]
+    placed = contracts.outerjoin(communes, communes.c.code == contracts.c.installation_commune_code)
+    return select(*columns).select_from(placed)
