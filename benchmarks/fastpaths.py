@@ -31,9 +31,8 @@ import random
 import statistics
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -46,7 +45,9 @@ from benchmarks.served import (
     LoadResult,
     Request,
     Served,
+    cpu_seconds,
     load,
+    pid_cpu_seconds,
     profile_pid,
     serve_bare,
     serve_factory,
@@ -92,18 +93,23 @@ async def seed_identity(url: str, count: int) -> tuple[list[tuple[str, str, str]
         _, sample = await identity_bench._seed(conn, count)
         hot, _ = await identity_bench._seed_timeline(conn)
         await conn.execute("ANALYZE")
-        await conn.execute(
-            "INSERT INTO agents (id, username, display_name, password_hash, roles, wilayas, "
-            "agency, disabled, created_at) VALUES ($1, 'bench', 'Bench', $2, $3, $4, NULL, "
-            "false, now())",
-            str(uuid.uuid4()),
-            hash_password(identity_bench.PASSWORD),
-            json.dumps(["agent", "supervisor", "admin"]),
-            json.dumps(["*"]),
-        )
+        await seed_bench_agent(conn)
     finally:
         await conn.close()
     return sample, hot
+
+
+async def seed_bench_agent(conn: asyncpg.Connection) -> None:
+    """The agent whose token every request carries (all roles, every wilaya)."""
+    await conn.execute(
+        "INSERT INTO agents (id, username, display_name, password_hash, roles, wilayas, "
+        "agency, disabled, created_at) VALUES ($1, 'bench', 'Bench', $2, $3, $4, NULL, "
+        "false, now())",
+        str(uuid.uuid4()),
+        hash_password(identity_bench.PASSWORD),
+        json.dumps(["agent", "supervisor", "admin"]),
+        json.dumps(["*"]),
+    )
 
 
 async def seed_tickets(url: str, customers: list[str]) -> None:
@@ -187,7 +193,21 @@ def rows_for(
 ) -> list[Row]:
     conditions = f"wrk, {clients} client{'s' if clients > 1 else ''}, {note}".rstrip(", ")
     errors = f"; errors {sila.errors} / {bare.errors}" if sila.errors or bare.errors else ""
+    cpu = []
+    if sila.cpu_seconds and bare.cpu_seconds:
+        # The server process's CPU time per request: what the shared machine's load moves
+        # least (the rates move with it).
+        cpu.append(
+            Row(
+                f"{label} CPU per request @{clients}",
+                sila.cpu_ms_per_request,
+                "ms",
+                conditions + "; the API process's user + system time",
+                bare.cpu_ms_per_request,
+            )
+        )
     return [
+        *cpu,
         Row(f"{label} p50 @{clients}", sila.p50_ms, "ms", conditions, bare.p50_ms),
         Row(f"{label} p99 @{clients}", sila.p99_ms, "ms", conditions, bare.p99_ms, goal_p99),
         Row(
@@ -212,16 +232,26 @@ async def measure_pair(
     headers: dict[str, str],
     idempotent: bool = False,
     profile: tuple[Served, str] | None = None,
+    cpu_of: tuple[Served, Served] | None = None,
 ) -> tuple[LoadResult, LoadResult]:
     """Warm both, then Sila and the bare app in alternating slices (ROUNDS each) at the same
     concurrency, so drifting load on a shared machine falls on both alike. Rates are over
-    all slices; percentiles the median of the slices'."""
+    all slices; percentiles the median of the slices'. With ``cpu_of`` (Sila's process, the
+    anchor's), the CPU time each process spent in its slices is kept too."""
     for url, reqs, hdrs in ((sila_url, sila_requests, headers), (bare_url, bare_requests, {})):
-        await load(url, reqs, connections=clients, seconds=size.warm_seconds, headers=hdrs)
+        await load(
+            url,
+            reqs,
+            connections=clients,
+            seconds=size.warm_seconds,
+            headers=hdrs,
+            idempotent=idempotent,
+        )
     slice_seconds = max(1.0, size.seconds / ROUNDS)
     sila: list[LoadResult] = []
     bare: list[LoadResult] = []
     for round_ in range(ROUNDS):
+        before = cpu_seconds(cpu_of[0]) if cpu_of else 0.0
         sila.append(
             await load(
                 sila_url,
@@ -233,7 +263,21 @@ async def measure_pair(
                 profile=(profile[0], f"{profile[1]}-{clients}") if profile and not round_ else None,
             )
         )
-        bare.append(await load(bare_url, bare_requests, connections=clients, seconds=slice_seconds))
+        if cpu_of:
+            sila[-1] = replace(sila[-1], cpu_seconds=cpu_seconds(cpu_of[0]) - before)
+            before = cpu_seconds(cpu_of[1])
+        # The anchor gets an Idempotency-Key too: it looks up and stores the answer as Sila does.
+        bare.append(
+            await load(
+                bare_url,
+                bare_requests,
+                connections=clients,
+                seconds=slice_seconds,
+                idempotent=idempotent,
+            )
+        )
+        if cpu_of:
+            bare[-1] = replace(bare[-1], cpu_seconds=cpu_seconds(cpu_of[1]) - before)
     return combined(sila), combined(bare)
 
 
@@ -244,14 +288,29 @@ def combined(results: list[LoadResult]) -> LoadResult:
         p50_ms=statistics.median(r.p50_ms for r in results),
         p99_ms=statistics.median(r.p99_ms for r in results),
         errors=sum(r.errors for r in results),
+        cpu_seconds=sum(r.cpu_seconds for r in results),
     )
 
 
-async def http_paths(env: BenchEnv) -> list[Row]:
+async def ticket_paths(env: BenchEnv) -> list[Row]:
+    """Ticket creation alone (``SILA_BENCH_FAST_PARTS=tickets``): the same measure as in
+    ``http``, without the identity reads and the second process."""
+    return await http_paths(env, tickets_only=True)
+
+
+async def http_paths(env: BenchEnv, *, tickets_only: bool = False) -> list[Row]:
     size = sizes(env)
     identity_url = await env.database("identity")
     tickets_url, bare_tickets_url = await env.database("tickets"), await env.database("tickets")
-    sample, hot = await seed_identity(identity_url, size.customers)
+    if tickets_only:
+        conn = await asyncpg.connect(dsn_of(identity_url))
+        try:
+            await seed_bench_agent(conn)
+        finally:
+            await conn.close()
+        sample, hot = [], ""
+    else:
+        sample, hot = await seed_identity(identity_url, size.customers)
     known = [str(uuid.uuid4()) for _ in range(size.known_customers)]
     await seed_tickets(tickets_url, known)
     await seed_tickets(bare_tickets_url, known)
@@ -278,7 +337,7 @@ async def http_paths(env: BenchEnv) -> list[Row]:
             extra={"SILA_JWKS_URL": f"{ident.url}/.well-known/jwks.json"},
         ) as tick:
             note = f"{size.customers:,} customers"
-            for clients in (1, 16):
+            for clients in () if tickets_only else (1, 16):
                 sila, anchor = await measure_pair(
                     ident.url,
                     bare.url,
@@ -298,7 +357,7 @@ async def http_paths(env: BenchEnv) -> list[Row]:
                     goal_rate="ratio ≥ 0.5" if clients == 16 else "",
                     note=note,
                 )
-            for clients in (1, 16):
+            for clients in () if tickets_only else (1, 16):
                 sila, anchor = await measure_pair(
                     ident.url,
                     bare.url,
@@ -328,6 +387,7 @@ async def http_paths(env: BenchEnv) -> list[Row]:
                     headers={**auth, "Content-Type": "application/json"},
                     idempotent=True,
                     profile=(tick, "tickets"),
+                    cpu_of=(tick, bare),
                 )
                 rows += rows_for(
                     "ticket creation",
@@ -337,6 +397,8 @@ async def http_paths(env: BenchEnv) -> list[Row]:
                     goal_rate="ratio ≥ 0.5",
                     note="auto-assignment on, Idempotency-Key on each",
                 )
+    if tickets_only:
+        return rows
     # What a second API process adds on this machine: one against two, same load.
     results: dict[int, LoadResult] = {}
     for processes in (1, 2):
@@ -507,17 +569,6 @@ async def publish_to_timeline(env: BenchEnv) -> list[Row]:
     ]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used so far (``/proc/<pid>/stat``); 0 once it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    # utime and stime are the 14th and 15th fields; the 3rd is the first after the name.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def sms_dispatchers() -> int:
     """``SILA_BENCH_SMS_DISPATCHERS``: how many notify relay processes (each runs the
     dispatcher; they share the messages by SKIP LOCKED)."""
@@ -620,7 +671,9 @@ async def sms_path(env: BenchEnv) -> list[Row]:
                         ],
                         "postgresql": await notify_backends(),
                     }
-                    before = {pid: cpu_seconds(pid) for pids in processes.values() for pid in pids}
+                    before = {
+                        pid: pid_cpu_seconds(pid) for pids in processes.values() for pid in pids
+                    }
                     spies = [
                         profile_pid(child.process.pid, f"sms-{child.name}-{n}", 8)
                         for n, child in enumerate([*relays, consume])
@@ -655,7 +708,9 @@ async def sms_path(env: BenchEnv) -> list[Row]:
                         set(processes["postgresql"]) | set(await notify_backends())
                     )
                     for label, pids in processes.items():
-                        cpu[label] = sum(cpu_seconds(pid) - before.get(pid, 0.0) for pid in pids)
+                        cpu[label] = sum(
+                            pid_cpu_seconds(pid) - before.get(pid, 0.0) for pid in pids
+                        )
                     await asyncio.gather(*(spy for spy in spies if spy is not None))
                 finally:
                     await producer.stop()
@@ -688,6 +743,7 @@ async def sms_path(env: BenchEnv) -> list[Row]:
 
 PARTS = {
     "http": http_paths,
+    "tickets": ticket_paths,
     "relay": relay_against_producer,
     "timeline": publish_to_timeline,
     "sms": sms_path,

@@ -59,8 +59,11 @@ LUA = r"""
 -- Requests from a file (one per line: METHOD<TAB>PATH<TAB>BODY), round robin per thread,
 -- each thread starting at its own offset; Idempotency-Key unique per request when asked.
 local lines = {}
-local n, index, idem, thread_id = 0, 0, false, 0
+-- thread_id is a global: setup() sets it in each thread's state (a local declared here
+-- would shadow it, and every thread would send the same keys and the same bodies).
+local n, index, idem = 0, 0, false
 local counter = 0
+thread_id = 0
 setup_id = 0
 function setup(thread)
   setup_id = setup_id + 1
@@ -116,10 +119,33 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     errors: int
+    # CPU time (user + system) the served process spent during the load, when measured.
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_seconds * 1000 / self.requests if self.requests else 0.0
+
+
+def cpu_seconds(served: Served) -> float:
+    """User + system CPU time of the served process so far (Linux ``/proc/<pid>/stat``); 0
+    where it cannot be read."""
+    process = served.children[0].process
+    return 0.0 if process is None else pid_cpu_seconds(process.pid)
+
+
+def pid_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of any process so far (``/proc/<pid>/stat``); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    # utime and stime are the 14th and 15th fields; the 3rd is the first after the name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
