@@ -246,18 +246,81 @@ def combined(results: list[LoadResult]) -> LoadResult:
 
 
 async def http_paths(env: BenchEnv) -> list[Row]:
+    """Identity's reads, ticket creation and a second identity API process."""
+    return await _http_paths(env, with_tickets=True)
+
+
+async def identity_reads(env: BenchEnv) -> list[Row]:
+    """Identity's two reads alone (lookup by phone, timeline first page): the ``reads`` part,
+    a quarter of the ``http`` part's time, for work on those two paths."""
+    return await _http_paths(env, with_tickets=False)
+
+
+async def _identity_read_rows(
+    ident: Served,
+    bare: Served,
+    phones: list[Request],
+    timeline: list[Request],
+    auth: dict[str, str],
+    size: Sizes,
+) -> list[Row]:
+    rows: list[Row] = []
+    note = f"{size.customers:,} customers"
+    for clients in (1, 16):
+        sila, anchor = await measure_pair(
+            ident.url,
+            bare.url,
+            phones,
+            phones,
+            clients,
+            size,
+            headers=auth,
+            profile=(ident, "lookup"),
+        )
+        rows += rows_for(
+            "lookup by phone",
+            clients,
+            sila,
+            anchor,
+            goal_p99="< 5 ms" if clients == 1 else "",
+            goal_rate="ratio ≥ 0.5" if clients == 16 else "",
+            note=note,
+        )
+    for clients in (1, 16):
+        sila, anchor = await measure_pair(
+            ident.url,
+            bare.url,
+            timeline,
+            timeline,
+            clients,
+            size,
+            headers=auth,
+            profile=(ident, "timeline"),
+        )
+        rows += rows_for(
+            "timeline first page",
+            clients,
+            sila,
+            anchor,
+            goal_p99="< 20 ms" if clients == 16 else "",
+            note="50,000-entry customer, 50 a page",
+        )
+    return rows
+
+
+async def _http_paths(env: BenchEnv, *, with_tickets: bool) -> list[Row]:
     size = sizes(env)
     identity_url = await env.database("identity")
     tickets_url, bare_tickets_url = await env.database("tickets"), await env.database("tickets")
     sample, hot = await seed_identity(identity_url, size.customers)
     known = [str(uuid.uuid4()) for _ in range(size.known_customers)]
-    await seed_tickets(tickets_url, known)
-    await seed_tickets(bare_tickets_url, known)
+    if with_tickets:
+        await seed_tickets(tickets_url, known)
+        await seed_tickets(bare_tickets_url, known)
 
     phones = [Request("GET", f"/v1/customers?phone=0{phone[4:]}") for _, phone, _ in sample]
     timeline = [Request("GET", f"/v1/customers/{hot}/timeline?limit=50")]
     tickets = ticket_bodies(known, 2_000)
-    rows: list[Row] = []
     identity_extra = {"SILA_IDENTITY_AGENT_ACCESS_TOKEN_TTL_SECONDS": "3600"}
     bare_env = {
         "SILA_BARE_IDENTITY_DSN": dsn_of(identity_url),
@@ -269,52 +332,15 @@ async def http_paths(env: BenchEnv) -> list[Row]:
     ):
         token = await agent_token(ident)
         auth = {"Authorization": f"Bearer {token}"}
+        rows = await _identity_read_rows(ident, bare, phones, timeline, auth, size)
+        if not with_tickets:
+            return rows
         async with serve_service(
             env,
             "tickets",
             database_url=tickets_url,
             extra={"SILA_JWKS_URL": f"{ident.url}/.well-known/jwks.json"},
         ) as tick:
-            note = f"{size.customers:,} customers"
-            for clients in (1, 16):
-                sila, anchor = await measure_pair(
-                    ident.url,
-                    bare.url,
-                    phones,
-                    phones,
-                    clients,
-                    size,
-                    headers=auth,
-                    profile=(ident, "lookup"),
-                )
-                rows += rows_for(
-                    "lookup by phone",
-                    clients,
-                    sila,
-                    anchor,
-                    goal_p99="< 5 ms" if clients == 1 else "",
-                    goal_rate="ratio ≥ 0.5" if clients == 16 else "",
-                    note=note,
-                )
-            for clients in (1, 16):
-                sila, anchor = await measure_pair(
-                    ident.url,
-                    bare.url,
-                    timeline,
-                    timeline,
-                    clients,
-                    size,
-                    headers=auth,
-                    profile=(ident, "timeline"),
-                )
-                rows += rows_for(
-                    "timeline first page",
-                    clients,
-                    sila,
-                    anchor,
-                    goal_p99="< 20 ms" if clients == 16 else "",
-                    note="50,000-entry customer, 50 a page",
-                )
             for clients in (1, 16):
                 sila, anchor = await measure_pair(
                     tick.url,
@@ -623,6 +649,7 @@ async def sms_path(env: BenchEnv) -> list[Row]:
 
 PARTS = {
     "http": http_paths,
+    "reads": identity_reads,
     "relay": relay_against_producer,
     "timeline": publish_to_timeline,
     "sms": sms_path,
