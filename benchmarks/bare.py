@@ -2,8 +2,9 @@
 nothing else (no authentication, no ORM, no pydantic models, ``json.dumps`` straight into
 the response). Run by ``benchmarks.served.serve_bare`` under uvicorn like the services.
 
-- ``GET /v1/customers?phone=0…``: identity's phone statement (own phone or a contract's
-  line) and the audit row of the read, in one transaction committed asynchronously.
+- ``GET /v1/customers?phone=0…``: identity's agent lookup, one statement: the phone's
+  customers (own phone or a contract's line) in the agent's wilayas, the audit row of each,
+  the asynchronous commit.
 - ``GET /v1/customers/{id}/timeline?limit=50``: the customer row, the keyset page, the
   audit row.
 - ``GET /v1/loyalty/accounts/{id}``: loyalty's balance read (the account, the sums of its
@@ -32,11 +33,27 @@ import asyncpg
 from fastapi import FastAPI, Request, Response
 
 POOL_SIZE = 10  # what sila_common.db gives a service's engine
-PHONE_SQL = (
-    "SELECT * FROM customers WHERE id IN (SELECT id FROM customers WHERE phone = $1 "
-    "UNION SELECT customer_id FROM contracts WHERE line_number = $1) "
-    "ORDER BY CASE WHEN phone = $1 THEN 0 ELSE 1 END, id"
+# Identity's agent lookup (sila_identity.queries.PHONE_LOOKUP_AUDITED, copied: the anchor
+# imports nothing of Sila): the phone's customers in the agent's wilayas, one audit row
+# each and the asynchronous commit, in one statement.
+PHONE_LOOKUP_AUDITED = """
+WITH found AS (
+    SELECT id, kind, status, first_name, last_name, first_name_ar, last_name_ar, company_name,
+           legal_form, trade_register_number, tax_id, national_id, phone, email, wilaya_code,
+           commune, commune_code, address, language, version, created_at, updated_at,
+           erased_at
+    FROM customers
+    WHERE id IN (SELECT id FROM customers WHERE phone = $1
+                 UNION SELECT customer_id FROM contracts WHERE line_number = $1)
+      AND ('*' = ANY($2::text[]) OR wilaya_code = ANY($2::text[]))
+), audited AS (
+    INSERT INTO audit_log (at, actor_kind, actor_id, action, customer_id, target, detail,
+                           correlation_id)
+    SELECT $3, $4, $5, $6, id, NULL, $7::jsonb, $8 FROM found
 )
+SELECT found.* FROM found CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) c
+ORDER BY CASE WHEN found.phone = $1 THEN 0 ELSE 1 END, found.id
+"""
 AUDIT_SQL = (
     "INSERT INTO audit_log (at, actor_kind, actor_id, action, customer_id, target, detail, "
     "correlation_id) VALUES ($1, 'agent', 'bare', $2, $3, NULL, $4::jsonb, NULL)"
@@ -106,14 +123,18 @@ async def live() -> Response:
 @app.get("/v1/customers")
 async def lookup(request: Request, phone: str) -> Response:
     pool: asyncpg.Pool = request.app.state.pools["identity"]
-    async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(PHONE_SQL, _e164(phone))
-        if rows:
-            await conn.execute("SET LOCAL synchronous_commit = off")
-            await conn.executemany(
-                AUDIT_SQL,
-                [(datetime.now(UTC), "customer.lookup", r["id"], '{"by": "phone"}') for r in rows],
-            )
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            PHONE_LOOKUP_AUDITED,
+            _e164(phone),
+            ["*"],
+            datetime.now(UTC),
+            "agent",
+            "bare",
+            "customer.lookup",
+            '{"by": "phone"}',
+            None,
+        )
     return _json([dict(r) for r in rows])
 
 

@@ -30,7 +30,7 @@ import random
 import statistics
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +44,7 @@ from benchmarks.served import (
     LoadResult,
     Request,
     Served,
+    cpu_seconds_of,
     load,
     profile_pid,
     serve_bare,
@@ -185,7 +186,16 @@ def rows_for(
 ) -> list[Row]:
     conditions = f"wrk, {clients} client{'s' if clients > 1 else ''}, {note}".rstrip(", ")
     errors = f"; errors {sila.errors} / {bare.errors}" if sila.errors or bare.errors else ""
-    return [
+    cpu = [
+        Row(
+            f"{label} CPU per request @{clients}",
+            sila.cpu_ms_per_request,
+            "ms",
+            "the API process's user + system time over its slices",
+            bare.cpu_ms_per_request,
+        )
+    ]
+    return (cpu if sila.cpu_seconds and bare.cpu_seconds else []) + [
         Row(f"{label} p50 @{clients}", sila.p50_ms, "ms", conditions, bare.p50_ms),
         Row(f"{label} p99 @{clients}", sila.p99_ms, "ms", conditions, bare.p99_ms, goal_p99),
         Row(
@@ -210,6 +220,7 @@ async def measure_pair(
     headers: dict[str, str],
     idempotent: bool = False,
     profile: tuple[Served, str] | None = None,
+    pids: tuple[int | None, int | None] = (None, None),
 ) -> tuple[LoadResult, LoadResult]:
     """Warm both, then Sila and the bare app in alternating slices (ROUNDS each) at the same
     concurrency, so drifting load on a shared machine falls on both alike. Rates are over
@@ -220,18 +231,20 @@ async def measure_pair(
     sila: list[LoadResult] = []
     bare: list[LoadResult] = []
     for round_ in range(ROUNDS):
-        sila.append(
-            await load(
-                sila_url,
-                sila_requests,
-                connections=clients,
-                seconds=slice_seconds,
-                headers=headers,
-                idempotent=idempotent,
-                profile=(profile[0], f"{profile[1]}-{clients}") if profile and not round_ else None,
-            )
+        started = cpu_seconds_of(pids[0])
+        result = await load(
+            sila_url,
+            sila_requests,
+            connections=clients,
+            seconds=slice_seconds,
+            headers=headers,
+            idempotent=idempotent,
+            profile=(profile[0], f"{profile[1]}-{clients}") if profile and not round_ else None,
         )
-        bare.append(await load(bare_url, bare_requests, connections=clients, seconds=slice_seconds))
+        sila.append(replace(result, cpu_seconds=cpu_seconds_of(pids[0]) - started))
+        started = cpu_seconds_of(pids[1])
+        result = await load(bare_url, bare_requests, connections=clients, seconds=slice_seconds)
+        bare.append(replace(result, cpu_seconds=cpu_seconds_of(pids[1]) - started))
     return combined(sila), combined(bare)
 
 
@@ -242,6 +255,7 @@ def combined(results: list[LoadResult]) -> LoadResult:
         p50_ms=statistics.median(r.p50_ms for r in results),
         p99_ms=statistics.median(r.p99_ms for r in results),
         errors=sum(r.errors for r in results),
+        cpu_seconds=sum(r.cpu_seconds for r in results),
     )
 
 
@@ -276,6 +290,7 @@ async def _identity_read_rows(
             size,
             headers=auth,
             profile=(ident, "lookup"),
+            pids=(ident.pid, bare.pid),
         )
         rows += rows_for(
             "lookup by phone",
@@ -296,6 +311,7 @@ async def _identity_read_rows(
             size,
             headers=auth,
             profile=(ident, "timeline"),
+            pids=(ident.pid, bare.pid),
         )
         rows += rows_for(
             "timeline first page",
@@ -352,6 +368,7 @@ async def _http_paths(env: BenchEnv, *, with_tickets: bool) -> list[Row]:
                     headers={**auth, "Content-Type": "application/json"},
                     idempotent=True,
                     profile=(tick, "tickets"),
+                    pids=(tick.pid, bare.pid),
                 )
                 rows += rows_for(
                     "ticket creation",

@@ -116,10 +116,28 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     errors: int
+    # The served process's CPU time (user + system) over the measure, when it was read.
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_seconds / self.requests if self.requests else 0.0
+
+
+def cpu_seconds_of(pid: int | None) -> float:
+    """A process's CPU time so far (user + system, /proc/<pid>/stat); 0 when unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # After the command name: state is field 3, utime 14 and stime 15 (man proc).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -127,6 +145,12 @@ class Served:
     name: str
     url: str
     children: list[Child]
+
+    @property
+    def pid(self) -> int | None:
+        """The first process's id (the API itself when it runs as one process)."""
+        process = self.children[0].process if self.children else None
+        return process.pid if process else None
 
 
 def ensure_wrk() -> str:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import random
 import uuid
+from typing import Any
 
+from sqlalchemy import select
+
+from sila_identity.tables import audit_log
 from tests.integration.identity.conftest import Cast, events_of, register
 from tests.support import LiveService, bearer, problem_of, random_mobile
 
@@ -349,3 +353,63 @@ async def test_name_search_crosses_scripts_and_spellings_and_ranks_the_closest_f
     assert other["id"] not in arabic
     accents = await search("BOUZÎD")
     assert {mohamed["id"], mouhamed["id"]} <= set(accents)
+
+
+async def test_a_phone_lookup_audits_each_customer_it_shows_and_no_other(
+    identity: LiveService, cast: Cast
+) -> None:
+    # One number: the own phone of a customer of Tizi Ouzou (15), and the line of another
+    # customer's contract in Algiers (16). Agent 15 sees, and is audited for, the first only.
+    phone = random_mobile()
+    holder = await register(identity, cast.agent_15, phone=phone)
+    elsewhere = await register(identity, cast.admin, wilaya_code="16")
+    contract = await identity.client.post(
+        f"/v1/customers/{elsewhere['id']}/contracts",
+        headers=bearer(cast.admin),
+        json={"offer_code": "IDOOM_FIXE", "line_number": phone},
+    )
+    assert contract.status_code == 201, contract.text
+    correlation = f"lookup-{uuid.uuid4().hex}"
+
+    by_agent = await identity.client.get(
+        "/v1/customers",
+        headers=bearer(cast.agent_15) | {"X-Request-ID": correlation},
+        params={"phone": "0" + phone[4:]},
+    )
+    by_admin = await identity.client.get(
+        "/v1/customers",
+        headers=bearer(cast.admin) | {"X-Request-ID": f"{correlation}-admin"},
+        params={"phone": phone},
+    )
+
+    assert by_agent.status_code == 200, by_agent.text
+    assert [c["id"] for c in by_agent.json()] == [holder["id"]]
+    assert [c["id"] for c in by_admin.json()] == [holder["id"], elsewhere["id"]], "own first"
+    lookups = await lookup_audit(identity, [holder["id"], elsewhere["id"]])
+    admin = by_admin_id(lookups, cast.agent_15_id)
+    assert sorted(lookups) == sorted(
+        [
+            (holder["id"], cast.agent_15_id, {"by": "phone"}, correlation),
+            (holder["id"], admin, {"by": "phone"}, f"{correlation}-admin"),
+            (elsewhere["id"], admin, {"by": "phone"}, f"{correlation}-admin"),
+        ],
+        key=str,
+    )
+
+
+async def lookup_audit(identity: LiveService, customer_ids: list[str]) -> list[tuple[Any, ...]]:
+    """(customer, actor, detail, correlation id) of every customer.lookup row of these."""
+    log = audit_log
+    async with identity.runtime.session_factory() as session:
+        rows = await session.execute(
+            select(log.c.customer_id, log.c.actor_id, log.c.detail, log.c.correlation_id).where(
+                log.c.customer_id.in_(customer_ids), log.c.action == "customer.lookup"
+            )
+        )
+    return [tuple(row) for row in rows]
+
+
+def by_admin_id(rows: list[tuple[Any, ...]], agent_id: str) -> str:
+    """The other actor of the rows: the administrator (whose id the cast does not keep)."""
+    [admin] = {row[1] for row in rows} - {agent_id}
+    return str(admin)

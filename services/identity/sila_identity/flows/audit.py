@@ -33,6 +33,14 @@ def _row(
     }
 
 
+def read_row(
+    principal: Principal, action: str, detail: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The values of a read's audit rows but the customer (a statement that finds the
+    customers writes one row per customer with them: queries.by_phone_audited)."""
+    return _row(principal, action, None, None, detail)
+
+
 async def record(
     session: AsyncSession,
     principal: Principal,
