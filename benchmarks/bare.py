@@ -5,8 +5,8 @@ the response). Run by ``benchmarks.served.serve_bare`` under uvicorn like the se
 - ``GET /v1/customers?phone=0…``: identity's agent lookup, one statement: the phone's
   customers (own phone or a contract's line) in the agent's wilayas, the audit row of each,
   the asynchronous commit.
-- ``GET /v1/customers/{id}/timeline?limit=50``: the customer row, the keyset page, the
-  audit row.
+- ``GET /v1/customers/{id}/timeline?limit=50``: the customer row, then the keyset page
+  with its audit row (one statement), in one transaction.
 - ``GET /v1/loyalty/accounts/{id}``: loyalty's balance read (the account, the sums of its
   ledger by kind, its running boosts), read-only like loyalty's.
 - ``POST /v1/tickets``: the same statements as tickets' creation with automatic
@@ -54,11 +54,12 @@ WITH found AS (
 SELECT found.* FROM found CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) c
 ORDER BY CASE WHEN found.phone = $1 THEN 0 ELSE 1 END, found.id
 """
-AUDIT_SQL = (
-    "INSERT INTO audit_log (at, actor_kind, actor_id, action, customer_id, target, detail, "
-    "correlation_id) VALUES ($1, 'agent', 'bare', $2, $3, NULL, $4::jsonb, NULL)"
-)
-TIMELINE_SQL = (
+# The page and its audit row in one statement, as sila_identity.flows.audit.with_read_recorded
+# makes it (the SET LOCAL of the asynchronous commit as set_config in the insert's WHERE).
+TIMELINE_AUDITED_SQL = (
+    "WITH read_recorded AS (INSERT INTO audit_log (at, actor_kind, actor_id, action, "
+    "customer_id, target, detail, correlation_id) SELECT $3, 'agent', 'bare', $4, $1, NULL, "
+    "'{}'::jsonb, NULL WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL) "
     "SELECT * FROM timeline_entries WHERE customer_id = $1 "
     "ORDER BY occurred_at DESC, event_id DESC LIMIT $2"
 )
@@ -177,9 +178,9 @@ async def timeline(request: Request, customer_id: str, limit: int = 50) -> Respo
         customer = await conn.fetchrow("SELECT * FROM customers WHERE id = $1", customer_id)
         if customer is None:
             return _json({"title": "Not found"}, 404)
-        rows = await conn.fetch(TIMELINE_SQL, customer_id, limit + 1)
-        await conn.execute("SET LOCAL synchronous_commit = off")
-        await conn.execute(AUDIT_SQL, datetime.now(UTC), "timeline.read", customer_id, "{}")
+        rows = await conn.fetch(
+            TIMELINE_AUDITED_SQL, customer_id, limit + 1, datetime.now(UTC), "timeline.read"
+        )
     items = [
         {
             "event_id": r["event_id"],
