@@ -32,7 +32,7 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI, Request, Response
 
-POOL_SIZE = 10  # what sila_common.db gives a service's engine
+POOL_SIZE = 20  # what sila_common.db gives a service's engine
 # Identity's agent lookup (sila_identity.queries.PHONE_LOOKUP_AUDITED, copied: the anchor
 # imports nothing of Sila): the phone's customers in the agent's wilayas, one audit row
 # each and the asynchronous commit, in one statement.

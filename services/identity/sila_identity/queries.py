@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sila_common.auth import Principal
 from sila_common.problems import ServiceUnavailable, Unprocessable
@@ -117,13 +117,17 @@ class RecordRow:
 
 
 async def by_phone_audited(
-    session: AsyncSession, e164: str, wilayas: Collection[str], audit_row: Mapping[str, Any]
+    connection: AsyncConnection,
+    e164: str,
+    wilayas: Collection[str],
+    audit_row: Mapping[str, Any],
 ) -> list[Any]:
     """BY_PHONE for an agent serving ``wilayas``, each customer found recorded in the audit
     log with ``audit_row``'s values (at, actor_kind, actor_id, action, detail,
-    correlation_id), in one statement on the session's connection. The session must have
-    run nothing yet: the statement is its own transaction."""
-    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    correlation_id), in one statement on the connection's asyncpg connection (a prepared
+    statement, asyncpg's cache). The connection must have run nothing yet: the statement
+    is its own transaction."""
+    driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None, "a pooled connection has its asyncpg connection"
     records = await driver.fetch(
         PHONE_LOOKUP_AUDITED,

@@ -25,7 +25,7 @@ from sila_common.problems import (
     Unprocessable,
 )
 from sila_common.roles import FRONT_OFFICE
-from sila_identity.api.deps import Caller, FrontOffice, IdentitySettingsDep, LookupAgent, RuntimeDep
+from sila_identity.api.deps import Caller, FrontOffice, LookupAgent, RuntimeDep
 from sila_identity.directory import (
     CustomerRead,
     ensure_may_read,
@@ -284,7 +284,6 @@ async def update_customer(
 )
 async def find_customers(
     runtime: RuntimeDep,
-    settings: IdentitySettingsDep,
     principal: LookupAgent,
     phone: Annotated[str | None, Query(max_length=40)] = None,
     contract: Annotated[str | None, Query(max_length=40)] = None,
