@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
+from pydantic_core import to_json
 from sqlalchemy import (
     Column,
     Index,
@@ -29,11 +30,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sila_common.correlation import current_correlation_id
 from sila_common.db import BigId, JsonDoc, UtcDateTime, rows_affected
 from sila_common.events import CloudEvent, EventSpec
+from sila_common.problems import Problem
 from sila_common.tracing import current_traceparent
 
 # Rows are spread over shards by customer id; one relay owns a shard at a time, which
 # keeps each customer's events in order while several relays share the work.
 SHARD_COUNT = 16
+
+
+# The largest envelope an event may have, as compact JSON. Brokers refuse a record over
+# about 1 MiB (Kafka's ``message.max.bytes``, the producer's ``max_request_size``) and the
+# relay sends the database's text of the envelope, which spaces JSON out (up to twice as
+# long for a list of digits): an event the broker would refuse is refused where it is
+# written, in its transaction, instead of stopping its shard's relay for good.
+EVENT_MAX_BYTES = 512 * 1024
+
+
+class EventTooLarge(Problem):
+    status, slug, title = 413, "event-too-large", "Too large to record"
 
 
 def shard_of(key: str) -> int:
@@ -177,20 +191,29 @@ async def forget_customer_history(session: AsyncSession, outbox: Table, customer
 
 
 def row_for(event: CloudEvent, topic: str) -> dict[str, object]:
+    envelope = event.model_dump(mode="json")
+    size = len(to_json(envelope))
+    if size > EVENT_MAX_BYTES:
+        raise EventTooLarge(
+            f"The change would publish a {event.type} event of {size:,} bytes; the limit is"
+            f" {EVENT_MAX_BYTES:,}. Send less text or fewer items at once."
+        )
     return {
         "event_id": event.id,
         "topic": topic,
         "message_key": event.customerid,
         "event_type": event.type,
         "shard": shard_of(event.customerid),
-        "envelope": event.model_dump(mode="json"),
+        "envelope": envelope,
         "created_at": datetime.now(UTC),
         "published_at": None,
     }
 
 
 __all__ = [
+    "EVENT_MAX_BYTES",
     "SHARD_COUNT",
+    "EventTooLarge",
     "MessagingTables",
     "NewEvent",
     "Outbox",

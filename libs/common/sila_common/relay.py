@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,8 +52,9 @@ ADVISORY_NAMESPACE = 0x5117A  # "sila": keeps our advisory locks apart from anyo
 BROKER_CHECK_SECONDS = 10.0
 BROKER_PROBE_SECONDS = 3.0
 PURGE_EVERY_SECONDS = 600.0
-# Batches published per call before the shards, the broker and the history are looked at.
-PIPELINE_MAX_BATCHES = 20
+# Batches published per half of the shards and per call, before the shards, the broker and
+# the history are looked at again.
+PIPELINE_MAX_BATCHES = 10
 
 
 class OutboxRelay:
@@ -155,45 +157,58 @@ class OutboxRelay:
     # -- publishing ----------------------------------------------------------------------
     async def publish_batch(self) -> int:
         """Publish one batch of pending rows; returns how many were published."""
-        batch = await self._send_batch()
+        batch = await self._send_batch(self.owned_shards)
         if batch is None:
             return 0
-        return await self._finish_batch(batch)
+        published, lost = await self._finish_batch(batch)
+        if lost:
+            await self.replay(reason="offsets_went_backwards")
+        return published
 
     async def publish_pending(self, *, max_batches: int = PIPELINE_MAX_BATCHES) -> int:
-        """Publish batches until none is pending (or ``max_batches``), two at a time.
+        """Publish batches until none is pending (or ``max_batches`` a half), two at a time.
 
-        The next batch is read and handed to the producer while the previous one's acks are
-        in flight: its rows are locked by the previous batch's open transaction, so ``SKIP
-        LOCKED`` reads the rows after them, and the producer queues the records behind the
-        previous batch's on each partition (per-key order as with one batch). A batch is
-        marked published only after every earlier one was: when one fails, the batch after
-        it is rolled back too and both go out again in id order (duplicates, absorbed by the
-        idempotent consumers; never a loss).
+        The relay's shards are split in two halves, each drained batch after batch (claim,
+        send, acks, mark) while the other half's batch is at another step: one half's
+        database round trips overlap the other's records on the wire. A customer's events
+        are all in one shard, so the two batches in flight never hold events of the same
+        customer: when one fails (a broker away longer than the producer's timeout) while
+        the other reaches the broker, no customer's later event is on the broker before an
+        earlier one. A failed batch is rolled back and goes out again (duplicates of what
+        reached the broker, absorbed by the idempotent consumers; never a loss).
         """
-        total = 0
-        in_flight: _Batch | None = None
-        try:
-            for _ in range(max_batches):
-                following = await self._send_batch()
-                if in_flight is not None:
-                    previous, in_flight = in_flight, following
-                    total += await self._finish_batch(previous)
-                else:
-                    in_flight = following
-                if in_flight is None:
-                    break
-            if in_flight is not None:
-                last, in_flight = in_flight, None
-                total += await self._finish_batch(last)
-        finally:
-            if in_flight is not None:
-                await in_flight.abandon()
-        return total
+        lost = False
 
-    async def _send_batch(self) -> _Batch | None:
-        """Claim the next pending rows in a transaction left open, and send them."""
-        if not self.owned_shards:
+        async def drain(shards: list[int]) -> int:
+            nonlocal lost
+            total = 0
+            for _ in range(max_batches):
+                if lost:
+                    break
+                batch = await self._send_batch(shards)
+                if batch is None:
+                    break
+                published, lost_here = await self._finish_batch(batch)
+                total += published
+                lost = lost or lost_here
+            return total
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                drains = [group.create_task(drain(half)) for half in _halves(self.owned_shards)]
+        except BaseExceptionGroup as failed:
+            # The first failure, as from a plain call; the other half was cancelled and its
+            # batch rolled back.
+            raise failed.exceptions[0] from None
+        if lost:  # what the broker lost goes out again before anything newer
+            await self.replay(reason="offsets_went_backwards")
+        return sum(task.result() for task in drains)
+
+    async def _send_batch(self, shards: Iterable[int]) -> _Batch | None:
+        """Claim the next pending rows of ``shards`` in a transaction left open, and send
+        them."""
+        shards = sorted(shards)
+        if not shards:
             return None
         producer = self.producer
         if producer is None:
@@ -202,9 +217,7 @@ class OutboxRelay:
         transaction = await conn.begin()
         batch = _Batch(conn, transaction)
         try:
-            rows = (
-                await conn.execute(self._claim_query, {"shards": sorted(self.owned_shards)})
-            ).all()
+            rows = (await conn.execute(self._claim_query, {"shards": shards})).all()
             if not rows:
                 await batch.abandon()
                 return None
@@ -232,9 +245,10 @@ class OutboxRelay:
             raise
         return batch
 
-    async def _finish_batch(self, batch: _Batch) -> int:
+    async def _finish_batch(self, batch: _Batch) -> tuple[int, bool]:
         """Wait for the batch's acks, then mark its rows and remember the offsets: one
-        statement, one commit."""
+        statement, one commit. Returns how many were published and whether the broker handed
+        out an offset it had handed out before (it lost data: the history must go again)."""
         try:
             metadata = await asyncio.gather(*batch.acks)
             highest: dict[tuple[str, int], int] = {}
@@ -261,9 +275,7 @@ class OutboxRelay:
         finally:
             await batch.abandon()
         OUTBOX_PUBLISHED.labels(self.service).inc(len(batch.ids))
-        if lost:
-            await self.replay(reason="offsets_went_backwards")
-        return len(batch.ids)
+        return len(batch.ids), lost
 
     @functools.cached_property
     def _claim_query(self) -> Any:
@@ -420,6 +432,12 @@ async def refresh_outbox_gauges(engine: AsyncEngine, tables: MessagingTables, se
     OUTBOX_OLDEST_AGE.labels(service).set(
         (datetime.now(UTC) - oldest).total_seconds() if oldest else 0
     )
+
+
+def _halves(shards: Iterable[int]) -> tuple[list[int], list[int]]:
+    """The shards split in two alternate halves (a single shard: one half is empty)."""
+    ordered = sorted(shards)
+    return ordered[0::2], ordered[1::2]
 
 
 class _Batch:

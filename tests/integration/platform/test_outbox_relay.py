@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaTimeoutError
 from pydantic import BaseModel
 from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sila_common.db import make_engine
 from sila_common.events import EventSpec
-from sila_common.outbox import row_for
+from sila_common.outbox import EVENT_MAX_BYTES, EventTooLarge, Outbox, row_for
 from sila_common.relay import OutboxRelay
 from sila_common.settings import PlatformSettings, ServiceSettings
 from sila_local.broker import start_broker
@@ -159,6 +162,102 @@ async def test_pipelined_batches_publish_each_event_once_in_each_customers_order
     assert len(by_customer) == len(customers)
     for customer, sequences in by_customer.items():
         assert sequences == sorted(sequences), f"{customer}'s events out of order"
+
+
+class FirstSendsExpire:
+    """The real producer, except that its first ``count`` records never reach the broker:
+    their futures fail once ``after`` later records were delivered, as when a broker stays
+    away longer than the producer's timeout while records sent once it is back get through."""
+
+    def __init__(self, producer: AIOKafkaProducer, count: int, after: int) -> None:
+        self.producer = producer
+        self.left = count
+        self.after = after
+        self.expiring: list[asyncio.Future[Any]] = []
+
+    async def send(self, topic: str, **record: Any) -> asyncio.Future[Any]:
+        if self.left > 0:
+            self.left -= 1
+            expiring: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self.expiring.append(expiring)
+            return expiring
+        delivery: asyncio.Future[Any] = await self.producer.send(topic, **record)
+        delivery.add_done_callback(self._delivered)
+        return delivery
+
+    def _delivered(self, _: asyncio.Future[Any]) -> None:
+        self.after -= 1
+        if self.after == 0:
+            for expiring in self.expiring:
+                expiring.set_exception(KafkaTimeoutError())
+
+
+async def test_a_batch_that_fails_while_another_reaches_the_broker_keeps_each_customers_order(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    """A batch in flight fails after records sent later reached the broker: no customer
+    may then have a later event on the broker before an earlier one."""
+    topic = f"test.pipefail.{uuid.uuid4().hex[:8]}"
+    customers = [f"customer-{i}" for i in range(20)]
+    async with outbox_engine.begin() as conn:
+        await conn.execute(
+            insert(messaging.outbox),
+            [probe_row(topic, customers[n % len(customers)], n) for n in range(200)],
+        )
+    relay = relay_for(outbox_engine, platform, relay_batch_size=30)
+    await relay.start()
+    try:
+        await relay.hold_shards()
+        real = relay.producer
+        assert real is not None
+        faulty = FirstSendsExpire(real, count=30, after=10)
+        relay.producer = cast(AIOKafkaProducer, faulty)
+        with pytest.raises(KafkaTimeoutError):
+            await relay.publish_pending()
+        assert faulty.after <= 0, "records sent after the failed ones reached the broker first"
+        relay.producer = real
+        assert await pending(outbox_engine) >= 30, "the failed batch was not marked"
+        while await pending(outbox_engine):
+            assert await relay.publish_pending() > 0
+    finally:
+        await relay.stop()
+    events = events_of(await read_topic(platform, topic, expect=200))
+    # What an idempotent consumer sees: each event the first time it arrives.
+    seen: set[str] = set()
+    by_customer: dict[str, list[int]] = {}
+    for event in events:  # records of one key share a partition, read in offset order
+        if event.id not in seen:
+            seen.add(event.id)
+            by_customer.setdefault(event.customerid, []).append(int(event.data["sequence"]))
+    assert len(seen) == 200
+    for customer, sequences in by_customer.items():
+        assert sequences == sorted(sequences), f"{customer}'s events out of order"
+
+
+async def test_an_event_too_large_for_the_broker_is_refused_where_it_is_written(
+    outbox_engine: AsyncEngine,
+) -> None:
+    class Note(BaseModel):
+        text: str
+
+    spec = EventSpec(type="tickets.probe.noted", payload=Note, description="test event")
+    outbox = Outbox(messaging.outbox)
+    async with AsyncSession(outbox_engine) as session, session.begin():
+        await outbox.record(
+            session, spec, subject="c-1", customer_id="c-1", data=Note(text="ب" * 1000)
+        )
+        with pytest.raises(EventTooLarge) as refused:
+            # Arabic letters are two bytes each in UTF-8: the limit is on bytes.
+            await outbox.record(
+                session,
+                spec,
+                subject="c-1",
+                customer_id="c-1",
+                data=Note(text="ب" * (EVENT_MAX_BYTES // 2)),
+            )
+    assert refused.value.status == 413
+    assert f"{EVENT_MAX_BYTES:,}" in str(refused.value)
+    assert await pending(outbox_engine) == 1, "the event that fits is written, the other not"
 
 
 async def test_a_standby_relay_takes_over_the_shards_of_a_relay_that_died(
