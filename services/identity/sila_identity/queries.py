@@ -129,17 +129,24 @@ async def by_phone_audited(
     is its own transaction."""
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None, "a pooled connection has its asyncpg connection"
-    records = await driver.fetch(
-        PHONE_LOOKUP_AUDITED,
-        e164,
-        list(wilayas),
-        audit_row["at"],
-        audit_row["actor_kind"],
-        audit_row["actor_id"],
-        audit_row["action"],
-        json.dumps(audit_row["detail"]),
-        audit_row["correlation_id"],
-    )
+    try:
+        records = await driver.fetch(
+            PHONE_LOOKUP_AUDITED,
+            e164,
+            list(wilayas),
+            audit_row["at"],
+            audit_row["actor_kind"],
+            audit_row["actor_id"],
+            audit_row["action"],
+            json.dumps(audit_row["detail"]),
+            audit_row["correlation_id"],
+        )
+    except Exception:
+        if driver.is_closed():
+            # SQLAlchemy does not see the driver's errors: a connection the server dropped
+            # is invalidated here, as SQLAlchemy would, so the pool does not lend it again.
+            await connection.invalidate()
+        raise
     return [RecordRow(record) for record in records]
 
 

@@ -6,11 +6,17 @@ import random
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+import asyncpg
+import pytest
+from sqlalchemy import select, text
 
+from sila_common.auth import Principal
+from sila_common.db import make_engine
+from sila_identity.flows.audit import read_row
+from sila_identity.queries import by_phone_audited
 from sila_identity.tables import audit_log
 from tests.integration.identity.conftest import Cast, events_of, register
-from tests.support import LiveService, bearer, problem_of, random_mobile
+from tests.support import LiveService, bearer, eventually, problem_of, random_mobile
 
 
 def random_nin() -> str:
@@ -413,3 +419,46 @@ def by_admin_id(rows: list[tuple[Any, ...]], agent_id: str) -> str:
     """The other actor of the rows: the administrator (whose id the cast does not keep)."""
     [admin] = {row[1] for row in rows} - {agent_id}
     return str(admin)
+
+
+async def test_a_lookup_on_a_connection_the_server_dropped_fails_once_then_reconnects(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer = await register(identity, cast.agent_15)
+    url = identity.runtime.engine.url.render_as_string(hide_password=False)
+    engine = make_engine(url, pool_size=1)
+    audit_row = read_row(agent_15_principal(cast), "customer.lookup", {"by": "phone"})
+    try:
+        async with engine.connect() as connection:
+            [found] = await by_phone_audited(connection, customer["phone"], ["15"], audit_row)
+            backend = await connection.scalar(text("SELECT pg_backend_pid()"))
+        async with identity.runtime.engine.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+
+        async def dropped() -> bool:
+            async with identity.runtime.engine.connect() as other:
+                alive = await other.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                    {"pid": backend},
+                )
+            return bool(alive == 0)
+
+        await eventually(dropped, what="the backend gone")
+        # The driver's own error, once ("connection was closed" / the server's FATAL).
+        with pytest.raises((asyncpg.InterfaceError, asyncpg.PostgresError)):
+            async with engine.connect() as connection:
+                await by_phone_audited(connection, customer["phone"], ["15"], audit_row)
+        async with engine.connect() as connection:
+            [again] = await by_phone_audited(connection, customer["phone"], ["15"], audit_row)
+        assert found.id == again.id == customer["id"]
+    finally:
+        await engine.dispose()
+
+
+def agent_15_principal(cast: Cast) -> Principal:
+    return Principal(
+        subject=cast.agent_15_id,
+        kind="agent",
+        roles=frozenset({"agent"}),
+        wilayas=frozenset({"15"}),
+    )
