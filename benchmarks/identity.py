@@ -212,7 +212,7 @@ async def _seed(conn: asyncpg.Connection, count: int) -> tuple[float, list[tuple
                     str(uuid.UUID(int=rng.getrandbits(128))),
                     customer_id,
                     number,
-                    "IDOOM_ADSL",
+                    "IDOOM_ADSL_20M",
                     f"+21326{i % 1_000_000:06d}" if i % 4 == 0 else None,
                     "active",
                     now,

@@ -78,6 +78,10 @@ class Supervisor:
         self._default("SILA_NOTIFY_PUBLIC_BASE_URL", url["notify"])
         self._default("SILA_NOTIFY_TMF_PUBLIC_BASE_URL", url["gateway"])
         self._default("SILA_TICKETS_PUBLIC_BASE_URL", url["gateway"])
+        self._default(
+            "SILA_TICKETS_PORTAL_SURVEY_URL",
+            f"{url['gateway']}/espace-client/reclamations/{{ticket_id}}/avis",
+        )
         # The payment providers send the browser back through the gateway, on this base port.
         self._default("SILA_BILLING_PUBLIC_BASE_URL", url["gateway"])
         self._default(

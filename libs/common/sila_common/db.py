@@ -104,7 +104,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # setting, the same peak), a process serving more than ten requests at once opened a
     # connection for the eleventh and closed it on return, again and again (asyncpg's connect
     # and close were a tenth of a phone lookup's CPU at 16 clients: docs/benchmarks.md,
-    # fourth pass). A connection is opened only when a request needs it.
+    # "identity's reads"). A connection is opened only when a request needs it.
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 0)
     # No ping before each checkout (a round trip on every transaction: 8-15 % of a request's

@@ -52,7 +52,7 @@ ADVISORY_NAMESPACE = 0x5117A  # "sila": keeps our advisory locks apart from anyo
 BROKER_CHECK_SECONDS = 10.0
 BROKER_PROBE_SECONDS = 3.0
 PURGE_EVERY_SECONDS = 600.0
-# Batches published per half of the shards and per call, before the shards, the broker and
+# Batches published per lane of shards and per call, before the shards, the broker and
 # the history are looked at again.
 PIPELINE_MAX_BATCHES = 10
 
@@ -166,16 +166,17 @@ class OutboxRelay:
         return published
 
     async def publish_pending(self, *, max_batches: int = PIPELINE_MAX_BATCHES) -> int:
-        """Publish batches until none is pending (or ``max_batches`` a half), two at a time.
+        """Publish batches until none is pending (or ``max_batches`` a lane), lanes at once.
 
-        The relay's shards are split in two halves, each drained batch after batch (claim,
-        send, acks, mark) while the other half's batch is at another step: one half's
-        database round trips overlap the other's records on the wire. A customer's events
-        are all in one shard, so the two batches in flight never hold events of the same
-        customer: when one fails (a broker away longer than the producer's timeout) while
-        the other reaches the broker, no customer's later event is on the broker before an
-        earlier one. A failed batch is rolled back and goes out again (duplicates of what
-        reached the broker, absorbed by the idempotent consumers; never a loss).
+        The relay's shards are dealt into ``relay_lanes`` lanes, each drained batch after
+        batch (claim, send, acks, mark) while the other lanes' batches are at other steps:
+        one lane's database round trips overlap the others' records on the wire. A
+        customer's events are all in one shard, so the batches in flight never hold events
+        of the same customer: when one fails (a broker away longer than the producer's
+        timeout) while another reaches the broker, no customer's later event is on the
+        broker before an earlier one. A failed batch is rolled back and goes out again
+        (duplicates of what reached the broker, absorbed by the idempotent consumers; never
+        a loss); the other lanes are stopped and theirs rolled back too.
         """
         lost = False
 
@@ -195,10 +196,13 @@ class OutboxRelay:
 
         try:
             async with asyncio.TaskGroup() as group:
-                drains = [group.create_task(drain(half)) for half in _halves(self.owned_shards)]
+                drains = [
+                    group.create_task(drain(lane))
+                    for lane in _lanes(self.owned_shards, self.settings.relay_lanes)
+                ]
         except BaseExceptionGroup as failed:
-            # The first failure, as from a plain call; the other half was cancelled and its
-            # batch rolled back.
+            # The first failure, as from a plain call; the other lanes were cancelled and
+            # their batches rolled back.
             raise failed.exceptions[0] from None
         if lost:  # what the broker lost goes out again before anything newer
             await self.replay(reason="offsets_went_backwards")
@@ -434,10 +438,10 @@ async def refresh_outbox_gauges(engine: AsyncEngine, tables: MessagingTables, se
     )
 
 
-def _halves(shards: Iterable[int]) -> tuple[list[int], list[int]]:
-    """The shards split in two alternate halves (a single shard: one half is empty)."""
+def _lanes(shards: Iterable[int], count: int) -> list[list[int]]:
+    """The shards dealt into ``count`` lanes (fewer when there are fewer shards)."""
     ordered = sorted(shards)
-    return ordered[0::2], ordered[1::2]
+    return [lane for lane in (ordered[i::count] for i in range(count)) if lane]
 
 
 class _Batch:

@@ -55,6 +55,8 @@ class ServiceSettings(BaseSettings):
     metrics_port: int | None = None
     # Relay tuning.
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # Groups of shards the relay drains at once (one database connection each).
+    relay_lanes: int = Field(default=4, ge=1, le=16)
     relay_poll_interval_seconds: float = Field(default=0.05, gt=0)
     relay_max_shards: int = Field(default=16, ge=1)
     outbox_retention_hours: int = Field(default=24 * 7, ge=1)

@@ -105,8 +105,9 @@ def instrument_app(app: FastAPI, provider: TracerProvider | None) -> None:
     With a ``SilaTracerProvider`` that nothing receives spans from, requests take the plain
     middleware stack under ``TraceContextOnly`` instead: the instrumentation (its span, its
     attributes, its route lookup, its wrapped ``send``) was a third of a phone lookup's
-    request path with every span thrown away (docs/benchmarks.md, fourth pass). The choice
-    is made per request, so a processor added to a running service is served at once.
+    request path with every span thrown away (docs/benchmarks.md, "identity's reads").
+    The choice is made per request, so a processor added to a running service is served
+    at once.
     """
     if provider is None:
         return

@@ -1,4 +1,5 @@
-"""Customer lookups and the name search: the read SQL behind ``GET /v1/customers``.
+"""Customer lookups and the name search: the read SQL behind ``GET /v1/customers``; and
+contracts as they are read (``contracts_as_read``).
 
 By phone (the customer's own, then a contract's line), by contract number, and by name:
 on PostgreSQL by the exact and phonetic name keys (GIN), country- or wilaya-scoped, ranked,
@@ -39,7 +40,7 @@ from sila_identity.domain.search import (
     search_scopes,
 )
 from sila_identity.settings import IdentitySettings
-from sila_identity.tables import contracts, customers
+from sila_identity.tables import communes, contracts, customers
 
 # Name search ranks at most this many customers matched by the exact keys per pass: when a
 # very common name matches more, the answer is the best of a sample of them (all equally
@@ -78,8 +79,8 @@ async def by_phone(session: AsyncSession, e164: str) -> list[Any]:
 # columns), and the commit made asynchronous as audit.record_reads_in does
 # (``set_config(..., true)`` is SET LOCAL: this transaction only). Through SQLAlchemy the
 # same work was five round trips (BEGIN, select, SET LOCAL, insert, COMMIT), each paying
-# SQLAlchemy's execution path (docs/benchmarks.md, fourth pass). benchmarks/bare.py issues
-# this same statement.
+# SQLAlchemy's execution path (docs/benchmarks.md, "identity's reads").
+# benchmarks/bare.py issues this same statement.
 # The columns read are those a customer is rendered with (not the search keys).
 PHONE_LOOKUP_AUDITED = """
 WITH found AS (
@@ -330,3 +331,16 @@ def _cancelled(exc: DBAPIError) -> bool:
         or "QueryCanceled" in type(orig).__name__
         or ("canceling statement due to statement timeout" in str(orig))
     )
+
+
+def contracts_as_read() -> Any:
+    """Contracts with the installation's commune by its current name: an admin's rename of
+    the commune (``PATCH /v1/admin/identity/communes/{code}``) shows at once; the text stored
+    at signing is shown only for a contract whose commune is not placed in the reference."""
+    current_name = func.coalesce(communes.c.name_fr, contracts.c.installation_commune)
+    columns = [
+        current_name.label(column.name) if column.name == "installation_commune" else column
+        for column in contracts.c
+    ]
+    placed = contracts.outerjoin(communes, communes.c.code == contracts.c.installation_commune_code)
+    return select(*columns).select_from(placed)

@@ -15,6 +15,7 @@ from sila_common.service import ServiceDefinition
 from sila_common.settings import Profile
 from sila_notify import handlers
 from sila_notify.api import campaigns, messages, preferences, templates, webhooks
+from sila_notify.flows.delivery.wakeup import wakeups_of
 from sila_notify.runtime import NotifyRuntime
 from sila_notify.settings import PUBLIC_OTP_SEALING_KEYS, NotifySettings, get_settings
 from sila_notify.tables import messaging, metadata
@@ -42,6 +43,8 @@ def check_production_secrets(settings: NotifySettings, profile: Profile) -> None
 
 async def on_startup(runtime: NotifyRuntime) -> None:
     check_production_secrets(runtime.settings, runtime.platform.profile)
+    # Before any consumer or request plans a message: its session then wakes the dispatcher.
+    wakeups_of(runtime)
     await seed_defaults(runtime.session_factory)
 
 

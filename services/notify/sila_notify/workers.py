@@ -19,6 +19,7 @@ from sila_notify.channels.push_fcm import FcmPushChannel
 from sila_notify.channels.sms_kannel import KannelSmsChannel
 from sila_notify.flows.campaigns import CampaignPlanner
 from sila_notify.flows.delivery.dispatcher import Dispatcher
+from sila_notify.flows.delivery.wakeup import wakeups_of
 from sila_notify.flows.webhooks.deliverer import WebhookDeliverer
 from sila_notify.runtime import NotifyRuntime
 from sila_notify.settings import NotifySettings
@@ -70,6 +71,7 @@ def build_workers(runtime: NotifyRuntime) -> Workers:
             outbox=runtime.outbox,
             settings=settings,
             channels=make_channels(runtime, settings),
+            wakeups=wakeups_of(runtime),
         ),
         webhooks=WebhookDeliverer(
             session_factory=runtime.session_factory,

@@ -158,6 +158,7 @@ subcategories = Table(
     Column("category", String(20), nullable=False),
     Column("label_fr", String(200), nullable=False),
     Column("label_en", String(200), nullable=False),
+    Column("label_ar", String(200), nullable=False),  # migration 0010
     Column("script", JsonDoc, nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
 )

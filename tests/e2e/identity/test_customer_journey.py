@@ -68,7 +68,9 @@ async def test_a_customer_logs_in_by_sms_code_follows_their_timeline_and_is_eras
     assert registered.status_code == 201, registered.text
     customer_id = registered.json()["id"]
     contract = await identity.client.post(
-        f"/v1/customers/{customer_id}/contracts", headers=agent, json={"offer_code": "IDOOM_FIBRE"}
+        f"/v1/customers/{customer_id}/contracts",
+        headers=agent,
+        json={"offer_code": "IDOOM_FIBRE_100M"},
     )
     number = contract.json()["number"]
 
@@ -95,7 +97,10 @@ async def test_a_customer_logs_in_by_sms_code_follows_their_timeline_and_is_eras
 
     items = await eventually(my_timeline, what="registration and contract on the timeline")
     contract_entry = next(i for i in items if i["type"] == "identity.contract.signed")
-    assert contract_entry["summary"] == f"تم إبرام العقد {number} (IDOOM_FIBRE)"
+    # The offer by its name in the customer's language, never its code.
+    assert contract_entry["summary"] == (
+        f"تم إبرام العقد {number} (إيدوم الألياف البصرية بسرعة 100 ميغابت/ثا)"
+    )
     occurred = [i["occurred_at"] for i in items]
     assert occurred == sorted(occurred, reverse=True)
 

@@ -35,7 +35,7 @@ async def test_an_incident_in_the_commune_of_a_customers_line_reaches_them(
         f"/v1/customers/{customer_id}/contracts",
         headers=auth,
         # Typed as the agent heard it: matched to the reference's "Larbaa Nath Irathen".
-        json={"offer_code": "IDOOM_ADSL_8M", "installation_commune": "Larbaâ Nath-Irathen"},
+        json={"offer_code": "IDOOM_ADSL_10M", "installation_commune": "Larbaâ Nath-Irathen"},
     )
     assert contract.status_code == 201, contract.text
     commune = contract.json()["installation_commune_code"]

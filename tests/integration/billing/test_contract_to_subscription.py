@@ -5,14 +5,16 @@ One vocabulary: identity's contracts and billing's catalogue name offers by the 
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import select
 
 from sila_billing.tables import subscriptions
+from sila_identity.events import CONTRACT_SIGNED, ContractSigned
 from tests.integration.billing.conftest import customer_token
 from tests.integration.identity.conftest import register
-from tests.support import LiveService, bearer, eventually
+from tests.support import LiveService, bearer, eventually, problem_of
 
 
 async def sign(identity: LiveService, admin_token: str, customer_id: str, **body: Any) -> str:
@@ -58,8 +60,33 @@ async def test_a_fixed_line_contract_is_billed_and_an_unknown_offer_makes_nothin
     # Every code identity's contracts use for a line billing sells is in the catalogue.
     offers = {o["code"] for o in (await billing.client.get("/v1/offers")).json()}
     assert {"IDOOM_FIXE", "IDOOM_ADSL_20M", "IDOOM_FIBRE_100M"} <= offers
-    # A code billing does not sell, signed first: the consumer skips it without retrying.
-    unknown = await sign(identity, admin_token, customer["id"], offer_code="IDOOM_MYSTERY")
+    # Identity refuses a contract for a code the catalogue does not hold: 422 naming the field.
+    refused = await identity.client.post(
+        f"/v1/customers/{customer['id']}/contracts",
+        headers=bearer(admin_token),
+        json={"offer_code": "IDOOM_MYSTERY"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in problem_of(refused)["errors"]] == ["body.offer_code"]
+    # A contract signed before identity checked codes (a legacy code in an event), published
+    # first: the consumer skips it without retrying.
+    unknown = str(uuid.uuid4())
+    async with identity.runtime.session_factory() as session, session.begin():
+        await identity.runtime.outbox.record(
+            session,
+            CONTRACT_SIGNED,
+            subject=unknown,
+            customer_id=customer["id"],
+            data=ContractSigned(
+                customer_id=customer["id"],
+                contract_id=unknown,
+                number="AT-16-2019-0000001-0",
+                offer_code="IDOOM_MYSTERY",
+                line_number=None,
+                status="active",
+                installation_wilaya_code="16",
+            ),
+        )
     fixed = await sign(
         identity, admin_token, customer["id"], offer_code="IDOOM_FIXE", line_number="026 12 34 56"
     )

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 import httpx
@@ -33,25 +35,36 @@ from tests.support import LiveService, eventually, live_service, random_mobile, 
 OTP_GRANT = "urn:sila:params:oauth:grant-type:otp"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def smsc() -> AsyncIterator[str]:
     async with serve(create_smsc_app(SmscSimulatorConfig(dlr_delay_seconds=0.02))) as url:
         yield url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def notify(
     platform: PlatformSettings,
     settings_for: Callable[..., ServiceSettings],
+    scratch_database: Callable[[str], Awaitable[str]],
     identity: LiveService,
     smsc: str,
 ) -> AsyncIterator[LiveService]:
-    """Notify with its consumers and its dispatcher, sending SMS to the SMS centre simulator."""
+    """Notify with its consumers and its dispatcher, sending SMS to this test's SMS centre
+    simulator: an instance of its own, on its own database and in consumer groups of its
+    own. Sharing notify's database and groups (``notify.messages``...) with another notify
+    still running in the session (notify's tests' own) split the partitions and the queued
+    messages between the two, and the other sent this customer's SMS to its SMS centre."""
     from sila_notify.service import definition
 
+    own = uuid.uuid4().hex[:8]
+    alone = replace(
+        definition,
+        consumers=[replace(spec, name=f"{spec.name}.{own}") for spec in definition.consumers],
+    )
     port = free_port()
     settings = settings_for(
         "notify",
+        database_url=await scratch_database("notify"),
         dispatcher=True,
         sms_url=f"{smsc}/cgi-bin/sendsms",
         smtp_host="127.0.0.1",
@@ -66,7 +79,7 @@ async def notify(
     jwks_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=identity.app))
     keys = JwksKeySource("http://identity/.well-known/jwks.json", client=jwks_client)
     async with live_service(
-        definition, platform=platform, settings=settings, key_source=keys
+        alone, platform=platform, settings=settings, key_source=keys
     ) as service:
         # The same app on a real socket, for the SMS centre's delivery reports.
         server = uvicorn.Server(

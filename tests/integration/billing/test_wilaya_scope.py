@@ -6,13 +6,18 @@ identity's admin API, tokens through the password grant."""
 
 from __future__ import annotations
 
+import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from sqlalchemy import delete, select
 
 from sila_billing.tables import customers
+from sila_common.auth import JwksKeySource
+from sila_common.settings import PlatformSettings, ServiceSettings
 from tests.integration.billing.conftest import (
     Customer,
     Simulator,
@@ -22,7 +27,14 @@ from tests.integration.billing.conftest import (
     pay_on_satim,
     subscription_row,
 )
-from tests.support import LiveService, bearer, eventually, problem_of, random_mobile
+from tests.support import (
+    LiveService,
+    bearer,
+    eventually,
+    live_service,
+    problem_of,
+    random_mobile,
+)
 
 PASSWORD = "scoped billing agent pass phrase"
 
@@ -302,3 +314,57 @@ async def test_customer_care_reads_a_customer_s_billing_and_marketing_does_not(
         json={"amount_centimes": 1_000, "reason": "geste commercial"},
     )
     assert refund.status_code == 403
+
+
+async def test_identity_away_a_scoped_agent_gets_the_404_of_a_customer_of_another_wilaya(
+    identity: LiveService,
+    billing: LiveService,
+    platform: PlatformSettings,
+    settings_for: Callable[..., ServiceSettings],
+    admin_token: str,
+) -> None:
+    """Identity unreachable: a customer billing's directory lacks is answered as one outside
+    the agent's wilayas (404, the same detail), not 503, which beside that 404 would tell the
+    agent that the customer exists, in another wilaya."""
+    from sila_billing.service import definition
+
+    elsewhere = await register(identity, admin_token, "15")
+
+    async def heard() -> bool:
+        return await directory_entry(billing, elsewhere.id) is not None
+
+    await eventually(heard, timeout=20, what="identity.customer.registered consumed by billing")
+    scoped = bearer(await agent_of(identity, admin_token, ["billing", "agent"], ["16"]))
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    settings = settings_for("billing", identity_url=nowhere, public_base_url="http://billing")
+    jwks_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=identity.app))
+    keys = JwksKeySource("http://identity/.well-known/jwks.json", client=jwks_client)
+    try:
+        async with live_service(
+            definition, platform=platform, settings=settings, key_source=keys, with_workers=False
+        ) as cut_off:
+            unknown = str(uuid.uuid4())
+            for customer_id in (elsewhere.id, unknown):
+                answer = await cut_off.client.get(
+                    "/v1/invoices", headers=scoped, params={"customer_id": customer_id}
+                )
+                assert answer.status_code == 404, (customer_id, answer.text)
+            theirs = await cut_off.client.get(
+                "/v1/invoices", headers=scoped, params={"customer_id": elsewhere.id}
+            )
+            nobody = await cut_off.client.get(
+                "/v1/invoices", headers=scoped, params={"customer_id": unknown}
+            )
+            assert problem_of(theirs)["detail"] == problem_of(nobody)["detail"]
+            # An agent of every wilaya is not limited by wilaya: nothing to ask identity.
+            national = bearer(await agent_of(identity, admin_token, ["billing"], ["*"]))
+            listed = await cut_off.client.get(
+                "/v1/invoices", headers=national, params={"customer_id": unknown}
+            )
+            assert listed.status_code == 200, listed.text
+            assert listed.json()["items"] == []
+    finally:
+        await jwks_client.aclose()
+    assert await directory_entry(billing, unknown) is None

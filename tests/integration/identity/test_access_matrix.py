@@ -84,7 +84,7 @@ def cases(a: str, contract: str, interaction: str, erasable: str, agent: str) ->
         Case(
             "POST",
             f"{customer}/contracts",
-            lambda: {"offer_code": "IDOOM_ADSL"},
+            lambda: {"offer_code": "IDOOM_ADSL_20M"},
             (401, 403, 403, 201, 404, 201, 201, 403),
         ),
         Case("GET", f"{customer}/contracts", None, (401, 200, 404, 200, 404, 200, 200, 403)),

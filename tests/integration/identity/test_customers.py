@@ -289,7 +289,7 @@ async def test_a_customer_is_identified_by_a_contract_number_typed_loosely(
     contract = await identity.client.post(
         f"/v1/customers/{customer['id']}/contracts",
         headers=bearer(cast.agent_15),
-        json={"offer_code": "IDOOM_FIBRE"},
+        json={"offer_code": "IDOOM_FIBRE_100M"},
     )
     number = contract.json()["number"]
     loose = number.replace("-", " ").lower()
@@ -462,3 +462,24 @@ def agent_15_principal(cast: Cast) -> Principal:
         roles=frozenset({"agent"}),
         wilayas=frozenset({"15"}),
     )
+
+
+async def test_a_contract_names_an_offer_of_the_catalogue_or_is_refused_naming_the_field(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer = await register(identity, cast.agent_15)
+    path = f"/v1/customers/{customer['id']}/contracts"
+    for code in ("IDOOM_MYSTERY", "IDOOM_ADSL", "FIBRE_100"):
+        refused = await identity.client.post(
+            path, headers=bearer(cast.agent_15), json={"offer_code": code}
+        )
+        assert refused.status_code == 422, (code, refused.text)
+        problem = problem_of(refused)
+        assert [e["field"] for e in problem["errors"]] == ["body.offer_code"], code
+        assert "IDOOM_ADSL_10M" in problem["errors"][0]["message"]
+    assert (await events_of(identity, customer["id"], "identity.contract.signed")) == []
+    signed = await identity.client.post(
+        path, headers=bearer(cast.agent_15), json={"offer_code": "IDOOM_ADSL_10M"}
+    )
+    assert signed.status_code == 201, signed.text
+    assert signed.json()["offer_code"] == "IDOOM_ADSL_10M"

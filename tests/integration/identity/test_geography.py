@@ -243,3 +243,58 @@ async def test_communes_the_reference_cannot_place_are_listed_for_an_agent_who_f
     assert contract.json()["id"] not in {e["id"] for e in await listed(cast.agent_15, "contract")}
     [updated] = await events_of(identity, customer["id"], "identity.contract.updated")
     assert updated["data"]["changed"] == ["installation_commune_code"]
+
+
+async def test_a_contract_reads_its_installation_commune_by_the_name_an_admin_gave_it_last(
+    identity: LiveService, cast: Cast
+) -> None:
+    daira = (await identity.client.get("/v1/wilayas/15/dairas", headers=bearer(cast.admin))).json()
+    commune = {
+        "code": "1598",
+        "daira_code": daira[0]["code"],
+        "name_fr": "Ighil Bouzel",
+        "name_ar": "إغيل بوزل",
+        "name_en": "Ighil Bouzel",
+    }
+    created = await identity.client.post(
+        "/v1/admin/identity/communes", headers=bearer(cast.admin), json=commune
+    )
+    assert created.status_code == 201, created.text
+    customer = await register(identity, cast.agent_15)
+    contracts_path = f"/v1/customers/{customer['id']}/contracts"
+    signed = await identity.client.post(
+        contracts_path,
+        headers=bearer(cast.agent_15),
+        json={
+            "offer_code": "IDOOM_FIXE",
+            "installation_commune": "ighil bouzel",
+            "installation_commune_code": "1598",
+        },
+    )
+    assert signed.status_code == 201, signed.text
+    contract = signed.json()
+    assert contract["installation_commune"] == "Ighil Bouzel"
+
+    renamed = await identity.client.patch(
+        "/v1/admin/identity/communes/1598",
+        headers=bearer(cast.admin),
+        json={"name_fr": "Ighil Bouzel Centre", "name_en": "Ighil Bouzel Centre"},
+    )
+    assert renamed.status_code == 200, renamed.text
+
+    one = await identity.client.get(
+        f"{contracts_path}/{contract['id']}", headers=bearer(cast.agent_15)
+    )
+    assert one.status_code == 200, one.text
+    assert one.json()["installation_commune"] == "Ighil Bouzel Centre"
+    assert one.json()["installation_commune_code"] == "1598"
+    listed = await identity.client.get(contracts_path, headers=bearer(cast.agent_15))
+    assert [c["installation_commune"] for c in listed.json()] == ["Ighil Bouzel Centre"]
+    # Placing the installation again (the address only) answers the current name too.
+    placed = await identity.client.patch(
+        f"{contracts_path}/{contract['id']}",
+        headers=bearer(cast.agent_15),
+        json={"installation_commune_code": "1598", "installation_address": "Village Ighil"},
+    )
+    assert placed.status_code == 200, placed.text
+    assert placed.json()["installation_commune"] == "Ighil Bouzel Centre"

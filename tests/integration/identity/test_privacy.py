@@ -67,7 +67,7 @@ async def test_the_export_holds_everything_identity_keeps_about_the_customer(
     await identity.client.post(
         f"/v1/customers/{customer['id']}/contracts",
         headers=bearer(cast.agent_15),
-        json={"offer_code": "IDOOM_ADSL"},
+        json={"offer_code": "IDOOM_ADSL_20M"},
     )
     token = await customer_token(identity, customer["id"])
     answer = await identity.client.get(
@@ -77,7 +77,7 @@ async def test_the_export_holds_everything_identity_keeps_about_the_customer(
     export = answer.json()
     assert export["customer"]["national_id"] == "109870123456789012"
     assert export["customer"]["phone"] == customer["phone"]
-    assert [c["offer_code"] for c in export["contracts"]] == ["IDOOM_ADSL"]
+    assert [c["offer_code"] for c in export["contracts"]] == ["IDOOM_ADSL_20M"]
     assert {"interactions", "consents", "timeline", "access_log"} <= export.keys()
     assert any(a["action"] == "customer.create" for a in export["access_log"])
 

@@ -155,7 +155,7 @@ async def test_events_arriving_twice_and_out_of_order_make_one_entry_each_in_tim
             customer_id=customer_id,
             contract_id=str(uuid.uuid4()),
             number=f"AT-15-2026-{i:07d}-0",
-            offer_code="IDOOM_ADSL",
+            offer_code="IDOOM_ADSL_20M",
         )
         for i in range(12)
     ]
@@ -168,7 +168,7 @@ async def test_events_arriving_twice_and_out_of_order_make_one_entry_each_in_tim
             customer_id=customer_id,
             contract_id=str(uuid.uuid4()),
             number="AT-15-2026-0000099-0",
-            offer_code="IDOOM_FIBRE",
+            offer_code="IDOOM_FIBRE_100M",
         )
     )
     deliveries = events + random.sample(events, 6)
@@ -209,7 +209,7 @@ async def test_a_run_of_events_projected_at_once_makes_one_entry_each_duplicates
             customer_id=customer_id,
             contract_id=str(uuid.uuid4()),
             number=f"AT-15-2026-{i:07d}-0",
-            offer_code="IDOOM_ADSL",
+            offer_code="IDOOM_ADSL_20M",
         )
         for i in range(6)
     ]
@@ -331,3 +331,56 @@ async def test_an_otp_request_shows_on_the_timeline_without_its_code(
     found = await eventually(entry, what="the code request on the timeline")
     assert "code" not in found["data"]
     assert found["summary"] == "Code de connexion envoyé par SMS"
+
+
+async def test_the_timeline_names_an_offer_in_the_readers_language_never_by_its_code(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer_id = (await register(identity, cast.agent_15))["id"]
+    signed = await identity.client.post(
+        f"/v1/customers/{customer_id}/contracts",
+        headers=bearer(cast.agent_15),
+        json={"offer_code": "IDOOM_ADSL_10M"},
+    )
+    assert signed.status_code == 201, signed.text
+    number = signed.json()["number"]
+    # A line of billing's, recharged: the same naming.
+    recharged = fake_raw(
+        customer_id,
+        "billing.subscription.recharged",
+        datetime.now(UTC) - timedelta(minutes=1),
+        {
+            "subscription_id": str(uuid.uuid4()),
+            "customer_id": customer_id,
+            "offer_code": "IDOOM_FIBRE_100M",
+            "expires_at": "2026-03-03T17:00:00Z",
+        },
+    )
+    async with identity.runtime.session_factory() as session, session.begin():
+        await project(session, recharged, identity.runtime.handler_context())
+
+    async def summaries(language: str) -> dict[str, str] | None:
+        items = (await timeline(identity, cast.agent_15, customer_id, lang=language))["items"]
+        found = {
+            item["type"]: item["summary"]
+            for item in items
+            if item["type"] in ("identity.contract.signed", "billing.subscription.recharged")
+        }
+        return found if len(found) == 2 else None
+
+    french = await eventually(lambda: summaries("fr"), what="the contract on the timeline")
+    assert french["identity.contract.signed"] == (
+        f"Contrat {number} souscrit (Idoom ADSL 10 Mbit/s)"
+    )
+    assert french["billing.subscription.recharged"] == (
+        "Abonnement Idoom Fibre 100 Mbit/s rechargé jusqu'au 03/03/2026 18:00"
+    )
+    arabic = await summaries("ar")
+    assert arabic is not None
+    assert "إيدوم ADSL بسرعة 10 ميغابت/ثا" in arabic["identity.contract.signed"]
+    assert "إيدوم الألياف البصرية بسرعة 100 ميغابت/ثا" in arabic["billing.subscription.recharged"]
+    english = await summaries("en")
+    assert english is not None
+    for sentences in (french, arabic, english):
+        for sentence in sentences.values():
+            assert "IDOOM_" not in sentence, sentence

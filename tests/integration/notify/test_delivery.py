@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
@@ -9,9 +10,11 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from sila_common.db import make_session_factory
 from sila_common.events import CloudEvent
 from sila_notify.channels.sms_kannel import KannelSmsChannel
 from sila_notify.flows.delivery.dispatcher import Dispatcher
+from sila_notify.flows.delivery.wakeup import Wakeups, wake_after_commit, wakeups_of
 from sila_notify.flows.planning import plan_event
 from sila_notify.tables import messages
 from tests.support import LiveService, eventually, otp_event_data
@@ -183,6 +186,7 @@ async def test_a_crash_between_sending_and_recording_does_not_send_the_sms_twice
         outbox=runtime.outbox,
         settings=settings,
         channels={"sms": channel},
+        wakeups=wakeups_of(runtime),
     )
     async with runtime.session_factory() as session:
         row = (await session.execute(select(messages).where(messages.c.id == message_id))).one()
@@ -286,3 +290,31 @@ async def test_a_campaign_backlog_never_delays_a_one_time_code(
 
     otp_row = await eventually(recorded_otp, timeout=10, what="the one-time code recorded as sent")
     assert "482913" not in otp_row["body"]
+
+
+async def test_a_commit_wakes_the_dispatchers_of_its_own_runtime_only(
+    notify: LiveService,
+) -> None:
+    """Who waits for new messages lives on the runtime, not in a module: two runtimes in one
+    process (another notify here, on the same database) never wake each other's lanes, and a
+    rolled-back plan wakes nobody."""
+    runtime = notify.runtime
+    mine, theirs = asyncio.Event(), asyncio.Event()
+    wakeups_of(runtime).listen("test-lane", mine)
+    other_runtime_sessions = make_session_factory(runtime.engine)
+    other = Wakeups()
+    other.serve(other_runtime_sessions)
+    other.listen("test-lane", theirs)
+
+    async with runtime.session_factory() as session, session.begin():
+        wake_after_commit(session, "test-lane")
+        await session.rollback()
+    assert not mine.is_set() and not theirs.is_set()
+    async with runtime.session_factory() as session, session.begin():
+        wake_after_commit(session, "test-lane")
+        assert not mine.is_set()  # not before the commit
+    assert mine.is_set() and not theirs.is_set()
+    async with other_runtime_sessions() as session, session.begin():
+        wake_after_commit(session, "test-lane")
+    assert theirs.is_set()
+    assert wakeups_of(runtime) is runtime.collaborators.get(Wakeups)

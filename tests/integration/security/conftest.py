@@ -4,15 +4,28 @@
 relays or consumers, so what the fuzzers write never reaches the shared broker topics), on
 their own scratch databases, with an admin agent made the way every other test makes one and
 a token from the real password grant. The fuzzers call the services over real HTTP from a
-worker thread while this event loop serves them.
+process of their own (``in_a_fuzzer_process``) while this event loop serves them.
+
+Why a process, not a thread: Hypothesis owns the global ``random`` while it draws (it seeds
+it, and checks that a draw left it as it found it). In this process the services, the other
+tests' services still running (consumers, relays) and the tracer (span ids) draw from that
+same ``random`` on the event loop's thread, so a fuzzer in a worker thread saw its state
+move mid-draw: "Do not use the `random` module inside strategies" (a
+HypothesisDeprecationWarning per example), and its seeding made the services' span ids
+repeat. ``busy_neighbours`` reproduces that neighbourhood on purpose.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import random
+import warnings
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -33,6 +46,48 @@ from tests.conftest import (
 from tests.support import LiveService, live_service, wait_until
 
 STACK_SERVICES = ("identity", "tickets", "billing", "loyalty", "notify")
+T = TypeVar("T")
+
+
+def _with_hypothesis_warnings_as_errors(function: Callable[..., T], *args: Any) -> T:
+    """In the fuzzer's process: a Hypothesis deprecation fails the run there too (the
+    process does not inherit pytest's warning filters)."""
+    from hypothesis.errors import HypothesisDeprecationWarning
+
+    warnings.simplefilter("error", HypothesisDeprecationWarning)
+    return function(*args)
+
+
+async def in_a_fuzzer_process(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` (a module-level function, picklable arguments) in a fresh process
+    of its own, whose global ``random`` nothing else draws from, while this event loop keeps
+    serving the stack."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as fuzzer:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            fuzzer, _with_hypothesis_warnings_as_errors, function, *args
+        )
+
+
+@asynccontextmanager
+async def busy_neighbours() -> AsyncIterator[None]:
+    """What a full run has beside the fuzzers: code on this event loop drawing from the
+    global ``random`` all along (a consumer's fetch shuffles its partitions, the tracer makes
+    span ids), here on purpose so the isolation is tested even when run alone."""
+    stop = asyncio.Event()
+
+    async def draw() -> None:
+        while not stop.is_set():
+            random.getrandbits(64)
+            await asyncio.sleep(0.005)
+
+    task = asyncio.create_task(draw())
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 @dataclass

@@ -5,12 +5,12 @@ Each operation of each service gets generated requests, valid by the schema and 
 an admin token (every role, every wilaya, so the handlers run past the authorisation
 checks). Any 5xx answer, or an error that is not an RFC 9457 problem, fails the test with
 the request that caused it. Kept small per operation so the whole run stays under a minute on
-two cores; the attack tests beside it pin the cases found so far.
+two cores; the attack tests beside it pin the cases found so far. The fuzzer runs in a process
+of its own (conftest: Hypothesis and the services must not share the global ``random``).
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import requests
@@ -21,7 +21,12 @@ from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
 from sila_common.problems import MEDIA_TYPE
-from tests.integration.security.conftest import STACK_SERVICES, Stack
+from tests.integration.security.conftest import (
+    STACK_SERVICES,
+    Stack,
+    busy_neighbours,
+    in_a_fuzzer_process,
+)
 
 EXAMPLES_PER_OPERATION = 8
 # Operations whose side effects would stop the run itself (rotating the signing keys
@@ -77,11 +82,21 @@ def fuzz_service(name: str, document: dict[str, Any], base_url: str, token: str)
     return failures
 
 
+def fuzz_every_service(
+    documents: dict[str, dict[str, Any]], urls: dict[str, str], token: str
+) -> list[str]:
+    """Every service in turn (in the fuzzer's process)."""
+    return [
+        failure
+        for name in STACK_SERVICES
+        for failure in fuzz_service(name, documents[name], urls[name], token)
+    ]
+
+
 async def test_no_generated_request_is_a_server_error(stack: Stack) -> None:
-    failures: list[str] = []
-    for name in STACK_SERVICES:
-        document = stack.services[name].app.openapi()
-        failures += await asyncio.to_thread(
-            fuzz_service, name, document, stack.urls[name], stack.admin_token
+    documents = {name: stack.services[name].app.openapi() for name in STACK_SERVICES}
+    async with busy_neighbours():
+        failures = await in_a_fuzzer_process(
+            fuzz_every_service, documents, stack.urls, stack.admin_token
         )
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:60])

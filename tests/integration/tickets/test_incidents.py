@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
+from sila_tickets.tables import geography_overlay, known_installations
+from tests.integration.identity.conftest import register
 from tests.integration.tickets.conftest import MakeCustomer, open_ticket, outbox_events
-from tests.support import LiveService, bearer
+from tests.support import LiveService, bearer, eventually
 
 # Incidents end in the future, at most 90 days ahead (docs/security.md).
 IN_A_WEEK = (datetime.now(UTC) + timedelta(days=7)).isoformat()
@@ -172,3 +176,87 @@ async def test_an_incident_over_a_wilaya_is_labelled_with_its_name_not_its_code(
     await tickets.client.post(
         f"/v1/incidents/{declared.json()['id']}/resolve", headers=bearer(admin_token)
     )
+
+
+async def test_a_commune_an_admin_moves_to_another_daira_takes_its_installations_along(
+    identity: LiveService, tickets: LiveService, admin_token: str
+) -> None:
+    """Identity's admin moves a commune to another daïra; tickets, consuming the edit, places
+    the lines installed there in the new daïra at once (not at the contract's next event):
+    an incident over the new daïra reaches them, one over the old daïra no longer does."""
+    admin = bearer(admin_token)
+    dairas = (await identity.client.get("/v1/wilayas/15/dairas", headers=admin)).json()
+    old, new = dairas[0], dairas[1]
+    created = await identity.client.post(
+        "/v1/admin/identity/communes",
+        headers=admin,
+        json={
+            "code": "1597",
+            "daira_code": old["code"],
+            "name_fr": "Tizi Bouali",
+            "name_ar": "تيزي بوعلي",
+            "name_en": "Tizi Bouali",
+        },
+    )
+    assert created.status_code == 201, created.text
+
+    async def overlay_daira() -> str | None:
+        async with tickets.runtime.session_factory() as session:
+            place = await session.scalar(
+                select(geography_overlay.c.place).where(
+                    geography_overlay.c.kind == "commune", geography_overlay.c.code == "1597"
+                )
+            )
+        return place["daira_code"] if place else None
+
+    await eventually(overlay_daira, timeout=20, what="tickets taking the new commune")
+    customer = await register(identity, admin_token, wilaya_code="15")
+    signed = await identity.client.post(
+        f"/v1/customers/{customer['id']}/contracts",
+        headers=admin,
+        json={"offer_code": "IDOOM_ADSL_20M", "installation_commune_code": "1597"},
+    )
+    assert signed.status_code == 201, signed.text
+    contract_id = signed.json()["id"]
+
+    async def installed_daira() -> str | None:
+        async with tickets.runtime.session_factory() as session:
+            daira: str | None = await session.scalar(
+                select(known_installations.c.daira_code).where(
+                    known_installations.c.contract_id == contract_id
+                )
+            )
+        return daira
+
+    assert (
+        await eventually(installed_daira, timeout=20, what="the line in tickets") == (old["code"])
+    )
+
+    moved = await identity.client.patch(
+        "/v1/admin/identity/communes/1597", headers=admin, json={"daira_code": new["code"]}
+    )
+    assert moved.status_code == 200, moved.text
+
+    async def followed() -> bool:
+        return await installed_daira() == str(new["code"])
+
+    await eventually(followed, timeout=20, what="the line placed in the commune's new daïra")
+
+    async def affected_over(daira: dict[str, str]) -> set[str]:
+        declared = await tickets.client.post(
+            "/v1/incidents",
+            headers=admin,
+            json={
+                "service": "adsl",
+                "area": {"kind": "daira", "value": daira["name_fr"], "wilaya_code": "15"},
+                "estimated_end_at": IN_A_WEEK,
+            },
+        )
+        assert declared.status_code == 201, declared.text
+        incident = declared.json()["id"]
+        told = await outbox_events(tickets, "tickets.incident.customer_affected", incident)
+        await tickets.client.post(f"/v1/incidents/{incident}/resolve", headers=admin)
+        return {e["customerid"] for e in told}
+
+    assert customer["id"] in await affected_over(new)
+    assert customer["id"] not in await affected_over(old)

@@ -184,7 +184,11 @@ async def test_resolution_invites_to_the_survey_and_the_customer_may_reopen(
     ticket = await open_ticket(tickets, bearer(admin_token), customer_id)
     await move(tickets, bearer(admin_token), ticket["id"], "resolved", "Modem remplacé")
     [resolved] = await outbox_events(tickets, "tickets.ticket.status_changed", ticket["id"])
-    assert resolved["data"]["survey_url"].endswith(f"/v1/tickets/{ticket['id']}/survey")
+    # The link the customer gets is the portal's survey page of the ticket, not the API.
+    assert resolved["data"]["survey_url"] == (
+        f"http://127.0.0.1:8000/espace-client/reclamations/{ticket['id']}/avis"
+    )
+    assert "/v1/" not in resolved["data"]["survey_url"]
     mine = await customer_auth(customer_id)
     reopened = await move(tickets, mine, ticket["id"], "in_progress", "Toujours en panne")
     assert reopened["status"] == "in_progress" and reopened["reopen_count"] == 1

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import unicodedata
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, text
 
+from sila_tickets.domain.catalogue import SUBCATEGORIES
 from sila_tickets.flows import next_number
 from sila_tickets.tables import ticket_counters
 from tests.integration.tickets.conftest import MakeCustomer, open_ticket, outbox_events
@@ -205,6 +208,27 @@ async def test_agents_read_the_subcategories_with_their_scripts(
     codes = {s["code"]: s for s in answer.json()}
     assert {"no_connection", "slow_line", "line_cut"} <= set(codes)
     assert any(q["key"] == "modem_restarted" for q in codes["no_connection"]["script"])
+
+
+async def test_every_subcategory_reads_in_arabic_right_to_left_for_customers_and_agents(
+    tickets: LiveService,
+    admin_token: str,
+    make_customer: MakeCustomer,
+    customer_auth: Callable[[str], Awaitable[dict[str, str]]],
+) -> None:
+    customer = await customer_auth(await make_customer())
+    for headers in (bearer(admin_token), customer):
+        answer = await tickets.client.get("/v1/tickets/reference/subcategories", headers=headers)
+        assert answer.status_code == 200, answer.text
+        listed = {s["code"]: s for s in answer.json()}
+        assert set(listed) == {sub.code for sub in SUBCATEGORIES}
+        for sub in SUBCATEGORIES:
+            label = listed[sub.code]["label_ar"]
+            assert label == sub.label_ar and label not in (sub.label_fr, sub.label_en)
+            # Arabic script, read right to left: its first strongly directed letter is Arabic.
+            strong = next(c for c in label if unicodedata.bidirectional(c) in ("L", "R", "AL"))
+            assert unicodedata.bidirectional(strong) == "AL", (sub.code, label)
+    assert listed["billing_dispute"]["label_ar"] == "الاعتراض على فاتورة"
 
 
 async def test_tickets_opened_at_once_get_distinct_numbers_from_the_years_sequence(

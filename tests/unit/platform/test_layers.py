@@ -188,3 +188,44 @@ def test_the_checks_catch_what_they_forbid(tmp_path: Path) -> None:
         "3",
     }
     assert foreign_imports(api, "sila_demo") != []
+
+
+# Methods that change a container in place.
+MUTATORS = {"add", "append", "clear", "discard", "extend", "insert", "pop", "popitem"}
+MUTATORS |= {"remove", "setdefault", "update"}
+
+
+def module_state(module: Module) -> list[str]:
+    """Functions that change a container bound at module level (a process-wide registry, a
+    cache, listeners): such state belongs on the runtime (a collaborator), not the module."""
+    bound = {
+        target.id
+        for node in module.tree.body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name)
+    }
+    found = []
+    for function in ast.walk(module.tree):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(function):
+            if isinstance(node, ast.Global):
+                found.append(f"{module.path}:{node.lineno} declares global {node.names}")
+            changed: ast.expr | None = None
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in MUTATORS:
+                    changed = node.func.value
+            elif isinstance(node, ast.Assign | ast.AugAssign | ast.Delete):
+                targets = (
+                    node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+                )
+                changed = next((t.value for t in targets if isinstance(t, ast.Subscript)), None)
+            if isinstance(changed, ast.Name) and changed.id in bound:
+                found.append(f"{module.path}:{changed.lineno} changes module-level {changed.id}")
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_no_service_keeps_state_in_a_module(service: str) -> None:
+    assert [v for m in service_modules(service) for v in module_state(m)] == []

@@ -13,6 +13,7 @@ from sila_billing.flows.common import Caller
 from sila_billing.flows.customers import wilaya_of
 from sila_billing.runtime import BillingRuntime
 from sila_common.auth import Principal
+from sila_common.identity_client import IdentityUnavailable
 from sila_common.pagination import KeysetPage
 from sila_common.problems import Forbidden, NotFound
 from sila_common.roles import CUSTOMER_CARE, FRONT_OFFICE, Role
@@ -58,10 +59,17 @@ async def ensure_customer_in_scope(
     them the agent learns nothing, not even that the customer exists: the same 404 as an
     unknown customer (docs/security.md). A customer billing's directory lacks is asked of
     identity (and the answer kept); a customer only ever reaches their own (checked by the
-    caller); agents with every wilaya and services are not limited."""
+    caller); agents with every wilaya and services are not limited.
+
+    Identity unreachable while the directory lacks the customer: for a scoped agent the
+    same 404 (a 503 there, beside the 404 of a customer the directory places elsewhere,
+    would tell that the customer exists in another wilaya); they may try again later."""
     if not scoped_to_wilayas(principal):
         return
-    known, wilaya = await wilaya_of(runtime, customer_id)
+    try:
+        known, wilaya = await wilaya_of(runtime, customer_id)
+    except IdentityUnavailable:
+        raise NotFound(not_found) from None
     if not known or not principal.serves_wilaya(wilaya):
         raise NotFound(not_found)
 

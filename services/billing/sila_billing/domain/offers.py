@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sila_common.offers import offer_of
+
 
 class Billing(enum.StrEnum):
     PREPAID = "prepaid"  # internet: recharged for a validity period
@@ -49,8 +51,10 @@ def price_at(versions: Sequence[PriceVersion], moment: datetime) -> PriceVersion
 
 @dataclass(frozen=True)
 class DefaultOffer:
+    """An offer billing sells: its code (one of ``sila_common.offers``, whose name it takes)
+    and what billing adds, price, technology and validity."""
+
     code: str
-    name: str
     technology: Technology
     billing: Billing
     segment: str
@@ -59,15 +63,18 @@ class DefaultOffer:
     speed_mbps: int | None = None
     volume_gb: int | None = None
 
+    @property
+    def name(self) -> str:
+        offer = offer_of(self.code)
+        return offer.name_fr if offer is not None else self.code
 
-# The 2022-2025 residential and professional range (prices of AT's public catalogue).
+
+# The 2022-2025 residential and professional range (prices of AT's public catalogue): the
+# codes of ``sila_common.offers``, every one of them (tests/unit/billing).
 DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
-    DefaultOffer(
-        "IDOOM_FIXE", "Idoom Fixe", Technology.FIXED, Billing.POSTPAID, "residential", 100_000, None
-    ),
+    DefaultOffer("IDOOM_FIXE", Technology.FIXED, Billing.POSTPAID, "residential", 100_000, None),
     DefaultOffer(
         "IDOOM_ADSL_10M",
-        "Idoom ADSL 10 Mbit/s",
         Technology.ADSL,
         Billing.PREPAID,
         "residential",
@@ -77,7 +84,6 @@ DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
     ),
     DefaultOffer(
         "IDOOM_ADSL_20M",
-        "Idoom ADSL 20 Mbit/s",
         Technology.ADSL,
         Billing.PREPAID,
         "residential",
@@ -87,7 +93,6 @@ DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
     ),
     DefaultOffer(
         "IDOOM_VDSL_50M",
-        "Idoom VDSL 50 Mbit/s",
         Technology.VDSL,
         Billing.PREPAID,
         "residential",
@@ -97,7 +102,6 @@ DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
     ),
     DefaultOffer(
         "IDOOM_FIBRE_100M",
-        "Idoom Fibre 100 Mbit/s",
         Technology.FIBRE,
         Billing.PREPAID,
         "residential",
@@ -107,7 +111,6 @@ DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
     ),
     DefaultOffer(
         "IDOOM_FIBRE_300M",
-        "Idoom Fibre 300 Mbit/s",
         Technology.FIBRE,
         Billing.PREPAID,
         "residential",
@@ -117,7 +120,6 @@ DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
     ),
     DefaultOffer(
         "IDOOM_4G_100GB",
-        "Idoom 4G LTE 100 Go",
         Technology.LTE,
         Billing.PREPAID,
         "residential",
@@ -127,7 +129,6 @@ DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
     ),
     DefaultOffer(
         "IDOOM_FIXE_PRO",
-        "Idoom Fixe Pro",
         Technology.FIXED,
         Billing.POSTPAID,
         "professional",
@@ -136,7 +137,6 @@ DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
     ),
     DefaultOffer(
         "PACK_MOOHTARIF",
-        "Pack MOOHTARIF",
         Technology.FIBRE,
         Billing.PREPAID,
         "professional",
@@ -146,7 +146,6 @@ DEFAULT_OFFERS: tuple[DefaultOffer, ...] = (
     ),
     DefaultOffer(
         "PACK_JEUNES_ENTREPRENEURS",
-        "Pack Jeunes Entrepreneurs",
         Technology.ADSL,
         Billing.PREPAID,
         "professional",

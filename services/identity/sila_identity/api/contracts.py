@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
 
 from sila_common.db import as_utc
 from sila_common.inputs import Instant
+from sila_common.offers import OFFER_CODES
 from sila_common.problems import Conflict, Forbidden, NotFound
 from sila_identity.api.deps import Caller, FrontOffice, RuntimeDep
 from sila_identity.directory import ensure_may_read, load_row
@@ -20,6 +20,7 @@ from sila_identity.domain.phone import normalize_phone
 from sila_identity.domain.wilayas import format_wilaya_code
 from sila_identity.flows import audit, installations
 from sila_identity.flows import contracts as flows
+from sila_identity.queries import contracts_as_read
 from sila_identity.tables import contracts
 
 router = APIRouter(prefix="/v1/customers", tags=["contracts"])
@@ -29,6 +30,7 @@ ALGIERS = ZoneInfo("Africa/Algiers")
 class ContractCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # An offer of the catalogue (sila_common.offers, the codes billing sells).
     offer_code: str = Field(min_length=2, max_length=50, pattern=r"^[A-Z0-9_\-]+$")
     # The fixed line (any Algerian spelling, stored E.164), if the offer has one.
     line_number: str | None = Field(default=None, max_length=40)
@@ -42,6 +44,15 @@ class ContractCreate(BaseModel):
     installation_commune_code: str | None = Field(default=None, pattern=r"^\d{4}$")
     status: Literal["pending", "active"] = "active"
     starts_on: Instant | None = None
+
+    @field_validator("offer_code")
+    @classmethod
+    def _offer(cls, value: str) -> str:
+        if value not in OFFER_CODES:
+            raise ValueError(
+                "not an offer of the catalogue (GET /v1/offers): " + ", ".join(sorted(OFFER_CODES))
+            )
+        return value
 
     @field_validator("line_number")
     @classmethod
@@ -148,7 +159,7 @@ async def list_contracts(
         ensure_may_read(principal, customer)
         rows = (
             await session.execute(
-                select(contracts)
+                contracts_as_read()
                 .where(contracts.c.customer_id == customer_id)
                 .order_by(contracts.c.created_at.desc(), contracts.c.id)
             )
@@ -168,7 +179,7 @@ async def get_contract(
         ensure_may_read(principal, customer)
         row = (
             await session.execute(
-                select(contracts).where(
+                contracts_as_read().where(
                     contracts.c.id == contract_id, contracts.c.customer_id == customer_id
                 )
             )

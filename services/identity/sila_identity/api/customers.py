@@ -312,7 +312,8 @@ async def find_customers(
         limit=limit,
     )
     # Rendered once (the response model documents it): FastAPI validating the list again
-    # and re-encoding it showed in the lookup's profile (docs/benchmarks.md, fourth pass).
+    # and re-encoding it showed in the lookup's profile (docs/benchmarks.md, "identity's
+    # reads").
     return Response(
         CUSTOMER_LIST.dump_json([to_read(row) for row in found]), media_type="application/json"
     )

@@ -19,6 +19,7 @@ from sila_identity.domain.customers import make_contract_number
 from sila_identity.events import CONTRACT_SIGNED, ContractSigned
 from sila_identity.flows import audit
 from sila_identity.flows.geography import commune_for_text, ensure_commune
+from sila_identity.queries import contracts_as_read
 from sila_identity.runtime import IdentityRuntime
 from sila_identity.tables import contract_counters, contracts
 
@@ -100,6 +101,10 @@ async def add_contract(
         await audit.record(
             session, principal, "contract.create", customer_id=customer_id, target=contract_id
         )
-        return 201, render(row)
+        # As every read shows it: a placed commune by its name in the reference.
+        shown = (
+            await session.execute(contracts_as_read().where(contracts.c.id == contract_id))
+        ).one()
+        return 201, render(dict(shown._mapping))
 
     return await create_once(runtime, principal, key=idempotency_key, body=request, work=work)

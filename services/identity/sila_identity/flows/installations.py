@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
 from sila_common.problems import Forbidden, NotFound
 from sila_identity.events import CONTRACT_UPDATED, ContractUpdated
 from sila_identity.flows import audit
 from sila_identity.flows.geography import ensure_commune
+from sila_identity.queries import contracts_as_read
 from sila_identity.runtime import IdentityRuntime
 from sila_identity.tables import communes, contracts
 
@@ -57,7 +59,7 @@ async def place_installation(
         if installation_address is not None and installation_address != row.installation_address:
             changes["installation_address"] = installation_address
         if not changes:
-            return row
+            return await _as_read(session, contract_id)
         await session.execute(
             update(contracts).where(contracts.c.id == contract_id).values(**changes)
         )
@@ -86,4 +88,8 @@ async def place_installation(
             target=contract_id,
             detail={"fields": sorted(changes)},
         )
-        return (await session.execute(select(contracts).where(contracts.c.id == contract_id))).one()
+        return await _as_read(session, contract_id)
+
+
+async def _as_read(session: AsyncSession, contract_id: str) -> Any:
+    return (await session.execute(contracts_as_read().where(contracts.c.id == contract_id))).one()

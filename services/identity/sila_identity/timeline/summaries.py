@@ -2,7 +2,7 @@
 
 Entries store the event's data; the sentence is rendered when read, so a template fix
 or a new language applies to the whole history at once. Coded values (statuses,
-channels, queues...) are shown in the reader's language; a value with no label is
+channels, queues, offers...) are shown in the reader's language; a value with no label is
 shown as it is, and a missing member as "…".
 """
 
@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sila_common.geography import Place, Reference
 from sila_common.geography import reference as geography
+from sila_common.offers import OFFERS
 
 Language = str
 Templates = dict[Language, str]
@@ -84,6 +85,8 @@ LABELS: Final[dict[str, dict[str, Templates]]] = {
         "silver": _t("argent", "فضي", "silver"),
         "gold": _t("or", "ذهبي", "gold"),
     },
+    # Offers by their names (sila_common.offers); a code sold no more is shown as it is.
+    "offer_code": {offer.code: _t(offer.name_fr, offer.name_ar, offer.name_en) for offer in OFFERS},
     "purpose": {
         "service": _t("messages de service", "رسائل الخدمة", "service messages"),
         "marketing": _t("offres commerciales", "العروض التجارية", "marketing"),

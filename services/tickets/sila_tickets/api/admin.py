@@ -56,6 +56,7 @@ class SubcategoryRead(BaseModel):
     category: str
     label_fr: str
     label_en: str
+    label_ar: str
     script: list[ScriptQuestionRead]
 
 
@@ -81,6 +82,7 @@ async def list_subcategories(
             category=row.category,
             label_fr=row.label_fr,
             label_en=row.label_en,
+            label_ar=row.label_ar,
             script=[ScriptQuestionRead(**q) for q in row.script] if show_script else [],
         )
         for row in rows

@@ -46,6 +46,7 @@ class Subcategory:
     category: TicketCategory
     label_fr: str
     label_en: str
+    label_ar: str
     script: tuple[ScriptQuestion, ...] = field(default_factory=tuple)
 
 
@@ -76,6 +77,7 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
         TicketCategory.TECHNICAL,
         "Pas de connexion",
         "No connection",
+        "انعدام الاتصال",
         (*_LINE_CHECKS, _q("since", "Depuis quand ?", "text")),
     ),
     Subcategory(
@@ -83,6 +85,7 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
         TicketCategory.TECHNICAL,
         "Débit lent",
         "Slow line",
+        "بطء التدفق",
         (
             _q("subscription_active", "L'abonnement est-il actif (recharge valide) ?"),
             _q("measured_mbps", "Débit mesuré (Mbit/s)", "number"),
@@ -95,6 +98,7 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
         TicketCategory.TECHNICAL,
         "Ligne coupée",
         "Line cut",
+        "انقطاع الخط",
         (
             _q("dial_tone", "Y a-t-il une tonalité sur le fixe ?"),
             _q("visible_damage", "Câble visiblement endommagé ?", required=False),
@@ -106,6 +110,7 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
         TicketCategory.TECHNICAL,
         "Coupures fréquentes",
         "Frequent disconnections",
+        "انقطاعات متكررة",
         (*_LINE_CHECKS, _q("per_day", "Nombre de coupures par jour", "number", required=False)),
     ),
     Subcategory(
@@ -113,6 +118,7 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
         TicketCategory.TECHNICAL,
         "Pas de tonalité",
         "No dial tone",
+        "انعدام نغمة الخط",
         (_q("other_handset", "Testé avec un autre poste ?"),),
     ),
     Subcategory(
@@ -120,6 +126,7 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
         TicketCategory.ADMINISTRATIVE,
         "Contestation de facture",
         "Billing dispute",
+        "الاعتراض على فاتورة",
         (
             _q("invoice_number", "Numéro de la facture contestée", "text"),
             _q("disputed_amount_dzd", "Montant contesté (DZD)", "number"),
@@ -131,6 +138,7 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
         TicketCategory.ADMINISTRATIVE,
         "Paiement non pris en compte",
         "Payment not credited",
+        "عدم احتساب الدفع",
         (
             _q(
                 "payment_method",
@@ -149,6 +157,7 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
         TicketCategory.ADMINISTRATIVE,
         "Changement d'adresse",
         "Change of address",
+        "تغيير العنوان",
         (
             _q("new_address", "Nouvelle adresse", "text"),
             _q("documents_provided", "Justificatif de domicile fourni ?"),
@@ -159,6 +168,7 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
         TicketCategory.ADMINISTRATIVE,
         "Renouvellement de contrat",
         "Contract renewal",
+        "تجديد العقد",
         (_q("identity_checked", "Pièce d'identité vérifiée ?"),),
     ),
     Subcategory(
@@ -166,6 +176,7 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
         TicketCategory.COMMERCIAL,
         "Demande d'abonnement",
         "Subscription request",
+        "طلب اشتراك",
         (
             _q(
                 "offer",
@@ -185,6 +196,7 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
         TicketCategory.COMMERCIAL,
         "Changement d'offre",
         "Offer change",
+        "تغيير العرض",
         (_q("target_offer", "Offre visée", "text"),),
     ),
     Subcategory(
@@ -192,6 +204,7 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
         TicketCategory.COMMERCIAL,
         "Information sur une promotion",
         "Promotion information",
+        "استعلام عن عرض ترويجي",
         (),
     ),
 )

@@ -67,7 +67,8 @@ def sla_dates(
 
 
 def survey_url(settings: TicketsSettings, ticket_id: str) -> str:
-    return f"{settings.public_base_url.rstrip('/')}/v1/tickets/{ticket_id}/survey"
+    """The portal's survey page of the ticket (what the customer's SMS links to)."""
+    return settings.portal_survey_url.replace("{ticket_id}", ticket_id)
 
 
 async def transition(

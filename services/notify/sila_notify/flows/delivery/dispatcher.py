@@ -38,8 +38,9 @@ from sila_notify.channels.base import (
 from sila_notify.directory import device_tokens
 from sila_notify.domain.routing import LANES, retry_delay_seconds
 from sila_notify.domain.sealing import SealError
-from sila_notify.flows.delivery import records, wakeup
+from sila_notify.flows.delivery import records
 from sila_notify.flows.delivery.batching import GroupCommit
+from sila_notify.flows.delivery.wakeup import Wakeups
 from sila_notify.settings import NotifySettings
 from sila_notify.tables import messages, push_tokens
 
@@ -54,8 +55,11 @@ class Dispatcher:
         outbox: Outbox,
         settings: NotifySettings,
         channels: Mapping[str, Channel],
+        wakeups: Wakeups,
     ) -> None:
         self.session_factory = session_factory
+        # The runtime's (``wakeup.wakeups_of``): its planners wake this dispatcher's lanes.
+        self._wakeups = wakeups
         self.outbox = outbox
         self.settings = settings
         self.channels = dict(channels)
@@ -73,7 +77,7 @@ class Dispatcher:
         lanes = self.settings.served_lanes()
         self.wakeups = {lane: asyncio.Event() for lane in lanes}
         for lane, event in self.wakeups.items():
-            wakeup.listen(lane, event)
+            self._wakeups.listen(lane, event)
         await asyncio.gather(
             *(self._lane_loop(lane, stop) for lane in lanes), self._reconcile_loop(stop)
         )
