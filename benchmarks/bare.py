@@ -10,7 +10,8 @@ the response). Run by ``benchmarks.served.serve_bare`` under uvicorn like the se
 - ``GET /v1/loyalty/accounts/{id}``: loyalty's balance read (the account, the sums of its
   ledger by kind, its running boosts), read-only like loyalty's.
 - ``POST /v1/tickets``: the same statements as tickets' creation with automatic
-  assignment and an Idempotency-Key (see ``open_ticket``), in one transaction.
+  assignment and an Idempotency-Key (see ``open_ticket``), in one transaction: the ticket
+  inserted with its assignee, its two events in one insert.
 - ``POST /v1/payments``: records one payment row in billing's ``payments`` table (the anchor
   of billing's payments per second end to end).
 
@@ -67,9 +68,9 @@ TICKET_SQL = (
     "INSERT INTO tickets (id, number, customer_id, category, subcategory, priority, channel, "
     "subject, status, queue, wilaya_code, opened_by, opened_at, first_response_due_at, "
     "due_at, updated_at, commune, service, first_response_kind, first_response_amount, "
-    "resolution_kind, resolution_amount, warn_at, reopen_count) VALUES ($1, $2, $3, $4, $5, "
-    "'normal', $6, $7, 'acknowledged', $8, $9, 'agent:bare', $10, $11, $12, $10, $13, $14, "
-    "'business_hours', 4, 'business_hours', 48, $15, 0)"
+    "resolution_kind, resolution_amount, warn_at, reopen_count, assignee_id, assigned_at) "
+    "VALUES ($1, $2, $3, $4, $5, 'normal', $6, $7, 'acknowledged', $8, $9, 'agent:bare', $10, "
+    "$11, $12, $10, $13, $14, 'business_hours', 4, 'business_hours', 48, $15, 0, $16, $17)"
 )
 # Tickets' numbering: one sequence per year (sila_tickets.flows.next_number).
 SEQUENCE_SQL = "CREATE SEQUENCE IF NOT EXISTS ticket_numbers_{year:04d}"
@@ -201,36 +202,86 @@ async def timeline(request: Request, customer_id: str, limit: int = 50) -> Respo
 
 
 INCIDENT_SQL = (
-    "SELECT * FROM incidents WHERE status = 'active' AND ((area_kind = 'wilaya' AND "
-    "area_value = $1)) AND service IN ('*', $2) ORDER BY declared_at DESC LIMIT 1"
+    "SELECT incidents.* FROM incidents JOIN unnest($1::text[], $2::text[]) AS area(kind, "
+    "value) ON area_kind = area.kind AND area_value = area.value WHERE status = 'active' "
+    "AND service = ANY($3::text[]) ORDER BY declared_at DESC LIMIT 1"
 )
-MEMBERS_SQL = "SELECT * FROM queue_agents WHERE queue = $1 AND wilaya_code = ANY($2::text[])"
-LOADS_SQL = (
-    "SELECT assignee_id, count(*) FROM tickets WHERE assignee_id = ANY($1::text[]) AND status "
-    "= ANY($2::text[]) GROUP BY assignee_id"
+INSTALLATIONS_SQL = (
+    "SELECT commune_code, daira_code FROM known_installations WHERE customer_id = $1 "
+    "AND commune_code IS NOT NULL"
 )
+# The queue's strategy, its members serving the wilaya and their open tickets: one statement.
+CANDIDATES_SQL = (
+    "SELECT queues.strategy, queue_agents.agent_id, queue_agents.last_assigned_at, "
+    "(SELECT count(*) FROM tickets WHERE tickets.assignee_id = queue_agents.agent_id AND "
+    "tickets.status = ANY($3::text[])) AS open_tickets FROM queues LEFT OUTER JOIN "
+    "queue_agents ON queue_agents.queue = queues.code AND queue_agents.wilaya_code = "
+    "ANY($2::text[]) WHERE queues.code = $1"
+)
+STAMP_SQL = (
+    "UPDATE queue_agents SET last_assigned_at = $1 WHERE queue = $2 AND agent_id = $3 "
+    "AND wilaya_code = ANY($4::text[])"
+)
+OUTBOX_TWO_SQL = (
+    "INSERT INTO outbox (event_id, topic, message_key, event_type, shard, envelope, "
+    "created_at) VALUES ($1, 'sila.tickets.ticket', $2, 'tickets.ticket.opened', $3, "
+    "$4::jsonb, $5), ($6, 'sila.tickets.ticket', $2, 'tickets.ticket.assigned', $3, "
+    "$7::jsonb, $5)"
+)
+STORED_SQL = "SELECT * FROM idempotency_keys WHERE principal = 'agent:bare' AND key = $1"
 OPEN_STATUSES = ["acknowledged", "in_progress", "pending_customer", "held"]
+
+
+def _chosen(rows: list[Any], now: datetime) -> str | None:
+    """Round-robin (the bench's queues): the member given a ticket longest ago."""
+    members = [r for r in rows if r["agent_id"] is not None]
+    if not members or rows[0]["strategy"] == "manual":
+        return None
+    if rows[0]["strategy"] == "least_loaded":
+        return str(
+            min(members, key=lambda m: (m["open_tickets"], m["last_assigned_at"] or now))[
+                "agent_id"
+            ]
+        )
+    return str(
+        min(
+            members,
+            key=lambda m: (
+                m["last_assigned_at"] is not None,
+                m["last_assigned_at"] or now,
+                m["agent_id"],
+            ),
+        )["agent_id"]
+    )
 
 
 @app.post("/v1/tickets")
 async def open_ticket(request: Request) -> Response:
-    """Sila's statements for a ticket, in its order: the stored answer of the
-    Idempotency-Key, the directory entry, the active incident of the area (technical), the
-    number, the ticket, its first transition, its event, the queue's members, strategy and
-    open loads, the chosen agent's row, the ticket's assignment and its event, the stored
-    answer."""
+    """Sila's statements for a ticket, in its order (``sila_tickets.flows.opening``): the
+    stored answer of the Idempotency-Key, the directory entry, the line's installations and
+    the active incident of the area (technical), the number, the queue's strategy, members
+    and open loads (one statement), the ticket with its assignee, its first transition, its
+    two events (one insert), the stored answer, then the chosen agent's queue rows (last:
+    their lock is held until the commit)."""
     body = await request.json()
     key = request.headers.get("idempotency-key")
     pool: asyncpg.Pool = request.app.state.pools["tickets"]
+    try:
+        return await _open_ticket(pool, body, key)
+    except asyncpg.UniqueViolationError:
+        # The same key at once: the other request won; answer as it did (as Sila does).
+        stored = await pool.fetchrow(STORED_SQL, key)
+        return Response(stored["response"], stored["status_code"])
+
+
+async def _open_ticket(pool: asyncpg.Pool, body: dict[str, Any], key: str | None) -> Response:
     now = datetime.now(UTC)
     ticket_id = str(uuid.uuid4())
     category = body["category"]
     queue = QUEUES[category]
     async with pool.acquire() as conn, conn.transaction():
         if key:
-            stored = await conn.fetchrow(
-                "SELECT * FROM idempotency_keys WHERE principal = 'agent:bare' AND key = $1", key
-            )
+            stored = await conn.fetchrow(STORED_SQL, key)
             if stored is not None:
                 return Response(stored["response"], stored["status_code"])
         customer = await conn.fetchrow(
@@ -238,9 +289,18 @@ async def open_ticket(request: Request) -> Response:
         )
         if customer is None:
             return _json({"title": "Unknown customer"}, 422)
+        wilayas = ["*", customer["wilaya_code"]]
+        incident = None
         if category == "technical":
-            await conn.fetchrow(INCIDENT_SQL, customer["wilaya_code"], body.get("service"))
+            await conn.fetch(INSTALLATIONS_SQL, body["customer_id"])
+            incident = await conn.fetchrow(
+                INCIDENT_SQL, ["wilaya"], [customer["wilaya_code"]], ["*", body.get("service")]
+            )
         number = f"TT-{now.year}-{await conn.fetchval(NUMBER_SQL.format(year=now.year)):06d}"
+        assignee = None
+        if incident is None:
+            rows = await conn.fetch(CANDIDATES_SQL, queue, wilayas, OPEN_STATUSES)
+            assignee = _chosen(rows, now)
         due = now + timedelta(hours=48)
         await conn.execute(
             TICKET_SQL,
@@ -259,6 +319,8 @@ async def open_ticket(request: Request) -> Response:
             customer["commune"],
             body.get("service"),
             now + timedelta(hours=36),
+            assignee,
+            now if assignee is not None else None,
         )
         await conn.execute(TRANSITION_SQL, ticket_id, now)
         event = {
@@ -272,39 +334,21 @@ async def open_ticket(request: Request) -> Response:
             "data": {"ticket_id": ticket_id, "number": number, **body, "due_at": due.isoformat()},
         }
         shard = hash(body["customer_id"]) % 16
-        await conn.execute(
-            OUTBOX_SQL, event["id"], body["customer_id"], shard, json.dumps(event), now
-        )
-        members = await conn.fetch(MEMBERS_SQL, queue, ["*", customer["wilaya_code"]])
-        strategy = await conn.fetchval("SELECT strategy FROM queues WHERE code = $1", queue)
-        assignee = None
-        if members and strategy and strategy != "manual":
-            loads = dict(
-                await conn.fetch(LOADS_SQL, [m["agent_id"] for m in members], OPEN_STATUSES)
-            )
-            chosen = min(
-                members,
-                key=lambda m: (loads.get(m["agent_id"], 0), m["last_assigned_at"] or now),
-            )
-            assignee = chosen["agent_id"]
+        if assignee is None:
             await conn.execute(
-                "UPDATE queue_agents SET last_assigned_at = $1 WHERE queue = $2 AND agent_id = $3"
-                " AND wilaya_code = ANY($4::text[])",
-                now,
-                queue,
-                assignee,
-                list({m["wilaya_code"] for m in members}),
+                OUTBOX_SQL, event["id"], body["customer_id"], shard, json.dumps(event), now
             )
-            await conn.execute(
-                "UPDATE tickets SET assignee_id = $1, assigned_at = $2, updated_at = $2 "
-                "WHERE id = $3",
-                assignee,
-                now,
-                ticket_id,
-            )
+        else:
             assigned = {**event, "id": str(uuid.uuid4()), "type": "tickets.ticket.assigned"}
             await conn.execute(
-                OUTBOX_SQL, assigned["id"], body["customer_id"], shard, json.dumps(assigned), now
+                OUTBOX_TWO_SQL,
+                event["id"],
+                body["customer_id"],
+                shard,
+                json.dumps(event),
+                now,
+                assigned["id"],
+                json.dumps(assigned),
             )
         answer = {"id": ticket_id, "number": number, "status": "acknowledged", "assignee": assignee}
         if key:
@@ -316,6 +360,8 @@ async def open_ticket(request: Request) -> Response:
                 json.dumps(answer),
                 now,
             )
+        if assignee is not None:
+            await conn.execute(STAMP_SQL, now, queue, assignee, wilayas)
     return _json(answer, 201)
 
 

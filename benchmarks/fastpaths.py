@@ -44,7 +44,7 @@ from benchmarks.served import (
     LoadResult,
     Request,
     Served,
-    cpu_seconds_of,
+    cpu_seconds,
     load,
     profile_pid,
     serve_bare,
@@ -91,18 +91,23 @@ async def seed_identity(url: str, count: int) -> tuple[list[tuple[str, str, str]
         _, sample = await identity_bench._seed(conn, count)
         hot, _ = await identity_bench._seed_timeline(conn)
         await conn.execute("ANALYZE")
-        await conn.execute(
-            "INSERT INTO agents (id, username, display_name, password_hash, roles, wilayas, "
-            "agency, disabled, created_at) VALUES ($1, 'bench', 'Bench', $2, $3, $4, NULL, "
-            "false, now())",
-            str(uuid.uuid4()),
-            hash_password(identity_bench.PASSWORD),
-            json.dumps(["agent", "supervisor", "admin"]),
-            json.dumps(["*"]),
-        )
+        await seed_bench_agent(conn)
     finally:
         await conn.close()
     return sample, hot
+
+
+async def seed_bench_agent(conn: asyncpg.Connection) -> None:
+    """The agent whose token every request carries (all roles, every wilaya)."""
+    await conn.execute(
+        "INSERT INTO agents (id, username, display_name, password_hash, roles, wilayas, "
+        "agency, disabled, created_at) VALUES ($1, 'bench', 'Bench', $2, $3, $4, NULL, "
+        "false, now())",
+        str(uuid.uuid4()),
+        hash_password(identity_bench.PASSWORD),
+        json.dumps(["agent", "supervisor", "admin"]),
+        json.dumps(["*"]),
+    )
 
 
 async def seed_tickets(url: str, customers: list[str]) -> None:
@@ -186,16 +191,21 @@ def rows_for(
 ) -> list[Row]:
     conditions = f"wrk, {clients} client{'s' if clients > 1 else ''}, {note}".rstrip(", ")
     errors = f"; errors {sila.errors} / {bare.errors}" if sila.errors or bare.errors else ""
-    cpu = [
-        Row(
-            f"{label} CPU per request @{clients}",
-            sila.cpu_ms_per_request,
-            "ms",
-            "the API process's user + system time over its slices",
-            bare.cpu_ms_per_request,
+    cpu = []
+    if sila.cpu_seconds and bare.cpu_seconds:
+        # The server process's CPU time per request: what the shared machine's load moves
+        # least (the rates move with it).
+        cpu.append(
+            Row(
+                f"{label} CPU per request @{clients}",
+                sila.cpu_ms_per_request,
+                "ms",
+                conditions + "; the API process's user + system time",
+                bare.cpu_ms_per_request,
+            )
         )
-    ]
-    return (cpu if sila.cpu_seconds and bare.cpu_seconds else []) + [
+    return [
+        *cpu,
         Row(f"{label} p50 @{clients}", sila.p50_ms, "ms", conditions, bare.p50_ms),
         Row(f"{label} p99 @{clients}", sila.p99_ms, "ms", conditions, bare.p99_ms, goal_p99),
         Row(
@@ -220,31 +230,52 @@ async def measure_pair(
     headers: dict[str, str],
     idempotent: bool = False,
     profile: tuple[Served, str] | None = None,
-    pids: tuple[int | None, int | None] = (None, None),
+    cpu_of: tuple[Served, Served] | None = None,
 ) -> tuple[LoadResult, LoadResult]:
     """Warm both, then Sila and the bare app in alternating slices (ROUNDS each) at the same
     concurrency, so drifting load on a shared machine falls on both alike. Rates are over
-    all slices; percentiles the median of the slices'."""
+    all slices; percentiles the median of the slices'. With ``cpu_of`` (Sila's process, the
+    anchor's), the CPU time each process spent in its slices is kept too."""
     for url, reqs, hdrs in ((sila_url, sila_requests, headers), (bare_url, bare_requests, {})):
-        await load(url, reqs, connections=clients, seconds=size.warm_seconds, headers=hdrs)
+        await load(
+            url,
+            reqs,
+            connections=clients,
+            seconds=size.warm_seconds,
+            headers=hdrs,
+            idempotent=idempotent,
+        )
     slice_seconds = max(1.0, size.seconds / ROUNDS)
     sila: list[LoadResult] = []
     bare: list[LoadResult] = []
     for round_ in range(ROUNDS):
-        started = cpu_seconds_of(pids[0])
-        result = await load(
-            sila_url,
-            sila_requests,
-            connections=clients,
-            seconds=slice_seconds,
-            headers=headers,
-            idempotent=idempotent,
-            profile=(profile[0], f"{profile[1]}-{clients}") if profile and not round_ else None,
+        before = cpu_seconds(cpu_of[0]) if cpu_of else 0.0
+        sila.append(
+            await load(
+                sila_url,
+                sila_requests,
+                connections=clients,
+                seconds=slice_seconds,
+                headers=headers,
+                idempotent=idempotent,
+                profile=(profile[0], f"{profile[1]}-{clients}") if profile and not round_ else None,
+            )
         )
-        sila.append(replace(result, cpu_seconds=cpu_seconds_of(pids[0]) - started))
-        started = cpu_seconds_of(pids[1])
-        result = await load(bare_url, bare_requests, connections=clients, seconds=slice_seconds)
-        bare.append(replace(result, cpu_seconds=cpu_seconds_of(pids[1]) - started))
+        if cpu_of:
+            sila[-1] = replace(sila[-1], cpu_seconds=cpu_seconds(cpu_of[0]) - before)
+            before = cpu_seconds(cpu_of[1])
+        # The anchor gets an Idempotency-Key too: it looks up and stores the answer as Sila does.
+        bare.append(
+            await load(
+                bare_url,
+                bare_requests,
+                connections=clients,
+                seconds=slice_seconds,
+                idempotent=idempotent,
+            )
+        )
+        if cpu_of:
+            bare[-1] = replace(bare[-1], cpu_seconds=cpu_seconds(cpu_of[1]) - before)
     return combined(sila), combined(bare)
 
 
@@ -259,84 +290,38 @@ def combined(results: list[LoadResult]) -> LoadResult:
     )
 
 
-async def http_paths(env: BenchEnv) -> list[Row]:
-    """Identity's reads, ticket creation and a second identity API process."""
-    return await _http_paths(env, with_tickets=True)
+async def ticket_paths(env: BenchEnv) -> list[Row]:
+    """Ticket creation alone (``SILA_BENCH_FAST_PARTS=tickets``): the same measure as in
+    ``http``, without the identity reads and the second process."""
+    return await http_paths(env, tickets_only=True)
 
 
-async def identity_reads(env: BenchEnv) -> list[Row]:
-    """Identity's two reads alone (lookup by phone, timeline first page): the ``reads`` part,
-    a quarter of the ``http`` part's time, for work on those two paths."""
-    return await _http_paths(env, with_tickets=False)
-
-
-async def _identity_read_rows(
-    ident: Served,
-    bare: Served,
-    phones: list[Request],
-    timeline: list[Request],
-    auth: dict[str, str],
-    size: Sizes,
+async def http_paths(
+    env: BenchEnv, *, tickets_only: bool = False, reads_only: bool = False
 ) -> list[Row]:
-    rows: list[Row] = []
-    note = f"{size.customers:,} customers"
-    for clients in (1, 16):
-        sila, anchor = await measure_pair(
-            ident.url,
-            bare.url,
-            phones,
-            phones,
-            clients,
-            size,
-            headers=auth,
-            profile=(ident, "lookup"),
-            pids=(ident.pid, bare.pid),
-        )
-        rows += rows_for(
-            "lookup by phone",
-            clients,
-            sila,
-            anchor,
-            goal_p99="< 5 ms" if clients == 1 else "",
-            goal_rate="ratio ≥ 0.5" if clients == 16 else "",
-            note=note,
-        )
-    for clients in (1, 16):
-        sila, anchor = await measure_pair(
-            ident.url,
-            bare.url,
-            timeline,
-            timeline,
-            clients,
-            size,
-            headers=auth,
-            profile=(ident, "timeline"),
-            pids=(ident.pid, bare.pid),
-        )
-        rows += rows_for(
-            "timeline first page",
-            clients,
-            sila,
-            anchor,
-            goal_p99="< 20 ms" if clients == 16 else "",
-            note="50,000-entry customer, 50 a page",
-        )
-    return rows
-
-
-async def _http_paths(env: BenchEnv, *, with_tickets: bool) -> list[Row]:
+    """Identity's reads, ticket creation and a second identity API process; ``tickets_only``
+    (the ``tickets`` part) or ``reads_only`` (the ``reads`` part: identity's lookup and
+    timeline page alone) keep one side."""
     size = sizes(env)
     identity_url = await env.database("identity")
     tickets_url, bare_tickets_url = await env.database("tickets"), await env.database("tickets")
-    sample, hot = await seed_identity(identity_url, size.customers)
+    if tickets_only:
+        conn = await asyncpg.connect(dsn_of(identity_url))
+        try:
+            await seed_bench_agent(conn)
+        finally:
+            await conn.close()
+        sample, hot = [], ""
+    else:
+        sample, hot = await seed_identity(identity_url, size.customers)
     known = [str(uuid.uuid4()) for _ in range(size.known_customers)]
-    if with_tickets:
-        await seed_tickets(tickets_url, known)
-        await seed_tickets(bare_tickets_url, known)
+    await seed_tickets(tickets_url, known)
+    await seed_tickets(bare_tickets_url, known)
 
     phones = [Request("GET", f"/v1/customers?phone=0{phone[4:]}") for _, phone, _ in sample]
     timeline = [Request("GET", f"/v1/customers/{hot}/timeline?limit=50")]
     tickets = ticket_bodies(known, 2_000)
+    rows: list[Row] = []
     identity_extra = {"SILA_IDENTITY_AGENT_ACCESS_TOKEN_TTL_SECONDS": "3600"}
     bare_env = {
         "SILA_BARE_IDENTITY_DSN": dsn_of(identity_url),
@@ -348,16 +333,55 @@ async def _http_paths(env: BenchEnv, *, with_tickets: bool) -> list[Row]:
     ):
         token = await agent_token(ident)
         auth = {"Authorization": f"Bearer {token}"}
-        rows = await _identity_read_rows(ident, bare, phones, timeline, auth, size)
-        if not with_tickets:
-            return rows
         async with serve_service(
             env,
             "tickets",
             database_url=tickets_url,
             extra={"SILA_JWKS_URL": f"{ident.url}/.well-known/jwks.json"},
         ) as tick:
-            for clients in (1, 16):
+            note = f"{size.customers:,} customers"
+            for clients in () if tickets_only else (1, 16):
+                sila, anchor = await measure_pair(
+                    ident.url,
+                    bare.url,
+                    phones,
+                    phones,
+                    clients,
+                    size,
+                    headers=auth,
+                    profile=(ident, "lookup"),
+                    cpu_of=(ident, bare),
+                )
+                rows += rows_for(
+                    "lookup by phone",
+                    clients,
+                    sila,
+                    anchor,
+                    goal_p99="< 5 ms" if clients == 1 else "",
+                    goal_rate="ratio ≥ 0.5" if clients == 16 else "",
+                    note=note,
+                )
+            for clients in () if tickets_only else (1, 16):
+                sila, anchor = await measure_pair(
+                    ident.url,
+                    bare.url,
+                    timeline,
+                    timeline,
+                    clients,
+                    size,
+                    headers=auth,
+                    profile=(ident, "timeline"),
+                    cpu_of=(ident, bare),
+                )
+                rows += rows_for(
+                    "timeline first page",
+                    clients,
+                    sila,
+                    anchor,
+                    goal_p99="< 20 ms" if clients == 16 else "",
+                    note="50,000-entry customer, 50 a page",
+                )
+            for clients in () if reads_only else (1, 16):
                 sila, anchor = await measure_pair(
                     tick.url,
                     bare.url,
@@ -368,7 +392,7 @@ async def _http_paths(env: BenchEnv, *, with_tickets: bool) -> list[Row]:
                     headers={**auth, "Content-Type": "application/json"},
                     idempotent=True,
                     profile=(tick, "tickets"),
-                    pids=(tick.pid, bare.pid),
+                    cpu_of=(tick, bare),
                 )
                 rows += rows_for(
                     "ticket creation",
@@ -378,6 +402,8 @@ async def _http_paths(env: BenchEnv, *, with_tickets: bool) -> list[Row]:
                     goal_rate="ratio ≥ 0.5",
                     note="auto-assignment on, Idempotency-Key on each",
                 )
+    if tickets_only or reads_only:
+        return rows
     # What a second API process adds on this machine: one against two, same load.
     results: dict[int, LoadResult] = {}
     for processes in (1, 2):
@@ -664,8 +690,15 @@ async def sms_path(env: BenchEnv) -> list[Row]:
     ]
 
 
+async def identity_reads(env: BenchEnv) -> list[Row]:
+    """Identity's lookup by phone and timeline first page alone (``SILA_BENCH_FAST_PARTS=
+    reads``): a quarter of the ``http`` part's time, for work on those two paths."""
+    return await http_paths(env, reads_only=True)
+
+
 PARTS = {
     "http": http_paths,
+    "tickets": ticket_paths,
     "reads": identity_reads,
     "relay": relay_against_producer,
     "timeline": publish_to_timeline,

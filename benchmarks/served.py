@@ -59,8 +59,11 @@ LUA = r"""
 -- Requests from a file (one per line: METHOD<TAB>PATH<TAB>BODY), round robin per thread,
 -- each thread starting at its own offset; Idempotency-Key unique per request when asked.
 local lines = {}
-local n, index, idem, thread_id = 0, 0, false, 0
+-- thread_id is a global: setup() sets it in each thread's state (a local declared here
+-- would shadow it, and every thread would send the same keys and the same bodies).
+local n, index, idem = 0, 0, false
 local counter = 0
+thread_id = 0
 setup_id = 0
 function setup(thread)
   setup_id = setup_id + 1
@@ -116,7 +119,7 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     errors: int
-    # The served process's CPU time (user + system) over the measure, when it was read.
+    # CPU time (user + system) the served process spent during the load, when measured.
     cpu_seconds: float = 0.0
 
     @property
@@ -125,18 +128,17 @@ class LoadResult:
 
     @property
     def cpu_ms_per_request(self) -> float:
-        return 1000 * self.cpu_seconds / self.requests if self.requests else 0.0
+        return self.cpu_seconds * 1000 / self.requests if self.requests else 0.0
 
 
-def cpu_seconds_of(pid: int | None) -> float:
-    """A process's CPU time so far (user + system, /proc/<pid>/stat); 0 when unknown."""
-    if pid is None:
-        return 0.0
+def cpu_seconds(served: Served) -> float:
+    """User + system CPU time of the served process so far (Linux ``/proc/<pid>/stat``); 0
+    where it cannot be read."""
+    process = served.children[0].process
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (AttributeError, OSError, IndexError):
         return 0.0
-    # After the command name: state is field 3, utime 14 and stime 15 (man proc).
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -145,12 +147,6 @@ class Served:
     name: str
     url: str
     children: list[Child]
-
-    @property
-    def pid(self) -> int | None:
-        """The first process's id (the API itself when it runs as one process)."""
-        process = self.children[0].process if self.children else None
-        return process.pid if process else None
 
 
 def ensure_wrk() -> str:

@@ -7,6 +7,7 @@ The same key with another body is a 409.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Response
-from sqlalchemy import insert, select
+from fastapi.responses import JSONResponse
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,6 +26,10 @@ from sila_common.problems import Conflict, Unprocessable
 from sila_common.service import Runtime
 
 Work = Callable[[AsyncSession], Awaitable[tuple[int, dict[str, Any]]]]
+# What a write runs after its answer is stored, just before the commit: a statement that
+# locks rows other requests wait on (they wait until the commit), so the lock is held for
+# the least time.
+Last = Callable[[AsyncSession], Awaitable[None]]
 MAX_KEY_LENGTH = 200
 
 
@@ -40,11 +46,15 @@ async def run_idempotent(
     principal: str,
     body: Any,
     work: Work,
+    last: Last | None = None,
 ) -> tuple[int, dict[str, Any], bool]:
-    """Run ``work`` once per (principal, key); returns (status, body, replayed)."""
+    """Run ``work`` (then ``last``) once per (principal, key); returns (status, body,
+    replayed)."""
     if key is None:
         async with factory() as session, session.begin():
             status, response = await work(session)
+            if last is not None:
+                await last(session)
         return status, response, False
     if not key or len(key) > MAX_KEY_LENGTH:
         raise Unprocessable(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
@@ -58,15 +68,18 @@ async def run_idempotent(
                 return _replay(stored, digest)
             status, response = await work(session)
             await session.execute(
-                insert(table).values(
-                    principal=principal,
-                    key=key,
-                    request_hash=digest,
-                    status_code=status,
-                    response=response,
-                    created_at=datetime.now(UTC),
-                )
+                _insert_of(table),
+                {
+                    "principal": principal,
+                    "key": key,
+                    "request_hash": digest,
+                    "status_code": status,
+                    "response": response,
+                    "created_at": datetime.now(UTC),
+                },
             )
+            if last is not None:
+                await last(session)
     except IntegrityError:
         # A concurrent request with the same key won the race; answer as it did.
         stored = await _stored(factory, table, principal, key)
@@ -85,10 +98,21 @@ async def _stored(
 
 async def _stored_in(session: AsyncSession, table: Any, principal: str, key: str) -> Any:
     return (
-        await session.execute(
-            select(table).where(table.c.principal == principal, table.c.key == key)
-        )
+        await session.execute(_select_of(table), {"of_principal": principal, "of_key": key})
     ).one_or_none()
+
+
+# One statement object per table, built once: its compiled form is cached (every create).
+@functools.cache
+def _select_of(table: Any) -> Any:
+    return select(table).where(
+        table.c.principal == bindparam("of_principal"), table.c.key == bindparam("of_key")
+    )
+
+
+@functools.cache
+def _insert_of(table: Any) -> Any:
+    return insert(table)
 
 
 def _replay(stored: Any, digest: str) -> tuple[int, dict[str, Any], bool]:
@@ -118,11 +142,26 @@ class Created:
             response.headers["Idempotent-Replayed"] = "true"
         return self.body
 
+    def response(self, *, location: str) -> Response:
+        """The answer as a finished JSON response: the body is the stored answer, already
+        rendered by the response model when it was made, so it is not validated again."""
+        answer = JSONResponse(self.body, status_code=self.status, headers={"Location": location})
+        if self.replayed:
+            answer.headers["Idempotent-Replayed"] = "true"
+        return answer
+
 
 async def create_once(
-    runtime: Runtime[Any], principal: Principal, *, key: str | None, body: Any, work: Work
+    runtime: Runtime[Any],
+    principal: Principal,
+    *,
+    key: str | None,
+    body: Any,
+    work: Work,
+    last: Last | None = None,
 ) -> Created:
-    """Run a create's ``work`` in its own transaction, once per (caller, Idempotency-Key)."""
+    """Run a create's ``work`` in its own transaction, once per (caller, Idempotency-Key);
+    ``last`` runs after the answer is stored, just before the commit."""
     status, response, replayed = await run_idempotent(
         runtime.session_factory,
         runtime.definition.tables.idempotency_keys,
@@ -130,5 +169,6 @@ async def create_once(
         principal=f"{principal.kind}:{principal.subject}",
         body=body,
         work=work,
+        last=last,
     )
     return Created(status, response, replayed)

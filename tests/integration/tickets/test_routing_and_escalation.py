@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from sila_common.runtime import open_runtime
 from sila_common.service import Runtime
@@ -20,7 +20,7 @@ from sila_tickets.domain.sla import TicketCategory, TicketPriority
 from sila_tickets.flows.escalation import run_escalation_pass
 from sila_tickets.service import definition
 from sila_tickets.settings import TicketsSettings
-from sila_tickets.tables import known_customers, messaging
+from sila_tickets.tables import known_customers, messaging, queue_agents
 from sila_tickets.tables import tickets as tickets_table
 from tests.integration.tickets.conftest import MakeCustomer, open_ticket, outbox_events
 from tests.support import LiveService, bearer, problem_of
@@ -237,3 +237,122 @@ async def test_a_pass_after_downtime_catches_up_breaches_and_closes_old_resoluti
     assert next(f.status for f in flags if f.id == done) == "closed"
     again = await run_escalation_pass(lone_tickets, after_downtime + timedelta(hours=1))
     assert (again.warned, again.breached, again.closed) == (0, 0, 0)
+
+
+# --- an opening's assignment: written with the ticket, in its transaction ---------------------
+
+
+async def add_queue_member(runtime: Runtime[Any], queue: str, wilaya: str) -> str:
+    agent_id = str(uuid.uuid4())
+    async with runtime.session_factory() as session, session.begin():
+        await session.execute(
+            insert(queue_agents).values(
+                queue=queue, wilaya_code=wilaya, agent_id=agent_id, added_by="test", added_at=T0
+            )
+        )
+    return agent_id
+
+
+async def last_assigned(runtime: Runtime[Any], agent_id: str) -> datetime | None:
+    async with runtime.session_factory() as session:
+        return await session.scalar(
+            select(queue_agents.c.last_assigned_at).where(queue_agents.c.agent_id == agent_id)
+        )
+
+
+async def events_about(runtime: Runtime[Any], ticket_id: str) -> list[str]:
+    outbox = messaging.outbox
+    async with runtime.session_factory() as session:
+        rows = await session.execute(
+            select(outbox.c.event_type)
+            .where(outbox.c.envelope["subject"].as_string() == ticket_id)
+            .order_by(outbox.c.id)
+        )
+        return list(rows.scalars())
+
+
+async def test_a_ticket_is_inserted_with_its_assignee_and_its_events_in_order(
+    lone_tickets: Runtime[Any],
+) -> None:
+    customer_id = await add_lone_customer(lone_tickets)
+    agent_id = await add_queue_member(lone_tickets, "technical", "15")
+    ticket_id = await open_fault(lone_tickets, customer_id, at=T0)
+    async with lone_tickets.session_factory() as session:
+        row = (
+            await session.execute(select(tickets_table).where(tickets_table.c.id == ticket_id))
+        ).one()
+    assert (row.assignee_id, row.assigned_at, row.updated_at) == (agent_id, T0, T0)
+    assert await events_about(lone_tickets, ticket_id) == [
+        "tickets.ticket.opened",
+        "tickets.ticket.assigned",
+    ]
+    assert await last_assigned(lone_tickets, agent_id) == T0
+
+
+async def test_an_opening_rolled_back_leaves_no_ticket_no_event_and_no_assignment(
+    lone_tickets: Runtime[Any],
+) -> None:
+    customer_id = await add_lone_customer(lone_tickets)
+    agent_id = await add_queue_member(lone_tickets, "technical", "15")
+    opened: list[dict[str, Any]] = []
+
+    class Abandoned(Exception):
+        pass
+
+    async def open_then_abandon() -> None:
+        async with lone_tickets.session_factory() as session, session.begin():
+            new = flows.NewTicket(
+                customer_id=customer_id,
+                category=TicketCategory.TECHNICAL,
+                channel="web",
+                subject="Coupure",
+            )
+            opened.append(await flows.open_ticket(session, lone_tickets, new, AGENT, now=T0))
+            raise Abandoned
+
+    with pytest.raises(Abandoned):
+        await open_then_abandon()
+    assert opened[0]["assignee_id"] == agent_id
+    async with lone_tickets.session_factory() as session:
+        assert await session.scalar(select(func.count()).select_from(tickets_table)) == 0
+    assert await events_about(lone_tickets, opened[0]["id"]) == []
+    assert await last_assigned(lone_tickets, agent_id) is None
+
+
+async def test_round_robin_with_idempotency_keys_and_a_replay_that_assigns_nobody(
+    tickets: LiveService, admin_token: str, make_customer: MakeCustomer
+) -> None:
+    admin = bearer(admin_token)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    for agent in (first, second):
+        answer = await tickets.client.put(
+            f"/v1/tickets/queues/technical/agents/{agent}", headers=admin, params={"wilaya": "44"}
+        )
+        assert answer.status_code == 204
+    customer_id = await make_customer(wilaya="44")
+    body = {
+        "customer_id": customer_id,
+        "category": "technical",
+        "subcategory": "no_connection",
+        "channel": "call_centre",
+        "subject": "Pas de connexion ADSL",
+    }
+
+    async def open_with(key: str) -> Any:
+        answer = await tickets.client.post(
+            "/v1/tickets", headers={**admin, "Idempotency-Key": key}, json=body
+        )
+        assert answer.status_code == 201, answer.text
+        return answer
+
+    keys = [f"rr-{uuid.uuid4()}" for _ in range(3)]
+    answers = [await open_with(key) for key in keys[:2]]
+    assignees = [a.json()["assignee_id"] for a in answers]
+    assert set(assignees) == {first, second}
+    replay = await open_with(keys[0])
+    assert replay.headers.get("idempotent-replayed") == "true"
+    assert replay.json() == answers[0].json()
+    assert replay.headers["location"] == f"/v1/tickets/{answers[0].json()['id']}"
+    # The replay gave nobody a ticket: the next one goes to whoever waited longest.
+    third = await open_with(keys[2])
+    assert third.json()["assignee_id"] == assignees[0]

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, status
 from pydantic import BaseModel, Field
 
 from sila_common.auth import CurrentPrincipal, Principal, ensure_roles, ensure_scope
@@ -116,7 +116,6 @@ async def open_ticket(
     body: TicketCreate,
     runtime: RuntimeDep,
     principal: CurrentPrincipal,
-    response: Response,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Any:
     ensure_may_open(principal, body.customer_id, body.agency_code)
@@ -129,7 +128,8 @@ async def open_ticket(
         authorise=scope_check(principal),
         render=lambda row: summary(row).model_dump(mode="json"),
     )
-    return created.render(response, location=f"/v1/tickets/{created.body['id']}")
+    # The stored answer was rendered as a TicketSummary: sent as it is, not validated again.
+    return created.response(location=f"/v1/tickets/{created.body['id']}")
 
 
 @router.get(

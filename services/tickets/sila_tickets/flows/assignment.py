@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.db import as_utc
+from sila_common.outbox import NewEvent
 from sila_common.problems import Unprocessable
 from sila_tickets.domain.lifecycle import OPEN
-from sila_tickets.domain.routing import AssignmentStrategy, Candidate, choose_agent
+from sila_tickets.domain.routing import ALL_WILAYAS, AssignmentStrategy, Candidate, choose_agent
 from sila_tickets.events import (
     TICKET_ASSIGNED,
     TicketAssigned,
@@ -25,22 +27,113 @@ from sila_tickets.tables import (
     tickets,
 )
 
+# The queue's strategy, its members serving a wilaya and each member's open tickets, in one
+# statement (built once: a hot path). A queue without a row has no strategy (manual).
+# Lists are bound as arrays (``= ANY``): an expanding ``IN`` is rewritten per execution.
+_WILAYAS = bindparam("wilayas", type_=ARRAY(String))
+_OPEN_TICKETS = (
+    select(func.count())
+    .where(
+        tickets.c.assignee_id == queue_agents.c.agent_id,
+        tickets.c.status == any_(bindparam("open", [s.value for s in OPEN], type_=ARRAY(String))),
+    )
+    .scalar_subquery()
+)
+_CANDIDATES = (
+    select(
+        queues.c.strategy,
+        queue_agents.c.agent_id,
+        queue_agents.c.last_assigned_at,
+        _OPEN_TICKETS.label("open_tickets"),
+    )
+    .select_from(
+        queues.outerjoin(
+            queue_agents,
+            (queue_agents.c.queue == queues.c.code)
+            & (queue_agents.c.wilaya_code == any_(_WILAYAS)),
+        )
+    )
+    .where(queues.c.code == bindparam("queue"))
+)
+# The chosen agent's rows of the queue (every wilaya it was chosen through) remember when it
+# was last given a ticket: what round-robin reads next time.
+_STAMP = (
+    update(queue_agents)
+    .where(
+        queue_agents.c.queue == bindparam("of_queue"),
+        queue_agents.c.agent_id == bindparam("of_agent"),
+        queue_agents.c.wilaya_code == any_(_WILAYAS),
+    )
+    .values(last_assigned_at=bindparam("at"))
+)
 
-async def queue_strategy(session: AsyncSession, queue: str) -> AssignmentStrategy:
-    value = await session.scalar(select(queues.c.strategy).where(queues.c.code == queue))
-    return AssignmentStrategy(value) if value else AssignmentStrategy.MANUAL
+
+def serving(wilaya_code: str | None) -> list[str]:
+    """The member rows that serve a ticket of this wilaya: every wilaya's and its own."""
+    return [ALL_WILAYAS, wilaya_code] if wilaya_code else [ALL_WILAYAS]
 
 
 async def queue_members(session: AsyncSession, queue: str, wilaya_code: str | None) -> list[Any]:
-    wilayas = ["*", wilaya_code] if wilaya_code else ["*"]
     return list(
         (
             await session.execute(
                 select(queue_agents).where(
-                    queue_agents.c.queue == queue, queue_agents.c.wilaya_code.in_(wilayas)
+                    queue_agents.c.queue == queue,
+                    queue_agents.c.wilaya_code.in_(serving(wilaya_code)),
                 )
             )
         ).all()
+    )
+
+
+async def choose_assignee(session: AsyncSession, queue: str, wilaya_code: str | None) -> str | None:
+    """The agent the queue's strategy gives a ticket of this wilaya to, or None (a manual
+    queue, nobody serving the wilaya). One statement; nothing is written."""
+    rows = (
+        await session.execute(_CANDIDATES, {"queue": queue, "wilayas": serving(wilaya_code)})
+    ).all()
+    strategy = AssignmentStrategy(rows[0].strategy) if rows else AssignmentStrategy.MANUAL
+    # An agent listed for every wilaya and for this one is one candidate: the later of its
+    # two last assignments counts.
+    latest: dict[str, tuple[int, datetime | None]] = {}
+    for row in rows:
+        if row.agent_id is None:  # the queue has no member for this wilaya
+            continue
+        at = as_utc(row.last_assigned_at)
+        previous = latest.get(row.agent_id, (0, None))[1]
+        latest[row.agent_id] = (
+            int(row.open_tickets),
+            max(at, previous) if at and previous else at or previous,
+        )
+    candidates = [Candidate(agent, load, at) for agent, (load, at) in latest.items()]
+    chosen = choose_agent(candidates, strategy)
+    return chosen.agent_id if chosen is not None else None
+
+
+async def stamp_assignment(
+    session: AsyncSession, *, queue: str, wilaya_code: str | None, agent_id: str, at: datetime
+) -> None:
+    """Remember that ``agent_id`` was given a ticket of this queue at ``at``."""
+    await session.execute(
+        _STAMP,
+        {"of_queue": queue, "of_agent": agent_id, "wilayas": serving(wilaya_code), "at": at},
+    )
+
+
+def assigned_event(row: Mapping[str, Any], *, automatic: bool) -> NewEvent:
+    """``tickets.ticket.assigned`` for a row that carries its assignee."""
+    return NewEvent(
+        TICKET_ASSIGNED,
+        subject=row["id"],
+        customer_id=row["customer_id"],
+        data=TicketAssigned(
+            ticket_id=row["id"],
+            number=row["number"],
+            customer_id=row["customer_id"],
+            queue=row["queue"],
+            assignee_id=row["assignee_id"],
+            automatic=automatic,
+        ),
     )
 
 
@@ -53,79 +146,34 @@ async def assign(
     *,
     now: datetime | None = None,
 ) -> dict[str, Any] | None:
-    """Give the ticket to ``assignee_id``, or choose by the queue's strategy when None.
+    """Give an existing ticket to ``assignee_id``, or choose by the queue's strategy when
+    None (a new ticket is inserted with its assignee instead: ``opening.open_ticket``).
 
     Returns the updated row, or None when no agent could be chosen automatically.
     """
     now = now or datetime.now(UTC)
     row = dict(ticket)
-    members = await queue_members(session, row["queue"], row["wilaya_code"])
     automatic = assignee_id is None
-    if automatic:
-        strategy = await queue_strategy(session, row["queue"])
-        if strategy is AssignmentStrategy.MANUAL or not members:
+    if assignee_id is None:
+        assignee_id = await choose_assignee(session, row["queue"], row["wilaya_code"])
+        if assignee_id is None:
             return None
-        loads = await open_loads(session, [m.agent_id for m in members])
-        latest: dict[str, datetime | None] = {}
-        for member in members:
-            at = as_utc(member.last_assigned_at)
-            previous = latest.get(member.agent_id)
-            latest[member.agent_id] = max(at, previous) if at and previous else at or previous
-        candidates = [
-            Candidate(agent_id, loads.get(agent_id, 0), at) for agent_id, at in latest.items()
-        ]
-        chosen = choose_agent(candidates, strategy)
-        if chosen is None:
-            return None
-        assignee_id = chosen.agent_id
-    elif assignee_id not in {m.agent_id for m in members}:
-        raise Unprocessable(
-            f"Agent {assignee_id} is not an agent of the {row['queue']} queue for this wilaya.",
-            slug="not-a-queue-agent",
-            errors=[{"field": "body.assignee_id", "message": "not an agent of the queue"}],
-        )
-    assert assignee_id is not None
-    await session.execute(
-        update(queue_agents)
-        .where(
-            queue_agents.c.queue == row["queue"],
-            queue_agents.c.agent_id == assignee_id,
-            queue_agents.c.wilaya_code.in_([m.wilaya_code for m in members]),
-        )
-        .values(last_assigned_at=now)
+    else:
+        members = await queue_members(session, row["queue"], row["wilaya_code"])
+        if assignee_id not in {m.agent_id for m in members}:
+            raise Unprocessable(
+                f"Agent {assignee_id} is not an agent of the {row['queue']} queue for this wilaya.",
+                slug="not-a-queue-agent",
+                errors=[{"field": "body.assignee_id", "message": "not an agent of the queue"}],
+            )
+    await stamp_assignment(
+        session, queue=row["queue"], wilaya_code=row["wilaya_code"], agent_id=assignee_id, at=now
     )
     changes = {"assignee_id": assignee_id, "assigned_at": now, "updated_at": now}
     await session.execute(update(tickets).where(tickets.c.id == row["id"]).values(**changes))
     row.update(changes)
-    await runtime.outbox.record(
-        session,
-        TICKET_ASSIGNED,
-        subject=row["id"],
-        customer_id=row["customer_id"],
-        data=TicketAssigned(
-            ticket_id=row["id"],
-            number=row["number"],
-            customer_id=row["customer_id"],
-            queue=row["queue"],
-            assignee_id=assignee_id,
-            automatic=automatic,
-        ),
-    )
+    await runtime.outbox.record_many(session, [assigned_event(row, automatic=automatic)])
     return row
-
-
-async def open_loads(session: AsyncSession, agent_ids: Sequence[str]) -> dict[str, int]:
-    if not agent_ids:
-        return {}
-    rows = await session.execute(
-        select(tickets.c.assignee_id, func.count())
-        .where(
-            tickets.c.assignee_id.in_(list(agent_ids)),
-            tickets.c.status.in_([status.value for status in OPEN]),
-        )
-        .group_by(tickets.c.assignee_id)
-    )
-    return {str(agent): int(count) for agent, count in rows.all()}
 
 
 async def assign_ticket(

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import insert, or_, select, text
+from sqlalchemy import (
+    String,
+    TextClause,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
 from sila_common.db import as_utc
-from sila_common.idempotency import Created, create_once
+from sila_common.idempotency import Created, Last, create_once
 from sila_common.identity_client import identity_client_of
+from sila_common.outbox import NewEvent
 from sila_common.problems import Unprocessable
 from sila_tickets.domain.agencies import agency_named
 from sila_tickets.domain.escalation import WARNING_FRACTION
@@ -28,11 +42,8 @@ from sila_tickets.domain.sla import (
     TicketPriority,
     select_policy,
 )
-from sila_tickets.events import (
-    TICKET_OPENED,
-    TicketOpened,
-)
-from sila_tickets.flows.assignment import assign
+from sila_tickets.events import TICKET_OPENED, TicketOpened
+from sila_tickets.flows.assignment import assigned_event, choose_assignee, stamp_assignment
 from sila_tickets.flows.directory import keep_identity_answer
 from sila_tickets.flows.geography import map_in
 from sila_tickets.flows.scripts import checked_script
@@ -68,6 +79,40 @@ class NewTicket:
     agency_code: str | None = None
 
 
+# The statements of an opening are built once (a hot path): SQLAlchemy then reuses their
+# cache keys and compiled forms. Values go as parameters, lists as arrays (``= ANY``: an
+# expanding ``IN`` is rewritten at each execution).
+INSERT_TICKET = insert(tickets)
+_CUSTOMER = select(known_customers).where(known_customers.c.customer_id == bindparam("customer"))
+_INSTALLED = select(known_installations.c.commune_code, known_installations.c.daira_code).where(
+    known_installations.c.customer_id == bindparam("customer"),
+    known_installations.c.commune_code.is_not(None),
+)
+_INSTALLED_FOR_CONTRACT = _INSTALLED.where(
+    known_installations.c.contract_id == bindparam("contract")
+)
+# The line's areas as two arrays joined to the index of active incidents; 'active' written
+# in the statement so that the partial index's predicate holds for any plan.
+_AREAS = (
+    func.unnest(bindparam("kinds", type_=ARRAY(String)), bindparam("values", type_=ARRAY(String)))
+    .table_valued("kind", "value")
+    .render_derived(name="area")
+)
+_ACTIVE_INCIDENT = (
+    select(incidents)
+    .join(
+        _AREAS,
+        (incidents.c.area_kind == _AREAS.c.kind) & (incidents.c.area_value == _AREAS.c.value),
+    )
+    .where(incidents.c.status == literal_column("'active'"))
+    .order_by(incidents.c.declared_at.desc())
+    .limit(1)
+)
+_ACTIVE_INCIDENT_OF_SERVICE = _ACTIVE_INCIDENT.where(
+    incidents.c.service == any_(bindparam("services", type_=ARRAY(String)))
+)
+
+
 def number_sequence(year: int) -> str:
     return f"ticket_numbers_{int(year):04d}"
 
@@ -88,8 +133,13 @@ async def next_number(session: AsyncSession, year: int, runtime: TicketsRuntime)
     if year not in known:
         await ensure_number_sequence(runtime, year)
         known.add(year)
-    value = await session.scalar(text(f"SELECT nextval('{number_sequence(year)}')"))
+    value = await session.scalar(_nextval(year))
     return f"TT-{year}-{int(value or 0):06d}"
+
+
+@functools.cache
+def _nextval(year: int) -> TextClause:
+    return text(f"SELECT nextval('{number_sequence(year)}')")
 
 
 async def ensure_number_sequence(runtime: TicketsRuntime, year: int) -> None:
@@ -114,8 +164,8 @@ async def known_customer(
     A customer the directory lacks may have been registered a moment ago (its event not yet
     consumed): identity is asked, and its answer kept. Unknown to identity, or erased: 422.
     """
-    query = select(known_customers).where(known_customers.c.customer_id == customer_id)
-    customer = (await session.execute(query)).one_or_none()
+    parameters = {"customer": customer_id}
+    customer = (await session.execute(_CUSTOMER, parameters)).one_or_none()
     if customer is None:
         # (An id that is no UUID is nobody to identity: answered None without a call.)
         answer = await identity_client_of(runtime).customer(customer_id)
@@ -124,7 +174,7 @@ async def known_customer(
             # refusal rolls the request back.
             async with runtime.session_factory() as own, own.begin():
                 await keep_identity_answer(own, answer, now=now)
-            customer = (await session.execute(query)).one_or_none()
+            customer = (await session.execute(_CUSTOMER, parameters)).one_or_none()
     if customer is None or customer.erased_at is not None:
         raise Unprocessable(
             f"No customer {customer_id} is known.",
@@ -191,17 +241,15 @@ async def active_incident_for(
     keys = area_keys(wilaya_code=wilaya_code, places=places, exchange=exchange, olt=olt)
     if not keys:
         return None
-    area = or_(
-        *(
-            (incidents.c.area_kind == kind.value) & (incidents.c.area_value == value)
-            for kind, value in keys
-        )
-    )
-    query = select(incidents).where(incidents.c.status == "active", area)
+    parameters: dict[str, Any] = {
+        "kinds": [kind.value for kind, _ in keys],
+        "values": [value for _, value in keys],
+    }
+    query = _ACTIVE_INCIDENT
     if service is not None:
-        query = query.where(incidents.c.service.in_([ANY_SERVICE, service.strip().lower()]))
-    query = query.order_by(incidents.c.declared_at.desc()).limit(1)
-    return (await session.execute(query)).one_or_none()
+        query = _ACTIVE_INCIDENT_OF_SERVICE
+        parameters["services"] = [ANY_SERVICE, service.strip().lower()]
+    return (await session.execute(query, parameters)).one_or_none()
 
 
 async def installed_places(
@@ -209,15 +257,11 @@ async def installed_places(
 ) -> list[tuple[str | None, str | None]]:
     """(commune, daïra) codes where the line is: the contract's installation, else every
     installation of the customer, else the customer's own commune."""
-    query = select(known_installations.c.commune_code, known_installations.c.daira_code).where(
-        known_installations.c.customer_id == customer.customer_id,
-        known_installations.c.commune_code.is_not(None),
-    )
-    rows = (await session.execute(query)).all()
+    parameters = {"customer": customer.customer_id}
+    rows = (await session.execute(_INSTALLED, parameters)).all()
     if contract_id is not None:
-        chosen = (
-            await session.execute(query.where(known_installations.c.contract_id == contract_id))
-        ).all()
+        parameters["contract"] = contract_id
+        chosen = (await session.execute(_INSTALLED_FOR_CONTRACT, parameters)).all()
         rows = chosen or rows
     if rows:
         return [(r.commune_code, r.daira_code) for r in rows]
@@ -235,8 +279,14 @@ async def open_ticket(
     *,
     authorise: Callable[[Any], None] = lambda customer: None,
     now: datetime | None = None,
+    later: Callable[[Last], None] | None = None,
 ) -> dict[str, Any]:
-    """Open a ticket: commitment, number, incident link, automatic assignment, events."""
+    """Open a ticket: commitment, number, incident link, automatic assignment, events.
+
+    The chosen agent's queue rows are stamped last (every opening that chose the same
+    agent waits on them until the commit); ``later`` takes that step instead, for a caller
+    that still writes before committing (the stored Idempotency-Key answer).
+    """
     now = now or datetime.now(UTC)
     customer = await known_customer(session, runtime, new.customer_id, now=now)
     authorise(customer)
@@ -254,33 +304,46 @@ async def open_ticket(
             olt=olt,
             service=new.service,
         )
+    number = await next_number(session, now.year, runtime)
+    # The assignee is chosen before the ticket is written, so the ticket is inserted with it
+    # (no insert-then-update). Tickets of a known incident are the incident's work: nobody
+    # is dispatched to each.
+    queue = queue_for(new.category)
+    assignee_id = (
+        await choose_assignee(session, queue, customer.wilaya_code) if incident is None else None
+    )
     row = _ticket_row(
         new,
         customer,
         caller,
         commitment,
-        number=await next_number(session, now.year, runtime),
+        number=number,
         exchange=exchange,
         olt=olt,
         incident_id=incident.id if incident is not None else None,
+        assignee_id=assignee_id,
         answers=answers,
         now=now,
     )
-    # Parameters rather than .values(): the compiled statement is cached (a hot path).
-    await session.execute(insert(tickets), row)
+    await session.execute(INSERT_TICKET, row)
     await record_transition(session, row["id"], None, INITIAL, "opened", caller, now)
-    await runtime.outbox.record(
-        session,
-        TICKET_OPENED,
-        subject=row["id"],
-        customer_id=new.customer_id,
-        data=_opened(row, incident),
-    )
-    # Tickets of a known incident are the incident's work: nobody is dispatched to each.
-    if incident is None:
-        assigned = await assign(session, runtime, row, None, caller, now=now)
-        if assigned is not None:
-            row = assigned
+    events = [NewEvent(TICKET_OPENED, row["id"], new.customer_id, _opened(row, incident))]
+    if assignee_id is not None:
+        events.append(assigned_event(row, automatic=True))
+    # Opened, then assigned: one insert, the rows in that order (the customer's order).
+    await runtime.outbox.record_many(session, events)
+    if assignee_id is not None:
+        stamp = partial(
+            stamp_assignment,
+            queue=queue,
+            wilaya_code=customer.wilaya_code,
+            agent_id=assignee_id,
+            at=now,
+        )
+        if later is None:
+            await stamp(session)
+        else:
+            later(stamp)
     return row
 
 
@@ -337,6 +400,7 @@ def _ticket_row(
     exchange: str | None,
     olt: str | None,
     incident_id: str | None,
+    assignee_id: str | None,
     answers: dict[str, Any] | None,
     now: datetime,
 ) -> dict[str, Any]:
@@ -355,7 +419,7 @@ def _ticket_row(
         "status": INITIAL.value,
         "queue": queue_for(new.category),
         "wilaya_code": customer.wilaya_code,
-        "assignee_id": None,
+        "assignee_id": assignee_id,
         "opened_by": caller.label,
         "opened_at": now,
         "first_response_due_at": commitment.first_response_due_at,
@@ -376,7 +440,7 @@ def _ticket_row(
         "breached_at": None,
         "escalation_level": None,
         "first_responded_at": None,
-        "assigned_at": None,
+        "assigned_at": now if assignee_id is not None else None,
         "resolved_at": None,
         "closed_at": None,
         "reopen_count": 0,
@@ -423,8 +487,19 @@ async def open_ticket_once(
     stored answer (a retry gets the same one).
     """
 
+    steps: list[Last] = []
+
     async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        row = await open_ticket(session, runtime, new, Caller.of(principal), authorise=authorise)
+        caller = Caller.of(principal)
+        row = await open_ticket(
+            session, runtime, new, caller, authorise=authorise, later=steps.append
+        )
         return 201, render(row)
 
-    return await create_once(runtime, principal, key=idempotency_key, body=request, work=work)
+    async def last(session: AsyncSession) -> None:
+        for step in steps:
+            await step(session)
+
+    return await create_once(
+        runtime, principal, key=idempotency_key, body=request, work=work, last=last
+    )

@@ -47,6 +47,8 @@ class Caller:
 
 
 SYSTEM = Caller("system", "scheduler")
+# Built once: every move of a ticket writes one (its compiled form is cached).
+_INSERT_TRANSITION = insert(ticket_transitions)
 
 
 def partner_of(opened_by: str) -> str | None:
@@ -65,7 +67,7 @@ async def record_transition(
     at: datetime,
 ) -> None:
     await session.execute(
-        insert(ticket_transitions),
+        _INSERT_TRANSITION,
         {
             "ticket_id": ticket_id,
             "from_status": from_status.value if from_status else None,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sila_common.idempotency import Last
 from sila_common.problems import NotFound
 from sila_tickets.domain.lifecycle import Status
 from sila_tickets.domain.tmf import hub_event_types
@@ -29,11 +30,15 @@ async def open_trouble_ticket(
     runtime: TicketsRuntime, new: NewTicket, caller: Caller, notes: Sequence[str]
 ) -> str:
     """Open the ticket with its first (public) notes, in one transaction; returns its id."""
+    last: list[Last] = []
     async with runtime.session_factory() as session, session.begin():
-        row = await open_ticket(session, runtime, new, caller)
+        row = await open_ticket(session, runtime, new, caller, later=last.append)
         ticket = await load_ticket(session, row["id"], lock=True)
         for text in notes:
             await add_note(session, runtime, ticket, text=text, public=True, caller=caller)
+        # The chosen agent's stamp last: its row stays locked until the commit.
+        for step in last:
+            await step(session)
         return str(row["id"])
 
 
