@@ -311,7 +311,8 @@ async def http_paths(
             await seed_bench_agent(conn)
         finally:
             await conn.close()
-        sample, hot = [], ""
+        sample: list[tuple[str, str, str]] = []
+        hot = ""
     else:
         sample, hot = await seed_identity(identity_url, size.customers)
     known = [str(uuid.uuid4()) for _ in range(size.known_customers)]

@@ -135,6 +135,8 @@ def cpu_seconds(served: Served) -> float:
     """User + system CPU time of the served process so far (Linux ``/proc/<pid>/stat``); 0
     where it cannot be read."""
     process = served.children[0].process
+    if process is None:
+        return 0.0
     try:
         fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (AttributeError, OSError, IndexError):
