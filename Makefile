@@ -25,6 +25,7 @@ run: install
 # Temporary files under the checkout: pytest's shared /tmp/pytest-of-<user> is pruned by any
 # other run on the machine (an embedded PostgreSQL's data directory vanished mid-test).
 test: install
+	@mkdir -p var
 	@$(PY) -m pytest --basetemp=var/pytest
 
 test-fast: install
