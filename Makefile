@@ -22,8 +22,11 @@ $(STAMP): requirements.lock
 run: install
 	@$(PY) -m sila_local
 
+# Temporary files under the checkout: pytest's shared /tmp/pytest-of-<user> is pruned by any
+# other run on the machine (an embedded PostgreSQL's data directory vanished mid-test).
 test: install
-	@$(PY) -m pytest
+	@mkdir -p var
+	@$(PY) -m pytest --basetemp=var/pytest
 
 test-fast: install
 	@$(PY) -m pytest tests/unit -q
@@ -31,7 +34,7 @@ test-fast: install
 check: install
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
-	@$(PY) -m mypy libs simulators services deploy/local tests
+	@$(PY) -m mypy libs simulators services deploy/local tests benchmarks
 
 format: install
 	@$(PY) -m ruff format .

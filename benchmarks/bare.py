@@ -2,10 +2,11 @@
 nothing else (no authentication, no ORM, no pydantic models, ``json.dumps`` straight into
 the response). Run by ``benchmarks.served.serve_bare`` under uvicorn like the services.
 
-- ``GET /v1/customers?phone=0…``: identity's phone statement (own phone or a contract's
-  line) and the audit row of the read, in one transaction committed asynchronously.
-- ``GET /v1/customers/{id}/timeline?limit=50``: the customer row, the keyset page, the
-  audit row.
+- ``GET /v1/customers?phone=0…``: identity's agent lookup, one statement: the phone's
+  customers (own phone or a contract's line) in the agent's wilayas, the audit row of each,
+  the asynchronous commit.
+- ``GET /v1/customers/{id}/timeline?limit=50``: the customer row, then the keyset page
+  with its audit row (one statement), in one transaction.
 - ``GET /v1/loyalty/accounts/{id}``: loyalty's balance read (the account, the sums of its
   ledger by kind, its running boosts), read-only like loyalty's.
 - ``POST /v1/tickets``: the same statements as tickets' creation with automatic
@@ -32,17 +33,34 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI, Request, Response
 
-POOL_SIZE = 10  # what sila_common.db gives a service's engine
-PHONE_SQL = (
-    "SELECT * FROM customers WHERE id IN (SELECT id FROM customers WHERE phone = $1 "
-    "UNION SELECT customer_id FROM contracts WHERE line_number = $1) "
-    "ORDER BY CASE WHEN phone = $1 THEN 0 ELSE 1 END, id"
+POOL_SIZE = 20  # what sila_common.db gives a service's engine
+# Identity's agent lookup (sila_identity.queries.PHONE_LOOKUP_AUDITED, copied: the anchor
+# imports nothing of Sila): the phone's customers in the agent's wilayas, one audit row
+# each and the asynchronous commit, in one statement.
+PHONE_LOOKUP_AUDITED = """
+WITH found AS (
+    SELECT id, kind, status, first_name, last_name, first_name_ar, last_name_ar, company_name,
+           legal_form, trade_register_number, tax_id, national_id, phone, email, wilaya_code,
+           commune, commune_code, address, language, version, created_at, updated_at,
+           erased_at
+    FROM customers
+    WHERE id IN (SELECT id FROM customers WHERE phone = $1
+                 UNION SELECT customer_id FROM contracts WHERE line_number = $1)
+      AND ('*' = ANY($2::text[]) OR wilaya_code = ANY($2::text[]))
+), audited AS (
+    INSERT INTO audit_log (at, actor_kind, actor_id, action, customer_id, target, detail,
+                           correlation_id)
+    SELECT $3, $4, $5, $6, id, NULL, $7::jsonb, $8 FROM found
 )
-AUDIT_SQL = (
-    "INSERT INTO audit_log (at, actor_kind, actor_id, action, customer_id, target, detail, "
-    "correlation_id) VALUES ($1, 'agent', 'bare', $2, $3, NULL, $4::jsonb, NULL)"
-)
-TIMELINE_SQL = (
+SELECT found.* FROM found CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) c
+ORDER BY CASE WHEN found.phone = $1 THEN 0 ELSE 1 END, found.id
+"""
+# The page and its audit row in one statement, as sila_identity.flows.audit.with_read_recorded
+# makes it (the SET LOCAL of the asynchronous commit as set_config in the insert's WHERE).
+TIMELINE_AUDITED_SQL = (
+    "WITH read_recorded AS (INSERT INTO audit_log (at, actor_kind, actor_id, action, "
+    "customer_id, target, detail, correlation_id) SELECT $3, 'agent', 'bare', $4, $1, NULL, "
+    "'{}'::jsonb, NULL WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL) "
     "SELECT * FROM timeline_entries WHERE customer_id = $1 "
     "ORDER BY occurred_at DESC, event_id DESC LIMIT $2"
 )
@@ -107,14 +125,18 @@ async def live() -> Response:
 @app.get("/v1/customers")
 async def lookup(request: Request, phone: str) -> Response:
     pool: asyncpg.Pool = request.app.state.pools["identity"]
-    async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(PHONE_SQL, _e164(phone))
-        if rows:
-            await conn.execute("SET LOCAL synchronous_commit = off")
-            await conn.executemany(
-                AUDIT_SQL,
-                [(datetime.now(UTC), "customer.lookup", r["id"], '{"by": "phone"}') for r in rows],
-            )
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            PHONE_LOOKUP_AUDITED,
+            _e164(phone),
+            ["*"],
+            datetime.now(UTC),
+            "agent",
+            "bare",
+            "customer.lookup",
+            '{"by": "phone"}',
+            None,
+        )
     return _json([dict(r) for r in rows])
 
 
@@ -157,9 +179,9 @@ async def timeline(request: Request, customer_id: str, limit: int = 50) -> Respo
         customer = await conn.fetchrow("SELECT * FROM customers WHERE id = $1", customer_id)
         if customer is None:
             return _json({"title": "Not found"}, 404)
-        rows = await conn.fetch(TIMELINE_SQL, customer_id, limit + 1)
-        await conn.execute("SET LOCAL synchronous_commit = off")
-        await conn.execute(AUDIT_SQL, datetime.now(UTC), "timeline.read", customer_id, "{}")
+        rows = await conn.fetch(
+            TIMELINE_AUDITED_SQL, customer_id, limit + 1, datetime.now(UTC), "timeline.read"
+        )
     items = [
         {
             "event_id": r["event_id"],

@@ -298,7 +298,12 @@ async def ticket_paths(env: BenchEnv) -> list[Row]:
     return await http_paths(env, tickets_only=True)
 
 
-async def http_paths(env: BenchEnv, *, tickets_only: bool = False) -> list[Row]:
+async def http_paths(
+    env: BenchEnv, *, tickets_only: bool = False, reads_only: bool = False
+) -> list[Row]:
+    """Identity's reads, ticket creation and a second identity API process; ``tickets_only``
+    (the ``tickets`` part) or ``reads_only`` (the ``reads`` part: identity's lookup and
+    timeline page alone) keep one side."""
     size = sizes(env)
     identity_url = await env.database("identity")
     tickets_url, bare_tickets_url = await env.database("tickets"), await env.database("tickets")
@@ -308,7 +313,8 @@ async def http_paths(env: BenchEnv, *, tickets_only: bool = False) -> list[Row]:
             await seed_bench_agent(conn)
         finally:
             await conn.close()
-        sample, hot = [], ""
+        sample: list[tuple[str, str, str]] = []
+        hot = ""
     else:
         sample, hot = await seed_identity(identity_url, size.customers)
     known = [str(uuid.uuid4()) for _ in range(size.known_customers)]
@@ -347,6 +353,7 @@ async def http_paths(env: BenchEnv, *, tickets_only: bool = False) -> list[Row]:
                     size,
                     headers=auth,
                     profile=(ident, "lookup"),
+                    cpu_of=(ident, bare),
                 )
                 rows += rows_for(
                     "lookup by phone",
@@ -367,6 +374,7 @@ async def http_paths(env: BenchEnv, *, tickets_only: bool = False) -> list[Row]:
                     size,
                     headers=auth,
                     profile=(ident, "timeline"),
+                    cpu_of=(ident, bare),
                 )
                 rows += rows_for(
                     "timeline first page",
@@ -376,7 +384,7 @@ async def http_paths(env: BenchEnv, *, tickets_only: bool = False) -> list[Row]:
                     goal_p99="< 20 ms" if clients == 16 else "",
                     note="50,000-entry customer, 50 a page",
                 )
-            for clients in (1, 16):
+            for clients in () if reads_only else (1, 16):
                 sila, anchor = await measure_pair(
                     tick.url,
                     bare.url,
@@ -397,7 +405,7 @@ async def http_paths(env: BenchEnv, *, tickets_only: bool = False) -> list[Row]:
                     goal_rate="ratio ≥ 0.5",
                     note="auto-assignment on, Idempotency-Key on each",
                 )
-    if tickets_only:
+    if tickets_only or reads_only:
         return rows
     # What a second API process adds on this machine: one against two, same load.
     results: dict[int, LoadResult] = {}
@@ -741,9 +749,16 @@ async def sms_path(env: BenchEnv) -> list[Row]:
     ]
 
 
+async def identity_reads(env: BenchEnv) -> list[Row]:
+    """Identity's lookup by phone and timeline first page alone (``SILA_BENCH_FAST_PARTS=
+    reads``): a quarter of the ``http`` part's time, for work on those two paths."""
+    return await http_paths(env, reads_only=True)
+
+
 PARTS = {
     "http": http_paths,
     "tickets": ticket_paths,
+    "reads": identity_reads,
     "relay": relay_against_producer,
     "timeline": publish_to_timeline,
     "sms": sms_path,

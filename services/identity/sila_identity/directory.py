@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sila_common.auth import Principal, ensure_roles, ensure_scope
 from sila_common.problems import Conflict, NotFound, Unprocessable
@@ -87,7 +87,9 @@ def to_read(row: Any) -> CustomerRead:
     )
 
 
-async def load_row(session: AsyncSession, customer_id: str, *, for_update: bool = False) -> Any:
+async def load_row(
+    session: AsyncSession | AsyncConnection, customer_id: str, *, for_update: bool = False
+) -> Any:
     """The customer's row, or 404."""
     query = select(customers).where(customers.c.id == customer_id)
     if for_update:

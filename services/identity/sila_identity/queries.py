@@ -8,7 +8,8 @@ bounded by statement timeouts, with a fuzzy trigram pass when the keys find nobo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import (
@@ -27,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sila_common.auth import Principal
 from sila_common.problems import ServiceUnavailable, Unprocessable
@@ -70,6 +71,84 @@ async def by_phone(session: AsyncSession, e164: str) -> list[Any]:
     statement (two index probes whose ids are joined to customers by primary key).
     """
     return list((await session.execute(BY_PHONE, {"phone": e164})).all())
+
+
+# The phone lookup of an agent with its audit rows, as one statement (one round trip, one
+# implicit transaction): BY_PHONE's two index probes, only the customers in the agent's
+# wilayas ($2; "*" = all: Principal.serves_wilaya), one audit row each (flows.audit's
+# columns), and the commit made asynchronous as audit.record_reads_in does
+# (``set_config(..., true)`` is SET LOCAL: this transaction only). Through SQLAlchemy the
+# same work was five round trips (BEGIN, select, SET LOCAL, insert, COMMIT), each paying
+# SQLAlchemy's execution path (docs/benchmarks.md, "identity's reads").
+# benchmarks/bare.py issues this same statement.
+# The columns read are those a customer is rendered with (not the search keys).
+PHONE_LOOKUP_AUDITED = """
+WITH found AS (
+    SELECT id, kind, status, first_name, last_name, first_name_ar, last_name_ar, company_name,
+           legal_form, trade_register_number, tax_id, national_id, phone, email, wilaya_code,
+           commune, commune_code, address, language, version, created_at, updated_at,
+           erased_at
+    FROM customers
+    WHERE id IN (SELECT id FROM customers WHERE phone = $1
+                 UNION SELECT customer_id FROM contracts WHERE line_number = $1)
+      AND ('*' = ANY($2::text[]) OR wilaya_code = ANY($2::text[]))
+), audited AS (
+    INSERT INTO audit_log (at, actor_kind, actor_id, action, customer_id, target, detail,
+                           correlation_id)
+    SELECT $3, $4, $5, $6, id, NULL, $7::jsonb, $8 FROM found
+)
+SELECT found.* FROM found CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) c
+ORDER BY CASE WHEN found.phone = $1 THEN 0 ELSE 1 END, found.id
+"""
+
+
+class RecordRow:
+    """An asyncpg record read by attribute, as SQLAlchemy's rows are (``row.wilaya_code``)."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._record[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+async def by_phone_audited(
+    connection: AsyncConnection,
+    e164: str,
+    wilayas: Collection[str],
+    audit_row: Mapping[str, Any],
+) -> list[Any]:
+    """BY_PHONE for an agent serving ``wilayas``, each customer found recorded in the audit
+    log with ``audit_row``'s values (at, actor_kind, actor_id, action, detail,
+    correlation_id), in one statement on the connection's asyncpg connection (a prepared
+    statement, asyncpg's cache). The connection must have run nothing yet: the statement
+    is its own transaction."""
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None, "a pooled connection has its asyncpg connection"
+    try:
+        records = await driver.fetch(
+            PHONE_LOOKUP_AUDITED,
+            e164,
+            list(wilayas),
+            audit_row["at"],
+            audit_row["actor_kind"],
+            audit_row["actor_id"],
+            audit_row["action"],
+            json.dumps(audit_row["detail"]),
+            audit_row["correlation_id"],
+        )
+    except Exception:
+        if driver.is_closed():
+            # SQLAlchemy does not see the driver's errors: a connection the server dropped
+            # is invalidated here, as SQLAlchemy would, so the pool does not lend it again.
+            await connection.invalidate()
+        raise
+    return [RecordRow(record) for record in records]
 
 
 async def by_contract(session: AsyncSession, number: str) -> list[Any]:

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import random
 import uuid
+from typing import Any
 
+import asyncpg
+import pytest
+from sqlalchemy import select, text
+
+from sila_common.auth import Principal
+from sila_common.db import make_engine
+from sila_identity.flows.audit import read_row
+from sila_identity.queries import by_phone_audited
+from sila_identity.tables import audit_log
 from tests.integration.identity.conftest import Cast, events_of, register
-from tests.support import LiveService, bearer, problem_of, random_mobile
+from tests.support import LiveService, bearer, eventually, problem_of, random_mobile
 
 
 def random_nin() -> str:
@@ -349,6 +359,109 @@ async def test_name_search_crosses_scripts_and_spellings_and_ranks_the_closest_f
     assert other["id"] not in arabic
     accents = await search("BOUZÎD")
     assert {mohamed["id"], mouhamed["id"]} <= set(accents)
+
+
+async def test_a_phone_lookup_audits_each_customer_it_shows_and_no_other(
+    identity: LiveService, cast: Cast
+) -> None:
+    # One number: the own phone of a customer of Tizi Ouzou (15), and the line of another
+    # customer's contract in Algiers (16). Agent 15 sees, and is audited for, the first only.
+    phone = random_mobile()
+    holder = await register(identity, cast.agent_15, phone=phone)
+    elsewhere = await register(identity, cast.admin, wilaya_code="16")
+    contract = await identity.client.post(
+        f"/v1/customers/{elsewhere['id']}/contracts",
+        headers=bearer(cast.admin),
+        json={"offer_code": "IDOOM_FIXE", "line_number": phone},
+    )
+    assert contract.status_code == 201, contract.text
+    correlation = f"lookup-{uuid.uuid4().hex}"
+
+    by_agent = await identity.client.get(
+        "/v1/customers",
+        headers=bearer(cast.agent_15) | {"X-Request-ID": correlation},
+        params={"phone": "0" + phone[4:]},
+    )
+    by_admin = await identity.client.get(
+        "/v1/customers",
+        headers=bearer(cast.admin) | {"X-Request-ID": f"{correlation}-admin"},
+        params={"phone": phone},
+    )
+
+    assert by_agent.status_code == 200, by_agent.text
+    assert [c["id"] for c in by_agent.json()] == [holder["id"]]
+    assert [c["id"] for c in by_admin.json()] == [holder["id"], elsewhere["id"]], "own first"
+    lookups = await lookup_audit(identity, [holder["id"], elsewhere["id"]])
+    admin = by_admin_id(lookups, cast.agent_15_id)
+    assert sorted(lookups) == sorted(
+        [
+            (holder["id"], cast.agent_15_id, {"by": "phone"}, correlation),
+            (holder["id"], admin, {"by": "phone"}, f"{correlation}-admin"),
+            (elsewhere["id"], admin, {"by": "phone"}, f"{correlation}-admin"),
+        ],
+        key=str,
+    )
+
+
+async def lookup_audit(identity: LiveService, customer_ids: list[str]) -> list[tuple[Any, ...]]:
+    """(customer, actor, detail, correlation id) of every customer.lookup row of these."""
+    log = audit_log
+    async with identity.runtime.session_factory() as session:
+        rows = await session.execute(
+            select(log.c.customer_id, log.c.actor_id, log.c.detail, log.c.correlation_id).where(
+                log.c.customer_id.in_(customer_ids), log.c.action == "customer.lookup"
+            )
+        )
+    return [tuple(row) for row in rows]
+
+
+def by_admin_id(rows: list[tuple[Any, ...]], agent_id: str) -> str:
+    """The other actor of the rows: the administrator (whose id the cast does not keep)."""
+    [admin] = {row[1] for row in rows} - {agent_id}
+    return str(admin)
+
+
+async def test_a_lookup_on_a_connection_the_server_dropped_fails_once_then_reconnects(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer = await register(identity, cast.agent_15)
+    url = identity.runtime.engine.url.render_as_string(hide_password=False)
+    engine = make_engine(url, pool_size=1)
+    audit_row = read_row(agent_15_principal(cast), "customer.lookup", {"by": "phone"})
+    try:
+        async with engine.connect() as connection:
+            [found] = await by_phone_audited(connection, customer["phone"], ["15"], audit_row)
+            backend = await connection.scalar(text("SELECT pg_backend_pid()"))
+        async with identity.runtime.engine.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+
+        async def dropped() -> bool:
+            async with identity.runtime.engine.connect() as other:
+                alive = await other.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                    {"pid": backend},
+                )
+            return bool(alive == 0)
+
+        await eventually(dropped, what="the backend gone")
+        # The driver's own error, once ("connection was closed" / the server's FATAL).
+        with pytest.raises((asyncpg.InterfaceError, asyncpg.PostgresError)):
+            async with engine.connect() as connection:
+                await by_phone_audited(connection, customer["phone"], ["15"], audit_row)
+        async with engine.connect() as connection:
+            [again] = await by_phone_audited(connection, customer["phone"], ["15"], audit_row)
+        assert found.id == again.id == customer["id"]
+    finally:
+        await engine.dispose()
+
+
+def agent_15_principal(cast: Cast) -> Principal:
+    return Principal(
+        subject=cast.agent_15_id,
+        kind="agent",
+        roles=frozenset({"agent"}),
+        wilayas=frozenset({"15"}),
+    )
 
 
 async def test_a_contract_names_an_offer_of_the_catalogue_or_is_refused_naming_the_field(

@@ -7,7 +7,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from sila_common.events import REGISTRY
+from sila_identity.api.timeline import TimelinePage
+from sila_identity.tables import audit_log
 from sila_identity.timeline.projection import project
 from tests.integration.identity.conftest import Cast, customer_token, events_of, register
 from tests.support import LiveService, bearer, eventually, problem_of
@@ -65,6 +69,9 @@ async def test_a_logged_call_is_an_event_and_a_timeline_entry_in_the_readers_lan
         headers=bearer(cast.agent_15) | {"Accept-Language": "fr-DZ,fr;q=0.9"},
     )
     assert french.json()["items"][0]["summary"].startswith("Contact centre d'appels 12")
+    # The page, rendered without the models, is what the documented response model says.
+    page = TimelinePage.model_validate_json(french.content)
+    assert page.model_dump(mode="json") == french.json()
 
 
 async def test_an_impossible_contact_is_refused_with_the_field_at_fault(
@@ -281,6 +288,32 @@ async def test_a_customer_reads_their_own_timeline_and_nobody_elses(
         f"/v1/customers/{theirs['id']}/timeline", headers=bearer(token)
     )
     assert other.status_code == 404
+
+
+async def test_each_timeline_page_read_is_audited_and_a_refused_read_is_not(
+    identity: LiveService, cast: Cast
+) -> None:
+    customer = await register(identity, cast.agent_15)
+    url = f"/v1/customers/{customer['id']}/timeline"
+    correlation = f"timeline-{uuid.uuid4().hex}"
+    first = await identity.client.get(
+        url, headers=bearer(cast.agent_15) | {"X-Request-ID": correlation}
+    )
+    second = await identity.client.get(url, headers=bearer(cast.agent_15))
+    refused = await identity.client.get(url, headers=bearer(cast.agent_16))
+    assert (first.status_code, second.status_code, refused.status_code) == (200, 200, 404)
+
+    log = audit_log.c
+    async with identity.runtime.session_factory() as session:
+        rows = (
+            await session.execute(
+                select(log.actor_id, log.detail, log.correlation_id)
+                .where(log.customer_id == customer["id"], log.action == "timeline.read")
+                .order_by(log.id)
+            )
+        ).all()
+    assert [row.actor_id for row in rows] == [cast.agent_15_id, cast.agent_15_id]
+    assert rows[0].detail == {} and rows[0].correlation_id == correlation
 
 
 async def test_an_otp_request_shows_on_the_timeline_without_its_code(

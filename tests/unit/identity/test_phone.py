@@ -1,12 +1,18 @@
 """Algerian phone numbers: every usual spelling reaches the same E.164 form."""
 
 import contextlib
+import random
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from sila_identity.domain.phone import InvalidPhoneNumber, mask_phone, normalize_phone
+from sila_identity.domain.phone import (
+    InvalidPhoneNumber,
+    PhoneNumber,
+    mask_phone,
+    normalize_phone,
+)
 
 
 @pytest.mark.parametrize(
@@ -119,3 +125,21 @@ def test_arbitrary_text_gives_an_algerian_number_or_invalid_phone_number_and_not
         phone = normalize_phone(raw)
         assert phone.e164.startswith("+213")
         assert phone.kind in ("mobile", "fixed")
+
+
+def _outcome(text: str) -> PhoneNumber | str:
+    try:
+        return normalize_phone(text)
+    except InvalidPhoneNumber as exc:
+        return f"refused: {exc.reason}"
+
+
+def test_plain_spellings_skip_parsing_but_are_judged_as_the_parsed_ones() -> None:
+    # "0…" and "+213…" with digits only are built without libphonenumber's parser; a space
+    # sends the same number through it: both must agree, allocated or not.
+    rng = random.Random(12)
+    for _ in range(2_000):
+        national = str(rng.randrange(10_000_000, 999_999_999))
+        for plain in ("0" + national, "+213" + national):
+            spaced = f"{plain[:-4]} {plain[-4:]}"
+            assert _outcome(plain) == _outcome(spaced), plain

@@ -7,7 +7,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from sila_common.auth import ensure_roles
 from sila_common.inputs import check_name
@@ -17,7 +25,7 @@ from sila_common.problems import (
     Unprocessable,
 )
 from sila_common.roles import FRONT_OFFICE
-from sila_identity.api.deps import Caller, FrontOffice, IdentitySettingsDep, LookupAgent, RuntimeDep
+from sila_identity.api.deps import Caller, FrontOffice, LookupAgent, RuntimeDep
 from sila_identity.directory import (
     CustomerRead,
     ensure_may_read,
@@ -47,6 +55,7 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
 CustomerKind = Literal["residential", "professional"]
 Channel = Literal["agency", "call_centre", "web", "app", "social", "email"]
 SEARCH_LIMIT = 50
+CUSTOMER_LIST = TypeAdapter(list[CustomerRead])
 # Fields a customer may change themselves (My Idoom); the rest goes through an agent.
 SELF_SERVICE_FIELDS = frozenset({"email", "language"})
 
@@ -275,14 +284,13 @@ async def update_customer(
 )
 async def find_customers(
     runtime: RuntimeDep,
-    settings: IdentitySettingsDep,
     principal: LookupAgent,
     phone: Annotated[str | None, Query(max_length=40)] = None,
     contract: Annotated[str | None, Query(max_length=40)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     wilaya: Annotated[str | None, Query(pattern=r"^\d{1,2}$")] = None,
     limit: Annotated[int, Query(ge=1, le=SEARCH_LIMIT)] = 20,
-) -> list[CustomerRead]:
+) -> Response:
     given = [name for name, value in (("phone", phone), ("contract", contract), ("q", q)) if value]
     if len(given) != 1:
         raise Unprocessable(
@@ -303,7 +311,12 @@ async def find_customers(
         wilaya=wilaya,
         limit=limit,
     )
-    return [to_read(row) for row in found]
+    # Rendered once (the response model documents it): FastAPI validating the list again
+    # and re-encoding it showed in the lookup's profile (docs/benchmarks.md, "identity's
+    # reads").
+    return Response(
+        CUSTOMER_LIST.dump_json([to_read(row) for row in found]), media_type="application/json"
+    )
 
 
 def _query_value(parse: Any, value: str, field: str) -> Any:

@@ -45,34 +45,43 @@ KeyStoreDep = Annotated[KeyStore, Depends(get_key_store)]
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
 
 
-async def get_account_checks(runtime: RuntimeDep) -> AccountChecks:
+def account_checks_of(runtime: IdentityRuntime) -> AccountChecks:
     return runtime.collaborators.get_or_make(
         AccountChecks, lambda: AccountChecks(runtime.settings.account_check_seconds)
     )
 
 
+async def get_account_checks(runtime: RuntimeDep) -> AccountChecks:
+    return account_checks_of(runtime)
+
+
 AccountChecksDep = Annotated[AccountChecks, Depends(get_account_checks)]
 
 
-async def active_principal(
-    runtime: RuntimeDep, principal: CurrentPrincipal, accounts: AccountChecksDep
-) -> Principal:
+async def ensure_active(request: Request, principal: Principal) -> Principal:
     """The caller, provided their account is still usable (auth.accounts)."""
-    if not await accounts.usable(runtime.session_factory, principal):
+    runtime: IdentityRuntime = request.app.state.runtime
+    if not await account_checks_of(runtime).usable(runtime.session_factory, principal):
         if principal.kind == "customer":
             raise Unauthorized("This customer account no longer exists.")
         raise Unauthorized(f"This {principal.kind} account is disabled.")
     return principal
 
 
+# The checks of a caller are one dependency each, not a chain: FastAPI's dependency solving
+# costs per dependency and was a fifth of a phone lookup's CPU (docs/benchmarks.md).
+async def active_principal(request: Request, principal: CurrentPrincipal) -> Principal:
+    return await ensure_active(request, principal)
+
+
 Caller = Annotated[Principal, Depends(active_principal)]
 
 
-def agent_with(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+def agent_with(*roles: str) -> Callable[[Request, Principal], Awaitable[Principal]]:
     """An active agent holding one of ``roles`` (admin holds them all)."""
 
-    async def dependency(principal: Caller) -> Principal:
-        return ensure_roles(principal, *roles)
+    async def dependency(request: Request, principal: CurrentPrincipal) -> Principal:
+        return ensure_roles(await ensure_active(request, principal), *roles)
 
     return dependency
 

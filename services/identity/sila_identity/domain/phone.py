@@ -37,13 +37,25 @@ class InvalidPhoneNumber(InvalidValue):
     """The text is not a valid Algerian mobile or fixed-line number."""
 
 
+# The spellings that need no parsing: "+213" or "0", then the national number (8 or 9
+# digits, not starting with 0): what the screens send, and the stored form.
+_PLAIN: Final = re.compile(r"(?:\+213|0)([1-9]\d{7,8})")
+
+
 @dataclass(frozen=True, slots=True)
 class PhoneNumber:
     """A valid Algerian number: `e164` is the stored form, `national` the one shown to agents."""
 
     e164: str
     kind: PhoneKind
-    national: str
+
+    @property
+    def national(self) -> str:
+        """As agents write it ("0550 12 34 56"); formatted when asked (a lookup never is)."""
+        number = phonenumbers.PhoneNumber(
+            country_code=ALGERIA_COUNTRY_CODE, national_number=int(self.e164[4:])
+        )
+        return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
 
 
 def normalize_phone(raw: str) -> PhoneNumber:
@@ -53,6 +65,17 @@ def normalize_phone(raw: str) -> PhoneNumber:
     8 digits) or fixed-line (0, a 2-digit area code and 6 digits) Algerian number.
     """
     text = raw.strip()
+    plain = _PLAIN.fullmatch(text)
+    if plain:
+        # Parsing was two fifths of a normalisation (py-spy, docs/benchmarks.md): the number
+        # is built from its digits, then checked against the same metadata.
+        digits = plain.group(1)
+        return _checked(
+            phonenumbers.PhoneNumber(
+                country_code=ALGERIA_COUNTRY_CODE, national_number=int(digits)
+            ),
+            e164=f"+{ALGERIA_COUNTRY_CODE}{digits}",
+        )
     if not text:
         raise InvalidPhoneNumber("the phone number is empty")
     if len(text) > _MAX_INPUT_LENGTH:
@@ -73,18 +96,19 @@ def normalize_phone(raw: str) -> PhoneNumber:
 
     if parsed.country_code != ALGERIA_COUNTRY_CODE:
         raise InvalidPhoneNumber(f"not an Algerian number (country code +{parsed.country_code})")
-    if not phonenumbers.is_valid_number(parsed):
-        raise InvalidPhoneNumber(_invalid_reason(parsed))
-    kind = _KIND_BY_TYPE.get(phonenumbers.number_type(parsed))
+    return _checked(parsed, e164=phonenumbers.format_number(parsed, PhoneNumberFormat.E164))
+
+
+def _checked(number: phonenumbers.PhoneNumber, *, e164: str) -> PhoneNumber:
+    """The Algerian ``number`` if it is an allocated mobile or fixed line."""
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber(_invalid_reason(number))
+    kind = _KIND_BY_TYPE.get(phonenumbers.number_type(number))
     if kind is None:
         raise InvalidPhoneNumber(
             "only mobile and fixed-line numbers are accepted (not VoIP, toll-free or premium)"
         )
-    return PhoneNumber(
-        e164=phonenumbers.format_number(parsed, PhoneNumberFormat.E164),
-        kind=kind,
-        national=phonenumbers.format_number(parsed, PhoneNumberFormat.NATIONAL),
-    )
+    return PhoneNumber(e164=e164, kind=kind)
 
 
 def mask_phone(number: str) -> str:
