@@ -143,3 +143,17 @@ def test_plain_spellings_skip_parsing_but_are_judged_as_the_parsed_ones() -> Non
         for plain in ("0" + national, "+213" + national):
             spaced = f"{plain[:-4]} {plain[-4:]}"
             assert _outcome(plain) == _outcome(spaced), plain
+
+
+@pytest.mark.parametrize("zero", ["٠", "۰"])
+def test_digits_of_other_scripts_give_the_ascii_e164_or_a_refusal(zero: str) -> None:
+    # Arabic-Indic (٠١٢…) and Persian (۰۱۲…) digits are digits to Python's regular
+    # expressions: the stored form must still be ASCII, or the unique phone and every
+    # lookup by the usual spelling would miss the customer.
+    rest = "".join(chr(ord(zero) + int(d)) for d in "61234567")
+    for prefix in ("06", "+2136", "+213 6", "٠٦"):
+        outcome = _outcome(prefix + rest)
+        assert not isinstance(outcome, PhoneNumber) or outcome.e164 == "+213661234567", (
+            prefix,
+            outcome,
+        )

@@ -39,7 +39,7 @@ class InvalidPhoneNumber(InvalidValue):
 
 # The spellings that need no parsing: "+213" or "0", then the national number (8 or 9
 # digits, not starting with 0): what the screens send, and the stored form.
-_PLAIN: Final = re.compile(r"(?:\+213|0)([1-9]\d{7,8})")
+_PLAIN: Final = re.compile(r"(?:\+213|0)([1-9][0-9]{7,8})")
 
 
 @dataclass(frozen=True, slots=True)
