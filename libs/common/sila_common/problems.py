@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError as SqlInterfaceError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sila_common.correlation import current_correlation_id
@@ -117,6 +121,36 @@ class ServiceUnavailable(Problem):
     status, slug, title = 503, "unavailable", "Service unavailable"
 
 
+# The database (or its connection) is away or saturated: the request may be tried again.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    PoolTimeout,  # every pooled connection busy past the pool's timeout
+    SqlInterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # the driver's connection closed under it
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    ConnectionError,
+)
+
+
+def unexpected_problem(exc: BaseException) -> Problem:
+    """What an exception no handler took becomes: a 503 to retry when the database is
+    away or saturated, else a 500."""
+    if isinstance(exc, _UNAVAILABLE) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        return ServiceUnavailable(
+            "The service cannot reach its database right now; try again shortly.",
+            headers={"Retry-After": "1"},
+        )
+    return Problem(
+        "An unexpected error occurred; it has been logged.",
+        status=500,
+        slug="internal-error",
+        title="Internal error",
+    )
+
+
 def problem_response(problem: Problem, request: Request) -> JSONResponse:
     return JSONResponse(
         problem.body(instance=request.url.path),
@@ -177,13 +211,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("http.unhandled_error", path=request.url.path, error_type=type(exc).__name__)
-        problem = Problem(
-            "An unexpected error occurred; it has been logged.",
-            status=500,
-            slug="internal-error",
-            title="Internal error",
-        )
-        return problem_response(problem, request)
+        return problem_response(unexpected_problem(exc), request)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
@@ -223,21 +251,14 @@ class ContainUnexpected:
             )
             if started:
                 raise
-            problem = Problem(
-                "An unexpected error occurred; it has been logged.",
-                status=500,
-                slug="internal-error",
-                title="Internal error",
-            )
+            problem = unexpected_problem(exc)
             payload = json.dumps(problem.body(scope.get("path"))).encode()
+            headers = [
+                (b"content-type", MEDIA_TYPE.encode()),
+                (b"content-length", str(len(payload)).encode()),
+            ]
+            headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
             await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", MEDIA_TYPE.encode()),
-                        (b"content-length", str(len(payload)).encode()),
-                    ],
-                }
+                {"type": "http.response.start", "status": problem.status, "headers": headers}
             )
             await send({"type": "http.response.body", "body": payload})

@@ -178,35 +178,36 @@ class OutboxRelay:
         (duplicates of what reached the broker, absorbed by the idempotent consumers; never
         a loss); the other lanes are stopped and theirs rolled back too.
         """
+        published = 0
         lost = False
 
-        async def drain(shards: list[int]) -> int:
-            nonlocal lost
-            total = 0
+        async def drain(shards: list[int]) -> None:
+            nonlocal published, lost
             for _ in range(max_batches):
-                if lost:
-                    break
                 batch = await self._send_batch(shards)
                 if batch is None:
-                    break
-                published, lost_here = await self._finish_batch(batch)
-                total += published
-                lost = lost or lost_here
-            return total
+                    return
+                count, lost_here = await self._finish_batch(batch)
+                published += count
+                if lost_here:
+                    lost = True
+                    raise _BrokerLostData  # stops the other lanes: nothing newer goes first
 
+        failure: BaseException | None = None
         try:
             async with asyncio.TaskGroup() as group:
-                drains = [
+                for lane in _lanes(self.owned_shards, self.settings.relay_lanes):
                     group.create_task(drain(lane))
-                    for lane in _lanes(self.owned_shards, self.settings.relay_lanes)
-                ]
         except BaseExceptionGroup as failed:
-            # The first failure, as from a plain call; the other lanes were cancelled and
-            # their batches rolled back.
-            raise failed.exceptions[0] from None
+            # The other lanes were cancelled and their batches rolled back.
+            failure = next(
+                (e for e in failed.exceptions if not isinstance(e, _BrokerLostData)), None
+            )
         if lost:  # what the broker lost goes out again before anything newer
             await self.replay(reason="offsets_went_backwards")
-        return sum(task.result() for task in drains)
+        if failure is not None:
+            raise failure  # the first failure, as from a plain call
+        return published
 
     async def _send_batch(self, shards: Iterable[int]) -> _Batch | None:
         """Claim the next pending rows of ``shards`` in a transaction left open, and send
@@ -436,6 +437,10 @@ async def refresh_outbox_gauges(engine: AsyncEngine, tables: MessagingTables, se
     OUTBOX_OLDEST_AGE.labels(service).set(
         (datetime.now(UTC) - oldest).total_seconds() if oldest else 0
     )
+
+
+class _BrokerLostData(Exception):
+    """A lane saw the broker hand out offsets it had handed out before."""
 
 
 def _lanes(shards: Iterable[int], count: int) -> list[list[int]]:

@@ -64,7 +64,8 @@ _STAMP = (
         queue_agents.c.agent_id == bindparam("of_agent"),
         queue_agents.c.wilaya_code == any_(_WILAYAS),
     )
-    .values(last_assigned_at=bindparam("at"))
+    # Never backwards: an opening that chose earlier may commit later.
+    .values(last_assigned_at=func.greatest(queue_agents.c.last_assigned_at, bindparam("at")))
 )
 
 
