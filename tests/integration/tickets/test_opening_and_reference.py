@@ -259,3 +259,17 @@ async def test_a_years_sequence_starts_after_the_numbers_its_counter_row_gave(
         first = await next_number(session, 2090, tickets.runtime)
         second = await next_number(session, 2090, tickets.runtime)
     assert (first, second) == ("TT-2090-000042", "TT-2090-000043")
+
+
+async def test_a_years_sequence_created_by_an_opening_that_rolled_back_is_created_again(
+    tickets: LiveService,
+) -> None:
+    # The sequence is created in the opening's own transaction (no second connection).
+    async with tickets.runtime.session_factory() as session, session.begin():
+        assert await next_number(session, 2091, tickets.runtime) == "TT-2091-000001"
+        await session.rollback()
+    async with tickets.runtime.session_factory() as session, session.begin():
+        first = await next_number(session, 2091, tickets.runtime)
+    async with tickets.runtime.session_factory() as session, session.begin():
+        second = await next_number(session, 2091, tickets.runtime)
+    assert (first, second) == ("TT-2091-000001", "TT-2091-000002")

@@ -130,8 +130,7 @@ async def next_number(session: AsyncSession, year: int, runtime: TicketsRuntime)
     leaves a gap in the year's numbers (numbers stay unique and increasing).
     """
     known = runtime.collaborators.get_or_make(NumberSequences, NumberSequences)
-    if year not in known:
-        await ensure_number_sequence(runtime, year)
+    if year not in known and await ensure_number_sequence(session, year):
         known.add(year)
     value = await session.scalar(_nextval(year))
     return f"TT-{year}-{int(value or 0):06d}"
@@ -142,18 +141,27 @@ def _nextval(year: int) -> TextClause:
     return text(f"SELECT nextval('{number_sequence(year)}')")
 
 
-async def ensure_number_sequence(runtime: TicketsRuntime, year: int) -> None:
-    """Creates the year's sequence if missing, in its own committed transaction (under an
-    advisory lock, so processes racing on the first ticket of a year create it once). It
-    starts after the year's counter row, so numbers given before sequences stay unique."""
+_SEQUENCE_EXISTS = text("SELECT to_regclass(:name) IS NOT NULL")
+
+
+async def ensure_number_sequence(session: AsyncSession, year: int) -> bool:
+    """Creates the year's sequence if missing, in the opening's own transaction (no second
+    connection: a burst of openings holding the pool's every connection would otherwise
+    wait for one more), under an advisory lock so racing openings create it once; it starts
+    after the year's counter row, so numbers given before sequences stay unique. True when
+    the sequence was already committed (a process may then remember it), False when this
+    transaction created it (it exists only once the opening commits)."""
     name = number_sequence(year)
-    async with runtime.engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 7_316_000 + year})
-        if await conn.scalar(text("SELECT to_regclass(:name)"), {"name": name}) is None:
-            last = await conn.scalar(
-                select(ticket_counters.c.last_value).where(ticket_counters.c.year == year)
-            )
-            await conn.execute(text(f"CREATE SEQUENCE {name} START WITH {int(last or 0) + 1}"))
+    if await session.scalar(_SEQUENCE_EXISTS, {"name": name}):
+        return True
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 7_316_000 + year})
+    if await session.scalar(_SEQUENCE_EXISTS, {"name": name}):
+        return True  # created by an opening that held the lock before us
+    last = await session.scalar(
+        select(ticket_counters.c.last_value).where(ticket_counters.c.year == year)
+    )
+    await session.execute(text(f"CREATE SEQUENCE {name} START WITH {int(last or 0) + 1}"))
+    return False
 
 
 async def known_customer(
@@ -169,11 +177,17 @@ async def known_customer(
     if customer is None:
         # (An id that is no UUID is nobody to identity: answered None without a call.)
         answer = await identity_client_of(runtime).customer(customer_id)
-        if answer is not None:
+        if answer is not None and answer.erased:
             # Kept in its own transaction: an erased customer's answer stays kept after the
-            # refusal rolls the request back.
+            # refusal rolls the request back (and identity is not asked again).
             async with runtime.session_factory() as own, own.begin():
                 await keep_identity_answer(own, answer, now=now)
+        elif answer is not None:
+            # Kept in the opening's transaction: no second connection while this one is
+            # held (a burst of openings holding every pooled connection would wait forever
+            # for one more). Should the opening fail, identity is asked again next time.
+            await keep_identity_answer(session, answer, now=now)
+        if answer is not None:
             customer = (await session.execute(_CUSTOMER, parameters)).one_or_none()
     if customer is None or customer.erased_at is not None:
         raise Unprocessable(
