@@ -219,7 +219,8 @@ CANDIDATES_SQL = (
     "ANY($2::text[]) WHERE queues.code = $1"
 )
 STAMP_SQL = (
-    "UPDATE queue_agents SET last_assigned_at = $1 WHERE queue = $2 AND agent_id = $3 "
+    "UPDATE queue_agents SET last_assigned_at = greatest(last_assigned_at, $1)"
+    " WHERE queue = $2 AND agent_id = $3 "
     "AND wilaya_code = ANY($4::text[])"
 )
 OUTBOX_TWO_SQL = (
