@@ -83,3 +83,39 @@ async def test_the_reform_moves_a_customer_of_msila_to_bou_saada_once_and_grants
         headers=bearer(await token_for(identity, username, PASSWORD)),
     )
     assert seen.status_code == 200
+
+
+async def test_a_commune_an_admin_moves_to_another_wilaya_takes_its_customers_with_apply_reform(
+    identity: LiveService, cast: Cast
+) -> None:
+    admin = bearer(cast.admin)
+    dairas = (await identity.client.get("/v1/wilayas/15/dairas", headers=admin)).json()
+    code = "1597"
+    created = await identity.client.post(
+        "/v1/admin/identity/communes",
+        headers=admin,
+        json={
+            "code": code,
+            "daira_code": dairas[0]["code"],
+            "name_fr": "Ighil Moqrane",
+            "name_ar": "إغيل مقران",
+            "name_en": "Ighil Moqrane",
+        },
+    )
+    assert created.status_code == 201, created.text
+    customer = await register(identity, cast.agent_15, wilaya_code="15", commune_code=code)
+    moved = await identity.client.patch(
+        f"/v1/admin/identity/communes/{code}", headers=admin, json={"daira_code": "0601"}
+    )
+    assert moved.status_code == 200, moved.text
+
+    await apply_reform(identity.runtime)
+
+    after = await identity.client.get(f"/v1/customers/{customer['id']}", headers=admin)
+    assert (after.json()["wilaya_code"], after.json()["commune_code"]) == ("06", code)
+    updates = [
+        e
+        for e in await events_of(identity, customer["id"], "identity.customer.updated")
+        if e["data"].get("reason") == "reform"
+    ]
+    assert len(updates) == 1, "one event, so tickets, notify and the timeline follow"
