@@ -90,7 +90,7 @@ async def test_a_commune_an_admin_moves_to_another_wilaya_takes_its_customers_wi
 ) -> None:
     admin = bearer(cast.admin)
     dairas = (await identity.client.get("/v1/wilayas/15/dairas", headers=admin)).json()
-    code = "1597"
+    code = "1593"
     created = await identity.client.post(
         "/v1/admin/identity/communes",
         headers=admin,
