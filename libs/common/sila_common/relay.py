@@ -6,6 +6,9 @@
   lock per shard it serves, so one customer's events are published by one relay, in id
   order, while several relays share the shards (and take over a dead one's at once).
   Claimed rows are also locked ``FOR UPDATE SKIP LOCKED``.
+- A relay deals its shards into ``relay_lanes`` lanes drained at once, one batch in flight
+  per lane: batches in flight never share a customer, so a failed one cannot let a
+  customer's later event reach the broker first.
 - Publishes with acks=all, then marks the rows; a crash in between republishes them and
   the idempotent consumers absorb the duplicates.
 - Remembers the last offset per partition: when the broker answers with an offset
