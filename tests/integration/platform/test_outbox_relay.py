@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sila_common.db import make_engine
-from sila_common.events import EventSpec
+from sila_common.events import CloudEvent, EventSpec
 from sila_common.outbox import EVENT_MAX_BYTES, EventTooLarge, Outbox, row_for
 from sila_common.relay import OutboxRelay
 from sila_common.settings import PlatformSettings, ServiceSettings
@@ -44,6 +44,20 @@ def relay_for(engine: AsyncEngine, platform: PlatformSettings, **settings: Any) 
     return OutboxRelay(
         engine=engine, tables=messaging, platform=platform, settings=service_settings
     )
+
+
+def sequences_by_customer(events: list[CloudEvent]) -> dict[str, list[int]]:
+    """Each customer's probe sequences in the order read (one key, one partition: offset
+    order)."""
+    by_customer: dict[str, list[int]] = {}
+    for event in events:
+        by_customer.setdefault(event.customerid, []).append(int(event.data["sequence"]))
+    return by_customer
+
+
+def first_copies(events: list[CloudEvent]) -> list[CloudEvent]:
+    """Each event the first time it arrives (what an idempotent consumer acts on)."""
+    return list({event.id: event for event in events}.values())  # a key keeps its first place
 
 
 @pytest.fixture
@@ -116,9 +130,7 @@ async def test_two_relays_share_the_shards_and_keep_each_customers_order(
         await second.stop()
     events = events_of(await read_topic(platform, topic, expect=300))
     assert len(events) == 300, "each event exactly once when nothing crashed"
-    by_customer: dict[str, list[int]] = {}
-    for event in events:  # records of one key share a partition, read in offset order
-        by_customer.setdefault(event.customerid, []).append(int(event.data["sequence"]))
+    by_customer = sequences_by_customer(events)
     for customer, sequences in by_customer.items():
         assert sequences == sorted(sequences), f"{customer}'s events out of order"
 
@@ -156,9 +168,7 @@ async def test_pipelined_batches_publish_each_event_once_in_each_customers_order
     events = events_of(await read_topic(platform, topic, expect=400))
     assert len(events) == 400, "each event exactly once when nothing crashed"
     assert len({event.id for event in events}) == 400
-    by_customer: dict[str, list[int]] = {}
-    for event in events:  # records of one key share a partition, read in offset order
-        by_customer.setdefault(event.customerid, []).append(int(event.data["sequence"]))
+    by_customer = sequences_by_customer(events)
     assert len(by_customer) == len(customers)
     for customer, sequences in by_customer.items():
         assert sequences == sorted(sequences), f"{customer}'s events out of order"
@@ -223,13 +233,9 @@ async def test_a_batch_that_fails_while_another_reaches_the_broker_keeps_each_cu
         await relay.stop()
     events = events_of(await read_topic(platform, topic, expect=200))
     # What an idempotent consumer sees: each event the first time it arrives.
-    seen: set[str] = set()
-    by_customer: dict[str, list[int]] = {}
-    for event in events:  # records of one key share a partition, read in offset order
-        if event.id not in seen:
-            seen.add(event.id)
-            by_customer.setdefault(event.customerid, []).append(int(event.data["sequence"]))
-    assert len(seen) == 200
+    first = first_copies(events)
+    assert len(first) == 200
+    by_customer = sequences_by_customer(first)
     for customer, sequences in by_customer.items():
         assert sequences == sorted(sequences), f"{customer}'s events out of order"
 
@@ -353,10 +359,8 @@ async def test_offsets_going_backwards_in_any_lane_republish_the_history_before_
     assert {event.id for event in events} == all_ids, "every event is on the new broker"
     # The batch that revealed the loss reached the broker before the relay could know; what
     # follows it is the whole history again, in order: each customer's last copies are.
-    last_copy = {event.id: (position, event) for position, event in enumerate(events)}
-    by_customer: dict[str, list[int]] = {}
-    for _, event in sorted(last_copy.values(), key=lambda copy: copy[0]):
-        by_customer.setdefault(event.customerid, []).append(int(event.data["sequence"]))
+    last = first_copies(events[::-1])[::-1]  # each event where it arrived last
+    by_customer = sequences_by_customer(last)
     for customer, sequences in by_customer.items():
         assert sequences == sorted(sequences), f"{customer}'s last copies out of order"
     await broker.stop()

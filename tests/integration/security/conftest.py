@@ -80,7 +80,7 @@ async def busy_neighbours() -> AsyncIterator[None]:
     async def draw() -> None:
         while not stop.is_set():
             random.getrandbits(64)
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.005)  # the neighbour's pace (the behaviour), not a wait
 
     task = asyncio.create_task(draw())
     try:

@@ -26,16 +26,24 @@ from tests.integration.tickets.conftest import MakeCustomer, open_ticket, outbox
 from tests.support import LiveService, bearer, problem_of
 
 
+async def two_technical_agents(
+    tickets: LiveService, admin: dict[str, str], *, wilaya: str
+) -> tuple[str, str]:
+    """Two new agents made members of the technical queue for the wilaya, through the API."""
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    for agent in (first, second):
+        answer = await tickets.client.put(
+            f"/v1/tickets/queues/technical/agents/{agent}", headers=admin, params={"wilaya": wilaya}
+        )
+        assert answer.status_code == 204
+    return first, second
+
+
 async def test_round_robin_shares_a_wilayas_tickets_between_the_queue_agents(
     tickets: LiveService, admin_token: str, make_customer: MakeCustomer
 ) -> None:
     admin = bearer(admin_token)
-    first, second = str(uuid.uuid4()), str(uuid.uuid4())
-    for agent in (first, second):
-        answer = await tickets.client.put(
-            f"/v1/tickets/queues/technical/agents/{agent}", headers=admin, params={"wilaya": "47"}
-        )
-        assert answer.status_code == 204
+    first, second = await two_technical_agents(tickets, admin, wilaya="47")
     customer_id = await make_customer(wilaya="47")
     opened = [await open_ticket(tickets, admin, customer_id) for _ in range(4)]
     assignees = [t["assignee_id"] for t in opened]
@@ -323,12 +331,7 @@ async def test_round_robin_with_idempotency_keys_and_a_replay_that_assigns_nobod
     tickets: LiveService, admin_token: str, make_customer: MakeCustomer
 ) -> None:
     admin = bearer(admin_token)
-    first, second = str(uuid.uuid4()), str(uuid.uuid4())
-    for agent in (first, second):
-        answer = await tickets.client.put(
-            f"/v1/tickets/queues/technical/agents/{agent}", headers=admin, params={"wilaya": "44"}
-        )
-        assert answer.status_code == 204
+    first, second = await two_technical_agents(tickets, admin, wilaya="44")
     customer_id = await make_customer(wilaya="44")
     body = {
         "customer_id": customer_id,

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from sila_notify.flows.delivery.batching import GroupCommit, is_transient_conflict
+from tests.support import wait_until
 
 
 class Recorder:
@@ -31,9 +32,9 @@ async def test_callers_arriving_during_a_flush_share_the_next_one_and_get_their_
     recorder = Recorder()
     group: GroupCommit[int, int] = GroupCommit(recorder.flush)
     first = asyncio.create_task(group.submit(1))
-    await asyncio.sleep(0)  # the first flush starts alone
+    await wait_until(lambda: recorder.batches == [[1]], what="the first flush started alone")
     others = [asyncio.create_task(group.submit(n)) for n in (2, 3, 4)]
-    await asyncio.sleep(0)
+    await wait_until(lambda: group.waiting == 3, what="the others waiting")
     recorder.release.set()
 
     assert await first == 10
@@ -45,7 +46,7 @@ async def test_a_flush_that_fails_fails_every_caller_in_it_and_not_the_next_ones
     recorder = Recorder(fail_with=ValueError("database down"), fail_times=1)
     group: GroupCommit[int, int] = GroupCommit(recorder.flush)
     first = asyncio.create_task(group.submit(1))
-    await asyncio.sleep(0)
+    await wait_until(lambda: recorder.batches == [[1]], what="the first flush started")
     later = asyncio.create_task(group.submit(2))
     recorder.release.set()
 

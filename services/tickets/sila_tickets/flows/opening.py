@@ -177,17 +177,17 @@ async def known_customer(
     if customer is None:
         # (An id that is no UUID is nobody to identity: answered None without a call.)
         answer = await identity_client_of(runtime).customer(customer_id)
-        if answer is not None and answer.erased:
-            # Kept in its own transaction: an erased customer's answer stays kept after the
-            # refusal rolls the request back (and identity is not asked again).
-            async with runtime.session_factory() as own, own.begin():
-                await keep_identity_answer(own, answer, now=now)
-        elif answer is not None:
-            # Kept in the opening's transaction: no second connection while this one is
-            # held (a burst of openings holding every pooled connection would wait forever
-            # for one more). Should the opening fail, identity is asked again next time.
-            await keep_identity_answer(session, answer, now=now)
         if answer is not None:
+            if answer.erased:
+                # Kept in its own transaction: an erased customer's answer stays kept after
+                # the refusal rolls the request back (and identity is not asked again).
+                async with runtime.session_factory() as own, own.begin():
+                    await keep_identity_answer(own, answer, now=now)
+            else:
+                # Kept in the opening's transaction: no second connection while this one is
+                # held (a burst of openings holding every pooled connection would wait for
+                # one more). Should the opening fail, identity is asked again next time.
+                await keep_identity_answer(session, answer, now=now)
             customer = (await session.execute(_CUSTOMER, parameters)).one_or_none()
     if customer is None or customer.erased_at is not None:
         raise Unprocessable(

@@ -31,6 +31,11 @@ class GroupCommit(Generic[Item, Result]):
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._lock = asyncio.Lock()
 
+    @property
+    def waiting(self) -> int:
+        """Items submitted and not yet taken into a flush."""
+        return len(self._pending)
+
     async def submit(self, item: Item) -> Result:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
