@@ -8,7 +8,7 @@ from sila_common import otp_transport
 from sila_common.auth import KeySource, LocalKeySource
 from sila_common.service import ServiceDefinition
 from sila_common.settings import Profile
-from sila_identity import handlers
+from sila_identity import handlers, jobs
 from sila_identity.api import (
     admin,
     auth,
@@ -113,6 +113,7 @@ definition = ServiceDefinition[IdentitySettings](
         geography.admin,
     ],
     consumers=[handlers.TIMELINE],
+    background_jobs=[jobs.run_jobs],
     key_source_factory=_local_keys,
     on_startup=_on_startup,
     load_demo_data=load_demo_data,

@@ -82,6 +82,10 @@ class IdentitySettings(ServiceSettings):
     search_timeout_ms: int = Field(default=2000, ge=10)
     search_fuzzy_timeout_ms: int = Field(default=150, ge=10)
     search_fuzzy_fill: bool = False
+    # How often the serve/relay roles check for customers and installations left in the
+    # wilaya their commune was moved out of (by the reform's data or an admin's edit of the
+    # map) and move them (flows/reform.py, follow_moved_communes).
+    reform_follow_seconds: float = Field(default=60.0, gt=0)
 
     def transport_key(self) -> TransportKey:
         return _transport_key(self.otp_transport_key.get_secret_value())

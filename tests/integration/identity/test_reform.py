@@ -4,13 +4,18 @@ of the parent wilaya are granted the new one once; a re-run does nothing more.""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from sila_common.geography import reference
-from sila_identity.flows.reform import apply_reform
+from sila_identity import jobs
+from sila_identity.flows.reform import apply_reform, communes_left_behind, follow_moved_communes
 from tests.conftest import token_for
 from tests.integration.identity.conftest import Cast, events_of, register
-from tests.support import LiveService, bearer
+from tests.support import LiveService, bearer, eventually
 
 PASSWORD = "a long enough test password"
 BOU_SAADA = next(c for c in reference().communes.values() if c.name_fr == "Bou Saada").code
@@ -119,3 +124,90 @@ async def test_a_commune_an_admin_moves_to_another_wilaya_takes_its_customers_wi
         if e["data"].get("reason") == "reform"
     ]
     assert len(updates) == 1, "one event, so tickets, notify and the timeline follow"
+
+
+@asynccontextmanager
+async def reform_job(identity: LiveService, every: float) -> AsyncIterator[None]:
+    """Identity's job loop as the serve role runs it, ticking every ``every`` seconds
+    (``SILA_IDENTITY_REFORM_FOLLOW_SECONDS``; a minute by default)."""
+    runtime = identity.runtime
+    settings = runtime.settings
+    runtime.settings = settings.model_copy(update={"reform_follow_seconds": every})
+    stop = asyncio.Event()
+    task = asyncio.create_task(jobs.run_jobs(runtime, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        runtime.settings = settings
+
+
+async def test_a_commune_an_admin_moves_to_another_wilaya_takes_its_customers_and_lines_by_itself(
+    identity: LiveService, cast: Cast
+) -> None:
+    admin = bearer(cast.admin)
+    dairas = (await identity.client.get("/v1/wilayas/15/dairas", headers=admin)).json()
+    code = "1594"
+    created = await identity.client.post(
+        "/v1/admin/identity/communes",
+        headers=admin,
+        json={
+            "code": code,
+            "daira_code": dairas[0]["code"],
+            "name_fr": "Tifrit Naït El Hadj",
+            "name_ar": "تيفريت نايت الحاج",
+            "name_en": "Tifrit Nait El Hadj",
+        },
+    )
+    assert created.status_code == 201, created.text
+    customer = await register(identity, cast.agent_15, wilaya_code="15", commune_code=code)
+    line = await identity.client.post(
+        f"/v1/customers/{customer['id']}/contracts",
+        headers=bearer(cast.agent_15),
+        json={"offer_code": "IDOOM_ADSL_20M", "installation_commune_code": code},
+    )
+    assert line.status_code == 201, line.text
+
+    async with reform_job(identity, every=0.1):
+        moved = await identity.client.patch(
+            f"/v1/admin/identity/communes/{code}", headers=admin, json={"daira_code": "0601"}
+        )
+        assert moved.status_code == 200, moved.text
+
+        async def placed() -> tuple[Any, ...] | None:
+            seen = await identity.client.get(f"/v1/customers/{customer['id']}", headers=admin)
+            lines = await identity.client.get(
+                f"/v1/customers/{customer['id']}/contracts", headers=admin
+            )
+            place = (
+                seen.json()["wilaya_code"],
+                seen.json()["commune_code"],
+                lines.json()[0]["installation_wilaya_code"],
+                lines.json()[0]["installation_commune_code"],
+            )
+            return place if place == ("06", code, "06", code) else None
+
+        await eventually(placed, what="the customer and the line moved to Béjaïa")
+
+    reasons = [
+        e["data"].get("reason")
+        for kind in ("identity.customer.updated", "identity.contract.updated")
+        for e in await events_of(identity, customer["id"], kind)
+    ]
+    assert reasons.count("reform") == 2, "one event each, so the other services follow"
+    assert code not in await communes_left_behind(identity.runtime)
+    # The agent of Tizi Ouzou no longer sees a customer of Béjaïa.
+    hidden = await identity.client.get(
+        f"/v1/customers/{customer['id']}", headers=bearer(cast.agent_15)
+    )
+    assert hidden.status_code == 404
+
+
+async def test_the_job_does_nothing_when_no_row_is_left_in_a_former_wilaya(
+    identity: LiveService,
+) -> None:
+    await apply_reform(identity.runtime)
+
+    assert await communes_left_behind(identity.runtime) == []
+    assert await follow_moved_communes(identity.runtime) is None

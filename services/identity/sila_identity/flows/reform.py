@@ -13,6 +13,13 @@ read model follow) and its audit row, 200 rows per transaction:
 2. a customer or installation in a commune that a reform moved to a new wilaya moves to it;
 3. agents scoped to a parent wilaya get the wilayas carved out of it, once
    (`reform_scope_grants`: an admin who takes a wilaya back is not overruled by a re-run).
+
+`follow_moved_communes` is steps 2 and 3 as a job (identity's serve and relay roles run it
+every `reform_follow_seconds`): the customers and installations of a commune moved to
+another wilaya, by the reform's data or by an admin's edit of the map, follow it without
+anyone running the command. Each tick first asks PostgreSQL whether any row still sits in a
+moved commune's former wilaya (one index probe per moved commune) and does nothing more
+when none does.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, exists, false, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.auth import Principal
@@ -33,7 +40,7 @@ from sila_identity.events import CONTRACT_UPDATED, CUSTOMER_UPDATED, ContractUpd
 from sila_identity.flows import audit
 from sila_identity.flows.geography import load_reference
 from sila_identity.runtime import IdentityRuntime
-from sila_identity.tables import agents, contracts, customers, reform_scope_grants
+from sila_identity.tables import agents, communes, contracts, customers, reform_scope_grants
 
 BATCH = 200
 REFORM = "reform"
@@ -107,7 +114,12 @@ def _for_update(session: AsyncSession, query: Any) -> Any:
     return query.with_for_update()
 
 
-async def apply_reform(runtime: IdentityRuntime) -> ReformReport:
+async def apply_reform(
+    runtime: IdentityRuntime, *, match_typed_communes: bool = True
+) -> ReformReport:
+    """The whole reform (the command); without ``match_typed_communes``, only the moves of
+    rows whose commune is known (the job: matching free text is for imports of legacy data,
+    and an unmatched text would be matched again at every tick)."""
     report = ReformReport()
     async with runtime.session_factory() as session:
         reference = await load_reference(session)
@@ -232,7 +244,9 @@ async def apply_reform(runtime: IdentityRuntime) -> ReformReport:
         and_(
             customers.c.erased_at.is_(None),
             or_(
-                and_(customers.c.commune_code.is_(None), customers.c.commune.is_not(None)),
+                and_(customers.c.commune_code.is_(None), customers.c.commune.is_not(None))
+                if match_typed_communes
+                else false(),
                 and_(customers.c.commune_code.in_(moved), customers.c.wilaya_code.in_(parents)),
             ),
         ),
@@ -245,7 +259,9 @@ async def apply_reform(runtime: IdentityRuntime) -> ReformReport:
             and_(
                 contracts.c.installation_commune_code.is_(None),
                 contracts.c.installation_commune.is_not(None),
-            ),
+            )
+            if match_typed_communes
+            else false(),
             and_(
                 contracts.c.installation_commune_code.in_(moved),
                 contracts.c.installation_wilaya_code.in_(parents),
@@ -255,6 +271,34 @@ async def apply_reform(runtime: IdentityRuntime) -> ReformReport:
     )
     report.scope_grants = await _grant_scopes(runtime, reference)
     return report
+
+
+async def communes_left_behind(runtime: IdentityRuntime) -> list[str]:
+    """The communes moved to another wilaya that still have a customer or an installation
+    in the wilaya they left (index probes on (commune, wilaya): cheap at every tick)."""
+    left_customer = exists().where(
+        customers.c.commune_code == communes.c.code,
+        customers.c.wilaya_code == communes.c.former_wilaya_code,
+        customers.c.erased_at.is_(None),
+    )
+    left_installation = exists().where(
+        contracts.c.installation_commune_code == communes.c.code,
+        contracts.c.installation_wilaya_code == communes.c.former_wilaya_code,
+    )
+    query = (
+        select(communes.c.code)
+        .where(communes.c.former_wilaya_code.is_not(None), or_(left_customer, left_installation))
+        .order_by(communes.c.code)
+    )
+    async with runtime.session_factory() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def follow_moved_communes(runtime: IdentityRuntime) -> ReformReport | None:
+    """One tick of the job: None when no row is left behind, else what moved."""
+    if not await communes_left_behind(runtime):
+        return None
+    return await apply_reform(runtime, match_typed_communes=False)
 
 
 async def _grant_scopes(
