@@ -132,8 +132,9 @@ class SurveyAnswered(BaseModel):
 
 
 class AgencyRelocated(BaseModel):
-    """An agency now belongs to another wilaya (a reform carved its commune out): its hours
-    and its tickets' due dates go with it. Keyed by the agency code (about no customer)."""
+    """An agency now belongs to another wilaya (a reform carved its commune out,
+    ``reason: "reform-2025"``, or an admin moved its commune, ``"map-edit"``): its hours and
+    its tickets' due dates go with it. Keyed by the agency code (about no customer)."""
 
     agency_code: str
     name: str
@@ -145,8 +146,9 @@ class AgencyRelocated(BaseModel):
 
 
 class IncidentRelocated(BaseModel):
-    """An active incident over a commune or daïra now belongs to another wilaya (a reform):
-    that wilaya's agents see it. Keyed by the incident id (about no customer)."""
+    """An active incident over a commune or daïra now belongs to another wilaya (a reform,
+    ``reason: "reform-2025"``, or an admin's move of its commune, ``"map-edit"``): that
+    wilaya's agents see it. Keyed by the incident id (about no customer)."""
 
     incident_id: str
     area_kind: str
@@ -225,10 +227,12 @@ HUB_SUBSCRIPTION_CHANGED = declare_event(
 AGENCY_RELOCATED = declare_event(
     "tickets.agency.relocated",
     AgencyRelocated,
-    "A reform moved an agency to a new wilaya (keyed by the agency code; no customer's).",
+    "A reform or an admin's move of its commune moved an agency to another wilaya "
+    "(keyed by the agency code; no customer's).",
 )
 INCIDENT_RELOCATED = declare_event(
     "tickets.incident.relocated",
     IncidentRelocated,
-    "A reform moved an active incident to a new wilaya (keyed by the incident id; no customer's).",
+    "A reform or an admin's move of its commune moved an active incident to another wilaya "
+    "(keyed by the incident id; no customer's).",
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from tests.integration.tickets.conftest import MakeCustomer, open_ticket, outbox
 from tests.support import LiveService, bearer, eventually
 
 # Incidents end in the future, at most 90 days ahead (docs/security.md).
+AGENCIES = "/v1/tickets/admin/agencies"
 IN_A_WEEK = (datetime.now(UTC) + timedelta(days=7)).isoformat()
 
 
@@ -260,3 +262,81 @@ async def test_a_commune_an_admin_moves_to_another_daira_takes_its_installations
 
     assert customer["id"] in await affected_over(new)
     assert customer["id"] not in await affected_over(old)
+
+
+async def test_a_commune_an_admin_moves_to_another_wilaya_takes_its_agency_and_incident(
+    identity: LiveService, tickets: LiveService, admin_token: str
+) -> None:
+    """Identity's admin moves a commune to a daïra of another wilaya; tickets, consuming the
+    edit, moves the agency in it and the active incident over it to that wilaya at once,
+    each with its relocation event, so that wilaya's agents see them."""
+    admin = bearer(admin_token)
+    dairas = (await identity.client.get("/v1/wilayas/15/dairas", headers=admin)).json()
+    created = await identity.client.post(
+        "/v1/admin/identity/communes",
+        headers=admin,
+        json={
+            "code": "1596",
+            "daira_code": dairas[0]["code"],
+            "name_fr": "Aït Aggouacha",
+            "name_ar": "آيت أقواشة",
+            "name_en": "Ait Aggouacha",
+        },
+    )
+    assert created.status_code == 201, created.text
+
+    async def known_to_tickets() -> bool:
+        async with tickets.runtime.session_factory() as session:
+            return bool(
+                await session.scalar(
+                    select(geography_overlay.c.code).where(
+                        geography_overlay.c.kind == "commune", geography_overlay.c.code == "1596"
+                    )
+                )
+            )
+
+    await eventually(known_to_tickets, timeout=20, what="tickets taking the new commune")
+    agency_code = f"15-AA-{uuid.uuid4().hex[:6].upper()}"
+    agency = await tickets.client.put(
+        AGENCIES,
+        headers=admin,
+        json={
+            "code": agency_code,
+            "name": "ACTEL Aït Aggouacha",
+            "wilaya_code": "15",
+            "commune_code": "1596",
+        },
+    )
+    assert agency.status_code == 200, agency.text
+    declared = await tickets.client.post(
+        "/v1/incidents",
+        headers=admin,
+        json={
+            "service": "adsl",
+            "area": {"kind": "commune", "value": "1596", "wilaya_code": "15"},
+            "estimated_end_at": IN_A_WEEK,
+        },
+    )
+    assert declared.status_code == 201, declared.text
+    incident_id = declared.json()["id"]
+
+    moved = await identity.client.patch(
+        "/v1/admin/identity/communes/1596", headers=admin, json={"daira_code": "0601"}
+    )
+    assert moved.status_code == 200, moved.text
+
+    async def in_bejaia() -> bool:
+        agency = (await tickets.client.get(f"{AGENCIES}/{agency_code}", headers=admin)).json()
+        incident = (await tickets.client.get(f"/v1/incidents/{incident_id}", headers=admin)).json()
+        return (agency["wilaya_code"], incident["wilaya_code"]) == ("06", "06")
+
+    await eventually(in_bejaia, timeout=20, what="the agency and the incident in Béjaïa")
+    relocations = [
+        *await outbox_events(tickets, "tickets.agency.relocated", agency_code),
+        *await outbox_events(tickets, "tickets.incident.relocated", incident_id),
+    ]
+    assert [(e["data"]["from_wilaya_code"], e["data"]["reason"]) for e in relocations] == [
+        ("15", "map-edit"),
+        ("15", "map-edit"),
+    ]
+    await tickets.client.post(f"/v1/incidents/{incident_id}/resolve", headers=admin)
