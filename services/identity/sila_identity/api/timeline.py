@@ -66,9 +66,8 @@ async def timeline(
         channels=channel,
     )
     # The customer, the page and the audit row of the read: one statement.
-    read = await flows.read_page(
-        runtime, principal, customer_id, filters, readable_in=_readable_in(principal, customer_id)
-    )
+    scope = readable_wilayas(principal, customer_id)
+    read = await flows.read_page(runtime, principal, customer_id, filters, readable_in=scope)
     if read.customer is None:
         raise NotFound(f"No customer {customer_id}.")
     if not read.in_scope:
@@ -102,10 +101,11 @@ async def timeline(
     )
 
 
-def _readable_in(principal: Principal, customer_id: str) -> list[str]:
+def readable_wilayas(principal: Principal, customer_id: str) -> list[str]:
     """The wilayas in which the caller may read this customer's timeline ("*": any), as
-    ``_may_read`` decides it: the page's statement reads and audits only a customer of one
-    of them (an agent without customer care, or another customer, reads in none)."""
+    ``ensure_may_read_timeline`` decides it: the page's statement reads and audits only a
+    customer of one of them (an agent without customer care, or another customer, reads in
+    none)."""
     if principal.kind == "agent":
         return sorted(principal.wilayas) if principal.has_role(*CUSTOMER_CARE) else []
     if principal.kind == "customer":
@@ -115,12 +115,15 @@ def _readable_in(principal: Principal, customer_id: str) -> list[str]:
 
 def _refuse(principal: Principal, customer: Any) -> NoReturn:
     """The answer about a customer the statement found out of the caller's scope: the
-    problem ``_may_read`` raises (403 for an agent without customer care, else 404)."""
-    _may_read(principal, customer)
+    problem ``ensure_may_read_timeline`` raises (403 for an agent without customer care,
+    else 404)."""
+    ensure_may_read_timeline(principal, customer)
     raise NotFound(f"No customer {customer.id}.")
 
 
-def _may_read(principal: Principal, customer: Any) -> None:
+def ensure_may_read_timeline(principal: Principal, customer: Any) -> None:
+    """The check of a customer read (ensure_may_read), but for partners: their
+    timeline:read scope (``ensure_may_read_timeline_kind``) reads any customer's."""
     if principal.kind != "partner":
         ensure_may_read(principal, customer)
 
