@@ -7,11 +7,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+import asyncpg
+import pytest
+from sqlalchemy import select, text
 
+from sila_common.db import make_engine
 from sila_common.events import REGISTRY
 from sila_identity.api.timeline import TimelinePage
 from sila_identity.flows.timeline import PAGE_AUDITED
+from sila_identity.queries import fetch_on_driver
 from sila_identity.tables import audit_log
 from sila_identity.timeline.projection import project
 from tests.integration.identity.conftest import Cast, customer_token, events_of, register
@@ -501,3 +505,41 @@ def _nodes(node: dict[str, Any], relation: str, parent: str = "") -> list[dict[s
     for child in node.get("Plans", []):
         found.extend(_nodes(child, relation, node["Node Type"]))
     return found
+
+
+async def test_a_page_on_a_connection_the_server_dropped_fails_once_then_reads_again(
+    identity: LiveService, cast: Cast
+) -> None:
+    # The page's statement runs on the driver, which SQLAlchemy does not watch: a connection
+    # the server dropped is thrown away by the failing read, not lent again by the pool.
+    customer_id = (await register(identity, cast.agent_15))["id"]
+    url = identity.runtime.engine.url.render_as_string(hide_password=False)
+    engine = make_engine(url, pool_size=1)
+    arguments = (customer_id, ["15"], datetime.now(UTC), "agent", "a", "timeline.read", "{}")
+    page = (*arguments, None, *(None,) * 7, True, 51)
+    try:
+        async with engine.connect() as connection:
+            first = (await fetch_on_driver(connection, PAGE_AUDITED, *page))[0]
+            backend = await connection.scalar(text("SELECT pg_backend_pid()"))
+        async with identity.runtime.engine.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+
+        async def dropped() -> bool:
+            async with identity.runtime.engine.connect() as other:
+                alive = await other.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                    {"pid": backend},
+                )
+            return bool(alive == 0)
+
+        await eventually(dropped, what="the backend gone")
+        with pytest.raises(
+            (asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresError)
+        ):
+            async with engine.connect() as connection:
+                await fetch_on_driver(connection, PAGE_AUDITED, *page)
+        async with engine.connect() as connection:
+            again = (await fetch_on_driver(connection, PAGE_AUDITED, *page))[0]
+        assert first["id"] == again["id"] == customer_id and again["in_scope"]
+    finally:
+        await engine.dispose()

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from sila_common.auth import Principal
 from sila_identity.flows import audit
+from sila_identity.queries import fetch_on_driver
 from sila_identity.runtime import IdentityRuntime
 from sila_identity.timeline.projection import INTERNAL_NOTE
 
@@ -111,7 +110,7 @@ async def read_page(
     audit_row = audit.read_row(principal, "timeline.read")
     after_at, after_id = filters.after or (None, None)
     async with runtime.engine.connect() as connection:
-        records = await _fetch(
+        records = await fetch_on_driver(
             connection,
             PAGE_AUDITED,
             customer_id,
@@ -141,19 +140,3 @@ async def read_page(
 
 def _listed(values: Sequence[str] | None) -> list[str] | None:
     return list(values) if values else None
-
-
-async def _fetch(connection: AsyncConnection, statement: str, *args: Any) -> list[Any]:
-    """The records of ``statement`` run on the connection's asyncpg connection (a prepared
-    statement, asyncpg's cache), as queries.by_phone_audited runs its own. The connection
-    must have run nothing yet: the statement is its own transaction."""
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None, "a pooled connection has its asyncpg connection"
-    try:
-        return list(await driver.fetch(statement, *args))
-    except Exception:
-        if driver.is_closed():
-            # SQLAlchemy does not see the driver's errors: a connection the server dropped
-            # is invalidated here, as SQLAlchemy would, so the pool does not lend it again.
-            await connection.invalidate()
-        raise
