@@ -5,8 +5,8 @@ the response). Run by ``benchmarks.served.serve_bare`` under uvicorn like the se
 - ``GET /v1/customers?phone=0…``: identity's agent lookup, one statement: the phone's
   customers (own phone or a contract's line) in the agent's wilayas, the audit row of each,
   the asynchronous commit.
-- ``GET /v1/customers/{id}/timeline?limit=50``: the customer row, then the keyset page
-  with its audit row (one statement), in one transaction.
+- ``GET /v1/customers/{id}/timeline?limit=50``: identity's one statement: the customer, the
+  keyset page and its audit row.
 - ``GET /v1/loyalty/accounts/{id}``: loyalty's balance read (the account, the sums of its
   ledger by kind, its running boosts), read-only like loyalty's.
 - ``POST /v1/tickets``: the same statements as tickets' creation with automatic
@@ -55,15 +55,45 @@ WITH found AS (
 SELECT found.* FROM found CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) c
 ORDER BY CASE WHEN found.phone = $1 THEN 0 ELSE 1 END, found.id
 """
-# The page and its audit row in one statement, as sila_identity.flows.audit.with_read_recorded
-# makes it (the SET LOCAL of the asynchronous commit as set_config in the insert's WHERE).
-TIMELINE_AUDITED_SQL = (
-    "WITH read_recorded AS (INSERT INTO audit_log (at, actor_kind, actor_id, action, "
-    "customer_id, target, detail, correlation_id) SELECT $3, 'agent', 'bare', $4, $1, NULL, "
-    "'{}'::jsonb, NULL WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL) "
-    "SELECT * FROM timeline_entries WHERE customer_id = $1 "
-    "ORDER BY occurred_at DESC, event_id DESC LIMIT $2"
+# Identity's timeline page (sila_identity.flows.timeline.PAGE_AUDITED, copied): the customer,
+# whether the caller reads them in its wilayas, the audit row of the read with the
+# asynchronous commit, and the page with its filters as parameters (NULL: none), in one
+# statement.
+TIMELINE_AUDITED_SQL = """
+WITH customer AS (
+    SELECT id, wilaya_code, language FROM customers WHERE id = $1
+), in_scope AS (
+    SELECT id FROM customer WHERE '*' = ANY($2::text[]) OR wilaya_code = ANY($2::text[])
+), read_recorded AS (
+    INSERT INTO audit_log (at, actor_kind, actor_id, action, customer_id, target, detail,
+                           correlation_id)
+    SELECT $3, $4, $5, $6, id, NULL, $7::jsonb, $8 FROM in_scope
+    WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
 )
+SELECT customer.id, customer.wilaya_code, customer.language,
+       in_scope.id IS NOT NULL AS in_scope,
+       page.event_id, page.occurred_at, page.event_type, page.source_service, page.channel,
+       page.resource, page.data
+FROM customer
+LEFT JOIN in_scope ON true
+LEFT JOIN LATERAL (
+    SELECT event_id, occurred_at, event_type, source_service, channel, resource, data
+    FROM timeline_entries
+    WHERE customer_id = in_scope.id
+      AND (occurred_at, event_id)
+          < (coalesce($9::timestamptz, 'infinity'), coalesce($10::text, ''))
+      AND occurred_at >= coalesce($11::timestamptz, '-infinity')
+      AND occurred_at < coalesce($12::timestamptz, 'infinity')
+      AND ($13::text[] IS NULL OR event_type = ANY($13::text[]))
+      AND ($14::text[] IS NULL OR source_service = ANY($14::text[]))
+      AND ($15::text[] IS NULL OR channel = ANY($15::text[]))
+      AND ($16::boolean OR event_type <> 'tickets.note.added'
+           OR CAST(data ->> 'public' AS BOOLEAN) IS TRUE)
+    ORDER BY occurred_at DESC, event_id DESC
+    LIMIT $17::integer
+) page ON true
+ORDER BY page.occurred_at DESC, page.event_id DESC
+"""
 TICKET_SQL = (
     "INSERT INTO tickets (id, number, customer_id, category, subcategory, priority, channel, "
     "subject, status, queue, wilaya_code, opened_by, opened_at, first_response_due_at, "
@@ -175,13 +205,24 @@ async def loyalty_account(request: Request, customer_id: str) -> Response:
 @app.get("/v1/customers/{customer_id}/timeline")
 async def timeline(request: Request, customer_id: str, limit: int = 50) -> Response:
     pool: asyncpg.Pool = request.app.state.pools["identity"]
-    async with pool.acquire() as conn, conn.transaction():
-        customer = await conn.fetchrow("SELECT * FROM customers WHERE id = $1", customer_id)
-        if customer is None:
-            return _json({"title": "Not found"}, 404)
-        rows = await conn.fetch(
-            TIMELINE_AUDITED_SQL, customer_id, limit + 1, datetime.now(UTC), "timeline.read"
+    async with pool.acquire() as conn:
+        found = await conn.fetch(
+            TIMELINE_AUDITED_SQL,
+            customer_id,
+            ["*"],
+            datetime.now(UTC),
+            "agent",
+            "bare",
+            "timeline.read",
+            "{}",
+            None,
+            *(None,) * 7,
+            True,
+            limit + 1,
         )
+    if not found:
+        return _json({"title": "Not found"}, 404)
+    rows = [] if found[0]["event_id"] is None else found
     items = [
         {
             "event_id": r["event_id"],

@@ -151,6 +151,23 @@ async def by_phone_audited(
     return [RecordRow(record) for record in records]
 
 
+async def fetch_on_driver(connection: AsyncConnection, statement: str, *args: Any) -> list[Any]:
+    """The records of ``statement`` run on the connection's asyncpg connection (a prepared
+    statement, asyncpg's cache), as by_phone_audited runs its own: the timeline page's
+    (flows.timeline). The connection must have run nothing yet: the statement is its own
+    transaction."""
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None, "a pooled connection has its asyncpg connection"
+    try:
+        return list(await driver.fetch(statement, *args))
+    except Exception:
+        if driver.is_closed():
+            # SQLAlchemy does not see the driver's errors: a connection the server dropped
+            # is invalidated here, as SQLAlchemy would, so the pool does not lend it again.
+            await connection.invalidate()
+        raise
+
+
 async def by_contract(session: AsyncSession, number: str) -> list[Any]:
     query = select(customers).where(
         customers.c.id

@@ -7,10 +7,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+import asyncpg
+import pytest
+from sqlalchemy import select, text
 
+from sila_common.db import make_engine
 from sila_common.events import REGISTRY
 from sila_identity.api.timeline import TimelinePage
+from sila_identity.flows.timeline import PAGE_AUDITED
+from sila_identity.queries import fetch_on_driver
 from sila_identity.tables import audit_log
 from sila_identity.timeline.projection import project
 from tests.integration.identity.conftest import Cast, customer_token, events_of, register
@@ -384,3 +389,157 @@ async def test_the_timeline_names_an_offer_in_the_readers_language_never_by_its_
     for sentences in (french, arabic, english):
         for sentence in sentences.values():
             assert "IDOOM_" not in sentence, sentence
+
+
+async def test_every_filter_with_the_cursor_walks_what_a_filter_by_hand_finds(
+    identity: LiveService, cast: Cast
+) -> None:
+    # The page is one statement whose filters are parameters (an absent one is NULL): each
+    # combination, page after page, gives the entries that filtering by hand gives, newest
+    # first, and the customer never sees an internal note.
+    customer_id = (await register(identity, cast.agent_15))["id"]
+    base = datetime.now(UTC) - timedelta(days=5)
+    kinds: list[tuple[str, dict[str, Any]]] = [
+        ("tickets.ticket.opened", {"channel": "web", "number": "TT-7"}),
+        ("notify.message.sent", {"channel": "sms"}),
+        ("notify.message.sent", {"channel": "email"}),
+        ("billing.invoice.issued", {"number": "F-7", "amount_centimes": 1200}),
+        ("tickets.note.added", {"number": "TT-7", "public": False}),
+        ("tickets.note.added", {"number": "TT-7", "public": True}),
+    ]
+    events = [
+        fake_raw(customer_id, type_, base + timedelta(minutes=i // 2), data)  # pairs tie
+        for i, (type_, data) in enumerate(kinds * 5)
+    ]
+    async with identity.runtime.session_factory() as session, session.begin():
+        await project.many(session, events, identity.runtime.handler_context())  # type: ignore[attr-defined]
+    # Only these events: the registration's entry is outside the window.
+    window = {"since": base.isoformat(), "until": (base + timedelta(days=1)).isoformat()}
+    middle = (base + timedelta(minutes=4)).isoformat()
+    cases: list[dict[str, Any]] = [
+        {},
+        {"service": "notify"},
+        {"channel": ["sms", "web"]},
+        {"type": ["billing.invoice.issued", "tickets.note.added"], "since": middle},
+        {"service": ["tickets", "notify"], "channel": "sms", "until": middle},
+    ]
+    me = await customer_token(identity, customer_id)
+    for reader, staff in ((cast.agent_15, True), (me, False)):
+        for case in cases:
+            params = window | case
+            expected = [
+                e.id
+                for e in sorted(events, key=lambda e: (e.time, e.id), reverse=True)
+                if _matches(e, params) and (staff or e.data.get("public") is not False)
+            ]
+            assert expected, params
+            assert await _walk(identity, reader, customer_id, params) == expected, params
+
+
+def _matches(event: Any, params: dict[str, Any]) -> bool:
+    def listed(name: str) -> list[str] | None:
+        value = params.get(name)
+        return [value] if isinstance(value, str) else value
+
+    types, services, channels = listed("type"), listed("service"), listed("channel")
+    return (
+        (types is None or event.type in types)
+        and (services is None or event.service in services)
+        and (channels is None or event.data.get("channel") in channels)
+        and event.time >= datetime.fromisoformat(params["since"])
+        and event.time < datetime.fromisoformat(params["until"])
+    )
+
+
+async def _walk(
+    identity: LiveService, token: str, customer_id: str, params: dict[str, Any]
+) -> list[str]:
+    seen: list[str] = []
+    cursor = None
+    while True:
+        paged = params | ({"cursor": cursor} if cursor else {})
+        page = await timeline(identity, token, customer_id, limit=3, **paged)
+        seen.extend(item["event_id"] for item in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+async def test_a_page_is_read_from_the_index_from_the_cursor_on_whatever_the_filters(
+    identity: LiveService,
+) -> None:
+    # The page's statement is prepared once and kept (asyncpg's cache), so PostgreSQL may run
+    # it with the plan it made for any parameters (the generic plan): even then the entries
+    # are read newest first from the customer's index entries, starting at the cursor and
+    # bounded by since and until (an index range, not a filter over the whole timeline), and
+    # nothing sorts the customer's timeline before the limit.
+    arguments = (
+        "'c', '{*}', now(), 'agent', 'a', 'timeline.read', '{}', NULL, "
+        "now(), 'e', now() - interval '1 day', now(), '{t}', '{s}', '{c}', false, 51"
+    )
+    async with identity.runtime.engine.connect() as connection:
+        await connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        await connection.exec_driver_sql(f"PREPARE timeline_page AS {PAGE_AUDITED}")
+        plan = (
+            await connection.exec_driver_sql(
+                f"EXPLAIN (FORMAT JSON) EXECUTE timeline_page({arguments})"
+            )
+        ).scalar_one()
+        await connection.exec_driver_sql("DEALLOCATE timeline_page")
+        await connection.rollback()
+    [scan] = _nodes(plan[0]["Plan"], "timeline_entries")
+    assert scan["Node Type"] == "Index Scan", scan
+    assert scan["Index Name"] == "ix_timeline_customer_order", scan
+    assert scan["Scan Direction"] == "Backward", scan
+    condition = scan["Index Cond"]
+    assert "ROW(occurred_at, (event_id)::text) < ROW(" in condition, condition
+    assert "occurred_at >= " in condition and "occurred_at < " in condition, condition
+
+
+def _nodes(node: dict[str, Any], relation: str, parent: str = "") -> list[dict[str, Any]]:
+    """The plan's nodes reading ``relation`` (each asserted to sit right under the Limit)."""
+    found = []
+    if node.get("Relation Name") == relation:
+        assert parent == "Limit", f"{relation} is read under a {parent}, not the page's limit"
+        found.append(node)
+    for child in node.get("Plans", []):
+        found.extend(_nodes(child, relation, node["Node Type"]))
+    return found
+
+
+async def test_a_page_on_a_connection_the_server_dropped_fails_once_then_reads_again(
+    identity: LiveService, cast: Cast
+) -> None:
+    # The page's statement runs on the driver, which SQLAlchemy does not watch: a connection
+    # the server dropped is thrown away by the failing read, not lent again by the pool.
+    customer_id = (await register(identity, cast.agent_15))["id"]
+    url = identity.runtime.engine.url.render_as_string(hide_password=False)
+    engine = make_engine(url, pool_size=1)
+    arguments = (customer_id, ["15"], datetime.now(UTC), "agent", "a", "timeline.read", "{}")
+    page = (*arguments, None, *(None,) * 7, True, 51)
+    try:
+        async with engine.connect() as connection:
+            first = (await fetch_on_driver(connection, PAGE_AUDITED, *page))[0]
+            backend = await connection.scalar(text("SELECT pg_backend_pid()"))
+        async with identity.runtime.engine.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+
+        async def dropped() -> bool:
+            async with identity.runtime.engine.connect() as other:
+                alive = await other.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                    {"pid": backend},
+                )
+            return bool(alive == 0)
+
+        await eventually(dropped, what="the backend gone")
+        with pytest.raises(
+            (asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresError)
+        ):
+            async with engine.connect() as connection:
+                await fetch_on_driver(connection, PAGE_AUDITED, *page)
+        async with engine.connect() as connection:
+            again = (await fetch_on_driver(connection, PAGE_AUDITED, *page))[0]
+        assert first["id"] == again["id"] == customer_id and again["in_scope"]
+    finally:
+        await engine.dispose()

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel
 from pydantic_core import to_json
-from sqlalchemy import select
 
 from sila_common.auth import Principal, ensure_scope
-from sila_common.db import as_utc, newest_first
+from sila_common.db import as_utc
 from sila_common.inputs import Instant, decode_time_cursor
 from sila_common.pagination import KeysetPage, next_time_cursor
+from sila_common.problems import NotFound
+from sila_common.roles import CUSTOMER_CARE
 from sila_identity.api.deps import Caller, RuntimeDep
 from sila_identity.directory import ensure_may_read
 from sila_identity.flows import timeline as flows
 from sila_identity.flows.geography import current_map
-from sila_identity.tables import timeline_entries
-from sila_identity.timeline.projection import customer_facing
+from sila_identity.queries import RecordRow
 from sila_identity.timeline.summaries import summarise
 
 router = APIRouter(prefix="/v1/customers", tags=["timeline"])
@@ -56,57 +56,74 @@ async def timeline(
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
     ensure_may_read_timeline_kind(principal)
-    t = timeline_entries.c
-    query = select(timeline_entries).where(t.customer_id == customer_id)
-    if principal.kind != "agent":
-        query = query.where(customer_facing())
-    if type:
-        query = query.where(t.event_type.in_(type))
-    if service:
-        query = query.where(t.source_service.in_(service))
-    if channel:
-        query = query.where(t.channel.in_(channel))
-    if since:
-        query = query.where(t.occurred_at >= as_utc(since).astimezone(UTC))
-    if until:
-        query = query.where(t.occurred_at < as_utc(until).astimezone(UTC))
-    after = decode_time_cursor(cursor) if cursor else None
-    query = newest_first(query, t.occurred_at, t.event_id, after=after, limit=limit)
-    # The customer, the page and the audit row of the read: one transaction.
-    customer, rows = await flows.read_page(
-        runtime,
-        principal,
-        customer_id,
-        query,
-        authorise=lambda row: _may_read(principal, row),
+    filters = flows.PageFilters(
+        limit=limit,
+        after=decode_time_cursor(cursor) if cursor else None,
+        since=as_utc(since).astimezone(UTC) if since else None,
+        until=as_utc(until).astimezone(UTC) if until else None,
+        types=type,
+        services=service,
+        channels=channel,
     )
-    language = lang or _language(accept_language) or customer.language
+    # The customer, the page and the audit row of the read: one statement.
+    scope = readable_wilayas(principal, customer_id)
+    read = await flows.read_page(runtime, principal, customer_id, filters, readable_in=scope)
+    if read.customer is None:
+        raise NotFound(f"No customer {customer_id}.")
+    if not read.in_scope:
+        _refuse(principal, RecordRow(read.customer))
+    language = lang or _language(accept_language) or read.customer["language"]
     places = await current_map(runtime)
     # Rendered here, once, by pydantic's serializer from plain dicts of TimelineEntry's
     # fields (same JSON as the models'): the rows come from our own table, and validating 50
     # entries then the page (first pass), then building 50 models without validation
     # (second), were each the largest part of a timeline read's CPU (py-spy,
     # docs/benchmarks.md). The response model still documents it.
+    entries = read.entries
     items = [
         {
-            "event_id": row.event_id,
-            "occurred_at": row.occurred_at,
-            "type": row.event_type,
-            "service": row.source_service,
-            "channel": row.channel,
-            "summary": summarise(row.event_type, row.data, language, places),
-            "resource": row.resource,
-            "data": row.data,
+            "event_id": entry["event_id"],
+            "occurred_at": entry["occurred_at"],
+            "type": entry["event_type"],
+            "service": entry["source_service"],
+            "channel": entry["channel"],
+            "summary": summarise(entry["event_type"], entry["data"], language, places),
+            "resource": entry["resource"],
+            "data": entry["data"],
         }
-        for row in rows[:limit]
+        for entry in entries[:limit]
     ]
-    next_cursor = next_time_cursor(rows, limit, "occurred_at", "event_id")
+    next_cursor = next_time_cursor(
+        [RecordRow(entry) for entry in entries], limit, "occurred_at", "event_id"
+    )
     return Response(
         to_json({"items": items, "next_cursor": next_cursor}), media_type="application/json"
     )
 
 
-def _may_read(principal: Principal, customer: Any) -> None:
+def readable_wilayas(principal: Principal, customer_id: str) -> list[str]:
+    """The wilayas in which the caller may read this customer's timeline ("*": any), as
+    ``ensure_may_read_timeline`` decides it: the page's statement reads and audits only a
+    customer of one of them (an agent without customer care, or another customer, reads in
+    none)."""
+    if principal.kind == "agent":
+        return sorted(principal.wilayas) if principal.has_role(*CUSTOMER_CARE) else []
+    if principal.kind == "customer":
+        return ["*"] if principal.customer_id == customer_id else []
+    return ["*"]  # a partner holding timeline:read, or one of our services
+
+
+def _refuse(principal: Principal, customer: Any) -> NoReturn:
+    """The answer about a customer the statement found out of the caller's scope: the
+    problem ``ensure_may_read_timeline`` raises (403 for an agent without customer care,
+    else 404)."""
+    ensure_may_read_timeline(principal, customer)
+    raise NotFound(f"No customer {customer.id}.")
+
+
+def ensure_may_read_timeline(principal: Principal, customer: Any) -> None:
+    """The check of a customer read (ensure_may_read), but for partners: their
+    timeline:read scope (``ensure_may_read_timeline_kind``) reads any customer's."""
     if principal.kind != "partner":
         ensure_may_read(principal, customer)
 

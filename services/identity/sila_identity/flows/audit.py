@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, literal, select, text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.auth import Principal
@@ -90,19 +90,3 @@ async def record_reads_in(
         return
     await session.execute(text("SET LOCAL synchronous_commit = off"))
     await session.execute(insert(audit_log), rows)
-
-
-def with_read_recorded(
-    query: Select[Any], principal: Principal, action: str, customer_id: str
-) -> Select[Any]:
-    """``query`` also recording its read of the customer in the audit log, as
-    ``record_reads_in`` would, in the same statement (a data-modifying CTE): one round trip
-    instead of three (the read, SET LOCAL, the insert). The insert's one row is selected
-    ``WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL``: that is SET LOCAL,
-    evaluated once, so the transaction commits asynchronously as record_reads_in's do. Only
-    for a transaction that writes nothing else."""
-    row = _row(principal, action, customer_id, None, None)
-    values = select(*(literal(value, audit_log.c[name].type) for name, value in row.items()))
-    asynchronous = func.set_config("synchronous_commit", "off", True).is_not(None)
-    audited = insert(audit_log).from_select(list(row), values.where(asynchronous))
-    return query.add_cte(audited.cte("read_recorded"))

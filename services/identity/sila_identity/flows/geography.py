@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.auth import Principal
 from sila_common.geography import (
@@ -96,10 +96,13 @@ class IdentityMap:
     def invalidate(self) -> None:
         self._cached = None
 
-    async def reference(self, session: AsyncSession) -> Reference:
+    async def reference(self, session_factory: async_sessionmaker[AsyncSession]) -> Reference:
+        """The copy, read again from the tables (a session of ``session_factory``) when it is
+        older than MAP_CACHE_SECONDS: a fresh copy costs no session."""
         if self._cached is not None and time.monotonic() - self._cached[0] < MAP_CACHE_SECONDS:
             return self._cached[1]
-        loaded = await load_reference(session)
+        async with session_factory() as session:
+            loaded = await load_reference(session)
         self._cached = (time.monotonic(), loaded)
         return loaded
 
@@ -109,8 +112,7 @@ def map_of(runtime: IdentityRuntime) -> IdentityMap:
 
 
 async def current_map(runtime: IdentityRuntime) -> Reference:
-    async with runtime.session_factory() as session:
-        return await map_of(runtime).reference(session)
+    return await map_of(runtime).reference(runtime.session_factory)
 
 
 async def wilaya_names(session: AsyncSession, codes: set[str]) -> dict[str, str]:

@@ -44,7 +44,8 @@ INTERNAL_NOTE = "tickets.note.added"
 
 
 def customer_facing() -> ColumnElement[bool]:
-    """The timeline entries a customer (or a partner) may see: no trace of internal notes."""
+    """The timeline entries a customer (or a partner) may see: no trace of internal notes.
+    (The page's statement, ``flows.timeline.PAGE_AUDITED``, holds the same condition.)"""
     t = timeline_entries.c
     return or_(t.event_type != INTERNAL_NOTE, t.data["public"].as_boolean().is_(True))
 

@@ -369,11 +369,14 @@ def summarise(
     """The entry's sentence in ``language`` (French when the language is not served);
     places are named as ``reference`` says (identity's tables), else as the shipped file."""
     language = language if language in LANGUAGES else "fr"
-    values = _Blank({k: v for k, v in data.items() if v is not None})
-    for member, labels in LABELS.items():
-        value = values.get(member)
-        if isinstance(value, str) and value in labels:
-            values[member] = labels[value][language]
+    # One pass over the entry's members (a page summarises fifty entries per read).
+    values = _Blank()
+    for member, value in data.items():
+        if value is not None:
+            labels = LABELS.get(member)
+            if labels is not None and isinstance(value, str) and value in labels:
+                value = labels[value][language]
+            values[member] = value
     if isinstance(data.get("changed"), list):
         values["changed"] = ", ".join(
             FIELD_NAMES.get(str(f), {}).get(language, str(f)) for f in data["changed"]
