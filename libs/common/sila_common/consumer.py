@@ -107,6 +107,7 @@ class EventConsumer(Generic[SettingsT]):
             group_id=self.name,
             client_id=self.name,
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
+            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
         )
         self._consumer = consumer
         self._dlq = make_producer(self.platform, client_id=f"{self.name}-dlq")
