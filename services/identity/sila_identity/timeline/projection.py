@@ -8,11 +8,12 @@ that arrive after the erasure.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, String, any_, bindparam, delete, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.events import CloudEvent
@@ -82,18 +83,13 @@ async def project_many(
     if not events:
         return
     erased = set(
-        await session.scalars(
-            select(customers.c.id).where(
-                customers.c.id.in_({event.customerid for event in events}),
-                customers.c.erased_at.is_not(None),
-            )
-        )
+        await session.scalars(_ERASED_AMONG, {"ids": list({event.customerid for event in events})})
     )
     now = context.clock()
-    await session.execute(
-        insert(timeline_entries).on_conflict_do_nothing(index_elements=["event_id"]),
-        [entry_of(event, scrubbed=event.customerid in erased, at=now) for event in events],
-    )
+    entries = [entry_of(event, scrubbed=event.customerid in erased, at=now) for event in events]
+    columns = {name: [entry[name] for entry in entries] for name in _ENTRY_TYPES}
+    columns["data"] = [json.dumps(data) for data in columns["data"]]
+    await session.execute(_INSERT_ENTRIES, {**columns, "recorded_at": now})
     for event in events:
         if event.type == "identity.customer.erased":
             # Anything projected while the erasure was committing is scrubbed now.
@@ -101,6 +97,33 @@ async def project_many(
 
 
 project.many = project_many  # type: ignore[attr-defined]
+
+# The batch's statements have one text whatever its size, so PostgreSQL plans each once per
+# connection (an ``IN`` list and a multi-row ``VALUES`` are a new statement for each size:
+# with a fetch's 1-500 events, most batches prepared theirs anew).
+_ERASED_AMONG = select(customers.c.id).where(
+    customers.c.id == any_(bindparam("ids", type_=ARRAY(String))),
+    customers.c.erased_at.is_not(None),
+)
+# An entry's columns with their types, but its time of recording (one for the batch).
+_ENTRY_TYPES = {
+    "customer_id": "varchar",
+    "event_id": "varchar",
+    "occurred_at": "timestamptz",
+    "event_type": "varchar",
+    "source_service": "varchar",
+    "channel": "varchar",
+    "subject": "varchar",
+    "resource": "varchar",
+    "data": "jsonb",
+}
+_COLUMNS = ", ".join(_ENTRY_TYPES)
+_INSERT_ENTRIES = text(
+    f"INSERT INTO {timeline_entries.name} ({_COLUMNS}, recorded_at)"  # noqa: S608 - names
+    f" SELECT {_COLUMNS}, CAST(:recorded_at AS timestamptz) FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {type_}[])" for name, type_ in _ENTRY_TYPES.items())
+    + f") AS u({_COLUMNS}) ON CONFLICT (event_id) DO NOTHING"
+)
 
 
 def entry_of(event: CloudEvent, *, scrubbed: bool, at: datetime) -> dict[str, Any]:
