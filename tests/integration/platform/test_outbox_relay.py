@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, cast
 
 import pytest
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sila_common.db import make_engine
 from sila_common.events import CloudEvent, EventSpec
-from sila_common.outbox import EVENT_MAX_BYTES, EventTooLarge, Outbox, row_for
+from sila_common.outbox import EVENT_MAX_BYTES, EventTooLarge, Outbox, row_for, shard_of
 from sila_common.relay import OutboxRelay
 from sila_common.settings import PlatformSettings, ServiceSettings
 from sila_local.broker import start_broker
@@ -25,6 +26,7 @@ from sila_local.processes import free_port
 from sila_tickets.settings import TicketsSettings
 from sila_tickets.tables import messaging
 from tests.integration.platform.kafka_tools import events_of, read_topic
+from tests.support import eventually
 
 
 class Probe(BaseModel):
@@ -380,3 +382,80 @@ async def test_history_older_than_the_retention_window_is_purged(
     assert await relay.purge_history() == 1
     async with outbox_engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(messaging.outbox)) == 1
+
+
+async def test_a_running_relays_lanes_each_follow_their_shards_without_waiting_for_the_others(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    """While one lane's batch is held up, the other lane keeps publishing what is written
+    to its shards; the held-up lane publishes once released."""
+    topic = f"test.follow.{uuid.uuid4().hex[:8]}"
+    relay = relay_for(outbox_engine, platform, relay_lanes=2)
+    await relay.start()
+    await relay.hold_shards()
+    shards = sorted(relay.owned_shards)
+    held_lane, free_lane = shards[0::2], shards[1::2]  # dealt as the relay deals them
+    held = next(c for c in (f"customer-{i}" for i in range(100)) if shard_of(c) in held_lane)
+    free = next(c for c in (f"customer-{i}" for i in range(100)) if shard_of(c) in free_lane)
+    release = asyncio.Event()
+    send_batch = relay._send_batch
+
+    async def held_up(shards: Any) -> Any:
+        if set(shards) == set(held_lane):
+            await release.wait()
+        return await send_batch(shards)
+
+    relay._send_batch = held_up  # type: ignore[method-assign]
+
+    async def write(customer: str, sequence: int) -> str:
+        row = probe_row(topic, customer, sequence)
+        async with outbox_engine.begin() as conn:
+            await conn.execute(insert(messaging.outbox).values(row))
+        return str(row["event_id"])
+
+    async def published(event_id: str) -> bool | None:
+        async with outbox_engine.connect() as conn:
+            marked = await conn.scalar(
+                select(messaging.outbox.c.published_at).where(
+                    messaging.outbox.c.event_id == event_id
+                )
+            )
+        return True if marked is not None else None
+
+    stop = asyncio.Event()
+    following = asyncio.create_task(relay.follow(stop, seconds=60))
+    try:
+        waiting = await write(held, 1)
+        for sequence in (2, 3):  # one batch, then another written after it went out
+            await eventually(partial(published, await write(free, sequence)), what="the free lane")
+        assert await published(waiting) is None
+        release.set()
+        await eventually(partial(published, waiting), what="the released lane")
+    finally:
+        release.set()
+        stop.set()
+        await following
+        await relay.stop()
+
+
+async def test_an_idle_lane_looks_again_less_and_less_often_down_to_the_poll_interval(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    relay = relay_for(outbox_engine, platform, relay_lanes=1, relay_poll_interval_seconds=0.1)
+    await relay.start()
+    await relay.hold_shards()
+    claims = 0
+    send_batch = relay._send_batch
+
+    async def counted(shards: Any) -> Any:
+        nonlocal claims
+        claims += 1
+        return await send_batch(shards)
+
+    relay._send_batch = counted  # type: ignore[method-assign]
+    try:
+        assert await relay.follow(asyncio.Event(), seconds=1.0) == 0
+    finally:
+        await relay.stop()
+    # Pauses of 2, 4, 8, ... ms, then 100 ms: about 15 looks in the second, never hundreds.
+    assert 3 <= claims <= 20
