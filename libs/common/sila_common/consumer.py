@@ -115,19 +115,33 @@ class EventConsumer(Generic[SettingsT]):
         await consumer.start()
         await self._dlq.start()
         log.info("consumer.started", consumer=self.name, topics=self.topics)
-        while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=200, max_records=500)
-            if not batches:
-                continue
-            # Every partition's records of the fetch in one transaction, each partition's
-            # in its order (a customer's events share a partition), and one offset commit:
-            # a transaction and a broker round trip per partition kept the timeline
-            # consumer from following 500 events/s (docs/benchmarks.md).
-            await self.process_batch([r for records in batches.values() for r in records])
-            # The database is the source of truth; the offset only saves re-reading.
-            await consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
-            for tp, records in batches.items():
-                self._report_lag(consumer, tp, records[-1].offset)
+        committing: asyncio.Task[None] | None = None
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                if not batches:
+                    continue
+                # Every partition's records of the fetch in one transaction, each partition's
+                # in its order (a customer's events share a partition), and one offset commit:
+                # a transaction and a broker round trip per partition kept the timeline
+                # consumer from following 500 events/s (docs/benchmarks.md).
+                await self.process_batch([r for records in batches.values() for r in records])
+                # The database is the source of truth; the offset only saves re-reading, so
+                # it is committed while the next fetch is applied (one commit at a time, in
+                # order), not before.
+                if committing is not None:
+                    await committing
+                committing = asyncio.create_task(
+                    consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+                )
+                for tp, records in batches.items():
+                    self._report_lag(consumer, tp, records[-1].offset)
+        except BaseException:
+            if committing is not None:
+                committing.cancel()
+            raise
+        if committing is not None:
+            await committing
 
     async def _close(self) -> None:
         for client in (self._consumer, self._dlq):

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -222,3 +222,53 @@ async def test_fetches_of_any_size_apply_each_event_once_across_batches_and_inst
             )
         )
     assert (entries, inbox) == (12, 12)
+
+
+async def test_a_stopped_consumer_has_committed_the_offsets_of_everything_it_applied(
+    timeline_db: Any, platform: PlatformSettings
+) -> None:
+    # Offsets are committed while the next fetch is applied; stopping waits for the last.
+    topic = f"test.offsets.{uuid.uuid4().hex[:8]}"
+    customer = f"customer-{uuid.uuid4().hex[:6]}"
+    events = [
+        NOTE.envelope(subject=f"n{i}", customer_id=customer, data=Note(text=str(i)))
+        for i in range(30)
+    ]
+    await produce(platform, topic, [encoded(event) for event in events])
+    group = f"test-{uuid.uuid4().hex[:6]}"
+    consumer = EventConsumer(
+        name=group,
+        topics=[topic],
+        handlers={NOTE.type: project},
+        session_factory=make_session_factory(timeline_db),
+        tables=messaging,
+        context=HandlerContext(
+            settings=IdentitySettings(), platform=platform, outbox=Outbox(messaging.outbox)
+        ),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+
+    async def projected() -> int | None:
+        async with make_session_factory(timeline_db)() as session:
+            count = await session.scalar(
+                select(func.count()).where(timeline_entries.c.customer_id == customer)
+            )
+        return count if count == len(events) else None
+
+    try:
+        await eventually(projected, what="every event projected")
+    finally:
+        stop.set()
+        await task
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=platform.kafka_bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await reader.start()
+    try:
+        await reader.topics()  # the cluster's metadata, this topic's partitions included
+        partitions = reader.partitions_for_topic(topic) or set()
+        committed = [await reader.committed(TopicPartition(topic, p)) for p in partitions]
+    finally:
+        await reader.stop()
+    assert sum(offset or 0 for offset in committed) == len(events)
