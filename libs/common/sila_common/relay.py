@@ -86,6 +86,10 @@ class OutboxRelay:
         self.owned_shards: set[int] = set()
         self._last_broker_check = 0.0
         self._last_purge = 0.0
+        # The highest offset known handed out per partition: read from the database when a
+        # call starts publishing, then raised by each batch this relay publishes (one round
+        # trip per call instead of one per batch).
+        self._known: dict[tuple[str, int], int] = {}
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -163,6 +167,7 @@ class OutboxRelay:
     # -- publishing ----------------------------------------------------------------------
     async def publish_batch(self) -> int:
         """Publish one batch of pending rows; returns how many were published."""
+        await self._read_known_offsets()
         batch = await self._send_batch(self.owned_shards)
         if batch is None:
             return 0
@@ -224,6 +229,7 @@ class OutboxRelay:
         batch of a lane's shards (returning how many events). Returns how many were
         published; when the broker handed out offsets it had handed out before, the other
         lanes are stopped and the history goes out again before anything newer."""
+        await self._read_known_offsets()
         published = 0
         lost = False
 
@@ -272,8 +278,9 @@ class OutboxRelay:
             if not rows:
                 await batch.abandon()
                 return None
-            # Read before sending: any offset the broker hands out afterwards must be higher.
-            batch.known = await self._known_offsets(conn)
+            # Taken before sending (a copy: other lanes raise it meanwhile): any offset the
+            # broker hands out afterwards must be higher.
+            batch.known = dict(self._known)
             batch.ids = [row.id for row in rows]
             send = producer.send
             for row in rows:
@@ -310,6 +317,8 @@ class OutboxRelay:
                 lowest[tp] = min(lowest.get(tp, record.offset), record.offset)
             known = batch.known
             lost = any(lowest[tp] <= known[tp] for tp in lowest if tp in known)
+            for tp, offset in highest.items():
+                self._known[tp] = max(self._known.get(tp, -1), offset)
             # Sorted, so that relays writing the same partitions lock their rows in one order.
             ordered = sorted(highest.items())
             await batch.conn.execute(
@@ -373,6 +382,12 @@ class OutboxRelay:
             f" last_offset = greatest({offsets}.last_offset, excluded.last_offset),"
             f" updated_at = excluded.updated_at"
         )
+
+    async def _read_known_offsets(self) -> None:
+        """The offsets every relay recorded (this one's batches included: each is marked
+        before the call that published it returns); a replay by any relay empties them."""
+        async with self.engine.connect() as conn:
+            self._known = await self._known_offsets(conn)
 
     async def _known_offsets(self, conn: AsyncConnection) -> dict[tuple[str, int], int]:
         offsets = self.tables.partition_offsets
@@ -449,6 +464,7 @@ class OutboxRelay:
                 .values(published_at=None)
             )
             await conn.execute(delete(self.tables.partition_offsets))
+        self._known = {}
         count = rows_affected(result)
         OUTBOX_REPLAYS.labels(self.service, reason).inc()
         log.warning("relay.replay", reason=reason, events=count)

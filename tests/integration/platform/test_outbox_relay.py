@@ -459,3 +459,54 @@ async def test_an_idle_lane_looks_again_less_and_less_often_down_to_the_poll_int
         await relay.stop()
     # Pauses of 2, 4, 8, ... ms, then 100 ms: about 15 looks in the second, never hundreds.
     assert 3 <= claims <= 20
+
+
+async def test_after_one_relay_republished_a_lost_history_the_other_does_not_again(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    """Each call reads the offsets every relay recorded (a replay empties them): what a relay
+    remembers of the broker before it lost its data does not make it replay once more."""
+    port = free_port()
+    broker = await start_broker(port)
+    own_platform = platform.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{port}"})
+    topic = f"test.twice.{uuid.uuid4().hex[:8]}"
+    customers = [f"customer-{i}" for i in range(16)]
+    async with outbox_engine.begin() as conn:
+        await conn.execute(
+            insert(messaging.outbox), [probe_row(topic, customers[n % 16], n) for n in range(32)]
+        )
+    first = relay_for(outbox_engine, own_platform, relay_max_shards=8)
+    second = relay_for(outbox_engine, own_platform, relay_max_shards=8)
+    try:
+        for relay in (first, second):
+            await relay.start()
+            await relay.hold_shards()
+        while await pending(outbox_engine):
+            assert await first.publish_pending() + await second.publish_pending() > 0
+        for relay in (first, second):
+            await relay.stop()
+
+        await broker.stop()  # memory only: everything it held is gone
+        broker = await start_broker(port)
+        async with outbox_engine.begin() as conn:
+            await conn.execute(
+                insert(messaging.outbox),
+                [probe_row(topic, customers[n % 16], n) for n in range(32, 48)],
+            )
+        for relay in (first, second):
+            await relay.start()
+            await relay.hold_shards()
+        await first.publish_pending()  # sees offsets going backwards: the history again
+        assert await pending(outbox_engine) >= 32
+        while await pending(outbox_engine):
+            assert await second.publish_pending() + await first.publish_pending() > 0
+        records = await read_topic(own_platform, topic, expect=48)
+        async with outbox_engine.connect() as conn:
+            all_ids = set((await conn.execute(select(messaging.outbox.c.event_id))).scalars())
+    finally:
+        await first.stop()
+        await second.stop()
+        await broker.stop()
+    # The history once more, after the batches that revealed the loss: not twice over.
+    assert {event.id for event in events_of(records)} == all_ids
+    assert len(records) < 48 + 32
