@@ -457,8 +457,9 @@ async def test_an_idle_lane_looks_again_less_and_less_often_down_to_the_poll_int
         assert await relay.follow(asyncio.Event(), seconds=1.0) == 0
     finally:
         await relay.stop()
-    # Pauses of 2, 4, 8, ... ms, then 100 ms: about 15 looks in the second, never hundreds.
-    assert 3 <= claims <= 20
+    # Pauses of 2, 4, 8, ... ms, then 100 ms: at most about 15 looks in the second (fewer
+    # when the database is slow to answer), never hundreds.
+    assert 1 <= claims <= 20
 
 
 async def test_after_one_relay_republished_a_lost_history_the_other_does_not_again(
