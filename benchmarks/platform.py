@@ -167,8 +167,9 @@ async def relay_throughput(env: BenchEnv) -> list[Row]:
     await engine.dispose()
     assert left == 0
 
+    # Configured as the relay's producer (sila_common.kafka: acks=all, no linger).
     producer = AIOKafkaProducer(
-        bootstrap_servers=env.platform.kafka_bootstrap, acks="all", linger_ms=5
+        bootstrap_servers=env.platform.kafka_bootstrap, acks="all", linger_ms=0
     )
     await producer.start()
     topic = f"bench.bare.{uuid.uuid4().hex[:6]}"

@@ -10,6 +10,7 @@ malformed record goes to the DLQ at once.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from aiokafka.errors import KafkaError
 from opentelemetry import trace
 from opentelemetry.trace import Tracer
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -107,25 +108,40 @@ class EventConsumer(Generic[SettingsT]):
             group_id=self.name,
             client_id=self.name,
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
+            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
         )
         self._consumer = consumer
         self._dlq = make_producer(self.platform, client_id=f"{self.name}-dlq")
         await consumer.start()
         await self._dlq.start()
         log.info("consumer.started", consumer=self.name, topics=self.topics)
-        while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=200, max_records=500)
-            if not batches:
-                continue
-            # Every partition's records of the fetch in one transaction, each partition's
-            # in its order (a customer's events share a partition), and one offset commit:
-            # a transaction and a broker round trip per partition kept the timeline
-            # consumer from following 500 events/s (docs/benchmarks.md).
-            await self.process_batch([r for records in batches.values() for r in records])
-            # The database is the source of truth; the offset only saves re-reading.
-            await consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
-            for tp, records in batches.items():
-                self._report_lag(consumer, tp, records[-1].offset)
+        committing: asyncio.Task[None] | None = None
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                if not batches:
+                    continue
+                # Every partition's records of the fetch in one transaction, each partition's
+                # in its order (a customer's events share a partition), and one offset commit:
+                # a transaction and a broker round trip per partition kept the timeline
+                # consumer from following 500 events/s (docs/benchmarks.md).
+                await self.process_batch([r for records in batches.values() for r in records])
+                # The database is the source of truth; the offset only saves re-reading, so
+                # it is committed while the next fetch is applied (one commit at a time, in
+                # order), not before.
+                if committing is not None:
+                    await committing
+                committing = asyncio.create_task(
+                    consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+                )
+                for tp, records in batches.items():
+                    self._report_lag(consumer, tp, records[-1].offset)
+        except BaseException:
+            if committing is not None:
+                committing.cancel()
+            raise
+        if committing is not None:
+            await committing
 
     async def _close(self) -> None:
         for client in (self._consumer, self._dlq):
@@ -155,46 +171,51 @@ class EventConsumer(Generic[SettingsT]):
                 parsed.append((record, *item))
         if not parsed:
             return
-        inbox = self.tables.inbox
+        # Each event once, at its first place (a fetch may carry a redelivery of its own).
+        first: dict[str, tuple[CloudEvent, Handler[SettingsT]]] = {}
+        for _, event, handler in parsed:
+            first.setdefault(event.id, (event, handler))
         try:
             async with self.session_factory() as session, session.begin():
-                ids = [event.id for _, event, _ in parsed]
-                seen = set(
-                    await session.scalars(
-                        select(inbox.c.event_id).where(
-                            inbox.c.consumer == self.name, inbox.c.event_id.in_(ids)
-                        )
-                    )
-                )
-                applied: dict[str, str] = {}
-                todo: list[tuple[CloudEvent, Handler[SettingsT]]] = []
-                for _, event, handler in parsed:
-                    if event.id in seen or event.id in applied:
-                        continue
-                    todo.append((event, handler))
-                    applied[event.id] = event.type
+                fresh = await self._enter_inbox(session, list(first.values()))
+                todo = [item for event_id, item in first.items() if event_id in fresh]
                 await self._apply_all(session, todo)
-                if applied:
-                    now = datetime.now(UTC)
-                    await session.execute(
-                        insert(inbox),
-                        [
-                            {
-                                "consumer": self.name,
-                                "event_id": event_id,
-                                "event_type": type_,
-                                "processed_at": now,
-                            }
-                            for event_id, type_ in applied.items()
-                        ],
-                    )
         except Exception as exc:
             log.info("consumer.batch_fallback", consumer=self.name, error=str(exc)[:200])
             for record, event, handler in parsed:
                 await self._process_parsed(record, event, handler)
             return
-        CONSUMER_PROCESSED.labels(self.name, "applied").inc(len(applied))
-        CONSUMER_PROCESSED.labels(self.name, "duplicate").inc(len(parsed) - len(applied))
+        CONSUMER_PROCESSED.labels(self.name, "applied").inc(len(todo))
+        CONSUMER_PROCESSED.labels(self.name, "duplicate").inc(len(parsed) - len(todo))
+
+    async def _enter_inbox(
+        self, session: AsyncSession, items: list[tuple[CloudEvent, Handler[SettingsT]]]
+    ) -> set[str]:
+        """Add the events to the inbox, in the caller's transaction; returns the ids that were
+        not there (the others were applied before). One statement of one text whatever the
+        batch's size: PostgreSQL plans it once per connection (an ``IN`` list and a
+        multi-row ``VALUES`` are a new statement for each size). A concurrent instance of
+        this consumer inserting the same id makes this wait for its outcome."""
+        result = await session.execute(
+            self._inbox_statement,
+            {
+                "consumer": self.name,
+                "ids": [event.id for event, _ in items],
+                "types": [event.type for event, _ in items],
+                "now": datetime.now(UTC),
+            },
+        )
+        return set(result.scalars())
+
+    @functools.cached_property
+    def _inbox_statement(self) -> Any:
+        inbox = self.tables.inbox.name
+        return text(
+            f"INSERT INTO {inbox} (consumer, event_id, event_type, processed_at)"  # noqa: S608 - table name
+            f" SELECT CAST(:consumer AS varchar), e, t, CAST(:now AS timestamptz)"
+            f" FROM unnest(CAST(:ids AS varchar[]), CAST(:types AS varchar[])) AS u(e, t)"
+            f" ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id"
+        )
 
     async def _apply_all(
         self, session: AsyncSession, todo: list[tuple[CloudEvent, Handler[SettingsT]]]

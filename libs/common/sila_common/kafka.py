@@ -14,12 +14,15 @@ from sila_common.settings import PlatformSettings
 def make_producer(platform: PlatformSettings, *, client_id: str) -> AIOKafkaProducer:
     # acks=all: a record counts as published only once every in-sync replica has it.
     # aiokafka keeps one batch in flight per partition, so per-key order survives retries.
+    # No linger: the relay hands a whole batch over before awaiting its acks, so records
+    # are already batched; a linger only delayed each batch's last request (5 ms of
+    # publish-to-timeline latency, and slower drains: docs/benchmarks.md).
     return AIOKafkaProducer(
         bootstrap_servers=platform.kafka_bootstrap,
         client_id=client_id,
         acks="all",
         enable_idempotence=platform.kafka_idempotence,
-        linger_ms=5,
+        linger_ms=0,
         request_timeout_ms=15_000,
     )
 
@@ -30,6 +33,7 @@ def make_consumer(
     group_id: str | None,
     client_id: str,
     session_timeout_ms: int = 10_000,
+    fetch_max_wait_ms: int = 100,
 ) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
@@ -41,7 +45,7 @@ def make_consumer(
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=max(session_timeout_ms // 4, 500),
         max_poll_records=500,
-        # Bounds the broker-side wait of a fetch; keeps publish-to-timeline latency low.
-        fetch_max_wait_ms=100,
+        # Bounds the broker-side wait of a fetch (ServiceSettings.consumer_fetch_max_wait_ms).
+        fetch_max_wait_ms=fetch_max_wait_ms,
         metadata_max_age_ms=5_000,
     )

@@ -8,7 +8,9 @@
   Claimed rows are also locked ``FOR UPDATE SKIP LOCKED``.
 - A relay deals its shards into ``relay_lanes`` lanes drained at once, one batch in flight
   per lane: batches in flight never share a customer, so a failed one cannot let a
-  customer's later event reach the broker first.
+  customer's later event reach the broker first. Running, each lane follows its shards on
+  its own: it claims again as soon as its batch is marked, and polls less and less often,
+  down to ``relay_poll_interval_seconds``, once it finds nothing pending.
 - Publishes with acks=all, then marks the rows; a crash in between republishes them and
   the idempotent consumers absorb the duplicates.
 - Remembers the last offset per partition: when the broker answers with an offset
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,9 +57,14 @@ ADVISORY_NAMESPACE = 0x5117A  # "sila": keeps our advisory locks apart from anyo
 BROKER_CHECK_SECONDS = 10.0
 BROKER_PROBE_SECONDS = 3.0
 PURGE_EVERY_SECONDS = 600.0
-# Batches published per lane of shards and per call, before the shards, the broker and
-# the history are looked at again.
+# Batches published per lane of shards and per call of ``publish_pending``.
 PIPELINE_MAX_BATCHES = 10
+# How long the running relay's lanes follow their shards before the relay looks at its
+# shards, the broker and the history again.
+FOLLOW_SECONDS = 1.0
+# A lane that found nothing pending looks again after this, then after twice as long each
+# time, up to ``relay_poll_interval_seconds``: right after a batch more events are likely.
+IDLE_FIRST_PAUSE_SECONDS = 0.002
 
 
 class OutboxRelay:
@@ -79,6 +86,10 @@ class OutboxRelay:
         self.owned_shards: set[int] = set()
         self._last_broker_check = 0.0
         self._last_purge = 0.0
+        # The highest offset known handed out per partition: read from the database when a
+        # call starts publishing, then raised by each batch this relay publishes (one round
+        # trip per call instead of one per batch).
+        self._known: dict[tuple[str, int], int] = {}
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -99,19 +110,15 @@ class OutboxRelay:
                 if self.producer is None:
                     await self.start()
                 await self.hold_shards()
-                published = await self.publish_pending()
+                await self.follow(stop, seconds=FOLLOW_SECONDS)
                 await self._maybe_check_broker()
             except (KafkaError, OSError, ConnectionError) as exc:
                 log.warning("relay.broker_unavailable", error=str(exc))
                 await self._reset_producer()
-                published = 0
                 await wait_or_timeout(stop, 1.0)
             except Exception as exc:  # database outage or anything unexpected: keep going
                 log.exception("relay.cycle_failed", error=str(exc))
-                published = 0
                 await wait_or_timeout(stop, 1.0)
-            if published == 0:
-                await wait_or_timeout(stop, self.settings.relay_poll_interval_seconds)
         await self.stop()
 
     async def _reset_producer(self) -> None:
@@ -160,6 +167,7 @@ class OutboxRelay:
     # -- publishing ----------------------------------------------------------------------
     async def publish_batch(self) -> int:
         """Publish one batch of pending rows; returns how many were published."""
+        await self._read_known_offsets()
         batch = await self._send_batch(self.owned_shards)
         if batch is None:
             return 0
@@ -181,26 +189,67 @@ class OutboxRelay:
         (duplicates of what reached the broker, absorbed by the idempotent consumers; never
         a loss); the other lanes are stopped and theirs rolled back too.
         """
+
+        async def drain(shards: list[int], publish: _LaneBatch) -> None:
+            for _ in range(max_batches):
+                if not await publish(shards):
+                    return
+
+        return await self._in_lanes(drain)
+
+    async def follow(self, stop: asyncio.Event, *, seconds: float) -> int:
+        """Publish for ``seconds`` (or until ``stop``), each lane on its own: a lane claims
+        again as soon as its batch is marked, and when it finds nothing it looks again
+        after a pause that doubles from ``IDLE_FIRST_PAUSE_SECONDS`` up to the poll interval.
+        So a busy lane never waits for a slower one, an event written while its lane is
+        busy goes out in the lane's next batch, and an idle relay polls no more often than
+        the poll interval. Failures as in ``publish_pending``."""
+        longest = self.settings.relay_poll_interval_seconds
+        if not self.owned_shards:  # a standby: tries for the shards again after the interval
+            await wait_or_timeout(stop, longest)
+            return 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+
+        async def follow_lane(shards: list[int], publish: _LaneBatch) -> None:
+            pause = min(IDLE_FIRST_PAUSE_SECONDS, longest)
+            while not stop.is_set() and loop.time() < deadline:
+                if await publish(shards):
+                    pause = min(IDLE_FIRST_PAUSE_SECONDS, longest)
+                    continue
+                await wait_or_timeout(stop, min(pause, max(deadline - loop.time(), 0.0)))
+                pause = min(pause * 2, longest)
+
+        return await self._in_lanes(follow_lane)
+
+    async def _in_lanes(
+        self, work: Callable[[list[int], _LaneBatch], Coroutine[Any, Any, None]]
+    ) -> int:
+        """Run ``work`` on each lane of shards at once, given a function that publishes one
+        batch of a lane's shards (returning how many events). Returns how many were
+        published; when the broker handed out offsets it had handed out before, the other
+        lanes are stopped and the history goes out again before anything newer."""
+        await self._read_known_offsets()
         published = 0
         lost = False
 
-        async def drain(shards: list[int]) -> None:
+        async def publish(shards: list[int]) -> int:
             nonlocal published, lost
-            for _ in range(max_batches):
-                batch = await self._send_batch(shards)
-                if batch is None:
-                    return
-                count, lost_here = await self._finish_batch(batch)
-                published += count
-                if lost_here:
-                    lost = True
-                    raise _BrokerLostData  # stops the other lanes: nothing newer goes first
+            batch = await self._send_batch(shards)
+            if batch is None:
+                return 0
+            count, lost_here = await self._finish_batch(batch)
+            published += count
+            if lost_here:
+                lost = True
+                raise _BrokerLostData  # stops the other lanes: nothing newer goes first
+            return count
 
         failure: BaseException | None = None
         try:
             async with asyncio.TaskGroup() as group:
                 for lane in _lanes(self.owned_shards, self.settings.relay_lanes):
-                    group.create_task(drain(lane))
+                    group.create_task(work(lane, publish))
         except BaseExceptionGroup as failed:
             # The other lanes were cancelled and their batches rolled back.
             failure = next(
@@ -229,8 +278,9 @@ class OutboxRelay:
             if not rows:
                 await batch.abandon()
                 return None
-            # Read before sending: any offset the broker hands out afterwards must be higher.
-            batch.known = await self._known_offsets(conn)
+            # Taken before sending (a copy: other lanes raise it meanwhile): any offset the
+            # broker hands out afterwards must be higher.
+            batch.known = dict(self._known)
             batch.ids = [row.id for row in rows]
             send = producer.send
             for row in rows:
@@ -267,6 +317,8 @@ class OutboxRelay:
                 lowest[tp] = min(lowest.get(tp, record.offset), record.offset)
             known = batch.known
             lost = any(lowest[tp] <= known[tp] for tp in lowest if tp in known)
+            for tp, offset in highest.items():
+                self._known[tp] = max(self._known.get(tp, -1), offset)
             # Sorted, so that relays writing the same partitions lock their rows in one order.
             ordered = sorted(highest.items())
             await batch.conn.execute(
@@ -330,6 +382,12 @@ class OutboxRelay:
             f" last_offset = greatest({offsets}.last_offset, excluded.last_offset),"
             f" updated_at = excluded.updated_at"
         )
+
+    async def _read_known_offsets(self) -> None:
+        """The offsets every relay recorded (this one's batches included: each is marked
+        before the call that published it returns); a replay by any relay empties them."""
+        async with self.engine.connect() as conn:
+            self._known = await self._known_offsets(conn)
 
     async def _known_offsets(self, conn: AsyncConnection) -> dict[tuple[str, int], int]:
         offsets = self.tables.partition_offsets
@@ -406,6 +464,7 @@ class OutboxRelay:
                 .values(published_at=None)
             )
             await conn.execute(delete(self.tables.partition_offsets))
+        self._known = {}
         count = rows_affected(result)
         OUTBOX_REPLAYS.labels(self.service, reason).inc()
         log.warning("relay.replay", reason=reason, events=count)
@@ -440,6 +499,10 @@ async def refresh_outbox_gauges(engine: AsyncEngine, tables: MessagingTables, se
     OUTBOX_OLDEST_AGE.labels(service).set(
         (datetime.now(UTC) - oldest).total_seconds() if oldest else 0
     )
+
+
+_LaneBatch = Callable[[list[int]], Awaitable[int]]
+"""Publishes one batch of the given shards' pending events; returns how many."""
 
 
 class _BrokerLostData(Exception):

@@ -64,6 +64,11 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=4, ge=1)
     consumer_backoff_seconds: float = Field(default=0.2, gt=0)
     consumer_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    # How long the broker may hold a fetch that finds no new record. Apache Kafka answers
+    # as soon as a record arrives; the embedded broker (Tansu) looks again after half the
+    # time left, so a record waits up to half of this before its consumer sees it, and
+    # shorter costs the broker CPU for each idle consumer (docs/benchmarks.md).
+    consumer_fetch_max_wait_ms: int = Field(default=100, ge=0, le=30_000)
     # Where a service asks identity about a customer its own directory lacks
     # (sila_common.identity_client), as the client ``service_name`` of identity's
     # SILA_IDENTITY_SERVICE_CLIENTS; unset, the secret is the dev one (refused in prod).

@@ -22,6 +22,10 @@ class IdentitySettings(ServiceSettings):
 
     service_name: str = "identity"
     port: int = 8001
+    # The timeline consumer follows every service's events and is read right after they
+    # happen (goal: p99 < 100 ms from the outbox to the timeline): with the embedded broker
+    # a record waits up to half of this for the fetch to look again (ServiceSettings).
+    consumer_fetch_max_wait_ms: int = Field(default=20, ge=0, le=30_000)
     # Encrypts the private signing keys at rest; the dev default is refused in prod.
     signing_key_passphrase: SecretStr = SecretStr("dev-only-signing-key-passphrase")
     # Keys the HMAC of one-time codes; the dev default is refused in prod.

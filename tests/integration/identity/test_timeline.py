@@ -16,7 +16,7 @@ from sila_common.events import REGISTRY
 from sila_identity.api.timeline import TimelinePage
 from sila_identity.flows.timeline import PAGE_AUDITED
 from sila_identity.queries import fetch_on_driver
-from sila_identity.tables import audit_log
+from sila_identity.tables import audit_log, timeline_entries
 from sila_identity.timeline.projection import project
 from tests.integration.identity.conftest import Cast, customer_token, events_of, register
 from tests.support import LiveService, bearer, eventually, problem_of
@@ -543,3 +543,44 @@ async def test_a_page_on_a_connection_the_server_dropped_fails_once_then_reads_a
         assert first["id"] == again["id"] == customer_id and again["in_scope"]
     finally:
         await engine.dispose()
+
+
+async def test_a_run_of_events_keeps_no_personal_data_of_a_customer_erased_before_it_arrives(
+    identity: LiveService, cast: Cast
+) -> None:
+    # The batch insert names the erased customers among the run: theirs go in scrubbed,
+    # the others' as they are, in the same run.
+    erased_id = (await register(identity, cast.agent_15))["id"]
+    kept_id = (await register(identity, cast.agent_15))["id"]
+    answer = await identity.client.post(
+        f"/v1/customers/{erased_id}/erasure", headers=bearer(cast.supervisor_15)
+    )
+    assert answer.status_code == 200, answer.text
+    at = datetime.now(UTC)
+    run = [
+        fake_event(
+            owner,
+            "identity.contract.signed",
+            at,
+            customer_id=owner,
+            contract_id=str(uuid.uuid4()),
+            number=f"AT-15-2026-{n:07d}-0",
+            offer_code="IDOOM_ADSL_20M",
+            line_number="026 12 34 56",
+        )
+        for n, owner in enumerate((kept_id, erased_id, kept_id))
+    ]
+    async with identity.runtime.session_factory() as session, session.begin():
+        await project.many(session, run, identity.runtime.handler_context())  # type: ignore[attr-defined]
+        await project.many(session, run, identity.runtime.handler_context())  # type: ignore[attr-defined]
+    async with identity.runtime.session_factory() as session:
+        rows = (
+            await session.execute(
+                select(timeline_entries.c.event_id, timeline_entries.c.data).where(
+                    timeline_entries.c.event_id.in_([event.id for event in run])
+                )
+            )
+        ).all()
+    lines = {row.event_id: row.data.get("line_number") for row in rows}
+    assert lines == {run[0].id: "026 12 34 56", run[1].id: None, run[2].id: "026 12 34 56"}
+    assert {row.event_id: row.data["number"] for row in rows}[run[1].id] == "AT-15-2026-0000001-0"

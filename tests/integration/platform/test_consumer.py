@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -151,3 +152,123 @@ async def test_an_event_applied_by_one_instance_is_a_duplicate_for_another(
             select(func.count()).where(timeline_entries.c.customer_id == customer)
         )
     assert count == 1
+
+
+async def test_fetches_of_any_size_apply_each_event_once_across_batches_and_instances(
+    timeline_db: Any, platform: PlatformSettings
+) -> None:
+    # The batch path: one inbox statement whatever the fetch's size says which events are
+    # new; those applied by an earlier fetch, or by another instance at the same time, are
+    # not handed to the handler again.
+    customer = f"customer-{uuid.uuid4().hex[:6]}"
+    events = [
+        NOTE.envelope(subject=f"n{i}", customer_id=customer, data=Note(text=str(i)))
+        for i in range(12)
+    ]
+    handled: list[str] = []
+
+    async def counting(session: AsyncSession, event: CloudEvent, context: Any) -> None:
+        handled.append(event.id)
+        await project(session, event, context)
+
+    factory = make_session_factory(timeline_db)
+
+    def instance() -> EventConsumer[Any]:
+        return EventConsumer(
+            name="test-batch-group",
+            topics=["unused"],
+            handlers={NOTE.type: counting},
+            session_factory=factory,
+            tables=messaging,
+            context=HandlerContext(
+                settings=IdentitySettings(), platform=platform, outbox=Outbox(messaging.outbox)
+            ),
+        )
+
+    def records(batch: list[CloudEvent]) -> list[ConsumerRecord[bytes, bytes]]:
+        return [
+            ConsumerRecord(
+                topic="unused",
+                partition=0,
+                offset=n,
+                timestamp=0,
+                timestamp_type=0,
+                key=event.customerid.encode(),
+                value=event.to_bytes(),
+                checksum=None,
+                serialized_key_size=0,
+                serialized_value_size=0,
+                headers=(),
+            )
+            for n, event in enumerate(batch)
+        ]
+
+    first = instance()
+    await first.process_batch(records(events[:1]))
+    await first.process_batch(records(events[:5]))  # one seen, four new
+    await asyncio.gather(  # two instances, overlapping fetches, at once
+        first.process_batch(records(events[3:9] + events[3:4])),
+        instance().process_batch(records(events[5:12])),
+    )
+    assert sorted(handled) == sorted(event.id for event in events)
+    async with factory() as session:
+        entries = await session.scalar(
+            select(func.count()).where(timeline_entries.c.customer_id == customer)
+        )
+        inbox = await session.scalar(
+            select(func.count()).where(
+                messaging.inbox.c.consumer == "test-batch-group",
+                messaging.inbox.c.event_id.in_([event.id for event in events]),
+            )
+        )
+    assert (entries, inbox) == (12, 12)
+
+
+async def test_a_stopped_consumer_has_committed_the_offsets_of_everything_it_applied(
+    timeline_db: Any, platform: PlatformSettings
+) -> None:
+    # Offsets are committed while the next fetch is applied; stopping waits for the last.
+    topic = f"test.offsets.{uuid.uuid4().hex[:8]}"
+    customer = f"customer-{uuid.uuid4().hex[:6]}"
+    events = [
+        NOTE.envelope(subject=f"n{i}", customer_id=customer, data=Note(text=str(i)))
+        for i in range(30)
+    ]
+    await produce(platform, topic, [encoded(event) for event in events])
+    group = f"test-{uuid.uuid4().hex[:6]}"
+    consumer = EventConsumer(
+        name=group,
+        topics=[topic],
+        handlers={NOTE.type: project},
+        session_factory=make_session_factory(timeline_db),
+        tables=messaging,
+        context=HandlerContext(
+            settings=IdentitySettings(), platform=platform, outbox=Outbox(messaging.outbox)
+        ),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+
+    async def projected() -> int | None:
+        async with make_session_factory(timeline_db)() as session:
+            count = await session.scalar(
+                select(func.count()).where(timeline_entries.c.customer_id == customer)
+            )
+        return count if count == len(events) else None
+
+    try:
+        await eventually(projected, what="every event projected")
+    finally:
+        stop.set()
+        await task
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=platform.kafka_bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await reader.start()
+    try:
+        await reader.topics()  # the cluster's metadata, this topic's partitions included
+        partitions = reader.partitions_for_topic(topic) or set()
+        committed = [await reader.committed(TopicPartition(topic, p)) for p in partitions]
+    finally:
+        await reader.stop()
+    assert sum(offset or 0 for offset in committed) == len(events)

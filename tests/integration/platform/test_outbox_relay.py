@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, cast
 
 import pytest
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sila_common.db import make_engine
 from sila_common.events import CloudEvent, EventSpec
-from sila_common.outbox import EVENT_MAX_BYTES, EventTooLarge, Outbox, row_for
+from sila_common.outbox import EVENT_MAX_BYTES, EventTooLarge, Outbox, row_for, shard_of
 from sila_common.relay import OutboxRelay
 from sila_common.settings import PlatformSettings, ServiceSettings
 from sila_local.broker import start_broker
@@ -25,6 +26,7 @@ from sila_local.processes import free_port
 from sila_tickets.settings import TicketsSettings
 from sila_tickets.tables import messaging
 from tests.integration.platform.kafka_tools import events_of, read_topic
+from tests.support import eventually
 
 
 class Probe(BaseModel):
@@ -380,3 +382,132 @@ async def test_history_older_than_the_retention_window_is_purged(
     assert await relay.purge_history() == 1
     async with outbox_engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(messaging.outbox)) == 1
+
+
+async def test_a_running_relays_lanes_each_follow_their_shards_without_waiting_for_the_others(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    """While one lane's batch is held up, the other lane keeps publishing what is written
+    to its shards; the held-up lane publishes once released."""
+    topic = f"test.follow.{uuid.uuid4().hex[:8]}"
+    relay = relay_for(outbox_engine, platform, relay_lanes=2)
+    await relay.start()
+    await relay.hold_shards()
+    shards = sorted(relay.owned_shards)
+    held_lane, free_lane = shards[0::2], shards[1::2]  # dealt as the relay deals them
+    held = next(c for c in (f"customer-{i}" for i in range(100)) if shard_of(c) in held_lane)
+    free = next(c for c in (f"customer-{i}" for i in range(100)) if shard_of(c) in free_lane)
+    release = asyncio.Event()
+    send_batch = relay._send_batch
+
+    async def held_up(shards: Any) -> Any:
+        if set(shards) == set(held_lane):
+            await release.wait()
+        return await send_batch(shards)
+
+    relay._send_batch = held_up  # type: ignore[method-assign]
+
+    async def write(customer: str, sequence: int) -> str:
+        row = probe_row(topic, customer, sequence)
+        async with outbox_engine.begin() as conn:
+            await conn.execute(insert(messaging.outbox).values(row))
+        return str(row["event_id"])
+
+    async def published(event_id: str) -> bool | None:
+        async with outbox_engine.connect() as conn:
+            marked = await conn.scalar(
+                select(messaging.outbox.c.published_at).where(
+                    messaging.outbox.c.event_id == event_id
+                )
+            )
+        return True if marked is not None else None
+
+    stop = asyncio.Event()
+    following = asyncio.create_task(relay.follow(stop, seconds=60))
+    try:
+        waiting = await write(held, 1)
+        for sequence in (2, 3):  # one batch, then another written after it went out
+            await eventually(partial(published, await write(free, sequence)), what="the free lane")
+        assert await published(waiting) is None
+        release.set()
+        await eventually(partial(published, waiting), what="the released lane")
+    finally:
+        release.set()
+        stop.set()
+        await following
+        await relay.stop()
+
+
+async def test_an_idle_lane_looks_again_less_and_less_often_down_to_the_poll_interval(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    relay = relay_for(outbox_engine, platform, relay_lanes=1, relay_poll_interval_seconds=0.1)
+    await relay.start()
+    await relay.hold_shards()
+    claims = 0
+    send_batch = relay._send_batch
+
+    async def counted(shards: Any) -> Any:
+        nonlocal claims
+        claims += 1
+        return await send_batch(shards)
+
+    relay._send_batch = counted  # type: ignore[method-assign]
+    try:
+        assert await relay.follow(asyncio.Event(), seconds=1.0) == 0
+    finally:
+        await relay.stop()
+    # Pauses of 2, 4, 8, ... ms, then 100 ms: at most about 15 looks in the second (fewer
+    # when the database is slow to answer), never hundreds.
+    assert 1 <= claims <= 20
+
+
+async def test_after_one_relay_republished_a_lost_history_the_other_does_not_again(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    """Each call reads the offsets every relay recorded (a replay empties them): what a relay
+    remembers of the broker before it lost its data does not make it replay once more."""
+    port = free_port()
+    broker = await start_broker(port)
+    own_platform = platform.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{port}"})
+    topic = f"test.twice.{uuid.uuid4().hex[:8]}"
+    customers = [f"customer-{i}" for i in range(16)]
+    async with outbox_engine.begin() as conn:
+        await conn.execute(
+            insert(messaging.outbox), [probe_row(topic, customers[n % 16], n) for n in range(32)]
+        )
+    first = relay_for(outbox_engine, own_platform, relay_max_shards=8)
+    second = relay_for(outbox_engine, own_platform, relay_max_shards=8)
+    try:
+        for relay in (first, second):
+            await relay.start()
+            await relay.hold_shards()
+        while await pending(outbox_engine):
+            assert await first.publish_pending() + await second.publish_pending() > 0
+        for relay in (first, second):
+            await relay.stop()
+
+        await broker.stop()  # memory only: everything it held is gone
+        broker = await start_broker(port)
+        async with outbox_engine.begin() as conn:
+            await conn.execute(
+                insert(messaging.outbox),
+                [probe_row(topic, customers[n % 16], n) for n in range(32, 48)],
+            )
+        for relay in (first, second):
+            await relay.start()
+            await relay.hold_shards()
+        await first.publish_pending()  # sees offsets going backwards: the history again
+        assert await pending(outbox_engine) >= 32
+        while await pending(outbox_engine):
+            assert await second.publish_pending() + await first.publish_pending() > 0
+        records = await read_topic(own_platform, topic, expect=48)
+        async with outbox_engine.connect() as conn:
+            all_ids = set((await conn.execute(select(messaging.outbox.c.event_id))).scalars())
+    finally:
+        await first.stop()
+        await second.stop()
+        await broker.stop()
+    # The history once more, after the batches that revealed the loss: not twice over.
+    assert {event.id for event in events_of(records)} == all_ids
+    assert len(records) < 48 + 32
