@@ -238,9 +238,9 @@ class BearerPrincipal(SecurityBase):
     Being a ``SecurityBase``, it documents the bearer scheme in every service's OpenAPI
     (components.securitySchemes and each authenticated operation's ``security``), so the API
     pages can send a token, without ``HTTPBearer`` as a dependency of its own: FastAPI
-    solves each dependency at a cost per request, and the two were a sixth of a phone
-    lookup's (docs/benchmarks.md). A service adds its own checks of the caller by
-    subclassing (identity's active agents), still one dependency."""
+    solves each dependency at a cost per request (docs/benchmarks.md, "identity's request
+    path"). A service adds its own checks of the caller by subclassing (identity's active
+    agents), still one dependency."""
 
     def __init__(self) -> None:
         self.model = HTTPBearerModel(

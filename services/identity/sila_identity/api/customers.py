@@ -211,7 +211,8 @@ class CustomerPatch(CustomerFields):
 
 
 # The agents' lookup is the router's first route: routes are matched in their order, and
-# this one is identity's most frequent request (docs/benchmarks.md, "identity's reads").
+# this one is identity's most frequent request (docs/benchmarks.md, "identity's request
+# path").
 async def find_customers(
     runtime: RuntimeDep,
     principal: LookupAgent,
@@ -253,9 +254,10 @@ class PhoneLookupRoute(APIRoute):
     """``GET /v1/customers`` with the agents' lookup, ``?phone=…`` and nothing else, given
     its arguments directly: the runtime, the caller through the same dependency, the phone
     as FastAPI would pass it. FastAPI's solving of the route's dependencies and five query
-    parameters was a third of a lookup's CPU (docs/benchmarks.md, "identity's reads").
-    Every other request to the route (another parameter, a phone past its length) is
-    solved by FastAPI; both call the same endpoint, so the answers and problems are one."""
+    parameters was a third of a lookup's request path (docs/benchmarks.md, "identity's
+    request path"). Every other request to the route (another parameter, a phone past its
+    length) is solved by FastAPI; both call the same endpoint, so the answers and problems
+    are one."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         solved_by_fastapi = super().get_route_handler()
