@@ -100,6 +100,11 @@ def create_app(
         # the edge does not route (it serves this service's as /<service>/openapi.json).
         docs_url=None,
         redoc_url=None,
+        # Tracing is sila_common.tracing's (its spans keep no query string: phone numbers,
+        # names). FastAPI's own would start with any global OpenTelemetry provider, keeping
+        # what ours leaves out; checking whether one is configured cost every request
+        # ≈ 1.5 % of a phone lookup (docs/benchmarks.md).
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     _add_api_pages(app)
     install_problem_handlers(app)

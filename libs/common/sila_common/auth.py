@@ -22,7 +22,8 @@ from typing import Annotated, Any, Literal, Protocol
 import httpx
 import jwt
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
 from jwt import PyJWK
 
 from sila_common.problems import Forbidden, Unauthorized
@@ -231,32 +232,33 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     )
 
 
-# Documents the bearer scheme in every service's OpenAPI (components.securitySchemes and each
-# authenticated operation's ``security``), so the API pages can send a token. It never
-# refuses by itself (auto_error=False): current_principal answers 401 as a problem detail.
-bearer_scheme = HTTPBearer(
-    auto_error=False,
-    scheme_name="bearer",
-    bearerFormat="JWT",
-    description="An access token from identity's POST /v1/oauth/token (ES256 JWT).",
-)
+class BearerPrincipal(SecurityBase):
+    """The authenticated caller, as one dependency; 401 without a valid bearer token.
+
+    Being a ``SecurityBase``, it documents the bearer scheme in every service's OpenAPI
+    (components.securitySchemes and each authenticated operation's ``security``), so the API
+    pages can send a token, without ``HTTPBearer`` as a dependency of its own: FastAPI
+    solves each dependency at a cost per request (docs/benchmarks.md, "identity's request
+    path"). A service adds its own checks of the caller by subclassing (identity's active
+    agents), still one dependency."""
+
+    def __init__(self) -> None:
+        self.model = HTTPBearerModel(
+            bearerFormat="JWT",
+            description="An access token from identity's POST /v1/oauth/token (ES256 JWT).",
+        )
+        self.scheme_name = "bearer"
+
+    async def __call__(self, request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("A bearer token is required.")
+        verifier: TokenVerifier = request.app.state.token_verifier
+        return await verifier.verify(token.strip())
 
 
-async def current_principal(
-    request: Request,
-    _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
-) -> Principal:
-    """The authenticated caller; 401 without a valid bearer token."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("A bearer token is required.")
-    verifier: TokenVerifier = request.app.state.token_verifier
-    principal = await verifier.verify(token.strip())
-    request.state.principal = principal
-    return principal
-
-
+current_principal = BearerPrincipal()
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 

@@ -101,9 +101,10 @@ definition = ServiceDefinition[IdentitySettings](
     metadata=metadata,
     tables=messaging,
     migrations_dir=Path(__file__).parent / "migrations",
+    # Routes are matched in order: the customers' router (the agents' lookup) first.
     routers=[
-        auth.router,
         customers.router,
+        auth.router,
         contracts.router,
         interactions.router,
         privacy.router,

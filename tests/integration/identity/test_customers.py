@@ -7,11 +7,15 @@ import uuid
 from typing import Any
 
 import asyncpg
+import fastapi.routing
+import httpx
 import pytest
+from fastapi.dependencies.utils import solve_dependencies
 from sqlalchemy import select, text
 
 from sila_common.auth import Principal
 from sila_common.db import make_engine
+from sila_identity.directory import load_row, to_read
 from sila_identity.flows.audit import read_row
 from sila_identity.queries import by_phone_audited
 from sila_identity.tables import audit_log
@@ -401,6 +405,66 @@ async def test_a_phone_lookup_audits_each_customer_it_shows_and_no_other(
         ],
         key=str,
     )
+
+
+async def test_a_lookup_by_phone_alone_answers_as_the_same_lookup_solved_by_fastapi(
+    identity: LiveService, cast: Cast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ``?phone=`` alone is given its arguments directly (PhoneLookupRoute); with any other
+    # parameter (here the default limit, spelled out) FastAPI solves them. Same answers,
+    # same problems, same audit.
+    customer = await register(identity, cast.agent_15)
+    solved = 0
+
+    async def counted(**arguments: Any) -> Any:
+        nonlocal solved
+        solved += 1
+        return await solve_dependencies(**arguments)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+
+    async def both(token: str | None, phone: str) -> tuple[httpx.Response, httpx.Response]:
+        headers = bearer(token) if token else {}
+        before = solved
+        plain = await identity.client.get("/v1/customers", headers=headers, params={"phone": phone})
+        assert solved == before, "a lookup by phone alone is not solved by FastAPI"
+        general = await identity.client.get(
+            "/v1/customers", headers=headers, params={"phone": phone, "limit": "20"}
+        )
+        assert solved == before + 1
+        return plain, general
+
+    plain, general = await both(cast.agent_15, "0" + customer["phone"][4:])
+    assert plain.status_code == general.status_code == 200
+    assert plain.json() == general.json() == [await customer_read(identity, customer["id"])]
+    lookups = await lookup_audit(identity, [customer["id"]])
+    assert [(row[0], row[1], row[2]) for row in lookups] == 2 * [
+        (customer["id"], cast.agent_15_id, {"by": "phone"})
+    ]
+    for token, phone, status in (
+        (cast.agent_15, "0123", 422),  # not a number
+        (cast.agent_15, "+33 1 23 45 67 89", 422),  # not Algerian
+        (None, customer["phone"], 401),
+        (cast.marketing_15, customer["phone"], 403),
+    ):
+        plain, general = await both(token, phone)
+        assert plain.status_code == general.status_code == status
+        assert without_correlation(problem_of(plain)) == without_correlation(problem_of(general))
+    long = await identity.client.get(
+        "/v1/customers", headers=bearer(cast.agent_15), params={"phone": "0" * 41}
+    )
+    assert long.status_code == 422
+    assert problem_of(long)["errors"][0]["field"] == "query.phone"
+
+
+def without_correlation(problem: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in problem.items() if name != "correlation_id"}
+
+
+async def customer_read(identity: LiveService, customer_id: str) -> dict[str, Any]:
+    """The customer as GET /v1/customers/{id} shows them to the administrator."""
+    async with identity.runtime.session_factory() as session:
+        return to_read(await load_row(session, customer_id)).model_dump(mode="json")
 
 
 async def lookup_audit(identity: LiveService, customer_ids: list[str]) -> list[tuple[Any, ...]]:

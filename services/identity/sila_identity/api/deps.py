@@ -8,12 +8,11 @@ short life of agents' tokens; see docs/identity.md).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from sila_common.auth import CurrentPrincipal, Principal, ensure_roles
+from sila_common.auth import BearerPrincipal, Principal, ensure_roles
 from sila_common.problems import Unauthorized
 from sila_common.roles import ADMIN, CUSTOMER_CARE, FRONT_OFFICE, SUPERVISION
 from sila_identity.auth.accounts import AccountChecks
@@ -68,29 +67,30 @@ async def ensure_active(request: Request, principal: Principal) -> Principal:
     return principal
 
 
-# The checks of a caller are one dependency each, not a chain: FastAPI's dependency solving
+# The checks of a caller are one dependency, not a chain: FastAPI's dependency solving
 # costs per dependency and was a fifth of a phone lookup's CPU (docs/benchmarks.md).
-async def active_principal(request: Request, principal: CurrentPrincipal) -> Principal:
-    return await ensure_active(request, principal)
+class ActivePrincipal(BearerPrincipal):
+    """The authenticated caller whose account is still usable; with ``roles``, an agent
+    holding one of them (admin holds them all)."""
+
+    def __init__(self, *roles: str) -> None:
+        super().__init__()
+        self.roles = roles
+
+    async def __call__(self, request: Request) -> Principal:
+        principal = await ensure_active(request, await super().__call__(request))
+        return ensure_roles(principal, *self.roles) if self.roles else principal
 
 
-Caller = Annotated[Principal, Depends(active_principal)]
-
-
-def agent_with(*roles: str) -> Callable[[Request, Principal], Awaitable[Principal]]:
-    """An active agent holding one of ``roles`` (admin holds them all)."""
-
-    async def dependency(request: Request, principal: CurrentPrincipal) -> Principal:
-        return ensure_roles(await ensure_active(request, principal), *roles)
-
-    return dependency
+Caller = Annotated[Principal, Depends(ActivePrincipal())]
 
 
 # The platform's role vocabulary (sila_common.roles): the same groups in every service.
-FrontOffice = Annotated[Principal, Depends(agent_with(*FRONT_OFFICE))]
-LookupAgent = Annotated[Principal, Depends(agent_with(*CUSTOMER_CARE))]
-Supervisor = Annotated[Principal, Depends(agent_with(*SUPERVISION))]
-Admin = Annotated[Principal, Depends(agent_with(ADMIN))]
+FrontOffice = Annotated[Principal, Depends(ActivePrincipal(*FRONT_OFFICE))]
+lookup_agent = ActivePrincipal(*CUSTOMER_CARE)
+LookupAgent = Annotated[Principal, Depends(lookup_agent)]
+Supervisor = Annotated[Principal, Depends(ActivePrincipal(*SUPERVISION))]
+Admin = Annotated[Principal, Depends(ActivePrincipal(ADMIN))]
 
 
 def client_ip(request: Request, settings: IdentitySettings) -> str:
