@@ -28,7 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.util import greenlet_spawn
 
 from sila_common.auth import Principal
 from sila_common.problems import ServiceUnavailable, Unprocessable
@@ -118,54 +119,53 @@ class RecordRow:
 
 
 async def by_phone_audited(
-    connection: AsyncConnection,
+    engine: AsyncEngine,
     e164: str,
     wilayas: Collection[str],
     audit_row: Mapping[str, Any],
 ) -> list[Any]:
     """BY_PHONE for an agent serving ``wilayas``, each customer found recorded in the audit
     log with ``audit_row``'s values (at, actor_kind, actor_id, action, detail,
-    correlation_id), in one statement on the connection's asyncpg connection (a prepared
-    statement, asyncpg's cache). The connection must have run nothing yet: the statement
-    is its own transaction."""
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None, "a pooled connection has its asyncpg connection"
-    try:
-        records = await driver.fetch(
-            PHONE_LOOKUP_AUDITED,
-            e164,
-            list(wilayas),
-            audit_row["at"],
-            audit_row["actor_kind"],
-            audit_row["actor_id"],
-            audit_row["action"],
-            json.dumps(audit_row["detail"]),
-            audit_row["correlation_id"],
-        )
-    except Exception:
-        if driver.is_closed():
-            # SQLAlchemy does not see the driver's errors: a connection the server dropped
-            # is invalidated here, as SQLAlchemy would, so the pool does not lend it again.
-            await connection.invalidate()
-        raise
+    correlation_id), in one statement (``fetch_on_pool``: its own transaction)."""
+    records = await fetch_on_pool(
+        engine,
+        PHONE_LOOKUP_AUDITED,
+        e164,
+        list(wilayas),
+        audit_row["at"],
+        audit_row["actor_kind"],
+        audit_row["actor_id"],
+        audit_row["action"],
+        json.dumps(audit_row["detail"]),
+        audit_row["correlation_id"],
+    )
     return [RecordRow(record) for record in records]
 
 
-async def fetch_on_driver(connection: AsyncConnection, statement: str, *args: Any) -> list[Any]:
-    """The records of ``statement`` run on the connection's asyncpg connection (a prepared
-    statement, asyncpg's cache), as by_phone_audited runs its own: the timeline page's
-    (flows.timeline). The connection must have run nothing yet: the statement is its own
-    transaction."""
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None, "a pooled connection has its asyncpg connection"
+async def fetch_on_pool(engine: AsyncEngine, statement: str, *args: Any) -> list[Any]:
+    """The records of ``statement``, run as its own transaction on an asyncpg connection of
+    the engine's pool (a prepared statement, asyncpg's cache): the hot reads' single
+    statements (the lookup's, the timeline page's). The connection is taken from the pool
+    and given back without a SQLAlchemy ``Connection`` around it: that wrapper (its
+    checkout, greenlet and close) was ≈ 8 % of a lookup (docs/benchmarks.md, "identity's
+    request path")."""
+    pooled = await engine.raw_connection()
     try:
-        return list(await driver.fetch(statement, *args))
-    except Exception:
-        if driver.is_closed():
-            # SQLAlchemy does not see the driver's errors: a connection the server dropped
-            # is invalidated here, as SQLAlchemy would, so the pool does not lend it again.
-            await connection.invalidate()
-        raise
+        driver = pooled.driver_connection
+        assert driver is not None, "a pooled connection has its asyncpg connection"
+        try:
+            return list(await driver.fetch(statement, *args))
+        except Exception:
+            if driver.is_closed():
+                # SQLAlchemy does not see the driver's errors: a connection the server
+                # dropped is invalidated here, as SQLAlchemy would, so the pool does not
+                # lend it again.
+                await greenlet_spawn(pooled.invalidate)
+            raise
+    finally:
+        # Given back as SQLAlchemy gives it (its reset on return), in a greenlet as the
+        # pool's asyncio adaptation requires.
+        await greenlet_spawn(pooled.close)
 
 
 async def by_contract(session: AsyncSession, number: str) -> list[Any]:

@@ -493,8 +493,8 @@ async def test_a_lookup_on_a_connection_the_server_dropped_fails_once_then_recon
     engine = make_engine(url, pool_size=1)
     audit_row = read_row(agent_15_principal(cast), "customer.lookup", {"by": "phone"})
     try:
-        async with engine.connect() as connection:
-            [found] = await by_phone_audited(connection, customer["phone"], ["15"], audit_row)
+        [found] = await by_phone_audited(engine, customer["phone"], ["15"], audit_row)
+        async with engine.connect() as connection:  # the pool's one connection, given back
             backend = await connection.scalar(text("SELECT pg_backend_pid()"))
         async with identity.runtime.engine.connect() as other:
             await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
@@ -513,10 +513,8 @@ async def test_a_lookup_on_a_connection_the_server_dropped_fails_once_then_recon
         with pytest.raises(
             (asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresError)
         ):
-            async with engine.connect() as connection:
-                await by_phone_audited(connection, customer["phone"], ["15"], audit_row)
-        async with engine.connect() as connection:
-            [again] = await by_phone_audited(connection, customer["phone"], ["15"], audit_row)
+            await by_phone_audited(engine, customer["phone"], ["15"], audit_row)
+        [again] = await by_phone_audited(engine, customer["phone"], ["15"], audit_row)
         assert found.id == again.id == customer["id"]
     finally:
         await engine.dispose()

@@ -15,7 +15,7 @@ from sila_common.db import make_engine
 from sila_common.events import REGISTRY
 from sila_identity.api.timeline import TimelinePage
 from sila_identity.flows.timeline import PAGE_AUDITED
-from sila_identity.queries import fetch_on_driver
+from sila_identity.queries import fetch_on_pool
 from sila_identity.tables import audit_log, timeline_entries
 from sila_identity.timeline.projection import project
 from tests.integration.identity.conftest import Cast, customer_token, events_of, register
@@ -518,8 +518,8 @@ async def test_a_page_on_a_connection_the_server_dropped_fails_once_then_reads_a
     arguments = (customer_id, ["15"], datetime.now(UTC), "agent", "a", "timeline.read", "{}")
     page = (*arguments, None, *(None,) * 7, True, 51)
     try:
-        async with engine.connect() as connection:
-            first = (await fetch_on_driver(connection, PAGE_AUDITED, *page))[0]
+        first = (await fetch_on_pool(engine, PAGE_AUDITED, *page))[0]
+        async with engine.connect() as connection:  # the pool's one connection, given back
             backend = await connection.scalar(text("SELECT pg_backend_pid()"))
         async with identity.runtime.engine.connect() as other:
             await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
@@ -536,10 +536,8 @@ async def test_a_page_on_a_connection_the_server_dropped_fails_once_then_reads_a
         with pytest.raises(
             (asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresError)
         ):
-            async with engine.connect() as connection:
-                await fetch_on_driver(connection, PAGE_AUDITED, *page)
-        async with engine.connect() as connection:
-            again = (await fetch_on_driver(connection, PAGE_AUDITED, *page))[0]
+            await fetch_on_pool(engine, PAGE_AUDITED, *page)
+        again = (await fetch_on_pool(engine, PAGE_AUDITED, *page))[0]
         assert first["id"] == again["id"] == customer_id and again["in_scope"]
     finally:
         await engine.dispose()

@@ -296,13 +296,12 @@ async def find_customers(
     if phone and principal.kind == "agent" and principal.has_role(*CUSTOMER_CARE):
         # The agents' hot path: the read, its scope and its audit rows in one statement.
         # A connection without the ORM session: the statement is its own transaction.
-        async with runtime.engine.connect() as connection:
-            return await queries.by_phone_audited(
-                connection,
-                phone,
-                principal.wilayas,
-                audit.read_row(principal, "customer.lookup", {"by": "phone"}),
-            )
+        return await queries.by_phone_audited(
+            runtime.engine,
+            phone,
+            principal.wilayas,
+            audit.read_row(principal, "customer.lookup", {"by": "phone"}),
+        )
     async with runtime.session_factory() as session, session.begin():
         if phone:
             rows = await queries.by_phone(session, phone)

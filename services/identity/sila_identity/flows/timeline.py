@@ -12,7 +12,7 @@ from typing import Any
 
 from sila_common.auth import Principal
 from sila_identity.flows import audit
-from sila_identity.queries import fetch_on_driver
+from sila_identity.queries import fetch_on_pool
 from sila_identity.runtime import IdentityRuntime
 from sila_identity.timeline.projection import INTERNAL_NOTE
 
@@ -109,28 +109,27 @@ async def read_page(
     statement. Staff (agents) see internal notes; everybody else does not."""
     audit_row = audit.read_row(principal, "timeline.read")
     after_at, after_id = filters.after or (None, None)
-    async with runtime.engine.connect() as connection:
-        records = await fetch_on_driver(
-            connection,
-            PAGE_AUDITED,
-            customer_id,
-            list(readable_in),
-            audit_row["at"],
-            audit_row["actor_kind"],
-            audit_row["actor_id"],
-            audit_row["action"],
-            json.dumps(audit_row["detail"]),
-            audit_row["correlation_id"],
-            after_at,
-            after_id,
-            filters.since,
-            filters.until,
-            _listed(filters.types),
-            _listed(filters.services),
-            _listed(filters.channels),
-            principal.kind == "agent",
-            filters.limit + 1,
-        )
+    records = await fetch_on_pool(
+        runtime.engine,
+        PAGE_AUDITED,
+        customer_id,
+        list(readable_in),
+        audit_row["at"],
+        audit_row["actor_kind"],
+        audit_row["actor_id"],
+        audit_row["action"],
+        json.dumps(audit_row["detail"]),
+        audit_row["correlation_id"],
+        after_at,
+        after_id,
+        filters.since,
+        filters.until,
+        _listed(filters.types),
+        _listed(filters.services),
+        _listed(filters.channels),
+        principal.kind == "agent",
+        filters.limit + 1,
+    )
     if not records:
         return PageRead(customer=None, in_scope=False, entries=[])
     first = records[0]
