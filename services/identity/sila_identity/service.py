@@ -101,14 +101,16 @@ definition = ServiceDefinition[IdentitySettings](
     metadata=metadata,
     tables=messaging,
     migrations_dir=Path(__file__).parent / "migrations",
-    # Routes are matched in order: the customers' router (the agents' lookup) first.
+    # Routes are matched in order: the customers' router (the agents' lookup) first, then
+    # the timeline's (its page was matched after ≈ 27 routes: docs/benchmarks.md, "the
+    # timeline's request path").
     routers=[
         customers.router,
+        timeline.router,
         auth.router,
         contracts.router,
         interactions.router,
         privacy.router,
-        timeline.router,
         admin.router,
         geography.reference,
         geography.admin,
