@@ -26,7 +26,7 @@ from sila_common.logging import configure_logging
 from sila_common.metrics import HTTP_LATENCY
 from sila_common.problems import ContainUnexpected, install_problem_handlers
 from sila_common.relay import refresh_outbox_gauges
-from sila_common.runtime import open_runtime, run_workers
+from sila_common.runtime import freeze_startup_heap, open_runtime, run_workers
 from sila_common.service import Runtime, ServiceDefinition
 from sila_common.settings import PlatformSettings, SettingsT
 from sila_common.tracing import instrument_app, make_tracer_provider
@@ -61,8 +61,11 @@ def create_app(
     platform: PlatformSettings | None = None,
     settings: SettingsT | None = None,
     key_source: KeySource | None = None,
+    freeze_heap: bool = False,
 ) -> FastAPI:
-    """The service's HTTP app; ``with_workers`` also runs its relay and consumers in-process."""
+    """The service's HTTP app; ``with_workers`` also runs its relay and consumers in-process;
+    ``freeze_heap`` (a process serving the app, not a test) leaves what start-up built out
+    of later garbage collections (``freeze_startup_heap``)."""
     platform = platform or PlatformSettings()
     settings = settings or definition.settings_factory()
     configure_logging(
@@ -83,6 +86,8 @@ def create_app(
             app.state.token_verifier = runtime.verifier
             stop = asyncio.Event()
             workers = asyncio.create_task(run_workers(runtime, stop)) if with_workers else None
+            if freeze_heap:
+                freeze_startup_heap()
             try:
                 yield
             finally:

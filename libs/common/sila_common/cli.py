@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import signal
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,18 +21,9 @@ from prometheus_client import start_http_server
 from sila_common.logging import configure_logging
 from sila_common.migrations import upgrade
 from sila_common.rebuild import reset_consumer
-from sila_common.runtime import make_relay, open_runtime, run_workers
+from sila_common.runtime import freeze_startup_heap, make_relay, open_runtime, run_workers
 from sila_common.service import ServiceDefinition
 from sila_common.settings import PlatformSettings
-
-
-def freeze_startup_heap() -> None:
-    """Leave what the process built to start (the service's modules, models, tables and
-    runtime: most of its objects) out of every later garbage collection. A full collection
-    walks every object tracked: in identity's consumer it took 100-390 ms of a 5 s burst of
-    events, and every event waiting behind it waited that long (docs/benchmarks.md)."""
-    gc.collect()
-    gc.freeze()
 
 
 def main(definition: ServiceDefinition[Any], argv: list[str] | None = None) -> None:
@@ -71,7 +61,11 @@ def main(definition: ServiceDefinition[Any], argv: list[str] | None = None) -> N
         from sila_common.app import create_app
 
         app = create_app(
-            definition, with_workers=args.role == "serve", platform=platform, settings=settings
+            definition,
+            with_workers=args.role == "serve",
+            platform=platform,
+            settings=settings,
+            freeze_heap=True,
         )
         uvicorn.run(
             app,

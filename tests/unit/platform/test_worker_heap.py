@@ -1,10 +1,10 @@
-"""Relay and consumer processes keep their startup heap out of the garbage collector."""
+"""API, relay and consumer processes keep their startup heap out of the garbage collector."""
 
 from __future__ import annotations
 
 import gc
 
-from sila_common.cli import freeze_startup_heap
+from sila_common.runtime import freeze_startup_heap
 
 
 def test_the_startup_heap_is_left_out_of_later_collections() -> None:
