@@ -8,8 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import fastapi.routing
+import httpx
 import pytest
-from sqlalchemy import select, text
+from fastapi.dependencies.utils import solve_dependencies
+from sqlalchemy import func, select, text
 
 from sila_common.db import make_engine
 from sila_common.events import REGISTRY
@@ -319,6 +322,108 @@ async def test_each_timeline_page_read_is_audited_and_a_refused_read_is_not(
         ).all()
     assert [row.actor_id for row in rows] == [cast.agent_15_id, cast.agent_15_id]
     assert rows[0].detail == {} and rows[0].correlation_id == correlation
+
+
+async def test_a_plain_page_request_answers_as_the_same_request_solved_by_fastapi(
+    identity: LiveService, cast: Cast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No query, or only a cursor and a limit, is given its arguments directly
+    # (TimelinePageRoute); with any other parameter (here a ``since`` before every entry,
+    # the same page) FastAPI solves them. Same answers, same problems, same audit.
+    customer_id = (await register(identity, cast.agent_15))["id"]
+    base = datetime.now(UTC) - timedelta(days=1)
+    events = [
+        fake_raw(customer_id, "notify.message.sent", base + timedelta(minutes=i), {"channel": c})
+        for i, c in enumerate(["sms", "email"] * 3)
+    ]
+    async with identity.runtime.session_factory() as session, session.begin():
+        await project.many(session, events, identity.runtime.handler_context())  # type: ignore[attr-defined]
+
+    async def all_there() -> bool:  # the registration's entry comes through the consumer
+        return len((await timeline(identity, cast.agent_15, customer_id))["items"]) == 7
+
+    await eventually(all_there, what="the seven entries")
+    solved = 0
+
+    async def counted(**arguments: Any) -> Any:
+        nonlocal solved
+        solved += 1
+        return await solve_dependencies(**arguments)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    since = {"since": (base - timedelta(days=1)).isoformat()}
+
+    async def both(
+        token: str | None, customer: str, query: dict[str, str], language: str | None = None
+    ) -> tuple[httpx.Response, httpx.Response]:
+        headers = (bearer(token) if token else {}) | (
+            {"Accept-Language": language} if language else {}
+        )
+        url = f"/v1/customers/{customer}/timeline"
+        before = solved
+        plain = await identity.client.get(url, headers=headers, params=query)
+        assert solved == before, f"{query} is not solved by FastAPI"
+        general = await identity.client.get(url, headers=headers, params=query | since)
+        assert solved == before + 1
+        return plain, general
+
+    reads = await timeline_reads(identity, customer_id)  # the waiting's
+    for query, language in (({}, None), ({}, "ar, en;q=0.5"), ({"limit": "200"}, None)):
+        plain, general = await both(cast.agent_15, customer_id, query, language)
+        assert plain.status_code == general.status_code == 200
+        assert plain.content == general.content
+        reads += 2
+    query = {"limit": "2"}
+    while True:  # the pages by their cursors
+        plain, general = await both(cast.agent_15, customer_id, query)
+        assert plain.status_code == general.status_code == 200
+        assert plain.content == general.content
+        reads += 2
+        if not (cursor := plain.json()["next_cursor"]):
+            break
+        query = {"limit": "2", "cursor": cursor}
+    own = await customer_token(identity, customer_id)
+    plain, general = await both(own, customer_id, {})
+    assert plain.status_code == general.status_code == 200 and plain.content == general.content
+    reads += 2
+    for token, customer, query, status in (
+        (cast.agent_15, customer_id, {"cursor": "not-a-cursor"}, 422),
+        (None, customer_id, {}, 401),
+        (cast.marketing_15, customer_id, {}, 403),  # an agent without customer care
+        (cast.agent_16, customer_id, {}, 404),  # another wilaya
+        (own, (await register(identity, cast.agent_15))["id"], {}, 404),  # someone else
+        (cast.agent_15, "no-such-customer", {}, 404),
+    ):
+        plain, general = await both(token, customer, query)
+        assert plain.status_code == general.status_code == status
+        assert without_correlation(problem_of(plain)) == without_correlation(problem_of(general))
+    for limit in ("0", "201", "050", "x"):  # not plain: FastAPI's answer, solved by it
+        before = solved
+        refused = await identity.client.get(
+            f"/v1/customers/{customer_id}/timeline",
+            headers=bearer(cast.agent_15),
+            params={"limit": limit},
+        )
+        assert solved == before + 1
+        assert refused.status_code == (200 if limit == "050" else 422)
+        reads += limit == "050"
+    assert await timeline_reads(identity, customer_id) == reads, "a refused read not audited"
+
+
+async def timeline_reads(identity: LiveService, customer_id: str) -> int:
+    """How many timeline.read rows the audit log holds about this customer."""
+    log = audit_log.c
+    async with identity.runtime.session_factory() as session:
+        audited = await session.scalar(
+            select(func.count()).where(
+                log.customer_id == customer_id, log.action == "timeline.read"
+            )
+        )
+    return int(audited or 0)
+
+
+def without_correlation(problem: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in problem.items() if name != "correlation_id"}
 
 
 async def test_an_otp_request_shows_on_the_timeline_without_its_code(

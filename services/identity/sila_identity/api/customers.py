@@ -4,11 +4,9 @@ number or name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from fastapi.routing import APIRoute
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -36,6 +34,7 @@ from sila_identity.api.deps import (
     get_identity_runtime,
     lookup_agent,
 )
+from sila_identity.api.direct import DirectRoute
 from sila_identity.directory import (
     CustomerRead,
     ensure_may_read,
@@ -250,26 +249,17 @@ async def find_customers(
     )
 
 
-class PhoneLookupRoute(APIRoute):
-    """``GET /v1/customers`` with the agents' lookup, ``?phone=…`` and nothing else, given
-    its arguments directly: the runtime, the caller through the same dependency, the phone
-    as FastAPI would pass it. FastAPI's solving of the route's dependencies and five query
-    parameters was a third of a lookup's request path (docs/benchmarks.md, "identity's
-    request path"). Every other request to the route (another parameter, a phone past its
-    length) is solved by FastAPI; both call the same endpoint, so the answers and problems
-    are one."""
+class PhoneLookupRoute(DirectRoute):
+    """``GET /v1/customers`` with the agents' lookup, ``?phone=…`` and nothing else (the
+    phone within its declared length), given its arguments directly: the runtime, the caller
+    through the same dependency, the phone as FastAPI would pass it."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        solved_by_fastapi = super().get_route_handler()
-
-        async def handler(request: Request) -> Response:
-            phone = _phone_alone(request.query_params)
-            if phone is None:
-                return await solved_by_fastapi(request)
-            runtime = await get_identity_runtime(request)
-            return await find_customers(runtime, await lookup_agent(request), phone=phone)
-
-        return handler
+    async def direct_arguments(self, request: Request) -> dict[str, Any] | None:
+        phone = _phone_alone(request.query_params)
+        if phone is None:
+            return None
+        runtime = await get_identity_runtime(request)
+        return {"runtime": runtime, "principal": await lookup_agent(request), "phone": phone}
 
 
 def _phone_alone(query: QueryParams) -> str | None:

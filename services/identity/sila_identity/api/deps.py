@@ -82,7 +82,8 @@ class ActivePrincipal(BearerPrincipal):
         return ensure_roles(principal, *self.roles) if self.roles else principal
 
 
-Caller = Annotated[Principal, Depends(ActivePrincipal())]
+active_caller = ActivePrincipal()
+Caller = Annotated[Principal, Depends(active_caller)]
 
 
 # The platform's role vocabulary (sila_common.roles): the same groups in every service.

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NoReturn
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel
 from pydantic_core import to_json
+from starlette.datastructures import QueryParams
 
 from sila_common.auth import Principal, ensure_scope
 from sila_common.db import as_utc
@@ -15,7 +16,8 @@ from sila_common.inputs import Instant, decode_time_cursor
 from sila_common.pagination import KeysetPage, next_time_cursor
 from sila_common.problems import NotFound
 from sila_common.roles import CUSTOMER_CARE
-from sila_identity.api.deps import Caller, RuntimeDep
+from sila_identity.api.deps import Caller, RuntimeDep, active_caller, get_identity_runtime
+from sila_identity.api.direct import DirectRoute
 from sila_identity.directory import ensure_may_read
 from sila_identity.flows import timeline as flows
 from sila_identity.flows.geography import current_map
@@ -23,6 +25,7 @@ from sila_identity.queries import RecordRow
 from sila_identity.timeline.summaries import summarise
 
 router = APIRouter(prefix="/v1/customers", tags=["timeline"])
+PAGE_LIMIT = 200
 
 
 class TimelineEntry(BaseModel):
@@ -40,12 +43,11 @@ class TimelinePage(KeysetPage[TimelineEntry]):
     pass
 
 
-@router.get("/{customer_id}/timeline", response_model=TimelinePage, summary="The timeline")
 async def timeline(
     customer_id: str,
     runtime: RuntimeDep,
     principal: Caller,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 50,
     cursor: str | None = None,
     type: Annotated[list[str] | None, Query(description="event types")] = None,
     service: Annotated[list[str] | None, Query()] = None,
@@ -99,6 +101,50 @@ async def timeline(
     return Response(
         to_json({"items": items, "next_cursor": next_cursor}), media_type="application/json"
     )
+
+
+class TimelinePageRoute(DirectRoute):
+    """``GET /v1/customers/{id}/timeline`` with no query, or only a ``cursor`` and a
+    ``limit`` (in its plain spelling, within its bounds), each once: the first page and the
+    next ones, given their arguments directly (the runtime, the caller through the same
+    dependency, the ``Accept-Language`` header, the query as FastAPI would pass it)."""
+
+    async def direct_arguments(self, request: Request) -> dict[str, Any] | None:
+        query = _plain_page_query(request.query_params)
+        if query is None:
+            return None
+        return {
+            "customer_id": request.path_params["customer_id"],
+            "runtime": await get_identity_runtime(request),
+            "principal": await active_caller(request),
+            "accept_language": request.headers.get("accept-language"),
+            **query,
+        }
+
+
+def _plain_page_query(query: QueryParams) -> dict[str, Any] | None:
+    """``cursor`` and ``limit`` of a query that has at most those, each once, the limit as
+    digits within its bounds; else None."""
+    items = query.multi_items()
+    plain = dict(items)
+    if len(plain) != len(items) or not plain.keys() <= {"cursor", "limit"}:
+        return None
+    limit = plain.get("limit", "50")
+    if not (limit.isascii() and limit.isdigit() and limit[0] != "0" and len(limit) <= 3):
+        return None
+    if int(limit) > PAGE_LIMIT:
+        return None
+    return {"limit": int(limit), "cursor": plain.get("cursor")}
+
+
+router.add_api_route(
+    "/{customer_id}/timeline",
+    timeline,
+    methods=["GET"],
+    route_class_override=TimelinePageRoute,
+    response_model=TimelinePage,
+    summary="The timeline",
+)
 
 
 def readable_wilayas(principal: Principal, customer_id: str) -> list[str]:
