@@ -4,8 +4,9 @@ The job that moves customers and installations after their commune (`flows/refor
 `follow_moved_communes`) asks at every tick whether any row of a moved commune sits in
 another wilaya than the commune's. With the commune alone indexed, that read every row of
 every moved commune (hundreds of thousands after the 2025 reform, once a minute); with
-(commune, wilaya) it is two index range probes per moved commune. The new indexes serve every query the old
-ones did (the commune is their first column), so those are dropped. Schema only.
+(commune, wilaya) it is two index range probes per moved commune. The new indexes serve
+every query the old ones did (the commune is their first column), so those are dropped.
+Schema only.
 
 Revision ID: 0009
 Revises: 0008
