@@ -316,7 +316,17 @@ class OutboxRelay:
                 highest[tp] = max(highest.get(tp, -1), record.offset)
                 lowest[tp] = min(lowest.get(tp, record.offset), record.offset)
             known = batch.known
-            lost = any(lowest[tp] <= known[tp] for tp in lowest if tp in known)
+            suspect = [tp for tp in lowest if tp in known and lowest[tp] <= known[tp]]
+            if suspect:
+                # Confirmed by what the relays recorded (which only rises, but for a replay
+                # that empties it): when another relay has replayed since this one read its
+                # copy, the offsets it recorded since are below the copy's, and the history
+                # is going out already.
+                recorded = await self._known_offsets(batch.conn)
+                suspect = [tp for tp in suspect if recorded.get(tp, -1) >= known[tp]]
+                if not suspect:
+                    self._known = recorded
+            lost = bool(suspect)
             for tp, offset in highest.items():
                 self._known[tp] = max(self._known.get(tp, -1), offset)
             # Sorted, so that relays writing the same partitions lock their rows in one order.

@@ -88,15 +88,25 @@ def to_read(row: Any) -> CustomerRead:
 
 
 async def load_row(
-    session: AsyncSession | AsyncConnection, customer_id: str, *, for_update: bool = False
+    session: AsyncSession | AsyncConnection,
+    customer_id: str,
+    *,
+    for_update: bool = False,
+    reader: Principal | None = None,
 ) -> Any:
-    """The customer's row, or 404."""
+    """The customer's row, or 404; with ``reader``, only a customer that caller may read
+    (``ensure_may_read``), and a caller who never reads customers is refused (403) before
+    anything is read, so that the answer never tells whether the customer exists."""
+    if reader is not None:
+        ensure_reads_customers(reader)
     query = select(customers).where(customers.c.id == customer_id)
     if for_update:
         query = query.with_for_update()
     row = (await session.execute(query)).one_or_none()
     if row is None:
         raise NotFound(f"No customer {customer_id}.")
+    if reader is not None:
+        ensure_may_read(reader, row)
     return row
 
 
@@ -104,12 +114,17 @@ def may_read(principal: Principal, row: Any) -> bool:
     return principal.may_read_customer(row.id, row.wilaya_code)
 
 
-def ensure_may_read(principal: Principal, row: Any) -> None:
+def ensure_reads_customers(principal: Principal) -> None:
+    """A role or scope that never reads one customer's records is refused as such (403),
+    whichever customer is asked for (checked before the customer is looked up)."""
     if principal.kind == "agent":
-        # A role or scope that never reads one customer's records is refused as such (403).
         ensure_roles(principal, *CUSTOMER_CARE)
     if principal.kind == "partner":
         ensure_scope(principal, Scope.CUSTOMERS_READ)
+
+
+def ensure_may_read(principal: Principal, row: Any) -> None:
+    ensure_reads_customers(principal)
     if not may_read(principal, row):
         # A caller outside their scope learns nothing about whether the customer exists.
         raise NotFound(f"No customer {row.id}.")

@@ -4,6 +4,8 @@ the answer names the existing customer only to an agent who may read them."""
 
 from __future__ import annotations
 
+import uuid
+
 from tests.integration.security_support import new_agent, new_customer
 from tests.support import LiveService, problem_of, random_mobile
 
@@ -59,3 +61,28 @@ async def test_a_duplicate_outside_the_agents_wilayas_is_refused_without_naming_
     assert [c["id"] for c in found.json()] == [existing["id"]]
     hidden = await identity.client.get(f"/v1/customers/{existing['id']}", headers=tizi.auth)
     assert hidden.status_code == 404
+
+
+async def test_an_agent_who_never_reads_customers_cannot_tell_whether_one_exists(
+    identity: LiveService, admin_token: str
+) -> None:
+    """Marketing reads no customer's records: every per-customer read answers it the same
+    403 for a customer that exists (in its wilaya or not) and for a made-up id."""
+    marketing = await new_agent(identity, admin_token, ["marketing"], ["15"])
+    front = await new_agent(identity, admin_token, ["agent"], ["15"])
+    existing = await new_customer(identity, front, wilaya="15")
+    made_up = str(uuid.uuid4())
+    for path in (
+        "",
+        "/timeline",
+        "/contracts",
+        f"/contracts/{uuid.uuid4()}",
+        "/interactions",
+        "/consents",
+    ):
+        answers = [
+            await identity.client.get(f"/v1/customers/{customer}{path}", headers=marketing.auth)
+            for customer in (existing["id"], made_up)
+        ]
+        assert [a.status_code for a in answers] == [403, 403], (path, [a.text for a in answers])
+        assert problem_of(answers[0])["detail"] == problem_of(answers[1])["detail"]

@@ -511,3 +511,72 @@ async def test_after_one_relay_republished_a_lost_history_the_other_does_not_aga
     # The history once more, after the batches that revealed the loss: not twice over.
     assert {event.id for event in events_of(records)} == all_ids
     assert len(records) < 48 + 32
+
+
+async def test_a_following_relay_does_not_replay_again_after_another_relay_did(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    """As the previous test, but the first relay is running (``follow``, as ``run``
+    calls it) when the second replays: its offsets read at the start of the call are stale."""
+    port = free_port()
+    broker = await start_broker(port)
+    own_platform = platform.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{port}"})
+    topic = f"test.follow.{uuid.uuid4().hex[:8]}"
+    customers = [f"customer-{i}" for i in range(16)]
+    async with outbox_engine.begin() as conn:
+        await conn.execute(
+            insert(messaging.outbox), [probe_row(topic, customers[n % 16], n) for n in range(32)]
+        )
+    first = relay_for(outbox_engine, own_platform, relay_max_shards=8)
+    second = relay_for(outbox_engine, own_platform, relay_max_shards=8)
+    replays: list[str] = []
+    first_replay = first.replay
+
+    async def spied(**kwargs: Any) -> int:
+        replays.append(kwargs["reason"])
+        return await first_replay(**kwargs)
+
+    first.replay = spied  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    try:
+        for relay in (first, second):
+            await relay.start()
+            await relay.hold_shards()
+        while await pending(outbox_engine):
+            assert await first.publish_pending() + await second.publish_pending() > 0
+        for relay in (first, second):
+            await relay.stop()
+
+        await broker.stop()  # memory only: everything it held is gone
+        broker = await start_broker(port)
+        for relay in (first, second):
+            await relay.start()
+            await relay.hold_shards()
+        # New events for the second relay's customers only: the first idles, following.
+        theirs = [c for c in customers if shard_of(c) in second.owned_shards]
+        first._known = {}  # what it remembers is what the call reads (awaited below)
+        following = asyncio.create_task(first.follow(stop, seconds=60.0))
+
+        async def offsets_read() -> bool:
+            return bool(first._known)
+
+        await eventually(offsets_read, what="the first relay's call read the offsets")
+        async with outbox_engine.begin() as conn:
+            await conn.execute(
+                insert(messaging.outbox), [probe_row(topic, theirs[0], n) for n in range(32, 40)]
+            )
+        await second.publish_pending()  # sees offsets going backwards: the history again
+
+        async def drained_or_replayed() -> bool:
+            await second.publish_pending()  # the second's share of the history
+            return bool(replays) or await pending(outbox_engine) == 0
+
+        await eventually(drained_or_replayed, what="drained")
+        stop.set()
+        await following
+    finally:
+        stop.set()
+        await first.stop()
+        await second.stop()
+        await broker.stop()
+    assert replays == [], "the first relay replayed the history a second time"

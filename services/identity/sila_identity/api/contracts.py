@@ -14,7 +14,7 @@ from sila_common.inputs import Instant
 from sila_common.offers import OFFER_CODES
 from sila_common.problems import Conflict, Forbidden, NotFound
 from sila_identity.api.deps import Caller, FrontOffice, RuntimeDep
-from sila_identity.directory import ensure_may_read, load_row
+from sila_identity.directory import load_row
 from sila_identity.domain.errors import InvalidValue
 from sila_identity.domain.phone import normalize_phone
 from sila_identity.domain.wilayas import format_wilaya_code
@@ -125,8 +125,7 @@ async def add_contract(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> dict[str, Any]:
     async with runtime.session_factory() as session:
-        customer = await load_row(session, customer_id)
-    ensure_may_read(principal, customer)
+        customer = await load_row(session, customer_id, reader=principal)
     if customer.erased_at is not None or customer.status == "closed":
         raise Conflict(f"A {customer.status} customer cannot take a new contract.")
     wilaya = body.installation_wilaya_code or customer.wilaya_code
@@ -155,8 +154,7 @@ async def list_contracts(
     customer_id: str, runtime: RuntimeDep, principal: Caller
 ) -> list[ContractRead]:
     async with runtime.session_factory() as session:
-        customer = await load_row(session, customer_id)
-        ensure_may_read(principal, customer)
+        await load_row(session, customer_id, reader=principal)
         rows = (
             await session.execute(
                 contracts_as_read()
@@ -175,8 +173,7 @@ async def get_contract(
     customer_id: str, contract_id: str, runtime: RuntimeDep, principal: Caller
 ) -> ContractRead:
     async with runtime.session_factory() as session:
-        customer = await load_row(session, customer_id)
-        ensure_may_read(principal, customer)
+        await load_row(session, customer_id, reader=principal)
         row = (
             await session.execute(
                 contracts_as_read().where(
@@ -211,8 +208,7 @@ async def place_installation(
     principal: FrontOffice,
 ) -> ContractRead:
     async with runtime.session_factory() as session:
-        customer = await load_row(session, customer_id)
-    ensure_may_read(principal, customer)
+        await load_row(session, customer_id, reader=principal)
     row = await installations.place_installation(
         runtime,
         principal,

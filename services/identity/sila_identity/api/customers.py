@@ -37,7 +37,6 @@ from sila_identity.api.deps import (
 from sila_identity.api.direct import DirectRoute
 from sila_identity.directory import (
     CustomerRead,
-    ensure_may_read,
     load_row,
     to_read,
 )
@@ -317,8 +316,7 @@ async def register_customer(
 @router.get("/{customer_id}", response_model=CustomerRead, summary="One customer")
 async def get_customer(customer_id: str, runtime: RuntimeDep, principal: Caller) -> CustomerRead:
     async with runtime.session_factory() as session:
-        row = await load_row(session, customer_id)
-    ensure_may_read(principal, row)
+        row = await load_row(session, customer_id, reader=principal)
     await audit.record_reads(runtime.session_factory, principal, "customer.read", [row.id])
     return to_read(row)
 

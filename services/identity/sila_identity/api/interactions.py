@@ -14,7 +14,7 @@ from sila_common.inputs import Instant, decode_time_cursor
 from sila_common.pagination import KeysetPage, next_time_cursor
 from sila_common.problems import Conflict, NotFound, Unprocessable
 from sila_identity.api.deps import LookupAgent, RuntimeDep
-from sila_identity.directory import ensure_may_read, load_row
+from sila_identity.directory import load_row
 from sila_identity.domain.interactions import (
     Direction,
     Interaction,
@@ -114,8 +114,7 @@ async def log_interaction(
     except InvalidInteraction as exc:
         raise _invalid(exc.field, exc.reason) from exc
     async with runtime.session_factory() as session:
-        customer = await load_row(session, customer_id)
-    ensure_may_read(principal, customer)
+        customer = await load_row(session, customer_id, reader=principal)
     if customer.erased_at is not None:
         raise Conflict("This customer was erased; no contact can be logged.")
 
@@ -157,8 +156,7 @@ async def list_interactions(
     after = decode_time_cursor(cursor) if cursor else None
     query = newest_first(query, t.occurred_at, t.id, after=after, limit=limit)
     async with runtime.session_factory() as session:
-        customer = await load_row(session, customer_id)
-        ensure_may_read(principal, customer)
+        await load_row(session, customer_id, reader=principal)
         rows = (await session.execute(query)).all()
     await audit.record_reads(runtime.session_factory, principal, "interaction.read", [customer_id])
     return InteractionPage(
@@ -176,8 +174,7 @@ async def get_interaction(
     customer_id: str, interaction_id: str, runtime: RuntimeDep, principal: LookupAgent
 ) -> InteractionRead:
     async with runtime.session_factory() as session:
-        customer = await load_row(session, customer_id)
-        ensure_may_read(principal, customer)
+        await load_row(session, customer_id, reader=principal)
         row = (
             await session.execute(
                 select(interactions).where(

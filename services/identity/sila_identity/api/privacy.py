@@ -77,10 +77,16 @@ class Erasure(BaseModel):
     erased_at: datetime
 
 
-def _ensure_person(principal: Principal, customer: Any) -> None:
-    """The customer themselves or an agent serving them; partners never."""
+def _ensure_manages_consent(principal: Principal) -> None:
+    """Customers and agents manage consent; partners never (whichever customer is asked
+    for: checked before the customer is looked up)."""
     if principal.kind not in ("customer", "agent"):
         raise Forbidden("Consent is managed by the customer or an agent.")
+
+
+def _ensure_person(principal: Principal, customer: Any) -> None:
+    """The customer themselves or an agent serving them; partners never."""
+    _ensure_manages_consent(principal)
     ensure_may_read(principal, customer)
 
 
@@ -119,8 +125,8 @@ async def record_consent(
 )
 async def list_consents(customer_id: str, runtime: RuntimeDep, principal: Caller) -> ConsentSummary:
     async with runtime.session_factory() as session:
-        customer = await load_row(session, customer_id)
-        _ensure_person(principal, customer)
+        _ensure_manages_consent(principal)
+        await load_row(session, customer_id, reader=principal)
         rows = (
             await session.execute(
                 select(consents)
@@ -174,8 +180,8 @@ async def export_customer(
     if principal.kind == "agent":
         ensure_roles(principal, *SUPERVISION)
     async with runtime.session_factory() as session:
-        customer = await load_row(session, customer_id)
-        _ensure_person(principal, customer)
+        _ensure_manages_consent(principal)
+        customer = await load_row(session, customer_id, reader=principal)
         sections: dict[str, Any] = {}
         for name, table, order in (
             ("contracts", contracts, contracts.c.created_at),

@@ -18,7 +18,7 @@ from sila_common.problems import NotFound
 from sila_common.roles import CUSTOMER_CARE
 from sila_identity.api.deps import Caller, RuntimeDep, active_caller, get_identity_runtime
 from sila_identity.api.direct import DirectRoute
-from sila_identity.directory import ensure_may_read
+from sila_identity.directory import ensure_may_read, ensure_reads_customers
 from sila_identity.flows import timeline as flows
 from sila_identity.flows.geography import current_map
 from sila_identity.queries import RecordRow
@@ -175,9 +175,13 @@ def ensure_may_read_timeline(principal: Principal, customer: Any) -> None:
 
 
 def ensure_may_read_timeline_kind(principal: Principal) -> None:
-    """Partners read timelines only with the timeline:read scope (then any customer's)."""
+    """Partners read timelines only with the timeline:read scope (then any customer's); an
+    agent who never reads customers is refused whichever customer is asked for (before the
+    statement looks the customer up, so the answer never tells whether one exists)."""
     if principal.kind == "partner":
         ensure_scope(principal, "timeline:read")
+    else:
+        ensure_reads_customers(principal)
 
 
 def _language(header: str | None) -> str | None:

@@ -19,7 +19,6 @@ from sila_common.roles import CUSTOMER_CARE
 from sila_identity import queries
 from sila_identity.directory import (
     duplicate_conflict,
-    ensure_may_read,
     ensure_wilaya,
     load_row,
     may_read,
@@ -163,8 +162,7 @@ async def update_customer(
     """Change the fields in ``wanted`` (as sent); returns the customer's row after."""
     try:
         async with runtime.session_factory() as session, session.begin():
-            row = await load_row(session, customer_id, for_update=True)
-            ensure_may_read(principal, row)
+            row = await load_row(session, customer_id, for_update=True, reader=principal)
             if row.erased_at is not None:
                 raise Conflict("This customer was erased; nothing about them can change.")
             if if_match is not None and if_match.strip().strip('"') != str(row.version):

@@ -15,7 +15,7 @@ from sila_common.outbox import forget_customer_history
 from sila_common.problems import Conflict
 from sila_identity.auth import sessions
 from sila_identity.auth.accounts import forget_account
-from sila_identity.directory import ensure_may_read, load_row
+from sila_identity.directory import load_row
 from sila_identity.events import CONSENT_CHANGED, CUSTOMER_ERASED, ConsentChanged, CustomerErased
 from sila_identity.flows import audit
 from sila_identity.runtime import IdentityRuntime
@@ -87,8 +87,7 @@ async def erase_customer(
     """
     now = datetime.now(UTC)
     async with runtime.session_factory() as session, session.begin():
-        customer = await load_row(session, customer_id, for_update=True)
-        ensure_may_read(principal, customer)
+        customer = await load_row(session, customer_id, for_update=True, reader=principal)
         if customer.erased_at is not None:
             return as_utc(customer.erased_at) or now
         await session.execute(

@@ -1,11 +1,12 @@
 """customers and installations indexed by commune and wilaya
 
 The job that moves customers and installations after their commune (`flows/reform.py`,
-`follow_moved_communes`) asks at every tick whether any row still sits in a moved
-commune's former wilaya. With the commune alone indexed, that read every row of every
-moved commune (hundreds of thousands after the 2025 reform, once a minute); with (commune,
-wilaya) it is one index probe per moved commune. The new indexes serve every query the old
-ones did (the commune is their first column), so those are dropped. Schema only.
+`follow_moved_communes`) asks at every tick whether any row of a moved commune sits in
+another wilaya than the commune's. With the commune alone indexed, that read every row of
+every moved commune (hundreds of thousands after the 2025 reform, once a minute); with
+(commune, wilaya) it is two index range probes per moved commune. The new indexes serve
+every query the old ones did (the commune is their first column), so those are dropped.
+Schema only.
 
 Revision ID: 0009
 Revises: 0008
