@@ -90,24 +90,30 @@ async def test_the_reform_moves_a_customer_of_msila_to_bou_saada_once_and_grants
     assert seen.status_code == 200
 
 
-async def test_a_commune_an_admin_moves_to_another_wilaya_takes_its_customers_with_apply_reform(
-    identity: LiveService, cast: Cast
+async def new_commune_of_tizi_ouzou(
+    identity: LiveService, admin: dict[str, str], code: str
 ) -> None:
-    admin = bearer(cast.admin)
     dairas = (await identity.client.get("/v1/wilayas/15/dairas", headers=admin)).json()
-    code = "1593"
     created = await identity.client.post(
         "/v1/admin/identity/communes",
         headers=admin,
         json={
             "code": code,
             "daira_code": dairas[0]["code"],
-            "name_fr": "Ighil Moqrane",
-            "name_ar": "إغيل مقران",
-            "name_en": "Ighil Moqrane",
+            "name_fr": f"Commune {code}",
+            "name_ar": f"بلدية {code}",
+            "name_en": f"Commune {code}",
         },
     )
     assert created.status_code == 201, created.text
+
+
+async def test_a_commune_an_admin_moves_to_another_wilaya_takes_its_customers_with_apply_reform(
+    identity: LiveService, cast: Cast
+) -> None:
+    admin = bearer(cast.admin)
+    code = "1593"
+    await new_commune_of_tizi_ouzou(identity, admin, code)
     customer = await register(identity, cast.agent_15, wilaya_code="15", commune_code=code)
     moved = await identity.client.patch(
         f"/v1/admin/identity/communes/{code}", headers=admin, json={"daira_code": "0601"}
@@ -147,20 +153,8 @@ async def test_a_commune_an_admin_moves_to_another_wilaya_takes_its_customers_an
     identity: LiveService, cast: Cast
 ) -> None:
     admin = bearer(cast.admin)
-    dairas = (await identity.client.get("/v1/wilayas/15/dairas", headers=admin)).json()
     code = "1594"
-    created = await identity.client.post(
-        "/v1/admin/identity/communes",
-        headers=admin,
-        json={
-            "code": code,
-            "daira_code": dairas[0]["code"],
-            "name_fr": "Tifrit Naït El Hadj",
-            "name_ar": "تيفريت نايت الحاج",
-            "name_en": "Tifrit Nait El Hadj",
-        },
-    )
-    assert created.status_code == 201, created.text
+    await new_commune_of_tizi_ouzou(identity, admin, code)
     customer = await register(identity, cast.agent_15, wilaya_code="15", commune_code=code)
     line = await identity.client.post(
         f"/v1/customers/{customer['id']}/contracts",
@@ -211,24 +205,6 @@ async def test_the_job_does_nothing_when_no_row_is_left_in_a_former_wilaya(
 
     assert await communes_left_behind(identity.runtime) == []
     assert await follow_moved_communes(identity.runtime) is None
-
-
-async def new_commune_of_tizi_ouzou(
-    identity: LiveService, admin: dict[str, str], code: str
-) -> None:
-    dairas = (await identity.client.get("/v1/wilayas/15/dairas", headers=admin)).json()
-    created = await identity.client.post(
-        "/v1/admin/identity/communes",
-        headers=admin,
-        json={
-            "code": code,
-            "daira_code": dairas[0]["code"],
-            "name_fr": f"Commune {code}",
-            "name_ar": f"بلدية {code}",
-            "name_en": f"Commune {code}",
-        },
-    )
-    assert created.status_code == 201, created.text
 
 
 async def test_a_commune_moved_twice_between_two_ticks_takes_its_customers_to_its_last_wilaya(
