@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any, cast, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from pydantic_core import from_json
 from sqlalchemy import (
@@ -25,6 +27,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import greenlet_spawn
+
+if TYPE_CHECKING:
+    import asyncpg
 
 # Stable constraint names make Alembic migrations deterministic.
 NAMING_CONVENTION = {
@@ -70,6 +76,34 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return as_utc(value) if value is not None else None
+
+
+@contextlib.asynccontextmanager
+async def pooled_driver(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """An asyncpg connection of the engine's pool, lent without a SQLAlchemy ``Connection``
+    around it: for the hot paths' few fixed statements (prepared once, asyncpg's cache),
+    where that wrapper's checkout, greenlet hops and statement building were a measurable
+    share of the work (docs/benchmarks.md: identity's request path, the relay).
+
+    Given back as SQLAlchemy gives a connection back, with what SQLAlchemy cannot see of
+    the driver: a connection the server dropped is invalidated (the pool never lends it
+    again), and a transaction the caller began on the driver and left open is rolled back
+    (SQLAlchemy's reset on return only knows its own), the connection invalidated when even
+    that fails."""
+    pooled = await engine.raw_connection()
+    driver = pooled.driver_connection
+    assert driver is not None, "a pooled connection has its asyncpg connection"
+    try:
+        yield driver
+    finally:
+        if not driver.is_closed() and driver.is_in_transaction():
+            try:
+                await driver.execute("ROLLBACK")
+            except Exception:  # noqa: S110 - a connection that cannot roll back is dropped below
+                pass
+        if driver.is_closed() or driver.is_in_transaction():
+            await greenlet_spawn(pooled.invalidate)
+        await greenlet_spawn(pooled.close)
 
 
 def rows_affected(result: Result[Any]) -> int:

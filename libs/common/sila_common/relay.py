@@ -21,35 +21,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 from sqlalchemy import (
-    SmallInteger,
-    Text,
-    any_,
-    bindparam,
-    cast,
     delete,
     func,
     select,
-    text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sila_common.aio import wait_or_timeout
-from sila_common.db import rows_affected
+from sila_common.db import pooled_driver, rows_affected
 from sila_common.kafka import make_producer
 from sila_common.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_REPLAYS
 from sila_common.outbox import SHARD_COUNT, MessagingTables
 from sila_common.settings import PlatformSettings, ServiceSettings
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = structlog.get_logger(__name__)
 
@@ -192,7 +189,7 @@ class OutboxRelay:
 
         async def drain(shards: list[int], publish: _LaneBatch) -> None:
             for _ in range(max_batches):
-                if not await publish(shards):
+                if not await publish(shards, False):
                     return
 
         return await self._in_lanes(drain)
@@ -213,10 +210,13 @@ class OutboxRelay:
 
         async def follow_lane(shards: list[int], publish: _LaneBatch) -> None:
             pause = min(IDLE_FIRST_PAUSE_SECONDS, longest)
+            idle = False
             while not stop.is_set() and loop.time() < deadline:
-                if await publish(shards):
+                if await publish(shards, idle):
                     pause = min(IDLE_FIRST_PAUSE_SECONDS, longest)
+                    idle = False
                     continue
+                idle = True
                 await wait_or_timeout(stop, min(pause, max(deadline - loop.time(), 0.0)))
                 pause = min(pause * 2, longest)
 
@@ -233,9 +233,9 @@ class OutboxRelay:
         published = 0
         lost = False
 
-        async def publish(shards: list[int]) -> int:
+        async def publish(shards: list[int], probe: bool) -> int:
             nonlocal published, lost
-            batch = await self._send_batch(shards)
+            batch = await self._send_batch(shards, probe=probe)
             if batch is None:
                 return 0
             count, lost_here = await self._finish_batch(batch)
@@ -261,40 +261,45 @@ class OutboxRelay:
             raise failure  # the first failure, as from a plain call
         return published
 
-    async def _send_batch(self, shards: Iterable[int]) -> _Batch | None:
+    async def _send_batch(self, shards: Iterable[int], *, probe: bool = False) -> _Batch | None:
         """Claim the next pending rows of ``shards`` in a transaction left open, and send
-        them."""
+        them. With ``probe`` (a lane that found nothing last time), first look whether any
+        row is pending, outside a transaction: one round trip instead of the claim's three
+        (begin, claim, roll back) for each look of an idle lane."""
         shards = sorted(shards)
         if not shards:
             return None
         producer = self.producer
         if producer is None:
             raise RuntimeError("relay not started")
-        conn = await self.engine.connect()
-        transaction = await conn.begin()
-        batch = _Batch(conn, transaction)
+        batch = _Batch(pooled_driver(self.engine))
         try:
-            rows = (await conn.execute(self._claim_query, {"shards": shards})).all()
+            conn = await batch.open()
+            if probe and not await conn.fetchval(self._pending_statement, shards):
+                await batch.abandon()
+                return None
+            await conn.execute("BEGIN")
+            rows = await conn.fetch(self._claim_statement, shards)
             if not rows:
                 await batch.abandon()
                 return None
             # Taken before sending (a copy: other lanes raise it meanwhile): any offset the
             # broker hands out afterwards must be higher.
             batch.known = dict(self._known)
-            batch.ids = [row.id for row in rows]
+            batch.ids = [row["id"] for row in rows]
             send = producer.send
             for row in rows:
                 headers = [("content-type", b"application/cloudevents+json")]
                 # Copies of envelope attributes for tools that read only headers.
-                if row.correlationid:
-                    headers.append(("correlationid", str(row.correlationid).encode()))
-                if row.traceparent:
-                    headers.append(("traceparent", str(row.traceparent).encode()))
+                if row["correlationid"]:
+                    headers.append(("correlationid", row["correlationid"].encode()))
+                if row["traceparent"]:
+                    headers.append(("traceparent", row["traceparent"].encode()))
                 batch.acks.append(
                     await send(
-                        row.topic,
-                        value=str(row.body).encode(),
-                        key=row.message_key.encode(),
+                        row["topic"],
+                        value=row["body"].encode(),
+                        key=row["message_key"].encode(),
                         headers=headers,
                     )
                 )
@@ -322,7 +327,10 @@ class OutboxRelay:
                 # that empties it): when another relay has replayed since this one read its
                 # copy, the offsets it recorded since are below the copy's, and the history
                 # is going out already.
-                recorded = await self._known_offsets(batch.conn)
+                recorded = {
+                    (row["topic"], row["partition"]): row["last_offset"]
+                    for row in await batch.conn.fetch(self._offsets_statement)
+                }
                 suspect = [tp for tp in suspect if recorded.get(tp, -1) >= known[tp]]
                 if not suspect:
                     self._known = recorded
@@ -333,65 +341,65 @@ class OutboxRelay:
             ordered = sorted(highest.items())
             await batch.conn.execute(
                 self._mark_statement,
-                {
-                    "ids": batch.ids,
-                    "now": datetime.now(UTC),
-                    "topics": [t for (t, _), _ in ordered],
-                    "partitions": [p for (_, p), _ in ordered],
-                    "offsets": [o for _, o in ordered],
-                },
+                batch.ids,
+                datetime.now(UTC),
+                [t for (t, _), _ in ordered],
+                [p for (_, p), _ in ordered],
+                [o for _, o in ordered],
             )
-            await batch.transaction.commit()
+            await batch.conn.execute("COMMIT")
         finally:
             await batch.abandon()
         OUTBOX_PUBLISHED.labels(self.service).inc(len(batch.ids))
         return len(batch.ids), lost
 
     @functools.cached_property
-    def _claim_query(self) -> Any:
-        outbox = self.tables.outbox
-        envelope = outbox.c.envelope
-        # The ids first, sorted alone (a sort of whole rows computed the envelope's text for
-        # every pending row before the limit: 110 ms a batch of 500 with 20,000 pending).
-        claimed = (
-            select(outbox.c.id)
-            .where(outbox.c.published_at.is_(None))
-            .where(outbox.c.shard == any_(bindparam("shards", type_=ARRAY(SmallInteger))))
-            .order_by(outbox.c.id)
-            .limit(self.settings.relay_batch_size)
-            .with_for_update(skip_locked=True)
-        )
-        # The envelope as the database's text (no JSON decoding and re-encoding per row in
-        # Python) and the two attributes copied into headers, read by the database.
+    def _claim_statement(self) -> str:
+        """The next ``relay_batch_size`` pending rows of the shards ($1), locked. The ids
+        first, sorted alone (a sort of whole rows computed the envelope's text for every
+        pending row before the limit: 110 ms a batch of 500 with 20,000 pending); then the
+        envelope as the database's text (no JSON decoding and re-encoding per row in Python)
+        and the two attributes copied into headers, read by the database."""
+        outbox = self.tables.outbox.name
         return (
-            select(
-                outbox.c.id,
-                outbox.c.topic,
-                outbox.c.message_key,
-                cast(envelope, Text).label("body"),
-                envelope["correlationid"].as_string().label("correlationid"),
-                envelope["traceparent"].as_string().label("traceparent"),
-            )
-            .where(outbox.c.id.in_(claimed))
-            .order_by(outbox.c.id)
+            f"SELECT id, topic, message_key, envelope::text AS body,"  # noqa: S608 - table name
+            f" envelope ->> 'correlationid' AS correlationid,"
+            f" envelope ->> 'traceparent' AS traceparent"
+            f" FROM {outbox} WHERE id IN (SELECT id FROM {outbox}"
+            f" WHERE published_at IS NULL AND shard = ANY($1::smallint[])"
+            f" ORDER BY id LIMIT {int(self.settings.relay_batch_size)} FOR UPDATE SKIP LOCKED)"
+            f" ORDER BY id"
         )
 
     @functools.cached_property
-    def _mark_statement(self) -> Any:
-        """Mark the rows published and keep the highest offset seen per partition (several
-        relays may write the same partition), in one round trip."""
+    def _pending_statement(self) -> str:
+        """Whether any row of the shards ($1) is pending (the pending index alone)."""
+        outbox = self.tables.outbox.name
+        return (
+            f"SELECT EXISTS (SELECT 1 FROM {outbox}"  # noqa: S608 - table name
+            f" WHERE published_at IS NULL AND shard = ANY($1::smallint[]))"
+        )
+
+    @functools.cached_property
+    def _mark_statement(self) -> str:
+        """Mark the rows ($1) published at $2 and keep the highest offset seen per partition
+        ($3, $4, $5: several relays may write the same partition), in one round trip."""
         outbox = self.tables.outbox.name
         offsets = self.tables.partition_offsets.name
-        return text(
-            f"WITH marked AS (UPDATE {outbox} SET published_at = CAST(:now AS timestamptz)"  # noqa: S608 - table names
-            f" WHERE id = ANY(CAST(:ids AS bigint[])))"
+        return (
+            f"WITH marked AS (UPDATE {outbox} SET published_at = $2::timestamptz"  # noqa: S608 - table names
+            f" WHERE id = ANY($1::bigint[]))"
             f" INSERT INTO {offsets} (topic, partition, last_offset, updated_at)"
-            f" SELECT t, p, o, CAST(:now AS timestamptz) FROM unnest(CAST(:topics AS varchar[]),"
-            f" CAST(:partitions AS integer[]), CAST(:offsets AS bigint[])) AS u(t, p, o)"
+            f" SELECT t, p, o, $2::timestamptz FROM unnest($3::varchar[],"
+            f" $4::integer[], $5::bigint[]) AS u(t, p, o)"
             f" ON CONFLICT (topic, partition) DO UPDATE SET"
             f" last_offset = greatest({offsets}.last_offset, excluded.last_offset),"
             f" updated_at = excluded.updated_at"
         )
+
+    @functools.cached_property
+    def _offsets_statement(self) -> str:
+        return f"SELECT topic, partition, last_offset FROM {self.tables.partition_offsets.name}"  # noqa: S608 - table name
 
     async def _read_known_offsets(self) -> None:
         """The offsets every relay recorded (this one's batches included: each is marked
@@ -511,8 +519,9 @@ async def refresh_outbox_gauges(engine: AsyncEngine, tables: MessagingTables, se
     )
 
 
-_LaneBatch = Callable[[list[int]], Awaitable[int]]
-"""Publishes one batch of the given shards' pending events; returns how many."""
+_LaneBatch = Callable[[list[int], bool], Awaitable[int]]
+"""Publishes one batch of the given shards' pending events; returns how many. With True
+(the lane found nothing last time), looks whether any is pending before claiming."""
 
 
 class _BrokerLostData(Exception):
@@ -526,23 +535,29 @@ def _lanes(shards: Iterable[int], count: int) -> list[list[int]]:
 
 
 class _Batch:
-    """One claimed batch: its open transaction, its rows' ids, the acks awaited."""
+    """One claimed batch: its connection (a transaction open on it once claimed), its rows'
+    ids, the acks awaited."""
 
-    def __init__(self, conn: AsyncConnection, transaction: AsyncTransaction) -> None:
-        self.conn = conn
-        self.transaction = transaction
+    def __init__(self, lending: contextlib.AbstractAsyncContextManager[asyncpg.Connection]) -> None:
+        self._lending = lending
+        self._conn: asyncpg.Connection | None = None
         self.ids: list[int] = []
         self.acks: list[asyncio.Future[Any]] = []
         self.known: dict[tuple[str, int], int] = {}
         self._closed = False
 
+    async def open(self) -> asyncpg.Connection:
+        self._conn = await self._lending.__aenter__()
+        return self._conn
+
+    @property
+    def conn(self) -> asyncpg.Connection:
+        assert self._conn is not None, "the batch's connection is open"
+        return self._conn
+
     async def abandon(self) -> None:
-        """Roll back what was not committed and give the connection back (idempotent)."""
-        if self._closed:
+        """Give the connection back, what was not committed rolled back (idempotent)."""
+        if self._closed or self._conn is None:
             return
         self._closed = True
-        try:
-            if self.transaction.is_active:
-                await self.transaction.rollback()
-        finally:
-            await self.conn.close()
+        await self._lending.__aexit__(None, None, None)

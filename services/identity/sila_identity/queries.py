@@ -29,9 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.util import greenlet_spawn
 
 from sila_common.auth import Principal
+from sila_common.db import pooled_driver
 from sila_common.problems import ServiceUnavailable, Unprocessable
 from sila_identity.domain.search import (
     COUNTRY,
@@ -144,28 +144,11 @@ async def by_phone_audited(
 
 async def fetch_on_pool(engine: AsyncEngine, statement: str, *args: Any) -> list[Any]:
     """The records of ``statement``, run as its own transaction on an asyncpg connection of
-    the engine's pool (a prepared statement, asyncpg's cache): the hot reads' single
-    statements (the lookup's, the timeline page's). The connection is taken from the pool
-    and given back without a SQLAlchemy ``Connection`` around it: that wrapper (its
-    checkout, greenlet and close) was ≈ 8 % of a lookup (docs/benchmarks.md, "identity's
-    request path")."""
-    pooled = await engine.raw_connection()
-    try:
-        driver = pooled.driver_connection
-        assert driver is not None, "a pooled connection has its asyncpg connection"
-        try:
-            return list(await driver.fetch(statement, *args))
-        except Exception:
-            if driver.is_closed():
-                # SQLAlchemy does not see the driver's errors: a connection the server
-                # dropped is invalidated here, as SQLAlchemy would, so the pool does not
-                # lend it again.
-                await greenlet_spawn(pooled.invalidate)
-            raise
-    finally:
-        # Given back as SQLAlchemy gives it (its reset on return), in a greenlet as the
-        # pool's asyncio adaptation requires.
-        await greenlet_spawn(pooled.close)
+    the engine's pool (``pooled_driver``): the hot reads' single statements (the lookup's,
+    the timeline page's). The SQLAlchemy ``Connection`` around it (its checkout, greenlet
+    and close) was ≈ 8 % of a lookup (docs/benchmarks.md, "identity's request path")."""
+    async with pooled_driver(engine) as driver:
+        return list(await driver.fetch(statement, *args))
 
 
 async def by_contract(session: AsyncSession, number: str) -> list[Any]:

@@ -400,10 +400,10 @@ async def test_a_running_relays_lanes_each_follow_their_shards_without_waiting_f
     release = asyncio.Event()
     send_batch = relay._send_batch
 
-    async def held_up(shards: Any) -> Any:
+    async def held_up(shards: Any, **options: Any) -> Any:
         if set(shards) == set(held_lane):
             await release.wait()
-        return await send_batch(shards)
+        return await send_batch(shards, **options)
 
     relay._send_batch = held_up  # type: ignore[method-assign]
 
@@ -447,10 +447,10 @@ async def test_an_idle_lane_looks_again_less_and_less_often_down_to_the_poll_int
     claims = 0
     send_batch = relay._send_batch
 
-    async def counted(shards: Any) -> Any:
+    async def counted(shards: Any, **options: Any) -> Any:
         nonlocal claims
         claims += 1
-        return await send_batch(shards)
+        return await send_batch(shards, **options)
 
     relay._send_batch = counted  # type: ignore[method-assign]
     try:
