@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.collaborators import Collaborators
+from sila_common.db import after_commit
 from sila_common.events import CloudEvent
 from sila_common.geography import Reference
 from sila_common.geography_overlay import overlay_of
@@ -129,8 +130,11 @@ async def agencies_and_incidents_follow_commune(
             actor=MAP_ACTOR,
         )
     if moved_agencies:
-        # This process's cached agencies are read again; the others' within their 30 s.
-        context.collaborators.get_or_make(CachedReference, CachedReference).invalidate()
+        # This process's cached agencies are read again once the move commits (dropped
+        # before, a request in between would cache the old ones again for 30 s); the other
+        # processes' within their 30 s.
+        cached = context.collaborators.get_or_make(CachedReference, CachedReference)
+        after_commit(session, cached.invalidate)
 
 
 async def relocate_agency(
