@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast, overload
 
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Result,
     Select,
     TypeDecorator,
+    event,
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -157,3 +158,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
+    """Run ``action`` once, when the session next commits: for what must wait until other
+    transactions see the writes (dropping a cache a concurrent reader would otherwise fill
+    again with the rows as they were). A handler calls it; its consumer owns the commit."""
+    event.listen(session.sync_session, "after_commit", lambda _: action(), once=True)

@@ -23,12 +23,12 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any, Final
 
-from sqlalchemy import Column, MetaData, String, Table, event, select
+from sqlalchemy import Column, MetaData, String, Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.collaborators import Collaborators
-from sila_common.db import JsonDoc, UtcDateTime, as_utc
+from sila_common.db import JsonDoc, UtcDateTime, after_commit, as_utc
 from sila_common.events import CloudEvent
 from sila_common.geography import Commune, Daira, Reference, Wilaya, reference
 
@@ -144,7 +144,7 @@ class GeographyOverlay:
             )
         )
         self.invalidate()
-        event.listen(session.sync_session, "after_commit", lambda _: self.invalidate(), once=True)
+        after_commit(session, self.invalidate)
 
 
 def overlay_of(collaborators: Collaborators) -> GeographyOverlay:

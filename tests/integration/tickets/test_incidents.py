@@ -7,6 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from sila_common.events import CloudEvent
+from sila_common.geography_overlay import GEOGRAPHY_CHANGED, GEOGRAPHY_KEY
+from sila_tickets.flows.geography import remember_map_change
+from sila_tickets.reference import reference_of
 from sila_tickets.tables import geography_overlay, known_installations
 from tests.integration.identity.conftest import register
 from tests.integration.tickets.conftest import MakeCustomer, open_ticket, outbox_events
@@ -340,3 +344,63 @@ async def test_a_commune_an_admin_moves_to_another_wilaya_takes_its_agency_and_i
         ("15", "map-edit"),
     ]
     await tickets.client.post(f"/v1/incidents/{incident_id}/resolve", headers=admin)
+
+
+def commune_edit(code: str, daira_code: str, wilaya_code: str) -> CloudEvent:
+    """identity.geography.changed as identity announces an admin's edit of a commune."""
+    return CloudEvent(
+        id=str(uuid.uuid4()),
+        source="/sila/identity",
+        type=GEOGRAPHY_CHANGED,
+        time=datetime.now(UTC),
+        subject=f"commune:{code}",
+        dataschema="x",
+        customerid=GEOGRAPHY_KEY,
+        data={
+            "kind": "commune",
+            "code": code,
+            "change": "updated",
+            "name_fr": f"Commune {code}",
+            "name_ar": f"بلدية {code}",
+            "name_en": f"Commune {code}",
+            "daira_code": daira_code,
+            "wilaya_code": wilaya_code,
+        },
+    )
+
+
+async def test_a_read_while_a_map_edit_moves_an_agency_does_not_keep_its_old_wilaya_cached(
+    tickets: LiveService, admin_token: str
+) -> None:
+    """The consumer drops the process's cached agencies when the move commits, not before: a
+    request reading them while the move is still uncommitted caches the old wilaya, and the
+    next read after the commit must not get it (for the cache's 30 s)."""
+    runtime, context = tickets.runtime, tickets.runtime.handler_context()
+    # A commune only tickets hears of (the edits applied as its consumer applies them).
+    commune = "1595"
+    async with runtime.session_factory() as session, session.begin():
+        await remember_map_change(session, commune_edit(commune, "1501", "15"), context)
+    agency_code = f"15-RC-{uuid.uuid4().hex[:6].upper()}"
+    agency = await tickets.client.put(
+        AGENCIES,
+        headers=bearer(admin_token),
+        json={
+            "code": agency_code,
+            "name": "ACTEL Commune 1595",
+            "wilaya_code": "15",
+            "commune_code": commune,
+        },
+    )
+    assert agency.status_code == 200, agency.text
+    cached = reference_of(runtime)
+
+    async def cached_wilaya() -> str:
+        async with runtime.session_factory() as session:
+            return (await cached.agencies(session))[agency_code].wilaya_code
+
+    assert await cached_wilaya() == "15"
+    async with runtime.session_factory() as session, session.begin():
+        await remember_map_change(session, commune_edit(commune, "0601", "06"), context)
+        # A request in between: the move is not committed, it reads (and caches) Tizi Ouzou.
+        assert await cached_wilaya() == "15"
+    assert await cached_wilaya() == "06"

@@ -7,15 +7,18 @@ incident messages all read it here, so an admin's new or renamed commune counts 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.collaborators import Collaborators
+from sila_common.db import after_commit
 from sila_common.events import CloudEvent
 from sila_common.geography import Reference
 from sila_common.geography_overlay import overlay_of
+from sila_common.outbox import Outbox
 from sila_tickets.domain.incidents import AreaKind
 from sila_tickets.events import (
     AGENCY_RELOCATED,
@@ -95,25 +98,15 @@ async def agencies_and_incidents_follow_commune(
     ).all()
     now = context.clock()
     for agency in moved_agencies:
-        await session.execute(
-            update(agencies)
-            .where(agencies.c.code == agency.code)
-            .values(wilaya_code=wilaya_code, updated_by=MAP_ACTOR, updated_at=now)
-        )
-        await context.outbox.record(
+        await relocate_agency(
             session,
-            AGENCY_RELOCATED,
-            subject=agency.code,
-            customer_id=agency.code,
-            data=AgencyRelocated(
-                agency_code=agency.code,
-                name=agency.name,
-                commune_code=commune_code,
-                from_wilaya_code=agency.wilaya_code,
-                wilaya_code=wilaya_code,
-                reason=MAP_EDIT,
-                actor=MAP_ACTOR,
-            ),
+            context.outbox,
+            agency,
+            commune_code=commune_code,
+            wilaya_code=wilaya_code,
+            reason=MAP_EDIT,
+            actor=MAP_ACTOR,
+            now=now,
         )
     moved_incidents = (
         await session.execute(
@@ -128,28 +121,90 @@ async def agencies_and_incidents_follow_commune(
         )
     ).all()
     for incident in moved_incidents:
-        await session.execute(
-            update(incidents).where(incidents.c.id == incident.id).values(wilaya_code=wilaya_code)
-        )
-        await context.outbox.record(
+        await relocate_incident(
             session,
-            INCIDENT_RELOCATED,
-            subject=incident.id,
-            customer_id=incident.id,
-            data=IncidentRelocated(
-                incident_id=incident.id,
-                area_kind=incident.area_kind,
-                area_value=incident.area_value,
-                area_label=incident.area_label,
-                from_wilaya_code=incident.wilaya_code,
-                wilaya_code=wilaya_code,
-                reason=MAP_EDIT,
-                actor=MAP_ACTOR,
-            ),
+            context.outbox,
+            incident,
+            wilaya_code=wilaya_code,
+            reason=MAP_EDIT,
+            actor=MAP_ACTOR,
         )
     if moved_agencies:
-        # This process's cached agencies are read again; the others' within their 30 s.
-        context.collaborators.get_or_make(CachedReference, CachedReference).invalidate()
+        # This process's cached agencies are read again once the move commits (dropped
+        # before, a request in between would cache the old ones again for 30 s); the other
+        # processes' within their 30 s.
+        cached = context.collaborators.get_or_make(CachedReference, CachedReference)
+        after_commit(session, cached.invalidate)
+
+
+async def relocate_agency(
+    session: AsyncSession,
+    outbox: Outbox,
+    agency: Any,
+    *,
+    commune_code: str,
+    wilaya_code: str,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Move an agency (its ``agencies`` row, as it was) to the commune and wilaya given and
+    record its ``tickets.agency.relocated``: an admin's map edit (``"map-edit"``, above) and
+    the reform (``"reform-2025"``, flows/reform.py) move agencies this one way."""
+    await session.execute(
+        update(agencies)
+        .where(agencies.c.code == agency.code)
+        .values(
+            commune_code=commune_code, wilaya_code=wilaya_code, updated_by=actor, updated_at=now
+        )
+    )
+    await outbox.record(
+        session,
+        AGENCY_RELOCATED,
+        subject=agency.code,
+        customer_id=agency.code,
+        data=AgencyRelocated(
+            agency_code=agency.code,
+            name=agency.name,
+            commune_code=commune_code,
+            from_wilaya_code=agency.wilaya_code,
+            wilaya_code=wilaya_code,
+            reason=reason,
+            actor=actor,
+        ),
+    )
+
+
+async def relocate_incident(
+    session: AsyncSession,
+    outbox: Outbox,
+    incident: Any,
+    *,
+    wilaya_code: str,
+    reason: str,
+    actor: str,
+) -> None:
+    """Move an active incident (its ``incidents`` row, as it was) to the wilaya given and
+    record its ``tickets.incident.relocated``, for a map edit as for the reform."""
+    await session.execute(
+        update(incidents).where(incidents.c.id == incident.id).values(wilaya_code=wilaya_code)
+    )
+    await outbox.record(
+        session,
+        INCIDENT_RELOCATED,
+        subject=incident.id,
+        customer_id=incident.id,
+        data=IncidentRelocated(
+            incident_id=incident.id,
+            area_kind=incident.area_kind,
+            area_value=incident.area_value,
+            area_label=incident.area_label,
+            from_wilaya_code=incident.wilaya_code,
+            wilaya_code=wilaya_code,
+            reason=reason,
+            actor=actor,
+        ),
+    )
 
 
 async def map_in(session: AsyncSession, collaborators: Collaborators) -> Reference:

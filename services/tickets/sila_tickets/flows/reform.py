@@ -27,13 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from sila_common.geography import Reference, candidates_for, match_commune
 from sila_tickets.domain.incidents import AreaKind
-from sila_tickets.events import (
-    AGENCY_RELOCATED,
-    INCIDENT_RELOCATED,
-    AgencyRelocated,
-    IncidentRelocated,
-)
-from sila_tickets.flows.geography import map_in
+from sila_tickets.flows.geography import map_in, relocate_agency, relocate_incident
 from sila_tickets.reference import reference_of
 from sila_tickets.runtime import TicketsRuntime
 from sila_tickets.tables import agencies, incidents, queue_agents, reform_steps
@@ -87,30 +81,25 @@ async def apply_reform(runtime: TicketsRuntime) -> TicketsReformReport:
                 continue
             if (code, wilaya) == (row.commune_code, row.wilaya_code):
                 continue
-            (
-                report.agencies_moved if wilaya != row.wilaya_code else report.agencies_matched
-            ).append(row.code)
+            if wilaya != row.wilaya_code:
+                report.agencies_moved.append(row.code)
+                await relocate_agency(
+                    session,
+                    runtime.outbox,
+                    row,
+                    commune_code=code,
+                    wilaya_code=wilaya,
+                    reason=REASON,
+                    actor=ACTOR,
+                    now=now,
+                )
+                continue
+            report.agencies_matched.append(row.code)
             await session.execute(
                 update(agencies)
                 .where(agencies.c.code == row.code)
-                .values(commune_code=code, wilaya_code=wilaya, updated_by=ACTOR, updated_at=now)
+                .values(commune_code=code, updated_by=ACTOR, updated_at=now)
             )
-            if wilaya != row.wilaya_code:
-                await runtime.outbox.record(
-                    session,
-                    AGENCY_RELOCATED,
-                    subject=row.code,
-                    customer_id=row.code,
-                    data=AgencyRelocated(
-                        agency_code=row.code,
-                        name=row.name,
-                        commune_code=code,
-                        from_wilaya_code=row.wilaya_code,
-                        wilaya_code=wilaya,
-                        reason=REASON,
-                        actor=ACTOR,
-                    ),
-                )
         active = (
             await session.execute(
                 select(incidents)
@@ -128,26 +117,13 @@ async def apply_reform(runtime: TicketsRuntime) -> TicketsReformReport:
                 else ref.dairas.get(row.area_value)
             )
             if place is not None and place.wilaya_code != row.wilaya_code:
-                await session.execute(
-                    update(incidents)
-                    .where(incidents.c.id == row.id)
-                    .values(wilaya_code=place.wilaya_code)
-                )
-                await runtime.outbox.record(
+                await relocate_incident(
                     session,
-                    INCIDENT_RELOCATED,
-                    subject=row.id,
-                    customer_id=row.id,
-                    data=IncidentRelocated(
-                        incident_id=row.id,
-                        area_kind=row.area_kind,
-                        area_value=row.area_value,
-                        area_label=row.area_label,
-                        from_wilaya_code=row.wilaya_code,
-                        wilaya_code=place.wilaya_code,
-                        reason=REASON,
-                        actor=ACTOR,
-                    ),
+                    runtime.outbox,
+                    row,
+                    wilaya_code=place.wilaya_code,
+                    reason=REASON,
+                    actor=ACTOR,
                 )
                 report.incidents_moved.append(row.id)
         members = (await session.execute(select(queue_agents))).all()
