@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import fastapi.routing
+import httpx
+import pytest
+from fastapi.dependencies.utils import solve_dependencies
 
 from sila_common.settings import PlatformSettings
 from tests.integration.platform.kafka_tools import events_of, read_topic
@@ -149,6 +155,80 @@ async def test_a_delivery_report_without_the_message_token_is_refused_and_change
     problem_of(forged)
     again = next(m for m in await messages_of(notify, customer) if m["id"] == message["id"])
     assert again["state"] in ("sent", "delivered")
+
+
+async def test_a_plain_delivery_report_answers_as_the_same_report_solved_by_fastapi(
+    notify: LiveService,
+    publish: Publish,
+    new_customer: NewCustomer,
+    smsc: Simulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A report as Kannel sends it is given its arguments directly (DeliveryReportRoute);
+    # with any other parameter FastAPI solves it. Same answers, same problems.
+    customer = await new_customer()
+    await publish("tickets.ticket.opened", customer.id, opened(customer.id))
+
+    async def delivered_sms() -> dict[str, Any] | None:
+        sms = [m for m in await messages_of(notify, customer) if m["channel"] == "sms"]
+        return sms[0] if sms and sms[0]["state"] == "delivered" else None
+
+    message = await eventually(delivered_sms, what="the SMS delivered")
+    (report_url,) = [
+        m["dlr_url"]
+        for m in await smsc.messages()
+        if parse_qs(urlsplit(m["dlr_url"]).query).get("message_id") == [message["id"]]
+    ]
+    token = parse_qs(urlsplit(report_url).query)["token"][0]
+    solved = 0
+
+    async def counted(**arguments: Any) -> Any:
+        nonlocal solved
+        solved += 1
+        return await solve_dependencies(**arguments)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+
+    async def both(query: dict[str, str], *, direct: bool) -> tuple[httpx.Response, ...]:
+        before = solved
+        plain = await notify.client.get("/v1/callbacks/sms-dlr", params=query)
+        assert solved == before + (0 if direct else 1)
+        general = await notify.client.get(
+            "/v1/callbacks/sms-dlr", params={**query, "ts": "1764590000"}
+        )
+        assert solved == before + (1 if direct else 2), "an unknown parameter goes to FastAPI"
+        assert plain.status_code == general.status_code
+        return plain, general
+
+    report = {
+        "message_id": message["id"],
+        "token": token,
+        "type": "1",
+        "answer": "id:1 stat:DELIVRD",
+    }
+    plain, general = await both(report, direct=True)
+    assert plain.status_code == 200
+    assert plain.text == general.text == "OK"
+    for query, direct, status in (
+        ({**report, "token": "guessed"}, True, 404),
+        ({**report, "type": "08"}, True, 200),  # an int as FastAPI reads it
+        ({**report, "type": "64"}, False, 422),  # out of bounds: FastAPI's problem
+        ({**report, "type": "+1"}, False, 200),
+        ({**report, "message_id": "x" * 37}, False, 422),
+        ({"message_id": message["id"], "token": token}, False, 422),  # no type
+    ):
+        plain, general = await both(query, direct=direct)
+        assert plain.status_code == status, query
+        if status >= 400:
+            assert without_correlation(problem_of(plain)) == without_correlation(
+                problem_of(general)
+            )
+    again = next(m for m in await messages_of(notify, customer) if m["id"] == message["id"])
+    assert again["state"] == "delivered"
+
+
+def without_correlation(problem: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in problem.items() if name != "correlation_id"}
 
 
 async def test_a_ticket_opened_through_the_real_services_reaches_the_inbox_and_the_timeline(

@@ -19,6 +19,7 @@ from pydantic import (
 from starlette.datastructures import QueryParams
 
 from sila_common.auth import ensure_roles
+from sila_common.direct import DirectRoute
 from sila_common.inputs import check_name
 from sila_common.problems import (
     Forbidden,
@@ -34,7 +35,6 @@ from sila_identity.api.deps import (
     get_identity_runtime,
     lookup_agent,
 )
-from sila_identity.api.direct import DirectRoute
 from sila_identity.directory import (
     CustomerRead,
     load_row,

@@ -12,12 +12,12 @@ from starlette.datastructures import QueryParams
 
 from sila_common.auth import Principal, ensure_scope
 from sila_common.db import as_utc
+from sila_common.direct import DirectRoute
 from sila_common.inputs import Instant, decode_time_cursor
 from sila_common.pagination import KeysetPage, next_time_cursor
 from sila_common.problems import NotFound
 from sila_common.roles import CUSTOMER_CARE
 from sila_identity.api.deps import Caller, RuntimeDep, active_caller, get_identity_runtime
-from sila_identity.api.direct import DirectRoute
 from sila_identity.directory import ensure_may_read, ensure_reads_customers
 from sila_identity.flows import timeline as flows
 from sila_identity.flows.geography import current_map

@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from starlette.datastructures import QueryParams
 
 from sila_common.auth import CurrentPrincipal
 from sila_common.db import newest_first
+from sila_common.direct import DirectRoute
 from sila_common.inputs import decode_time_cursor
 from sila_common.pagination import KeysetPage, next_time_cursor
 from sila_common.problems import NotFound, Unprocessable
-from sila_notify.api.deps import RuntimeDep, customer_in_scope
+from sila_notify.api.deps import RuntimeDep, customer_in_scope, get_notify_runtime
 from sila_notify.flows import inbox as inbox_flows
 from sila_notify.flows.delivery import records
 from sila_notify.flows.delivery.reports import DeliveryReport, delivery_reports
@@ -202,18 +204,19 @@ async def mark_read(item_id: str, runtime: RuntimeDep, principal: CurrentPrincip
     )
 
 
-@callbacks.get(
-    "/sms-dlr",
-    response_class=PlainTextResponse,
-    summary="Delivery reports from the SMS centre (Kannel dlr-url)",
-    description="Unauthenticated: the per-message token in the dlr-url proves the report.",
-)
+# The query's bounds, declared once for FastAPI's validation and the direct route's.
+DLR_MESSAGE_ID_MAX = 36
+DLR_TOKEN_MAX = 100
+DLR_TYPE_MAX = 63
+DLR_ANSWER_MAX = 500
+
+
 async def sms_delivery_report(
     runtime: RuntimeDep,
-    message_id: Annotated[str, Query(max_length=36)],
-    token: Annotated[str, Query(max_length=100)],
-    type: Annotated[int, Query(ge=0, le=63)],
-    answer: Annotated[str, Query(max_length=500)] = "",
+    message_id: Annotated[str, Query(max_length=DLR_MESSAGE_ID_MAX)],
+    token: Annotated[str, Query(max_length=DLR_TOKEN_MAX)],
+    type: Annotated[int, Query(ge=0, le=DLR_TYPE_MAX)],
+    answer: Annotated[str, Query(max_length=DLR_ANSWER_MAX)] = "",
 ) -> Response:
     # Reports arriving together are recorded in one transaction (delivery/reports.py); each is
     # answered once its own is committed.
@@ -222,3 +225,57 @@ async def sms_delivery_report(
         # The same answer whether the message exists or not.
         raise NotFound("No such delivery report target.")
     return PlainTextResponse("OK")
+
+
+class DeliveryReportRoute(DirectRoute):
+    """The SMS centre's reports as Kannel sends them (``message_id``, ``token``, ``type`` and
+    perhaps ``answer``, each once and within its bounds, ``type`` in plain digits) are given
+    their arguments directly: one report per message sent, the notify API's busiest path
+    during a campaign (docs/benchmarks.md, "SMS path"). Anything else is FastAPI's."""
+
+    async def direct_arguments(self, request: Request) -> dict[str, Any] | None:
+        query = _plain_report(request.query_params)
+        if query is None:
+            return None
+        return {
+            "runtime": await get_notify_runtime(request),
+            "message_id": query["message_id"],
+            "token": query["token"],
+            "type": int(query["type"]),
+            "answer": query.get("answer", ""),
+        }
+
+
+_REPORT_BOUNDS = {
+    "message_id": DLR_MESSAGE_ID_MAX,
+    "token": DLR_TOKEN_MAX,
+    "type": len(str(DLR_TYPE_MAX)),
+    "answer": DLR_ANSWER_MAX,
+}
+
+
+def _plain_report(query: QueryParams) -> dict[str, str] | None:
+    """The report's parameters when the query is a plain report, else None."""
+    items = query.multi_items()
+    found = dict(items)
+    if len(found) != len(items) or not {"message_id", "token", "type"} <= found.keys():
+        return None  # a parameter twice, or one missing
+    for name, value in items:
+        bound = _REPORT_BOUNDS.get(name)
+        if bound is None or len(value) > bound:
+            return None
+    kind = found["type"]
+    if not (kind.isascii() and kind.isdigit() and int(kind) <= DLR_TYPE_MAX):
+        return None
+    return found
+
+
+callbacks.add_api_route(
+    "/sms-dlr",
+    sms_delivery_report,
+    methods=["GET"],
+    route_class_override=DeliveryReportRoute,
+    response_class=PlainTextResponse,
+    summary="Delivery reports from the SMS centre (Kannel dlr-url)",
+    description="Unauthenticated: the per-message token in the dlr-url proves the report.",
+)

@@ -2,7 +2,8 @@
 
 FastAPI solves a route's dependencies and parameters by a generic, recursive walk per
 request: a third of a phone lookup's request path, a seventh of a timeline page's
-(docs/benchmarks.md, "identity's request path" and "the timeline's request path"). A
+(docs/benchmarks.md, "identity's request path" and "the timeline's request path"), a
+fifth of an SMS delivery report's. A
 ``DirectRoute`` answers the plain requests its ``direct_arguments`` recognises by calling
 the endpoint with them (the same dependencies, awaited directly); every other request is
 solved by FastAPI. Both call the same endpoint, so the answers and problems are one; the
