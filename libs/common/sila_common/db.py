@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from pydantic_core import from_json
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     ColumnElement,
     CursorResult,
     DateTime,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Result,
     Select,
     TypeDecorator,
+    bindparam,
     event,
     tuple_,
 )
@@ -32,6 +34,8 @@ from sqlalchemy.util import greenlet_spawn
 
 if TYPE_CHECKING:
     import asyncpg
+
+T = TypeVar("T")
 
 # Stable constraint names make Alembic migrations deterministic.
 NAMING_CONVENTION = {
@@ -105,6 +109,22 @@ async def pooled_driver(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection
         if driver.is_closed() or driver.is_in_transaction():
             await greenlet_spawn(pooled.invalidate)
         await greenlet_spawn(pooled.close)
+
+
+def inline(value: T) -> BindParameter[T]:
+    """A value written into the statement's text instead of sent as a parameter: for the
+    ``state = 'queued'`` of a partial index's predicate, and for a queue claim's LIMIT.
+
+    A statement run often is prepared once and kept (asyncpg's cache); after five runs
+    PostgreSQL may plan it once for any parameters (the generic plan). Such a plan cannot
+    use a partial index whose predicate compares with a parameter, and plans a parameter's
+    LIMIT for a tenth of the rows: for notify's claim (``… WHERE state = $1 … ORDER BY …
+    LIMIT $4 FOR UPDATE SKIP LOCKED``) that was a sort of every queued message at each
+    claim, 2.6–25 ms while a burst of 10,000 codes was queued, against 0.2 ms reading the
+    due index in order (docs/benchmarks.md, "SMS path"). Written in, the plan reads the
+    index. Only for the few fixed values of a statement (each value is another statement
+    text)."""
+    return bindparam(None, value, literal_execute=True)
 
 
 def rows_affected(result: Result[Any]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy import insert, select
 from sila_common.db import make_session_factory
 from sila_common.events import CloudEvent
 from sila_notify.channels.sms_kannel import KannelSmsChannel
-from sila_notify.flows.delivery.dispatcher import Dispatcher
+from sila_notify.flows.delivery.dispatcher import Dispatcher, due_messages
 from sila_notify.flows.delivery.wakeup import Wakeups, wake_after_commit, wakeups_of
 from sila_notify.flows.planning import plan_event
 from sila_notify.tables import messages
@@ -318,3 +319,45 @@ async def test_a_commit_wakes_the_dispatchers_of_its_own_runtime_only(
         wake_after_commit(session, "test-lane")
     assert theirs.is_set()
     assert wakeups_of(runtime) is runtime.collaborators.get(Wakeups)
+
+
+async def test_a_claim_reads_the_due_index_in_order_even_with_the_generic_plan(
+    notify: LiveService,
+) -> None:
+    # The claim is prepared once and kept (asyncpg's cache); PostgreSQL may run it with the
+    # plan it made for any parameters (the generic plan). With thousands queued (a burst of
+    # codes), that plan must read the lane's due entries in order up to the limit, not sort
+    # every queued message at each claim. The queue is filled in a transaction rolled back:
+    # the running dispatcher never sees it.
+    claim = due_messages("otp", datetime.now(UTC), 50).compile(
+        dialect=notify.runtime.engine.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    async with notify.runtime.engine.connect() as connection:
+        await connection.exec_driver_sql(
+            "INSERT INTO messages (id, event_id, event_type, channel, customer_id, lane,"
+            " lane_rank, urgent, language, template, variant, render_data, template_version,"
+            " destination, body, state, scheduled_for, attempts, failover, created_at)"
+            " SELECT 'queued-' || n, 'queued-' || n, 'test.queued', 'sms', 'c' || n % 100,"
+            " 'otp', 0, true, 'fr', 'test', '', '{}', 1, '+213661000000', 'code', 'queued',"
+            " now() - interval '1 minute' + n * interval '1 ms', 0, '[]', now()"
+            " FROM generate_series(1, 5000) AS n"
+        )
+        await connection.exec_driver_sql("ANALYZE messages")
+        await connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+        await connection.exec_driver_sql(f"PREPARE claim AS {claim}")
+        plan = (
+            await connection.exec_driver_sql("EXPLAIN (FORMAT JSON) EXECUTE claim('otp', now())")
+        ).scalar_one()
+        await connection.exec_driver_sql("DEALLOCATE claim")
+        await connection.rollback()
+    nodes = list(_plan_nodes(plan[0]["Plan"]))
+    assert "Sort" not in {node["Node Type"] for node in nodes}, nodes
+    [scan] = [node for node in nodes if node.get("Relation Name") == "messages"]
+    assert scan["Node Type"] == "Index Scan", scan
+    assert scan["Index Name"] == "ix_messages_due", scan
+
+
+def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)

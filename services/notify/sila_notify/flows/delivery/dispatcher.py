@@ -22,11 +22,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.aio import wait_or_timeout
-from sila_common.db import rows_affected
+from sila_common.db import inline, rows_affected
 from sila_common.outbox import Outbox
 from sila_notify.channels.base import (
     Channel,
@@ -46,6 +46,22 @@ from sila_notify.settings import NotifySettings
 from sila_notify.tables import messages, push_tokens
 
 log = structlog.get_logger(__name__)
+
+
+def due_messages(lane: str, now: datetime, limit: int) -> Select[Any]:
+    """The lane's next due messages, locked, oldest first (read in order from the due
+    index: ``inline``)."""
+    return (
+        select(messages)
+        .where(
+            messages.c.state == inline("queued"),
+            messages.c.lane == lane,
+            messages.c.scheduled_for <= now,
+        )
+        .order_by(messages.c.scheduled_for)
+        .limit(inline(limit))
+        .with_for_update(skip_locked=True)
+    )
 
 
 class Dispatcher:
@@ -149,17 +165,7 @@ class Dispatcher:
     async def claim(self, lane: str, *, limit: int | None = None) -> list[tuple[Any, str]]:
         now = datetime.now(UTC)
         attempt_id = str(uuid.uuid4())
-        query = (
-            select(messages)
-            .where(
-                messages.c.state == "queued",
-                messages.c.lane == lane,
-                messages.c.scheduled_for <= now,
-            )
-            .order_by(messages.c.scheduled_for)
-            .limit(limit or self.settings.dispatcher_batch)
-        )
-        query = query.with_for_update(skip_locked=True)
+        query = due_messages(lane, now, limit or self.settings.dispatcher_batch)
         async with self.session_factory() as session, session.begin():
             rows = (await session.execute(query)).all()
             if not rows:
@@ -295,7 +301,7 @@ class Dispatcher:
         async with self.session_factory() as session, session.begin():
             result = await session.execute(
                 update(messages)
-                .where(messages.c.state == "sending", messages.c.sending_since < cutoff)
+                .where(messages.c.state == inline("sending"), messages.c.sending_since < cutoff)
                 .values(
                     state="queued",
                     scheduled_for=datetime.now(UTC),

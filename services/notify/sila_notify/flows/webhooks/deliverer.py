@@ -22,7 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sila_common.aio import wait_or_timeout
-from sila_common.db import as_utc, rows_affected
+from sila_common.db import as_utc, inline, rows_affected
 from sila_common.destinations import check_destination
 from sila_common.outbox import Outbox
 from sila_common.settings import Profile
@@ -88,10 +88,11 @@ class WebhookDeliverer:
         query = (
             select(webhook_deliveries.c.id)
             .where(
-                webhook_deliveries.c.state == "pending", webhook_deliveries.c.next_attempt_at <= now
+                webhook_deliveries.c.state == inline("pending"),
+                webhook_deliveries.c.next_attempt_at <= now,
             )
             .order_by(webhook_deliveries.c.next_attempt_at)
-            .limit(self.settings.dispatcher_batch)
+            .limit(inline(self.settings.dispatcher_batch))
         )
         query = query.with_for_update(skip_locked=True)
         async with self.session_factory() as session, session.begin():
