@@ -365,20 +365,23 @@ class OutboxRelay:
             f"SELECT id, topic, message_key, envelope::text AS body,"  # noqa: S608 - table name
             f" envelope ->> 'correlationid' AS correlationid,"
             f" envelope ->> 'traceparent' AS traceparent"
-            f" FROM {outbox} WHERE id IN (SELECT id FROM {outbox}"
-            f" WHERE published_at IS NULL AND shard = ANY($1::smallint[])"
+            f" FROM {outbox} WHERE id IN (SELECT id FROM {self._pending_in_shards}"
             f" ORDER BY id LIMIT {int(self.settings.relay_batch_size)} FOR UPDATE SKIP LOCKED)"
             f" ORDER BY id"
         )
 
     @functools.cached_property
+    def _pending_in_shards(self) -> str:
+        """The outbox's pending rows of the shards ($1): what the claim and the idle look read
+        (the pending indexes' predicate)."""
+        return (
+            f"{self.tables.outbox.name} WHERE published_at IS NULL AND shard = ANY($1::smallint[])"
+        )
+
+    @functools.cached_property
     def _pending_statement(self) -> str:
         """Whether any row of the shards ($1) is pending (the pending index alone)."""
-        outbox = self.tables.outbox.name
-        return (
-            f"SELECT EXISTS (SELECT 1 FROM {outbox}"  # noqa: S608 - table name
-            f" WHERE published_at IS NULL AND shard = ANY($1::smallint[]))"
-        )
+        return f"SELECT EXISTS (SELECT 1 FROM {self._pending_in_shards})"  # noqa: S608 - table name
 
     @functools.cached_property
     def _mark_statement(self) -> str:
