@@ -174,9 +174,7 @@ async def checked(url: str, timeout: float = 120.0) -> tuple[int, int, int]:
         )
         deadline = time.monotonic() + timeout
         while True:
-            pending = int(
-                await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            )
+            pending = int(await conn.fetchval("SELECT count(*) FROM outbox_pending"))
             if not pending or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.2)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from sila_common.db import make_engine, make_session_factory
 from sila_common.outbox import Outbox
@@ -104,7 +104,11 @@ async def test_every_event_reaches_the_timeline_exactly_once_across_crashes(
     async def published() -> int:
         async with tickets_engine.connect() as conn:
             count = await conn.scalar(
-                select(func.count()).where(tickets_messaging.outbox.c.published_at.is_not(None))
+                select(func.count())
+                .select_from(tickets_messaging.outbox)
+                .where(
+                    ~exists().where(tickets_messaging.pending.c.id == tickets_messaging.outbox.c.id)
+                )
             )
         return int(count or 0)
 

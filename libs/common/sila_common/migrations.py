@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import MetaData, pool
@@ -66,3 +67,61 @@ def run_env(metadata: MetaData) -> None:
         await engine.dispose()
 
     asyncio.run(run())
+
+
+# -- shared schema steps (called from each service's migration) ------------------------------
+def outbox_pending_table_upgrade() -> None:
+    """The outbox's pending rows move to ``outbox_pending`` (sila_common.outbox): the
+    outbox row is written once; the relay deletes a narrow entry instead of rewriting it."""
+    from alembic import op
+
+    from sila_common.outbox import pending_trigger_ddl
+
+    op.create_table(
+        "outbox_pending",
+        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("shard", sa.SmallInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_pending")),
+    )
+    op.execute(
+        "INSERT INTO outbox_pending (id, shard) SELECT id, shard FROM outbox"
+        " WHERE published_at IS NULL"
+    )
+    for statement in pending_trigger_ddl():
+        op.execute(statement)
+    # Plain CREATE INDEX: the migration runs in a transaction (no CONCURRENTLY).
+    op.create_index("ix_outbox_created_at", "outbox", ["created_at"], unique=False)
+    op.drop_index("ix_outbox_pending_id", table_name="outbox")
+    op.drop_index("ix_outbox_pending", table_name="outbox")
+    op.drop_index("ix_outbox_published_at", table_name="outbox")
+    op.drop_column("outbox", "published_at")
+
+
+def outbox_pending_table_downgrade() -> None:
+    """Back to ``published_at``: what is not pending counts as published at its creation."""
+    from alembic import op
+
+    op.add_column("outbox", sa.Column("published_at", sa.DateTime(timezone=True), nullable=True))
+    op.execute(
+        "UPDATE outbox SET published_at = created_at"
+        " WHERE NOT EXISTS (SELECT 1 FROM outbox_pending p WHERE p.id = outbox.id)"
+    )
+    op.create_index("ix_outbox_published_at", "outbox", ["published_at"], unique=False)
+    op.create_index(
+        "ix_outbox_pending",
+        "outbox",
+        ["shard", "id"],
+        unique=False,
+        postgresql_where=sa.text("published_at IS NULL"),
+    )
+    op.create_index(
+        "ix_outbox_pending_id",
+        "outbox",
+        ["id"],
+        unique=False,
+        postgresql_where=sa.text("published_at IS NULL"),
+    )
+    op.drop_index("ix_outbox_created_at", table_name="outbox")
+    op.execute("DROP TRIGGER outbox_pending_on_insert ON outbox")
+    op.execute("DROP FUNCTION outbox_pending_on_insert()")
+    op.drop_table("outbox_pending")

@@ -2,6 +2,12 @@
 
 The relay (``relay.py``) publishes them; published rows stay for a retention window as
 the service's event history, from which a lost broker or a new read model is replayed.
+
+An outbox row is written once and never changed. What is still to publish is a narrow row
+in ``outbox_pending`` (id, shard), written with it by a trigger in the same statement (any
+writer: the services, a bulk load, a test) and deleted by the relay once the broker has it.
+Deleting a narrow row costs a sixth of rewriting the wide one (docs/benchmarks.md, "Sixth
+pass"); a replay puts the ids back.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 from pydantic_core import to_json
 from sqlalchemy import (
+    DDL,
     Column,
     Index,
     Integer,
@@ -22,8 +29,9 @@ from sqlalchemy import (
     String,
     Table,
     delete,
+    event,
+    exists,
     insert,
-    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,9 +65,25 @@ def shard_of(key: str) -> int:
 @dataclass(frozen=True)
 class MessagingTables:
     outbox: Table
+    pending: Table
     inbox: Table
     partition_offsets: Table
     idempotency_keys: Table
+
+
+def pending_trigger_ddl() -> list[str]:
+    """Every row inserted into ``outbox`` is pending: one statement-level trigger inserts the
+    statement's new rows' (id, shard) into ``outbox_pending`` (a bulk insert of a thousand
+    events is one more insert, not a thousand)."""
+    return [
+        "CREATE OR REPLACE FUNCTION outbox_pending_on_insert() RETURNS trigger"
+        " LANGUAGE plpgsql AS $$ BEGIN"
+        " INSERT INTO outbox_pending (id, shard) SELECT id, shard FROM inserted;"
+        " RETURN NULL; END $$",
+        "CREATE TRIGGER outbox_pending_on_insert AFTER INSERT ON outbox"
+        " REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT"
+        " EXECUTE FUNCTION outbox_pending_on_insert()",
+    ]
 
 
 def messaging_tables(metadata: MetaData) -> MessagingTables:
@@ -75,20 +99,20 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("shard", SmallInteger, nullable=False),
         Column("envelope", JsonDoc, nullable=False),
         Column("created_at", UtcDateTime(), nullable=False),
-        Column("published_at", UtcDateTime(), nullable=True),
-        Index(
-            "ix_outbox_pending",
-            "shard",
-            "id",
-            postgresql_where=text("published_at IS NULL"),
-        ),
-        # The pending rows in id order: a relay holding several shards claims the oldest
-        # ``relay_batch_size`` of them without reading and sorting every pending row.
-        Index("ix_outbox_pending_id", "id", postgresql_where=text("published_at IS NULL")),
-        Index("ix_outbox_published_at", "published_at"),
+        # The retention window's purge and a replay's window.
+        Index("ix_outbox_created_at", "created_at"),
         # One customer's events: what an erasure deletes from the history.
         Index("ix_outbox_message_key", "message_key"),
     )
+    # What the relay has still to publish; the primary key gives it in id order.
+    pending = Table(
+        "outbox_pending",
+        metadata,
+        Column("id", BigId, primary_key=True, autoincrement=False),
+        Column("shard", SmallInteger, nullable=False),
+    )
+    for statement in pending_trigger_ddl():
+        event.listen(outbox, "after_create", DDL(statement))  # type: ignore[no-untyped-call]
     inbox = Table(
         "inbox",
         metadata,
@@ -117,6 +141,7 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
     )
     return MessagingTables(
         outbox=outbox,
+        pending=pending,
         inbox=inbox,
         partition_offsets=partition_offsets,
         idempotency_keys=idempotency_keys,
@@ -178,14 +203,17 @@ class Outbox:
             await session.execute(self._insert, rows[start : start + self.CHUNK])
 
 
-async def forget_customer_history(session: AsyncSession, outbox: Table, customer_id: str) -> int:
+async def forget_customer_history(
+    session: AsyncSession, tables: MessagingTables, customer_id: str
+) -> int:
     """Deletes the published history of a customer's events, inside the caller's erasure
     transaction (law 18-07): the retained history holds their personal data (names, phone
     numbers, texts) for the retention window and would be replayed after a broker loss.
     Events not yet published stay and go out in order; the retention purge removes them
     later. Returns how many were deleted.
     """
-    published = outbox.c.published_at.is_not(None)
+    outbox, pending = tables.outbox, tables.pending
+    published = ~exists().where(pending.c.id == outbox.c.id)
     result = await session.execute(
         delete(outbox).where(outbox.c.message_key == customer_id, published)
     )
@@ -208,7 +236,6 @@ def row_for(event: CloudEvent, topic: str) -> dict[str, object]:
         "shard": shard_of(event.customerid),
         "envelope": envelope,
         "created_at": datetime.now(UTC),
-        "published_at": None,
     }
 
 

@@ -1,7 +1,9 @@
 """The outbox relay: publishes committed outbox rows to Kafka, in order, at least once.
 
-- Polls rows whose ``published_at`` is NULL, so a transaction that commits after a
-  later id was published is still picked up on the next poll (no id-gap loss).
+- Polls the pending rows (``outbox_pending``, written with each outbox row by a trigger),
+  so a transaction that commits after a later id was published is still picked up on
+  the next poll (no id-gap loss). Publishing deletes them; the outbox rows themselves
+  are written once and stay as the history.
 - Rows are sharded by customer id; on PostgreSQL each relay instance holds an advisory
   lock per shard it serves, so one customer's events are published by one relay, in id
   order, while several relays share the shards (and take over a dead one's at once).
@@ -11,8 +13,8 @@
   customer's later event reach the broker first. Running, each lane follows its shards on
   its own: it claims again as soon as its batch is marked, and polls less and less often,
   down to ``relay_poll_interval_seconds``, once it finds nothing pending.
-- Publishes with acks=all, then marks the rows; a crash in between republishes them and
-  the idempotent consumers absorb the duplicates.
+- Publishes with acks=all, then deletes the rows' pending entries; a crash in between
+  republishes them and the idempotent consumers absorb the duplicates.
 - Remembers the last offset per partition: when the broker answers with an offset
   lower than that (it lost its data, e.g. a restarted memory-only broker) the relay
   republishes its retention window of history.
@@ -30,12 +32,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
-from sqlalchemy import (
-    delete,
-    func,
-    select,
-    update,
-)
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sila_common.aio import wait_or_timeout
@@ -289,6 +287,8 @@ class OutboxRelay:
             batch.ids = [row["id"] for row in rows]
             send = producer.send
             for row in rows:
+                if row["topic"] is None:
+                    continue  # an entry whose event is gone (never written so): dropped
                 headers = [("content-type", b"application/cloudevents+json")]
                 # Copies of envelope attributes for tools that read only headers.
                 if row["correlationid"]:
@@ -355,43 +355,36 @@ class OutboxRelay:
 
     @functools.cached_property
     def _claim_statement(self) -> str:
-        """The next ``relay_batch_size`` pending rows of the shards ($1), locked. The ids
-        first, sorted alone (a sort of whole rows computed the envelope's text for every
-        pending row before the limit: 110 ms a batch of 500 with 20,000 pending); then the
-        envelope as the database's text (no JSON decoding and re-encoding per row in Python)
-        and the two attributes copied into headers, read by the database."""
-        outbox = self.tables.outbox.name
+        """The next ``relay_batch_size`` pending entries of the shards ($1), locked, oldest
+        first, with their events: the envelope as the database's text (no JSON decoding and
+        re-encoding per row in Python) and the two attributes copied into headers, read by
+        the database."""
+        outbox, pending = self.tables.outbox.name, self.tables.pending.name
         return (
-            f"SELECT id, topic, message_key, envelope::text AS body,"  # noqa: S608 - table name
-            f" envelope ->> 'correlationid' AS correlationid,"
-            f" envelope ->> 'traceparent' AS traceparent"
-            f" FROM {outbox} WHERE id IN (SELECT id FROM {self._pending_in_shards}"
+            f"WITH claimed AS MATERIALIZED (SELECT id FROM {pending}"  # noqa: S608 - table names
+            f" WHERE shard = ANY($1::smallint[])"
             f" ORDER BY id LIMIT {int(self.settings.relay_batch_size)} FOR UPDATE SKIP LOCKED)"
-            f" ORDER BY id"
-        )
-
-    @functools.cached_property
-    def _pending_in_shards(self) -> str:
-        """The outbox's pending rows of the shards ($1): what the claim and the idle look read
-        (the pending indexes' predicate)."""
-        return (
-            f"{self.tables.outbox.name} WHERE published_at IS NULL AND shard = ANY($1::smallint[])"
+            f" SELECT claimed.id, o.topic, o.message_key, o.envelope::text AS body,"
+            f" o.envelope ->> 'correlationid' AS correlationid,"
+            f" o.envelope ->> 'traceparent' AS traceparent"
+            f" FROM claimed LEFT JOIN {outbox} AS o ON o.id = claimed.id ORDER BY claimed.id"
         )
 
     @functools.cached_property
     def _pending_statement(self) -> str:
-        """Whether any row of the shards ($1) is pending (the pending index alone)."""
-        return f"SELECT EXISTS (SELECT 1 FROM {self._pending_in_shards})"  # noqa: S608 - table name
+        """Whether any entry of the shards ($1) is pending."""
+        pending = self.tables.pending.name
+        return f"SELECT EXISTS (SELECT 1 FROM {pending} WHERE shard = ANY($1::smallint[]))"  # noqa: S608 - table name
 
     @functools.cached_property
     def _mark_statement(self) -> str:
-        """Mark the rows ($1) published at $2 and keep the highest offset seen per partition
-        ($3, $4, $5: several relays may write the same partition), in one round trip."""
-        outbox = self.tables.outbox.name
+        """Delete the published rows' pending entries ($1) and keep the highest offset seen
+        per partition ($3, $4, $5 at $2: several relays may write the same partition), in
+        one round trip."""
+        pending = self.tables.pending.name
         offsets = self.tables.partition_offsets.name
         return (
-            f"WITH marked AS (UPDATE {outbox} SET published_at = $2::timestamptz"  # noqa: S608 - table names
-            f" WHERE id = ANY($1::bigint[]))"
+            f"WITH published AS (DELETE FROM {pending} WHERE id = ANY($1::bigint[]))"  # noqa: S608 - table names
             f" INSERT INTO {offsets} (topic, partition, last_offset, updated_at)"
             f" SELECT t, p, o, $2::timestamptz FROM unnest($3::varchar[],"
             f" $4::integer[], $5::bigint[]) AS u(t, p, o)"
@@ -473,16 +466,19 @@ class OutboxRelay:
         return len(found) < len(known)
 
     async def replay(self, *, reason: str, since: datetime | None = None) -> int:
-        """Mark the retained history unpublished so it goes out again, in id order."""
+        """Make the retained history pending again so it goes out again, in id order."""
         window_start = since or datetime.now(UTC) - timedelta(
             hours=self.settings.outbox_retention_hours
         )
-        outbox = self.tables.outbox
+        outbox, pending = self.tables.outbox, self.tables.pending
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                update(outbox)
-                .where(outbox.c.published_at.is_not(None), outbox.c.created_at >= window_start)
-                .values(published_at=None)
+                pg_insert(pending)
+                .from_select(
+                    ["id", "shard"],
+                    select(outbox.c.id, outbox.c.shard).where(outbox.c.created_at >= window_start),
+                )
+                .on_conflict_do_nothing(index_elements=["id"])
             )
             await conn.execute(delete(self.tables.partition_offsets))
         self._known = {}
@@ -494,11 +490,12 @@ class OutboxRelay:
     async def purge_history(self) -> int:
         """Forget published events older than the retention window."""
         cutoff = datetime.now(UTC) - timedelta(hours=self.settings.outbox_retention_hours)
-        outbox = self.tables.outbox
+        outbox, pending = self.tables.outbox, self.tables.pending
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 delete(outbox).where(
-                    outbox.c.published_at.is_not(None), outbox.c.published_at < cutoff
+                    outbox.c.created_at < cutoff,
+                    ~exists().where(pending.c.id == outbox.c.id),
                 )
             )
         return rows_affected(result)
@@ -506,12 +503,14 @@ class OutboxRelay:
 
 async def refresh_outbox_gauges(engine: AsyncEngine, tables: MessagingTables, service: str) -> None:
     """Backlog and oldest pending age, read from the database at scrape time."""
-    outbox = tables.outbox
+    outbox, pending = tables.outbox, tables.pending
+    oldest_id = select(func.min(pending.c.id)).scalar_subquery()
     async with engine.connect() as conn:
         row = (
             await conn.execute(
-                select(func.count(), func.min(outbox.c.created_at)).where(
-                    outbox.c.published_at.is_(None)
+                select(
+                    select(func.count()).select_from(pending).scalar_subquery(),
+                    select(outbox.c.created_at).where(outbox.c.id == oldest_id).scalar_subquery(),
                 )
             )
         ).one()

@@ -125,7 +125,7 @@ async def forget_customer(session: AsyncSession, event: CloudEvent) -> None:
         .where(messages.c.customer_id == customer_id)
         .values(destination=ERASED, subject=None, body=ERASED, sealed_body=None)
     )
-    await forget_customer_history(session, messaging.outbox, customer_id)
+    await forget_customer_history(session, messaging, customer_id)
 
 
 async def record_consent(

@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sila_common.db import make_engine
@@ -72,9 +72,7 @@ async def outbox_engine(scratch_database: Callable[[str], Any]) -> Any:
 
 async def pending(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
-        count = await conn.scalar(
-            select(func.count()).where(messaging.outbox.c.published_at.is_(None))
-        )
+        count = await conn.scalar(select(func.count()).select_from(messaging.pending))
     return int(count or 0)
 
 
@@ -371,17 +369,29 @@ async def test_offsets_going_backwards_in_any_lane_republish_the_history_before_
 async def test_history_older_than_the_retention_window_is_purged(
     outbox_engine: AsyncEngine, platform: PlatformSettings
 ) -> None:
-    old = probe_row("test.purge", "c-1", 1) | {
-        "created_at": datetime(2020, 1, 1, tzinfo=UTC),
-        "published_at": datetime(2020, 1, 1, tzinfo=UTC),
+    # Published (no pending entry): the old one goes, the fresh one stays; an old event still
+    # pending stays until it is published.
+    old = probe_row("test.purge", "c-1", 1) | {"created_at": datetime(2020, 1, 1, tzinfo=UTC)}
+    fresh = probe_row("test.purge", "c-1", 2)
+    old_pending = probe_row("test.purge", "c-2", 3) | {
+        "created_at": datetime(2020, 1, 1, tzinfo=UTC)
     }
-    fresh = probe_row("test.purge", "c-1", 2) | {"published_at": datetime.now(UTC)}
     async with outbox_engine.begin() as conn:
-        await conn.execute(insert(messaging.outbox).values([old, fresh]))
+        await conn.execute(insert(messaging.outbox).values([old, fresh, old_pending]))
+        await conn.execute(
+            delete(messaging.pending).where(
+                messaging.pending.c.id.in_(
+                    select(messaging.outbox.c.id).where(
+                        messaging.outbox.c.event_id.in_([old["event_id"], fresh["event_id"]])
+                    )
+                )
+            )
+        )
     relay = relay_for(outbox_engine, platform)
     assert await relay.purge_history() == 1
     async with outbox_engine.connect() as conn:
-        assert await conn.scalar(select(func.count()).select_from(messaging.outbox)) == 1
+        left = set((await conn.execute(select(messaging.outbox.c.event_id))).scalars())
+    assert left == {fresh["event_id"], old_pending["event_id"]}
 
 
 async def test_a_running_relays_lanes_each_follow_their_shards_without_waiting_for_the_others(
@@ -415,12 +425,16 @@ async def test_a_running_relays_lanes_each_follow_their_shards_without_waiting_f
 
     async def published(event_id: str) -> bool | None:
         async with outbox_engine.connect() as conn:
-            marked = await conn.scalar(
-                select(messaging.outbox.c.published_at).where(
-                    messaging.outbox.c.event_id == event_id
+            waiting = await conn.scalar(
+                select(func.count())
+                .select_from(
+                    messaging.pending.join(
+                        messaging.outbox, messaging.outbox.c.id == messaging.pending.c.id
+                    )
                 )
+                .where(messaging.outbox.c.event_id == event_id)
             )
-        return True if marked is not None else None
+        return True if waiting == 0 else None
 
     stop = asyncio.Event()
     following = asyncio.create_task(relay.follow(stop, seconds=60))

@@ -6,11 +6,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from sila_common.events import CloudEvent
 from sila_tickets.flows.directory import erase_customer, remember_customer
-from sila_tickets.tables import known_customers, ticket_notes
+from sila_tickets.tables import known_customers, messaging, ticket_notes
 from tests.integration.tickets.conftest import open_ticket
 from tests.support import LiveService, bearer, eventually
 
@@ -114,15 +114,14 @@ async def test_erasure_scrubs_the_directory_and_tickets_and_refuses_new_ones(
         json={"text": "Adresse: ..."},
     )
     assert note.status_code == 201
-    outbox = tickets.runtime.outbox.table
+    outbox, waiting = messaging.outbox, messaging.pending
+    is_pending = exists().where(waiting.c.id == outbox.c.id)
 
     async def published_history() -> int:
         async with tickets.runtime.session_factory() as session:
             return int(
                 await session.scalar(
-                    select(func.count()).where(
-                        outbox.c.message_key == customer_id, outbox.c.published_at.is_not(None)
-                    )
+                    select(func.count()).where(outbox.c.message_key == customer_id, ~is_pending)
                 )
                 or 0
             )
@@ -130,9 +129,7 @@ async def test_erasure_scrubs_the_directory_and_tickets_and_refuses_new_ones(
     async def all_published() -> bool:
         async with tickets.runtime.session_factory() as session:
             pending = await session.scalar(
-                select(func.count()).where(
-                    outbox.c.message_key == customer_id, outbox.c.published_at.is_(None)
-                )
+                select(func.count()).where(outbox.c.message_key == customer_id, is_pending)
             )
         return pending == 0 and await published_history() > 0
 

@@ -19,7 +19,14 @@ from sila_identity.directory import load_row
 from sila_identity.events import CONSENT_CHANGED, CUSTOMER_ERASED, ConsentChanged, CustomerErased
 from sila_identity.flows import audit
 from sila_identity.runtime import IdentityRuntime
-from sila_identity.tables import consents, contracts, customers, interactions, otp_challenges
+from sila_identity.tables import (
+    consents,
+    contracts,
+    customers,
+    interactions,
+    messaging,
+    otp_challenges,
+)
 from sila_identity.timeline.projection import scrub_customer_entries
 
 
@@ -135,7 +142,7 @@ async def erase_customer(
         )
         await sessions.revoke_subject(session, customer_id)
         await scrub_customer_entries(session, customer_id)
-        await forget_customer_history(session, runtime.outbox.table, customer_id)
+        await forget_customer_history(session, messaging, customer_id)
         await runtime.outbox.record(
             session,
             CUSTOMER_ERASED,

@@ -152,7 +152,7 @@ async def erase_customer(session: AsyncSession, customer_id: str) -> None:
     await session.execute(
         update(referrals).where(referrals.c.referee_id == customer_id).values(referee_phone=None)
     )
-    await forget_customer_history(session, messaging.outbox, customer_id)
+    await forget_customer_history(session, messaging, customer_id)
 
 
 async def balances_of(session: AsyncSession, customer_id: str) -> dict[str, int]:

@@ -219,7 +219,7 @@ async def erase_customer(session: AsyncSession, event: CloudEvent, context: Tick
     await session.execute(
         update(surveys).where(surveys.c.customer_id == customer_id).values(comment=None)
     )
-    await forget_customer_history(session, messaging.outbox, customer_id)
+    await forget_customer_history(session, messaging, customer_id)
     await session.execute(
         update(questionnaire_responses)
         .where(questionnaire_responses.c.customer_id == customer_id)
