@@ -356,18 +356,23 @@ class OutboxRelay:
     @functools.cached_property
     def _claim_statement(self) -> str:
         """The next ``relay_batch_size`` pending entries of the shards ($1), locked, oldest
-        first, with their events: the envelope as the database's text (no JSON decoding and
-        re-encoding per row in Python) and the two attributes copied into headers, read by
-        the database."""
+        first, each with its event read by its primary key: the envelope as the database's
+        text (no JSON decoding and re-encoding per row in Python) and the two attributes
+        copied into headers. The ``LIMIT 1`` keeps that read a lookup per entry: joined
+        plainly, the plan PostgreSQL keeps for the prepared statement hashed the whole
+        outbox for each claim (8.6 ms with 3,500 rows, growing with the history). An entry
+        whose event is gone comes back without one."""
         outbox, pending = self.tables.outbox.name, self.tables.pending.name
         return (
             f"WITH claimed AS MATERIALIZED (SELECT id FROM {pending}"  # noqa: S608 - table names
             f" WHERE shard = ANY($1::smallint[])"
             f" ORDER BY id LIMIT {int(self.settings.relay_batch_size)} FOR UPDATE SKIP LOCKED)"
-            f" SELECT claimed.id, o.topic, o.message_key, o.envelope::text AS body,"
-            f" o.envelope ->> 'correlationid' AS correlationid,"
-            f" o.envelope ->> 'traceparent' AS traceparent"
-            f" FROM claimed LEFT JOIN {outbox} AS o ON o.id = claimed.id ORDER BY claimed.id"
+            f" SELECT claimed.id, o.topic, o.message_key, o.body, o.correlationid, o.traceparent"
+            f" FROM claimed LEFT JOIN LATERAL (SELECT topic, message_key,"
+            f" envelope::text AS body, envelope ->> 'correlationid' AS correlationid,"
+            f" envelope ->> 'traceparent' AS traceparent"
+            f" FROM {outbox} WHERE {outbox}.id = claimed.id LIMIT 1) AS o ON true"
+            f" ORDER BY claimed.id"
         )
 
     @functools.cached_property

@@ -594,3 +594,58 @@ async def test_a_following_relay_does_not_replay_again_after_another_relay_did(
         await second.stop()
         await broker.stop()
     assert replays == [], "the first relay replayed the history a second time"
+
+
+async def test_a_claim_reads_each_event_by_its_key_even_with_the_generic_plan(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    # The claim is prepared once and kept (asyncpg's cache); PostgreSQL may run it with the
+    # plan it made for any parameters. Even then each claimed entry's event is one lookup
+    # by primary key, not a scan of the whole history. The history is written in a
+    # transaction rolled back.
+    relay = relay_for(outbox_engine, platform)
+    async with outbox_engine.connect() as connection:
+        await connection.execute(
+            insert(messaging.outbox),
+            [probe_row("test.plan", f"c-{n % 50}", n) for n in range(5_000)],
+        )
+        await connection.exec_driver_sql("ANALYZE outbox")
+        await connection.exec_driver_sql("ANALYZE outbox_pending")
+        await connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+        await connection.exec_driver_sql(f"PREPARE claim AS {relay._claim_statement}")
+        plan = (
+            await connection.exec_driver_sql(
+                "EXPLAIN (FORMAT JSON) EXECUTE claim('{0,1,2,3,4,5,6,7}')"
+            )
+        ).scalar_one()
+        await connection.exec_driver_sql("DEALLOCATE claim")
+        await connection.rollback()
+    reads = [node for node in plan_nodes(plan[0]["Plan"]) if node.get("Relation Name") == "outbox"]
+    assert [node["Node Type"] for node in reads] == ["Index Scan"], reads
+    assert reads[0]["Index Name"] == "pk_outbox", reads
+
+
+async def test_a_pending_entry_whose_event_is_gone_is_dropped_not_claimed_forever(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    # A replay racing a purge can leave an entry whose event was just deleted: the relay
+    # drops it with its batch and publishes the rest.
+    topic = f"test.orphan.{uuid.uuid4().hex[:8]}"
+    row = probe_row(topic, "c-orphan", 1)
+    async with outbox_engine.begin() as conn:
+        await conn.execute(insert(messaging.outbox).values(row))
+        await conn.execute(insert(messaging.pending).values(id=10**15, shard=shard_of("c-orphan")))
+    relay = relay_for(outbox_engine, platform)
+    await relay.start()
+    await relay.hold_shards()
+    try:
+        while await pending(outbox_engine):
+            assert await relay.publish_pending() > 0
+    finally:
+        await relay.stop()
+    records = await read_topic(platform, topic, expect=1)
+    assert [event.id for event in events_of(records)] == [row["event_id"]]
+
+
+def plan_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(n for child in node.get("Plans", []) for n in plan_nodes(child))]
