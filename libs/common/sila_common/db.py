@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -101,11 +102,19 @@ async def pooled_driver(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection
     try:
         yield driver
     finally:
+        # Shielded: a caller cancelled again while giving back (a shutdown's timeout on a
+        # task being cancelled) still gets the connection back to the pool.
+        await asyncio.shield(_give_back(pooled, driver))
+
+
+async def _give_back(pooled: Any, driver: asyncpg.Connection) -> None:
+    try:
         if not driver.is_closed() and driver.is_in_transaction():
             try:
                 await driver.execute("ROLLBACK")
             except Exception:  # noqa: S110 - a connection that cannot roll back is dropped below
                 pass
+    finally:
         if driver.is_closed() or driver.is_in_transaction():
             await greenlet_spawn(pooled.invalidate)
         await greenlet_spawn(pooled.close)

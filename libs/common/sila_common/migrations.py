@@ -77,18 +77,24 @@ def outbox_pending_table_upgrade() -> None:
 
     from sila_common.outbox import pending_trigger_ddl
 
+    # The running version may be writing events while this runs (migrate precedes a
+    # deployment): its writes wait for this transaction, so none is committed between the
+    # carrying over of the pending rows and the trigger (it would have no entry, and never
+    # go out).
+    op.execute("LOCK TABLE outbox IN SHARE ROW EXCLUSIVE MODE")
     op.create_table(
         "outbox_pending",
         sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("shard", sa.SmallInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_pending")),
     )
-    op.execute(
-        "INSERT INTO outbox_pending (id, shard) SELECT id, shard FROM outbox"
-        " WHERE published_at IS NULL"
-    )
+    op.create_index("ix_outbox_pending_shard", "outbox_pending", ["shard", "id"], unique=False)
     for statement in pending_trigger_ddl():
         op.execute(statement)
+    op.execute(
+        "INSERT INTO outbox_pending (id, shard) SELECT id, shard FROM outbox"
+        " WHERE published_at IS NULL ON CONFLICT (id) DO NOTHING"
+    )
     # Plain CREATE INDEX: the migration runs in a transaction (no CONCURRENTLY).
     op.create_index("ix_outbox_created_at", "outbox", ["created_at"], unique=False)
     op.drop_index("ix_outbox_pending_id", table_name="outbox")

@@ -1,7 +1,8 @@
 """The transactional outbox: events are rows written in the same transaction as the change.
 
-The relay (``relay.py``) publishes them; published rows stay for a retention window as
-the service's event history, from which a lost broker or a new read model is replayed.
+The relay (``relay.py``) publishes them; published rows created within the retention
+window stay as the service's event history, from which a lost broker or a new read model
+is replayed.
 
 An outbox row is written once and never changed. What is still to publish is a narrow row
 in ``outbox_pending`` (id, shard), written with it by a trigger in the same statement (any
@@ -72,9 +73,11 @@ class MessagingTables:
 
 
 def pending_trigger_ddl() -> list[str]:
-    """Every row inserted into ``outbox`` is pending: one statement-level trigger inserts the
-    statement's new rows' (id, shard) into ``outbox_pending`` (a bulk insert of a thousand
-    events is one more insert, not a thousand)."""
+    """Every row inserted into ``outbox`` is pending: a statement-level trigger inserts the
+    statement's new rows' (id, shard) into ``outbox_pending`` (one more insert per
+    statement: a multi-row INSERT or a COPY is one, an executemany one per row). Only
+    inserts: outbox rows are never updated (an ``ON CONFLICT DO UPDATE`` on the outbox would
+    leave its entry as it was)."""
     return [
         "CREATE OR REPLACE FUNCTION outbox_pending_on_insert() RETURNS trigger"
         " LANGUAGE plpgsql AS $$ BEGIN"
@@ -104,12 +107,14 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         # One customer's events: what an erasure deletes from the history.
         Index("ix_outbox_message_key", "message_key"),
     )
-    # What the relay has still to publish; the primary key gives it in id order.
+    # What the relay has still to publish; the primary key gives it in id order, the shard
+    # index a lane's own entries when other shards hold a backlog (a replay, a relay away).
     pending = Table(
         "outbox_pending",
         metadata,
         Column("id", BigId, primary_key=True, autoincrement=False),
         Column("shard", SmallInteger, nullable=False),
+        Index("ix_outbox_pending_shard", "shard", "id"),
     )
     for statement in pending_trigger_ddl():
         event.listen(outbox, "after_create", DDL(statement))  # type: ignore[no-untyped-call]

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -477,6 +477,11 @@ class OutboxRelay:
         )
         outbox, pending = self.tables.outbox, self.tables.pending
         async with self.engine.begin() as conn:
+            # Waits for the batches in flight (any relay's) and holds new claims and writes
+            # until this commits: an entry claimed now would be deleted by its batch after
+            # this put it back (``DO NOTHING`` does not wait for a claim's row lock), and its
+            # event, lost by the broker, would not go out again.
+            await conn.execute(text(f"LOCK TABLE {pending.name} IN EXCLUSIVE MODE"))
             result = await conn.execute(
                 pg_insert(pending)
                 .from_select(

@@ -211,6 +211,7 @@ async def test_a_plain_delivery_report_answers_as_the_same_report_solved_by_fast
     assert plain.text == general.text == "OK"
     for query, direct, status in (
         ({**report, "token": "guessed"}, True, 404),
+        ({**report, "token": "clé"}, True, 404),  # not ASCII: still a plain 404
         ({**report, "type": "08"}, True, 200),  # an int as FastAPI reads it
         ({**report, "type": "64"}, False, 422),  # out of bounds: FastAPI's problem
         ({**report, "type": "+1"}, False, 200),

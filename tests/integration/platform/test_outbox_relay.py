@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError
 from pydantic import BaseModel
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sila_common.db import make_engine
@@ -649,3 +649,43 @@ async def test_a_pending_entry_whose_event_is_gone_is_dropped_not_claimed_foreve
 
 def plan_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
     return [node, *(n for child in node.get("Plans", []) for n in plan_nodes(child))]
+
+
+async def test_a_replay_waits_for_a_batch_in_flight_whose_events_then_go_out_again(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    # A relay has claimed and sent a batch when another relay replays the history (the
+    # broker lost it). Were the replay to go ahead, the batch would then delete the entries
+    # the replay kept, and its events, lost with the broker, would not go out again.
+    topic = f"test.inflight.{uuid.uuid4().hex[:8]}"
+    async with outbox_engine.begin() as conn:
+        await conn.execute(
+            insert(messaging.outbox), [probe_row(topic, "c-inflight", n) for n in range(3)]
+        )
+    sending, replaying = relay_for(outbox_engine, platform), relay_for(outbox_engine, platform)
+    await sending.start()
+    await sending.hold_shards()
+    try:
+        batch = await sending._send_batch(sending.owned_shards)
+        assert batch is not None and len(batch.ids) == 3
+        replay = asyncio.create_task(replaying.replay(reason="test"))
+
+        async def replay_waits_or_is_done() -> bool:
+            if replay.done():
+                return True
+            async with outbox_engine.connect() as conn:
+                return bool(
+                    await conn.scalar(
+                        text(
+                            "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname ="
+                            " current_database() AND wait_event_type = 'Lock'"
+                        )
+                    )
+                )
+
+        await eventually(replay_waits_or_is_done, what="the replay waiting (or done)")
+        await sending._finish_batch(batch)
+        await replay
+    finally:
+        await sending.stop()
+    assert await pending(outbox_engine) == 3

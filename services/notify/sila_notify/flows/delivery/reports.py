@@ -75,7 +75,12 @@ class DeliveryReports:
             for report in reports:
                 row = rows.get(report.message_id)
                 expected = (row.callback_token or "") if row is not None else ""
-                if row is None or not expected or not hmac.compare_digest(expected, report.token):
+                # Compared as bytes: compare_digest refuses str with other than ASCII.
+                if (
+                    row is None
+                    or not expected
+                    or not hmac.compare_digest(expected.encode(), report.token.encode())
+                ):
                     accepted.append(False)
                     continue
                 accepted.append(True)
