@@ -150,7 +150,7 @@ async def test_a_campaign_that_runs_out_of_budget_mid_stream_stops_exactly_at_it
     # Twelve customers pay at once, spread over the topic's partitions.
     await asyncio.gather(*(pay(emit, c, offer) for c in customers))
 
-    async def counted() -> tuple[int, int] | None:
+    async def counted() -> tuple[int, int, int, int]:
         async with loyalty.runtime.session_factory() as session:
             hours = await session.scalar(
                 select(func.count()).where(ledger_entries.c.campaign_id == campaign["id"])
@@ -161,17 +161,19 @@ async def test_a_campaign_that_runs_out_of_budget_mid_stream_stops_exactly_at_it
             stored = (
                 await session.execute(select(campaigns).where(campaigns.c.id == campaign["id"]))
             ).one()
-            done = await session.scalar(
-                select(func.count()).where(
-                    ledger_entries.c.customer_id.in_(customers),
-                )
+            entries = await session.scalar(
+                select(func.count()).where(ledger_entries.c.customer_id.in_(customers))
             )
-        if stored.spent_centimes == 150_000 and gifts_given == 3 and done == 8:
-            return int(hours or 0), int(gifts_given or 0)
-        return None
+        return int(hours or 0), int(gifts_given or 0), int(stored.spent_centimes), int(entries or 0)
 
-    hours, given = await eventually(counted, timeout=30, what="budget and stock used up")
-    assert (hours, given) == (5, 3)
+    async def used_up() -> tuple[int, int, int, int] | None:
+        # A budget is reserved before its grant is written: waits for both.
+        state = await counted()
+        return state if state[:3] == (5, 3, 150_000) else None
+
+    await eventually(used_up, timeout=30, what="budget and stock used up, their grants written")
+    # Nothing past the budget and the stock, and nothing else for these customers.
+    assert await counted() == (5, 3, 150_000, 8)
     read = await loyalty.client.get(
         f"/v1/loyalty/campaigns/{campaign['id']}", headers=bearer(staff.marketing)
     )
