@@ -10,9 +10,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+import fastapi.routing
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
+from fastapi.dependencies.utils import solve_dependencies
 from pydantic import SecretStr
 
 from sila_common.app import create_app
@@ -117,6 +120,25 @@ async def on_a_port(app: FastAPI) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
+
+
+class FastApiSolving:
+    """Counts the requests whose arguments FastAPI solved (a ``DirectRoute`` gives its plain
+    requests theirs directly): ``count`` after each request tells which path it took."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+
+        async def counted(**arguments: Any) -> Any:
+            self.count += 1
+            return await solve_dependencies(**arguments)
+
+        monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+
+
+def without_correlation(problem: dict[str, Any]) -> dict[str, Any]:
+    """A problem's members but its correlation id (each request has its own)."""
+    return {name: value for name, value in problem.items() if name != "correlation_id"}
 
 
 def bearer(token: str) -> dict[str, str]:

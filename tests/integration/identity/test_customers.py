@@ -7,10 +7,8 @@ import uuid
 from typing import Any
 
 import asyncpg
-import fastapi.routing
 import httpx
 import pytest
-from fastapi.dependencies.utils import solve_dependencies
 from sqlalchemy import select, text
 
 from sila_common.auth import Principal
@@ -20,7 +18,15 @@ from sila_identity.flows.audit import read_row
 from sila_identity.queries import by_phone_audited
 from sila_identity.tables import audit_log
 from tests.integration.identity.conftest import Cast, events_of, register
-from tests.support import LiveService, bearer, eventually, problem_of, random_mobile
+from tests.support import (
+    FastApiSolving,
+    LiveService,
+    bearer,
+    eventually,
+    problem_of,
+    random_mobile,
+    without_correlation,
+)
 
 
 def random_nin() -> str:
@@ -414,24 +420,17 @@ async def test_a_lookup_by_phone_alone_answers_as_the_same_lookup_solved_by_fast
     # parameter (here the default limit, spelled out) FastAPI solves them. Same answers,
     # same problems, same audit.
     customer = await register(identity, cast.agent_15)
-    solved = 0
-
-    async def counted(**arguments: Any) -> Any:
-        nonlocal solved
-        solved += 1
-        return await solve_dependencies(**arguments)
-
-    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    solving = FastApiSolving(monkeypatch)
 
     async def both(token: str | None, phone: str) -> tuple[httpx.Response, httpx.Response]:
         headers = bearer(token) if token else {}
-        before = solved
+        before = solving.count
         plain = await identity.client.get("/v1/customers", headers=headers, params={"phone": phone})
-        assert solved == before, "a lookup by phone alone is not solved by FastAPI"
+        assert solving.count == before, "a lookup by phone alone is not solved by FastAPI"
         general = await identity.client.get(
             "/v1/customers", headers=headers, params={"phone": phone, "limit": "20"}
         )
-        assert solved == before + 1
+        assert solving.count == before + 1
         return plain, general
 
     plain, general = await both(cast.agent_15, "0" + customer["phone"][4:])
@@ -455,10 +454,6 @@ async def test_a_lookup_by_phone_alone_answers_as_the_same_lookup_solved_by_fast
     )
     assert long.status_code == 422
     assert problem_of(long)["errors"][0]["field"] == "query.phone"
-
-
-def without_correlation(problem: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in problem.items() if name != "correlation_id"}
 
 
 async def customer_read(identity: LiveService, customer_id: str) -> dict[str, Any]:

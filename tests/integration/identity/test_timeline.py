@@ -8,10 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import fastapi.routing
 import httpx
 import pytest
-from fastapi.dependencies.utils import solve_dependencies
 from sqlalchemy import func, select, text
 
 from sila_common.db import make_engine
@@ -22,7 +20,14 @@ from sila_identity.queries import fetch_on_pool
 from sila_identity.tables import audit_log, timeline_entries
 from sila_identity.timeline.projection import project
 from tests.integration.identity.conftest import Cast, customer_token, events_of, register
-from tests.support import LiveService, bearer, eventually, problem_of
+from tests.support import (
+    FastApiSolving,
+    LiveService,
+    bearer,
+    eventually,
+    problem_of,
+    without_correlation,
+)
 
 
 async def timeline(
@@ -343,14 +348,7 @@ async def test_a_plain_page_request_answers_as_the_same_request_solved_by_fastap
         return len((await timeline(identity, cast.agent_15, customer_id))["items"]) == 7
 
     await eventually(all_there, what="the seven entries")
-    solved = 0
-
-    async def counted(**arguments: Any) -> Any:
-        nonlocal solved
-        solved += 1
-        return await solve_dependencies(**arguments)
-
-    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    solving = FastApiSolving(monkeypatch)
     since = {"since": (base - timedelta(days=1)).isoformat()}
 
     async def both(
@@ -360,11 +358,11 @@ async def test_a_plain_page_request_answers_as_the_same_request_solved_by_fastap
             {"Accept-Language": language} if language else {}
         )
         url = f"/v1/customers/{customer}/timeline"
-        before = solved
+        before = solving.count
         plain = await identity.client.get(url, headers=headers, params=query)
-        assert solved == before, f"{query} is not solved by FastAPI"
+        assert solving.count == before, f"{query} is not solved by FastAPI"
         general = await identity.client.get(url, headers=headers, params=query | since)
-        assert solved == before + 1
+        assert solving.count == before + 1
         return plain, general
 
     reads = await timeline_reads(identity, customer_id)  # the waiting's
@@ -398,13 +396,13 @@ async def test_a_plain_page_request_answers_as_the_same_request_solved_by_fastap
         assert plain.status_code == general.status_code == status
         assert without_correlation(problem_of(plain)) == without_correlation(problem_of(general))
     for limit in ("0", "201", "050", "x"):  # not plain: FastAPI's answer, solved by it
-        before = solved
+        before = solving.count
         refused = await identity.client.get(
             f"/v1/customers/{customer_id}/timeline",
             headers=bearer(cast.agent_15),
             params={"limit": limit},
         )
-        assert solved == before + 1
+        assert solving.count == before + 1
         assert refused.status_code == (200 if limit == "050" else 422)
         reads += limit == "050"
     assert await timeline_reads(identity, customer_id) == reads, "a refused read not audited"
@@ -420,10 +418,6 @@ async def timeline_reads(identity: LiveService, customer_id: str) -> int:
             )
         )
     return int(audited or 0)
-
-
-def without_correlation(problem: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in problem.items() if name != "correlation_id"}
 
 
 async def test_an_otp_request_shows_on_the_timeline_without_its_code(

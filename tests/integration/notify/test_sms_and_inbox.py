@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import fastapi.routing
 import httpx
 import pytest
-from fastapi.dependencies.utils import solve_dependencies
 
 from sila_common.settings import PlatformSettings
 from tests.integration.platform.kafka_tools import events_of, read_topic
-from tests.support import LiveService, eventually, problem_of
+from tests.support import (
+    FastApiSolving,
+    LiveService,
+    eventually,
+    problem_of,
+    without_correlation,
+)
 
 from .conftest import NewCustomer, Publish, Simulator
 
@@ -180,23 +184,16 @@ async def test_a_plain_delivery_report_answers_as_the_same_report_solved_by_fast
         if parse_qs(urlsplit(m["dlr_url"]).query).get("message_id") == [message["id"]]
     ]
     token = parse_qs(urlsplit(report_url).query)["token"][0]
-    solved = 0
-
-    async def counted(**arguments: Any) -> Any:
-        nonlocal solved
-        solved += 1
-        return await solve_dependencies(**arguments)
-
-    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    solving = FastApiSolving(monkeypatch)
 
     async def both(query: dict[str, str], *, direct: bool) -> tuple[httpx.Response, ...]:
-        before = solved
+        before = solving.count
         plain = await notify.client.get("/v1/callbacks/sms-dlr", params=query)
-        assert solved == before + (0 if direct else 1)
+        assert solving.count == before + (0 if direct else 1)
         general = await notify.client.get(
             "/v1/callbacks/sms-dlr", params={**query, "ts": "1764590000"}
         )
-        assert solved == before + (1 if direct else 2), "an unknown parameter goes to FastAPI"
+        assert solving.count == before + (1 if direct else 2), "unknown parameter: FastAPI"
         assert plain.status_code == general.status_code
         return plain, general
 
@@ -226,10 +223,6 @@ async def test_a_plain_delivery_report_answers_as_the_same_report_solved_by_fast
             )
     again = next(m for m in await messages_of(notify, customer) if m["id"] == message["id"])
     assert again["state"] == "delivered"
-
-
-def without_correlation(problem: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in problem.items() if name != "correlation_id"}
 
 
 async def test_a_ticket_opened_through_the_real_services_reaches_the_inbox_and_the_timeline(
