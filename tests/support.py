@@ -17,6 +17,8 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.dependencies.utils import solve_dependencies
 from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sila_common.app import create_app
 from sila_common.auth import KeySource
@@ -134,6 +136,30 @@ class FastApiSolving:
             return await solve_dependencies(**arguments)
 
         monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+
+
+async def drop_the_pools_connection(pool_of_one: AsyncEngine, other: AsyncEngine) -> None:
+    """The server ends the one connection of ``pool_of_one``'s pool (``pool_size=1``) while
+    it sits in the pool, as a restarted or failed-over server would; returns once it is gone
+    (``other``: an engine to watch from)."""
+    async with pool_of_one.connect() as connection:  # the pool's one connection, given back
+        backend = await connection.scalar(text("SELECT pg_backend_pid()"))
+    async with other.connect() as watching:
+        await watching.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+
+    async def dropped() -> bool:
+        async with other.connect() as watching:
+            alive = await watching.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": backend}
+            )
+        return bool(alive == 0)
+
+    await eventually(dropped, what="the backend gone")
+
+
+def plan_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every node of an ``EXPLAIN (FORMAT JSON)`` plan, the root first."""
+    return [node, *(n for child in node.get("Plans", []) for n in plan_nodes(child))]
 
 
 def without_correlation(problem: dict[str, Any]) -> dict[str, Any]:

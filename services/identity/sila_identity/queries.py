@@ -128,10 +128,15 @@ async def by_phone_audited(
     log with ``audit_row``'s values (at, actor_kind, actor_id, action, detail,
     correlation_id), in one statement (``fetch_on_pool``: its own transaction)."""
     records = await fetch_on_pool(
-        engine,
-        PHONE_LOOKUP_AUDITED,
-        e164,
-        list(wilayas),
+        engine, PHONE_LOOKUP_AUDITED, e164, list(wilayas), *audit_arguments(audit_row)
+    )
+    return [RecordRow(record) for record in records]
+
+
+def audit_arguments(audit_row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A read's audit row (flows.audit.read_row) as the six parameters the audited
+    statements take in this order: at, actor_kind, actor_id, action, detail, correlation_id."""
+    return (
         audit_row["at"],
         audit_row["actor_kind"],
         audit_row["actor_id"],
@@ -139,7 +144,6 @@ async def by_phone_audited(
         json.dumps(audit_row["detail"]),
         audit_row["correlation_id"],
     )
-    return [RecordRow(record) for record in records]
 
 
 async def fetch_on_pool(engine: AsyncEngine, statement: str, *args: Any) -> list[Any]:

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from sila_common.auth import Principal
 from sila_common.db import make_engine
@@ -22,7 +22,7 @@ from tests.support import (
     FastApiSolving,
     LiveService,
     bearer,
-    eventually,
+    drop_the_pools_connection,
     problem_of,
     random_mobile,
     without_correlation,
@@ -489,20 +489,7 @@ async def test_a_lookup_on_a_connection_the_server_dropped_fails_once_then_recon
     audit_row = read_row(agent_15_principal(cast), "customer.lookup", {"by": "phone"})
     try:
         [found] = await by_phone_audited(engine, customer["phone"], ["15"], audit_row)
-        async with engine.connect() as connection:  # the pool's one connection, given back
-            backend = await connection.scalar(text("SELECT pg_backend_pid()"))
-        async with identity.runtime.engine.connect() as other:
-            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
-
-        async def dropped() -> bool:
-            async with identity.runtime.engine.connect() as other:
-                alive = await other.scalar(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
-                    {"pid": backend},
-                )
-            return bool(alive == 0)
-
-        await eventually(dropped, what="the backend gone")
+        await drop_the_pools_connection(engine, identity.runtime.engine)
         # The driver's own error, once ("connection was closed" / the server's FATAL).
         # (Or "another operation is in progress" when the drop lands mid-protocol.)
         with pytest.raises(

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from sila_common.db import make_engine
 from sila_common.events import REGISTRY
@@ -24,6 +24,7 @@ from tests.support import (
     FastApiSolving,
     LiveService,
     bearer,
+    drop_the_pools_connection,
     eventually,
     problem_of,
     without_correlation,
@@ -618,20 +619,7 @@ async def test_a_page_on_a_connection_the_server_dropped_fails_once_then_reads_a
     page = (*arguments, None, *(None,) * 7, True, 51)
     try:
         first = (await fetch_on_pool(engine, PAGE_AUDITED, *page))[0]
-        async with engine.connect() as connection:  # the pool's one connection, given back
-            backend = await connection.scalar(text("SELECT pg_backend_pid()"))
-        async with identity.runtime.engine.connect() as other:
-            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
-
-        async def dropped() -> bool:
-            async with identity.runtime.engine.connect() as other:
-                alive = await other.scalar(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
-                    {"pid": backend},
-                )
-            return bool(alive == 0)
-
-        await eventually(dropped, what="the backend gone")
+        await drop_the_pools_connection(engine, identity.runtime.engine)
         with pytest.raises(
             (asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresError)
         ):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +17,7 @@ from sila_notify.flows.delivery.dispatcher import Dispatcher, due_messages
 from sila_notify.flows.delivery.wakeup import Wakeups, wake_after_commit, wakeups_of
 from sila_notify.flows.planning import plan_event
 from sila_notify.tables import messages
-from tests.support import LiveService, eventually, otp_event_data
+from tests.support import LiveService, eventually, otp_event_data, plan_nodes
 
 from .conftest import NewCustomer, Publish, Simulator
 from .test_sms_and_inbox import messages_of, opened
@@ -350,14 +349,8 @@ async def test_a_claim_reads_the_due_index_in_order_even_with_the_generic_plan(
         ).scalar_one()
         await connection.exec_driver_sql("DEALLOCATE claim")
         await connection.rollback()
-    nodes = list(_plan_nodes(plan[0]["Plan"]))
+    nodes = plan_nodes(plan[0]["Plan"])
     assert "Sort" not in {node["Node Type"] for node in nodes}, nodes
     [scan] = [node for node in nodes if node.get("Relation Name") == "messages"]
     assert scan["Node Type"] == "Index Scan", scan
     assert scan["Index Name"] == "ix_messages_due", scan
-
-
-def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield node
-    for child in node.get("Plans", []):
-        yield from _plan_nodes(child)

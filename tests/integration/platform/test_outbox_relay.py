@@ -26,7 +26,7 @@ from sila_local.processes import free_port
 from sila_tickets.settings import TicketsSettings
 from sila_tickets.tables import messaging
 from tests.integration.platform.kafka_tools import events_of, read_topic
-from tests.support import eventually
+from tests.support import eventually, plan_nodes
 
 
 class Probe(BaseModel):
@@ -39,6 +39,25 @@ PROBE = EventSpec(type="tickets.probe.emitted", payload=Probe, description="test
 def probe_row(topic: str, customer: str, sequence: int) -> dict[str, Any]:
     event = PROBE.envelope(subject=customer, customer_id=customer, data=Probe(sequence=sequence))
     return row_for(event, topic)
+
+
+async def broker_of_its_own(platform: PlatformSettings) -> tuple[int, Any, PlatformSettings]:
+    """A memory-only broker for one test (which may stop it, losing everything, and start it
+    again on the same port), and the platform settings that point at it."""
+    port = free_port()
+    broker = await start_broker(port)
+    return port, broker, platform.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{port}"})
+
+
+async def write_probes(
+    engine: AsyncEngine, topic: str, customers: list[str], sequences: range
+) -> None:
+    """Probe events of ``sequences``, dealt over ``customers`` in turn, in one transaction."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(messaging.outbox),
+            [probe_row(topic, customers[n % len(customers)], n) for n in sequences],
+        )
 
 
 def relay_for(engine: AsyncEngine, platform: PlatformSettings, **settings: Any) -> OutboxRelay:
@@ -284,9 +303,7 @@ async def test_a_standby_relay_takes_over_the_shards_of_a_relay_that_died(
 async def test_history_is_republished_when_the_broker_lost_its_data(
     outbox_engine: AsyncEngine, platform: PlatformSettings
 ) -> None:
-    port = free_port()
-    broker = await start_broker(port)
-    own_platform = platform.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{port}"})
+    port, broker, own_platform = await broker_of_its_own(platform)
     topic = f"test.loss.{uuid.uuid4().hex[:8]}"
     async with outbox_engine.begin() as conn:
         for sequence in range(10):
@@ -317,16 +334,10 @@ async def test_history_is_republished_when_the_broker_lost_its_data(
 async def test_offsets_going_backwards_in_any_lane_republish_the_history_before_newer_events(
     outbox_engine: AsyncEngine, platform: PlatformSettings
 ) -> None:
-    port = free_port()
-    broker = await start_broker(port)
-    own_platform = platform.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{port}"})
+    port, broker, own_platform = await broker_of_its_own(platform)
     topic = f"test.backwards.{uuid.uuid4().hex[:8]}"
     customers = [f"customer-{i}" for i in range(8)]
-    async with outbox_engine.begin() as conn:
-        await conn.execute(
-            insert(messaging.outbox),
-            [probe_row(topic, customers[n % 8], n) for n in range(40)],
-        )
+    await write_probes(outbox_engine, topic, customers, range(40))
     relay = relay_for(outbox_engine, own_platform, relay_batch_size=5)
     async with outbox_engine.connect() as conn:
         all_ids = set((await conn.execute(select(messaging.outbox.c.event_id))).scalars())
@@ -481,15 +492,10 @@ async def test_after_one_relay_republished_a_lost_history_the_other_does_not_aga
 ) -> None:
     """Each call reads the offsets every relay recorded (a replay empties them): what a relay
     remembers of the broker before it lost its data does not make it replay once more."""
-    port = free_port()
-    broker = await start_broker(port)
-    own_platform = platform.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{port}"})
+    port, broker, own_platform = await broker_of_its_own(platform)
     topic = f"test.twice.{uuid.uuid4().hex[:8]}"
     customers = [f"customer-{i}" for i in range(16)]
-    async with outbox_engine.begin() as conn:
-        await conn.execute(
-            insert(messaging.outbox), [probe_row(topic, customers[n % 16], n) for n in range(32)]
-        )
+    await write_probes(outbox_engine, topic, customers, range(32))
     first = relay_for(outbox_engine, own_platform, relay_max_shards=8)
     second = relay_for(outbox_engine, own_platform, relay_max_shards=8)
     try:
@@ -503,11 +509,7 @@ async def test_after_one_relay_republished_a_lost_history_the_other_does_not_aga
 
         await broker.stop()  # memory only: everything it held is gone
         broker = await start_broker(port)
-        async with outbox_engine.begin() as conn:
-            await conn.execute(
-                insert(messaging.outbox),
-                [probe_row(topic, customers[n % 16], n) for n in range(32, 48)],
-            )
+        await write_probes(outbox_engine, topic, customers, range(32, 48))
         for relay in (first, second):
             await relay.start()
             await relay.hold_shards()
@@ -532,15 +534,10 @@ async def test_a_following_relay_does_not_replay_again_after_another_relay_did(
 ) -> None:
     """As the previous test, but the first relay is running (``follow``, as ``run``
     calls it) when the second replays: its offsets read at the start of the call are stale."""
-    port = free_port()
-    broker = await start_broker(port)
-    own_platform = platform.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{port}"})
+    port, broker, own_platform = await broker_of_its_own(platform)
     topic = f"test.follow.{uuid.uuid4().hex[:8]}"
     customers = [f"customer-{i}" for i in range(16)]
-    async with outbox_engine.begin() as conn:
-        await conn.execute(
-            insert(messaging.outbox), [probe_row(topic, customers[n % 16], n) for n in range(32)]
-        )
+    await write_probes(outbox_engine, topic, customers, range(32))
     first = relay_for(outbox_engine, own_platform, relay_max_shards=8)
     second = relay_for(outbox_engine, own_platform, relay_max_shards=8)
     replays: list[str] = []
@@ -645,10 +642,6 @@ async def test_a_pending_entry_whose_event_is_gone_is_dropped_not_claimed_foreve
         await relay.stop()
     records = await read_topic(platform, topic, expect=1)
     assert [event.id for event in events_of(records)] == [row["event_id"]]
-
-
-def plan_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
-    return [node, *(n for child in node.get("Plans", []) for n in plan_nodes(child))]
 
 
 async def test_a_replay_waits_for_a_batch_in_flight_whose_events_then_go_out_again(

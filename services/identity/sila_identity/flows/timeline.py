@@ -4,7 +4,6 @@ one statement (the projection that writes the timeline is ``timeline.projection`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +11,7 @@ from typing import Any
 
 from sila_common.auth import Principal
 from sila_identity.flows import audit
-from sila_identity.queries import fetch_on_pool
+from sila_identity.queries import audit_arguments, fetch_on_pool
 from sila_identity.runtime import IdentityRuntime
 from sila_identity.timeline.projection import INTERNAL_NOTE
 
@@ -114,12 +113,7 @@ async def read_page(
         PAGE_AUDITED,
         customer_id,
         list(readable_in),
-        audit_row["at"],
-        audit_row["actor_kind"],
-        audit_row["actor_id"],
-        audit_row["action"],
-        json.dumps(audit_row["detail"]),
-        audit_row["correlation_id"],
+        *audit_arguments(audit_row),
         after_at,
         after_id,
         filters.since,
