@@ -193,24 +193,32 @@ async def test_pipelined_batches_publish_each_event_once_in_each_customers_order
         assert sequences == sorted(sequences), f"{customer}'s events out of order"
 
 
-class FirstSendsExpire:
-    """The real producer, except that its first ``count`` records never reach the broker:
-    their futures fail once ``after`` later records were delivered, as when a broker stays
-    away longer than the producer's timeout while records sent once it is back get through."""
+class FirstLaneExpires:
+    """The real producer, except that what the first lane to send hands over never reaches
+    the broker: those deliveries fail once ``after`` batches of the other lanes were
+    delivered, as when a broker stays away longer than the producer's timeout while
+    batches sent once it is back get through."""
 
-    def __init__(self, producer: AIOKafkaProducer, count: int, after: int) -> None:
+    def __init__(self, producer: AIOKafkaProducer, after: int) -> None:
         self.producer = producer
-        self.left = count
         self.after = after
+        self.failing_lane: asyncio.Task[Any] | None = None
         self.expiring: list[asyncio.Future[Any]] = []
 
-    async def send(self, topic: str, **record: Any) -> asyncio.Future[Any]:
-        if self.left > 0:
-            self.left -= 1
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.producer, name)  # the rest of the producer, as it is
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        lane = asyncio.current_task()
+        if self.failing_lane is None:
+            self.failing_lane = lane
+        if lane is self.failing_lane:
             expiring: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self.expiring.append(expiring)
             return expiring
-        delivery: asyncio.Future[Any] = await self.producer.send(topic, **record)
+        delivery: asyncio.Future[Any] = await self.producer.send_batch(
+            batch, topic, partition=partition
+        )
         delivery.add_done_callback(self._delivered)
         return delivery
 
@@ -239,11 +247,11 @@ async def test_a_batch_that_fails_while_another_reaches_the_broker_keeps_each_cu
         await relay.hold_shards()
         real = relay.producer
         assert real is not None
-        faulty = FirstSendsExpire(real, count=30, after=10)
+        faulty = FirstLaneExpires(real, after=3)
         relay.producer = cast(AIOKafkaProducer, faulty)
         with pytest.raises(KafkaTimeoutError):
             await relay.publish_pending()
-        assert faulty.after <= 0, "records sent after the failed ones reached the broker first"
+        assert faulty.after <= 0, "batches sent after the failed ones reached the broker first"
         relay.producer = real
         assert await pending(outbox_engine) >= 30, "the failed batch was not marked"
         while await pending(outbox_engine):
