@@ -441,9 +441,16 @@ async def http_paths(
 async def relay_against_producer(env: BenchEnv) -> list[Row]:
     from benchmarks.platform import relay_throughput
 
-    relay, bare, _ = await relay_throughput(env)
+    relay, send, send_batch, *_ = await relay_throughput(env)
     return [
-        Row(relay.name, relay.value, relay.unit, relay.note, bare.value, "ratio ≥ 0.6"),
+        Row(relay.name, relay.value, relay.unit, relay.note, send.value, "ratio ≥ 0.6"),
+        Row(
+            "relay throughput (vs send_batch)",
+            relay.value,
+            relay.unit,
+            "the bare producer on the relay's own API",
+            send_batch.value,
+        ),
     ]
 
 
@@ -513,13 +520,13 @@ async def publish_to_timeline(env: BenchEnv) -> list[Row]:
         row = row_for(event, TICKET_OPENED.topic)
         await writer.execute(
             "INSERT INTO outbox (event_id, topic, message_key, event_type, shard, envelope, "
-            "created_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)",
+            "created_at) VALUES ($1, $2, $3, $4, $5, $6::json, $7)",
             row["event_id"],
             row["topic"],
             row["message_key"],
             row["event_type"],
             row["shard"],
-            json.dumps(row["envelope"]),
+            row["envelope"],
             row["created_at"],
         )
         committed[event.id] = datetime.now(UTC)

@@ -29,6 +29,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
     delete,
     event,
     exists,
@@ -37,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.correlation import current_correlation_id
-from sila_common.db import BigId, JsonDoc, UtcDateTime, rows_affected
+from sila_common.db import BigId, JsonDoc, JsonText, UtcDateTime, rows_affected
 from sila_common.events import CloudEvent, EventSpec
 from sila_common.problems import Problem
 from sila_common.tracing import current_traceparent
@@ -47,11 +48,11 @@ from sila_common.tracing import current_traceparent
 SHARD_COUNT = 16
 
 
-# The largest envelope an event may have, as compact JSON. Brokers refuse a record over
-# about 1 MiB (Kafka's ``message.max.bytes``, the producer's ``max_request_size``) and the
-# relay sends the database's text of the envelope, which spaces JSON out (up to twice as
-# long for a list of digits): an event the broker would refuse is refused where it is
-# written, in its transaction, instead of stopping its shard's relay for good.
+# The largest envelope an event may have, as the compact JSON the relay sends. Brokers
+# refuse a record over about 1 MiB (Kafka's ``message.max.bytes``, the producer's
+# ``max_request_size``): an event the broker would refuse is refused where it is written,
+# in its transaction, instead of stopping its shard's relay for good (half of that, so
+# that headers and a broker configured lower leave room).
 EVENT_MAX_BYTES = 512 * 1024
 
 
@@ -100,7 +101,11 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("message_key", String(200), nullable=False),
         Column("event_type", String(200), nullable=False),
         Column("shard", SmallInteger, nullable=False),
-        Column("envelope", JsonDoc, nullable=False),
+        # The CloudEvent as the relay sends it: compact JSON text, kept as written.
+        Column("envelope", JsonText(), nullable=False),
+        # Two of its attributes, copied into the record's headers by the relay.
+        Column("correlationid", Text, nullable=True),
+        Column("traceparent", Text, nullable=True),
         Column("created_at", UtcDateTime(), nullable=False),
         # The retention window's purge and a replay's window.
         Index("ix_outbox_created_at", "created_at"),
@@ -226,8 +231,8 @@ async def forget_customer_history(
 
 
 def row_for(event: CloudEvent, topic: str) -> dict[str, object]:
-    envelope = event.model_dump(mode="json")
-    size = len(to_json(envelope))
+    envelope = to_json(event.model_dump(mode="json")).decode()
+    size = len(envelope.encode())
     if size > EVENT_MAX_BYTES:
         raise EventTooLarge(
             f"The change would publish a {event.type} event of {size:,} bytes; the limit is"
@@ -240,6 +245,8 @@ def row_for(event: CloudEvent, topic: str) -> dict[str, object]:
         "event_type": event.type,
         "shard": shard_of(event.customerid),
         "envelope": envelope,
+        "correlationid": event.correlationid,
+        "traceparent": event.traceparent,
         "created_at": datetime.now(UTC),
     }
 

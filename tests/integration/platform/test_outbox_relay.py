@@ -12,6 +12,7 @@ from typing import Any, cast
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError
+from aiokafka.partitioner import DefaultPartitioner
 from pydantic import BaseModel
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -119,6 +120,58 @@ async def test_an_event_whose_transaction_commits_after_a_later_one_is_still_pub
         await relay.stop()
     events = events_of(await read_topic(platform, topic, expect=2))
     assert sorted(e.data["sequence"] for e in events) == [1, 2]
+
+
+async def test_each_event_goes_out_as_written_with_its_headers_in_its_keys_partition(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    """The record is the envelope's text as written, its correlation id and trace context
+    are copied into headers, and each customer's records are in the partition the
+    producer's default partitioner (Java's too) gives their key: the relay partitions its
+    producer batches itself."""
+    topic = f"test.written.{uuid.uuid4().hex[:8]}"
+    trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    rows = [
+        row_for(
+            PROBE.envelope(
+                subject="s",
+                customer_id=f"customer-{n}",
+                data=Probe(sequence=n),
+                correlation_id=f"corr-{n}",
+                traceparent=trace,
+            ),
+            topic,
+        )
+        for n in range(40)
+    ]
+    async with outbox_engine.begin() as conn:
+        await conn.execute(insert(messaging.outbox), rows)
+    relay = relay_for(outbox_engine, platform)
+    await relay.start()
+    try:
+        await relay.hold_shards()
+        assert await relay.publish_pending() == 40
+    finally:
+        await relay.stop()
+    records = await read_topic(platform, topic, expect=40)
+    producer = AIOKafkaProducer(bootstrap_servers=platform.kafka_bootstrap)
+    await producer.start()
+    try:
+        partitions = sorted(await producer.partitions_for(topic))
+    finally:
+        await producer.stop()
+    written = {row["message_key"]: row for row in rows}
+    for record in records:
+        key = (record.key or b"").decode()
+        row = written[key]
+        assert record.value == str(row["envelope"]).encode(), "the envelope as written"
+        assert dict(record.headers) == {
+            "content-type": b"application/cloudevents+json",
+            "correlationid": str(row["correlationid"]).encode(),
+            "traceparent": trace.encode(),
+        }
+        assert record.partition == DefaultPartitioner()(record.key, partitions, partitions)
+    assert len({record.partition for record in records}) > 1, "spread over partitions"
 
 
 async def test_two_relays_share_the_shards_and_keep_each_customers_order(
