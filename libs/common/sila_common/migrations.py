@@ -178,3 +178,43 @@ def outbox_envelope_as_written_downgrade() -> None:
     )
     op.drop_column("outbox", "traceparent")
     op.drop_column("outbox", "correlationid")
+
+
+def outbox_offsets_per_lane_upgrade() -> None:
+    """The relay's offset memory gets a row per lane (its first shard) instead of one per
+    partition that every lane raised: in a burst, each lane's mark waited for the others'
+    commits on those rows (``Lock:transactionid``, 1.4 ms a mark in the SMS burst,
+    docs/benchmarks.md "Seventh pass"). What the broker handed out is the highest over the
+    lanes; the rows kept count as lane 0's."""
+    from alembic import op
+
+    # The first migrations made a unique constraint repeating the primary key (not all kept it).
+    op.execute(
+        "ALTER TABLE outbox_partition_offsets DROP CONSTRAINT IF EXISTS"
+        " uq_outbox_partition_offsets_tp"
+    )
+    op.drop_constraint("pk_outbox_partition_offsets", "outbox_partition_offsets")
+    op.add_column(
+        "outbox_partition_offsets",
+        sa.Column("lane", sa.SmallInteger(), nullable=False, server_default="0"),
+    )
+    op.alter_column("outbox_partition_offsets", "lane", server_default=None)
+    op.create_primary_key(
+        "pk_outbox_partition_offsets", "outbox_partition_offsets", ["topic", "partition", "lane"]
+    )
+
+
+def outbox_offsets_per_lane_downgrade() -> None:
+    """Back to a row per partition, holding the highest over the lanes."""
+    from alembic import op
+
+    op.execute(
+        "DELETE FROM outbox_partition_offsets o USING outbox_partition_offsets higher"
+        " WHERE higher.topic = o.topic AND higher.partition = o.partition"
+        " AND (higher.last_offset, higher.lane) > (o.last_offset, o.lane)"
+    )
+    op.drop_constraint("pk_outbox_partition_offsets", "outbox_partition_offsets")
+    op.drop_column("outbox_partition_offsets", "lane")
+    op.create_primary_key(
+        "pk_outbox_partition_offsets", "outbox_partition_offsets", ["topic", "partition"]
+    )

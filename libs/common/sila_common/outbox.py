@@ -131,11 +131,15 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("event_type", String(200), nullable=False),
         Column("processed_at", UtcDateTime(), nullable=False),
     )
+    # The highest offset each lane of relays saw the broker hand out per partition (the
+    # lane's first shard: lanes of live relays never share one, so no two batches wait on
+    # each other's row); what the broker handed out is the highest over the lanes.
     partition_offsets = Table(
         "outbox_partition_offsets",
         metadata,
         Column("topic", String(200), primary_key=True),
         Column("partition", Integer, primary_key=True),
+        Column("lane", SmallInteger, primary_key=True),
         Column("last_offset", BigId, nullable=False),
         Column("updated_at", UtcDateTime(), nullable=False),
     )

@@ -287,6 +287,7 @@ class OutboxRelay:
             # broker hands out afterwards must be higher.
             batch.known = dict(self._known)
             batch.ids = [row["id"] for row in rows]
+            batch.lane = shards[0]
             await _send_records(producer, rows, batch.acks)
         except BaseException:
             await batch.abandon()
@@ -332,6 +333,7 @@ class OutboxRelay:
                 [t for (t, _), _ in ordered],
                 [p for (_, p), _ in ordered],
                 [o for _, o in ordered],
+                batch.lane,
             )
             await batch.conn.execute("COMMIT")
         finally:
@@ -369,23 +371,28 @@ class OutboxRelay:
     @functools.cached_property
     def _mark_statement(self) -> str:
         """Delete the published rows' pending entries ($1) and keep the highest offset seen
-        per partition ($3, $4, $5 at $2: several relays may write the same partition), in
-        one round trip."""
+        per partition ($3, $4, $5 at $2) in the lane's own rows ($6, its first shard: no
+        other batch in flight writes them, so marks never wait on each other), in one
+        round trip."""
         pending = self.tables.pending.name
         offsets = self.tables.partition_offsets.name
         return (
             f"WITH published AS (DELETE FROM {pending} WHERE id = ANY($1::bigint[]))"  # noqa: S608 - table names
-            f" INSERT INTO {offsets} (topic, partition, last_offset, updated_at)"
-            f" SELECT t, p, o, $2::timestamptz FROM unnest($3::varchar[],"
+            f" INSERT INTO {offsets} (topic, partition, lane, last_offset, updated_at)"
+            f" SELECT t, p, $6::smallint, o, $2::timestamptz FROM unnest($3::varchar[],"
             f" $4::integer[], $5::bigint[]) AS u(t, p, o)"
-            f" ON CONFLICT (topic, partition) DO UPDATE SET"
+            f" ON CONFLICT (topic, partition, lane) DO UPDATE SET"
             f" last_offset = greatest({offsets}.last_offset, excluded.last_offset),"
             f" updated_at = excluded.updated_at"
         )
 
     @functools.cached_property
     def _offsets_statement(self) -> str:
-        return f"SELECT topic, partition, last_offset FROM {self.tables.partition_offsets.name}"  # noqa: S608 - table name
+        """The highest offset recorded per partition, over the lanes."""
+        return (
+            "SELECT topic, partition, max(last_offset) AS last_offset"  # noqa: S608 - table name
+            f" FROM {self.tables.partition_offsets.name} GROUP BY topic, partition"
+        )
 
     async def _read_known_offsets(self) -> None:
         """The offsets every relay recorded (this one's batches included: each is marked
@@ -394,10 +401,9 @@ class OutboxRelay:
             self._known = await self._known_offsets(conn)
 
     async def _known_offsets(self, conn: AsyncConnection) -> dict[tuple[str, int], int]:
-        offsets = self.tables.partition_offsets
         return {
             (row.topic, row.partition): row.last_offset
-            for row in (await conn.execute(select(offsets))).all()
+            for row in (await conn.execute(text(self._offsets_statement))).all()
         }
 
     # -- broker data loss ----------------------------------------------------------------
@@ -596,6 +602,7 @@ class _Batch:
         self.ids: list[int] = []
         self.acks: list[_Sent] = []
         self.known: dict[tuple[str, int], int] = {}
+        self.lane = 0  # its lane's first shard: where its offsets are recorded
         self._closed = False
 
     async def open(self) -> asyncpg.Connection:

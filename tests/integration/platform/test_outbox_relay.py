@@ -743,3 +743,31 @@ async def test_a_replay_waits_for_a_batch_in_flight_whose_events_then_go_out_aga
     finally:
         await sending.stop()
     assert await pending(outbox_engine) == 3
+
+
+async def test_a_lanes_mark_does_not_wait_for_another_lanes_mark_of_the_same_partitions(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    """Each lane records its offsets in rows of its own: a batch is marked while another
+    lane's mark of the same partitions is not yet committed (they waited on each other's
+    rows, 1.4 ms a mark in the SMS burst)."""
+    topic = f"test.lanes.{uuid.uuid4().hex[:8]}"
+    await write_probes(outbox_engine, topic, ["c1"], range(3))
+    relay = relay_for(outbox_engine, platform)
+    await relay.start()
+    try:
+        await relay.hold_shards()
+        async with outbox_engine.connect() as other_lane:
+            await other_lane.begin()
+            await other_lane.execute(
+                text(
+                    "INSERT INTO outbox_partition_offsets (topic, partition, lane, last_offset,"
+                    " updated_at) SELECT :topic, p, 15, 0, now() FROM generate_series(0, 63) p"
+                ),
+                {"topic": topic},
+            )
+            # This relay's one lane starts at shard 0.
+            assert await asyncio.wait_for(relay.publish_batch(), timeout=15) == 3
+            await other_lane.rollback()
+    finally:
+        await relay.stop()
