@@ -13,9 +13,11 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from benchmarks.harness import BenchEnv, Row, median, percentile
 from sila_common.db import make_engine, make_session_factory
+from sila_common.events import CloudEvent
 from sila_common.outbox import Outbox
 from sila_common.runtime import make_consumers, open_runtime
 from sila_identity.service import definition as identity_definition
@@ -24,6 +26,15 @@ from sila_identity.tables import timeline_entries
 from sila_tickets.events import TICKET_OPENED, TicketOpened
 from sila_tickets.settings import TicketsSettings
 from sila_tickets.tables import messaging as tickets_messaging
+
+
+async def _record_opened(
+    outbox: Outbox, session: AsyncSession, customer: str, n: int
+) -> CloudEvent:
+    """Ticket n's "opened" event in the outbox, as tickets records it."""
+    return await outbox.record(
+        session, TICKET_OPENED, subject=f"t{n}", customer_id=customer, data=_opened(customer, n)
+    )
 
 
 def _opened(customer: str, n: int) -> TicketOpened:
@@ -80,13 +91,7 @@ async def publish_to_timeline(env: BenchEnv) -> list[Row]:
         for n in range(rate * seconds):
             customer = customers[n % len(customers)]
             async with factory() as session, session.begin():
-                event = await outbox.record(
-                    session,
-                    TICKET_OPENED,
-                    subject=f"t{n}",
-                    customer_id=customer,
-                    data=_opened(customer, n),
-                )
+                event = await _record_opened(outbox, session, customer, n)
             committed[event.id] = datetime.now(UTC)
             delay = started + (n + 1) * interval - time.perf_counter()
             if delay > 0:
@@ -150,14 +155,7 @@ async def relay_throughput(env: BenchEnv) -> list[Row]:
         for start in range(0, count, 1000):
             async with factory() as session, session.begin():
                 for n in range(start, start + 1000):
-                    customer = f"c{n % 500}"
-                    event = await outbox.record(
-                        session,
-                        TICKET_OPENED,
-                        subject=f"t{n}",
-                        customer_id=customer,
-                        data=_opened(customer, n),
-                    )
+                    event = await _record_opened(outbox, session, f"c{n % 500}", n)
                     sample = event.to_bytes()
         # A service's outbox has statistics (autovacuum analyses it); a table filled a
         # second ago has none, and PostgreSQL then plans the claim as if a handful of rows

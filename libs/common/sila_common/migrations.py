@@ -154,13 +154,19 @@ def outbox_envelope_as_written_upgrade() -> None:
         " traceparent = envelope ->> 'traceparent'"
         " WHERE envelope ->> 'correlationid' IS NOT NULL OR envelope ->> 'traceparent' IS NOT NULL"
     )
+    _envelope_becomes(postgresql.JSON(), was=postgresql.JSONB())
+
+
+def _envelope_becomes(kind: sa.types.TypeEngine[Any], *, was: sa.types.TypeEngine[Any]) -> None:
+    from alembic import op
+
     op.alter_column(
         "outbox",
         "envelope",
-        type_=postgresql.JSON(),
-        existing_type=postgresql.JSONB(),
+        type_=kind,
+        existing_type=was,
         existing_nullable=False,
-        postgresql_using="envelope::json",
+        postgresql_using=f"envelope::{kind.compile()}",
     )
 
 
@@ -168,14 +174,7 @@ def outbox_envelope_as_written_downgrade() -> None:
     from alembic import op
     from sqlalchemy.dialects import postgresql
 
-    op.alter_column(
-        "outbox",
-        "envelope",
-        type_=postgresql.JSONB(),
-        existing_type=postgresql.JSON(),
-        existing_nullable=False,
-        postgresql_using="envelope::jsonb",
-    )
+    _envelope_becomes(postgresql.JSONB(), was=postgresql.JSON())
     op.drop_column("outbox", "traceparent")
     op.drop_column("outbox", "correlationid")
 
