@@ -4,6 +4,7 @@ timeline read latency for a small and a very large customer history."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -130,7 +131,11 @@ def make_relay_for_tickets(env: BenchEnv, url: str):  # type: ignore[no-untyped-
         engine=make_engine(url),
         tables=tickets_messaging,
         platform=env.platform,
-        settings=TicketsSettings(database_url=url, relay_batch_size=500),
+        settings=TicketsSettings(
+            database_url=url,
+            relay_batch_size=int(os.environ.get("SILA_BENCH_RELAY_BATCH", "500")),
+            relay_lanes=int(os.environ.get("SILA_BENCH_RELAY_LANES", "4")),
+        ),
     )
 
 
