@@ -8,7 +8,8 @@ measured in the same run, so each figure is also a ratio that survives a noisy m
   process at 1 and 16 concurrent clients. Tokens come from identity's password grant.
 - A second API process: the phone lookup at 16 clients with identity under
   ``uvicorn --workers 2`` (one socket, two processes), against one process.
-- Outbox relay against a bare aiokafka producer (same records, same batching).
+- Outbox relay against bare aiokafka producers (same records, same batching): record by
+  record (`send`, the goal's anchor) and a batch per partition (`send_batch`, the relay's API).
 - Publish → timeline: tickets' relay and identity's consumer in their own processes
   (``python -m sila_tickets relay``, ``python -m sila_identity consume``), events committed
   to tickets' outbox at a fixed rate by this process.
