@@ -112,7 +112,7 @@ TRANSITION_SQL = (
 OUTBOX_SQL = (
     "INSERT INTO outbox (event_id, topic, message_key, event_type, shard, envelope, "
     "created_at) VALUES ($1, 'sila.tickets.ticket', $2, 'tickets.ticket.opened', $3, "
-    "$4::json, $5)"
+    "$4::jsonb, $5)"
 )
 QUEUES = {"technical": "technical", "administrative": "billing", "commercial": "commercial"}
 
@@ -267,8 +267,8 @@ STAMP_SQL = (
 OUTBOX_TWO_SQL = (
     "INSERT INTO outbox (event_id, topic, message_key, event_type, shard, envelope, "
     "created_at) VALUES ($1, 'sila.tickets.ticket', $2, 'tickets.ticket.opened', $3, "
-    "$4::json, $5), ($6, 'sila.tickets.ticket', $2, 'tickets.ticket.assigned', $3, "
-    "$7::json, $5)"
+    "$4::jsonb, $5), ($6, 'sila.tickets.ticket', $2, 'tickets.ticket.assigned', $3, "
+    "$7::jsonb, $5)"
 )
 STORED_SQL = "SELECT * FROM idempotency_keys WHERE principal = 'agent:bare' AND key = $1"
 OPEN_STATUSES = ["acknowledged", "in_progress", "pending_customer", "held"]

@@ -521,13 +521,13 @@ async def publish_to_timeline(env: BenchEnv) -> list[Row]:
         row = row_for(event, TICKET_OPENED.topic)
         await writer.execute(
             "INSERT INTO outbox (event_id, topic, message_key, event_type, shard, envelope, "
-            "created_at) VALUES ($1, $2, $3, $4, $5, $6::json, $7)",
+            "created_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)",
             row["event_id"],
             row["topic"],
             row["message_key"],
             row["event_type"],
             row["shard"],
-            row["envelope"],
+            json.dumps(row["envelope"]),
             row["created_at"],
         )
         committed[event.id] = datetime.now(UTC)

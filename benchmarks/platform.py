@@ -204,9 +204,17 @@ async def relay_throughput(env: BenchEnv) -> list[Row]:
 
 async def _bare_producer_rate(env: BenchEnv, count: int, sample: bytes, *, batched: bool) -> float:
     """Records a second from a bare producer configured as the relay's (acks=all, no
-    linger), in batches of 500 awaited as the relay awaits its."""
+    linger), in batches of 500 awaited as the relay awaits its. Batched, its batches are
+    as large as the relay's (``RELAY_BATCH_BYTES``); record by record, aiokafka's default
+    16 KiB (the per-record path's fastest: 65,700–70,700 records/s with 1 MiB against
+    78,800–84,100, docs/benchmarks.md "Seventh pass")."""
+    from sila_common.relay import RELAY_BATCH_BYTES
+
     producer = AIOKafkaProducer(
-        bootstrap_servers=env.platform.kafka_bootstrap, acks="all", linger_ms=0
+        bootstrap_servers=env.platform.kafka_bootstrap,
+        acks="all",
+        linger_ms=0,
+        max_batch_size=RELAY_BATCH_BYTES if batched else 16_384,
     )
     await producer.start()
     topic = f"bench.bare.{uuid.uuid4().hex[:6]}"

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
-from pydantic_core import from_json, to_json
+from pydantic_core import from_json
 from sqlalchemy import (
     BigInteger,
     BindParameter,
@@ -24,7 +24,7 @@ from sqlalchemy import (
     event,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import JSON, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -51,25 +51,6 @@ NAMING_CONVENTION = {
 BigId = BigInteger()
 # A JSON document.
 JsonDoc = JSONB()
-
-
-class JsonText(TypeDecorator[Any]):
-    """A ``json`` column: PostgreSQL keeps the text as written (no parsing into ``jsonb``'s
-    tree on the way in, no rendering on the way out). Given text, writes it as it is (the
-    caller serialised it already); given a Python value, serialises it compactly. Reads
-    back Python values (the driver's codec decodes them); ``column::text`` gives the text.
-    """
-
-    impl = JSON
-    cache_ok = True
-
-    def bind_processor(self, dialect: Dialect) -> Callable[[Any], str | None]:
-        def process(value: Any) -> str | None:
-            if value is None or isinstance(value, str):
-                return value
-            return to_json(value).decode()
-
-        return process
 
 
 @overload

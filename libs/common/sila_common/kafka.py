@@ -11,7 +11,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sila_common.settings import PlatformSettings
 
 
-def make_producer(platform: PlatformSettings, *, client_id: str) -> AIOKafkaProducer:
+def make_producer(
+    platform: PlatformSettings, *, client_id: str, max_batch_size: int = 16_384
+) -> AIOKafkaProducer:
     # acks=all: a record counts as published only once every in-sync replica has it.
     # aiokafka keeps one batch in flight per partition, so per-key order survives retries.
     # No linger: the relay hands a whole batch over before awaiting its acks, so records
@@ -24,6 +26,8 @@ def make_producer(platform: PlatformSettings, *, client_id: str) -> AIOKafkaProd
         enable_idempotence=platform.kafka_idempotence,
         linger_ms=0,
         request_timeout_ms=15_000,
+        # aiokafka's default; the relay builds its own batches, up to RELAY_BATCH_BYTES.
+        max_batch_size=max_batch_size,
     )
 
 

@@ -133,87 +133,57 @@ def outbox_pending_table_downgrade() -> None:
     op.drop_table("outbox_pending")
 
 
-def outbox_envelope_as_written_upgrade() -> None:
-    """The outbox keeps each envelope as the text written (``json``, not ``jsonb``) and its
-    correlation id and trace context in columns of their own: the relay's claim reads them
-    as they are instead of rendering each ``jsonb`` envelope and looking two attributes up
-    in it (a claim of 500: 5.4–7.4 ms against 2.2–3.0, docs/benchmarks.md "Seventh pass"),
-    and a writer's envelope is no longer parsed into ``jsonb``'s tree.
-
-    Rows written before keep their attributes (copied into the columns here). The version
-    still running while this runs writes ``jsonb`` values (cast on assignment) without the
-    columns: its events go out without the two header copies, their envelopes carrying
-    them as always."""
+def outbox_header_columns_upgrade() -> None:
+    """The outbox gets the two envelope attributes the relay copies into record headers
+    (correlation id, trace context) as columns: the claim reads them instead of looking
+    them up in each ``jsonb`` envelope (a claim of 500: 4.1–4.4 ms instead of 5.4–7.4,
+    docs/benchmarks.md "Seventh pass"). An expand step: two nullable columns, no rewrite,
+    nothing the running version uses changes. Rows written before, or by the version still
+    running during the deployment, have them empty and go out without the two header
+    copies (their envelopes carry them)."""
     from alembic import op
-    from sqlalchemy.dialects import postgresql
 
     op.add_column("outbox", sa.Column("correlationid", sa.Text(), nullable=True))
     op.add_column("outbox", sa.Column("traceparent", sa.Text(), nullable=True))
-    op.execute(
-        "UPDATE outbox SET correlationid = envelope ->> 'correlationid',"
-        " traceparent = envelope ->> 'traceparent'"
-        " WHERE envelope ->> 'correlationid' IS NOT NULL OR envelope ->> 'traceparent' IS NOT NULL"
-    )
-    _envelope_becomes(postgresql.JSON(), was=postgresql.JSONB())
 
 
-def _envelope_becomes(kind: sa.types.TypeEngine[Any], *, was: sa.types.TypeEngine[Any]) -> None:
+def outbox_header_columns_downgrade() -> None:
     from alembic import op
 
-    op.alter_column(
-        "outbox",
-        "envelope",
-        type_=kind,
-        existing_type=was,
-        existing_nullable=False,
-        postgresql_using=f"envelope::{kind.compile()}",
-    )
-
-
-def outbox_envelope_as_written_downgrade() -> None:
-    from alembic import op
-    from sqlalchemy.dialects import postgresql
-
-    _envelope_becomes(postgresql.JSONB(), was=postgresql.JSON())
     op.drop_column("outbox", "traceparent")
     op.drop_column("outbox", "correlationid")
 
 
-def outbox_offsets_per_lane_upgrade() -> None:
-    """The relay's offset memory gets a row per lane (its first shard) instead of one per
-    partition that every lane raised: in a burst, each lane's mark waited for the others'
-    commits on those rows (``Lock:transactionid``, 1.4 ms a mark in the SMS burst,
-    docs/benchmarks.md "Seventh pass"). What the broker handed out is the highest over the
-    lanes; the rows kept count as lane 0's."""
+def outbox_lane_offsets_table_upgrade() -> None:
+    """The relay's offset memory gets a row per lane (its first shard), in a table of its
+    own: every lane raised the same per-partition rows of ``outbox_partition_offsets``, so
+    in a burst each lane's mark waited for the others' commits (``Lock:transactionid``,
+    1.4 ms a mark in the SMS burst, docs/benchmarks.md "Seventh pass"). An expand step: the
+    version still running keeps writing the old table, which the new one still reads (the
+    highest of both counts) and a replay still empties; a later release drops it."""
     from alembic import op
 
-    # The first migrations made a unique constraint repeating the primary key (not all kept it).
-    op.execute(
-        "ALTER TABLE outbox_partition_offsets DROP CONSTRAINT IF EXISTS"
-        " uq_outbox_partition_offsets_tp"
-    )
-    op.drop_constraint("pk_outbox_partition_offsets", "outbox_partition_offsets")
-    op.add_column(
-        "outbox_partition_offsets",
-        sa.Column("lane", sa.SmallInteger(), nullable=False, server_default="0"),
-    )
-    op.alter_column("outbox_partition_offsets", "lane", server_default=None)
-    op.create_primary_key(
-        "pk_outbox_partition_offsets", "outbox_partition_offsets", ["topic", "partition", "lane"]
+    op.create_table(
+        "outbox_lane_offsets",
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("partition", sa.Integer(), nullable=False),
+        sa.Column("lane", sa.SmallInteger(), nullable=False),
+        sa.Column("last_offset", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("topic", "partition", "lane", name=op.f("pk_outbox_lane_offsets")),
     )
 
 
-def outbox_offsets_per_lane_downgrade() -> None:
-    """Back to a row per partition, holding the highest over the lanes."""
+def outbox_lane_offsets_table_downgrade() -> None:
+    """Back to one row per partition: the old table takes the highest of both."""
     from alembic import op
 
     op.execute(
-        "DELETE FROM outbox_partition_offsets o USING outbox_partition_offsets higher"
-        " WHERE higher.topic = o.topic AND higher.partition = o.partition"
-        " AND (higher.last_offset, higher.lane) > (o.last_offset, o.lane)"
+        "INSERT INTO outbox_partition_offsets (topic, partition, last_offset, updated_at)"
+        " SELECT topic, partition, max(last_offset), max(updated_at) FROM outbox_lane_offsets"
+        " GROUP BY topic, partition"
+        " ON CONFLICT (topic, partition) DO UPDATE SET"
+        " last_offset = greatest(outbox_partition_offsets.last_offset, excluded.last_offset),"
+        " updated_at = excluded.updated_at"
     )
-    op.drop_constraint("pk_outbox_partition_offsets", "outbox_partition_offsets")
-    op.drop_column("outbox_partition_offsets", "lane")
-    op.create_primary_key(
-        "pk_outbox_partition_offsets", "outbox_partition_offsets", ["topic", "partition"]
-    )
+    op.drop_table("outbox_lane_offsets")

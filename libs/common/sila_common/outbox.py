@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sila_common.correlation import current_correlation_id
-from sila_common.db import BigId, JsonDoc, JsonText, UtcDateTime, rows_affected
+from sila_common.db import BigId, JsonDoc, UtcDateTime, rows_affected
 from sila_common.events import CloudEvent, EventSpec
 from sila_common.problems import Problem
 from sila_common.tracing import current_traceparent
@@ -48,11 +48,11 @@ from sila_common.tracing import current_traceparent
 SHARD_COUNT = 16
 
 
-# The largest envelope an event may have, as the compact JSON the relay sends. Brokers
-# refuse a record over about 1 MiB (Kafka's ``message.max.bytes``, the producer's
-# ``max_request_size``): an event the broker would refuse is refused where it is written,
-# in its transaction, instead of stopping its shard's relay for good (half of that, so
-# that headers and a broker configured lower leave room).
+# The largest envelope an event may have, as compact JSON. Brokers refuse a record over
+# about 1 MiB (Kafka's ``message.max.bytes``, the producer's ``max_request_size``) and the
+# relay sends the database's text of the envelope, which spaces JSON out (up to twice as
+# long for a list of digits): an event the broker would refuse is refused where it is
+# written, in its transaction, instead of stopping its shard's relay for good.
 EVENT_MAX_BYTES = 512 * 1024
 
 
@@ -70,6 +70,7 @@ class MessagingTables:
     pending: Table
     inbox: Table
     partition_offsets: Table
+    lane_offsets: Table
     idempotency_keys: Table
 
 
@@ -101,9 +102,10 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("message_key", String(200), nullable=False),
         Column("event_type", String(200), nullable=False),
         Column("shard", SmallInteger, nullable=False),
-        # The CloudEvent as the relay sends it: compact JSON text, kept as written.
-        Column("envelope", JsonText(), nullable=False),
-        # Two of its attributes, copied into the record's headers by the relay.
+        Column("envelope", JsonDoc, nullable=False),
+        # Two of its attributes, which the relay copies into the record's headers (read
+        # here, not looked up in each envelope). Empty in rows written before they were
+        # added: those went out without the two copies (their envelopes carry them).
         Column("correlationid", Text, nullable=True),
         Column("traceparent", Text, nullable=True),
         Column("created_at", UtcDateTime(), nullable=False),
@@ -131,11 +133,22 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("event_type", String(200), nullable=False),
         Column("processed_at", UtcDateTime(), nullable=False),
     )
-    # The highest offset each lane of relays saw the broker hand out per partition (the
-    # lane's first shard: lanes of live relays never share one, so no two batches wait on
-    # each other's row); what the broker handed out is the highest over the lanes.
+    # The highest offset relays saw the broker hand out per partition, before lanes kept
+    # their own (``lane_offsets``): still read (the highest of both counts) and emptied by
+    # a replay, no longer written.
     partition_offsets = Table(
         "outbox_partition_offsets",
+        metadata,
+        Column("topic", String(200), primary_key=True),
+        Column("partition", Integer, primary_key=True),
+        Column("last_offset", BigId, nullable=False),
+        Column("updated_at", UtcDateTime(), nullable=False),
+    )
+    # The highest offset each lane of relays saw the broker hand out per partition, the
+    # lane named by its first shard: lanes of live relays never share one, so no mark
+    # waits on another's row. What the broker handed out is the highest over the lanes.
+    lane_offsets = Table(
+        "outbox_lane_offsets",
         metadata,
         Column("topic", String(200), primary_key=True),
         Column("partition", Integer, primary_key=True),
@@ -158,6 +171,7 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         pending=pending,
         inbox=inbox,
         partition_offsets=partition_offsets,
+        lane_offsets=lane_offsets,
         idempotency_keys=idempotency_keys,
     )
 
@@ -235,8 +249,8 @@ async def forget_customer_history(
 
 
 def row_for(event: CloudEvent, topic: str) -> dict[str, object]:
-    envelope = to_json(event.model_dump(mode="json")).decode()
-    size = len(envelope.encode())
+    envelope = event.model_dump(mode="json")
+    size = len(to_json(envelope))
     if size > EVENT_MAX_BYTES:
         raise EventTooLarge(
             f"The change would publish a {event.type} event of {size:,} bytes; the limit is"

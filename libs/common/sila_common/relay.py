@@ -62,6 +62,10 @@ FOLLOW_SECONDS = 1.0
 # A lane that found nothing pending looks again after this, then after twice as long each
 # time, up to ``relay_poll_interval_seconds``: right after a batch more events are likely.
 IDLE_FIRST_PAUSE_SECONDS = 0.002
+# The most a claim hands over per partition, in one producer batch (one record may be
+# larger): well under the 1 MiB a broker takes in one batch by default
+# (``message.max.bytes``), and room for the 500 rows of a claim of ordinary events.
+RELAY_BATCH_BYTES = 512 * 1024
 
 
 class OutboxRelay:
@@ -90,7 +94,9 @@ class OutboxRelay:
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
-        producer = make_producer(self.platform, client_id=f"{self.service}-relay")
+        producer = make_producer(
+            self.platform, client_id=f"{self.service}-relay", max_batch_size=RELAY_BATCH_BYTES
+        )
         await producer.start()
         self.producer = producer
 
@@ -286,9 +292,8 @@ class OutboxRelay:
             # Taken before sending (a copy: other lanes raise it meanwhile): any offset the
             # broker hands out afterwards must be higher.
             batch.known = dict(self._known)
-            batch.ids = [row["id"] for row in rows]
             batch.lane = shards[0]
-            await _send_records(producer, rows, batch.acks)
+            batch.ids = await _send_records(producer, rows, batch.acks)
         except BaseException:
             await batch.abandon()
             raise
@@ -344,12 +349,12 @@ class OutboxRelay:
     @functools.cached_property
     def _claim_statement(self) -> str:
         """The next ``relay_batch_size`` pending entries of the shards ($1), locked, oldest
-        first, each with its event read by its primary key: the envelope's text as it was
-        written (a ``json`` column: nothing parsed or rendered per row) and the two
-        attributes copied into headers. The ``LIMIT 1`` keeps that read a lookup per entry:
-        joined plainly, the plan PostgreSQL keeps for the prepared statement hashed the
-        whole outbox for each claim (8.6 ms with 3,500 rows, growing with the history). An
-        entry whose event is gone comes back without one."""
+        first, each with its event read by its primary key: the envelope as the database's
+        text (no JSON decoding and re-encoding per row in Python) and the two attributes
+        copied into headers, from their columns. The ``LIMIT 1`` keeps that read a lookup
+        per entry: joined plainly, the plan PostgreSQL keeps for the prepared statement
+        hashed the whole outbox for each claim (8.6 ms with 3,500 rows, growing with the
+        history). An entry whose event is gone comes back without one."""
         outbox, pending = self.tables.outbox.name, self.tables.pending.name
         return (
             f"WITH claimed AS MATERIALIZED (SELECT id FROM {pending}"  # noqa: S608 - table names
@@ -375,7 +380,7 @@ class OutboxRelay:
         other batch in flight writes them, so marks never wait on each other), in one
         round trip."""
         pending = self.tables.pending.name
-        offsets = self.tables.partition_offsets.name
+        offsets = self.tables.lane_offsets.name
         return (
             f"WITH published AS (DELETE FROM {pending} WHERE id = ANY($1::bigint[]))"  # noqa: S608 - table names
             f" INSERT INTO {offsets} (topic, partition, lane, last_offset, updated_at)"
@@ -388,10 +393,15 @@ class OutboxRelay:
 
     @functools.cached_property
     def _offsets_statement(self) -> str:
-        """The highest offset recorded per partition, over the lanes."""
+        """The highest offset recorded per partition, over the lanes' rows and those of the
+        one-row-per-partition table they replaced (which relays of the previous version
+        may still be writing)."""
+        lanes, before = self.tables.lane_offsets.name, self.tables.partition_offsets.name
         return (
-            "SELECT topic, partition, max(last_offset) AS last_offset"  # noqa: S608 - table name
-            f" FROM {self.tables.partition_offsets.name} GROUP BY topic, partition"
+            "SELECT topic, partition, max(last_offset) AS last_offset FROM"  # noqa: S608 - table names
+            f" (SELECT topic, partition, last_offset FROM {lanes}"
+            f" UNION ALL SELECT topic, partition, last_offset FROM {before}) AS recorded"
+            " GROUP BY topic, partition"
         )
 
     async def _read_known_offsets(self) -> None:
@@ -481,6 +491,7 @@ class OutboxRelay:
                 )
                 .on_conflict_do_nothing(index_elements=["id"])
             )
+            await conn.execute(delete(self.tables.lane_offsets))
             await conn.execute(delete(self.tables.partition_offsets))
         self._known = {}
         count = rows_affected(result)
@@ -554,42 +565,51 @@ def _key_hash(key: bytes) -> int:
     return hashed & 0x7FFFFFFF
 
 
-async def _send_records(producer: AIOKafkaProducer, rows: list[Any], sent: list[_Sent]) -> None:
-    """Hand the claimed rows to the producer in id order, in producer batches of our own:
-    one per topic partition, each record in the partition the default partitioner would
-    pick for its key (a customer's events stay in one partition, in order: a partition's
-    batches are handed over in order and the producer keeps one in flight per partition).
-    A batch per partition instead of a future per record costs half the CPU per event
-    (docs/benchmarks.md, "Seventh pass"). A row whose event is gone (never written so) is
-    dropped."""
+async def _send_records(
+    producer: AIOKafkaProducer, rows: list[Any], sent: list[_Sent]
+) -> list[int]:
+    """Hand the claimed rows to the producer in id order, one producer batch per topic
+    partition, each record in the partition the default partitioner would pick for its key
+    (a customer's events stay in one partition). A partition's part of a claim is one batch,
+    which the broker appends whole or not at all: if it went as two, the first could fail
+    while the second got through, putting a customer's later event first. So a row that
+    does not fit its partition's batch (``RELAY_BATCH_BYTES``) stays pending, with every
+    later row of that partition, for the lane's next claim. A batch per partition instead
+    of a future per record halves the relay's CPU per event (docs/benchmarks.md, "Seventh
+    pass"). Returns the ids handed over, and those of rows whose event is gone (never
+    written so), dropped."""
     filling: dict[tuple[str, int], tuple[Any, int]] = {}
+    full: set[tuple[str, int]] = set()
     partitions: dict[str, list[int]] = {}
+    handed: list[int] = []
     for row in rows:
         topic = row["topic"]
         if topic is None:
+            handed.append(row["id"])
             continue
         key = row["message_key"].encode()
         choices = partitions.get(topic)
         if choices is None:
             choices = partitions[topic] = sorted(await producer.partitions_for(topic))
         tp = (topic, choices[_key_hash(key) % len(choices)])
+        if tp in full:
+            continue
         headers = [("content-type", b"application/cloudevents+json")]
         # Copies of envelope attributes for tools that read only headers.
         if row["correlationid"]:
             headers.append(("correlationid", row["correlationid"].encode()))
         if row["traceparent"]:
             headers.append(("traceparent", row["traceparent"].encode()))
-        value = row["body"].encode()
         builder, count = filling.get(tp) or (producer.create_batch(), 0)
+        value = row["body"].encode()
         if builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
-            # Full: hand it over and start the partition's next one (a first record
-            # always fits, whatever its size).
-            sent.append(_Sent(await producer.send_batch(builder, tp[0], partition=tp[1]), count))
-            builder, count = producer.create_batch(), 0
-            builder.append(timestamp=None, key=key, value=value, headers=headers)
+            full.add(tp)  # a first record always fits: the batch holds at least one
+            continue
         filling[tp] = (builder, count + 1)
+        handed.append(row["id"])
     for (topic, partition), (builder, count) in filling.items():
         sent.append(_Sent(await producer.send_batch(builder, topic, partition=partition), count))
+    return handed
 
 
 class _Batch:

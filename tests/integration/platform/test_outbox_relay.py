@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -122,11 +123,11 @@ async def test_an_event_whose_transaction_commits_after_a_later_one_is_still_pub
     assert sorted(e.data["sequence"] for e in events) == [1, 2]
 
 
-async def test_each_event_goes_out_as_written_with_its_headers_in_its_keys_partition(
+async def test_each_event_goes_out_whole_with_its_headers_in_its_keys_partition(
     outbox_engine: AsyncEngine, platform: PlatformSettings
 ) -> None:
-    """The record is the envelope's text as written, its correlation id and trace context
-    are copied into headers, and each customer's records are in the partition the
+    """The record is the envelope, its correlation id and trace context are copied into
+    headers, and each customer's records are in the partition the
     producer's default partitioner (Java's too) gives their key: the relay partitions its
     producer batches itself."""
     topic = f"test.written.{uuid.uuid4().hex[:8]}"
@@ -164,7 +165,7 @@ async def test_each_event_goes_out_as_written_with_its_headers_in_its_keys_parti
     for record in records:
         key = (record.key or b"").decode()
         row = written[key]
-        assert record.value == str(row["envelope"]).encode(), "the envelope as written"
+        assert json.loads(record.value or b"") == row["envelope"], "the envelope, whole"
         assert dict(record.headers) == {
             "content-type": b"application/cloudevents+json",
             "correlationid": str(row["correlationid"]).encode(),
@@ -750,7 +751,8 @@ async def test_a_lanes_mark_does_not_wait_for_another_lanes_mark_of_the_same_par
 ) -> None:
     """Each lane records its offsets in rows of its own: a batch is marked while another
     lane's mark of the same partitions is not yet committed (they waited on each other's
-    rows, 1.4 ms a mark in the SMS burst)."""
+    rows, 1.4 ms a mark in the SMS burst), and what it records is the last offset the
+    broker gave its records."""
     topic = f"test.lanes.{uuid.uuid4().hex[:8]}"
     await write_probes(outbox_engine, topic, ["c1"], range(3))
     relay = relay_for(outbox_engine, platform)
@@ -761,7 +763,7 @@ async def test_a_lanes_mark_does_not_wait_for_another_lanes_mark_of_the_same_par
             await other_lane.begin()
             await other_lane.execute(
                 text(
-                    "INSERT INTO outbox_partition_offsets (topic, partition, lane, last_offset,"
+                    "INSERT INTO outbox_lane_offsets (topic, partition, lane, last_offset,"
                     " updated_at) SELECT :topic, p, 15, 0, now() FROM generate_series(0, 63) p"
                 ),
                 {"topic": topic},
@@ -771,3 +773,64 @@ async def test_a_lanes_mark_does_not_wait_for_another_lanes_mark_of_the_same_par
             await other_lane.rollback()
     finally:
         await relay.stop()
+    records = await read_topic(platform, topic, expect=3)
+    async with outbox_engine.connect() as conn:
+        recorded = (
+            await conn.execute(
+                select(messaging.lane_offsets.c.partition, messaging.lane_offsets.c.last_offset)
+                .where(messaging.lane_offsets.c.topic == topic)
+                .where(messaging.lane_offsets.c.lane == 0)
+            )
+        ).all()
+    assert [tuple(row) for row in recorded] == [
+        (records[0].partition, max(record.offset for record in records))
+    ]
+
+
+class Bulky(BaseModel):
+    sequence: int
+    text: str
+
+
+BULKY = EventSpec(type="tickets.probe.bulky", payload=Bulky, description="test event")
+
+
+async def test_a_claim_larger_than_a_partitions_batch_goes_out_over_several_in_order(
+    outbox_engine: AsyncEngine, platform: PlatformSettings
+) -> None:
+    """One customer's part of a claim is one producer batch (the broker appends it whole or
+    not at all): what does not fit waits for the lane's next claim, in order, each event
+    once, and the offsets recorded are those the broker gave."""
+    topic = f"test.bulky.{uuid.uuid4().hex[:8]}"
+    text_of_40k = "ع" * 20_000  # 40,000 bytes of UTF-8
+    rows = [
+        row_for(
+            BULKY.envelope(
+                subject="c1", customer_id="c1", data=Bulky(sequence=n, text=text_of_40k)
+            ),
+            topic,
+        )
+        for n in range(30)  # 1.2 MB: more than two batches of RELAY_BATCH_BYTES
+    ]
+    async with outbox_engine.begin() as conn:
+        await conn.execute(insert(messaging.outbox), rows)
+    relay = relay_for(outbox_engine, platform)
+    await relay.start()
+    try:
+        await relay.hold_shards()
+        published = []
+        while await pending(outbox_engine):
+            published.append(await relay.publish_batch())
+    finally:
+        await relay.stop()
+    assert len(published) >= 3 and all(0 < count < 30 for count in published)
+    assert sum(published) == 30
+    records = await read_topic(platform, topic, expect=30)
+    assert [int(event.data["sequence"]) for event in events_of(records)] == list(range(30))
+    async with outbox_engine.connect() as conn:
+        recorded = await conn.scalar(
+            select(func.max(messaging.lane_offsets.c.last_offset)).where(
+                messaging.lane_offsets.c.topic == topic
+            )
+        )
+    assert recorded == max(record.offset for record in records)

@@ -1,0 +1,29 @@
+"""outbox: the correlation id and trace context in columns of their own
+
+The relay's claim reads the two header values from them instead of looking them up in each
+jsonb envelope (``sila_common.migrations.outbox_header_columns_upgrade``; an expand step).
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-01 17:40:00.000000
+"""
+
+from collections.abc import Sequence
+
+from sila_common.migrations import (
+    outbox_header_columns_downgrade,
+    outbox_header_columns_upgrade,
+)
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    outbox_header_columns_upgrade()
+
+
+def downgrade() -> None:
+    outbox_header_columns_downgrade()
