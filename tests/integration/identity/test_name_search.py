@@ -120,13 +120,14 @@ async def test_an_erased_customer_is_no_longer_found_by_name(
 ) -> None:
     surname = invented_surname()
     customer = await register(identity, cast.agent_15, last_name=surname)
-    assert await search(identity, cast.admin, surname) == [customer["id"]]
+    # Found; customers other tests registered with names that sound alike may be too.
+    assert customer["id"] in await search(identity, cast.admin, surname)
 
     erased = await identity.client.post(
         f"/v1/customers/{customer['id']}/erasure", headers=bearer(cast.supervisor_15)
     )
     assert erased.status_code == 200, erased.text
-    assert await search(identity, cast.admin, surname) == []
+    assert customer["id"] not in await search(identity, cast.admin, surname)
 
 
 async def test_a_misspelling_the_keys_miss_is_still_found_by_the_fuzzy_pass(
