@@ -20,6 +20,7 @@ from benchmarks.harness import BenchEnv, Row, median, percentile
 from sila_common.db import make_engine, make_session_factory
 from sila_common.events import CloudEvent
 from sila_common.outbox import Outbox
+from sila_common.relay import RELAY_BATCH_BYTES
 from sila_common.runtime import make_consumers, open_runtime
 from sila_identity.service import definition as identity_definition
 from sila_identity.settings import IdentitySettings
@@ -208,8 +209,6 @@ async def _bare_producer_rate(env: BenchEnv, count: int, sample: bytes, *, batch
     as large as the relay's (``RELAY_BATCH_BYTES``); record by record, aiokafka's default
     16 KiB (the per-record path's fastest: 65,700–70,700 records/s with 1 MiB against
     78,800–84,100, docs/benchmarks.md "Seventh pass")."""
-    from sila_common.relay import RELAY_BATCH_BYTES
-
     producer = AIOKafkaProducer(
         bootstrap_servers=env.platform.kafka_bootstrap,
         acks="all",

@@ -143,16 +143,17 @@ async def databases(postgres: PostgresServer) -> AsyncIterator[dict[str, str]]:
 
 
 @pytest.fixture
-async def scratch_database(postgres: PostgresServer) -> AsyncIterator[Callable[[str], str]]:
-    """Fresh, migrated databases for a test that needs its own (named by service)."""
+async def scratch_database(postgres: PostgresServer) -> AsyncIterator[Callable[..., str]]:
+    """Fresh databases for a test that needs its own (named by service), migrated to head
+    or, for a migration's own test, to ``revision``; dropped after the test."""
     created: list[str] = []
 
-    async def make(service: str) -> str:
+    async def make(service: str, revision: str = "head") -> str:
         name = f"sila_test_{RUN_ID}_{service}_{uuid.uuid4().hex[:6]}"
         url = await create_database(name)
         created.append(name)
         definition = next(s for s in SERVICES if s.name == service).definition()
-        await upgrade_async(definition.migrations_dir, url)
+        await upgrade_async(definition.migrations_dir, url, revision)
         return url
 
     yield make  # type: ignore[misc]

@@ -26,8 +26,8 @@ def upgrade(migrations_dir: Path, url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(migrations_dir, url), revision)
 
 
-async def upgrade_async(migrations_dir: Path, url: str) -> None:
-    await asyncio.to_thread(upgrade, migrations_dir, url)
+async def upgrade_async(migrations_dir: Path, url: str, revision: str = "head") -> None:
+    await asyncio.to_thread(upgrade, migrations_dir, url, revision)
 
 
 def _include(obj: Any, _name: str | None, type_: str, reflected: bool, _compare_to: Any) -> bool:

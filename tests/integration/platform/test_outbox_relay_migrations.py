@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 
@@ -18,7 +20,6 @@ from sila_common.settings import PlatformSettings
 from sila_tickets.service import definition
 from sila_tickets.settings import TicketsSettings
 from sila_tickets.tables import messaging
-from tests.conftest import RUN_ID, PostgresServer, create_database, drop_database
 from tests.integration.platform.kafka_tools import read_topic
 
 # How the version before these steps writes an event and marks a batch.
@@ -56,67 +57,60 @@ def downgrade(url: str, revision: str) -> None:
 
 
 async def test_the_running_version_keeps_writing_and_marking_and_nothing_is_lost(
-    postgres: PostgresServer, platform: PlatformSettings
+    scratch_database: Callable[..., Any], platform: PlatformSettings
 ) -> None:
-    name = f"sila_test_{RUN_ID}_tickets_expand_{uuid.uuid4().hex[:6]}"
-    url = await create_database(name)
+    url = await scratch_database("tickets", "0011")
     dsn = url.replace("postgresql+asyncpg", "postgresql")
     topic = f"test.expand.{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(dsn)
     try:
-        await asyncio.to_thread(upgrade, definition.migrations_dir, url, "0011")
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(WRITE_AS_BEFORE, "before", topic, envelope("before"))
-            await asyncio.to_thread(upgrade, definition.migrations_dir, url)
-            # The previous version, still running: writes an event, marks a batch.
-            await conn.execute(WRITE_AS_BEFORE, "during", topic, envelope("during"))
-            await conn.execute(MARK_AS_BEFORE, "elsewhere", 41)
-        finally:
-            await conn.close()
-        engine = make_engine(url)
-        relay = OutboxRelay(
-            engine=engine,
-            tables=messaging,
-            platform=platform,
-            settings=TicketsSettings(database_url=url),
-        )
-        await relay.start()
-        try:
-            await relay.hold_shards()
-            async with engine.connect() as conn_:
-                known = await relay._known_offsets(conn_)
-            assert known[("elsewhere", 0)] == 41, "the old relay's offsets still count"
-            assert await relay.publish_pending() == 2
-        finally:
-            await relay.stop()
-            await engine.dispose()
-        records = {
-            json.loads(record.value or b"")["id"]: record
-            for record in await read_topic(platform, topic, expect=2)
-        }
-        for event_id in ("before", "during"):
-            assert json.loads(records[event_id].value or b"") == json.loads(envelope(event_id))
-            # Written without the columns: no header copies (the envelope carries them).
-            assert dict(records[event_id].headers) == {
-                "content-type": b"application/cloudevents+json"
-            }
-        # And back: the old table holds the highest offset of each partition again.
-        await asyncio.to_thread(downgrade, url, "0011")
-        conn = await asyncpg.connect(dsn)
-        try:
-            offsets = {
-                (row["topic"], row["partition"]): row["last_offset"]
-                for row in await conn.fetch("SELECT * FROM outbox_partition_offsets")
-            }
-            columns = await conn.fetchval(
-                "SELECT count(*) FROM information_schema.columns WHERE table_name = 'outbox'"
-                " AND column_name IN ('correlationid', 'traceparent')"
-            )
-        finally:
-            await conn.close()
-        record = next(iter(records.values()))
-        assert offsets[("elsewhere", 0)] == 41
-        assert offsets[(topic, record.partition)] == max(r.offset for r in records.values())
-        assert columns == 0
+        await conn.execute(WRITE_AS_BEFORE, "before", topic, envelope("before"))
+        await asyncio.to_thread(upgrade, definition.migrations_dir, url)
+        # The previous version, still running: writes an event, marks a batch.
+        await conn.execute(WRITE_AS_BEFORE, "during", topic, envelope("during"))
+        await conn.execute(MARK_AS_BEFORE, "elsewhere", 41)
     finally:
-        await drop_database(name)
+        await conn.close()
+    engine = make_engine(url)
+    relay = OutboxRelay(
+        engine=engine,
+        tables=messaging,
+        platform=platform,
+        settings=TicketsSettings(database_url=url),
+    )
+    await relay.start()
+    try:
+        await relay.hold_shards()
+        async with engine.connect() as conn_:
+            known = await relay._known_offsets(conn_)
+        assert known[("elsewhere", 0)] == 41, "the old relay's offsets still count"
+        assert await relay.publish_pending() == 2
+    finally:
+        await relay.stop()
+        await engine.dispose()
+    records = {
+        json.loads(record.value or b"")["id"]: record
+        for record in await read_topic(platform, topic, expect=2)
+    }
+    for event_id in ("before", "during"):
+        assert json.loads(records[event_id].value or b"") == json.loads(envelope(event_id))
+        # Written without the columns: no header copies (the envelope carries them).
+        assert dict(records[event_id].headers) == {"content-type": b"application/cloudevents+json"}
+    # And back: the old table holds the highest offset of each partition again.
+    await asyncio.to_thread(downgrade, url, "0011")
+    conn = await asyncpg.connect(dsn)
+    try:
+        offsets = {
+            (row["topic"], row["partition"]): row["last_offset"]
+            for row in await conn.fetch("SELECT * FROM outbox_partition_offsets")
+        }
+        columns = await conn.fetchval(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'outbox'"
+            " AND column_name IN ('correlationid', 'traceparent')"
+        )
+    finally:
+        await conn.close()
+    record = next(iter(records.values()))
+    assert offsets[("elsewhere", 0)] == 41
+    assert offsets[(topic, record.partition)] == max(r.offset for r in records.values())
+    assert columns == 0
